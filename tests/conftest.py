@@ -1,0 +1,41 @@
+"""Shared fixtures: databases (SQLite file and a real PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.postgres import postgres_server
+from vcc_ui.db import make_engine, migrate
+
+
+@pytest.fixture(scope='session')
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL for the whole test session (skipped only where initdb is missing)."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except FileNotFoundError as error:
+        pytest.skip(f'PostgreSQL binaries not available: {error}')
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated engine, once on a SQLite file and once on PostgreSQL (fresh schema each test)."""
+    if request.param == 'sqlite':
+        eng = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    else:
+        url = request.getfixturevalue('postgres_url')
+        admin = make_engine(url)
+        name = f'test_{tmp_path.name.lower().replace("-", "_")[:40]}'
+        with admin.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS {name}'))
+            conn.execute(text(f'CREATE DATABASE {name}'))
+        admin.dispose()
+        eng = make_engine(url.rsplit('/', 1)[0] + f'/{name}')
+    migrate(eng)
+    yield eng
+    eng.dispose()

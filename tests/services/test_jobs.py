@@ -1,0 +1,194 @@
+"""JobManager against real simulators over loopback and a real SQLite file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simulator, wait_for
+from vcc_ui.db import session
+from vcc_ui.models import Image, Job
+from vcc_ui.services.jobs import SubmitError
+
+PROMPT = {'prompt': 'a red fox in the snow', 'seed': 7}
+
+
+async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        seen: list[str] = []
+        app.jobs.changed.subscribe(lambda view: seen.append(view.status))
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 3, 'aspect_ratio': '3:2'})
+        await wait_for(lambda: view.finished)
+        assert view.status == 'completed', view.error
+        assert len(view.image_ids) == 1
+        assert {'dispatched', 'running', 'saving', 'completed'} <= set(seen)
+        with session(app.engine) as db:
+            image = db.get(Image, view.image_ids[0])
+            row = db.get(Job, view.id)
+        assert image is not None and row is not None and row.status == 'completed'
+        assert (image.width, image.height) == (768, 512)
+        assert image.owner == USER_A and image.prompt == PROMPT['prompt'] and image.seed == 7
+        data = app.storage.read_bytes(image.rel_path)
+        assert hashlib.sha256(data).hexdigest() == image.sha256
+        sidecar = json.loads(app.storage.resolve(image.rel_path.replace('.png', '.json')).read_text())
+        assert sidecar['job_id'] == view.id and sidecar['server'] == view.server
+        assert image.rel_path.startswith(f'users/{USER_A}/')
+
+
+async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.2) as sim, \
+            services(make_settings(tmp_path, sim.url, max_per_user_queue=1)) as app:
+        await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
+        await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        with pytest.raises(SubmitError) as refused:
+            await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        assert refused.value.code == 'limit' and 'queue is full' in refused.value.message
+        await app.jobs.submit(USER_B, 'sd15_txt2img', PROMPT)  # other users are not affected
+
+
+async def test_concurrency_limit_with_no_queue(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.2) as sim, \
+            services(make_settings(tmp_path, sim.url, max_per_user_queue=0)) as app:
+        await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
+        with pytest.raises(SubmitError, match='running'):
+            await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+
+
+async def test_fair_round_robin_between_three_users(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        blocker = await app.jobs.submit(USER_C, 'test_pattern', {'prompt': 'x', 'seed': 0})
+        views = []
+        for user in (USER_A, USER_A, USER_A, USER_B, USER_B, USER_C):
+            views.append(await app.jobs.submit(user, 'test_pattern', {'prompt': 'x', 'seed': len(views) + 1}))
+        await wait_for(lambda: all(v.finished for v in [blocker, *views]))
+        order = sorted(views, key=lambda v: v.started_at)
+        owners = [v.owner for v in order]
+        assert owners == [USER_A, USER_B, USER_C, USER_A, USER_B, USER_A]
+        within_a = [v for v in order if v.owner == USER_A]
+        assert within_a == [v for v in views if v.owner == USER_A]  # FIFO within a user
+
+
+async def test_positions_and_eta_of_queued_jobs(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.2) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        first = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 30})
+        second = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        third = await app.jobs.submit(USER_B, 'sd15_txt2img', PROMPT)
+        await wait_for(lambda: first.status == 'running')
+        assert (second.position, third.position) == (2, 1)  # B has not been served yet, so B goes first
+        assert third.eta_seconds is not None and second.eta_seconds > third.eta_seconds
+        await app.jobs.cancel(second.id)
+        await app.jobs.cancel(third.id)
+        await app.jobs.cancel(first.id)
+
+
+async def test_cancel_queued_and_running(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        running = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 100})
+        queued = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        await wait_for(lambda: running.step >= 2)
+        assert await app.jobs.cancel(queued.id, owner=USER_B) is None  # not B's job
+        await app.jobs.cancel(queued.id, owner=USER_A)
+        assert queued.status == 'cancelled'
+        await app.jobs.cancel(running.id, owner=USER_A)
+        await wait_for(lambda: running.finished)
+        assert running.status == 'cancelled'
+        await wait_for(lambda: sim.running_prompt_id is None)
+        assert running.step < 100 and not running.image_ids
+
+
+async def test_timeout_interrupts_and_marks_timed_out(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim, \
+            services(make_settings(tmp_path, sim.url, job_timeout_seconds=0.5)) as app:
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 100})
+        await wait_for(lambda: view.finished)
+        assert view.status == 'timed_out' and 'Timed out after 0.5 s' in view.error
+        await wait_for(lambda: sim.running_prompt_id is None)
+
+
+async def test_comfyui_error_carries_node_and_message(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        sim.faults.fail_next = 1
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 2})
+        await wait_for(lambda: view.finished)
+        assert view.status == 'failed'
+        assert 'KSampler (node 3)' in view.error and sim.faults.fail_message in view.error
+
+
+async def test_ws_drop_mid_job_still_completes(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        sim.faults.drop_ws_after_steps = 3
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 10})
+        await wait_for(lambda: view.finished, timeout=30)
+        assert view.status == 'completed', view.error
+        assert len(view.image_ids) == 1
+
+
+async def test_restart_mid_job_saves_output_exactly_once(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, '')
+    async with simulator(tmp_path, step_delay=0.05) as sim:
+        settings = make_settings(tmp_path, sim.url)
+        async with services(settings) as app:
+            view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
+            await wait_for(lambda: view.step >= 2)
+        # the app is down while ComfyUI finishes the prompt
+        await wait_for(lambda: sim.running_prompt_id is None and len(sim.history_ids) == 1)
+        for _ in range(2):  # a second restart must not save again
+            async with services(settings) as app:
+                await wait_for(lambda: (v := app.jobs.views.get(view.id)) is None or v.finished)
+                restored = await app.jobs.get(view.id)
+                assert restored is not None and restored.status == 'completed', restored and restored.error
+        with session(app.engine) as db:
+            images = db.exec(select(Image).where(Image.job_id == view.id)).all()
+        assert len(images) == 1
+        files = [p for p in (tmp_path / 'outputs').rglob('*.png')]
+        assert len(files) == 1
+
+
+async def test_job_forgotten_by_restarted_server_fails_clearly(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim:
+        settings = make_settings(tmp_path, sim.url)
+        async with services(settings) as app:
+            view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 100})
+            await wait_for(lambda: view.step >= 1)
+        await sim.go_down()
+        await sim.come_back()
+        async with services(settings) as app:
+            await wait_for(lambda: app.jobs.views[view.id].finished)
+            assert app.jobs.views[view.id].status == 'failed'
+            assert 'no longer knows' in app.jobs.views[view.id].error
+
+
+async def test_two_servers_spread_jobs_and_skip_a_down_one(tmp_path: Path) -> None:
+    async with simulator(tmp_path, 'one', step_delay=0.05) as one, simulator(tmp_path, 'two', step_delay=0.05) as two:
+        async with services(make_settings(tmp_path, one.url, two.url)) as app:
+            views = [await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 5})
+                     for user in (USER_A, USER_B)]
+            await wait_for(lambda: all(v.finished for v in views))
+            assert {v.server for v in views} == {app.pool.entries[1].health.name, app.pool.entries[2].health.name}
+            await two.go_down()
+            await app.pool.check_all()
+            later = [await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 1})
+                     for user in (USER_A, USER_B, USER_C)]
+            await wait_for(lambda: all(v.finished for v in later))
+            assert all(v.status == 'completed' for v in later)
+            assert {v.server for v in later} == {app.pool.entries[1].health.name}
+
+
+async def test_bad_input_is_refused_with_a_reason(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        cases = [('nope', PROMPT, 'unknown_workflow'),
+                 ('sd15_txt2img', {'prompt': 'x', 'seed': 'abc'}, 'invalid_params'),
+                 ('sd15_txt2img', {'prompt': 'x' * 5000}, 'invalid_params'),
+                 ('sd15_txt2img', {'prompt': 'x', 'aspect_ratio': '7:3'}, 'invalid_params'),
+                 ('sd15_img2img', {'prompt': 'x', 'input_image': 'f' * 32}, 'invalid_params'),
+                 ('sd15_img2img', {'prompt': 'x'}, 'invalid_params')]
+        for workflow_id, params, code in cases:
+            with pytest.raises(SubmitError) as refused:
+                await app.jobs.submit(USER_A, workflow_id, params)
+            assert refused.value.code == code and refused.value.message
+        with session(app.engine) as db:
+            assert db.exec(select(Job)).all() == []

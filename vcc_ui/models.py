@@ -1,0 +1,129 @@
+"""SQLModel tables: the database is the index and the queue's truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime that reads back as UTC on every database (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class JobStatus(StrEnum):
+    QUEUED = 'queued'
+    DISPATCHED = 'dispatched'
+    RUNNING = 'running'
+    SAVING = 'saving'
+    COMPLETED = 'completed'
+    FAILED = 'failed'
+    CANCELLED = 'cancelled'
+    TIMED_OUT = 'timed_out'
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has reached an end state."""
+        return self in FINISHED
+
+
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT})
+ACTIVE = frozenset({JobStatus.DISPATCHED, JobStatus.RUNNING, JobStatus.SAVING})
+
+
+class User(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    display_name: str | None = Field(default=None, max_length=100)
+    quota_max_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
+    quota_max_images: int | None = None
+    blocked: bool = False
+
+
+class ComfyServer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    base_url: str = Field(max_length=300, unique=True)
+    enabled: bool = True
+    max_inflight: int = 1
+    client_id: str = Field(max_length=64)
+    simulated: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Job(SQLModel, table=True):
+    __table_args__ = (Index('ix_job_owner_status', 'owner', 'status'),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(index=True, max_length=64)
+    workflow_id: str = Field(max_length=64)
+    mode: str = Field(max_length=16)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=JobStatus.QUEUED, index=True, max_length=16)
+    priority: float = 0.0
+    server_id: int | None = Field(default=None, index=True)
+    prompt_id: str | None = Field(default=None, max_length=64)
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False,
+                                                                          index=True))
+    started_at: datetime | None = _when()
+    finished_at: datetime | None = _when(index=True)
+    progress_value: float = 0.0
+    progress_max: float = 0.0
+    error: str | None = None
+    image_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Image(SQLModel, table=True):
+    __table_args__ = (Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(index=True, max_length=64)
+    kind: str = Field(default='generated', max_length=16)
+    rel_path: str = Field(max_length=400)
+    thumb_path: str | None = Field(default=None, max_length=400)
+    mime: str = Field(max_length=32)
+    bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    width: int = 0
+    height: int = 0
+    sha256: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False,
+                                                                           index=True))
+    status: str = Field(default='active', max_length=16, index=True)
+    trashed_at: datetime | None = _when()
+    workflow_id: str | None = Field(default=None, max_length=64)
+    mode: str | None = Field(default=None, max_length=16)
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger))
+    aspect_ratio: str | None = Field(default=None, max_length=16)
+    job_id: str | None = Field(default=None, index=True, max_length=32)
+    server: str | None = Field(default=None, max_length=100)
+    original_filename: str | None = Field(default=None, max_length=255)
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    favorite: bool = False

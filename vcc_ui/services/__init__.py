@@ -1,0 +1,64 @@
+"""class Services: builds, starts and stops every service of one app process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from vcc_ui.db import make_engine, migrate
+from vcc_ui.services.auth import Identity, load_secret
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.health import HealthChecks
+from vcc_ui.services.images import ImageIndex
+from vcc_ui.services.jobs import JobManager
+from vcc_ui.services.jobs_run import JobRunner
+from vcc_ui.services.servers import ServerPool
+from vcc_ui.services.storage import Storage
+from vcc_ui.services.workflows import WorkflowRegistry
+from vcc_ui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / 'workflows'
+
+
+class Services:
+    """The composition of all services; the database schema is ready when this returns."""
+
+    def __init__(self, settings: Settings, *, workflows_dir: Path = WORKFLOWS_DIR) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.db_url)
+        migrate(self.engine)
+        self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
+        self.identity = Identity(self.secret)
+        self.storage = Storage(Path(settings.output_dir))
+        self.registry = WorkflowRegistry(workflows_dir)
+        self.registry.load()
+        self.writer = DbWriter(self.engine)
+        self.pool = ServerPool(settings, self.engine, self.registry)
+        self.jobs = JobManager(settings, self.writer, self.pool, self.registry,
+                               JobRunner(settings, self.writer, self.storage))
+        self.images = ImageIndex(self.writer)
+        self.health = HealthChecks(settings, self.engine, self.pool, self.storage)
+        self.ready = asyncio.Event()
+        self._watch: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Start the writer, the servers, the job manager and the workflow watcher."""
+        self.writer.start()
+        await self.pool.start()
+        await self.jobs.start()
+        self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
+        self.ready.set()
+        log.info('services started: %d server(s), %d workflow(s)', len(self.pool.entries), len(self.registry.all()))
+
+    async def stop(self) -> None:
+        """Stop everything in reverse order."""
+        if self._watch:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        await self.jobs.stop()
+        await self.pool.stop()
+        await self.writer.stop()
+        self.engine.dispose()

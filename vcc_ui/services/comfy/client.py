@@ -1,0 +1,469 @@
+"""Client for one ComfyUI server: HTTP calls and a reconnecting WebSocket reader (PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+from uuid import uuid4
+
+import httpx
+from nicegui import binding
+from websockets.asyncio.client import ClientConnection, connect
+
+from .messages import (
+    Executing,
+    ExecutionStart,
+    ImageRef,
+    Message,
+    MessageError,
+    PreviewImage,
+    PreviewImageWithMetadata,
+    PromptLost,
+    Status,
+    image_refs,
+    parse_binary,
+    parse_text,
+)
+
+logger = logging.getLogger(__name__)
+
+FEATURE_FLAGS = {'type': 'feature_flags', 'data': {'supports_preview_metadata': True}}
+LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
+BACKOFF_START = 0.5
+BACKOFF_MAX = 10.0
+CANONICAL_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
+
+
+class ComfyError(Exception):
+    """Base of every error the client raises."""
+
+
+class ComfyUnavailable(ComfyError):
+    """The server cannot be reached or answered like a dead gateway."""
+
+
+class ComfyBadResponse(ComfyError):
+    """The server answered with an unexpected status or shape."""
+
+
+class PromptRejected(ComfyError):
+    """ComfyUI refused a prompt (400 from /prompt)."""
+
+    def __init__(self, error: dict[str, Any], node_errors: dict[str, Any]) -> None:
+        self.error = error
+        self.node_errors = node_errors
+        first = next(iter(node_errors.items()), None)
+        self.node_id: str | None = first[0] if first else None
+        self.node_type: str | None = first[1].get('class_type') if first and isinstance(first[1], dict) else None
+        super().__init__(_rejection_message(error, node_errors))
+
+
+def _rejection_message(error: dict[str, Any], node_errors: dict[str, Any]) -> str:
+    parts = []
+    for node_id, raw in node_errors.items():
+        entry = raw if isinstance(raw, dict) else {}
+        for err in entry.get('errors') or []:
+            if isinstance(err, dict):
+                text = ': '.join(str(x) for x in (err.get('message'), err.get('details')) if x)
+                parts.append(f'node {node_id} ({entry.get("class_type", "?")}): {text}')
+    if not parts:
+        details = f'({error["details"]})' if error.get('details') else ''
+        parts = [' '.join(str(x) for x in (error.get('message'), details) if x) or str(error.get('type', 'unknown'))]
+    return 'ComfyUI rejected the prompt: ' + '; '.join(parts)
+
+
+@dataclass(kw_only=True, slots=True)
+class PromptAccepted:
+    """A queued prompt; `node_errors` lists outputs that were dropped."""
+
+    prompt_id: str
+    number: float
+    node_errors: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True, slots=True)
+class UploadedImage:
+    """Where the server stored an upload (the name may differ from the one sent)."""
+
+    name: str
+    subfolder: str = ''
+    type: str = 'input'
+
+    @property
+    def load_image_value(self) -> str:
+        """Return the value for LoadImage's `image` input."""
+        return f'{self.subfolder}/{self.name}' if self.subfolder else self.name
+
+
+@dataclass(kw_only=True, slots=True)
+class QueueItem:
+    """One entry of /queue."""
+
+    number: float
+    prompt_id: str
+    extra_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True, slots=True)
+class QueueSnapshot:
+    """Running and pending prompts, pending in execution order."""
+
+    running: list[QueueItem] = field(default_factory=list)
+    pending: list[QueueItem] = field(default_factory=list)
+
+    @property
+    def prompt_ids(self) -> set[str]:
+        """Return the ids of every running or pending prompt."""
+        return {item.prompt_id for item in self.running + self.pending}
+
+
+@binding.bindable_dataclass
+class ConnectionState:
+    """Live WebSocket state, bindable from the admin page."""
+
+    connected: bool = False
+    last_error: str = ''
+    reconnects: int = 0
+    last_message_at: float = 0.0
+    queue_remaining: int = 0
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Return `http://host:port` for a URL or a bare `host:port`."""
+    url = base_url.strip().rstrip('/')
+    if '://' not in url:
+        url = f'http://{url}'
+    parts = urlsplit(url)
+    if parts.scheme not in ('http', 'https') or not parts.netloc:
+        raise ValueError(f'not a ComfyUI address: {base_url!r}')
+    return url
+
+
+class ComfyClient:
+    """One ComfyUI server: HTTP calls, a reconnecting WebSocket reader and in-flight prompt tracking."""
+
+    def __init__(self, base_url: str, *, client_id: str, connect_timeout: float = 3.0, read_timeout: float = 10.0,
+                 ws_connect_timeout: float = 5.0, ws_idle_timeout: float = 120.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.client_id = client_id
+        self.ws_url = 'ws' + self.base_url[4:] + '/ws?clientId=' + quote(client_id, safe='')
+        self.state = ConnectionState()
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._ws_connect_timeout = ws_connect_timeout
+        self._ws_idle_timeout = ws_idle_timeout
+        self._transport = transport
+        self._listeners: list[Callable[[Message], None]] = []
+        self._http: httpx.AsyncClient | None = None
+        self._reader: asyncio.Task | None = None
+        self._in_flight: dict[str, None] = {}
+        self._finished: deque[str] = deque(maxlen=256)
+        self._running: str | None = None
+        self._reconcile_lock = asyncio.Lock()
+
+    def add_listener(self, callback: Callable[[Message], None]) -> None:
+        """Call `callback` with every message, in registration order."""
+        self._listeners.append(callback)
+
+    async def start(self) -> None:
+        """Open the HTTP client and start the WebSocket reader."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout, transport=self._transport)
+        if self._reader is None:
+            loop = asyncio.get_running_loop()
+            self._reader = loop.create_task(self._read_forever(), name=f'comfy-ws {self.base_url}')
+
+    async def stop(self) -> None:
+        """Stop the reader and close the HTTP client; safe to call twice."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        http, self._http = self._http, None
+        if http is not None:
+            await http.aclose()
+        self.state.connected = False
+
+    @property
+    def in_flight(self) -> list[str]:
+        """Return the ids of prompts we wait for."""
+        return list(self._in_flight)
+
+    def watch(self, prompt_id: str) -> None:
+        """Track a prompt submitted earlier as in flight."""
+        self._in_flight[prompt_id] = None
+
+    def forget(self, prompt_id: str) -> None:
+        """Stop tracking a prompt (e.g. after deleting it from the queue)."""
+        self._in_flight.pop(prompt_id, None)
+        if self._running == prompt_id:
+            self._running = None
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self._http is None:
+            raise ComfyError(f'ComfyClient for {self.base_url} is not started')
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.ConnectError as error:
+            raise ComfyUnavailable(f'cannot connect to ComfyUI at {self.base_url} ({error})') from error
+        except httpx.TimeoutException as error:
+            raise ComfyUnavailable(f'ComfyUI at {self.base_url} timed out on {method} {path}') from error
+        except httpx.TransportError as error:
+            raise ComfyUnavailable(f'ComfyUI at {self.base_url} failed on {method} {path}: {error!r}') from error
+        if response.status_code in (502, 503, 504):
+            raise ComfyUnavailable(f'ComfyUI at {self.base_url} is unavailable ({response.status_code} on {path})')
+        return response
+
+    def _json(self, response: httpx.Response, *, ok: tuple[int, ...] = (200,)) -> Any:
+        where = f'{response.request.method} {response.request.url.path}'
+        try:
+            body = response.json()
+        except ValueError as error:
+            content_type = response.headers.get('content-type', 'no content-type')
+            raise ComfyBadResponse(f'ComfyUI answered {where} with {response.status_code} and a body that is not JSON '
+                                   f'({content_type}){_snippet(response)}') from error
+        if response.status_code not in ok:
+            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to {where}{_snippet(response)}')
+        return body
+
+    async def _get_json(self, path: str, kind: type, **kwargs: Any) -> Any:
+        body = self._json(await self._request('GET', path, **kwargs))
+        if not isinstance(body, kind):
+            raise ComfyBadResponse(f'ComfyUI answered GET {path} with a {type(body).__name__}, not a {kind.__name__}')
+        return body
+
+    async def _post_action(self, path: str, body: dict[str, Any]) -> None:
+        response = await self._request('POST', path, json=body)
+        if response.status_code != 200:
+            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to POST {path}{_snippet(response)}')
+
+    async def queue_prompt(self, graph: dict, *, prompt_id: str | None = None, front: bool = False,
+                           extra_data: dict | None = None) -> PromptAccepted:
+        """Queue an API-format graph under our client_id and track it as in flight."""
+        if prompt_id is None:
+            prompt_id = str(uuid4())
+        elif not CANONICAL_UUID.fullmatch(prompt_id):
+            raise ValueError(f'prompt_id must be a canonical lowercase UUID, got {prompt_id!r}')
+        body: dict[str, Any] = {'prompt': graph, 'client_id': self.client_id, 'prompt_id': prompt_id}
+        if front:
+            body['front'] = True
+        if extra_data:
+            body['extra_data'] = extra_data
+        self._in_flight[prompt_id] = None  # before the POST: events may arrive before its answer
+        try:
+            response = await self._request('POST', '/prompt', json=body)
+            answer = self._json(response, ok=(200, 400))
+            if not isinstance(answer, dict):
+                raise ComfyBadResponse(f'ComfyUI answered POST /prompt with a {type(answer).__name__}')
+            if response.status_code == 400:
+                raise PromptRejected(answer.get('error') or {}, answer.get('node_errors') or {})
+            accepted = PromptAccepted(prompt_id=str(answer.get('prompt_id') or prompt_id),
+                                      number=float(answer.get('number', 0)),
+                                      node_errors=answer.get('node_errors') or {})
+        except BaseException:
+            self.forget(prompt_id)
+            raise
+        if accepted.prompt_id != prompt_id:
+            self.forget(prompt_id)
+            self._in_flight[accepted.prompt_id] = None
+        if accepted.node_errors:
+            logger.warning('prompt %s queued on %s, but outputs were dropped: %s', accepted.prompt_id, self.base_url,
+                           _rejection_message({}, accepted.node_errors))
+        return accepted
+
+    async def history(self, prompt_id: str) -> dict | None:
+        """Return the finished history entry, or None while running or unknown."""
+        body = await self._get_json(f'/history/{quote(prompt_id, safe="")}', dict)
+        entry = body.get(prompt_id)
+        return entry if isinstance(entry, dict) else None
+
+    async def queue(self) -> QueueSnapshot:
+        """Return running and pending prompts, pending sorted by number."""
+        body = await self._get_json('/queue', dict)
+        running = [_queue_item(item) for item in body.get('queue_running') or []]
+        pending = [_queue_item(item) for item in body.get('queue_pending') or []]
+        return QueueSnapshot(running=running, pending=sorted(pending, key=lambda item: item.number))
+
+    async def cancel(self, prompt_id: str) -> None:
+        """Remove a pending prompt and interrupt it if running; never a global interrupt."""
+        if not prompt_id:
+            raise ValueError('cancel needs a prompt_id (an empty one would interrupt everyone)')
+        await self._post_action('/queue', {'delete': [prompt_id]})
+        await self._post_action('/interrupt', {'prompt_id': prompt_id})
+
+    async def upload_image(self, data: bytes, filename: str, *, subfolder: str = '',
+                           overwrite: bool = False) -> UploadedImage:
+        """Upload an input image and return where the server stored it."""
+        form = {'type': 'input', 'subfolder': subfolder, 'overwrite': 'true' if overwrite else 'false'}
+        response = await self._request('POST', '/upload/image', files={'image': (filename, data)}, data=form)
+        body = self._json(response)
+        if not isinstance(body, dict) or not isinstance(body.get('name'), str):
+            raise ComfyBadResponse(f'ComfyUI answered POST /upload/image without a name: {str(body)[:120]}')
+        return UploadedImage(name=body['name'], subfolder=str(body.get('subfolder') or ''),
+                             type=str(body.get('type') or 'input'))
+
+    async def view(self, filename: str, subfolder: str = '', type: str = 'output') -> bytes:
+        """Return the bytes of an output, input or temp file."""
+        params = {'filename': filename, 'subfolder': subfolder, 'type': type}
+        response = await self._request('GET', '/view', params=params)
+        if response.status_code != 200:
+            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET /view for {filename!r}')
+        return response.content
+
+    async def object_info(self, node_class: str | None = None) -> dict:
+        """Return node definitions, all or one class ({} for an unknown class)."""
+        path = '/object_info' if node_class is None else f'/object_info/{quote(node_class, safe="")}'
+        return await self._get_json(path, dict)
+
+    async def system_stats(self) -> dict:
+        """Return /system_stats (a cheap health check)."""
+        return await self._get_json('/system_stats', dict)
+
+    @staticmethod
+    def output_images(history_entry: dict) -> list[ImageRef]:
+        """Return every output or temp image listed in a history entry."""
+        outputs = history_entry.get('outputs') if isinstance(history_entry, dict) else None
+        if not isinstance(outputs, dict):
+            return []
+        return [ref for node_output in outputs.values() if isinstance(node_output, dict)
+                for ref in image_refs(node_output.get('images')) if ref.type in ('output', 'temp')]
+
+    async def reconcile(self) -> None:
+        """Settle in-flight prompts after a gap: finished ones get a done signal, forgotten ones PromptLost."""
+        async with self._reconcile_lock:
+            snapshot: QueueSnapshot | None = None
+            for prompt_id in list(self._in_flight):
+                try:
+                    if await self.history(prompt_id) is not None:
+                        self._done(prompt_id)
+                        continue
+                    if snapshot is None:
+                        snapshot = await self.queue()
+                    if prompt_id in snapshot.prompt_ids:
+                        continue
+                    if await self.history(prompt_id) is not None:  # finished between the two calls
+                        self._done(prompt_id)
+                    elif prompt_id in self._in_flight:
+                        logger.warning('prompt %s is unknown to %s; reporting it lost', prompt_id, self.base_url)
+                        self.forget(prompt_id)
+                        self._deliver(PromptLost(prompt_id=prompt_id, reason=LOST_REASON))
+                except ComfyError as error:
+                    logger.warning('reconcile of prompt %s on %s failed: %s', prompt_id, self.base_url, error)
+
+    def _done(self, prompt_id: str) -> None:
+        if prompt_id in self._in_flight:
+            self._route_and_deliver(Executing(prompt_id=prompt_id, node=None, display_node=None))
+
+    async def _read_forever(self) -> None:
+        delay = BACKOFF_START
+        connected_before = False
+        while True:
+            got_message = False
+            try:
+                async with connect(self.ws_url, open_timeout=self._ws_connect_timeout, close_timeout=2.0,
+                                   max_size=None) as ws:
+                    await ws.send(json.dumps(FEATURE_FLAGS))
+                    self.state.connected = True
+                    self.state.last_error = ''
+                    logger.info('connected to %s', self.ws_url)
+                    if connected_before or self._in_flight:
+                        await self.reconcile()
+                    connected_before = True
+                    got_message = await self._read(ws)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # any failure of one connection only ends that connection
+                self.state.last_error = str(error) or type(error).__name__
+                logger.warning('WebSocket %s: %s', self.ws_url, self.state.last_error)
+            finally:
+                self.state.connected = False
+            if got_message:
+                delay = BACKOFF_START
+            await asyncio.sleep(delay)  # NOTE: the old socket is closed here; ComfyUI needs that (duplicate clientId)
+            delay = min(delay * 2, BACKOFF_MAX)
+            self.state.reconnects += 1
+
+    async def _read(self, ws: ClientConnection) -> bool:
+        got_message = False
+        while True:
+            try:
+                async with asyncio.timeout(self._ws_idle_timeout):
+                    raw = await ws.recv()
+            except TimeoutError:
+                self.state.last_error = f'no message for {self._ws_idle_timeout:g} s'
+                logger.info('WebSocket %s silent for %g s; reconnecting', self.ws_url, self._ws_idle_timeout)
+                return got_message
+            got_message = True
+            self.state.last_message_at = time.time()
+            try:
+                message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
+            except MessageError as error:
+                logger.warning('skipping malformed frame from %s: %s', self.ws_url, error)
+                continue
+            self._route_and_deliver(message)
+
+    def _route_and_deliver(self, message: Message) -> None:
+        routed = self._route(message)
+        if routed is not None:
+            self._deliver(routed)
+
+    def _route(self, message: Message) -> Message | None:
+        if isinstance(message, Status):
+            self.state.queue_remaining = message.queue_remaining
+            if message.queue_remaining == 0:
+                self._running = None
+        elif isinstance(message, ExecutionStart):
+            self._running = message.prompt_id if message.prompt_id in self._in_flight else None
+        elif isinstance(message, Executing):
+            return self._route_executing(message)
+        elif isinstance(message, PreviewImage):
+            if self._running is None:
+                return None
+            return PreviewImageWithMetadata(prompt_id=self._running, image_type=message.image_type, data=message.data)
+        elif isinstance(message, PreviewImageWithMetadata) and message.prompt_id is None:
+            return None
+        return message
+
+    def _route_executing(self, message: Executing) -> Message | None:
+        if message.prompt_id is None:
+            guess = self._running or (next(iter(self._in_flight)) if len(self._in_flight) == 1 else None)
+            if guess is None:
+                return None
+            message.prompt_id = guess
+        prompt_id = message.prompt_id
+        if message.node is not None:
+            if prompt_id in self._in_flight:
+                self._running = prompt_id
+            return message
+        if prompt_id in self._finished and prompt_id not in self._in_flight:
+            return None  # already reported done (e.g. by reconcile)
+        self._finished.append(prompt_id)
+        self.forget(prompt_id)
+        return message
+
+    def _deliver(self, message: Message) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(message)
+            except Exception:
+                logger.exception('listener %r failed on %s from %s', callback, type(message).__name__, self.base_url)
+
+
+def _queue_item(item: object) -> QueueItem:
+    if not isinstance(item, list) or len(item) < 2:
+        raise ComfyBadResponse(f'ComfyUI sent a queue item of unexpected shape: {str(item)[:120]}')
+    extra = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+    return QueueItem(number=float(item[0]), prompt_id=str(item[1]), extra_data=extra)
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = response.text.strip().replace('\n', ' ')
+    return f': {text[:80]!r}' if text else ''

@@ -1,0 +1,88 @@
+"""One writer task for the database: writes run in order, batched into one transaction when they pile up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from vcc_ui.db import session
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64
+Write = Callable[[Session], Any]
+
+
+class DbWriter:
+    """Serialises writes off the event loop; a progress step never waits on it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: asyncio.Queue[tuple[Write, asyncio.Future | None]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.create_task(self._run(), name='db-writer')
+
+    async def stop(self) -> None:
+        """Finish the pending writes, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def write(self, fn: Write) -> Any:
+        """Run fn(session) in the writer and return its result once committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((fn, future))
+        return await future
+
+    def write_later(self, fn: Write) -> None:
+        """Queue fn(session) without waiting for it."""
+        self._queue.put_nowait((fn, None))
+
+    async def read(self, fn: Write) -> Any:
+        """Run a read-only fn(session) in a thread, outside the writer queue."""
+        def run() -> Any:
+            with session(self.engine) as db:
+                return fn(db)
+        return await asyncio.to_thread(run)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await asyncio.to_thread(self._commit, batch)
+            except Exception:
+                log.exception('a batch of %d database writes failed; retrying them one by one', len(batch))
+                results = [await asyncio.to_thread(self._commit_one, item) for item in batch]
+            for (_, future), result in zip(batch, results, strict=True):
+                if future is not None and not future.done():
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+                self._queue.task_done()
+
+    def _commit(self, batch: list[tuple[Write, asyncio.Future | None]]) -> list[Any]:
+        with session(self.engine) as db:
+            results = [fn(db) for fn, _ in batch]
+            db.commit()
+            return results
+
+    def _commit_one(self, item: tuple[Write, asyncio.Future | None]) -> Any:
+        try:
+            return self._commit([item])[0]
+        except Exception as error:
+            log.exception('database write failed')
+            return error

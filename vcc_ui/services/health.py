@@ -1,0 +1,58 @@
+"""The /healthz checks: ComfyUI per server, a database write, free disk space."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import Engine, text
+
+from vcc_ui.services.servers import ServerPool
+from vcc_ui.services.storage import Storage
+from vcc_ui.settings import Settings
+
+CHECK_TIMEOUT = 1.5
+
+
+class HealthChecks:
+    """Runs every check and reports each with its value."""
+
+    def __init__(self, settings: Settings, engine: Engine, pool: ServerPool, storage: Storage) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.pool = pool
+        self.storage = storage
+
+    async def run(self) -> tuple[bool, dict]:
+        """Return (all ok, the checks with their values)."""
+        try:
+            await asyncio.wait_for(self.pool.check_all(), timeout=CHECK_TIMEOUT + 0.5)
+        except TimeoutError:
+            pass
+        servers = {e.health.name: {
+            'ok': e.health.reachable, 'url': e.health.url, 'enabled': e.health.enabled,
+            'simulated': e.health.simulated, 'websocket': e.health.connected, 'inflight': e.health.inflight,
+            'queue_remaining': e.health.queue_remaining, 'vram_total': e.health.vram_total,
+            'vram_free': e.health.vram_free, 'last_error': e.health.last_error or None,
+        } for e in self.pool.entries.values() if e.health.enabled}
+        comfy_ok = any(s['ok'] for s in servers.values())
+        db = await asyncio.to_thread(self._db_write)
+        free_mb = await asyncio.to_thread(self.storage.disk_free_mb)
+        disk = {'ok': free_mb >= self.settings.healthz_disk_min_free_mb, 'free_mb': round(free_mb),
+                'min_free_mb': self.settings.healthz_disk_min_free_mb}
+        simulator = self.pool.simulator.url if self.pool.simulator else None
+        checks = {'comfyui': {'ok': comfy_ok, 'servers': servers,
+                              'simulator': simulator, 'note': 'bundled simulator in use' if simulator else None},
+                  'db': db, 'disk': disk}
+        return comfy_ok and db['ok'] and disk['ok'], checks
+
+    def _db_write(self) -> dict:
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                transaction = conn.begin()
+                conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('healthz')"))
+                transaction.rollback()
+        except Exception as error:
+            return {'ok': False, 'error': f'{type(error).__name__}: {error}'.splitlines()[0]}
+        return {'ok': True, 'ms': round((time.perf_counter() - started) * 1000, 1)}

@@ -1,0 +1,338 @@
+"""File layout under the output root: atomic writes, sha256, thumbnails, JSON sidecars and path guards."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from PIL import Image, ImageOps, features
+
+log = logging.getLogger(__name__)
+
+Kind = Literal['generated', 'control', 'input']
+OWNER_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+IMAGE_ID_RE = re.compile(r'^[0-9a-f]{32}$')
+DEFAULT_ALLOWED = ('image/png', 'image/jpeg', 'image/webp')
+THUMB_MAX_SIDE = 320
+THUMB_QUALITY = 80
+_KIND_DIRS: dict[str, tuple[str, ...]] = {'generated': (), 'control': ('controls',), 'input': ('inputs',)}
+_EXT_BY_MIME = {'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp'}
+_THUMB_EXTS = ('webp', 'jpg')
+
+
+class StorageError(Exception):
+    """Raised for path escapes, bad owners or ids, and files that cannot be read or written."""
+
+
+class ImageRejected(ValueError):
+    """Raised when uploaded or fetched bytes are not an acceptable image; `reason` is safe to show to users."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(kw_only=True, slots=True)
+class SniffedImage:
+    """What the content of an image file says it is."""
+
+    mime: str
+    ext: str
+    width: int
+    height: int
+
+
+@dataclass(kw_only=True, slots=True)
+class StoredFile:
+    """One saved original with its thumbnail and sidecar, paths relative to the output root."""
+
+    id: str
+    owner: str
+    kind: str
+    rel_path: str
+    thumb_rel: str
+    sidecar_rel: str
+    mime: str
+    bytes: int
+    width: int
+    height: int
+    sha256: str
+    created_at: datetime
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _decode(
+    data: bytes, *, max_bytes: int | None, allowed: tuple[str, ...], max_pixels: int
+) -> tuple[SniffedImage, Image.Image]:
+    """Check `data` by content and return its description and the fully decoded image."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ImageRejected('too large')
+    # NOTE: Pillow warns above Image.MAX_IMAGE_PIXELS; capping our limit there refuses those without
+    # touching the process-wide (and thread-unsafe) warnings filters.
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS) if Image.MAX_IMAGE_PIXELS else max_pixels
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            # NOTE: phone cameras write multi-picture JPEGs that Pillow reports as MPO; they are JPEG files.
+            mime = 'image/jpeg' if probe.format == 'MPO' else Image.MIME.get(probe.format or '', '')
+            if mime not in allowed or mime not in _EXT_BY_MIME:
+                raise ImageRejected('type not allowed')
+            width, height = probe.size
+            if width * height > limit:
+                raise ImageRejected('decompression bomb')
+            probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected('decompression bomb') from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        raise ImageRejected('not an image') from exc
+    if image.size != (width, height) or width < 1 or height < 1:
+        raise ImageRejected('not an image')
+    return SniffedImage(mime=mime, ext=_EXT_BY_MIME[mime], width=width, height=height), image
+
+
+def sniff_image(data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED,
+                max_pixels: int = 64_000_000) -> SniffedImage:
+    """Identify an image by its content (never its name), refusing disallowed, oversized, truncated or bomb files."""
+    sniffed, image = _decode(data, max_bytes=max_bytes, allowed=allowed, max_pixels=max_pixels)
+    image.close()
+    return sniffed
+
+
+def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
+    """Encode a thumbnail of `image` (EXIF orientation applied, long side <= THUMB_MAX_SIDE) as webp or jpg."""
+    thumb = ImageOps.exif_transpose(image) or image
+    has_alpha = thumb.mode in ('RGBA', 'LA', 'PA') or (thumb.mode == 'P' and 'transparency' in thumb.info)
+    thumb = thumb.convert('RGBA' if has_alpha else 'RGB')
+    thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.LANCZOS)
+    if ext == 'jpg' and thumb.mode == 'RGBA':
+        background = Image.new('RGB', thumb.size, (255, 255, 255))
+        background.paste(thumb, mask=thumb.getchannel('A'))
+        thumb = background
+    out = io.BytesIO()
+    thumb.save(out, format='WEBP' if ext == 'webp' else 'JPEG', quality=THUMB_QUALITY)
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder, fsync and os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _check_rel(rel_path: str) -> list[str]:
+    """Return the segments of a relative path, refusing anything that could name a place outside the root."""
+    if not isinstance(rel_path, str) or not rel_path:
+        raise StorageError('empty path')
+    if any(ord(c) < 32 or c in '\\:' for c in rel_path):
+        raise StorageError(f'forbidden character in path {rel_path!r}')
+    if rel_path.startswith('/'):
+        raise StorageError(f'absolute path {rel_path!r}')
+    parts = rel_path.split('/')
+    if any(part in ('', '.', '..') for part in parts):
+        raise StorageError(f'bad path segment in {rel_path!r}')
+    return parts
+
+
+def _sidecar_of(rel_path: str) -> str:
+    """Return the sidecar path beside an original."""
+    return rel_path.rsplit('.', 1)[0] + '.json' if '.' in rel_path.rsplit('/', 1)[-1] else rel_path + '.json'
+
+
+def _thumbs_of(rel_path: str) -> list[str]:
+    """Return every possible thumbnail path of an original, one per thumbnail format."""
+    head, _, name = rel_path.rpartition('/')
+    stem = name.rsplit('.', 1)[0]
+    return [f'{head}/thumb/{stem}.{ext}' if head else f'thumb/{stem}.{ext}' for ext in _THUMB_EXTS]
+
+
+class Storage:
+    """The output root: builds every path, writes files atomically and never reads or writes outside it."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        self.thumb_ext = 'webp' if features.check('webp') else 'jpg'
+        if self.thumb_ext != 'webp':
+            log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
+
+    def resolve(self, rel_path: str) -> Path:
+        """Return the absolute path of `rel_path`, refusing traversal and symlinks that leave the root."""
+        target = self.root.joinpath(*_check_rel(rel_path)).resolve()
+        if not target.is_relative_to(self.root) or target == self.root:
+            raise StorageError(f'path leaves the output root: {rel_path!r}')
+        return target
+
+    @staticmethod
+    def url(rel_path: str) -> str:
+        """Return the browser URL of a file under the /outputs mount."""
+        return '/outputs/' + '/'.join(quote(part, safe='') for part in _check_rel(rel_path))
+
+    def disk_free_mb(self) -> float:
+        """Return the free space of the root's filesystem in MiB."""
+        return shutil.disk_usage(self.root).free / (1024 * 1024)
+
+    def save(self, *, owner: str, kind: Kind, data: bytes, meta: dict[str, Any], image_id: str | None = None,
+             created_at: datetime | None = None, max_bytes: int | None = None) -> StoredFile:
+        """Store an image with its thumbnail and sidecar; on any failure nothing is left behind."""
+        if not isinstance(owner, str) or not OWNER_RE.fullmatch(owner):
+            raise StorageError(f'bad owner {owner!r}')
+        if kind not in _KIND_DIRS:
+            raise StorageError(f'bad kind {kind!r}')
+        image_id = uuid.uuid4().hex if image_id is None else image_id
+        if not isinstance(image_id, str) or not IMAGE_ID_RE.fullmatch(image_id):
+            raise StorageError(f'bad image id {image_id!r}')
+        created = datetime.now(UTC) if created_at is None else created_at
+        if created.tzinfo is None:
+            raise ValueError('created_at must be timezone-aware')
+        created = created.astimezone(UTC)
+
+        sniffed, image = _decode(data, max_bytes=max_bytes, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
+        with image:
+            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+        folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created.strftime('%Y/%m/%d')))
+        stored = StoredFile(
+            id=image_id, owner=owner, kind=kind, rel_path=f'{folder}/{image_id}.{sniffed.ext}',
+            thumb_rel=f'{folder}/thumb/{image_id}.{self.thumb_ext}', sidecar_rel=f'{folder}/{image_id}.json',
+            mime=sniffed.mime, bytes=len(data), width=sniffed.width, height=sniffed.height,
+            sha256=sha256_bytes(data), created_at=created,
+        )
+        sidecar = {
+            **meta, 'id': image_id, 'owner': owner, 'kind': kind, 'mime': stored.mime, 'bytes': stored.bytes,
+            'width': stored.width, 'height': stored.height, 'sha256': stored.sha256,
+            'created_at': created.isoformat(), 'status': 'active', 'thumb': stored.thumb_rel, 'path': stored.rel_path,
+        }
+        sidecar_bytes = self._encode_json(sidecar)  # fails on unserialisable meta before anything is written
+        original = self.resolve(stored.rel_path)
+        thumb = self.resolve(stored.thumb_rel)
+        if original.exists() or self.resolve(stored.sidecar_rel).exists():
+            raise StorageError(f'image {image_id} already exists for {owner}')
+
+        written: list[Path] = []
+        try:
+            thumb.parent.mkdir(parents=True, exist_ok=True)
+            for rel, payload in ((stored.rel_path, data), (stored.thumb_rel, thumb_bytes),
+                                 (stored.sidecar_rel, sidecar_bytes)):
+                path = self.resolve(rel)
+                written.append(path)
+                _atomic_write(path, payload)
+        except Exception as exc:
+            log.warning('saving %s image %s for %s failed (%s); removing partial files', kind, image_id, owner, exc)
+            for path in written:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            raise
+        log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
+        return stored
+
+    def find(self, *, owner: str, kind: Kind, image_id: str, created_at: datetime) -> dict[str, Any] | None:
+        """Return the sidecar of an image saved earlier under this id and date, or None."""
+        if not OWNER_RE.fullmatch(owner) or not IMAGE_ID_RE.fullmatch(image_id) or kind not in _KIND_DIRS:
+            raise StorageError(f'bad owner, kind or id {owner!r} {kind!r} {image_id!r}')
+        folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created_at.astimezone(UTC).strftime('%Y/%m/%d')))
+        sidecar = f'{folder}/{image_id}.json'
+        if not self.resolve(sidecar).is_file():
+            return None
+        meta = self.read_sidecar(sidecar)
+        return meta if isinstance(meta.get('path'), str) and self.resolve(meta['path']).is_file() else None
+
+    def read_bytes(self, rel_path: str) -> bytes:
+        """Return the content of a file under the root."""
+        path = self.resolve(rel_path)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or exc}') from exc
+
+    def read_sidecar(self, rel_path: str) -> dict[str, Any]:
+        """Return the metadata stored beside the original at `rel_path`."""
+        sidecar_rel = _sidecar_of(rel_path)
+        try:
+            meta = json.loads(self.read_bytes(sidecar_rel))
+        except ValueError as exc:
+            raise StorageError(f'sidecar {sidecar_rel!r} is not valid JSON') from exc
+        if not isinstance(meta, dict):
+            raise StorageError(f'sidecar {sidecar_rel!r} is not a JSON object')
+        return meta
+
+    def write_sidecar(self, rel_path: str, meta: dict[str, Any]) -> None:
+        """Atomically replace the metadata stored beside the existing original at `rel_path`."""
+        if not self.resolve(rel_path).is_file():
+            raise StorageError(f'no file at {rel_path!r}')
+        _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
+
+    def make_thumbnail(self, rel_path: str) -> str:
+        """(Re)generate the thumbnail of an original, point its sidecar at it and return its relative path."""
+        data = self.read_bytes(rel_path)
+        try:
+            _, image = _decode(data, max_bytes=None, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
+        except ImageRejected as exc:
+            raise StorageError(f'{rel_path!r} is not a usable image: {exc.reason}') from exc
+        with image:
+            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+        thumb_rel = next(t for t in _thumbs_of(rel_path) if t.endswith('.' + self.thumb_ext))
+        thumb = self.resolve(thumb_rel)
+        thumb.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(thumb, thumb_bytes)
+        for stale in _thumbs_of(rel_path):
+            if stale != thumb_rel:
+                with contextlib.suppress(FileNotFoundError):
+                    self.resolve(stale).unlink()
+        if self.resolve(_sidecar_of(rel_path)).is_file():
+            meta = self.read_sidecar(rel_path)
+            if meta.get('thumb') != thumb_rel:
+                self.write_sidecar(rel_path, {**meta, 'thumb': thumb_rel})
+        return thumb_rel
+
+    def delete(self, rel_path: str) -> None:
+        """Remove an original with its thumbnail and sidecar; missing files are ignored."""
+        for rel in (rel_path, *_thumbs_of(rel_path), _sidecar_of(rel_path)):
+            path = self.resolve(rel)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(f'cannot delete {rel!r}: {exc.strerror or exc}') from exc
+        log.info('deleted %s with its thumbnail and sidecar', rel_path)
+
+    @staticmethod
+    def _encode_json(meta: dict[str, Any]) -> bytes:
+        """Serialise metadata for a sidecar."""
+        return json.dumps(meta, ensure_ascii=False, indent=2).encode('utf-8')

@@ -1,0 +1,111 @@
+"""Every knob of the app, read from the environment and `.env` (names follow the runbook)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of one app process; built once in main.py and passed down."""
+
+    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore',
+                                      case_sensitive=False)
+
+    host: str = '127.0.0.1'
+    port: int = Field(8000, ge=1, le=65535)
+
+    comfyui_server: str = ''
+    comfyui_servers: str = ''
+    server_max_inflight: int = Field(1, ge=1, le=64)
+    simulator_port: int = Field(0, ge=0, le=65535)
+    simulator_step_delay: float = Field(0.15, ge=0, le=60)
+
+    output_dir: Path = Path('./outputs/')
+    job_db_path: Path = Path('db/app_data.db')
+    database_url: str = ''
+    comfy_input_dir: Path | None = None
+
+    max_per_user_queue: int = Field(3, ge=0, le=1000)
+    max_per_user_concurrent: int = Field(1, ge=1, le=100)
+    job_timeout_seconds: float = Field(180, gt=0)
+
+    comfy_http_connect_timeout: float = Field(3, gt=0)
+    comfy_http_read_timeout: float = Field(10, gt=0)
+    comfy_ws_connect_timeout: float = Field(5, gt=0)
+    comfy_ws_idle_timeout: float = Field(120, gt=0)
+
+    healthz_disk_min_free_mb: int = Field(1024, ge=0)
+
+    log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
+    log_format: Literal['json', 'text'] = 'json'
+    log_to_file: bool = True
+    log_file_path: Path = Path('logs/app.log')
+    log_max_bytes: int = Field(1_048_576, ge=1024)
+    log_backup_count: int = Field(3, ge=0)
+
+    progress_log_step: int = Field(20, ge=1, le=100)
+    progress_log_min_ms: int = Field(1000, ge=0)
+    progress_log_level: Literal['debug', 'info', 'warning'] = 'info'
+
+    controls_max_bytes: int = Field(10_485_760, ge=1024)
+
+    beta_password: str = ''
+    admin_user: str = 'admin'
+    admin_password: str = ''
+    cookie_secure: bool = False
+    secret_key: str = ''
+
+    @field_validator('log_level', mode='before')
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator('log_format', 'progress_log_level', mode='before')
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator('comfyui_server', 'comfyui_servers')
+    @classmethod
+    def _check_servers(cls, value: str) -> str:
+        for item in _split(value):
+            if any(ch.isspace() for ch in item) or item.startswith(('ws:', 'wss:')):
+                raise ValueError(f'{item!r} is not a ComfyUI address like 127.0.0.1:8188 or http://host:8188')
+        return value
+
+    @property
+    def server_urls(self) -> list[str]:
+        """The configured ComfyUI base URLs (COMFYUI_SERVERS, then COMFYUI_SERVER), empty = use the simulator."""
+        urls: list[str] = []
+        for item in [*_split(self.comfyui_servers), *_split(self.comfyui_server)]:
+            url = item if '://' in item else f'http://{item}'
+            url = url.rstrip('/')
+            if url not in urls:
+                urls.append(url)
+        return urls
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL, else SQLite at JOB_DB_PATH."""
+        return self.database_url or f'sqlite:///{self.job_db_path}'
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(',') if item.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings; on an invalid value print one line naming the variable and exit."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first['loc'][0]).upper() if first['loc'] else 'settings'
+        value = first.get('input')
+        shown = '' if isinstance(value, dict) else f' (got {value!r})'
+        sys.exit(f'Invalid setting {name}: {first["msg"]}{shown}')
