@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simulator, wait_for
+from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Image, Job
 from vcc_ui.services.jobs import SubmitError
@@ -192,3 +194,37 @@ async def test_bad_input_is_refused_with_a_reason(tmp_path: Path) -> None:
             assert refused.value.code == code and refused.value.message
         with session(app.engine) as db:
             assert db.exec(select(Job)).all() == []
+
+
+async def test_img2img_uploads_the_input_and_removes_it_afterwards(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim:
+        settings = make_settings(tmp_path, sim.url, comfy_input_dir=sim.root / 'input')
+        async with services(settings) as app:
+            stored = app.storage.save(owner=USER_A, kind='input', data=png_bytes(96, 64), meta={})
+            await app.writer.write(lambda db: db.add(Image(
+                id=stored.id, owner=USER_A, kind='input', rel_path=stored.rel_path, thumb_path=stored.thumb_rel,
+                mime=stored.mime, bytes=stored.bytes, width=96, height=64, sha256=stored.sha256)))
+            uploads: list[str] = []
+            sim_input = sim.root / 'input'
+            app.jobs.changed.subscribe(lambda v: uploads.extend(p.name for p in sim_input.iterdir()))
+            view = await app.jobs.submit(USER_A, 'sd15_img2img', {'prompt': 'make it blue', 'steps': 2,
+                                                                  'input_image': stored.id})
+            await wait_for(lambda: view.finished)
+            assert view.status == 'completed', view.error
+            assert any(view.id in name for name in uploads)  # it was uploaded under the job's name
+            await wait_for(lambda: not any(sim_input.iterdir()))  # and removed after the job
+            with pytest.raises(SubmitError):  # another user cannot use A's input image
+                await app.jobs.submit(USER_B, 'sd15_img2img', {'prompt': 'x', 'input_image': stored.id})
+
+
+async def test_log_lines_follow_enqueue_start_progress_complete(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger='vcc_ui.jobs')
+    async with simulator(tmp_path, step_delay=0.02) as sim, \
+            services(make_settings(tmp_path, sim.url, progress_log_min_ms=0, progress_log_step=25)) as app:
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
+        await wait_for(lambda: view.finished)
+    events = [r.getMessage() for r in caplog.records if getattr(r, 'job_id', None) == view.id]
+    assert events[0] == 'enqueue' and events[1] == 'job_start' and events[-1] == 'job_complete'
+    progress = [r.percent for r in caplog.records if r.getMessage() == 'job_progress']
+    assert progress == sorted(progress) and 2 <= len(progress) <= 4  # throttled to every 25 %

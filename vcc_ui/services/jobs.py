@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,6 +128,7 @@ class JobManager:
         self.pool = pool
         self.registry = registry
         self.runner = runner
+        self.quota_check: Callable[[str], Awaitable[str | None]] | None = None  # owner -> refusal message or None
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}
         self.runs: dict[str, Run] = {}
@@ -136,6 +138,7 @@ class JobManager:
         self._served: dict[str, int] = {}
         self._serve_counter = 0
         self._durations: dict[tuple[str, str], float] = {}
+        self._workflow_durations: dict[str, float] = {}
         self._last_emit: dict[str, float] = {}
         self._emit_pending: set[str] = set()
         self._last_db_progress: dict[str, float] = {}
@@ -189,6 +192,9 @@ class JobManager:
             if image_id and not await self.runner.image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
         self._check_limits(owner)
+        refusal = await self.quota_check(owner) if self.quota_check else None
+        if refusal:
+            raise SubmitError('quota', refusal)
         view = JobView(id=uuid.uuid4().hex, owner=owner, workflow_id=workflow.id, mode=workflow.mode,
                        params=checked.model_dump(exclude_none=True))
         self.views[view.id] = view
@@ -458,7 +464,7 @@ class JobManager:
         elif isinstance(message, PreviewImageWithMetadata):
             self.previews[view.id] = (message.image_type, message.data)
             view.preview_seq += 1
-            self._emit(view)
+            self._emit_soon(view)  # the progress message that comes with it usually emits first
         elif isinstance(message, ExecutionError):
             run.error = message
         elif isinstance(message, ExecutionInterrupted):
@@ -501,9 +507,12 @@ class JobManager:
             if view.finished:
                 self._last_emit.pop(view.id, None)
                 self._last_db_progress.pop(view.id, None)
-        elif view.id not in self._emit_pending:
+        else:
+            self._emit_soon(view, EMIT_INTERVAL - (now - self._last_emit[view.id]))
+
+    def _emit_soon(self, view: JobView, delay: float = EMIT_INTERVAL) -> None:
+        if view.id not in self._emit_pending:
             self._emit_pending.add(view.id)
-            delay = EMIT_INTERVAL - (now - self._last_emit[view.id])
             asyncio.get_running_loop().call_later(delay, self._emit_deferred, view)
 
     def _emit_deferred(self, view: JobView) -> None:
@@ -512,15 +521,14 @@ class JobManager:
 
     def _record_duration(self, view: JobView, run: Run) -> None:
         took = time.monotonic() - run.started
-        key = (view.workflow_id, view.server)
-        old = self._durations.get(key)
-        self._durations[key] = took if old is None else 0.7 * old + 0.3 * took
+        for key, table in (((view.workflow_id, view.server), self._durations),
+                           (view.workflow_id, self._workflow_durations)):
+            old = table.get(key)
+            table[key] = took if old is None else 0.7 * old + 0.3 * took
 
     def _duration(self, workflow_id: str, server: str = '') -> float:
-        if (workflow_id, server) in self._durations:
-            return self._durations[(workflow_id, server)]
-        known = [d for (wf, _), d in self._durations.items() if wf == workflow_id]
-        return sum(known) / len(known) if known else DEFAULT_DURATION
+        return self._durations.get((workflow_id, server)) or self._workflow_durations.get(workflow_id) \
+            or DEFAULT_DURATION
 
     def _reposition(self) -> None:
         slots = max(1, sum(e.health.max_inflight for e in self.pool.entries.values() if e.usable))
@@ -541,17 +549,19 @@ class JobManager:
             backlog += own
 
     def _simulated_order(self) -> list[JobView]:
-        queues = {o: list(jobs) for o, jobs in self._queued.items()}
-        served = dict(self._served)
+        turns = [(self._served.get(o, 0), jobs[0].queued_at, o) for o, jobs in self._queued.items()]
+        heapq.heapify(turns)
+        next_index = dict.fromkeys(self._queued, 0)
         counter = self._serve_counter
         order: list[JobView] = []
-        while queues:
-            owner = min(queues, key=lambda o: (served.get(o, 0), queues[o][0].queued_at))
-            order.append(queues[owner].pop(0))
+        while turns:
+            _, _, owner = heapq.heappop(turns)
+            jobs, index = self._queued[owner], next_index[owner]
+            order.append(jobs[index])
+            next_index[owner] = index + 1
             counter += 1
-            served[owner] = counter
-            if not queues[owner]:
-                del queues[owner]
+            if index + 1 < len(jobs):
+                heapq.heappush(turns, (counter, jobs[index + 1].queued_at, owner))
         return order
 
     # ---- recovery ----------------------------------------------------------------------------------------------

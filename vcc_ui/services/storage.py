@@ -124,17 +124,18 @@ def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
     thumb = ImageOps.exif_transpose(image) or image
     has_alpha = thumb.mode in ('RGBA', 'LA', 'PA') or (thumb.mode == 'P' and 'transparency' in thumb.info)
     thumb = thumb.convert('RGBA' if has_alpha else 'RGB')
-    thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.LANCZOS)
+    thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
     if ext == 'jpg' and thumb.mode == 'RGBA':
         background = Image.new('RGB', thumb.size, (255, 255, 255))
         background.paste(thumb, mask=thumb.getchannel('A'))
         thumb = background
     out = io.BytesIO()
-    thumb.save(out, format='WEBP' if ext == 'webp' else 'JPEG', quality=THUMB_QUALITY)
+    options = {'method': 2} if ext == 'webp' else {'optimize': False}
+    thumb.save(out, format='WEBP' if ext == 'webp' else 'JPEG', quality=THUMB_QUALITY, **options)
     return out.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync and os.replace."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
@@ -148,8 +149,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if sync_dir:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -251,7 +257,9 @@ class Storage:
                                  (stored.sidecar_rel, sidecar_bytes)):
                 path = self.resolve(rel)
                 written.append(path)
-                _atomic_write(path, payload)
+                _atomic_write(path, payload, sync_dir=False)
+            _fsync_dir(thumb.parent)
+            _fsync_dir(original.parent)
         except Exception as exc:
             log.warning('saving %s image %s for %s failed (%s); removing partial files', kind, image_id, owner, exc)
             for path in written:

@@ -369,7 +369,7 @@ class ComfyClient:
             got_message = False
             try:
                 async with connect(self.ws_url, open_timeout=self._ws_connect_timeout, close_timeout=2.0,
-                                   max_size=None) as ws:
+                                   max_size=None, compression=None) as ws:
                     await ws.send(json.dumps(FEATURE_FLAGS))
                     self.state.connected = True
                     self.state.last_error = ''
@@ -381,7 +381,8 @@ class ComfyClient:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # any failure of one connection only ends that connection
-                self.state.last_error = str(error) or type(error).__name__
+                prefix = 'cannot connect: ' if isinstance(error, OSError | TimeoutError) else ''
+                self.state.last_error = prefix + (str(error) or type(error).__name__)
                 logger.warning('WebSocket %s: %s', self.ws_url, self.state.last_error)
             finally:
                 self.state.connected = False
