@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
+
+from tests.postgres import free_port
 from vcc_ui.services import Services
 from vcc_ui.services.comfy.simulator import Simulator
 from vcc_ui.settings import Settings
@@ -51,3 +55,25 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def simulator_process(tmp: Path, name: str = 'sim', *, step_delay: float = 0.0) -> AsyncIterator[str]:
+    """Run a simulator as its own process (like a real ComfyUI) and yield its base URL."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, '-m', 'vcc_ui.services.comfy.simulator', '--port', str(port), '--root', str(tmp / name),
+        '--step-delay', str(step_delay), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(200):
+                try:
+                    await http.get(f'{url}/system_stats')
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.conftest import percentiles, report
-from tests.fixtures import make_settings, services, simulator, wait_for
+from tests.fixtures import make_settings, services, simulator, simulator_process, wait_for
 
 pytestmark = pytest.mark.bench
 
@@ -17,13 +17,13 @@ pytestmark = pytest.mark.bench
 async def test_submit_to_prompt_posted_latency(tmp_path: Path) -> None:
     async with simulator(tmp_path) as sim:
         posted: list[float] = []
-        handler = sim._post_prompt  # noqa: SLF001
+        handler = sim._post_prompt
 
-        async def stamped(request):  # noqa: ANN001, ANN202
+        async def stamped(request):
             posted.append(time.perf_counter())
             return await handler(request)
 
-        sim._post_prompt = stamped  # noqa: SLF001
+        sim._post_prompt = stamped
         await sim.go_down(keep_state=True)
         await sim.come_back()  # rebuild the routes with the stamped handler
         async with services(make_settings(tmp_path, sim.url, max_per_user_queue=1)) as app:
@@ -42,8 +42,8 @@ async def test_submit_to_prompt_posted_latency(tmp_path: Path) -> None:
 
 async def test_sustained_completions_per_second(tmp_path: Path) -> None:
     jobs_per_user, users = 3, 100
-    async with simulator(tmp_path, 'one') as one, simulator(tmp_path, 'two') as two:
-        settings = make_settings(tmp_path, one.url, two.url, max_per_user_queue=jobs_per_user,
+    async with simulator_process(tmp_path, 'one') as one, simulator_process(tmp_path, 'two') as two:
+        settings = make_settings(tmp_path, one, two, max_per_user_queue=jobs_per_user,
                                  server_max_inflight=2)
         async with services(settings) as app:
             await app.jobs.submit('anon-' + 'f' * 32, 'test_pattern', {'prompt': 'warm-up', 'seed': 1})
@@ -56,7 +56,7 @@ async def test_sustained_completions_per_second(tmp_path: Path) -> None:
             await wait_for(lambda: all(v.finished for v in views), timeout=300)
             took = time.perf_counter() - started
     completed = sum(v.status == 'completed' for v in views)
-    report('sustained completions, 100 users, model-free 0-step jobs, two simulators (2 in flight each)',
+    report('sustained completions, 100 users, model-free 0-step jobs, two simulator processes (2 in flight each)',
            jobs=len(views), completed=completed, seconds=f'{took:.2f}',
            completions_per_s=f'{completed / took:.1f}', goal='>= 50/s')
 
@@ -66,7 +66,7 @@ async def test_ws_message_to_job_event_latency(tmp_path: Path) -> None:
         sent: dict[int, float] = {}
         send_json = sim.hub.send_json
 
-        async def stamped(event, data, sid):  # noqa: ANN001, ANN202
+        async def stamped(event, data, sid):
             if event == 'progress':
                 sent[int(data['value'])] = time.perf_counter()
             await send_json(event, data, sid)
@@ -75,7 +75,7 @@ async def test_ws_message_to_job_event_latency(tmp_path: Path) -> None:
         async with services(make_settings(tmp_path, sim.url)) as app:
             latencies: list[float] = []
 
-            def on_change(view) -> None:  # noqa: ANN001
+            def on_change(view) -> None:
                 if view.step in sent and view.status == 'running':
                     latencies.append((time.perf_counter() - sent.pop(view.step)) * 1000)
 

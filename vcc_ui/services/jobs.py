@@ -39,6 +39,7 @@ EMIT_INTERVAL = 0.1
 PROGRESS_DB_INTERVAL = 5.0
 DEFAULT_DURATION = 20.0
 KEEP_FINISHED = 2000
+MAX_REQUEUES = 3
 
 
 class SubmitError(Exception):
@@ -114,6 +115,7 @@ class Run:
     lost: str | None = None
     cancel_requested: bool = False
     posted: bool = False
+    recovering: bool = False
     uploaded: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -138,6 +140,7 @@ class JobManager:
         self._served: dict[str, int] = {}
         self._serve_counter = 0
         self._durations: dict[tuple[str, str], float] = {}
+        self._requeues: dict[str, int] = {}
         self._workflow_durations: dict[str, float] = {}
         self._last_emit: dict[str, float] = {}
         self._emit_pending: set[str] = set()
@@ -329,17 +332,17 @@ class JobManager:
 
     async def _execute(self, run: Run) -> None:
         view = run.view
-        server_id = run.server.id
-        await self.writer.write(lambda db: _update(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id))
+        server_id, prompt_id = run.server.id, str(uuid.uuid4())
+        run.prompt_id = prompt_id
+        self._by_prompt[prompt_id] = run
+        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent
+        await self.writer.write(lambda db: _update(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id,
+                                                   prompt_id=prompt_id))
         try:
             if run.cancel_requested:
                 return await self._finish(view, JobStatus.CANCELLED, run=run)
             graph = await self.runner.prepare(run, self.registry.get(view.workflow_id))
-            run.prompt_id = str(uuid.uuid4())
-            self._by_prompt[run.prompt_id] = run
-            prompt_id = run.prompt_id
-            await self.writer.write(lambda db: _update(db, view.id, prompt_id=prompt_id))
-            await run.server.client.queue_prompt(graph, prompt_id=run.prompt_id)
+            await run.server.client.queue_prompt(graph, prompt_id=prompt_id)
             run.posted = True
             log.info('job_start', extra={'job_id': view.id, 'owner': view.owner, 'server': view.server,
                                          'prompt_id': run.prompt_id})
@@ -373,6 +376,8 @@ class JobManager:
                                       error=f'Timed out after {self.settings.job_timeout_seconds:g} s')
         if run.cancel_requested:
             return await self._finish(view, JobStatus.CANCELLED, run=run)
+        if run.lost and view.status == JobStatus.DISPATCHED:
+            return await self._requeue(run, run.lost)  # it never started, so running it again is safe
         if run.lost:
             return await self._finish(view, JobStatus.FAILED, run=run, error=run.lost)
         if run.error:
@@ -400,8 +405,10 @@ class JobManager:
         self._release(run)
         if run.cancel_requested:
             return await self._finish(view, JobStatus.CANCELLED)
-        log.warning('server %s unreachable while dispatching job %s: %s; job goes back to the queue',
-                    view.server, view.id, reason)
+        self._requeues[view.id] = self._requeues.get(view.id, 0) + 1
+        if self._requeues[view.id] > MAX_REQUEUES:
+            return await self._finish(view, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        log.warning('job %s could not start on %s (%s); it goes back to the queue', view.id, view.server, reason)
         view.status, view.server = JobStatus.QUEUED, ''
         self._enqueue(view)
         self._reposition()
@@ -435,6 +442,7 @@ class JobManager:
         else:
             log.warning('job_error', extra={**extra, 'error': error or str(status)})
         self._emit(view, force=True)
+        self._requeues.pop(view.id, None)
         self._prune()
         self._reposition()
         self._wake.set()
@@ -570,7 +578,7 @@ class JobManager:
         server = self.pool.get(row.server_id)
         if server is None:
             return await self._finish(view, JobStatus.FAILED, error='The job\'s ComfyUI server was removed')
-        run = Run(view=view, server=server, prompt_id=row.prompt_id)
+        run = Run(view=view, server=server, prompt_id=row.prompt_id, recovering=True, posted=True)
         view.server = server.health.name
         self.runs[view.id] = run
         server.health.inflight += 1

@@ -83,10 +83,12 @@ class JobRunner:
         for ref in ComfyClient.output_images(entry):
             image_id = uuid.uuid5(OUTPUT_NAMESPACE, f'{view.id}/{ref.subfolder}/{ref.filename}').hex
             ids.append(image_id)
-            if await self.writer.read(lambda db, i=image_id: db.get(Image, i)) is not None:
-                continue
-            stored = await asyncio.to_thread(self.storage.find, owner=view.owner, kind='generated',
-                                             image_id=image_id, created_at=created)
+            stored = None
+            if run.recovering:  # an earlier run of the app may have saved some outputs already
+                if await self.writer.read(lambda db, i=image_id: db.get(Image, i)) is not None:
+                    continue
+                stored = await asyncio.to_thread(self.storage.find, owner=view.owner, kind='generated',
+                                                 image_id=image_id, created_at=created)
             if stored is None:
                 data = await client.view(ref.filename, ref.subfolder, ref.type)
                 meta = {'workflow_id': view.workflow_id, 'mode': view.mode, 'prompt': params.prompt,
@@ -95,7 +97,7 @@ class JobRunner:
                         'original_filename': ref.filename, 'tags': []}
                 stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
             row = _image_row(stored, view, params)
-            await self.writer.write(lambda db, r=row: db.merge(r))
+            await self.writer.write(lambda db, r=row: db.merge(r) if run.recovering else db.add(r))
         return ids
 
     def _save(self, owner: str, data: bytes, meta: dict, image_id: str, created: datetime) -> dict:
