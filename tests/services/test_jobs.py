@@ -228,3 +228,30 @@ async def test_log_lines_follow_enqueue_start_progress_complete(tmp_path: Path,
     assert events[0] == 'enqueue' and events[1] == 'job_start' and events[-1] == 'job_complete'
     progress = [r.percent for r in caplog.records if r.getMessage() == 'job_progress']
     assert progress == sorted(progress) and 2 <= len(progress) <= 4  # throttled to every 25 %
+
+
+async def test_workflow_missing_a_checkpoint_is_unavailable_with_the_reason(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim:
+        sim.checkpoints.remove('sim_sd15.safetensors')
+        async with services(make_settings(tmp_path, sim.url)) as app:
+            reason = await app.pool.precheck('sd15_txt2img')
+            assert reason is not None and 'sim_sd15.safetensors' in reason
+            assert await app.pool.precheck('test_pattern') is None
+
+
+async def test_the_pipeline_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    from vcc_ui.db import make_engine
+    admin = make_engine(postgres_url)
+    with admin.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS pipeline'))
+        conn.execute(text('CREATE DATABASE pipeline'))
+    admin.dispose()
+    url = postgres_url.rsplit('/', 1)[0] + '/pipeline'
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url, database_url=url)) as app:
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 2})
+        await wait_for(lambda: view.finished)
+        assert view.status == 'completed', view.error
+        page = await app.images.page(USER_A)
+        assert [i.id for i in page.items] == view.image_ids

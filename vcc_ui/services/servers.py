@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 5.0
 PRECHECK_TIMEOUT = 1.5
+OBJECT_INFO_MAX_AGE = 60.0  # models added on a server show up within a minute
 
 
 @binding.bindable_dataclass
@@ -59,6 +60,7 @@ class ServerEntry:
     client: ComfyClient
     health: ServerHealth
     object_info: dict = field(default_factory=dict)
+    object_info_at: float = 0.0
 
     @property
     def id(self) -> int:
@@ -215,8 +217,9 @@ class ServerPool:
             health.vram_total = int(devices[0].get('vram_total') or 0)
             health.vram_free = int(devices[0].get('vram_free') or 0)
             health.reachable, health.last_error = True, ''
-            if not was or not entry.object_info:
+            if not was or not entry.object_info or time.monotonic() - entry.object_info_at > OBJECT_INFO_MAX_AGE:
                 entry.object_info = await entry.client.object_info()
+                entry.object_info_at = time.monotonic()
                 self.registry.validate_against(health.name, entry.object_info)
         except (ComfyError, TimeoutError) as error:
             health.reachable = False
