@@ -2,18 +2,23 @@
 
 from nicegui import app, ui
 
-from vcc_ui import api
+from vcc_ui import api, gate
 from vcc_ui.logs import configure_logging
-from vcc_ui.pages import root
+from vcc_ui.pages import login, root
 from vcc_ui.services import Services
 from vcc_ui.settings import load_settings
 
 settings = load_settings()
 configure_logging(settings)
 services = Services(settings)
+app.state.services = services  # NOTE: page tests reach the services of the app they run through this
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
 api.install(app, services)
+ui.page(gate.LOGIN_PATH, title='VCC UI')(login.create(services))
+# NOTE: after ui.page (it drops other routes of its path) and after api.install (the gate wraps the identity middleware)
+gate.install(app, services)
 
 ui.run(root.create(services), host=settings.host, port=settings.port, title='VCC UI', reload=False, show=False,
-       storage_secret=services.secret, binding_refresh_interval=None, favicon='🎨')
+       storage_secret=services.secret, binding_refresh_interval=None, favicon='🎨',
+       fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'})

@@ -11,11 +11,10 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from vcc_ui.services import Services
 from vcc_ui.services.auth import ANON_COOKIE, ONE_YEAR
-from vcc_ui.services.images import image_dict
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.storage import StorageError
 
-STATUS_BY_CODE = {'unknown_workflow': 404, 'invalid_params': 422, 'limit': 429, 'unavailable': 503}
+STATUS_BY_CODE = {'unknown_workflow': 404, 'invalid_params': 422, 'limit': 429, 'unavailable': 503, 'quota': 403}
 
 
 class JobCreate(BaseModel, extra='forbid'):
@@ -38,8 +37,11 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> HT
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the identity middleware and every route to the app."""
+    from vcc_ui import api_images  # imports this module's helpers
+
     app.add_middleware(IdentityMiddleware, services=services)
     app.include_router(create_router(services))
+    app.include_router(api_images.create_router(services))
 
 
 class IdentityMiddleware(BaseHTTPMiddleware):
@@ -54,6 +56,8 @@ class IdentityMiddleware(BaseHTTPMiddleware):
         user = identity.read(request.cookies.get(ANON_COOKIE))
         fresh = user is None
         request.state.user = user or identity.new_id()
+        if not fresh:  # a first visit is recorded by the root page; a cookieless script makes no User row
+            self.services.users.touch(request.state.user)
         response = await call_next(request)
         if fresh:
             response.set_cookie(ANON_COOKIE, identity.cookie_for(request.state.user), max_age=ONE_YEAR,
@@ -120,14 +124,6 @@ def create_router(services: Services) -> APIRouter:
         """The workflows with their UI metadata and availability per server."""
         return {'items': [_workflow_dict(w, services.registry.availability(w.id)) for w in services.registry.all()],
                 'problems': [{'file': p.file, 'reason': p.reason} for p in services.registry.problems]}
-
-    @api.get('/images')
-    async def list_images(user: User, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-                          size: Annotated[int, Query(ge=1, le=100)] = 50) -> dict:
-        """The caller's images, newest first, paged."""
-        result = await services.images.page(user, page=page, size=size)
-        return {'items': [image_dict(r) for r in result.items], 'page': result.page, 'size': result.size,
-                'total': result.total, 'has_more': result.has_more}
 
     @router.get('/outputs/{rel_path:path}', dependencies=[Depends(ready)], include_in_schema=False)
     async def output_file(rel_path: str, user: User) -> FileResponse:

@@ -100,7 +100,8 @@ class Job(SQLModel, table=True):
 
 
 class Image(SQLModel, table=True):
-    __table_args__ = (Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),)
+    __table_args__ = (Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),
+                      Index('ix_image_owner_kind_status_created', 'owner', 'kind', 'status', 'created_at', 'id'))
 
     id: str = Field(primary_key=True, max_length=32)
     owner: str = Field(index=True, max_length=64)
@@ -127,3 +128,12 @@ class Image(SQLModel, table=True):
     original_filename: str | None = Field(default=None, max_length=255)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     favorite: bool = False
+
+
+class ShareLink(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(index=True, max_length=64)
+    image_id: str = Field(index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = _when()

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
 
     controls_max_bytes: int = Field(10_485_760, ge=1024)
 
+    trash_retention_days: int = Field(30, ge=0, le=3650)
+    quota_max_bytes: int = Field(0, ge=0)
+    quota_max_images: int = Field(0, ge=0)
+
     beta_password: str = ''
     admin_user: str = 'admin'
     admin_password: str = ''

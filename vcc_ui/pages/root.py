@@ -1,23 +1,27 @@
-"""The single root page: the status of the service until the app pages arrive."""
+"""The single root page: the shell once, then the sub page of the current path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nicegui import ui
+from starlette.requests import Request
 
+from vcc_ui.pages import gallery, generate, inputs
+from vcc_ui.pages.frame import frame
 from vcc_ui.services import Services
 
 
-def create(services: Services) -> Callable[[], None]:
+def create(services: Services) -> Callable[[Request], Awaitable[None]]:
     """Return the root page function bound to the services."""
-    def root() -> None:
-        ui.label('VCC UI').classes('text-2xl font-bold')
-        if services.pool.simulator:
-            ui.label(f'Using the bundled ComfyUI simulator at {services.pool.simulator.url}').mark('simulator-note')
-        with ui.row():
-            ui.link('API documentation', '/docs')
-            ui.link('Health', '/healthz')
-        for workflow in services.registry.all():
-            ui.label(f'{workflow.id}: {workflow.title.get("en", workflow.id)}')
+    async def root(request: Request) -> None:
+        await services.ready.wait()
+        services.users.touch(request.state.user)
+        frame(services)
+        with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
+            ui.sub_pages({
+                '/': lambda: generate.page(services),
+                '/gallery': lambda: gallery.page(services),
+                '/inputs': lambda: inputs.page(services),
+            }).classes('w-full')
     return root

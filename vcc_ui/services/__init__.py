@@ -7,14 +7,16 @@ import logging
 from pathlib import Path
 
 from vcc_ui.db import make_engine, migrate
-from vcc_ui.services.auth import Identity, load_secret
+from vcc_ui.services.auth import BetaGate, Identity, load_secret
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
 from vcc_ui.services.jobs import JobManager
 from vcc_ui.services.jobs_run import JobRunner
 from vcc_ui.services.servers import ServerPool
+from vcc_ui.services.shares import Shares
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
 
@@ -32,17 +34,22 @@ class Services:
         migrate(self.engine)
         self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
         self.identity = Identity(self.secret)
+        self.gate = BetaGate(settings.beta_password, self.secret)
         self.storage = Storage(Path(settings.output_dir))
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.writer = DbWriter(self.engine)
+        self.users = UserDirectory(self.writer)
         self.pool = ServerPool(settings, self.engine, self.registry)
         self.jobs = JobManager(settings, self.writer, self.pool, self.registry,
                                JobRunner(settings, self.writer, self.storage))
-        self.images = ImageIndex(self.writer)
+        self.images = ImageIndex(self.writer, self.storage, settings)
+        self.jobs.quota_check = self.images.quota_refusal
+        self.shares = Shares(self.writer, self.secret, self.images)
         self.health = HealthChecks(settings, self.engine, self.pool, self.storage)
         self.ready = asyncio.Event()
         self._watch: asyncio.Task | None = None
+        self._purge: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Start the writer, the servers, the job manager and the workflow watcher."""
@@ -50,14 +57,16 @@ class Services:
         await self.pool.start()
         await self.jobs.start()
         self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
+        self._purge = asyncio.create_task(self.images.purge_loop(), name='trash-purge')
         self.ready.set()
         log.info('services started: %d server(s), %d workflow(s)', len(self.pool.entries), len(self.registry.all()))
 
     async def stop(self) -> None:
         """Stop everything in reverse order."""
-        if self._watch:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        for task in (self._watch, self._purge):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.jobs.stop()
         await self.pool.stop()
         await self.writer.stop()

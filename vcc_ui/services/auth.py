@@ -1,12 +1,22 @@
-"""Anonymous identity: each browser gets a signed `anon-<hex>` id in a cookie; it owns that browser's work."""
+"""Anonymous ids, the beta gate and login rate limiting (no UI here)."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import logging
 import re
 import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+
+log = logging.getLogger(__name__)
 
 ANON_COOKIE = 'vcc_anon'
 ANON_RE = re.compile(r'^anon-[0-9a-f]{16,64}$')
@@ -51,3 +61,112 @@ class Identity:
         except BadSignature:
             return None
         return value if isinstance(value, str) and ANON_RE.fullmatch(value) else None
+
+
+WRONG_PASSWORD_DELAY = 0.75  # seconds a wrong password waits before its answer
+GATE_COOKIE = 'vcc_beta'
+GATE_MAX_AGE = 30 * 24 * 3600
+GRANT_MAX_AGE = 60
+
+
+class RateLimiter:
+    """Counts events per key in a sliding window; a key over the limit must wait (in memory, one process)."""
+
+    def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 10_000) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._max_keys = max_keys
+        self._hits: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str) -> float:
+        """Return the seconds until `key` may try again, 0 when it may now."""
+        hits = self._prune(key)
+        if len(hits) < self.limit:
+            return 0.0
+        return max(hits[0] + self.window - self._clock(), 0.001)
+
+    def hit(self, key: str) -> None:
+        """Count one event for `key`."""
+        if key not in self._hits and len(self._hits) >= self._max_keys:
+            self._hits.pop(next(iter(self._hits)))
+        self._hits.setdefault(key, deque()).append(self._clock())
+
+    def _prune(self, key: str) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        horizon = self._clock() - self.window
+        while hits and hits[0] <= horizon:
+            hits.popleft()
+        if not hits:
+            del self._hits[key]
+        return hits
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """The outcome of one password attempt: ok, or wrong, or refused for `retry_after` seconds."""
+
+    ok: bool
+    retry_after: float = 0.0
+
+
+class BetaGate:
+    """The shared beta password: checks attempts and mints the signed cookie that unlocks the app."""
+
+    def __init__(self, password: str, secret: str, *, limiter: RateLimiter | None = None) -> None:
+        self.enabled = bool(password)
+        self._password = hashlib.sha256(password.encode()).digest()
+        self._fingerprint = hmac.new(secret.encode(), b'beta:' + password.encode(), hashlib.sha256).hexdigest()[:32]
+        self._cookie = URLSafeTimedSerializer(secret, salt='vcc-beta-gate')
+        self._grants = URLSafeTimedSerializer(secret, salt='vcc-beta-grant')
+        self._redeemed: dict[str, float] = {}
+        self.limiter = limiter or RateLimiter(10, 60.0)
+
+    def is_open(self, cookie: str | None) -> bool:
+        """Whether a request carrying this cookie may pass (always, when the gate is off)."""
+        if not self.enabled:
+            return True
+        if not cookie:
+            return False
+        try:
+            value = self._cookie.loads(cookie, max_age=GATE_MAX_AGE)
+        except BadSignature:  # also SignatureExpired
+            return False
+        return isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+
+    def cookie_value(self) -> str:
+        """Return a fresh signed cookie value; it dies when the password changes."""
+        return self._cookie.dumps({'v': self._fingerprint})
+
+    async def attempt(self, password: str, client: str) -> Attempt:
+        """Check a password from `client` (an IP); wrong ones are slowed and counted against the client."""
+        wait = self.limiter.retry_after(client)
+        if wait:
+            return Attempt(ok=False, retry_after=wait)
+        if self.enabled and hmac.compare_digest(hashlib.sha256(password.encode()).digest(), self._password):
+            return Attempt(ok=True)
+        self.limiter.hit(client)
+        log.info('wrong beta password from %s', client)
+        await asyncio.sleep(WRONG_PASSWORD_DELAY)
+        return Attempt(ok=False)
+
+    def grant(self) -> str:
+        """Return a one-time token, valid for a minute, that a page login exchanges for the cookie."""
+        return self._grants.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
+
+    def redeem(self, token: str) -> bool:
+        """Accept a grant token once."""
+        try:
+            value = self._grants.loads(token, max_age=GRANT_MAX_AGE)
+        except BadSignature:
+            return False
+        now = time.monotonic()
+        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
+        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
+        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
+            return False
+        self._redeemed[nonce] = now + GRANT_MAX_AGE
+        return True

@@ -1,0 +1,56 @@
+"""Page tests: the `user` fixture runs main.py, so each test configures the app through environment variables."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nicegui import app
+
+from tests.fixtures import simulator
+from vcc_ui.services import Services
+from vcc_ui.services.comfy.simulator import Simulator
+
+BETA_PASSWORD = 'open sesame'
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers page tests use to configure the app."""
+    config.addinivalue_line('markers', 'beta_password(value): run the app with BETA_PASSWORD=value')
+    config.addinivalue_line('markers', 'app_env(**values): more environment variables for the app')
+    config.addinivalue_line('markers', 'bundled_simulator: configure no ComfyUI server (the app starts its own)')
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    """A ComfyUI simulator on loopback, the app's only server."""
+    async with simulator(tmp_path, step_delay=0.01) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point the app at tmp_path and the simulator; no developer .env, no log file, no login delay."""
+    monkeypatch.chdir(tmp_path)  # pydantic-settings reads ./.env: there is none here
+    values = {'OUTPUT_DIR': str(tmp_path / 'outputs'), 'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),
+              'LOG_TO_FILE': 'false', 'LOG_FORMAT': 'text', 'SECRET_KEY': 'page-test-secret', 'COOKIE_SECURE': 'false',
+              'BETA_PASSWORD': '', 'DATABASE_URL': '', 'COMFYUI_SERVER': '', 'COMFYUI_SERVERS': '',
+              'MAX_PER_USER_QUEUE': '10', 'SIMULATOR_STEP_DELAY': '0.01'}
+    if request.node.get_closest_marker('bundled_simulator') is None:
+        values['COMFYUI_SERVERS'] = request.getfixturevalue('sim').url
+    if marker := request.node.get_closest_marker('beta_password'):
+        values['BETA_PASSWORD'] = marker.args[0] if marker.args else BETA_PASSWORD
+    if marker := request.node.get_closest_marker('app_env'):
+        values.update(marker.kwargs)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    # NOTE: the user fixture drops `vcc_ui` from sys.modules after each test, so patch the module object itself
+    monkeypatch.setattr(importlib.import_module('vcc_ui.services.auth'), 'WRONG_PASSWORD_DELAY', 0.0)
+
+
+@pytest.fixture
+def services(user: object) -> Services:
+    """The services of the app the `user` fixture runs (main.py keeps them on app.state)."""
+    return app.state.services

@@ -1,0 +1,139 @@
+"""The beta gate: nothing but the login page answers until the password was accepted."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from nicegui.testing import User
+
+from tests.pages.conftest import BETA_PASSWORD
+from vcc_ui.services import Services
+
+HTML = {'Accept': 'text/html,application/xhtml+xml'}
+pytestmark = pytest.mark.beta_password(BETA_PASSWORD)
+
+
+async def log_in(user: User, password: str = BETA_PASSWORD, path: str = '/beta-login') -> None:
+    await user.open(path)
+    user.find(marker='password').type(password).trigger('keydown.enter')
+
+
+async def test_a_locked_browser_is_sent_to_the_login_page(user: User) -> None:
+    for path, target in [('/', '/beta-login?next=/'), ('/gallery?page=2', '/beta-login?next=/gallery%3Fpage%3D2')]:
+        answer = await user.http_client.get(path, headers=HTML)
+        assert answer.status_code == 303 and answer.headers['location'] == target
+    user.http_client.headers.update(HTML)
+    await user.open('/gallery')  # a browser follows the redirect
+    await user.should_see(marker='password')
+    await user.should_not_see(marker='nav-nav_gallery')
+
+
+@pytest.mark.parametrize(('method', 'path'), [
+    ('GET', '/api/v1/jobs'), ('POST', '/api/v1/jobs'), ('GET', '/outputs/users/anon-x/generated/a.png'),
+    ('GET', '/'), ('GET', '/docs'), ('POST', '/_nicegui/client/0123/upload/5'), ('GET', '/_nicegui/auto/static/x'),
+])
+async def test_locked_requests_answer_401_json(user: User, method: str, path: str) -> None:
+    answer = await user.http_client.request(method, path)
+    assert answer.status_code == 401
+    assert answer.json()['detail']['code'] == 'beta_locked'
+    assert 'vcc_anon' not in answer.cookies  # the gate answers before anything else runs
+
+
+async def test_only_a_login_page_client_may_open_a_socket_while_locked(user: User) -> None:
+    client = await user.open('/beta-login')
+    polling = '/_nicegui_ws/socket.io/?EIO=4&transport=polling'
+    assert (await user.http_client.get(f'{polling}&client_id={client.id}')).status_code == 200
+    assert (await user.http_client.get(f'{polling}&client_id=00000000-0000-4000-8000-000000000000')).status_code == 401
+    assert (await user.http_client.get(polling)).status_code == 401
+
+
+async def test_a_wrong_password_shows_an_error_and_unlocks_nothing(user: User) -> None:
+    await log_in(user, 'not it')
+    await user.should_see('Wrong password. Please try again.')
+    await user.should_see(marker='password')
+    assert (await user.http_client.get('/api/v1/jobs')).status_code == 401
+
+
+async def test_the_right_password_opens_the_requested_page(user: User) -> None:
+    await log_in(user, path='/beta-login?next=/gallery')
+    await user.should_see(marker='images-empty')
+    await user.should_see(marker='nav-nav_generate')
+    assert (await user.http_client.get('/api/v1/jobs')).status_code == 200
+    await user.open('/')  # the cookie keeps the browser in
+    await user.should_see(marker='nav-nav_inputs')
+
+
+async def test_the_login_page_speaks_korean_to_a_korean_browser(user: User) -> None:
+    user.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9,en;q=0.8'
+    await log_in(user, 'not it')
+    await user.should_see('비밀번호가 틀렸습니다. 다시 입력하세요.')
+
+
+async def test_scripts_log_in_with_a_form_post(user: User) -> None:
+    wrong = await user.http_client.post('/beta-login', data={'password': 'nope'})
+    assert wrong.status_code == 401 and wrong.json()['detail']['code'] == 'wrong_password'
+    answer = await user.http_client.post('/beta-login', data={'password': BETA_PASSWORD, 'next': '/inputs'})
+    assert answer.status_code == 303 and answer.headers['location'] == '/inputs'
+    cookie = next(h for h in answer.headers.get_list('set-cookie') if h.startswith('vcc_beta='))
+    assert 'HttpOnly' in cookie and 'SameSite=lax' in cookie and 'Max-Age=2592000' in cookie
+    assert 'Secure' not in cookie
+    assert (await user.http_client.get('/api/v1/jobs')).status_code == 200
+
+
+@pytest.mark.app_env(COOKIE_SECURE='true')
+async def test_the_cookie_is_secure_when_asked(user: User) -> None:
+    answer = await user.http_client.post('/beta-login', data={'password': BETA_PASSWORD})
+    cookie = next(h for h in answer.headers.get_list('set-cookie') if h.startswith('vcc_beta='))
+    assert 'Secure' in cookie
+
+
+async def test_next_never_leaves_the_site(user: User) -> None:
+    for target in ['//evil.example/x', 'https://evil.example/', '/\\evil.example']:
+        user.http_client.cookies.clear()
+        answer = await user.http_client.post('/beta-login', data={'password': BETA_PASSWORD, 'next': target})
+        assert answer.headers['location'] == '/'
+
+
+async def test_ten_wrong_passwords_a_minute_then_429(user: User) -> None:
+    for _ in range(10):
+        assert (await user.http_client.post('/beta-login', data={'password': 'guess'})).status_code == 401
+    limited = await user.http_client.post('/beta-login', data={'password': BETA_PASSWORD})
+    assert limited.status_code == 429 and limited.json()['detail']['code'] == 'rate_limited'
+    assert 1 <= int(limited.headers['Retry-After']) <= 60
+    assert 'vcc_beta' not in limited.cookies
+    await log_in(user)  # the login page shares the limit of this address
+    await user.should_see(content='Too many wrong attempts')
+
+
+async def test_a_grant_token_works_once(user: User) -> None:
+    await log_in(user)
+    await user.should_see(marker='nav-nav_generate')
+    user.http_client.cookies.delete('vcc_beta')
+    grant = next(path for path in user.back_history if path.startswith('/beta-login/grant?token='))
+    answer = await user.http_client.get(grant)
+    assert answer.status_code == 303 and answer.headers['location'].startswith('/beta-login')
+    assert 'vcc_beta' not in answer.cookies
+
+
+@pytest.mark.beta_password('')
+async def test_without_a_password_the_gate_is_off_and_the_log_says_so(user: User,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    await user.open('/')
+    await user.should_see(marker='nav-nav_generate')
+    assert (await user.http_client.get('/api/v1/jobs')).status_code == 200
+    answer = await user.http_client.get('/beta-login')
+    assert answer.status_code == 303 and answer.headers['location'] == '/'
+    warnings = [r.getMessage() for r in caplog.get_records('setup') if r.levelno == logging.WARNING]
+    assert any('BETA_PASSWORD is not set' in message for message in warnings)
+
+
+async def test_a_share_link_opens_without_the_password(user: User, services: Services) -> None:
+    from tests.images import png_bytes
+    await services.ready.wait()
+    owner = 'anon-' + 'd' * 32
+    image = await services.images.upload_input(owner, png_bytes(), 'cat.png')
+    link = await services.shares.create(owner, image.id, '1h')
+    answer = await user.http_client.get(services.shares.url(link))
+    assert answer.status_code == 200 and answer.headers['content-type'].startswith('image/')
+    assert (await user.http_client.get('/s/forged-token')).status_code == 404

@@ -1,0 +1,126 @@
+"""The shell every app page shares: header, navigation, health banner and language switch."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from nicegui import context, events, ui
+
+from vcc_ui.i18n import language, set_language, t, translate
+from vcc_ui.services import Services
+from vcc_ui.services.servers import ServerHealth
+
+NAV = [('nav_generate', '/', 'auto_awesome'), ('nav_gallery', '/gallery', 'photo_library'),
+       ('nav_inputs', '/inputs', 'inventory_2')]
+ADMIN_NAV = [('nav_admin', '/admin', 'admin_panel_settings'), ('nav_loras', '/loras', 'extension')]
+
+
+def current_user() -> str:
+    """Return the anonymous id of the browser this page belongs to."""
+    return context.client.request.state.user
+
+
+def frame(services: Services, *, is_admin: bool = False) -> None:
+    """Build the chrome once: drawer (phones), header with navigation, language switch and health banners."""
+    items = NAV + (ADMIN_NAV if is_admin else [])
+    links: dict[str, list[ui.link]] = {}
+    with ui.left_drawer(value=False).props('overlay behavior=mobile bordered').classes('p-0') as drawer:
+        with ui.column().classes('w-full gap-0 pt-2'):
+            for key, path, icon in items:
+                with ui.link(target=path).classes('nav-link drawer-link w-full').mark(f'drawer-{key}') as link:
+                    ui.icon(icon).classes('text-xl')
+                    ui.label(t(key))
+                link.on('click', drawer.hide)
+                links.setdefault(path, []).append(link)
+    with ui.header(elevated=True).classes('p-0 bg-slate-900'), ui.column().classes('w-full gap-0'):
+        with ui.row().classes('w-full items-center no-wrap gap-2 px-3 py-2'):
+            ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white') \
+                .props(f'aria-label="{t("nav_menu")}"').classes('lt-sm').mark('nav-menu')
+            ui.link(t('app_name'), '/').classes('text-xl font-bold text-white no-underline whitespace-nowrap') \
+                .mark('app-name')
+            with ui.row().classes('gt-xs items-center gap-1 ml-4 no-wrap'):
+                for key, path, icon in items:
+                    with ui.link(target=path).classes('nav-link header-link').mark(f'nav-{key}') as link:
+                        ui.icon(icon).classes('text-lg')
+                        ui.label(t(key))
+                    links.setdefault(path, []).append(link)
+            ui.space()
+            language_switch(dark=True)
+        HealthBanner(services)
+    ui.add_css(CSS)
+    _highlight_active(links)
+
+
+def language_switch(*, dark: bool = False) -> None:
+    """Add the KO/EN switch; choosing reloads the page in that language."""
+    def switch(event: events.ValueChangeEventArguments) -> None:
+        if event.value and event.value != language():
+            set_language(event.value)
+            ui.navigate.reload()
+
+    colors = 'color=slate-700 text-color=white toggle-color=white toggle-text-color=slate-900' if dark else \
+        'color=grey-3 text-color=grey-8 toggle-color=primary toggle-text-color=white'
+    ui.toggle({'ko': 'KO', 'en': 'EN'}, value=language(), on_change=switch) \
+        .props(f'dense no-caps unelevated rounded padding="2px 10px" {colors}').classes('text-xs font-medium') \
+        .mark('lang-switch')
+
+
+class HealthBanner:
+    """One red line per enabled server that is down, plus the simulator note; follows `pool.changed`."""
+
+    def __init__(self, services: Services) -> None:
+        self.lang = language()  # NOTE: updates arrive outside any request, so the language is fixed here
+        self.rows: dict[int, tuple[ui.row, ui.label]] = {}
+        with ui.column().classes('w-full gap-0') as self.container:
+            if services.pool.simulator:
+                with ui.row().classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-sky-100 text-sky-900 text-sm') \
+                        .mark('simulator-note'):
+                    ui.icon('info')
+                    ui.label(t('simulator_note'))
+        for entry in services.pool.entries.values():
+            self.update(entry.health)
+        services.pool.changed.subscribe(self.update)
+
+    def update(self, health: ServerHealth) -> None:
+        """Show or hide the line of one server."""
+        down = health.enabled and not health.reachable
+        if health.id not in self.rows:
+            if not down:
+                return
+            with self.container, ui.row().classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-red-700 '
+                                                  'text-white text-sm').mark('health-banner') as row:
+                ui.icon('warning')
+                label = ui.label().mark('health-banner-text')
+                ui.label(translate('server_down_hint', self.lang)).classes('gt-xs opacity-80')
+            self.rows[health.id] = (row, label)
+        row, label = self.rows[health.id]
+        text = translate('server_down', self.lang, name=health.name, error=health.last_error or '?')
+        if label.text != text:
+            label.set_text(text)
+        if row.visible != down:
+            row.set_visibility(down)
+
+
+def _highlight_active(links: dict[str, list[ui.link]]) -> None:
+    router = context.client.sub_pages_router
+
+    def mark(path: str) -> None:
+        current = '/' + urlsplit(path).path.strip('/').split('/', 1)[0]
+        for target, elements in links.items():
+            for link in elements:
+                if target == current:
+                    link.classes(add='active')
+                else:
+                    link.classes(remove='active')
+
+    mark(router.current_path)
+    router.on_path_changed(mark)
+
+
+CSS = '''
+.nav-link { display: flex; align-items: center; gap: .4rem; text-decoration: none; border-radius: .5rem; }
+.header-link { color: rgba(255,255,255,.8); padding: .35rem .7rem; }
+.header-link:hover, .header-link.active { color: white; background: rgba(255,255,255,.14); }
+.drawer-link { color: #1e293b; padding: .8rem 1.2rem; border-radius: 0; }
+.drawer-link.active { background: #e2e8f0; font-weight: 600; }
+'''

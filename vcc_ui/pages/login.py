@@ -1,0 +1,69 @@
+"""The beta login page: one password field; Enter submits; a wrong password says so."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from nicegui import ui
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from vcc_ui.gate import GRANT_PATH, client_ip, safe_next
+from vcc_ui.i18n import t
+from vcc_ui.pages.frame import language_switch
+from vcc_ui.services import Services
+from vcc_ui.services.auth import GATE_COOKIE
+
+
+def create(services: Services) -> Callable[..., Response | None]:
+    """Return the login page function bound to the services."""
+    gate = services.gate
+
+    def login(request: Request, next: str = '/') -> Response | None:
+        target = safe_next(next)
+        if gate.is_open(request.cookies.get(GATE_COOKIE)):
+            return RedirectResponse(target, status_code=303)
+        ip = client_ip(request)
+
+        async def submit() -> None:
+            if not password.value:
+                show_error(t('login_empty'))
+                return
+            button.props('loading')
+            attempt = await gate.attempt(password.value, ip)
+            button.props(remove='loading')
+            if attempt.ok:
+                ui.navigate.to(f'{GRANT_PATH}?{urlencode({"token": gate.grant(), "next": target})}')
+                return
+            password.set_value('')
+            if attempt.retry_after:
+                show_error(t('login_limited', seconds=math.ceil(attempt.retry_after)))
+            else:
+                show_error(t('login_wrong'))
+
+        def show_error(text: str) -> None:
+            error.set_text(text)
+            error.set_visibility(True)
+            password.run_method('focus')
+
+        ui.query('body').classes('bg-slate-100')
+        with ui.column().classes('w-full min-h-screen items-center justify-center p-4'):
+            with ui.card().classes('w-full max-w-sm p-6 gap-4'):
+                with ui.row().classes('w-full items-center no-wrap'):
+                    ui.label(t('app_name')).classes('text-2xl font-bold')
+                    ui.space()
+                    language_switch()
+                ui.label(t('login_title')).classes('text-lg font-medium -mb-2')
+                ui.label(t('login_intro')).classes('text-gray-600')
+                password = ui.input(t('login_password'), password=True, password_toggle_button=True) \
+                    .props('outlined autofocus autocomplete=current-password').classes('w-full') \
+                    .on('keydown.enter', submit).mark('password')
+                error = ui.label().classes('text-negative -mt-2').mark('login-error')
+                error.set_visibility(False)
+                button = ui.button(t('login_submit'), on_click=submit).props('unelevated no-caps') \
+                    .classes('w-full').mark('login-submit')
+        return None
+
+    return login

@@ -1,0 +1,94 @@
+"""The user's jobs, newest first: live cards that survive a reload and follow jobs started in other tabs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from nicegui import background_tasks, ui
+
+from vcc_ui.i18n import translate
+from vcc_ui.pages.widgets.job_card import JobCard
+from vcc_ui.services import Services
+from vcc_ui.services.images import image_dict
+from vcc_ui.services.jobs import JobView
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 30
+
+
+class JobsPanel:
+    """Adds a card per job of `user`; a progress step never rebuilds anything, a finish swaps one card's body."""
+
+    def __init__(self, services: Services, user: str, *, lang: str, on_open: Callable[[list[dict], int], None],
+                 on_images: Callable[[list[dict]], None]) -> None:
+        self.services = services
+        self.user = user
+        self.on_open = on_open
+        self.on_images = on_images
+        self.lang = lang
+        self.t = partial(translate, lang=lang)
+        self.cards: dict[str, JobCard] = {}
+        self.images: dict[str, dict] = {}
+        with ui.column().classes('w-full gap-2') as self.root:
+            self.empty = ui.label(self.t('jobs_empty')).classes('text-sm text-gray-500').mark('jobs-empty')
+            self.column = ui.column().classes('w-full gap-2').mark('jobs-panel')
+        for view in services.jobs.jobs_of(user):
+            self.add(view)
+        services.jobs.changed.subscribe(self._on_changed)
+        background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
+
+    def remember(self, images: list[dict]) -> None:
+        """Cache image dicts so result cards need no extra lookups."""
+        self.images.update((image['id'], image) for image in images)
+
+    def add(self, view: JobView) -> JobCard:
+        """Show a card for a job (once), placed by its queue time, newest first."""
+        if view.id in self.cards:
+            return self.cards[view.id]
+        workflow = self.services.registry.get(view.workflow_id)
+        title = workflow.title_for(self.lang) if workflow else view.workflow_id
+        with self.column:
+            card = JobCard(view, lang=self.lang, title=title, load_images=self._images_for, on_cancel=self._cancel,
+                           on_open=self.on_open)
+        newer = sum(1 for c in self.cards.values() if c.view.queued_at > view.queued_at)
+        card.card.move(target_index=newer)
+        self.cards[view.id] = card
+        self.empty.set_visibility(False)
+        return card
+
+    def _on_changed(self, view: JobView) -> None:
+        if self.root.is_deleted:
+            self.services.jobs.changed.unsubscribe(self._on_changed)
+            return
+        if view.owner != self.user:
+            return
+        card = self.cards.get(view.id) or self.add(view)
+        if view.finished and not card.showing_result:
+            card.show_result_later()
+
+    async def _load_history(self) -> None:
+        views = await self.services.jobs.history(self.user, limit=HISTORY_LIMIT)
+        if self.root.is_deleted:
+            return
+        for view in views:
+            self.add(view)
+        self.empty.set_visibility(not self.cards)
+
+    async def _images_for(self, ids: list[str]) -> list[dict]:
+        fetched = []
+        for image_id in ids:
+            if image_id not in self.images:
+                row = await self.services.images.get(self.user, image_id)
+                if row is not None:
+                    self.images[image_id] = image_dict(row)
+                    fetched.append(self.images[image_id])
+        if fetched:
+            self.on_images(fetched)
+        return [self.images[i] for i in ids if i in self.images]
+
+    async def _cancel(self, view: JobView) -> None:
+        if await self.services.jobs.cancel(view.id, owner=self.user) is None:
+            ui.notify(self.t('job_cancel_failed'), type='warning')

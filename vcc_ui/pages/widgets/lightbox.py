@@ -1,0 +1,86 @@
+"""A full-size image viewer with its metadata; left/right keys browse, Escape closes."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from nicegui import events, ui
+
+from vcc_ui.i18n import translate
+from vcc_ui.pages.widgets.img import Img
+
+
+class Lightbox:
+    """One dialog per page, opened with a list of image dicts (see services.images.image_dict)."""
+
+    def __init__(self, *, lang: str) -> None:
+        self.lang = lang
+        self.t = partial(translate, lang=lang)
+        self.images: list[dict] = []
+        self.index = 0
+        with ui.dialog().props('maximized=false') as self.dialog, \
+                ui.card().classes('p-2 sm:p-4 w-full max-w-5xl gap-2').mark('lightbox'):
+            with ui.row().classes('w-full items-center no-wrap'):
+                self.counter = ui.label().classes('text-sm text-gray-500')
+                ui.space()
+                self.download = ui.button(icon='download').props('flat round dense') \
+                    .tooltip(self.t('lightbox_download'))
+                ui.button(icon='close', on_click=self.dialog.close).props('flat round dense') \
+                    .tooltip(self.t('lightbox_close')).mark('lightbox-close')
+            with ui.row().classes('w-full no-wrap items-center gap-1'):
+                self.prev = ui.button(icon='chevron_left', on_click=lambda: self.step(-1)) \
+                    .props('flat round').mark('lightbox-prev')
+                self.img = Img().classes('max-h-[70vh] max-w-full mx-auto object-contain rounded') \
+                    .mark('lightbox-image')
+                self.next = ui.button(icon='chevron_right', on_click=lambda: self.step(1)) \
+                    .props('flat round').mark('lightbox-next')
+            self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
+        ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'button', 'textarea'])
+
+    def open(self, images: list[dict], index: int = 0) -> None:
+        """Show images[index] and let the user browse the others."""
+        if not images:
+            return
+        self.images, self.index = images, max(0, min(index, len(images) - 1))
+        self._show()
+        self.dialog.open()
+
+    def step(self, delta: int) -> None:
+        """Show the previous (-1) or next (+1) image, wrapping around."""
+        if self.images:
+            self.index = (self.index + delta) % len(self.images)
+            self._show()
+
+    def _show(self) -> None:
+        image = self.images[self.index]
+        self.img.set_source(image['url'])
+        self.download.props(f'href="{image["url"]}" download')
+        many = len(self.images) > 1
+        self.prev.set_visibility(many)
+        self.next.set_visibility(many)
+        self.counter.set_text(f'{self.index + 1} / {len(self.images)}' if many else '')
+        self.meta.clear()
+        with self.meta:
+            for key, value in _meta_rows(image):
+                with ui.row().classes('w-full no-wrap gap-2'):
+                    ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-24')
+                    ui.label(value).classes('break-words min-w-0')
+
+    def _on_key(self, e: events.KeyEventArguments) -> None:
+        if not self.dialog.value or not e.action.keydown:
+            return
+        if e.key.arrow_left:
+            self.step(-1)
+        elif e.key.arrow_right:
+            self.step(1)
+        elif e.key.escape:
+            self.dialog.close()
+
+
+def _meta_rows(image: dict) -> list[tuple[str, str]]:
+    """Return (label key, value) pairs of the metadata worth showing."""
+    rows = [('meta_prompt', image.get('prompt')), ('meta_negative', image.get('negative_prompt')),
+            ('meta_seed', image.get('seed')), ('meta_size', f'{image.get("width")} x {image.get("height")}'),
+            ('meta_workflow', image.get('workflow_id')), ('meta_created', (image.get('created_at') or '')[:19]
+                                                           .replace('T', ' '))]
+    return [(key, str(value)) for key, value in rows if value not in (None, '')]

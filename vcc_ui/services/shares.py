@@ -1,0 +1,111 @@
+"""Share links: an owner's expiring, revocable, signed link to one image, viewable without logging in."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlmodel import Session, col, select
+
+from vcc_ui.models import Image, ShareLink, utcnow
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.image_meta import ImageNotFound, ImageProblem
+from vcc_ui.services.images import ImageIndex
+
+log = logging.getLogger(__name__)
+
+# NOTE: the beta gate lets these paths through without the password; the share route below lives under it.
+PUBLIC_PREFIXES = ('/s/',)
+SHARE_PATH = '/s/'
+EXPIRY_CHOICES: dict[str, timedelta] = {'1h': timedelta(hours=1), '1d': timedelta(days=1),
+                                        '7d': timedelta(days=7), '30d': timedelta(days=30)}
+
+
+class ShareGone(ImageProblem):
+    """The link existed but expired, was revoked, or its image is gone (HTTP 410)."""
+
+    code = 'gone'
+
+    def __init__(self, message: str) -> None:
+        super().__init__('gone', message)
+
+
+class Shares:
+    """Creates, lists, revokes and resolves share links; tokens are signed link ids, the row holds the expiry."""
+
+    def __init__(self, writer: DbWriter, secret: str, images: ImageIndex) -> None:
+        self.writer = writer
+        self.images = images
+        self._signer = URLSafeSerializer(secret, salt='vcc-share-link')
+
+    def token(self, link: ShareLink) -> str:
+        """Return the signed token of a link."""
+        return self._signer.dumps(link.id)
+
+    def url(self, link: ShareLink) -> str:
+        """Return the public path of a link."""
+        return SHARE_PATH + self.token(link)
+
+    async def create(self, owner: str, image_id: str, expires: str, *, now: datetime | None = None) -> ShareLink:
+        """Make a link to one of the owner's active images, valid for one of EXPIRY_CHOICES."""
+        if expires not in EXPIRY_CHOICES:
+            raise ImageProblem('invalid', f'Choose an expiry among {", ".join(EXPIRY_CHOICES)}.')
+        row = await self.images.get(owner, image_id)
+        if row is None or row.status != 'active':
+            raise ImageNotFound()
+        created = now or utcnow()
+        link = ShareLink(id=uuid.uuid4().hex, owner=owner, image_id=row.id, created_at=created,
+                         expires_at=created + EXPIRY_CHOICES[expires])
+        await self.writer.write(lambda db: db.add(link))
+        log.info('share link created', extra={'owner': owner, 'image_id': row.id, 'expires': expires})
+        return link
+
+    async def links(self, owner: str, image_id: str | None = None) -> list[ShareLink]:
+        """Return the owner's links (of one image when given), newest first, revoked and expired ones included."""
+        where = [ShareLink.owner == owner, *([ShareLink.image_id == image_id] if image_id else [])]
+        return await self.writer.read(lambda db: list(db.exec(
+            select(ShareLink).where(*where).order_by(col(ShareLink.created_at).desc())).all()))
+
+    async def revoke(self, owner: str, link_id: str, *, now: datetime | None = None) -> ShareLink:
+        """Revoke one of the owner's links (revoking twice keeps the first time)."""
+        def apply(db: Session) -> ShareLink | None:
+            link = db.get(ShareLink, link_id) if isinstance(link_id, str) else None
+            if link is None or link.owner != owner:
+                return None
+            if link.revoked_at is None:
+                link.revoked_at = now or utcnow()
+                db.add(link)
+            return link
+
+        link = await self.writer.write(apply)
+        if link is None:
+            raise ImageNotFound('No such share link.')
+        return link
+
+    async def resolve(self, token: str, *, now: datetime | None = None) -> Image:
+        """Return the image a token shows, or raise ImageNotFound (bad token) / ShareGone (expired, revoked, gone)."""
+        try:
+            link_id = self._signer.loads(token)
+        except BadSignature as error:
+            raise ImageNotFound('This share link does not exist.') from error
+        link = await self.writer.read(lambda db: db.get(ShareLink, link_id) if isinstance(link_id, str) else None)
+        if link is None:
+            raise ImageNotFound('This share link does not exist.')
+        if link.revoked_at is not None:
+            raise ShareGone('This share link was turned off by its owner.')
+        if (now or utcnow()) >= link.expires_at:
+            raise ShareGone(f'This share link expired on {link.expires_at:%Y-%m-%d %H:%M} UTC.')
+        row = await self.images.get(link.owner, link.image_id)
+        if row is None or row.status != 'active':
+            raise ShareGone('The shared image is no longer available.')
+        return row
+
+    def as_dict(self, link: ShareLink, *, now: datetime | None = None) -> dict:
+        """The JSON shape of a link in API answers."""
+        moment = now or utcnow()
+        state = 'revoked' if link.revoked_at else 'expired' if moment >= link.expires_at else 'active'
+        return {'id': link.id, 'image_id': link.image_id, 'url': self.url(link), 'state': state,
+                'created_at': link.created_at.isoformat(), 'expires_at': link.expires_at.isoformat(),
+                'revoked_at': link.revoked_at.isoformat() if link.revoked_at else None}

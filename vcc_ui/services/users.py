@@ -1,0 +1,45 @@
+"""UserDirectory: the User rows of anonymous browsers, with first and last seen times."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from vcc_ui.models import User, utcnow
+from vcc_ui.services.dbwriter import DbWriter
+
+TOUCH_INTERVAL = 60.0  # seconds between two last_seen writes of one user
+
+
+class UserDirectory:
+    """Records each user's first and last visit without making a request wait on the database."""
+
+    def __init__(self, writer: DbWriter, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.writer = writer
+        self._clock = clock
+        self._touched: dict[str, float] = {}
+
+    def touch(self, user_id: str) -> None:
+        """Create the user's row on first sight, else move last_seen (at most once a minute per user)."""
+        now = self._clock()
+        if now - self._touched.get(user_id, -TOUCH_INTERVAL) < TOUCH_INTERVAL:
+            return
+        self._touched = {u: t for u, t in self._touched.items() if now - t < TOUCH_INTERVAL}
+        self._touched[user_id] = now
+        self.writer.write_later(lambda db: _upsert(db, user_id))
+
+    async def get(self, user_id: str) -> User | None:
+        """Return the user's row, or None."""
+        return await self.writer.read(lambda db: db.get(User, user_id))
+
+
+def _upsert(db: Session, user_id: str) -> None:
+    row = db.get(User, user_id)
+    if row is None:
+        now = utcnow()
+        db.add(User(id=user_id, created_at=now, last_seen=now))
+    else:
+        row.last_seen = utcnow()
+        db.add(row)
