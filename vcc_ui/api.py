@@ -14,7 +14,8 @@ from vcc_ui.services.auth import ANON_COOKIE, ONE_YEAR
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.storage import StorageError
 
-STATUS_BY_CODE = {'unknown_workflow': 404, 'invalid_params': 422, 'limit': 429, 'unavailable': 503, 'quota': 403}
+STATUS_BY_CODE = {'unknown_workflow': 404, 'invalid_params': 422, 'limit': 429, 'unavailable': 503, 'quota': 403,
+                  'blocked': 403}
 
 
 class JobCreate(BaseModel, extra='forbid'):
@@ -37,11 +38,13 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> HT
 
 def install(app: FastAPI, services: Services) -> None:
     """Add the identity middleware and every route to the app."""
-    from vcc_ui import api_images  # imports this module's helpers
+    from vcc_ui import admin, api_dashboard, api_images  # imports this module's helpers
 
     app.add_middleware(IdentityMiddleware, services=services)
     app.include_router(create_router(services))
     app.include_router(api_images.create_router(services))
+    admin.install(app, services)
+    app.include_router(api_dashboard.create_router(services))
 
 
 class IdentityMiddleware(BaseHTTPMiddleware):

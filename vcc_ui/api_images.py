@@ -22,7 +22,7 @@ from vcc_ui.services.storage import StorageError
 
 __all__ = ['PUBLIC_PREFIXES', 'create_router']
 
-STATUS_BY_CODE = {'not_found': 404, 'invalid': 422, 'quota': 403, 'gone': 410}
+STATUS_BY_CODE = {'not_found': 404, 'invalid': 422, 'quota': 403, 'gone': 410, 'blocked': 403}
 UPLOAD_STATUS = {'too_large': 413, 'type_not_allowed': 415, 'not_an_image': 422, 'bomb': 422}
 IMAGE_KINDS = {'generated': ('generated',), 'control': ('control',), 'input': ('input',),
                'all': ('generated', 'control', 'input')}

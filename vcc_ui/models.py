@@ -137,3 +137,49 @@ class ShareLink(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     revoked_at: datetime | None = _when()
+
+
+class LoraFile(SQLModel, table=True):
+    __table_args__ = (Index('ix_lorafile_server_name', 'server_id', 'name', unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: int = Field(index=True)
+    name: str = Field(max_length=1024)
+    sha256: str | None = Field(default=None, max_length=64, index=True)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    mtime: float = 0.0
+    hashed_at: datetime | None = _when()
+
+
+class CivitaiVersion(SQLModel, table=True):
+    sha256: str = Field(primary_key=True, max_length=64)
+    found: bool = False
+    version_id: int | None = None
+    model_id: int | None = Field(default=None, index=True)
+    model_name: str | None = Field(default=None, max_length=300)
+    version_name: str | None = Field(default=None, max_length=300)
+    base_model: str | None = Field(default=None, max_length=100)
+    trained_words: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    description: str | None = None
+    model_description: str | None = None
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    creator: str | None = Field(default=None, max_length=200)
+    nsfw: bool = False
+    image_urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    preview_path: str | None = Field(default=None, max_length=400)
+    fetched_at: datetime | None = _when()
+    model_fetched_at: datetime | None = _when()
+
+
+class LoraSyncState(SQLModel, table=True):
+    server_id: int = Field(primary_key=True)
+    stage: str = Field(default='idle', max_length=32)
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    node_installed: bool | None = None
+    node_version: str | None = Field(default=None, max_length=32)
+    lora_count: int = 0
+    matched: int = 0
+    started_at: datetime | None = _when()
+    finished_at: datetime | None = _when()

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     secret_key: str = ''
 
+    civitai_base_url: str = 'https://civitai.com'
+    civitai_api_key: str = ''
+
     @field_validator('log_level', mode='before')
     @classmethod
     def _upper(cls, value: object) -> object:

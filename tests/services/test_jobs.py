@@ -24,7 +24,7 @@ async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
         seen: list[str] = []
         app.jobs.changed.subscribe(lambda view: seen.append(view.status))
         view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 3, 'aspect_ratio': '3:2'})
-        await wait_for(lambda: view.finished)
+        await wait_for(lambda: 'completed' in seen or 'failed' in seen)
         assert view.status == 'completed', view.error
         assert len(view.image_ids) == 1
         assert {'dispatched', 'running', 'saving', 'completed'} <= set(seen)
@@ -255,3 +255,14 @@ async def test_the_pipeline_runs_on_postgresql(tmp_path: Path, postgres_url: str
         assert view.status == 'completed', view.error
         page = await app.images.page(USER_A)
         assert [i.id for i in page.items] == view.image_ids
+
+
+async def test_a_job_with_a_lora_runs_and_an_unknown_lora_fails_clearly(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        good = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'steps': 2,
+                                                                   'lora': 'style_a.safetensors'})
+        await wait_for(lambda: good.finished)
+        assert good.status == 'completed', good.error
+        bad = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'lora': 'nope.safetensors'})
+        await wait_for(lambda: bad.finished)
+        assert bad.status == 'failed' and 'nope.safetensors' in bad.error

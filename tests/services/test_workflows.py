@@ -376,3 +376,18 @@ async def test_reload_keeps_server_checks_current(folder: Path, object_info: dic
     await registry.reload()
     reason = "node '3' (SaveImage) input 'filename_prefix': 5 is not a string"
     assert registry.availability('test_pattern')['s'] == reason
+
+
+def test_lora_workflow_applies_the_chosen_lora_or_bypasses_the_loader() -> None:
+    registry = WorkflowRegistry(SHIPPED)
+    registry.load()
+    workflow = registry.get('sd15_lora_txt2img')
+    assert workflow is not None and workflow.accepts('lora')
+    with_lora = workflow.build(GenerateParams(prompt='x', lora='sub\\char_b.safetensors', lora_strength=0.5))
+    assert with_lora["10"]["inputs"] == {'lora_name': 'sub\\char_b.safetensors', 'strength_model': 0.5,
+                                             'strength_clip': 0.5, 'model': ['4', 0], 'clip': ['4', 1]}
+    without = workflow.build(GenerateParams(prompt='x'))
+    assert '10' not in without
+    assert without['3']['inputs']['model'] == ['4', 0] and without['6']['inputs']['clip'] == ['4', 1]
+    with pytest.raises(ParamError):
+        registry.get('sd15_txt2img').check(GenerateParams(prompt='x', lora='style_a.safetensors'))

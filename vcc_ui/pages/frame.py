@@ -12,7 +12,7 @@ from vcc_ui.services.servers import ServerHealth
 
 NAV = [('nav_generate', '/', 'auto_awesome'), ('nav_gallery', '/gallery', 'photo_library'),
        ('nav_inputs', '/inputs', 'inventory_2')]
-ADMIN_NAV = [('nav_admin', '/admin', 'admin_panel_settings'), ('nav_loras', '/loras', 'extension')]
+ADMIN_NAV = [('nav_admin', '/admin', 'admin_panel_settings'), ('nav_loras', '/admin/loras', 'extension')]
 
 
 def current_user() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
 from nicegui import background_tasks, context, ui
 
@@ -24,7 +25,10 @@ REJECT_KEYS = {'too_large': 'gen_upload_too_large', 'type_not_allowed': 'gen_upl
 
 def page(services: Services) -> None:
     """Build the Generate page for the browser's anonymous user."""
-    GeneratePage(services, context.client.request.state.user)
+    generate = GeneratePage(services, context.client.request.state.user)
+    if urlsplit(context.client.sub_pages_router.current_path).query:
+        background_tasks.create(prefill(generate, context.client.sub_pages_router.current_path),
+                                name='generate-prefill', context=generate.strip.root)
 
 
 class GeneratePage:
@@ -263,3 +267,33 @@ class GeneratePage:
         self._say('')
         self.jobs.add(view)
         ui.notify(t('gen_queued'), type='positive', position='top')
+
+
+# ---- links from the gallery: /?from=<image id> (its settings) and /?input=<image id> (as the input image) -----------
+# NOTE: vcc_ui/pages/widgets/gallery_lightbox.py makes these links.
+
+async def prefill(page: GeneratePage, path: str) -> None:
+    """Fill the form from the query of a gallery link."""
+    query = parse_qs(urlsplit(path).query)
+    if image_id := (query.get('from') or [''])[0]:
+        row = await page.services.images.get(page.user, image_id)
+        workflow = page.services.registry.get(row.workflow_id or '') if row else None
+        parent = next((w for w in page.services.registry.parents()
+                       if workflow and workflow.id in (w.id, w.related_img2img)), None)
+        if row is None or workflow is None or parent is None:
+            page._say(t('gen_image_missing'), notify=True)
+            return
+        page.select(parent.id)
+        if workflow.id != parent.id:
+            page.tabs.set_value('img2img')
+        page.prompt.set_value(row.prompt or '')
+        page.negative.set_value(row.negative_prompt or '')
+        if row.seed is not None:
+            page.random_seed.set_value(False)
+            page.seed.set_value(row.seed)
+        if row.aspect_ratio in workflow.aspect_ratios:
+            page.aspect.set_value(row.aspect_ratio)
+    if image_id := (query.get('input') or [''])[0]:
+        if page.parent and page.services.registry.img2img_for(page.parent.id) and page.mode != 'img2img':
+            page.tabs.set_value('img2img')
+        await page.use_image(image_id)

@@ -6,22 +6,47 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 from starlette.requests import Request
+from starlette.responses import Response
 
-from vcc_ui.pages import gallery, generate, inputs
+from vcc_ui import admin
+from vcc_ui.pages import (
+    admin_dashboard,
+    admin_images,
+    admin_login,
+    admin_logs,
+    admin_loras,
+    admin_servers,
+    admin_users,
+    gallery,
+    generate,
+    inputs,
+)
 from vcc_ui.pages.frame import frame
 from vcc_ui.services import Services
 
 
-def create(services: Services) -> Callable[[Request], Awaitable[None]]:
+def create(services: Services) -> Callable[[Request], Awaitable[Response | None]]:
     """Return the root page function bound to the services."""
-    async def root(request: Request) -> None:
+    admin_loras.install(services)
+    admin_dashboard.track_presence(services)
+
+    async def root(request: Request) -> Response | None:
         await services.ready.wait()
+        if redirect := admin.page_redirect(request):
+            return redirect
         services.users.touch(request.state.user)
-        frame(services)
+        frame(services, is_admin=admin.is_admin(request))
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages({
                 '/': lambda: generate.page(services),
                 '/gallery': lambda: gallery.page(services),
                 '/inputs': lambda: inputs.page(services),
+                '/admin/login': lambda: admin_login.page(services),
+                '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
+                '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
+                '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
+                '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
+                '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
+                '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
             }).classes('w-full')
     return root

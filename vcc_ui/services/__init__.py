@@ -7,14 +7,20 @@ import logging
 from pathlib import Path
 
 from vcc_ui.db import make_engine, migrate
+from vcc_ui.services.admin import AdminAuth
+from vcc_ui.services.admin_data import AdminData
 from vcc_ui.services.auth import BetaGate, Identity, load_secret
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
 from vcc_ui.services.jobs import JobManager
 from vcc_ui.services.jobs_run import JobRunner
+from vcc_ui.services.logtail import LogTail
+from vcc_ui.services.loras import LoraSync
+from vcc_ui.services.presence import Presence
 from vcc_ui.services.servers import ServerPool
 from vcc_ui.services.shares import Shares
+from vcc_ui.services.stats import Stats
 from vcc_ui.services.storage import Storage
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
@@ -35,6 +41,7 @@ class Services:
         self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
         self.identity = Identity(self.secret)
         self.gate = BetaGate(settings.beta_password, self.secret)
+        self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret)
         self.storage = Storage(Path(settings.output_dir))
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
@@ -45,17 +52,30 @@ class Services:
                                JobRunner(settings, self.writer, self.storage))
         self.images = ImageIndex(self.writer, self.storage, settings)
         self.jobs.quota_check = self.images.quota_refusal
+        self.jobs.block_check = self.images.block_check = self.users.refusal
         self.shares = Shares(self.writer, self.secret, self.images)
+        self.admin_data = AdminData(self.writer, self.images, settings)
         self.health = HealthChecks(settings, self.engine, self.pool, self.storage)
+        self.loras = LoraSync(settings, self.writer, self.pool)
+        self.stats = Stats(self.writer, self.jobs)
+        self.presence = Presence()
+        self.logs = LogTail(Path(settings.log_file_path), backups=settings.log_backup_count)
         self.ready = asyncio.Event()
         self._watch: asyncio.Task | None = None
         self._purge: asyncio.Task | None = None
+        self._started = False
 
     async def start(self) -> None:
-        """Start the writer, the servers, the job manager and the workflow watcher."""
+        """Start the writer, the servers, the job manager and the workflow watcher (once; a second call is a no-op)."""
+        # NOTE: NiceGUI's create_user test fixture runs the app's startup handlers a second time
+        if self._started:
+            return
+        self._started = True
         self.writer.start()
         await self.pool.start()
         await self.jobs.start()
+        await self.loras.start()
+        await self.stats.start()
         self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
         self._purge = asyncio.create_task(self.images.purge_loop(), name='trash-purge')
         self.ready.set()
@@ -67,6 +87,8 @@ class Services:
             if task:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        await self.stats.stop()
+        await self.loras.stop()
         await self.jobs.stop()
         await self.pool.stop()
         await self.writer.stop()

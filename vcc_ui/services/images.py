@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import zipfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -102,6 +103,7 @@ class ImageIndex:
         self.writer = writer
         self.storage = storage
         self.settings = settings
+        self.block_check: Callable[[str], Awaitable[str | None]] | None = None  # owner -> refusal or None
 
     # ---- queries ---------------------------------------------------------------------------------------------
 
@@ -202,6 +204,8 @@ class ImageIndex:
 
     async def upload_input(self, owner: str, data: bytes, filename: str) -> Image:
         """Store an uploaded png/jpg/webp in the owner's inputs library, or raise UploadRejected / QuotaExceeded."""
+        if self.block_check and (refusal := await self.block_check(owner)):
+            raise ImageProblem('blocked', refusal)
         limit = self.settings.controls_max_bytes
         if len(data) > limit:
             raise rejected('too large', limit)
@@ -278,10 +282,15 @@ class ImageIndex:
 
     async def purge_trash(self, *, older_than_days: float | None = None, now: datetime | None = None) -> int:
         """Remove for good every image trashed longer ago than the retention; return how many."""
+        return (await self.purge(older_than_days=older_than_days, now=now))[0]
+
+    async def purge(self, *, older_than_days: float | None = None, now: datetime | None = None) -> tuple[int, int]:
+        """Like purge_trash; return how many images went and their bytes."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
         rows: list[Image] = await self.writer.read(lambda db: list(db.exec(
             select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).all()))
+        purged = purged_bytes = 0
         for row in rows:
             try:
                 await asyncio.to_thread(self.storage.delete, row.rel_path)
@@ -289,9 +298,20 @@ class ImageIndex:
                 log.warning('purge of %s skipped: %s', row.id, error)
                 continue
             await self.writer.write(lambda db, i=row.id: _delete_row(db, i))
+            purged, purged_bytes = purged + 1, purged_bytes + row.bytes
         if rows:
-            log.info('purged %d trashed image(s) older than %s days', len(rows), days)
-        return len(rows)
+            log.info('purged %d trashed image(s) older than %s days', purged, days)
+        return purged, purged_bytes
+
+    async def trash_summary(self, *, older_than_days: float | None = None,
+                            now: datetime | None = None) -> tuple[int, int]:
+        """How many images (and bytes) a purge with these arguments would remove now."""
+        days = self.settings.trash_retention_days if older_than_days is None else older_than_days
+        cutoff = (now or utcnow()) - timedelta(days=days)
+        count, size = await self.writer.read(lambda db: db.exec(
+            select(func.count(), func.coalesce(func.sum(Image.bytes), 0))
+            .where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).one())
+        return int(count), int(size)
 
     async def purge_loop(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
         """Purge the trash now and then once per interval, until cancelled."""

@@ -131,6 +131,7 @@ class JobManager:
         self.registry = registry
         self.runner = runner
         self.quota_check: Callable[[str], Awaitable[str | None]] | None = None  # owner -> refusal message or None
+        self.block_check: Callable[[str], Awaitable[str | None]] | None = None  # owner -> refusal message or None
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}
         self.runs: dict[str, Run] = {}
@@ -194,6 +195,8 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self.runner.image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
+        if self.block_check and (blocked := await self.block_check(owner)):
+            raise SubmitError('blocked', blocked)
         self._check_limits(owner)
         refusal = await self.quota_check(owner) if self.quota_check else None
         if refusal:

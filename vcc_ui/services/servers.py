@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from vcc_ui.db import session
 from vcc_ui.models import ComfyServer
-from vcc_ui.services.comfy.client import ComfyClient, ComfyError
+from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -29,7 +29,16 @@ log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 5.0
 PRECHECK_TIMEOUT = 1.5
+TEST_TIMEOUT = 3.0  # an admin's connection test
 OBJECT_INFO_MAX_AGE = 60.0  # models added on a server show up within a minute
+
+
+class ServerProblem(Exception):
+    """A server change the app refuses; `code` maps to an HTTP status, `message` is shown to the admin."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
 
 
 @binding.bindable_dataclass
@@ -143,8 +152,153 @@ class ServerPool:
         return self.unavailable_reason(workflow_id)
 
     async def check_all(self) -> None:
-        """Run one health check of every enabled server now."""
-        await asyncio.gather(*(self._check(e) for e in self.entries.values() if e.health.enabled))
+        """Run one health check of every enabled or draining server now; stop the clients of drained ones."""
+        await asyncio.gather(*(self._check(e) for e in self.entries.values() if e.health.enabled or e.health.inflight))
+        for entry in list(self.entries.values()):
+            if not entry.health.enabled and not entry.health.inflight:
+                await entry.client.stop()
+
+    # ---- runtime changes (admin) -------------------------------------------------------------------------------
+
+    async def add_server(self, *, name: str, url: str, max_inflight: int = 1, enabled: bool = True) -> ServerEntry:
+        """Store a new server and connect to it; raise ServerProblem for a bad or duplicate name or URL."""
+        name, url = self._checked(name, url)
+        row = ComfyServer(name=name, base_url=url, client_id=_client_id(), max_inflight=max_inflight,
+                          enabled=enabled)
+        await asyncio.to_thread(self._save, row)
+        entry = await self._add_entry(row)
+        log.info('server %s (%s) added', name, url)
+        self.changed.emit(entry.health)
+        return entry
+
+    async def update_server(self, server_id: int, *, name: str | None = None, url: str | None = None,
+                            max_inflight: int | None = None) -> ServerEntry:
+        """Rename, move or resize a server; moving one that still runs jobs is refused."""
+        entry = self._entry(server_id)
+        name, url = self._checked(name or entry.row.name, url or entry.row.base_url, skip=entry)
+        moved = url != entry.row.base_url
+        if moved and entry.row.simulated:
+            raise ServerProblem('invalid', 'The bundled simulator\'s address is managed by the app.')
+        if moved and entry.health.inflight:
+            raise ServerProblem('busy', f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
+                                        'wait until they finish, then change its address.')
+        old_name = entry.row.name
+        entry.row.name, entry.row.base_url = name, url
+        if max_inflight is not None:
+            entry.row.max_inflight = max_inflight
+        await asyncio.to_thread(self._save, entry.row)
+        health = entry.health
+        health.name, health.url, health.max_inflight = name, url, entry.row.max_inflight
+        if old_name != name:
+            self.registry.forget_server(old_name)
+            if entry.object_info:
+                self.registry.validate_against(name, entry.object_info)
+        if moved:
+            await entry.client.stop()
+            entry.client = self._client(entry.row)
+            entry.client.add_listener(lambda message: self._dispatch(entry, message))
+            entry.object_info, health.reachable, health.last_error = {}, False, ''
+            self.registry.forget_server(name)
+            if health.enabled:
+                await entry.client.start()
+                await self._check(entry)
+        log.info('server %s updated (%s, max in flight %d)', name, url, entry.row.max_inflight)
+        self.changed.emit(health)
+        return entry
+
+    async def set_enabled(self, server_id: int, enabled: bool) -> ServerEntry:
+        """Enable a server, or disable it: nothing new is sent, running jobs finish (the client stays until then)."""
+        entry = self._entry(server_id)
+        entry.row.enabled = enabled
+        await asyncio.to_thread(self._save, entry.row)
+        entry.health.enabled = enabled
+        if enabled:
+            await entry.client.start()
+            await self._check(entry)
+        elif not entry.health.inflight:
+            await entry.client.stop()
+        log.info('server %s %s', entry.row.name, 'enabled' if enabled else
+                 f'disabled (draining {entry.health.inflight} running job(s))' if entry.health.inflight else 'disabled')
+        self.changed.emit(entry.health)
+        return entry
+
+    async def remove_server(self, server_id: int) -> None:
+        """Forget a server; refused while it still runs jobs (disable it first and let it drain)."""
+        entry = self._entry(server_id)
+        if entry.health.inflight:
+            raise ServerProblem('busy', f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
+                                        'wait until they finish, then remove it.')
+        await entry.client.stop()
+        await asyncio.to_thread(self._delete, server_id)
+        del self.entries[server_id]
+        self.registry.forget_server(entry.row.name)
+        entry.health.enabled = False
+        log.info('server %s (%s) removed', entry.row.name, entry.row.base_url)
+        self.changed.emit(entry.health)
+
+    async def test_connection(self, url: str) -> dict:
+        """Ask a server (not necessarily stored) for /system_stats: reachable, version, devices or the error."""
+        try:
+            client = ComfyClient(url, client_id=_client_id(), connect_timeout=TEST_TIMEOUT, read_timeout=TEST_TIMEOUT)
+        except ValueError as error:
+            return {'reachable': False, 'url': url, 'version': None, 'devices': [], 'error': str(error)}
+        await client.start(websocket=False)
+        try:
+            stats = await asyncio.wait_for(client.system_stats(), timeout=TEST_TIMEOUT + 0.5)
+        except (ComfyError, TimeoutError) as error:
+            return {'reachable': False, 'url': client.base_url, 'version': None, 'devices': [],
+                    'error': str(error) or f'no answer within {TEST_TIMEOUT:g} s'}
+        finally:
+            await client.stop()
+        system = stats.get('system') if isinstance(stats.get('system'), dict) else {}
+        devices = [{'name': d.get('name'), 'type': d.get('type'), 'vram_total': d.get('vram_total'),
+                    'vram_free': d.get('vram_free')} for d in stats.get('devices') or [] if isinstance(d, dict)]
+        return {'reachable': True, 'url': client.base_url, 'version': system.get('comfyui_version'),
+                'devices': devices, 'error': None}
+
+    def _entry(self, server_id: int) -> ServerEntry:
+        entry = self.entries.get(server_id)
+        if entry is None:
+            raise ServerProblem('not_found', 'No such server.')
+        return entry
+
+    def _checked(self, name: str, url: str, *, skip: ServerEntry | None = None) -> tuple[str, str]:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ServerProblem('invalid', 'A server needs a name of 1 to 100 characters.', field='name')
+        try:
+            url = normalize_base_url(url)
+        except ValueError as error:
+            raise ServerProblem('invalid', f'{url!r} is not a ComfyUI address like http://host:8188',
+                                field='url') from error
+        for other in self.entries.values():
+            if other is skip:
+                continue
+            if other.row.name == name:
+                raise ServerProblem('conflict', f'A server named {name!r} exists already.', field='name')
+            if other.row.base_url == url:
+                raise ServerProblem('conflict', f'{url} is already server {other.row.name!r}.', field='url')
+        return name, url
+
+    def _save(self, row: ComfyServer) -> None:
+        with session(self.engine) as db:
+            merged = db.merge(row)
+            db.commit()
+            db.refresh(merged)
+            row.id = merged.id
+
+    def _delete(self, server_id: int) -> None:
+        with session(self.engine) as db:
+            row = db.get(ComfyServer, server_id)
+            if row is not None:
+                db.delete(row)
+                db.commit()
+
+    def _client(self, row: ComfyServer) -> ComfyClient:
+        s = self.settings
+        return ComfyClient(row.base_url, client_id=row.client_id, connect_timeout=s.comfy_http_connect_timeout,
+                           read_timeout=s.comfy_http_read_timeout, ws_connect_timeout=s.comfy_ws_connect_timeout,
+                           ws_idle_timeout=s.comfy_ws_idle_timeout)
 
     def _seed_rows(self) -> list[ComfyServer]:
         with session(self.engine) as db:
@@ -162,7 +316,7 @@ class ServerPool:
     async def _start_simulator(self, rows: list[ComfyServer]) -> list[ComfyServer]:
         from vcc_ui.services.comfy.simulator import Simulator  # only loaded when it is used
         root = Path(self.settings.job_db_path).parent / 'simulator'
-        self.simulator = Simulator(root=root, port=self.settings.simulator_port)
+        self.simulator = Simulator(root=root, port=self.settings.simulator_port, lora_folder=True, demo_loras=True)
         self.simulator.faults.step_delay = self.settings.simulator_step_delay
         await self.simulator.start()
         log.warning('no COMFYUI_SERVERS configured: using the bundled ComfyUI simulator at %s', self.simulator.url)
@@ -182,10 +336,7 @@ class ServerPool:
         return await asyncio.to_thread(upsert)
 
     async def _add_entry(self, row: ComfyServer) -> ServerEntry:
-        s = self.settings
-        client = ComfyClient(row.base_url, client_id=row.client_id, connect_timeout=s.comfy_http_connect_timeout,
-                             read_timeout=s.comfy_http_read_timeout, ws_connect_timeout=s.comfy_ws_connect_timeout,
-                             ws_idle_timeout=s.comfy_ws_idle_timeout)
+        client = self._client(row)
         assert row.id is not None
         health = ServerHealth(id=row.id, name=row.name, url=row.base_url, enabled=row.enabled,
                               simulated=row.simulated, max_inflight=row.max_inflight)

@@ -11,6 +11,7 @@ from vcc_ui.models import User, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 
 TOUCH_INTERVAL = 60.0  # seconds between two last_seen writes of one user
+BLOCKED_MESSAGE = 'An administrator has blocked this browser from generating and uploading. Ask them to unblock it.'
 
 
 class UserDirectory:
@@ -33,6 +34,11 @@ class UserDirectory:
     async def get(self, user_id: str) -> User | None:
         """Return the user's row, or None."""
         return await self.writer.read(lambda db: db.get(User, user_id))
+
+    async def refusal(self, user_id: str) -> str | None:
+        """The submit and upload hook: why a blocked user may not generate or upload, or None."""
+        row = await self.get(user_id)
+        return BLOCKED_MESSAGE if row is not None and row.blocked else None
 
 
 def _upsert(db: Session, user_id: str) -> None:

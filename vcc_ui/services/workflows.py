@@ -22,7 +22,8 @@ PROMPT_MAX = 4000
 OUTPUT_NODE_CLASSES = frozenset({'SaveImage', 'PreviewImage'})
 IMAGE_PARAMS = ('input_image', 'control_image')
 ParamName = Literal['prompt', 'negative_prompt', 'seed', 'width', 'height', 'batch_size', 'steps',
-                    'input_image', 'control_image']
+                    'input_image', 'control_image', 'lora', 'lora_strength']
+LORA_PARAMS = ('lora', 'lora_strength')
 LocalText = Annotated[dict[str, str], Field(min_length=1)]
 Size = tuple[Annotated[int, Field(ge=1, le=16384)], Annotated[int, Field(ge=1, le=16384)]]
 Snapshot = dict[str, tuple[int, int]]
@@ -43,6 +44,8 @@ class GenerateParams(_Model):
     steps: int | None = Field(default=None, ge=STEPS_MIN, le=STEPS_MAX)
     input_image: str | None = Field(default=None, pattern=r'^[0-9a-f]{32}$')
     control_image: str | None = Field(default=None, pattern=r'^[0-9a-f]{32}$')
+    lora: str | None = Field(default=None, min_length=1, max_length=255, pattern=r'^[^\x00-\x1f]+$')
+    lora_strength: float | None = Field(default=None, ge=-4, le=4)
 
 
 class ParamError(ValueError):
@@ -206,6 +209,9 @@ class Workflow:
                 update['steps'] = self.defaults.steps
         elif params.steps is not None:
             raise ParamError('steps', 'this workflow has a fixed number of steps')
+        for name in LORA_PARAMS:
+            if name not in self.bindings and getattr(params, name) is not None:
+                raise ParamError(name, 'this workflow takes no LoRA')
         if params.seed is None:
             update['seed'] = secrets.randbelow(SEED_MAX + 1)
         return params.model_copy(update=update)
@@ -213,7 +219,8 @@ class Workflow:
     def build(self, params: GenerateParams, *, images: dict[str, str] | None = None) -> dict[str, Any]:
         """Return a fresh API-format graph with the params applied; images maps image params to uploaded names."""
         params = self.check(params)
-        values: dict[str, Any] = params.model_dump(include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps'})
+        values: dict[str, Any] = params.model_dump(include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps',
+                                                             *LORA_PARAMS})
         if params.aspect_ratio is not None:
             values['width'], values['height'] = self.aspect_ratios[params.aspect_ratio]
         for name in IMAGE_PARAMS:
@@ -226,6 +233,9 @@ class Workflow:
             if values.get(name) is not None:
                 for target in targets:
                     graph[target.node]['inputs'][target.input] = target.apply(values[name])
+        if 'lora' in self.bindings and params.lora is None:
+            for target in self.bindings['lora']:
+                _bypass(graph, target.node)
         return graph
 
     def problems_on(self, object_info: dict[str, Any]) -> list[str]:
@@ -264,6 +274,7 @@ class Workflow:
         ranges: dict[str, list[Any]] = {
             'seed': [0, SEED_MAX], 'batch_size': [1, self.max_batch], 'steps': [STEPS_MIN, STEPS_MAX],
             'width': [w for w, _ in sizes], 'height': [h for _, h in sizes], 'input_image': [], 'control_image': [],
+            'lora': [], 'lora_strength': [-4, 4],
         }
         result: dict[tuple[str, str], list[Any]] = {}
         for name, targets in self.bindings.items():
@@ -274,6 +285,16 @@ class Workflow:
                         values = [0, min(values[-1], target.modulo - 1)] if values else values
                     result[(target.node, target.input)] = values
         return result
+
+
+def _bypass(graph: dict[str, Any], node_id: str) -> None:
+    """Remove a LoRA loader, wiring its users to its own model and clip inputs (no LoRA chosen)."""
+    node = graph.pop(node_id)
+    passthrough = [node['inputs'].get('model'), node['inputs'].get('clip')]
+    for other in graph.values():
+        for name, value in other['inputs'].items():
+            if _is_link(value) and value[0] == node_id and value[1] < len(passthrough) and passthrough[value[1]]:
+                other['inputs'][name] = list(passthrough[value[1]])
 
 
 def _check_link(link: list, spec: list, object_info: dict[str, Any], graph: dict[str, Any]) -> str | None:

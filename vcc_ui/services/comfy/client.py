@@ -173,11 +173,11 @@ class ComfyClient:
         """Call `callback` with every message, in registration order."""
         self._listeners.append(callback)
 
-    async def start(self) -> None:
-        """Open the HTTP client and start the WebSocket reader."""
+    async def start(self, *, websocket: bool = True) -> None:
+        """Open the HTTP client and start the WebSocket reader (not for a one-off HTTP check: websocket=False)."""
         if self._http is None:
             self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout, transport=self._transport)
-        if self._reader is None:
+        if self._reader is None and websocket:
             loop = asyncio.get_running_loop()
             self._reader = loop.create_task(self._read_forever(), name=f'comfy-ws {self.base_url}')
 
@@ -326,6 +326,14 @@ class ComfyClient:
     async def system_stats(self) -> dict:
         """Return /system_stats (a cheap health check)."""
         return await self._get_json('/system_stats', dict)
+
+    async def get_json(self, path: str) -> tuple[int, Any]:
+        """GET any path; return the status and the JSON body (None when the body is not JSON)."""
+        response = await self._request('GET', path)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
 
     @staticmethod
     def output_images(history_entry: dict) -> list[ImageRef]:

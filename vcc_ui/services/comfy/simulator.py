@@ -24,6 +24,7 @@ from .sim.catalogue import Catalogue
 from .sim.discovery import MAX_UPLOAD_SIZE, Discovery, feature_flags
 from .sim.executor import Executor
 from .sim.hub import Hub
+from .sim.loras import LoraFolder, seed_demo_loras
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,25 @@ class Simulator:
 
     def __init__(self, *, root: Path, host: str = '127.0.0.1', port: int = 0, preview_size: int = 512,
                  preview_method: str = 'auto', loras: list[str] | None = None,
-                 checkpoints: list[str] | None = None) -> None:
+                 checkpoints: list[str] | None = None, lora_folder: bool = False, demo_loras: bool = False,
+                 node_installed: bool = True) -> None:
         self.root = Path(root)
+        self.node_installed = node_installed
+        self.lora_files: LoraFolder | None = None
+        if lora_folder:  # list real files of root/models/loras (hashable by the node) instead of the names given
+            folder = self.root / 'models' / 'loras'
+            if demo_loras:
+                seed_demo_loras(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            self.lora_files = LoraFolder(folder, self.root / 'lora_hash_cache.json')
         self.host = host
         self.port = port
         self.faults = Faults()
         self.prompts_received = 0
         self.hub = Hub()
         self.catalogue = Catalogue(root=self.root, checkpoints=list(checkpoints or DEFAULT_CHECKPOINTS),
-                                   loras=list(loras if loras is not None else DEFAULT_LORAS))
+                                   loras=list(loras if loras is not None else DEFAULT_LORAS),
+                                   list_loras=self.lora_files.names if self.lora_files else None)
         self.executor = Executor(root=self.root, catalogue=self.catalogue, hub=self.hub, faults=self.faults,
                                  preview_size=preview_size, preview_method=preview_method)
         self.discovery = Discovery(root=self.root, catalogue=self.catalogue,
@@ -85,7 +96,7 @@ class Simulator:
 
     @property
     def loras(self) -> list[str]:
-        """Return the LoRA names offered (mutable, re-read on each request)."""
+        """Return the LoRA names offered (re-read on each request; mutable unless listing a folder)."""
         return self.catalogue.loras
 
     @property
@@ -123,8 +134,10 @@ class Simulator:
         log.info('ComfyUI simulator listening on %s', self.url)
 
     async def stop(self) -> None:
-        """Stop listening, close all sockets and the worker."""
+        """Stop listening, close all sockets and the worker; save the node's hash cache."""
         await self._shutdown()
+        if self.lora_files:
+            await asyncio.to_thread(self.lora_files.cache.close)
 
     async def go_down(self, *, keep_state: bool = False) -> None:
         """Stop listening and drop all sockets; forget queue and history unless keep_state."""
@@ -180,9 +193,13 @@ class Simulator:
             ('GET', '/view', self._view), ('POST', '/upload/image', self._upload_image),
             ('POST', '/free', self._empty_ok), *self.discovery.routes(),
         ]
+        if self.lora_files:
+            routes.append(('GET', '/experiment/models/loras', self.lora_files.experiment))
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
             app.router.add_route(method, '/api' + path, handler)
+        if self.lora_files and self.node_installed:
+            self.lora_files.add_to(app)
         app.router.add_get('/internal/folder_paths', self.discovery.folder_paths)
         app.router.add_get('/internal/files/{directory_type}', self._internal_files)
         app.router.add_get('/sim/faults', self._get_faults)
@@ -395,7 +412,7 @@ class Simulator:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(root=Path(args.root), host=args.host, port=args.port)
+    sim = Simulator(root=Path(args.root), host=args.host, port=args.port, lora_folder=True, demo_loras=True)
     sim.faults.step_delay = args.step_delay
     await sim.start()
     try:

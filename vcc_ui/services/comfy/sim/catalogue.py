@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,18 @@ def _error(kind: str, message: str, details: str = '', extra: dict[str, Any] | N
 class Catalogue:
     """Serve object_info with the simulator's own combo lists and validate graphs against it."""
 
-    def __init__(self, *, root: Path, checkpoints: list[str], loras: list[str]) -> None:
+    def __init__(self, *, root: Path, checkpoints: list[str], loras: list[str],
+                 list_loras: Callable[[], list[str]] | None = None) -> None:
         self.root = root
         self.checkpoints = checkpoints
-        self.loras = loras
+        self._loras = loras
+        self._list_loras = list_loras
         self._static: dict[str, Any] = json.loads(OBJECT_INFO_FILE.read_text(encoding='utf-8'))
+
+    @property
+    def loras(self) -> list[str]:
+        """Return the LoRA names: the files of the LoRA folder in folder mode, else the given (mutable) list."""
+        return self._list_loras() if self._list_loras is not None else self._loras
 
     def class_names(self) -> list[str]:
         """Return the supported node class names."""

@@ -1,0 +1,134 @@
+"""The Generate page in a real headless Chromium against the real app and the bundled simulator."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import PHONE, RunningApp, screenshot
+
+pytestmark = pytest.mark.e2e
+
+GENERATE = '[data-role=generate]'
+CARD = '[data-job-id]'
+
+
+def watch_errors(page) -> list[str]:
+    """Collect the page's JavaScript errors."""
+    errors: list[str] = []
+    page.on('pageerror', lambda error: errors.append(str(error)))
+    page.on('console', lambda message: errors.append(message.text) if message.type == 'error' else None)
+    return errors
+
+
+def login(page, app: RunningApp) -> None:
+    """Open the app, get sent to the beta login, enter the password and land on Generate."""
+    page.goto('/')
+    page.wait_for_url('**/beta-login**')
+    page.fill('input[type=password]', app.password)
+    page.keyboard.press('Enter')
+    page.wait_for_selector(GENERATE)
+
+
+def progress_of(card) -> float:
+    """Return the value the card's progress bar shows (aria-valuenow)."""
+    bar = card.locator('[role=progressbar]')
+    if bar.count() == 0:
+        return -1.0
+    return float(bar.get_attribute('aria-valuenow') or 0)
+
+
+def watch_progress(card, seconds: float = 20) -> list[float]:
+    """Sample the progress bar until the result appears; return the distinct values seen."""
+    seen: list[float] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and card.locator('[data-role=job-thumb]').count() == 0:
+        value = progress_of(card)
+        if value >= 0 and (not seen or seen[-1] != value):
+            seen.append(value)
+        time.sleep(0.05)
+    return seen
+
+
+def test_log_in_generate_and_watch_progress_until_the_result(context, app_server: RunningApp) -> None:
+    page = context.new_page()
+    errors = watch_errors(page)
+    login(page, app_server)
+    screenshot(page, 'generate_desktop_empty')
+    page.click(GENERATE)
+    card = page.locator(CARD).first
+    card.wait_for()
+    card.locator('[role=progressbar]').wait_for()
+    seen = watch_progress(card)
+    screenshot(page, 'generate_desktop_done')
+    moving = [v for v in seen if 0 < v < 1]
+    assert len(moving) >= 2, f'the progress bar did not move: {seen}'
+    card.locator('[data-role=job-thumb]').first.wait_for()
+    assert card.locator('text=Done').count() == 1
+    card.locator('[data-role=job-thumb]').first.click()
+    page.locator('.q-dialog img').wait_for()
+    page.wait_for_timeout(500)  # let the dialog's fade-in finish before the screenshot
+    screenshot(page, 'generate_desktop_lightbox')
+    page.keyboard.press('Escape')
+    phone = context.new_page()
+    phone.set_viewport_size(PHONE)
+    phone.goto('/')
+    phone.locator(f'{CARD} [data-role=job-thumb]').first.wait_for()
+    screenshot(phone, 'generate_phone_with_result')
+    assert errors == []
+
+
+def test_drag_a_thumbnail_from_the_strip_into_the_input_slot(context, app_server: RunningApp) -> None:
+    page = context.new_page()
+    errors = watch_errors(page)
+    login(page, app_server)
+    page.click(GENERATE)
+    page.locator(f'{CARD} [data-role=job-thumb]').first.wait_for()
+    page.click('[data-role=tab-img2img]')
+    slot = page.locator('[data-role=input-slot]')
+    slot.wait_for()
+    thumb = page.locator('[data-role=strip-thumb]').first
+    thumb.wait_for()
+    thumb.drag_to(slot)
+    preview = page.locator('[data-role=input-preview]')
+    preview.wait_for()
+    assert '/outputs/users/' in (preview.get_attribute('src') or '')
+    assert '/inputs/' in (preview.get_attribute('src') or '')  # a copy in the inputs library, not the original
+    screenshot(page, 'img2img_desktop_after_drop')
+    page.click(GENERATE)
+    page.locator(CARD).nth(1).wait_for()
+    page.wait_for_function("document.querySelectorAll('[data-job-id] [data-role=job-thumb]').length >= 2")
+    phone = context.new_page()
+    phone.set_viewport_size(PHONE)
+    phone.goto('/')
+    phone.click('[data-role=tab-img2img]')
+    phone.locator('[data-role=strip-thumb]').first.click()  # the touch fallback
+    phone.locator('[data-role=input-preview]').wait_for()
+    screenshot(phone, 'img2img_phone_after_tap')
+    assert errors == []
+
+
+def test_reload_mid_job_and_see_it_continue_to_the_result(context, app_server: RunningApp) -> None:
+    page = context.new_page()
+    errors = watch_errors(page)
+    login(page, app_server)
+    page.get_by_label('Steps').fill('40')
+    page.click(GENERATE)
+    card = page.locator(CARD).first
+    card.wait_for()
+    job_id = card.get_attribute('data-job-id')
+    page.wait_for_function(f"Number(document.querySelector('[data-job-id=\"{job_id}\"] [role=progressbar]')"
+                           "?.getAttribute('aria-valuenow')) > 0.1")
+    before = progress_of(card)
+    page.reload()
+    card = page.locator(f'[data-job-id="{job_id}"]')
+    card.wait_for()
+    after = progress_of(card)
+    screenshot(page, 'reload_mid_job')
+    assert after >= before, f'progress went back after the reload: {before} -> {after}'
+    assert after < 1, 'the job finished before the reload could be checked; make it slower'
+    seen = watch_progress(card)
+    card.locator('[data-role=job-thumb]').first.wait_for()
+    assert any(0 < v < 1 for v in seen), f'no live progress after the reload: {seen}'
+    assert errors == []

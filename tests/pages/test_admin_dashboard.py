@@ -1,0 +1,163 @@
+"""The admin dashboard and log page with two users and an admin, driven with the `user` fixture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from nicegui import ElementFilter, ui
+from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
+
+from tests.fixtures import wait_for
+from vcc_ui.services import Services
+from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.services.jobs import JobView
+
+ADMIN_PASSWORD = 'dashboard-admin-pw'
+PROMPT = {'prompt': 'a paper boat on a pond', 'seed': 5, 'steps': 30}
+pytestmark = pytest.mark.app_env(ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_USER='boss')
+
+
+async def log_in_admin(user: User, path: str = '/admin') -> None:
+    await user.open(f'/admin/login?next={path}')
+    user.find(marker='admin-user').type('boss')
+    user.find(marker='admin-password').type(ADMIN_PASSWORD).trigger('keydown.enter')
+
+
+async def visitor(create_user: Callable[[], User]) -> str:
+    """A browser that opened the app; returns its anonymous id."""
+    browser = create_user()
+    await browser.open('/')
+    return browser.client.request.state.user
+
+
+def rows(user: User) -> dict[str, ui.element]:
+    """The dashboard's job rows by job id."""
+    return {row.props['data-job-id']: row for row in marked(user, 'admin-job')}
+
+
+def inside(user: User, row: ui.element, marker: str) -> ui.element:
+    """The one element with `marker` in a row."""
+    with user.client:
+        [element] = list(ElementFilter(marker=marker, local_scope=False).within(instance=row))
+    return element
+
+
+def marked(user: User, marker: str) -> list[ui.element]:
+    """Every element with this marker now (none is fine)."""
+    with user.client:
+        return list(ElementFilter(marker=marker, local_scope=False))
+
+
+def click(user: User, element: ui.element) -> None:
+    UserInteraction(user, {element}, None).click()
+
+
+async def test_the_admin_sees_every_users_jobs_live_cancels_one_and_moves_one_to_the_front(
+        user: User, create_user: Callable[[], User], services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.05
+    alice, bob = await visitor(create_user), await visitor(create_user)
+    await log_in_admin(user)
+    await user.should_see(marker='admin-dashboard')
+    await user.should_see(marker='admin-no-jobs')
+
+    a1 = await services.jobs.submit(alice, 'sd15_txt2img', PROMPT)
+    await wait_for(lambda: a1.status == 'running')
+    a2 = await services.jobs.submit(alice, 'sd15_txt2img', PROMPT)
+    b1 = await services.jobs.submit(bob, 'sd15_txt2img', PROMPT)
+    b2 = await services.jobs.submit(bob, 'sd15_txt2img', PROMPT)
+    await wait_for(lambda: set(rows(user)) == {a1.id, a2.id, b1.id, b2.id})  # arrived without a reload
+    await user.should_not_see(marker='admin-no-jobs')
+    groups = {g.props['data-group'].strip('"') for g in user.find(marker='admin-job-group').elements}
+    assert groups == {alice, bob}
+    assert [b1.position, a2.position, b2.position] == [1, 2, 3]  # fair turns: bob's first job before alice's second
+    assert inside(user, rows(user)[b2.id], 'admin-job-position').text == '#3'
+
+    click(user, inside(user, rows(user)[b2.id], 'admin-job-front'))
+    await wait_for(lambda: b2.position == 1)
+    assert inside(user, rows(user)[b2.id], 'admin-job-position').text == '#1'
+    await user.should_see('Moved to the front')
+    await user.should_see(marker='counter-queued-value', content='3')
+
+    click(user, inside(user, rows(user)[a1.id], 'admin-job-cancel'))  # the running one: interrupted on ComfyUI
+    await wait_for(lambda: a1.status == 'cancelled')
+    await wait_for(lambda: b2.status in ('dispatched', 'running'))  # the job moved to the front runs next
+    row = rows(user)[a1.id]
+    assert inside(user, row, 'admin-job-status').text == 'Cancelled'
+    assert not inside(user, row, 'admin-job-cancel').visible
+
+    user.find(marker='group-toggle').elements.pop().set_value('server')
+    await wait_for(lambda: {g.props['data-group'].strip('"') for g in user.find(marker='admin-job-group').elements}
+                   == {'', sim_name(services)})
+    assert set(rows(user)) == {a1.id, a2.id, b1.id, b2.id}
+
+
+def sim_name(services: Services) -> str:
+    return next(iter(services.pool.entries.values())).health.name
+
+
+async def test_health_banner_and_who_is_connected(user: User, create_user: Callable[[], User],
+                                                  services: Services, sim: Simulator) -> None:
+    alice = await visitor(create_user)
+    await log_in_admin(user)
+    await user.should_see(marker='admin-health')
+    await user.should_see(content='OK: every check passes')
+    await user.should_see(marker='check-db-value', content=' ms')
+    await user.should_see(marker='check-server-state', content='reachable')
+    visitors = [v for v in services.presence.list() if v.user == alice]
+    assert len(visitors) == 1 and visitors[0].path == '/' and not visitors[0].admin
+    await user.should_see(marker='visitor-user', content=alice)
+    assert any(v.admin and v.path == '/admin' for v in services.presence.list())
+
+    await sim.go_down()
+    await user.should_see(content='FAIL: no ComfyUI server is reachable', retries=200)  # the 5 s health loop
+    await user.should_see(marker='check-server-state', content='not reachable')
+    await sim.come_back()
+    user.find(marker='health-refresh').click()
+    await user.should_see(content='OK: every check passes', retries=200)
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_USER='boss', LOG_TO_FILE='true', LOG_FORMAT='json')
+async def test_the_log_page_filters_by_job_id_and_level(user: User, create_user: Callable[[], User],
+                                                        services: Services) -> None:
+    alice = await visitor(create_user)
+    done: list[JobView] = [await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 2})
+                           for _ in range(2)]
+    await wait_for(lambda: all(view.finished for view in done))
+    wanted = done[0].id
+    await log_in_admin(user, '/admin/logs')
+    await user.should_see(marker='log-text', content='job_complete')
+    user.find(marker='logs-job').type(wanted).trigger('keydown.enter')
+    await user.should_see(marker='logs-source', content='line(s)')
+    await wait_for(lambda: all(wanted in e.text for e in user.find(marker='log-text').elements))
+    texts = [e.text for e in sorted(user.find(marker='log-text').elements, key=lambda e: e.id)]  # page order
+    events = [text.split(' ', 1)[0] for text in texts]
+    assert events[:2] == ['enqueue', 'job_start'] and events[-1] == 'job_complete', events  # the runbook's order
+    assert set(events[2:-1]) == {'job_progress'}, events
+    assert not any(done[1].id in t for t in texts)
+    user.find(marker='logs-level').elements.pop().set_value('WARNING')
+    await user.should_see(marker='logs-empty')
+    user.find(marker='logs-job').elements.pop().set_value('')
+    user.find(marker='logs-refresh').click()
+    await wait_for(lambda: bool(marked(user, 'log-line')))
+    assert {line.props['data-level'] for line in marked(user, 'log-line')} <= {'WARNING', 'ERROR', 'CRITICAL'}
+    assert any('BETA_PASSWORD is not set' in label.text for label in marked(user, 'log-text'))
+
+
+async def test_the_admin_preview_route_serves_any_users_preview_to_admins_only(
+        user: User, create_user: Callable[[], User], services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.05
+    alice = await visitor(create_user)
+    job = await services.jobs.submit(alice, 'sd15_txt2img', PROMPT)
+    await wait_for(lambda: job.preview_seq > 0)
+    route = f'/api/v1/admin/jobs/{job.id}/preview'
+    assert (await user.http_client.get(route)).status_code == 401
+    assert (await user.http_client.get(f'/api/v1/jobs/{job.id}/preview')).status_code == 404  # not the owner
+    await log_in_admin(user)
+    await user.should_see(marker='admin-dashboard')
+    answer = await user.http_client.get(route)
+    assert answer.status_code == 200 and answer.headers['content-type'].startswith('image/')
+    assert (await user.http_client.get('/api/v1/admin/jobs/nope/preview')).status_code == 404
+    stats = (await user.http_client.get('/api/v1/admin/stats')).json()
+    assert stats['running'] == 1 and len(stats['jobs_per_hour']) == 24

@@ -1,0 +1,215 @@
+"""The Generate page: workflow cards and modes, templates, the input slot, jobs from submit to result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+
+from tests.fixtures import wait_for
+from tests.images import png_bytes
+from vcc_ui.models import JobStatus
+from vcc_ui.services import Services
+from vcc_ui.services.comfy.simulator import Simulator
+
+
+def owner_of(user: User) -> str:
+    """Return the anonymous id of the simulated browser."""
+    return user.client.request.state.user
+
+
+def value_of(user: User, marker: str) -> object:
+    """Return the value of the one element with this marker."""
+    return user.find(marker=marker).elements.pop().value
+
+
+async def upload(user: User, data: bytes, name: str) -> None:
+    """Hand a file to the input slot's uploader as the browser would."""
+    uploader = user.find(ui.upload).elements.pop()
+    await uploader.handle_uploads([ui.upload.SmallFileUpload(name, 'image/png', data)])
+
+
+def stored_files(tmp_path: Path) -> list[Path]:
+    """Return every file under the app's output folder."""
+    return [p for p in (tmp_path / 'outputs').rglob('*') if p.is_file()]
+
+
+async def test_img2img_tab_only_for_cards_that_link_an_edit_workflow(user: User) -> None:
+    await user.open('/')
+    await user.should_see(marker='workflow-sd15_txt2img')
+    await user.should_see(marker='tab-img2img')
+    user.find(marker='workflow-test_pattern').click()
+    await user.should_not_see(marker='tab-img2img')
+    await user.should_see(marker='tab-txt2img')
+    await user.should_not_see(marker='workflow-sd15_img2img')  # a linked edit workflow gets no card of its own
+
+
+async def test_switching_mode_switches_prompt_templates_and_hides_the_aspect_ratio(user: User) -> None:
+    await user.open('/')
+    assert value_of(user, 'prompt') == 'a cozy cabin in a snowy forest at dusk, warm light in the windows, ' \
+                                       'highly detailed'
+    await user.should_see('Portrait')
+    await user.should_see(marker='aspect')
+    await user.should_not_see(marker='input-slot')
+    user.find(marker='tab-img2img').click()
+    await user.should_see('Watercolor')
+    await user.should_not_see('Portrait')
+    assert value_of(user, 'prompt') == 'the same scene as a detailed oil painting, rich brush strokes'
+    await user.should_not_see(marker='aspect')
+    await user.should_not_see(marker='batch')
+    await user.should_see(marker='input-slot')
+    user.find(marker='tab-txt2img').click()
+    await user.should_see('Portrait')
+    await user.should_see(marker='aspect')
+
+
+async def test_a_template_fills_prompt_and_negative_prompt(user: User) -> None:
+    await user.open('/')
+    user.find(marker='template', content='Landscape').click()
+    assert str(value_of(user, 'prompt')).startswith('wide landscape of misty mountains')
+    assert value_of(user, 'negative') == 'blurry, lowres, oversaturated, watermark, text'
+
+
+async def test_a_bad_upload_is_refused_clearly_and_nothing_is_stored(user: User, services: Services,
+                                                                     tmp_path: Path) -> None:
+    await user.open('/')
+    user.find(marker='tab-img2img').click()
+    await upload(user, b'this is not an image at all', 'fake.png')
+    await user.should_see('The file is not a readable PNG, JPEG or WEBP image')
+    await user.should_not_see(marker='input-preview')
+    assert stored_files(tmp_path) == []
+    assert (await services.images.page(owner_of(user), kind='input')).total == 0
+
+
+async def test_an_uploaded_image_becomes_the_input_and_clear_removes_it(user: User, services: Services) -> None:
+    await user.open('/')
+    user.find(marker='tab-img2img').click()
+    await upload(user, png_bytes(80, 60), 'cat.png')
+    await user.should_see(marker='input-preview')
+    await user.should_see('cat.png')
+    assert (await services.images.page(owner_of(user), kind='input')).total == 1
+    user.find(marker='input-clear').click()
+    await user.should_not_see(marker='input-preview')
+
+
+async def test_a_job_goes_from_generate_through_progress_to_its_result(user: User, services: Services,
+                                                                       sim: Simulator) -> None:
+    sim.faults.step_delay = 0.05
+    await user.open('/')
+    user.find(marker='generate').click()
+    await user.should_see(marker='job-card')
+    await wait_for(lambda: any(v.step >= 3 for v in services.jobs.jobs_of(owner_of(user))))
+    bar = user.find(marker='job-progress').elements.pop()
+    assert 0 < bar.value < 1  # the bar follows the bindable JobView without any polling
+    await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see(marker='job-thumb', retries=20)
+    await user.should_see('Done')
+    await user.should_not_see(marker='job-progress')
+    view = services.jobs.jobs_of(owner_of(user))[0]
+    assert view.status == JobStatus.COMPLETED and view.workflow_id == 'sd15_txt2img'
+
+
+async def test_img2img_runs_the_linked_workflow_with_the_image_from_the_strip(user: User,
+                                                                               services: Services) -> None:
+    await user.open('/')
+    user.find(marker='generate').click()
+    await wait_for(lambda: any(v.finished for v in services.jobs.jobs_of(owner_of(user))))
+    user.find(marker='tab-img2img').click()
+    await user.should_see(marker='strip-thumb', retries=20)
+    user.find(marker='strip-thumb').click()  # the touch fallback of dragging a thumbnail onto the slot
+    await user.should_see(marker='input-preview', retries=20)
+    inputs = await services.images.page(owner_of(user), kind='input')
+    assert inputs.total == 1  # the generated image was copied into the inputs library
+    user.find(marker='generate').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
+    edit = services.jobs.jobs_of(owner_of(user))[-1]
+    assert edit.workflow_id == 'sd15_img2img'
+    assert edit.params['input_image'] == inputs.items[0].id
+    await wait_for(lambda: edit.finished)
+    assert edit.status == JobStatus.COMPLETED, edit.error
+
+
+async def test_img2img_without_an_input_image_says_so_and_queues_nothing(user: User, services: Services) -> None:
+    await user.open('/')
+    user.find(marker='tab-img2img').click()
+    user.find(marker='generate').click()
+    await user.should_see(marker='input-error')
+    assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+async def test_cancel_stops_a_running_job(user: User, services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.2
+    await user.open('/')
+    user.find(marker='generate').click()
+    await wait_for(lambda: any(v.status == JobStatus.RUNNING for v in services.jobs.jobs_of(owner_of(user))))
+    user.find(marker='job-cancel').click()
+    await wait_for(lambda: all(v.status == JobStatus.CANCELLED for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see('Cancelled')
+    await user.should_not_see(marker='job-cancel')
+
+
+@pytest.mark.app_env(MAX_PER_USER_QUEUE='0', MAX_PER_USER_CONCURRENT='1')
+async def test_a_full_queue_gets_a_clear_message(user: User, services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.5
+    await user.open('/')
+    button = user.find(marker='generate').elements.pop()
+    user.find(marker='generate').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 1 and not button.props.get('loading'))
+    user.find(marker='generate').click()
+    await user.should_see('Limit reached', retries=20)
+    await user.should_see(marker='generate-message')
+    assert len(services.jobs.jobs_of(owner_of(user))) == 1
+
+
+async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(user: User, services: Services,
+                                                                             sim: Simulator) -> None:
+    await user.open('/')
+    await sim.go_down()
+    await wait_for(lambda: not any(e.health.reachable for e in services.pool.entries.values()))
+    user.find(marker='generate').click()
+    await user.should_see('ComfyUI is not available right now', retries=40)
+    assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+async def test_a_job_started_elsewhere_appears_and_finished_jobs_survive_a_reload(user: User,
+                                                                                   services: Services) -> None:
+    await user.open('/')
+    await user.should_see(marker='jobs-empty')
+    view = await services.jobs.submit(owner_of(user), 'test_pattern', {'prompt': 'from another tab', 'seed': 7})
+    await user.should_see('from another tab', retries=20)
+    await wait_for(lambda: view.finished)
+    await user.open('/')
+    await user.should_see('from another tab', retries=20)
+    await user.should_see(marker='job-thumb', retries=20)
+
+
+async def test_two_users_do_not_see_each_others_jobs(create_user: Callable[[], User], services: Services) -> None:
+    alice, bob = create_user(), create_user()
+    await alice.open('/')
+    await bob.open('/')
+    assert owner_of(alice) != owner_of(bob)
+    alice.find(marker='template', content='Product shot').click()
+    alice.find(marker='generate').click()
+    await alice.should_see(marker='job-card', retries=20)
+    await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(alice))))
+    await bob.should_not_see(marker='job-card')
+    await bob.open('/')
+    await bob.should_not_see(marker='job-card')
+    await bob.should_see(marker='jobs-empty')
+
+
+async def test_progress_steps_update_the_card_in_place_without_rebuilding(user: User, services: Services,
+                                                                          sim: Simulator) -> None:
+    sim.faults.step_delay = 0.05
+    await user.open('/')
+    user.find(marker='generate').click()
+    await wait_for(lambda: any(v.step >= 2 for v in services.jobs.jobs_of(owner_of(user))))
+    card = user.find(marker='job-card').elements.pop()
+    bar = user.find(marker='job-progress').elements.pop()
+    elements, value = {e.id for e in card.descendants()}, bar.value
+    await wait_for(lambda: any(v.step >= 8 for v in services.jobs.jobs_of(owner_of(user))))
+    assert {e.id for e in card.descendants()} == elements
+    assert bar.value > value

@@ -1,0 +1,121 @@
+"""The admin login sub page, and the guard every other admin sub page is built through."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote, urlencode
+
+from nicegui import context, ui
+
+from vcc_ui.admin import ADMIN_GRANT_PATH, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, is_admin, safe_admin_next
+from vcc_ui.gate import client_ip
+from vcc_ui.i18n import t
+from vcc_ui.services import Services
+
+
+def admin_off() -> None:
+    """Say that admin pages are off and how to turn them on."""
+    with ui.card().classes('w-full max-w-lg mx-auto mt-8 p-6 gap-3').mark('admin-off'):
+        with ui.row().classes('items-center gap-2 no-wrap'):
+            ui.icon('lock', size='md').classes('text-slate-500')
+            ui.label(t('admin_off_title')).classes('text-lg font-medium')
+        ui.label(t('admin_off_body')).classes('text-gray-700')
+        ui.code('ADMIN_USER=admin\nADMIN_PASSWORD=a-long-random-password', language='bash').classes('w-full')
+
+
+ADMIN_TABS = [('admin_tab_dashboard', '/admin', 'dashboard'), ('admin_tab_servers', '/admin/servers', 'dns'),
+              ('admin_tab_users', '/admin/users', 'group'), ('admin_tab_images', '/admin/images', 'photo_library'),
+              ('admin_tab_logs', '/admin/logs', 'receipt_long'), ('lora_title', '/admin/loras', 'extension')]
+
+
+def admin_header(active: str) -> None:
+    """The admin section's own navigation (scrolls sideways on phones) with the logout link."""
+    with ui.row().classes('w-full items-center no-wrap gap-1 px-2 pt-2 overflow-x-auto admin-tabs'):
+        for key, path, icon in ADMIN_TABS:
+            current = path == active
+            with ui.link(target=path).classes('admin-tab' + (' active' if current else '')).mark(f'admin-{key}'):
+                ui.icon(icon).classes('text-base')
+                ui.label(t(key)).classes('whitespace-nowrap')
+        ui.space()
+        with ui.link(target=ADMIN_LOGOUT_PATH).classes('admin-tab').mark('admin-logout'):
+            ui.icon('logout').classes('text-base')
+            ui.label(t('admin_logout')).classes('whitespace-nowrap')
+    ui.add_css(CSS)
+
+
+def protected(services: Services, build: Callable[[], Awaitable[None] | None]) -> Callable[[], Awaitable[None] | None]:
+    """Wrap a sub page builder: admins get the page, others the login page, everyone a note when admin is off."""
+    def guarded() -> Awaitable[None] | None:
+        request = context.client.request
+        if not services.admin.enabled:
+            admin_off()
+            return None
+        if not is_admin(request):
+            path = context.client.sub_pages_router.current_path
+            ui.navigate.to(f'{ADMIN_LOGIN_PATH}?next={quote(safe_admin_next(path))}')
+            return None
+        return build()
+    return guarded
+
+
+def page(services: Services) -> None:
+    """The admin login form; success exchanges a one-time token for the HttpOnly session cookie."""
+    auth = services.admin
+    request = context.client.request
+    if not auth.enabled:
+        admin_off()
+        return
+    target = safe_admin_next(request.query_params.get('next'))
+    if is_admin(request):
+        with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4').mark('admin-logged-in'):
+            ui.label(t('admin_logged_in')).classes('text-lg font-medium')
+            with ui.row().classes('w-full gap-2'):
+                ui.button(t('admin_open'), on_click=lambda: ui.navigate.to(target)).props('unelevated no-caps')
+                ui.button(t('admin_logout'), on_click=lambda: ui.navigate.to(ADMIN_LOGOUT_PATH)) \
+                    .props('flat no-caps').mark('admin-logout')
+        return
+    ip = client_ip(request)
+
+    async def submit() -> None:
+        if not password.value:
+            show_error(t('login_empty'))
+            return
+        button.props('loading')
+        attempt = await auth.attempt(name.value or '', password.value, ip)
+        button.props(remove='loading')
+        if attempt.ok:
+            ui.navigate.to(f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}')
+            return
+        password.set_value('')
+        if attempt.retry_after:
+            show_error(t('login_limited', seconds=math.ceil(attempt.retry_after)))
+        else:
+            show_error(t('admin_login_wrong'))
+
+    def show_error(text: str) -> None:
+        error.set_text(text)
+        error.set_visibility(True)
+        password.run_method('focus')
+
+    with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4'):
+        with ui.row().classes('items-center gap-2 no-wrap'):
+            ui.icon('admin_panel_settings', size='md').classes('text-slate-600')
+            ui.label(t('admin_login_title')).classes('text-lg font-medium')
+        name = ui.input(t('admin_user')).props('outlined autocomplete=username') \
+            .classes('w-full').mark('admin-user')
+        password = ui.input(t('login_password'), password=True, password_toggle_button=True) \
+            .props('outlined autofocus autocomplete=current-password').classes('w-full') \
+            .on('keydown.enter', submit).mark('admin-password')
+        error = ui.label().classes('text-negative -mt-2').mark('admin-login-error')
+        error.set_visibility(False)
+        button = ui.button(t('admin_login_submit'), on_click=submit).props('unelevated no-caps') \
+            .classes('w-full').mark('admin-login-submit')
+
+
+CSS = '''
+.admin-tab { display: flex; align-items: center; gap: .3rem; padding: .3rem .7rem; border-radius: 999px;
+  color: #334155; text-decoration: none; font-size: .875rem; }
+.admin-tab:hover { background: #e2e8f0; }
+.admin-tab.active { background: #0f172a; color: white; }
+'''

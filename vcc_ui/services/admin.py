@@ -1,0 +1,105 @@
+"""Admin login: ADMIN_USER/ADMIN_PASSWORD, the signed `vcc_admin` session cookie and HTTP Basic (no UI here)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from vcc_ui.services import auth
+from vcc_ui.services.auth import Attempt, RateLimiter
+
+log = logging.getLogger(__name__)
+
+ADMIN_COOKIE = 'vcc_admin'
+ADMIN_MAX_AGE = 12 * 3600
+GRANT_MAX_AGE = 60
+
+
+class AdminAuth:
+    """Checks admin credentials and mints the session cookie; it dies when the user or password changes."""
+
+    def __init__(self, user: str, password: str, secret: str, *, limiter: RateLimiter | None = None) -> None:
+        self.enabled = bool(password)
+        self.user = user
+        self._user = hashlib.sha256(user.encode()).digest()
+        self._password = hashlib.sha256(password.encode()).digest()
+        secret_bytes = secret.encode()
+        self._fingerprint = hmac.new(secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(),
+                                     hashlib.sha256).hexdigest()[:32]
+        self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
+        self._grants = URLSafeTimedSerializer(secret, salt='vcc-admin-grant')
+        self._redeemed: dict[str, float] = {}
+        self.limiter = limiter or RateLimiter(5, 60.0)
+
+    def check(self, user: str, password: str) -> bool:
+        """Whether these are the admin's credentials (constant time; never when admin is off)."""
+        user_ok = hmac.compare_digest(hashlib.sha256(user.encode()).digest(), self._user)
+        password_ok = hmac.compare_digest(hashlib.sha256(password.encode()).digest(), self._password)
+        return self.enabled and user_ok and password_ok
+
+    async def attempt(self, user: str, password: str, client: str) -> Attempt:
+        """Check credentials from `client` (an IP); wrong ones are slowed and counted against the client."""
+        wait = self.limiter.retry_after(client)
+        if wait:
+            return Attempt(ok=False, retry_after=wait)
+        if self.check(user, password):
+            return Attempt(ok=True)
+        self.limiter.hit(client)
+        log.warning('wrong admin login from %s', client)
+        await asyncio.sleep(auth.WRONG_PASSWORD_DELAY)
+        return Attempt(ok=False)
+
+    async def basic(self, header: str | None, client: str) -> Attempt | None:
+        """Check an `Authorization: Basic ...` header; None when the header carries no Basic credentials."""
+        scheme, _, encoded = (header or '').partition(' ')
+        if scheme.lower() != 'basic' or not encoded:
+            return None
+        try:
+            user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(':')
+        except (binascii.Error, UnicodeDecodeError):
+            user, sep, password = '', '', ''
+        if not sep:
+            return await self.attempt('', secrets.token_hex(8), client)  # malformed: counted like a wrong one
+        return await self.attempt(user, password, client)
+
+    def is_session(self, cookie: str | None) -> bool:
+        """Whether this cookie is a live admin session for the current credentials."""
+        if not self.enabled or not cookie:
+            return False
+        try:
+            value = self._cookie.loads(cookie, max_age=ADMIN_MAX_AGE)
+        except BadSignature:  # also SignatureExpired
+            return False
+        return isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+
+    def cookie_value(self) -> str:
+        """Return a fresh signed session cookie value."""
+        return self._cookie.dumps({'v': self._fingerprint})
+
+    def grant(self) -> str:
+        """Return a one-time token, valid for a minute, that the login page exchanges for the cookie."""
+        return self._grants.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
+
+    def redeem(self, token: str) -> bool:
+        """Accept a grant token once."""
+        if not self.enabled or not token:
+            return False
+        try:
+            value = self._grants.loads(token, max_age=GRANT_MAX_AGE)
+        except BadSignature:
+            return False
+        now = time.monotonic()
+        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
+        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
+        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
+            return False
+        self._redeemed[nonce] = now + GRANT_MAX_AGE
+        return True

@@ -1,0 +1,199 @@
+"""Dashboard figures: live queue counters, queue depth sampled every minute, jobs per hour and durations from the DB."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from nicegui import Event, binding
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from vcc_ui.models import ACTIVE, Job, JobStatus, utcnow
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.jobs import JobManager, JobView
+
+log = logging.getLogger(__name__)
+
+SAMPLE_INTERVAL = 60.0
+HOURS = 24
+REFRESH_DELAY = 2.0  # finishes that arrive in a burst cost one query
+FAILED = frozenset({JobStatus.FAILED, JobStatus.TIMED_OUT})
+
+
+@binding.bindable_dataclass
+class Counters:
+    """The dashboard's headline numbers; queued and running follow every job change."""
+
+    queued: int = 0
+    running: int = 0
+    done_hour: int = 0
+    failed_hour: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The queue at one moment."""
+
+    at: datetime
+    queued: int
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
+class HourCount:
+    """Jobs that finished within one clock hour."""
+
+    start: datetime
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+@dataclass(slots=True)
+class Figures:
+    """What one database refresh found."""
+
+    per_hour: list[HourCount] = field(default_factory=list)
+    done_hour: int = 0
+    failed_hour: int = 0
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+class Stats:
+    """Keeps the counters live and refreshes the 24 h figures once a minute; `changed` fires after each refresh."""
+
+    def __init__(self, writer: DbWriter, jobs: JobManager, *, interval: float = SAMPLE_INTERVAL) -> None:
+        self.writer = writer
+        self.jobs = jobs
+        self.interval = interval
+        self.counters = Counters()
+        self.depth: deque[Sample] = deque(maxlen=max(2, round(HOURS * 3600 / interval)))
+        self.figures = Figures()
+        self.changed = Event()
+        self._status: dict[str, str] = {}
+        self._task: asyncio.Task | None = None
+        self._later: asyncio.Task | None = None
+        jobs.changed.subscribe(self._on_job, unsubscribe_on_delete=False)
+
+    async def start(self) -> None:
+        """Count the current queue and start the minute loop."""
+        self._recount()
+        self._task = asyncio.create_task(self._loop(), name='stats')
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        tasks = [t for t in (self._task, self._later) if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def sample(self) -> Sample:
+        """Record the queue depth now."""
+        self._recount()
+        taken = Sample(at=utcnow(), queued=self.counters.queued, running=self.counters.running)
+        self.depth.append(taken)
+        return taken
+
+    async def refresh(self, now: datetime | None = None) -> Figures:
+        """Read jobs per hour, the last hour's outcomes and durations per workflow (one grouped query each)."""
+        now = now or utcnow()
+        self.figures = await self.writer.read(lambda db: _figures(db, now))
+        self.counters.done_hour, self.counters.failed_hour = self.figures.done_hour, self.figures.failed_hour
+        self.changed.emit()
+        return self.figures
+
+    async def recent_jobs(self, *, hours: float = 1.0, limit: int = 500) -> list[JobView]:
+        """Jobs that finished in the last `hours`, newest first (the live view where there is one)."""
+        since = utcnow() - timedelta(hours=hours)
+        rows: list[Job] = await self.writer.read(lambda db: list(db.exec(
+            select(Job).where(col(Job.finished_at) >= since).order_by(col(Job.finished_at).desc()).limit(limit)).all()))
+        views = []
+        for row in rows:
+            entry = self.jobs.pool.get(row.server_id)
+            views.append(self.jobs.views.get(row.id) or JobView.from_row(row, entry.health.name if entry else ''))
+        return views
+
+    async def _loop(self) -> None:
+        while True:
+            self.sample()
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception('stats refresh failed')
+            await asyncio.sleep(self.interval)
+
+    def _on_job(self, view: JobView) -> None:
+        if self._status.get(view.id) == view.status:
+            return  # a progress step: nothing to count
+        if view.finished:
+            self._status.pop(view.id, None)
+            self._refresh_soon()
+        else:
+            self._status[view.id] = view.status
+        self._recount()
+
+    def _recount(self) -> None:
+        queued = running = 0
+        for view in self.jobs.views.values():
+            if view.status == JobStatus.QUEUED:
+                queued += 1
+            elif view.status in ACTIVE:
+                running += 1
+        if (queued, running) != (self.counters.queued, self.counters.running):
+            self.counters.queued, self.counters.running = queued, running
+
+    def _refresh_soon(self) -> None:
+        if self._task is None or (self._later is not None and not self._later.done()):
+            return
+        self._later = asyncio.create_task(self._refresh_later(), name='stats-refresh')
+
+    async def _refresh_later(self) -> None:
+        await asyncio.sleep(REFRESH_DELAY)
+        try:
+            await self.refresh()
+        except Exception:
+            log.exception('stats refresh failed')
+
+
+def hour_starts(now: datetime) -> list[datetime]:
+    """The starts of the last 24 clock hours, oldest first (the last one is the current, partial hour)."""
+    top = now.replace(minute=0, second=0, microsecond=0)
+    return [top - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
+
+
+def _figures(db: Session, now: datetime) -> Figures:
+    starts = hour_starts(now)
+    hour_ago = now - timedelta(hours=1)
+    bucket = case(*[(col(Job.finished_at) >= start, index) for index, start in reversed(list(enumerate(starts)))],
+                  else_=-1)
+    recent = case((col(Job.finished_at) >= hour_ago, 1), else_=0)
+    rows = db.exec(select(bucket, recent, Job.status, func.count())
+                   .where(col(Job.finished_at) >= starts[0]).group_by(bucket, recent, Job.status)).all()
+    counts = [{'done': 0, 'failed': 0, 'cancelled': 0} for _ in starts]
+    figures = Figures()
+    for index, is_recent, status, number in rows:
+        kind = 'done' if status == JobStatus.COMPLETED else 'failed' if status in FAILED else 'cancelled'
+        if index >= 0:
+            counts[index][kind] += number
+        if is_recent and kind == 'done':
+            figures.done_hour += number
+        elif is_recent and kind == 'failed':
+            figures.failed_hour += number
+    figures.per_hour = [HourCount(start=start, **c) for start, c in zip(starts, counts, strict=True)]
+    seconds = _seconds_between(db, Job.started_at, Job.finished_at)
+    figures.durations = {workflow: float(avg) for workflow, avg in db.exec(
+        select(Job.workflow_id, func.avg(seconds))
+        .where(Job.status == JobStatus.COMPLETED, col(Job.finished_at) >= starts[0], col(Job.started_at).is_not(None))
+        .group_by(Job.workflow_id).order_by(Job.workflow_id)).all() if avg is not None}
+    return figures
+
+
+def _seconds_between(db: Session, start: Any, end: Any) -> Any:
+    if db.get_bind().dialect.name == 'sqlite':
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.extract('epoch', end - start)
