@@ -378,6 +378,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_picker': {'en': 'LoRA', 'ko': 'LoRA'},
     'lora_picker_none': {'en': 'No LoRA', 'ko': 'LoRA 없음'},
     'lora_trigger_added': {'en': 'Trigger words added to the prompt', 'ko': '트리거 워드를 프롬프트에 추가했습니다'},
+    'lora_strength': {'en': 'Strength', 'ko': '강도'},
 }
 
 
