@@ -9,18 +9,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import Attempt, RateLimiter
+from vcc_ui.services.auth import Attempt, OneTimeGrants, RateLimiter
 
 log = logging.getLogger(__name__)
 
 ADMIN_COOKIE = 'vcc_admin'
 ADMIN_MAX_AGE = 12 * 3600
-GRANT_MAX_AGE = 60
 
 
 class AdminAuth:
@@ -35,8 +33,7 @@ class AdminAuth:
         self._fingerprint = hmac.new(secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(),
                                      hashlib.sha256).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
-        self._grants = URLSafeTimedSerializer(secret, salt='vcc-admin-grant')
-        self._redeemed: dict[str, float] = {}
+        self._grants = OneTimeGrants(secret, salt='vcc-admin-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or RateLimiter(5, 60.0)
 
     def check(self, user: str, password: str) -> bool:
@@ -85,21 +82,9 @@ class AdminAuth:
         return self._cookie.dumps({'v': self._fingerprint})
 
     def grant(self) -> str:
-        """Return a one-time token, valid for a minute, that the login page exchanges for the cookie."""
-        return self._grants.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
+        """Return a one-time token that the login page exchanges for the cookie."""
+        return self._grants.issue()
 
     def redeem(self, token: str) -> bool:
         """Accept a grant token once."""
-        if not self.enabled or not token:
-            return False
-        try:
-            value = self._grants.loads(token, max_age=GRANT_MAX_AGE)
-        except BadSignature:
-            return False
-        now = time.monotonic()
-        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
-        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
-        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
-            return False
-        self._redeemed[nonce] = now + GRANT_MAX_AGE
-        return True
+        return self.enabled and self._grants.redeem(token)

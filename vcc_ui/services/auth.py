@@ -69,6 +69,35 @@ GATE_MAX_AGE = 30 * 24 * 3600
 GRANT_MAX_AGE = 60
 
 
+class OneTimeGrants:
+    """One-time tokens, valid for a minute, that a page login exchanges for an HttpOnly cookie."""
+
+    def __init__(self, secret: str, *, salt: str, fingerprint: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt=salt)
+        self._fingerprint = fingerprint
+        self._redeemed: dict[str, float] = {}
+
+    def issue(self) -> str:
+        """Return a fresh token."""
+        return self._serializer.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
+
+    def redeem(self, token: str) -> bool:
+        """Accept a token once, within its minute, while the password it was issued under still holds."""
+        if not token:
+            return False
+        try:
+            value = self._serializer.loads(token, max_age=GRANT_MAX_AGE)
+        except BadSignature:
+            return False
+        now = time.monotonic()
+        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
+        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
+        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
+            return False
+        self._redeemed[nonce] = now + GRANT_MAX_AGE
+        return True
+
+
 class RateLimiter:
     """Counts events per key in a sliding window; a key over the limit must wait (in memory, one process)."""
 
@@ -121,8 +150,7 @@ class BetaGate:
         self._password = hashlib.sha256(password.encode()).digest()
         self._fingerprint = hmac.new(secret.encode(), b'beta:' + password.encode(), hashlib.sha256).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-beta-gate')
-        self._grants = URLSafeTimedSerializer(secret, salt='vcc-beta-grant')
-        self._redeemed: dict[str, float] = {}
+        self._grants = OneTimeGrants(secret, salt='vcc-beta-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or RateLimiter(10, 60.0)
 
     def is_open(self, cookie: str | None) -> bool:
@@ -154,19 +182,9 @@ class BetaGate:
         return Attempt(ok=False)
 
     def grant(self) -> str:
-        """Return a one-time token, valid for a minute, that a page login exchanges for the cookie."""
-        return self._grants.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
+        """Return a one-time token that a page login exchanges for the cookie."""
+        return self._grants.issue()
 
     def redeem(self, token: str) -> bool:
         """Accept a grant token once."""
-        try:
-            value = self._grants.loads(token, max_age=GRANT_MAX_AGE)
-        except BadSignature:
-            return False
-        now = time.monotonic()
-        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
-        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
-        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
-            return False
-        self._redeemed[nonce] = now + GRANT_MAX_AGE
-        return True
+        return self._grants.redeem(token)
