@@ -263,6 +263,17 @@ async def test_a_job_with_a_lora_runs_and_an_unknown_lora_fails_clearly(tmp_path
                                                                    'lora': 'style_a.safetensors'})
         await wait_for(lambda: good.finished)
         assert good.status == 'completed', good.error
-        bad = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'lora': 'nope.safetensors'})
-        await wait_for(lambda: bad.finished)
-        assert bad.status == 'failed' and 'nope.safetensors' in bad.error
+        with pytest.raises(SubmitError, match=r'nope\.safetensors'):
+            await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'lora': 'nope.safetensors'})
+
+
+async def test_a_lora_job_goes_to_a_server_that_has_the_lora(tmp_path: Path) -> None:
+    async with simulator(tmp_path, 'one') as one, simulator(tmp_path, 'two') as two:
+        one.loras[:] = ['only_here.safetensors']
+        async with services(make_settings(tmp_path, one.url, two.url)) as app:
+            views = [await app.jobs.submit(user, 'sd15_lora_txt2img', {**PROMPT, 'steps': 1,
+                                                                        'lora': 'only_here.safetensors'})
+                     for user in (USER_A, USER_B, USER_C)]
+            await wait_for(lambda: all(v.finished for v in views))
+            assert {v.status for v in views} == {'completed'}
+            assert {v.server for v in views} == {app.pool.entries[1].health.name}

@@ -11,6 +11,7 @@ from vcc_ui.i18n import language, t
 from vcc_ui.pages.widgets.image_slot import ImageSlot
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
+from vcc_ui.pages.widgets.lora_picker import LoraPicker
 from vcc_ui.pages.widgets.thumb_strip import ThumbStrip
 from vcc_ui.services import Services
 from vcc_ui.services.images import ImageProblem, image_dict
@@ -85,6 +86,7 @@ class GeneratePage:
         with ui.column().classes('w-full gap-1'):
             ui.label(t('gen_templates')).classes('text-xs text-gray-500')
             self.templates = ui.row().classes('w-full gap-1').mark('templates')
+        self.lora = LoraPicker(self.services, prompt=self.prompt)
         with ui.column().classes('w-full gap-2').mark('input-section') as self.input_section:
             ui.label(t('gen_input_image')).classes('text-sm font-medium')
             self.slot = ImageSlot(lang=self.lang, max_bytes=self.services.settings.controls_max_bytes,
@@ -166,6 +168,7 @@ class GeneratePage:
         self.steps.set_value(workflow.defaults.steps)
         self.steps.set_visibility(workflow.accepts('steps'))
         self.input_section.set_visibility(workflow.needs_input_image)
+        self.lora.show_for(workflow)
         self._say('')
 
     def fill(self, template: Template) -> None:
@@ -235,6 +238,8 @@ class GeneratePage:
             params['steps'] = int(self.steps.value)
         if workflow.needs_input_image:
             params['input_image'] = self.slot.image['id'] if self.slot.image else None
+        if workflow.accepts('lora'):
+            params.update(self.lora.params())
         return params
 
     def _say(self, message: str, *, notify: bool = False) -> None:

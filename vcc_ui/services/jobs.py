@@ -197,6 +197,8 @@ class JobManager:
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
         if self.block_check and (blocked := await self.block_check(owner)):
             raise SubmitError('blocked', blocked)
+        if checked.lora and not self.pool.lora_offered(checked.lora):
+            raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._check_limits(owner)
         refusal = await self.quota_check(owner) if self.quota_check else None
         if refusal:
@@ -310,7 +312,7 @@ class JobManager:
                 if active >= self.settings.max_per_user_concurrent:
                     continue
                 view = self._queued[owner][0]
-                servers = self.pool.candidates(view.workflow_id)
+                servers = self.pool.candidates(view.workflow_id, lora=view.params.get('lora'))
                 if not servers:
                     continue
                 self._serve_counter += 1

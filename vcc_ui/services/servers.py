@@ -77,6 +77,13 @@ class ServerEntry:
         assert self.row.id is not None
         return self.row.id
 
+    def offers_lora(self, lora: str) -> bool:
+        """Whether this server's LoraLoader lists the LoRA (names compared with either separator)."""
+        spec = self.object_info.get('LoraLoader', {}).get('input', {}).get('required', {}).get('lora_name')
+        names = spec[0] if isinstance(spec, list) and spec and isinstance(spec[0], list) else []
+        wanted = lora.replace('\\', '/')
+        return any(isinstance(n, str) and n.replace('\\', '/') == wanted for n in names)
+
     @property
     def usable(self) -> bool:
         """Whether new prompts may go to this server now."""
@@ -128,11 +135,16 @@ class ServerPool:
         """Return the entry with this id."""
         return self.entries.get(server_id) if server_id is not None else None
 
-    def candidates(self, workflow_id: str) -> list[ServerEntry]:
-        """Servers with a free slot that can run this workflow, least loaded first."""
+    def candidates(self, workflow_id: str, *, lora: str | None = None) -> list[ServerEntry]:
+        """Servers with a free slot that can run this workflow (with this LoRA), least loaded first."""
         found = [e for e in self.entries.values()
-                 if e.free_slots > 0 and self.registry.is_available(workflow_id, e.health.name)]
+                 if e.free_slots > 0 and self.registry.is_available(workflow_id, e.health.name)
+                 and (lora is None or e.offers_lora(lora))]
         return sorted(found, key=lambda e: (e.health.inflight / e.health.max_inflight, e.id))
+
+    def lora_offered(self, lora: str) -> bool:
+        """Whether some enabled server lists this LoRA (either path separator)."""
+        return any(e.health.enabled and e.offers_lora(lora) for e in self.entries.values())
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""

@@ -1,0 +1,109 @@
+"""The Generate page's LoRA picker: a searchable list of the LoRAs on the workflow's servers and a strength."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from nicegui import background_tasks, ui
+
+from vcc_ui.i18n import t
+from vcc_ui.services import Services
+from vcc_ui.services.loras import LoraSyncStatus, LoraView, lora_names, unified
+from vcc_ui.services.workflows import Workflow
+
+NONE = ''
+DEFAULT_STRENGTH = 0.8
+
+
+def merge_triggers(prompt: str, words: Iterable[str]) -> str:
+    """Append trigger words to a prompt, comma-separated, skipping words the prompt already has as a part."""
+    present = {part.strip().lower() for part in prompt.split(',')}
+    added: list[str] = []
+    for word in (w.strip() for w in words):
+        if word and word.lower() not in present:
+            added.append(word)
+            present.add(word.lower())
+    if not added:
+        return prompt
+    base = prompt.strip().rstrip(',').rstrip()
+    return ', '.join([base, *added] if base else added)
+
+
+def lora_label(view: LoraView) -> str:
+    """Return the Civitai name with the file name when known, else the file name."""
+    civ = view.civitai
+    if civ and civ.found and civ.model_name:
+        version = f' {civ.version_name}' if civ.version_name else ''
+        return f'{civ.model_name}{version} ({unified(view.name).rsplit("/", 1)[-1]})'
+    return unified(view.name)
+
+
+class LoraPicker:
+    """A LoRA select with search and a strength slider; choosing a LoRA adds its trigger words to the prompt."""
+
+    def __init__(self, services: Services, *, prompt: ui.textarea) -> None:
+        self.services = services
+        self.prompt = prompt
+        self.workflow_id = ''
+        self.triggers: dict[str, list[str]] = {}
+        with ui.row().classes('w-full items-end no-wrap gap-4').mark('lora-picker') as self.root:
+            self.select = ui.select({NONE: t('lora_picker_none')}, value=NONE, label=t('lora_picker'),
+                                    with_input=True, on_change=lambda e: self._chosen(e.value)) \
+                .props('dense outlined options-dense').classes('grow min-w-0').mark('lora-select')
+            with ui.column().classes('gap-0 w-40 shrink-0'):
+                caption = ui.label().classes('text-xs text-gray-500')
+                self.strength = ui.slider(min=0, max=1.5, step=0.05, value=DEFAULT_STRENGTH) \
+                    .props('dense label').mark('lora-strength')
+                caption.bind_text_from(self.strength, 'value', backward=lambda v: f"{t('lora_strength')} {v:.2f}")
+        self.root.set_visibility(False)
+        services.loras.changed.subscribe(self._on_sync)
+
+    def show_for(self, workflow: Workflow) -> None:
+        """Show the picker (cleared) only for a workflow that takes a LoRA, and load that workflow's LoRAs."""
+        accepts = workflow.accepts('lora')
+        self.root.set_visibility(accepts)
+        self.select.set_value(NONE)
+        self.strength.set_value(DEFAULT_STRENGTH)
+        self.workflow_id = workflow.id if accepts else ''
+        if accepts:
+            background_tasks.create(self.load(), name='lora-picker-load', context=self.root)
+
+    def params(self) -> dict:
+        """Return the lora and lora_strength params (lora None when none is chosen)."""
+        return {'lora': self.select.value or None, 'lora_strength': float(self.strength.value)}
+
+    async def load(self) -> None:
+        """Fill the options from the last sync of the servers that can run the workflow (or their object_info)."""
+        workflow_id = self.workflow_id
+        if not workflow_id:
+            return
+        entries = [e for e in self.services.pool.entries.values() if e.health.enabled]
+        able = [e for e in entries if self.services.registry.is_available(workflow_id, e.health.name)]
+        options: dict[str, str] = {}
+        triggers: dict[str, list[str]] = {}
+        for entry in able or entries:
+            views = await self.services.loras.loras(entry.id)
+            for view in views:
+                options.setdefault(view.name, lora_label(view))
+                if view.civitai and view.civitai.found and view.civitai.trained_words:
+                    triggers.setdefault(view.name, list(view.civitai.trained_words))
+            if not views:
+                for name in lora_names(entry.object_info):
+                    options.setdefault(name, unified(name))
+        if workflow_id != self.workflow_id:
+            return
+        self.triggers = triggers
+        value = self.select.value if self.select.value in options else NONE
+        self.select.set_options({NONE: t('lora_picker_none'), **dict(sorted(options.items(), key=lambda o: o[1]))},
+                                value=value)
+
+    def _chosen(self, name: str | None) -> None:
+        words = self.triggers.get(name or NONE) or []
+        merged = merge_triggers(self.prompt.value or '', words)
+        if merged != (self.prompt.value or ''):
+            self.prompt.set_value(merged)
+            ui.notify(t('lora_trigger_added'), position='top')
+
+    async def _on_sync(self, status: LoraSyncStatus) -> None:
+        if status.stage == 'done' and self.workflow_id:
+            await self.load()
