@@ -157,11 +157,11 @@ async def test_not_json_from_comfyui_fails_the_job_clearly(stack, monkeypatch: p
     app, _ = stack
     entry = next(iter(app.pool.entries.values()))
 
-    async def broken_history(prompt_id: str) -> dict:
-        from vcc_ui.services.comfy.client import ComfyBadResponse
-        raise ComfyBadResponse('ComfyUI answered /history with something that is not JSON')
+    async def not_json(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, text='500 Internal Server Error', headers={'content-type': 'text/plain'})
 
-    monkeypatch.setattr(entry.client, 'history', broken_history)
+    monkeypatch.setattr(entry.client, '_http', httpx.AsyncClient(base_url=entry.client.base_url,
+                                                                 transport=httpx.MockTransport(not_json)))
     async with client_for(app) as http:
         job = (await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern',
                                                      'params': {'prompt': 'x', 'seed': 3}})).json()

@@ -13,15 +13,19 @@ from datetime import datetime
 
 from nicegui import Event, binding
 from pydantic import ValidationError
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import FINISHED, Job, JobStatus, utcnow
 from vcc_ui.services.comfy.client import ComfyError, ComfyUnavailable, PromptRejected
 from vcc_ui.services.comfy.messages import (
+    Executed,
     Executing,
     ExecutionError,
     ExecutionInterrupted,
     ExecutionStart,
+    ExecutionSuccess,
+    ImageRef,
     Message,
     PreviewImageWithMetadata,
     Progress,
@@ -116,6 +120,8 @@ class Run:
     cancel_requested: bool = False
     posted: bool = False
     recovering: bool = False
+    succeeded: bool = False
+    outputs: list[ImageRef] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -358,6 +364,8 @@ class JobManager:
             await self._finish(view, JobStatus.FAILED, run=run, error=f'Lost contact with ComfyUI: {error}')
         except PromptRejected as error:
             await self._finish(view, JobStatus.FAILED, run=run, error=f'ComfyUI refused the workflow: {error}')
+        except ComfyError as error:
+            await self._finish(view, JobStatus.FAILED, run=run, error=f'ComfyUI error: {error}')
         except ParamError as error:
             await self._finish(view, JobStatus.FAILED, run=run, error=error.message)
         except asyncio.CancelledError:
@@ -478,6 +486,10 @@ class JobManager:
             self.previews[view.id] = (message.image_type, message.data)
             view.preview_seq += 1
             self._emit_soon(view)  # the progress message that comes with it usually emits first
+        elif isinstance(message, Executed):
+            run.outputs.extend(message.images)
+        elif isinstance(message, ExecutionSuccess):
+            run.succeeded = True
         elif isinstance(message, ExecutionError):
             run.error = message
         elif isinstance(message, ExecutionInterrupted):
@@ -604,9 +616,4 @@ class JobManager:
 
 
 def _update(db: Session, job_id: str, **fields: object) -> None:
-    row = db.get(Job, job_id)
-    if row is None:
-        return
-    for name, value in fields.items():
-        setattr(row, name, value)
-    db.add(row)
+    db.exec(update(Job).where(col(Job.id) == job_id).values(**fields))

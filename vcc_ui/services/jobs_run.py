@@ -74,13 +74,15 @@ class JobRunner:
         """Fetch every output image of the finished prompt and store it once; return the image ids."""
         view, client = run.view, run.server.client
         assert run.prompt_id is not None
-        entry = await client.history(run.prompt_id)
-        if entry is None:
-            return []
+        if run.succeeded and run.outputs and not run.recovering:
+            refs = run.outputs  # the executed messages carried the same outputs that /history lists
+        else:
+            entry = await client.history(run.prompt_id)
+            refs = ComfyClient.output_images(entry) if entry is not None else []
         params = GenerateParams(**view.params)
         created = view.started_at or view.queued_at
         ids: list[str] = []
-        for ref in ComfyClient.output_images(entry):
+        for ref in refs:
             image_id = uuid.uuid5(OUTPUT_NAMESPACE, f'{view.id}/{ref.subfolder}/{ref.filename}').hex
             ids.append(image_id)
             stored = None
