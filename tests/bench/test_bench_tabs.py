@@ -122,7 +122,7 @@ async def test_progress_to_dom_latency_with_50_tabs(tmp_path: Path) -> None:
                 answer = await context.request.post('/api/v1/jobs', data={
                     'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'bench', 'steps': STEPS}})
                 assert answer.ok, await answer.text()
-                await pages[-1].wait_for_selector('[data-role=job-thumb]', timeout=STEPS * STEP_DELAY * 1000 + 30_000)
+                await pages[-1].wait_for_selector('[data-role=job-thumb]', timeout=STEPS * STEP_DELAY * 1000 + 120_000)
                 await asyncio.sleep(0.5)
                 rss_peak = rss_mb(app.process.pid)
                 seen = [await steps_seen(page) for page in pages]

@@ -135,7 +135,7 @@ def browser(chromium_path: str) -> Iterator:
 def context(browser, app_server: RunningApp) -> Iterator:
     """A fresh browser profile (a new anonymous user) at desktop size."""
     ctx = browser.new_context(viewport=DESKTOP, base_url=app_server.url, locale='en-US')
-    ctx.set_default_timeout(20_000)
+    ctx.set_default_timeout(60_000)
     yield ctx
     ctx.close()
 

@@ -46,7 +46,7 @@ async def test_dashboard_shows_jobs_moving_with_progress_and_preview(dashboard_a
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         context = await browser.new_context(viewport=DESKTOP, base_url=dashboard_app.url, locale='en-US')
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(60_000)
         page = await context.new_page()
         errors: list[str] = []
         page.on('pageerror', lambda error: errors.append(str(error)))

@@ -73,7 +73,7 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
         browser = await playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(viewport=DESKTOP, base_url=gallery_app.url, locale='en-US')
-            context.set_default_timeout(20_000)
+            context.set_default_timeout(60_000)
             page = await context.new_page()
             errors: list[str] = []
             page.on('pageerror', lambda error: errors.append(str(error)))
