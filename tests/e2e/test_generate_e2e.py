@@ -113,7 +113,7 @@ def test_reload_mid_job_and_see_it_continue_to_the_result(context, app_server: R
     page = context.new_page()
     errors = watch_errors(page)
     login(page, app_server)
-    page.get_by_label('Steps').fill('40')
+    page.get_by_label('Steps').fill('120')  # slow enough that a reload on a busy machine lands mid-job
     page.click(GENERATE)
     card = page.locator(CARD).first
     card.wait_for()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from nicegui import app
+from nicegui.testing import User
 
 from tests.fixtures import simulator
 from vcc_ui.services import Services
@@ -54,3 +55,15 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp
 def services(user: object) -> Services:
     """The services of the app the `user` fixture runs (main.py keeps them on app.state)."""
     return app.state.services
+
+
+@pytest.fixture(autouse=True)
+def patient_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give should_see/should_not_see ~3 s instead of ~0.3 s: CI shares 2 cores with a browser and simulators."""
+    for name in ('should_see', 'should_not_see'):
+        original = getattr(User, name)
+
+        async def patient(self: User, *args: object, _original=original, retries: int = 30, **kwargs: object) -> None:
+            await _original(self, *args, retries=retries, **kwargs)
+
+        monkeypatch.setattr(User, name, patient)

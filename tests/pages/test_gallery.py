@@ -41,7 +41,7 @@ def shown(user: User) -> list[str]:
 
 async def expect(user: User, ids: list[str]) -> None:
     """Wait (a bounded number of event-loop turns) until the grid shows exactly these ids, in this order."""
-    for _ in range(100):
+    for _ in range(500):
         if shown(user) == ids:
             return
         await asyncio.sleep(0.02)
@@ -50,7 +50,7 @@ async def expect(user: User, ids: list[str]) -> None:
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
     """Wait (a bounded number of event-loop turns) until an async check holds."""
-    for _ in range(100):
+    for _ in range(500):
         if await check():
             return
         await asyncio.sleep(0.02)
@@ -224,6 +224,7 @@ async def test_bulk_select_deletes_restores_and_zips(user: User, services: Servi
     rows = await seed(services, owner, 3)
     await user.open('/gallery')
     await user.should_not_see(marker='bulk-bar')
+    await user.should_see(marker='image-select')
     boxes = sorted(user.find(marker='image-select').elements, key=lambda element: element.id)
     boxes[0].set_value(True)
     boxes[1].set_value(True)
@@ -239,6 +240,7 @@ async def test_bulk_select_deletes_restores_and_zips(user: User, services: Servi
 
     value_of(user, 'gallery-view').set_value('trash')
     await expect(user, [rows[2].id, rows[1].id])
+    await user.should_see(marker='image-select')
     value_of(user, 'image-select').set_value(True)
     user.find(marker='bulk-select-all').click()
     await user.should_see('2 selected')
