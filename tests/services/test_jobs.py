@@ -223,7 +223,7 @@ async def test_log_lines_follow_enqueue_start_progress_complete(tmp_path: Path,
     async with simulator(tmp_path, step_delay=0.02) as sim, \
             services(make_settings(tmp_path, sim.url, progress_log_min_ms=0, progress_log_step=25)) as app:
         view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
-        await wait_for(lambda: view.finished)
+        await wait_for(lambda: any(r.getMessage() == 'job_complete' for r in caplog.records))
     events = [r.getMessage() for r in caplog.records if getattr(r, 'job_id', None) == view.id]
     assert events[0] == 'enqueue' and events[1] == 'job_start' and events[-1] == 'job_complete'
     progress = [r.percent for r in caplog.records if r.getMessage() == 'job_progress']

@@ -148,6 +148,7 @@ class JobManager:
         self._serve_counter = 0
         self._durations: dict[tuple[str, str], float] = {}
         self._requeues: dict[str, int] = {}
+        self._finishing: set[str] = set()
         self._workflow_durations: dict[str, float] = {}
         self._last_emit: dict[str, float] = {}
         self._emit_pending: set[str] = set()
@@ -442,13 +443,21 @@ class JobManager:
             if status == JobStatus.COMPLETED:
                 self._record_duration(view, run)
             self._spawn(self.runner.cleanup(run))
-        view.status, view.error, view.finished_at = status, error, utcnow()
+        if view.id in self._finishing:
+            return
+        self._finishing.add(view.id)
+        finished_at = utcnow()
+        fields = {'status': status, 'error': error or None, 'finished_at': finished_at,
+                  'image_ids': view.image_ids, 'progress_value': view.step, 'progress_max': view.steps}
+        try:
+            await self.writer.write(lambda db: _update(db, view.id, **fields))
+        finally:
+            self._finishing.discard(view.id)
+        # NOTE: the view turns finished only once the row says so, so whoever sees it finished can read the DB
+        view.status, view.error, view.finished_at = status, error, finished_at
         if status == JobStatus.COMPLETED:
             view.progress = 1.0
         view.eta_seconds, view.position = None, 0
-        fields = {'status': status, 'error': error or None, 'finished_at': view.finished_at,
-                  'image_ids': view.image_ids, 'progress_value': view.step, 'progress_max': view.steps}
-        await self.writer.write(lambda db: _update(db, view.id, **fields))
         extra = {'job_id': view.id, 'owner': view.owner, 'status': str(status), 'server': view.server}
         if status == JobStatus.COMPLETED:
             log.info('job_complete', extra={**extra, 'image_ids': view.image_ids})
