@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlencode
 
@@ -11,6 +10,7 @@ from nicegui import context, ui
 from vcc_ui.admin import ADMIN_GRANT_PATH, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, is_admin, safe_admin_next
 from vcc_ui.gate import client_ip
 from vcc_ui.i18n import t
+from vcc_ui.pages.widgets.password_form import PasswordForm
 from vcc_ui.services import Services
 
 
@@ -77,40 +77,15 @@ def page(services: Services) -> None:
         return
     ip = client_ip(request)
 
-    async def submit() -> None:
-        if not password.value:
-            show_error(t('login_empty'))
-            return
-        button.props('loading')
-        attempt = await auth.attempt(name.value or '', password.value, ip)
-        button.props(remove='loading')
-        if attempt.ok:
-            ui.navigate.to(f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}')
-            return
-        password.set_value('')
-        if attempt.retry_after:
-            show_error(t('login_limited', seconds=math.ceil(attempt.retry_after)))
-        else:
-            show_error(t('admin_login_wrong'))
-
-    def show_error(text: str) -> None:
-        error.set_text(text)
-        error.set_visibility(True)
-        password.run_method('focus')
-
     with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4'):
         with ui.row().classes('items-center gap-2 no-wrap'):
             ui.icon('admin_panel_settings', size='md').classes('text-slate-600')
             ui.label(t('admin_login_title')).classes('text-lg font-medium')
         name = ui.input(t('admin_user')).props('outlined autocomplete=username') \
             .classes('w-full').mark('admin-user')
-        password = ui.input(t('login_password'), password=True, password_toggle_button=True) \
-            .props('outlined autofocus autocomplete=current-password').classes('w-full') \
-            .on('keydown.enter', submit).mark('admin-password')
-        error = ui.label().classes('text-negative -mt-2').mark('admin-login-error')
-        error.set_visibility(False)
-        button = ui.button(t('admin_login_submit'), on_click=submit).props('unelevated no-caps') \
-            .classes('w-full').mark('admin-login-submit')
+        PasswordForm(prefix='admin-', submit_label=t('admin_login_submit'), wrong_text=t('admin_login_wrong'),
+                     attempt=lambda password: auth.attempt(name.value or '', password, ip),
+                     grant_url=lambda: f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}')
 
 
 CSS = '''

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -13,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from vcc_ui.gate import GRANT_PATH, client_ip, safe_next
 from vcc_ui.i18n import t
 from vcc_ui.pages.frame import language_switch
+from vcc_ui.pages.widgets.password_form import PasswordForm
 from vcc_ui.services import Services
 from vcc_ui.services.auth import GATE_COOKIE
 
@@ -27,27 +27,6 @@ def create(services: Services) -> Callable[..., Response | None]:
             return RedirectResponse(target, status_code=303)
         ip = client_ip(request)
 
-        async def submit() -> None:
-            if not password.value:
-                show_error(t('login_empty'))
-                return
-            button.props('loading')
-            attempt = await gate.attempt(password.value, ip)
-            button.props(remove='loading')
-            if attempt.ok:
-                ui.navigate.to(f'{GRANT_PATH}?{urlencode({"token": gate.grant(), "next": target})}')
-                return
-            password.set_value('')
-            if attempt.retry_after:
-                show_error(t('login_limited', seconds=math.ceil(attempt.retry_after)))
-            else:
-                show_error(t('login_wrong'))
-
-        def show_error(text: str) -> None:
-            error.set_text(text)
-            error.set_visibility(True)
-            password.run_method('focus')
-
         ui.query('body').classes('bg-slate-100')
         with ui.column().classes('w-full min-h-screen items-center justify-center p-4'):
             with ui.card().classes('w-full max-w-sm p-6 gap-4'):
@@ -57,13 +36,9 @@ def create(services: Services) -> Callable[..., Response | None]:
                     language_switch()
                 ui.label(t('login_title')).classes('text-lg font-medium -mb-2')
                 ui.label(t('login_intro')).classes('text-gray-600')
-                password = ui.input(t('login_password'), password=True, password_toggle_button=True) \
-                    .props('outlined autofocus autocomplete=current-password').classes('w-full') \
-                    .on('keydown.enter', submit).mark('password')
-                error = ui.label().classes('text-negative -mt-2').mark('login-error')
-                error.set_visibility(False)
-                button = ui.button(t('login_submit'), on_click=submit).props('unelevated no-caps') \
-                    .classes('w-full').mark('login-submit')
+                PasswordForm(prefix='', submit_label=t('login_submit'), wrong_text=t('login_wrong'),
+                             attempt=lambda password: gate.attempt(password, ip),
+                             grant_url=lambda: f'{GRANT_PATH}?{urlencode({"token": gate.grant(), "next": target})}')
         return None
 
     return login
