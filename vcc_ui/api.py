@@ -120,7 +120,8 @@ def create_router(services: Services) -> APIRouter:
         preview = services.jobs.preview(job_id) if view is not None and view.owner == user else None
         if preview is None:
             raise _error(404, 'not_found', 'No preview')
-        return Response(preview[1], media_type=preview[0], headers={'Cache-Control': 'no-store'})
+        # the URL carries the preview version, so the owner's other tabs take it from the browser's cache
+        return Response(preview[1], media_type=preview[0], headers={'Cache-Control': 'private, max-age=300'})
 
     @api.get('/workflows')
     async def list_workflows() -> dict:

@@ -61,6 +61,20 @@ async def test_other_users_see_nothing(stack) -> None:
         assert (await bob.get('/api/v1/jobs')).json()['items'] == []
 
 
+async def test_live_preview_is_the_owners_and_cacheable_by_version(stack) -> None:
+    app, _ = stack
+    async with client_for(app) as alice, client_for(app) as bob:
+        job = (await alice.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img',
+                                                      'params': {'prompt': 'x', 'steps': 60}})).json()
+        await wait_for(lambda: app.jobs.views[job['id']].preview_seq > 0)
+        url = app.jobs.views[job['id']].to_dict()['preview_url']
+        preview = await alice.get(url)
+        assert preview.status_code == 200 and preview.content[:2] == b'\xff\xd8'
+        assert preview.headers['cache-control'] == 'private, max-age=300'  # the URL names the preview version
+        assert (await bob.get(url)).status_code == 404
+        await alice.post(f'/api/v1/jobs/{job["id"]}/cancel')
+
+
 async def test_forged_identity_cookie_is_replaced(stack) -> None:
     app, _ = stack
     async with client_for(app) as http:

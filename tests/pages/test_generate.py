@@ -201,15 +201,21 @@ async def test_two_users_do_not_see_each_others_jobs(create_user: Callable[[], U
     await bob.should_see(marker='jobs-empty')
 
 
-async def test_progress_steps_update_the_card_in_place_without_rebuilding(user: User, services: Services,
-                                                                          sim: Simulator) -> None:
-    sim.faults.step_delay = 0.05
+async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding(user: User, services: Services,
+                                                                                 sim: Simulator) -> None:
     await user.open('/')
+    owner = owner_of(user)
+    for _ in range(19):
+        done = await services.jobs.submit(owner, 'test_pattern', {'prompt': 'earlier', 'seed': 1})
+        await wait_for(lambda done=done: done.finished)
+    await wait_for(lambda: len(user.find(marker='job-thumb').elements) == 19)  # every finished card shows its result
+    sim.faults.step_delay = 0.05
     user.find(marker='generate').click()
-    await wait_for(lambda: any(v.step >= 2 for v in services.jobs.jobs_of(owner_of(user))))
-    card = user.find(marker='job-card').elements.pop()
-    bar = user.find(marker='job-progress').elements.pop()
-    elements, value = {e.id for e in card.descendants()}, bar.value
-    await wait_for(lambda: any(v.step >= 8 for v in services.jobs.jobs_of(owner_of(user))))
-    assert {e.id for e in card.descendants()} == elements
+    await wait_for(lambda: any(v.step >= 2 for v in services.jobs.jobs_of(owner)))
+    panel = user.find(marker='jobs-panel').elements.pop()
+    assert len(user.find(marker='job-card').elements) == 20
+    bar = next(iter(user.find(marker='job-progress').elements))
+    elements, value = {e.id for e in panel.descendants()}, bar.value
+    await wait_for(lambda: any(v.step >= 8 for v in services.jobs.jobs_of(owner)))
+    assert {e.id for e in panel.descendants()} == elements
     assert bar.value > value

@@ -14,6 +14,8 @@ from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simu
 from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Image, Job
+from vcc_ui.services import jobs as jobs_module
+from vcc_ui.services.comfy.messages import PreviewImageWithMetadata
 from vcc_ui.services.jobs import SubmitError
 
 PROMPT = {'prompt': 'a red fox in the snow', 'seed': 7}
@@ -39,6 +41,21 @@ async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
         sidecar = json.loads(app.storage.resolve(image.rel_path.replace('.png', '.json')).read_text())
         assert sidecar['job_id'] == view.id and sidecar['server'] == view.server
         assert image.rel_path.startswith(f'users/{USER_A}/')
+
+
+async def test_live_previews_are_thinned_and_the_newest_is_served(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs_module, 'PREVIEW_INTERVAL', 60.0)
+    async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        latest: list[bytes] = []
+        app.pool.add_listener(lambda _, message: latest.append(message.data)
+                              if isinstance(message, PreviewImageWithMetadata) else None)
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
+        await wait_for(lambda: view.step >= 6)
+        assert len(latest) >= 5
+        assert view.preview_seq == 1  # the first preview shows at once, later ones wait out the interval
+        preview = app.jobs.preview(view.id)
+        assert preview is not None and preview[1] == latest[-1]  # ... but the image served is always the newest
 
 
 async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:

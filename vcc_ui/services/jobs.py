@@ -40,6 +40,7 @@ from vcc_ui.settings import Settings
 log = logging.getLogger('vcc_ui.jobs')
 
 EMIT_INTERVAL = 0.1
+PREVIEW_INTERVAL = 0.5  # every open tab fetches and decodes each new preview: two a second look live enough
 PROGRESS_DB_INTERVAL = 5.0
 DEFAULT_DURATION = 20.0
 KEEP_FINISHED = 2000
@@ -152,6 +153,8 @@ class JobManager:
         self._workflow_durations: dict[str, float] = {}
         self._last_emit: dict[str, float] = {}
         self._emit_pending: set[str] = set()
+        self._last_preview: dict[str, float] = {}
+        self._preview_pending: set[str] = set()
         self._last_db_progress: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -436,6 +439,7 @@ class JobManager:
         if run.prompt_id:
             self._by_prompt.pop(run.prompt_id, None)
         self.previews.pop(run.view.id, None)
+        self._last_preview.pop(run.view.id, None)
 
     async def _finish(self, view: JobView, status: JobStatus, *, run: Run | None = None, error: str = '') -> None:
         if run is not None:
@@ -493,8 +497,7 @@ class JobManager:
             self._on_progress(view, message)
         elif isinstance(message, PreviewImageWithMetadata):
             self.previews[view.id] = (message.image_type, message.data)
-            view.preview_seq += 1
-            self._emit_soon(view)  # the progress message that comes with it usually emits first
+            self._show_preview(view)
         elif isinstance(message, Executed):
             run.outputs.extend(message.images)
         elif isinstance(message, ExecutionSuccess):
@@ -552,6 +555,23 @@ class JobManager:
     def _emit_deferred(self, view: JobView) -> None:
         if view.id in self._emit_pending:
             self._emit(view, force=True)
+
+    def _show_preview(self, view: JobView) -> None:
+        """Bump the preview version at most every PREVIEW_INTERVAL; the newest image is the one served."""
+        now = time.monotonic()
+        last = self._last_preview.get(view.id)
+        if last is None or now - last >= PREVIEW_INTERVAL:
+            self._last_preview[view.id] = now
+            view.preview_seq += 1
+            self._emit_soon(view)  # the progress message that comes with it usually emits first
+        elif view.id not in self._preview_pending:
+            self._preview_pending.add(view.id)
+            asyncio.get_running_loop().call_later(PREVIEW_INTERVAL - (now - last), self._preview_deferred, view)
+
+    def _preview_deferred(self, view: JobView) -> None:
+        self._preview_pending.discard(view.id)
+        if view.id in self.previews:
+            self._show_preview(view)
 
     def _record_duration(self, view: JobView, run: Run) -> None:
         took = time.monotonic() - run.started

@@ -49,7 +49,8 @@ class JobCard:
                 ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense') \
                     .tooltip(self.t('job_cancel')).mark('job-cancel') \
                     .bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
-            self.body = ui.column().classes('w-full gap-1')
+            # its own Vue component: a progress step re-renders this section only, not the card's header and button
+            self.body = ui.card_section().classes('w-full p-0 column gap-1')
         if view.finished:
             self.show_result_later()
         else:
@@ -66,7 +67,8 @@ class JobCard:
                 ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step') \
                     .props('data-role=job-step')
             ui.linear_progress(value=view.progress, show_value=False, size='8px') \
-                .bind_value_from(view, 'progress').props('rounded').classes('w-full').mark('job-progress')
+                .bind_value_from(view, 'progress').props('rounded instant-feedback').classes('w-full') \
+                .mark('job-progress')
             Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center') \
                 .mark('job-preview') \
                 .bind_source_from(view, 'preview_seq', backward=self._preview_url) \

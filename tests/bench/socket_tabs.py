@@ -1,0 +1,96 @@
+"""Open tabs without a renderer: each loads the page over HTTP like a browser and keeps NiceGUI's socket.
+
+A SocketTab makes the server do everything it does for a Chromium tab (build the page, keep a client with its
+elements, bindings and outbox, push every update over its own socket.io connection) but costs this machine no
+rendering. The tabs run in a child process so their message parsing shares no interpreter with the simulator.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import multiprocessing
+import re
+import time
+import uuid
+from typing import Any
+
+import httpx
+import socketio
+
+QUERY = re.compile(r'query: (\{.*?\}),\n')  # a Python dict literal in the page's script
+
+
+class SocketTab:
+    """One tab: the page's client_id from its HTML, then a socket that stamps when each job step arrives."""
+
+    def __init__(self, url: str, cookies: dict[str, str]) -> None:
+        self.url = url
+        self.cookies = cookies
+        self.arrived: dict[int, float] = {}
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.sio.on('update', self._on_update)
+
+    async def open(self, http: httpx.AsyncClient) -> None:
+        """Load the page, then connect its socket the way nicegui.js does (implicit handshake)."""
+        page = await http.get(self.url + '/', cookies=self.cookies)
+        page.raise_for_status()
+        match = QUERY.search(page.text)
+        if match is None:
+            raise RuntimeError('the page carries no socket query')
+        query = {**ast.literal_eval(match.group(1)), 'document_id': str(uuid.uuid4()), 'tab_id': str(uuid.uuid4())}
+        query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items()}
+        await self.sio.connect(f'{self.url}?{httpx.QueryParams(query)}', socketio_path='/_nicegui_ws/socket.io',
+                               transports=['websocket'],
+                               headers={'Cookie': '; '.join(f'{k}={v}' for k, v in self.cookies.items())})
+
+    def _on_update(self, message: dict[str, Any]) -> None:
+        now = time.time()
+        for element in message.values():
+            if isinstance(element, dict) and element.get('props', {}).get('data-role') == 'job-step':
+                text = element.get('text') or ''
+                step = text.split(' ', 1)[0]
+                if step.isdigit():
+                    self.arrived.setdefault(int(step), now)
+
+
+async def _run(url: str, cookies: dict[str, str], count: int, signals: tuple[Any, Any, Any]) -> None:
+    ready, stop, results = signals
+    tabs = [SocketTab(url, cookies) for _ in range(count)]
+    async with httpx.AsyncClient(timeout=60) as http:
+        for tab in tabs:
+            await tab.open(http)
+    ready.set()
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    results.put([{'connected': tab.sio.connected, 'arrived': tab.arrived} for tab in tabs])
+    for tab in tabs:
+        await tab.sio.disconnect()
+
+
+def _child(url: str, cookies: dict[str, str], count: int, signals: tuple[Any, Any, Any]) -> None:
+    asyncio.run(_run(url, cookies, count, signals))
+
+
+class SocketTabs:
+    """`count` socket tabs in a child process: open() waits until all are connected, close() returns their stamps."""
+
+    def __init__(self, url: str, cookies: dict[str, str], count: int) -> None:
+        context = multiprocessing.get_context('spawn')
+        self.ready, self.stop, self.results = context.Event(), context.Event(), context.Queue()
+        self.process = context.Process(target=_child, args=(url, cookies, count, (self.ready, self.stop, self.results)),
+                                       name='socket-tabs', daemon=True)
+
+    def open(self, timeout: float = 120) -> None:
+        """Start the child and wait until every tab has its socket."""
+        self.process.start()
+        if not self.ready.wait(timeout):
+            self.process.kill()
+            raise RuntimeError('the socket tabs did not connect')
+
+    def close(self) -> list[dict]:
+        """Stop the tabs; return, per tab, whether it stayed connected and {step: arrival time}."""
+        self.stop.set()
+        tabs = self.results.get(timeout=60)
+        self.process.join(30)
+        return tabs
