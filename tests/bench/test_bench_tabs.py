@@ -211,6 +211,8 @@ async def measure(tmp_path: Path, *, browser_tabs: int) -> None:
            socket_message_to_dom_p50_ms=f'{figures["render"][0]:.1f}',
            socket_message_to_dom_p95_ms=f'{figures["render"][1]:.1f}', job_wall_s=f'{job_seconds:.1f}',
            cpu_s_app=f'{cpu_used[0]:.1f}', cpu_s_chromium=f'{cpu_used[1]:.1f}',
+           cpu_ms_app_per_tab_and_step=f'{cpu_used[0] * 1000 / (TABS * STEPS):.2f}',
+           cpu_ms_chromium_per_rendered_tab_and_step=f'{cpu_used[1] * 1000 / (browser_tabs * STEPS):.2f}',
            cpu_s_test_process_with_simulator=f'{cpu_used[2]:.1f}')
     report('app server RSS (VmRSS of the app process; the simulator runs in the test process)',
            idle_mb=f'{idle_rss:.0f}', with_tabs_open_mb=f'{rss_tabs:.0f}', after_the_job_mb=f'{rss_peak:.0f}',
