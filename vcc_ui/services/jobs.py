@@ -155,6 +155,7 @@ class JobManager:
         self._emit_pending: set[str] = set()
         self._last_preview: dict[str, float] = {}
         self._preview_pending: set[str] = set()
+        self._reposition_pending = False
         self._last_db_progress: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -299,7 +300,7 @@ class JobManager:
             jobs.remove(view)
         if not jobs:
             self._queued.pop(view.owner, None)
-        self._reposition()
+        self._reposition_soon()
 
     def _owners_in_turn(self) -> list[str]:
         return sorted(self._queued, key=lambda o: (self._served.get(o, 0), self._queued[o][0].queued_at))
@@ -428,7 +429,7 @@ class JobManager:
         log.warning('job %s could not start on %s (%s); it goes back to the queue', view.id, view.server, reason)
         view.status, view.server = JobStatus.QUEUED, ''
         self._enqueue(view)
-        self._reposition()
+        self._reposition_soon()
         await self.writer.write(lambda db: _update(db, view.id, status=JobStatus.QUEUED, server_id=None,
                                                    prompt_id=None))
         self._wake.set()
@@ -470,7 +471,7 @@ class JobManager:
         self._emit(view, force=True)
         self._requeues.pop(view.id, None)
         self._prune()
-        self._reposition()
+        self._reposition_soon()
         self._wake.set()
 
     def _prune(self) -> None:
@@ -584,7 +585,14 @@ class JobManager:
         return self._durations.get((workflow_id, server)) or self._workflow_durations.get(workflow_id) \
             or DEFAULT_DURATION
 
+    def _reposition_soon(self) -> None:
+        """Positions and ETAs once per loop turn, however many jobs were dispatched or finished in it."""
+        if not self._reposition_pending:
+            self._reposition_pending = True
+            asyncio.get_running_loop().call_soon(self._reposition)
+
     def _reposition(self) -> None:
+        self._reposition_pending = False
         slots = max(1, sum(e.health.max_inflight for e in self.pool.entries.values() if e.usable))
         backlog = 0.0
         for run in self.runs.values():

@@ -128,22 +128,29 @@ class Stats:
             await asyncio.sleep(self.interval)
 
     def _on_job(self, view: JobView) -> None:
-        if self._status.get(view.id) == view.status:
+        old = self._status.get(view.id)
+        if old == view.status:
             return  # a progress step: nothing to count
         if view.finished:
             self._status.pop(view.id, None)
             self._refresh_soon()
         else:
             self._status[view.id] = view.status
-        self._recount()
+        self._count(old, -1)
+        self._count(None if view.finished else view.status, 1)
+
+    def _count(self, status: str | None, delta: int) -> None:
+        if status == JobStatus.QUEUED:
+            self.counters.queued += delta
+        elif status in ACTIVE:
+            self.counters.running += delta
 
     def _recount(self) -> None:
-        queued = running = 0
-        for view in self.jobs.views.values():
-            if view.status == JobStatus.QUEUED:
-                queued += 1
-            elif view.status in ACTIVE:
-                running += 1
+        """Count from the live views again (at start and with every sample); job events keep it up in between."""
+        self._status = {view.id: view.status for view in self.jobs.views.values() if not view.finished}
+        statuses = list(self._status.values())
+        queued = statuses.count(JobStatus.QUEUED)
+        running = sum(1 for status in statuses if status in ACTIVE)
         if (queued, running) != (self.counters.queued, self.counters.running):
             self.counters.queued, self.counters.running = queued, running
 
