@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import weakref
 
 from nicegui import app, context
 
@@ -415,13 +416,27 @@ def translate(key: str, lang: str, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
+_page_language: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()  # client -> language
+
+
 def language() -> str:
-    """Return this browser's language: its choice, else what its Accept-Language prefers."""
-    storage = app.storage.user
+    """Return this browser's language: its choice, else what its Accept-Language prefers.
+
+    Service events reach a page inside its slot but outside any request, where the browser's storage cannot be
+    read; there the language the page was built in answers.
+    """
+    client = context.client
+    try:
+        storage = app.storage.user
+    except RuntimeError:
+        if client in _page_language:
+            return _page_language[client]
+        return best_language(client.request.headers.get('accept-language') if client.request else None)
     lang = storage.get('lang')
     if lang not in LANGUAGES:
-        lang = best_language(context.client.request.headers.get('accept-language'))
+        lang = best_language(client.request.headers.get('accept-language'))
         storage['lang'] = lang
+    _page_language[client] = lang
     return lang
 
 

@@ -119,8 +119,8 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await page.keyboard.press('Escape')
             await page.get_by_role('button', name='Images').click()
             await expect(tiles).to_have_count(48)
-            assert await tiles.nth(1).get_attribute('data-image-id') == second_id
-            assert await tiles.first.get_attribute('data-image-id') == first_id
+            await expect(tiles.nth(1)).to_have_attribute('data-image-id', second_id)  # back in its place
+            await expect(tiles.first).to_have_attribute('data-image-id', first_id)
 
             phone = await browser.new_context(viewport=PHONE, base_url=gallery_app.url, locale='ko-KR',
                                               storage_state=await context.storage_state(), has_touch=True)
@@ -150,6 +150,11 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await expect(page.get_by_text('notes.png: not a readable PNG, JPEG or WEBP image.').first).to_be_visible()
             await thumbnails_loaded(page, 1)
             await shot(page, 'inputs_desktop')
+            await page.locator(TILE).first.hover()
+            await page.locator(TILE).first.locator('button:has-text("delete")').click()  # its icon's ligature
+            await expect(page.get_by_text('1 image(s) moved to the trash.')).to_be_visible()
+            await expect(page.locator(TILE)).to_have_count(0)
+            assert 'Traceback' not in (gallery_app.data / 'app.log').read_text()
             assert errors == []
         finally:
             await browser.close()

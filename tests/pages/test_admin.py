@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+
 import pytest
 from nicegui import ui
 from nicegui.testing import User
@@ -105,6 +108,23 @@ async def test_servers_test_add_disable_and_remove(user: User, services: Service
         await user.should_see('Server gpu-2 removed')
         assert entry.id not in services.pool.entries
         await user.should_not_see(marker=f'server-{entry.id}')
+
+
+async def test_a_health_change_from_the_background_updates_the_status_chip(user: User, services: Services) -> None:
+    become_admin(user, services)
+    user.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    await user.open('/admin/servers')
+    entry = next(iter(services.pool.entries.values()))
+    await user.should_see('정상', marker=f'server-status-{entry.id}')
+    entry.health.reachable = False
+
+    async def health_round() -> None:  # what the 5 s health loop does: no request, no page around it
+        services.pool.changed.emit(entry.health)
+
+    await asyncio.get_running_loop().create_task(health_round(), context=contextvars.Context())
+    await user.should_see('연결 안 됨', marker=f'server-status-{entry.id}')
+    entry.health.reachable = True
+    services.pool.changed.emit(entry.health)
 
 
 async def test_users_list_block_and_quota(user: User, services: Services) -> None:

@@ -85,8 +85,8 @@ class InputsPage:
         except ImageProblem as error:
             ui.notify(self.t('gal_failed', reason=error.message), type='warning')
             return
-        self.grid.remove([row.id])
         ui.notify(self.t('gal_restored' if restore else 'gal_deleted', count=1), type='positive')
+        self.grid.remove([row.id])  # last: the clicked button goes with its tile, and with it this slot
 
     # ---- upload ------------------------------------------------------------------------------------------------
 
