@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import weakref
+from contextlib import suppress
 
 from nicegui import app, context
 
@@ -99,6 +100,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'job_status_timed_out': {'en': 'Timed out', 'ko': '시간 초과'},
     'job_position': {'en': 'Position {n} in the queue', 'ko': '대기 순서 {n}번'},
     'job_eta': {'en': 'about {time} left', 'ko': '약 {time} 남음'},
+    'seconds': {'en': '{n} s', 'ko': '{n}초'},
     'job_cancel': {'en': 'Cancel this job', 'ko': '이 작업 취소'},
     'job_cancel_failed': {'en': 'This job can no longer be cancelled.', 'ko': '이 작업은 더 이상 취소할 수 없습니다.'},
     'job_preview': {'en': 'Live preview', 'ko': '실시간 미리보기'},
@@ -425,18 +427,19 @@ def language() -> str:
     Service events reach a page inside its slot but outside any request, where the browser's storage cannot be
     read; there the language the page was built in answers.
     """
-    client = context.client
     try:
         storage = app.storage.user
     except RuntimeError:
+        client = context.client
         if client in _page_language:
             return _page_language[client]
         return best_language(client.request.headers.get('accept-language') if client.request else None)
     lang = storage.get('lang')
     if lang not in LANGUAGES:
-        lang = best_language(client.request.headers.get('accept-language'))
+        lang = best_language(context.client.request.headers.get('accept-language'))
         storage['lang'] = lang
-    _page_language[client] = lang
+    with suppress(RuntimeError):  # a handler whose element was just removed has no client to remember it for
+        _page_language[context.client] = lang
     return lang
 
 

@@ -104,6 +104,19 @@ async def test_positions_and_eta_of_queued_jobs(tmp_path: Path) -> None:
         await app.jobs.cancel(first.id)
 
 
+async def test_running_eta_follows_the_jobs_own_pace(tmp_path: Path) -> None:
+    delay, steps = 0.05, 60
+    async with simulator(tmp_path, step_delay=delay) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': steps})
+        await wait_for(lambda: view.step >= 10)
+        early = view.eta_seconds, view.step
+        await wait_for(lambda: view.step >= 30)
+        late = view.eta_seconds, view.step
+        for eta, step in (early, late):  # seconds per step so far x steps to go, whatever earlier jobs took
+            assert eta is not None and 0.3 * (steps - step) * delay <= eta <= 3 * (steps - step) * delay, (eta, step)
+        assert late[0] < early[0]
+
+
 async def test_cancel_queued_and_running(tmp_path: Path) -> None:
     async with simulator(tmp_path, step_delay=0.1) as sim, services(make_settings(tmp_path, sim.url)) as app:
         running = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 100})

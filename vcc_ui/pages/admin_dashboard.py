@@ -123,7 +123,7 @@ class Dashboard:
                 with ui.row().classes('w-full no-wrap justify-between gap-2').mark('duration'):
                     ui.label(workflow.title_for(self.lang) if workflow else workflow_id) \
                         .classes('truncate')
-                    ui.label(f'{seconds:.1f} s').classes('font-mono shrink-0')
+                    ui.label(self.t('seconds', n=f'{seconds:.1f}')).classes('font-mono shrink-0')
         self.board.prune()
 
     def _on_presence(self) -> None:

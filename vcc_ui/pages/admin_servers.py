@@ -182,7 +182,8 @@ class ServerCard:
                     ui.label(job.status).classes('w-24 font-medium')
                     ui.label(job.workflow_id).classes('truncate')
                     ui.space()
-                    ui.label(f'{job.duration:.1f} s' if job.duration is not None else '-').classes('text-gray-600')
+                    ui.label(t('seconds', n=f'{job.duration:.1f}') if job.duration is not None else '-') \
+                        .classes('text-gray-600')
                     ui.label(job.queued_at.strftime('%m-%d %H:%M')).classes('text-gray-500 gt-xs')
 
     def _edit(self) -> None:

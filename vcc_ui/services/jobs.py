@@ -125,6 +125,7 @@ class Run:
     outputs: list[ImageRef] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    pace_from: tuple[float, int] | None = None  # (when, step) of the first step seen of the current sampler
 
 
 class JobManager:
@@ -495,7 +496,7 @@ class JobManager:
             if isinstance(message, Executing):
                 view.node = message.node or ''
         elif isinstance(message, Progress):
-            self._on_progress(view, message)
+            self._on_progress(run, message)
         elif isinstance(message, PreviewImageWithMetadata):
             self.previews[view.id] = (message.image_type, message.data)
             self._show_preview(view)
@@ -513,17 +514,29 @@ class JobManager:
         elif isinstance(message, Executing) and message.node is None:
             run.done.set()
 
-    def _on_progress(self, view: JobView, message: Progress) -> None:
+    def _on_progress(self, run: Run, message: Progress) -> None:
+        view = run.view
         before = view.progress
         view.step, view.steps = int(message.value), int(message.max)
         view.progress = min(1.0, message.value / message.max) if message.max else 0.0
         now = time.monotonic()
+        self._pace(run, now)
         if now - self._last_db_progress.get(view.id, 0) >= PROGRESS_DB_INTERVAL:
             self._last_db_progress[view.id] = now
             value, maximum = view.step, view.steps
             self.writer.write_later(lambda db: _update(db, view.id, progress_value=value, progress_max=maximum))
         self.runner.log_progress(view, before)
         self._emit(view)
+
+    @staticmethod
+    def _pace(run: Run, now: float) -> None:
+        """Time left from this job's own pace: seconds per step so far times the steps still to go."""
+        view = run.view
+        if run.pace_from is None or view.step < run.pace_from[1]:  # the first step, or the next sampler starts over
+            run.pace_from = (now, view.step)
+        elif view.step > run.pace_from[1]:
+            began, first = run.pace_from
+            view.eta_seconds = (now - began) / (view.step - first) * max(0, view.steps - view.step)
 
     def _on_server_change(self, health: ServerHealth) -> None:
         if health.reachable:
@@ -597,9 +610,10 @@ class JobManager:
         backlog = 0.0
         for run in self.runs.values():
             v = run.view
-            expected = self._duration(v.workflow_id, v.server)
-            left = expected * (1 - v.progress) if v.progress else expected - (time.monotonic() - run.started)
-            v.eta_seconds = max(0.0, left)
+            if run.pace_from is None or v.step <= run.pace_from[1] or v.eta_seconds is None:  # no pace yet
+                expected = self._duration(v.workflow_id, v.server)
+                left = expected * (1 - v.progress) if v.progress else expected - (time.monotonic() - run.started)
+                v.eta_seconds = max(0.0, left)
             backlog += v.eta_seconds
         order = self._simulated_order()
         for index, view in enumerate(order):

@@ -23,7 +23,8 @@ def eta_text(seconds: float | None, lang: str) -> str:
     if seconds is None:
         return ''
     seconds = round(seconds)
-    return translate('job_eta', lang, time=f'{seconds // 60}:{seconds % 60:02d}' if seconds >= 60 else f'{seconds} s')
+    return translate('job_eta', lang, time=f'{seconds // 60}:{seconds % 60:02d}' if seconds >= 60
+                     else translate('seconds', lang, n=seconds))
 
 
 class JobCard:
