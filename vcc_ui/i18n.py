@@ -60,9 +60,19 @@ STRINGS: dict[str, dict[str, str]] = {
                        'ko': 'Img2Img에는 입력 이미지가 필요합니다. 썸네일을 끌어다 놓거나 파일을 업로드하세요.'},
     'gen_unavailable': {'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
                         'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).'},
-    'gen_limit': {'en': 'Limit reached: {reason}',
-                  'ko': '대기열이 가득 찼거나 동시 실행 한도에 도달했습니다. '
-                        '작업이 끝나거나 취소한 뒤 다시 시도하세요. ({reason})'},
+    'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
+    'gen_limit_queue_full': {'en': 'Your queue is full ({queued} waiting, limit {limit}). '
+                                   'Wait for a job to finish or cancel one.',
+                             'ko': '대기열이 가득 찼습니다 (대기 {queued}개, 한도 {limit}개). '
+                                   '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.'},
+    'gen_limit_running_full': {'en': 'You already have {active} job(s) running (limit {limit}). '
+                                     'Wait for one to finish or cancel it.',
+                               'ko': '이미 {active}개 작업이 실행 중입니다 (한도 {limit}개). '
+                                     '작업이 끝나거나 취소한 뒤 다시 시도하세요.'},
+    'gen_field_greater_than_equal': {'en': '{field} must be at least {ge}.',
+                                     'ko': '{field} 값은 {ge} 이상이어야 합니다.'},
+    'gen_field_less_than_equal': {'en': '{field} must be at most {le}.', 'ko': '{field} 값은 {le} 이하여야 합니다.'},
+    'gen_field_int_type': {'en': '{field} must be a whole number.', 'ko': '{field} 값은 정수여야 합니다.'},
     'gen_invalid': {'en': 'Please check the form: {reason}', 'ko': '입력값을 확인하세요: {reason}'},
     'gen_refused': {'en': 'The job was not queued: {reason}', 'ko': '작업을 등록하지 못했습니다: {reason}'},
     'gen_image_missing': {'en': 'That image no longer exists.', 'ko': '해당 이미지가 더 이상 없습니다.'},

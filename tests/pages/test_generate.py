@@ -159,9 +159,32 @@ async def test_a_full_queue_gets_a_clear_message(user: User, services: Services,
     user.find(marker='generate').click()
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 1 and not button.props.get('loading'))
     user.find(marker='generate').click()
-    await user.should_see('Limit reached', retries=20)
+    await user.should_see('You already have 1 job(s) running (limit 1). Wait for one to finish or cancel it.',
+                          retries=20)
     await user.should_see(marker='generate-message')
     assert len(services.jobs.jobs_of(owner_of(user))) == 1
+
+
+@pytest.mark.app_env(MAX_PER_USER_QUEUE='1', MAX_PER_USER_CONCURRENT='1')
+async def test_refusals_are_said_in_korean_with_their_figures(user: User, services: Services, sim: Simulator) -> None:
+    user.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    sim.faults.step_delay = 0.5
+    await user.open('/')
+    user.find(marker='seed-random').elements.pop().set_value(False)
+    user.find(marker='seed').elements.pop().set_value(-5)
+    user.find(marker='generate').click()
+    await user.should_see('입력값을 확인하세요: 시드 값은 0 이상이어야 합니다.', retries=20)
+    assert services.jobs.jobs_of(owner_of(user)) == []
+    user.find(marker='seed').elements.pop().set_value(7)
+    button = user.find(marker='generate').elements.pop()
+    for count in (1, 2):
+        user.find(marker='generate').click()
+        await wait_for(lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count
+                       and not button.props.get('loading'))
+    user.find(marker='generate').click()
+    await user.should_see('대기열이 가득 찼습니다 (대기 1개, 한도 1개). '
+                          '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.', retries=20)
+    assert len(services.jobs.jobs_of(owner_of(user))) == 2
 
 
 async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(user: User, services: Services,

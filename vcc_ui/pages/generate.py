@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from nicegui import background_tasks, context, ui
 
-from vcc_ui.i18n import language, t
+from vcc_ui.i18n import STRINGS, language, t
 from vcc_ui.pages.widgets.image_slot import ImageSlot
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
@@ -265,13 +265,30 @@ class GeneratePage:
                 return self._say(t('gen_unavailable', reason=reason), notify=True)
             view = await self.services.jobs.submit(self.user, workflow.id, self._params(workflow))
         except SubmitError as error:
-            key = {'limit': 'gen_limit', 'invalid_params': 'gen_invalid'}.get(error.code, 'gen_refused')
-            return self._say(t(key, reason=error.message), notify=True)
+            return self._say(refusal(error), notify=True)
         finally:
             self.button.props(remove='loading')
         self._say('')
         self.jobs.add(view)
         ui.notify(t('gen_queued'), type='positive', position='top')
+
+
+FIELD_LABELS = {'seed': 'gen_seed', 'steps': 'gen_steps', 'batch_size': 'gen_batch', 'prompt': 'gen_prompt',
+                'negative_prompt': 'gen_negative'}
+
+
+def refusal(error: SubmitError) -> str:
+    """Say why a job was not queued in the browser's language (the service's English text where no case fits)."""
+    if error.code == 'limit' and error.reason:
+        return t(f'gen_limit_{error.reason}', **error.values)
+    if error.code == 'limit':
+        return t('gen_limit', reason=error.message)
+    if error.code == 'invalid_params':
+        key = f'gen_field_{error.reason}'
+        if error.field in FIELD_LABELS and key in STRINGS:
+            return t('gen_invalid', reason=t(key, field=t(FIELD_LABELS[error.field]), **error.values))
+        return t('gen_invalid', reason=error.message)
+    return t('gen_refused', reason=error.message)
 
 
 # ---- links from the gallery: /?from=<image id> (its settings) and /?input=<image id> (as the input image) -----------

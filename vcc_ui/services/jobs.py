@@ -48,11 +48,17 @@ MAX_REQUEUES = 3
 
 
 class SubmitError(Exception):
-    """A submission the app refuses; `code` maps to an HTTP status, `message` is shown to the user."""
+    """A submission the app refuses; `code` maps to an HTTP status, `message` is shown to the user.
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    `reason` and `values` name the case for pages that say it in the user's language (e.g. 'queue_full' with
+    {'queued': 3, 'limit': 3}, or a pydantic error type with the field and its bound).
+    """
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, reason: str = '',
+                 values: dict | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
+        self.reason, self.values = reason, values or {}
 
 
 @binding.bindable_dataclass
@@ -201,7 +207,8 @@ class JobManager:
         except ValidationError as error:
             first = error.errors()[0]
             name = '.'.join(str(p) for p in first['loc']) or 'params'
-            raise SubmitError('invalid_params', f'{name}: {first["msg"]}', field=name) from error
+            raise SubmitError('invalid_params', f'{name}: {first["msg"]}', field=name, reason=first['type'],
+                              values=dict(first.get('ctx') or {})) from error
         except ParamError as error:
             raise SubmitError('invalid_params', error.message, field=error.field) from error
         for image_id in (checked.input_image, checked.control_image):
@@ -286,9 +293,11 @@ class JobManager:
         if queued + active >= max_queue + max_active:
             if max_queue == 0 or queued == 0:
                 raise SubmitError('limit', f'You already have {active} job(s) running (limit {max_active}). '
-                                           'Wait for one to finish or cancel it.')
+                                           'Wait for one to finish or cancel it.',
+                                  reason='running_full', values={'active': active, 'limit': max_active})
             raise SubmitError('limit', f'Your queue is full ({queued} waiting, limit {max_queue}). '
-                                       'Wait for a job to finish or cancel one.')
+                                       'Wait for a job to finish or cancel one.',
+                              reason='queue_full', values={'queued': queued, 'limit': max_queue})
 
     def _enqueue(self, view: JobView) -> None:
         jobs = self._queued.setdefault(view.owner, [])
