@@ -123,4 +123,6 @@ CSS = '''
 .header-link:hover, .header-link.active { color: white; background: rgba(255,255,255,.14); }
 .drawer-link { color: #1e293b; padding: .8rem 1.2rem; border-radius: 0; }
 .drawer-link.active { background: #e2e8f0; font-weight: 600; }
+.vcc-uploader { max-height: none; }
+.vcc-uploader .q-uploader__subtitle, .vcc-uploader .q-uploader__list { display: none; }
 '''

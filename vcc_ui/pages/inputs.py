@@ -48,7 +48,8 @@ class InputsPage:
             self.upload = ui.upload(label=self.t('inp_upload'), multiple=True, auto_upload=True,
                                     max_file_size=self.max_bytes, on_upload=self._uploaded,
                                     on_rejected=self._rejected) \
-                .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn').classes('w-full').mark('inputs-upload')
+                .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn').classes('vcc-uploader w-full') \
+                .mark('inputs-upload')
             self.message = ui.label().classes('text-sm text-negative whitespace-pre-line').mark('inputs-message')
             self.message.set_visibility(False)
             self.grid = ImageGrid(lang=self.lang, fetch=self.fetch, empty_key='inputs_empty',

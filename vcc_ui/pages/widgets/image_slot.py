@@ -26,6 +26,7 @@ class ImageSlot:
                  on_file: Callable[[bytes, str], Awaitable[None]]) -> None:
         self.lang = lang
         self.t = partial(translate, lang=lang)
+        self.max_bytes = max_bytes
         self.image: dict | None = None
         self.on_image_id = on_image_id
         self.on_file = on_file
@@ -51,7 +52,7 @@ class ImageSlot:
                 self.upload = ui.upload(auto_upload=True, max_file_size=max_bytes, on_upload=self._uploaded,
                                         on_rejected=self._rejected) \
                     .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn') \
-                    .classes('w-full max-w-sm').mark('input-upload')
+                    .classes('vcc-uploader w-full max-w-sm').mark('input-upload')
                 self.upload.props(f'label="{self.t("slot_upload")}"')
             self.error = ui.label().classes('text-sm text-negative').mark('input-error')
             self.error.set_visibility(False)
@@ -93,5 +94,6 @@ class ImageSlot:
         self.upload.reset()
 
     def _rejected(self) -> None:
-        self.show_error(self.t('slot_rejected'))
-        ui.notify(self.t('slot_rejected'), type='warning')
+        message = self.t('slot_rejected', mb=f'{self.max_bytes / 2**20:g}')
+        self.show_error(message)
+        ui.notify(message, type='warning')
