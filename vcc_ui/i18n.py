@@ -73,6 +73,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                      'ko': '{field} 값은 {ge} 이상이어야 합니다.'},
     'gen_field_less_than_equal': {'en': '{field} must be at most {le}.', 'ko': '{field} 값은 {le} 이하여야 합니다.'},
     'gen_field_int_type': {'en': '{field} must be a whole number.', 'ko': '{field} 값은 정수여야 합니다.'},
+    'gen_need_seed': {'en': 'Enter a seed, or turn on random seed.', 'ko': '시드를 입력하거나 랜덤 시드를 켜세요.'},
     'gen_invalid': {'en': 'Please check the form: {reason}', 'ko': '입력값을 확인하세요: {reason}'},
     'gen_refused': {'en': 'The job was not queued: {reason}', 'ko': '작업을 등록하지 못했습니다: {reason}'},
     'gen_image_missing': {'en': 'That image no longer exists.', 'ko': '해당 이미지가 더 이상 없습니다.'},

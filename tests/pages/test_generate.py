@@ -242,3 +242,25 @@ async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding
     await wait_for(lambda: any(v.step >= 8 for v in services.jobs.jobs_of(owner)))
     assert {e.id for e in panel.descendants()} == elements
     assert bar.value > value
+
+
+async def test_switching_the_language_keeps_what_was_typed(user: User) -> None:
+    user.http_client.headers['Accept-Language'] = 'en'
+    await user.open('/')
+    user.find(marker='workflow-test_pattern').click()
+    user.find(marker='prompt').clear().type('my own words')
+    user.find(marker='seed-random').elements.pop().set_value(False)
+    user.find(marker='seed').elements.pop().set_value(1234)
+    user.find(marker='lang-switch').elements.pop().set_value('ko')
+    await user.should_see('생성')
+    assert value_of(user, 'prompt') == 'my own words'
+    assert value_of(user, 'seed') == 1234 and value_of(user, 'seed-random') is False
+    assert 'ring-2' in user.find(marker='workflow-test_pattern').elements.pop().classes
+
+
+async def test_a_fixed_seed_must_be_given(user: User, services: Services) -> None:
+    await user.open('/')
+    user.find(marker='seed-random').elements.pop().set_value(False)
+    user.find(marker='generate').click()
+    await user.should_see('Enter a seed, or turn on random seed.')
+    assert services.jobs.jobs_of(owner_of(user)) == []

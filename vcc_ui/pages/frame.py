@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from nicegui import context, events, ui
+from nicegui import app, context, events, ui
 
 from vcc_ui.i18n import language, set_language, t, translate
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
+
+DRAFT_KEY = 'form_draft'  # app.storage.client: a callable giving the page's form; kept across a language switch
 
 NAV = [('nav_generate', '/', 'auto_awesome'), ('nav_gallery', '/gallery', 'photo_library'),
        ('nav_inputs', '/inputs', 'inventory_2')]
@@ -56,6 +58,8 @@ def language_switch(*, dark: bool = False) -> None:
     def switch(event: events.ValueChangeEventArguments) -> None:
         if event.value and event.value != language():
             set_language(event.value)
+            if draft := app.storage.client.get(DRAFT_KEY):
+                app.storage.user[DRAFT_KEY] = draft()
             ui.navigate.reload()
 
     colors = 'color=slate-700 text-color=white toggle-color=white toggle-text-color=slate-900' if dark else \

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from nicegui import background_tasks, context, ui
+from nicegui import app, background_tasks, context, ui
 
 from vcc_ui.i18n import STRINGS, language, t
+from vcc_ui.pages.frame import DRAFT_KEY
 from vcc_ui.pages.widgets.image_slot import ImageSlot
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
@@ -27,7 +28,10 @@ REJECT_KEYS = {'too_large': 'gen_upload_too_large', 'type_not_allowed': 'gen_upl
 def page(services: Services) -> None:
     """Build the Generate page for the browser's anonymous user."""
     generate = GeneratePage(services, context.client.request.state.user)
-    if urlsplit(context.client.sub_pages_router.current_path).query:
+    app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
+    if draft := app.storage.user.pop(DRAFT_KEY, None):
+        generate.restore(draft)
+    elif urlsplit(context.client.sub_pages_router.current_path).query:
         background_tasks.create(prefill(generate, context.client.sub_pages_router.current_path),
                                 name='generate-prefill', context=generate.strip.root)
 
@@ -171,6 +175,29 @@ class GeneratePage:
         self.lora.show_for(workflow)
         self._say('')
 
+    def draft(self) -> dict:
+        """The form as it stands (what a reload in another language should keep)."""
+        return {'workflow': self.parent.id if self.parent else None, 'mode': self.mode, 'prompt': self.prompt.value,
+                'negative': self.negative.value, 'aspect': self.aspect.value, 'batch': self.batch.value,
+                'steps': self.steps.value, 'random_seed': self.random_seed.value, 'seed': self.seed.value}
+
+    def restore(self, draft: dict) -> None:
+        """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
+        if draft.get('workflow') in self.cards:
+            self.select(draft['workflow'])
+        if draft.get('mode') == 'img2img':
+            self.tabs.set_value('img2img')
+        self.prompt.set_value(draft.get('prompt') or self.prompt.value)
+        self.negative.set_value(draft.get('negative') or '')
+        if draft.get('aspect') in self.aspect.options:
+            self.aspect.set_value(draft['aspect'])
+        if draft.get('batch') in self.batch.options:
+            self.batch.set_value(draft['batch'])
+        if isinstance(draft.get('steps'), int | float):
+            self.steps.set_value(draft['steps'])
+        self.random_seed.set_value(draft.get('random_seed', True) is not False)
+        self.seed.set_value(draft.get('seed'))
+
     def fill(self, template: Template) -> None:
         """Put a template's prompt and negative prompt into the form."""
         self.prompt.set_value(template.prompt)
@@ -255,6 +282,8 @@ class GeneratePage:
             return
         if not (self.prompt.value or '').strip():
             return self._say(t('gen_need_prompt'), notify=True)
+        if not self.random_seed.value and self.seed.value is None:
+            return self._say(t('gen_need_seed'), notify=True)
         if workflow.needs_input_image and self.slot.image is None:
             self.slot.show_error(t('gen_need_input'))
             return self._say(t('gen_need_input'), notify=True)
