@@ -150,6 +150,7 @@ async def test_the_lightbox_browses_with_buttons_keys_and_swipes(user: User, ser
     await user.should_see(marker='gallery-lightbox')
     await user.should_see('image number 2')
     await user.should_see('1 / 3')
+    await user.should_see('SD 1.5 text to image', marker='meta-meta_workflow')  # the card's name, not its id
     user.find(marker='lightbox-next').click()
     await user.should_see('image number 1')
     key = {'action': 'keydown', 'repeat': False, 'altKey': False, 'ctrlKey': False, 'metaKey': False,

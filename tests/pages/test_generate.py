@@ -21,6 +21,11 @@ def owner_of(user: User) -> str:
     return user.client.request.state.user
 
 
+def value_of_text(user: User, marker: str) -> str:
+    """Return the text of the one element with this marker."""
+    return user.find(marker=marker).elements.pop().text
+
+
 def value_of(user: User, marker: str) -> object:
     """Return the value of the one element with this marker."""
     return user.find(marker=marker).elements.pop().value
@@ -110,6 +115,9 @@ async def test_a_job_goes_from_generate_through_progress_to_its_result(user: Use
     await user.should_not_see(marker='job-progress')
     view = services.jobs.jobs_of(owner_of(user))[0]
     assert view.status == JobStatus.COMPLETED and view.workflow_id == 'sd15_txt2img'
+    user.find(marker='job-thumb').click()
+    await user.should_see(marker='lightbox')
+    assert value_of_text(user, 'meta-meta_workflow') == 'SD 1.5 text to image'  # the card's name, not its id
 
 
 async def test_img2img_runs_the_linked_workflow_with_the_image_from_the_strip(user: User,

@@ -46,7 +46,8 @@ class GeneratePage:
         parents = services.registry.parents()
         self.parent: Workflow | None = parents[0] if parents else None
         self.mode = 'txt2img'
-        self.lightbox = Lightbox(lang=self.lang)
+        self.lightbox = Lightbox(lang=self.lang,
+                                 workflow_title=lambda w: services.registry.title(w, self.lang))
         with ui.element('div').classes('w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 '
                                        'items-start p-2 sm:p-4'):
             with ui.column().classes('lg:col-span-7 gap-3 min-w-0 w-full').mark('generate-form'):

@@ -34,7 +34,8 @@ class InputsPage:
         self.lang = language()
         self.t = partial(translate, lang=self.lang)
         self.max_bytes = services.settings.controls_max_bytes
-        self.lightbox = Lightbox(lang=self.lang)
+        self.lightbox = Lightbox(lang=self.lang,
+                                 workflow_title=lambda w: services.registry.title(w, self.lang))
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(self.t('inputs_title')).classes('text-2xl font-medium')

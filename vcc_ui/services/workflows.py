@@ -446,6 +446,11 @@ class WorkflowRegistry:
         """Return the workflow with this id, or None."""
         return self._workflows.get(workflow_id)
 
+    def title(self, workflow_id: str, lang: str) -> str:
+        """Return the workflow's title in `lang`, or the id of one that is gone."""
+        workflow = self._workflows.get(workflow_id)
+        return workflow.title_for(lang) if workflow else workflow_id
+
     def all(self) -> list[Workflow]:
         """Return every loaded workflow, sorted by ui.order then id."""
         return sorted(self._workflows.values(), key=lambda w: (w.order, w.id))

@@ -30,6 +30,7 @@ class GalleryLightbox:
                  on_restore: Callable[[list[str]], Awaitable[None]]) -> None:
         self.services = services
         self.user = user
+        self.lang = lang
         self.grid = grid
         self.t = partial(translate, lang=lang)
         self.on_delete = on_delete
@@ -134,7 +135,9 @@ class GalleryLightbox:
 
     def _meta_rows(self, image: dict) -> list[tuple[str, str]]:
         rows = [('meta_prompt', image['prompt']), ('meta_negative', image['negative_prompt']),
-                ('meta_seed', image['seed']), ('meta_workflow', image['workflow_id']), ('meta_mode', image['mode']),
+                ('meta_seed', image['seed']),
+                ('meta_workflow', self.services.registry.title(image['workflow_id'] or '', self.lang)),
+                ('meta_mode', image['mode']),
                 ('meta_aspect', image['aspect_ratio']),
                 ('meta_size', f'{image["width"]} x {image["height"]}, {human_bytes(image["bytes"])}'),
                 ('meta_kind', self.t(f'kind_{image["kind"]}')), ('meta_server', image['server']),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from nicegui import events, ui
@@ -13,8 +14,9 @@ from vcc_ui.pages.widgets.img import Img
 class Lightbox:
     """One dialog per page, opened with a list of image dicts (see services.images.image_dict)."""
 
-    def __init__(self, *, lang: str) -> None:
+    def __init__(self, *, lang: str, workflow_title: Callable[[str], str] = str) -> None:
         self.lang = lang
+        self.workflow_title = workflow_title
         self.t = partial(translate, lang=lang)
         self.images: list[dict] = []
         self.index = 0
@@ -61,10 +63,10 @@ class Lightbox:
         self.counter.set_text(f'{self.index + 1} / {len(self.images)}' if many else '')
         self.meta.clear()
         with self.meta:
-            for key, value in _meta_rows(image):
+            for key, value in _meta_rows(image, self.workflow_title):
                 with ui.row().classes('w-full no-wrap gap-2'):
                     ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-24')
-                    ui.label(value).classes('break-words min-w-0')
+                    ui.label(value).classes('break-words min-w-0').mark(f'meta-{key}')
 
     def _on_key(self, e: events.KeyEventArguments) -> None:
         if not self.dialog.value or not e.action.keydown:
@@ -77,10 +79,11 @@ class Lightbox:
             self.dialog.close()
 
 
-def _meta_rows(image: dict) -> list[tuple[str, str]]:
+def _meta_rows(image: dict, workflow_title: Callable[[str], str]) -> list[tuple[str, str]]:
     """Return (label key, value) pairs of the metadata worth showing."""
+    workflow_id = image.get('workflow_id')
     rows = [('meta_prompt', image.get('prompt')), ('meta_negative', image.get('negative_prompt')),
             ('meta_seed', image.get('seed')), ('meta_size', f'{image.get("width")} x {image.get("height")}'),
-            ('meta_workflow', image.get('workflow_id')), ('meta_created', (image.get('created_at') or '')[:19]
-                                                           .replace('T', ' '))]
+            ('meta_workflow', workflow_title(workflow_id) if workflow_id else None),
+            ('meta_created', (image.get('created_at') or '')[:19].replace('T', ' '))]
     return [(key, str(value)) for key, value in rows if value not in (None, '')]
