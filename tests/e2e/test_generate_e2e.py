@@ -59,6 +59,7 @@ def test_log_in_generate_and_watch_progress_until_the_result(context, app_server
     page = context.new_page()
     errors = watch_errors(page)
     login(page, app_server)
+    assert page.evaluate('document.documentElement.lang') == 'en'  # the page says which language it is in
     screenshot(page, 'generate_desktop_empty')
     page.click(GENERATE)
     card = page.locator(CARD).first

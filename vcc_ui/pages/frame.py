@@ -50,6 +50,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
             language_switch(dark=True)
         HealthBanner(services)
     ui.add_css(CSS)
+    ui.query('html').props(f'lang={language()}')  # screen readers, hyphenation and the browser's own widgets
     _highlight_active(links)
 
 
