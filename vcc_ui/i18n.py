@@ -261,6 +261,8 @@ STRINGS: dict[str, dict[str, str]] = {
                        'ko': '켜려면 .env에 ADMIN_PASSWORD(필요하면 ADMIN_USER도)를 설정하고 앱을 다시 시작하세요.'},
     'admin_login_title': {'en': 'Admin login', 'ko': '관리자 로그인'},
     'admin_user': {'en': 'User', 'ko': '사용자'},
+    'admin_user_hint': {'en': 'ADMIN_USER of the server; "admin" unless set',
+                        'ko': '서버의 ADMIN_USER, 미설정 시 "admin"'},
     'admin_login_submit': {'en': 'Log in', 'ko': '로그인'},
     'admin_login_wrong': {'en': 'Wrong user or password.', 'ko': '사용자 또는 비밀번호가 틀렸습니다.'},
     'admin_logged_in': {'en': 'You are logged in as admin.', 'ko': '관리자로 로그인되어 있습니다.'},

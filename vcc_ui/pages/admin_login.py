@@ -81,8 +81,8 @@ def page(services: Services) -> None:
         with ui.row().classes('items-center gap-2 no-wrap'):
             ui.icon('admin_panel_settings', size='md').classes('text-slate-600')
             ui.label(t('admin_login_title')).classes('text-lg font-medium')
-        name = ui.input(t('admin_user')).props('outlined autocomplete=username') \
-            .classes('w-full').mark('admin-user')
+        name = ui.input(t('admin_user')).props('outlined autocomplete=username').classes('w-full').mark('admin-user')
+        name.props['hint'] = t('admin_user_hint')
         PasswordForm(prefix='admin-', submit_label=t('admin_login_submit'), wrong_text=t('admin_login_wrong'),
                      attempt=lambda password: auth.attempt(name.value or '', password, ip),
                      grant_url=lambda: f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}')
