@@ -99,6 +99,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'kind_control': {'en': 'Control image', 'ko': '컨트롤 이미지'},
     'kind_input': {'en': 'Input image', 'ko': '입력 이미지'},
     'jobs_title': {'en': 'My jobs', 'ko': '내 작업'},
+    'jobs_show_older': {'en': 'Show {n} older jobs', 'ko': '이전 작업 {n}개 더 보기'},
     'jobs_empty': {'en': 'No jobs yet: your jobs appear here.',
                    'ko': '아직 작업이 없습니다. 작업이 여기에 표시됩니다.'},
     'job_status_queued': {'en': 'Queued', 'ko': '대기 중'},

@@ -239,7 +239,11 @@ async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding
     for _ in range(19):
         done = await services.jobs.submit(owner, 'test_pattern', {'prompt': 'earlier', 'seed': 1})
         await wait_for(lambda done=done: done.finished)
+    await wait_for(lambda: len(user.find(marker='job-thumb').elements) == 8)  # the newest finished jobs are shown
+    await user.should_see('Show 11 older jobs')  # ... the rest wait behind a button
+    user.find(marker='jobs-more').click()
     await wait_for(lambda: len(user.find(marker='job-thumb').elements) == 19)  # every finished card shows its result
+    await user.should_not_see(marker='jobs-more')
     sim.faults.step_delay = 0.05
     user.find(marker='generate').click()
     await wait_for(lambda: any(v.step >= 2 for v in services.jobs.jobs_of(owner)))

@@ -17,6 +17,7 @@ from vcc_ui.services.jobs import JobView
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 30
+SHOWN_FINISHED = 8  # older finished jobs wait behind a button (a phone stacks the list under the form)
 
 
 class JobsPanel:
@@ -32,9 +33,13 @@ class JobsPanel:
         self.t = partial(translate, lang=lang)
         self.cards: dict[str, JobCard] = {}
         self.images: dict[str, dict] = {}
+        self.show_all = False
         with ui.column().classes('w-full gap-2') as self.root:
             self.empty = ui.label(self.t('jobs_empty')).classes('text-sm text-gray-500').mark('jobs-empty')
             self.column = ui.column().classes('w-full gap-2').mark('jobs-panel')
+            self.more = ui.button(on_click=self._show_all).props('flat no-caps color=primary') \
+                .classes('self-center').mark('jobs-more')
+        self.more.set_visibility(False)
         for view in services.jobs.jobs_of(user):
             self.add(view)
         services.jobs.changed.subscribe(self._on_changed)
@@ -57,7 +62,25 @@ class JobsPanel:
         card.card.move(target_index=newer)
         self.cards[view.id] = card
         self.empty.set_visibility(False)
+        self._fold()
         return card
+
+    def _fold(self) -> None:
+        """Show every live job and the newest finished ones; the button tells how many more there are."""
+        finished = sorted((c for c in self.cards.values() if c.view.finished),
+                          key=lambda c: c.view.queued_at, reverse=True)
+        hidden = 0 if self.show_all else max(0, len(finished) - SHOWN_FINISHED)
+        for index, card in enumerate(finished):
+            card.card.set_visibility(index < len(finished) - hidden)
+        for card in self.cards.values():
+            if not card.view.finished:
+                card.card.set_visibility(True)
+        self.more.set_text(self.t('jobs_show_older', n=hidden))
+        self.more.set_visibility(hidden > 0)
+
+    def _show_all(self) -> None:
+        self.show_all = True
+        self._fold()
 
     def _on_changed(self, view: JobView) -> None:
         if self.root.is_deleted:
@@ -68,6 +91,7 @@ class JobsPanel:
         card = self.cards.get(view.id) or self.add(view)
         if view.finished and not card.showing_result:
             card.show_result_later()
+            self._fold()
 
     async def _load_history(self) -> None:
         views = await self.services.jobs.history(self.user, limit=HISTORY_LIMIT)
@@ -76,6 +100,7 @@ class JobsPanel:
         for view in views:
             self.add(view)
         self.empty.set_visibility(not self.cards)
+        self._fold()
 
     async def _images_for(self, ids: list[str]) -> list[dict]:
         fetched = []
