@@ -100,7 +100,6 @@ class JobsPanel:
         for view in views:
             self.add(view)
         self.empty.set_visibility(not self.cards)
-        self._fold()
 
     async def _images_for(self, ids: list[str]) -> list[dict]:
         fetched = []
