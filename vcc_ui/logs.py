@@ -44,3 +44,4 @@ def configure_logging(settings: Settings) -> None:
         handler.vcc = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(settings.log_level)
+    logging.getLogger('httpx').setLevel(logging.WARNING)  # else every ComfyUI request, health checks included

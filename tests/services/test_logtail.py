@@ -100,3 +100,27 @@ def test_non_json_lines_are_kept_as_text() -> None:
 
 async def test_a_missing_log_file_gives_no_lines(tmp_path: Path) -> None:
     assert await LogTail(tmp_path / 'nothing.log', backups=3).tail(10) == []
+
+
+def test_the_app_log_keeps_our_events_but_not_every_comfyui_request(tmp_path: Path) -> None:
+    from tests.fixtures import make_settings
+    from vcc_ui.logs import configure_logging
+
+    log_file = tmp_path / 'logs' / 'app.log'
+    root, httpx_logger = logging.getLogger(), logging.getLogger('httpx')
+    before = list(root.handlers), root.level, httpx_logger.level
+    configure_logging(make_settings(tmp_path, log_to_file=True, log_file_path=str(log_file), log_format='json'))
+    try:
+        logging.getLogger('httpx').info('HTTP Request: GET http://127.0.0.1:8188/system_stats "HTTP/1.1 200 OK"')
+        logging.getLogger('vcc_ui.services.jobs').info('job_enqueue')
+        for handler in root.handlers:
+            handler.flush()
+        events = [json.loads(line)['event'] for line in log_file.read_text().splitlines()]
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before[0]:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(before[1])
+        httpx_logger.setLevel(before[2])
+    assert events == ['job_enqueue']
