@@ -19,6 +19,16 @@ ui.page(gate.LOGIN_PATH, title='VCC UI')(login.create(services))
 # NOTE: after ui.page (it drops other routes of its path) and after api.install (the gate wraps the identity middleware)
 gate.install(app, services)
 
-ui.run(root.create(services), host=settings.host, port=settings.port, title='VCC UI', reload=False, show=False,
-       storage_secret=services.secret, binding_refresh_interval=None, favicon='🎨', reconnect_timeout=10,
-       fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'})
+ui.run(
+    root.create(services),
+    host=settings.host,
+    port=settings.port,
+    title='VCC UI',
+    reload=False,
+    show=False,
+    storage_secret=services.secret,
+    binding_refresh_interval=None,
+    favicon='🎨',
+    reconnect_timeout=10,
+    fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'},
+)

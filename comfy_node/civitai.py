@@ -56,8 +56,15 @@ def utc_now() -> str:
 class CivitaiLookup:
     """Look up model versions by SHA256 and remember answers (found and not found) in a JSON file."""
 
-    def __init__(self, cache_path: str | os.PathLike[str] | None, *, base_url: str | None = None,
-                 timeout: float = 10.0, retries: int = 2, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        cache_path: str | os.PathLike[str] | None,
+        *,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip('/')
         self.timeout = timeout
@@ -126,8 +133,13 @@ class CivitaiLookup:
         except (_NotFound, _Failed) as error:
             log.info('Civitai: model %s unavailable: %s', model_id, error)
             return None
-        record = {'name': model.get('name'), 'description': model.get('description'), 'nsfw': model.get('nsfw'),
-                  'tags': _tag_names(model.get('tags')), 'creator': (model.get('creator') or {}).get('username')}
+        record = {
+            'name': model.get('name'),
+            'description': model.get('description'),
+            'nsfw': model.get('nsfw'),
+            'tags': _tag_names(model.get('tags')),
+            'creator': (model.get('creator') or {}).get('username'),
+        }
         with self._lock:
             self._models[str(model_id)] = record
             self._dirty = True
@@ -141,7 +153,7 @@ class CivitaiLookup:
             except _Retryable as error:
                 if attempt == self.retries:
                     raise
-                wait = error.wait if error.wait is not None else min(2.0 ** attempt, 8.0) * random.uniform(0.5, 1.0)
+                wait = error.wait if error.wait is not None else min(2.0**attempt, 8.0) * random.uniform(0.5, 1.0)
                 self.sleep(min(wait, MAX_WAIT))
         raise AssertionError('unreachable')
 

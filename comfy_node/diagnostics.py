@@ -20,8 +20,9 @@ def diagnose(cache: HashCache, civitai: CivitaiLookup | None = None, *, prune: b
     exists = bool(path and path.exists())
     folder = path.parent if path else None
     writable = bool(folder and (os.access(folder, os.W_OK) if folder.exists() else _creatable(folder)))
-    problems = [problem for problem in (cache.last_error, None if writable else 'cache folder is not writable')
-                if problem]
+    problems = [
+        problem for problem in (cache.last_error, None if writable else 'cache folder is not writable') if problem
+    ]
     return {
         'version': VERSION,
         'health': 'ok' if not problems else 'degraded',
@@ -69,6 +70,8 @@ class LoRAHashCacheDiagnostics:
     def diagnose(self, prune: bool = False) -> dict[str, object]:
         """Return the report as JSON and a one-line summary, also shown on the node."""
         report = diagnose(get_cache(), get_civitai(), prune=prune)
-        summary = (f"LoRA hash cache: {report['health']}, {report['entries']} entries, "
-                   f"{report['cache_file_human']} at {report['cache_path']}")
+        summary = (
+            f'LoRA hash cache: {report["health"]}, {report["entries"]} entries, '
+            f'{report["cache_file_human"]} at {report["cache_path"]}'
+        )
         return {'ui': {'text': [summary]}, 'result': (json.dumps(report), summary)}

@@ -63,13 +63,22 @@ def clean_name(name: str) -> str:
     return ' '.join(word.capitalize() if word.islower() else word for word in words) or name
 
 
-def build_report(lora: object, *, cache: HashCache, resolve: Resolver = comfy_resolver,
-                 civitai: CivitaiLookup | None = None, api_key: str | None = None, fallback_name: str = '',
-                 refresh: bool = False) -> dict[str, object]:
+def build_report(
+    lora: object,
+    *,
+    cache: HashCache,
+    resolve: Resolver = comfy_resolver,
+    civitai: CivitaiLookup | None = None,
+    api_key: str | None = None,
+    fallback_name: str = '',
+    refresh: bool = False,
+) -> dict[str, object]:
     """Return the `lora_json` structure of seed 002 for whatever LoRA value or stack the node received."""
     walked = walk(lora)
-    entries = [_entry(index, ref, cache=cache, resolve=resolve, civitai=civitai, api_key=api_key, refresh=refresh)
-               for index, ref in enumerate(walked.loras)]
+    entries = [
+        _entry(index, ref, cache=cache, resolve=resolve, civitai=civitai, api_key=api_key, refresh=refresh)
+        for index, ref in enumerate(walked.loras)
+    ]
     tags = Counter(tag for entry in entries for tag in (entry['civitai'] or {}).get('tags', []))
     matches = sum(1 for entry in entries if entry['civitai'])
     total = sum(entry['file']['size_bytes'] or 0 for entry in entries)
@@ -83,15 +92,17 @@ def build_report(lora: object, *, cache: HashCache, resolve: Resolver = comfy_re
             'total_size_bytes': total,
             'total_size_human': size_human(total),
             'tags': [tag for tag, _ in tags.most_common(TOP_TAGS)],
-            'trigger_words': _unique(word for entry in entries for word in (entry['civitai'] or {}).get(
-                'trigger_words', [])),
+            'trigger_words': _unique(
+                word for entry in entries for word in (entry['civitai'] or {}).get('trigger_words', [])
+            ),
             'skipped_entries': walked.skipped,
         },
         'combined_display': ' + '.join(entry['display_name'] for entry in entries) or fallback_name,
     }
     if not entries:
-        report['error'] = 'no LoRA found in the input' + (f'; using fallback name {fallback_name!r}'
-                                                          if fallback_name else '')
+        report['error'] = 'no LoRA found in the input' + (
+            f'; using fallback name {fallback_name!r}' if fallback_name else ''
+        )
     if civitai is not None:
         civitai.save()
     return report
@@ -100,34 +111,44 @@ def build_report(lora: object, *, cache: HashCache, resolve: Resolver = comfy_re
 def format_info(report: dict) -> str:
     """Return the human-readable `lora_info`: one summary line, then one bullet per LoRA."""
     summary = report['summary']
-    lines = [f"LoRAs: {summary['count']} | Civitai matches: {summary['civitai_matches']} | local only: "
-             f"{summary['local_only']} | missing files: {summary['missing_files']} | total size: "
-             f"{summary['total_size_human']}"]
+    lines = [
+        f'LoRAs: {summary["count"]} | Civitai matches: {summary["civitai_matches"]} | local only: '
+        f'{summary["local_only"]} | missing files: {summary["missing_files"]} | total size: '
+        f'{summary["total_size_human"]}'
+    ]
     if report.get('error'):
-        lines.append(f"! {report['error']}")
+        lines.append(f'! {report["error"]}')
     for entry in report['loras']:
         file = entry['file']
-        parts = [f"- {entry['display_name']}"]
-        parts.append(f"[{entry['hash'][:10]}]" if entry['hash'] else '[no hash]')
+        parts = [f'- {entry["display_name"]}']
+        parts.append(f'[{entry["hash"][:10]}]' if entry['hash'] else '[no hash]')
         if entry['strength'] is not None:
-            parts.append(f"strength {entry['strength']:g}")
-        missing = f"missing file: {file['path'] or entry['original']['name']}"
+            parts.append(f'strength {entry["strength"]:g}')
+        missing = f'missing file: {file["path"] or entry["original"]["name"]}'
         parts.append(file['size_human'] if file['exists'] else missing)
         civitai = entry['civitai']
         if civitai:
-            parts.append(f"Civitai: {civitai['civitai_name']} {civitai['version_name'] or ''}".rstrip())
+            parts.append(f'Civitai: {civitai["civitai_name"]} {civitai["version_name"] or ""}'.rstrip())
             if civitai['trigger_words']:
                 parts.append('triggers: ' + ', '.join(civitai['trigger_words']))
         lines.append(' | '.join(parts))
     if summary['tags']:
         lines.append('tags: ' + ', '.join(summary['tags']))
     if summary['skipped_entries']:
-        lines.append(f"skipped malformed entries: {summary['skipped_entries']}")
+        lines.append(f'skipped malformed entries: {summary["skipped_entries"]}')
     return '\n'.join(lines)
 
 
-def _entry(index: int, ref: LoraRef, *, cache: HashCache, resolve: Resolver, civitai: CivitaiLookup | None,
-           api_key: str | None, refresh: bool) -> dict[str, object]:
+def _entry(
+    index: int,
+    ref: LoraRef,
+    *,
+    cache: HashCache,
+    resolve: Resolver,
+    civitai: CivitaiLookup | None,
+    api_key: str | None,
+    refresh: bool,
+) -> dict[str, object]:
     path = _locate(ref, resolve)
     exists = path is not None and os.path.isfile(path)
     sha = None
@@ -137,13 +158,21 @@ def _entry(index: int, ref: LoraRef, *, cache: HashCache, resolve: Resolver, civ
         except OSError as error:
             log.warning('LoRAInfoExtractor: cannot hash %s: %s', path, error)
             exists = os.path.isfile(path)
-    file: dict[str, object] = {'exists': exists, 'path': path or ref.path, 'size_bytes': None,
-                               'size_human': size_human(0), 'modified_at': None}
+    file: dict[str, object] = {
+        'exists': exists,
+        'path': path or ref.path,
+        'size_bytes': None,
+        'size_human': size_human(0),
+        'modified_at': None,
+    }
     if exists:
         try:
             st = os.stat(path)
-            file.update(size_bytes=st.st_size, size_human=size_human(st.st_size),
-                        modified_at=datetime.fromtimestamp(st.st_mtime, _UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))
+            file.update(
+                size_bytes=st.st_size,
+                size_human=size_human(st.st_size),
+                modified_at=datetime.fromtimestamp(st.st_mtime, _UTC).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            )
         except OSError:
             file['exists'] = False
     block = None
@@ -194,8 +223,11 @@ def _jsonable(value: object, depth: int = 0, active: frozenset[int] = frozenset(
         return {str(key): _jsonable(item, depth + 1, inner) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(item, depth + 1, inner) for item in value]
-    fields = {key: item for key, item in vars(value).items() if not key.startswith('_')} if hasattr(
-        value, '__dict__') else None
+    fields = (
+        {key: item for key, item in vars(value).items() if not key.startswith('_')}
+        if hasattr(value, '__dict__')
+        else None
+    )
     return _jsonable(fields, depth, active) if fields else f'<{type(value).__name__}>'
 
 
@@ -225,11 +257,22 @@ class LoRAInfoExtractor:
             },
         }
 
-    def extract(self, lora: object, civitai_api_key: str = '', fetch_civitai: bool = True,
-                refresh_civitai: bool = False, fallback_name: str = '') -> tuple[str, str, str]:
+    def extract(
+        self,
+        lora: object,
+        civitai_api_key: str = '',
+        fetch_civitai: bool = True,
+        refresh_civitai: bool = False,
+        fallback_name: str = '',
+    ) -> tuple[str, str, str]:
         """Return (lora_info, lora_json, trigger_words) for the given LoRA input."""
-        report = build_report(lora, cache=get_cache(), civitai=get_civitai() if fetch_civitai else None,
-                              api_key=civitai_api_key.strip() or None, fallback_name=fallback_name,
-                              refresh=refresh_civitai)
+        report = build_report(
+            lora,
+            cache=get_cache(),
+            civitai=get_civitai() if fetch_civitai else None,
+            api_key=civitai_api_key.strip() or None,
+            fallback_name=fallback_name,
+            refresh=refresh_civitai,
+        )
         triggers = ', '.join(report['summary']['trigger_words'])  # type: ignore[index]
         return format_info(report), json.dumps(report, ensure_ascii=False), triggers

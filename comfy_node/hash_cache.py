@@ -70,8 +70,9 @@ class _Claim:
 class HashCache:
     """Map absolute path -> {sha256, size, mtime_ns}; entries are dropped when the file changes or vanishes."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, *, chunk_size: int = CHUNK_SIZE,
-                 save_delay: float = SAVE_DELAY) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None, *, chunk_size: int = CHUNK_SIZE, save_delay: float = SAVE_DELAY
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.chunk_size = chunk_size
         self.save_delay = save_delay
@@ -233,8 +234,7 @@ class HashCache:
             self.stats['dropped'] += 1
             return None
         self.stats['hits'] += 1
-        return HashResult(path=key, sha256=str(entry['sha256']), size=st.st_size, mtime_ns=st.st_mtime_ns,
-                          cached=True)
+        return HashResult(path=key, sha256=str(entry['sha256']), size=st.st_size, mtime_ns=st.st_mtime_ns, cached=True)
 
     def _drop(self, key: str) -> None:
         with self._lock:

@@ -52,8 +52,14 @@ def normalize(filename: str) -> str:
 class LoraHashRoutes:
     """Answer ping and per-file hash requests for the LoRAs that list_loras() names; nothing else is ever read."""
 
-    def __init__(self, list_loras: Callable[[], list[str]], resolve: Callable[[str], str | None],
-                 cache: HashCache, *, list_ttl: float = LIST_TTL) -> None:
+    def __init__(
+        self,
+        list_loras: Callable[[], list[str]],
+        resolve: Callable[[str], str | None],
+        cache: HashCache,
+        *,
+        list_ttl: float = LIST_TTL,
+    ) -> None:
         self.list_loras = list_loras
         self.resolve = resolve
         self.cache = cache
@@ -69,8 +75,9 @@ class LoraHashRoutes:
 
     async def ping(self, request: web.Request) -> web.Response:
         """Say the node is installed, with its version and cache size."""
-        return web.json_response({'ok': True, 'version': VERSION, 'cache_entries': len(self.cache),
-                                  'hashing': self.cache.inflight})
+        return web.json_response(
+            {'ok': True, 'version': VERSION, 'cache_entries': len(self.cache), 'hashing': self.cache.inflight}
+        )
 
     async def hash(self, request: web.Request) -> web.Response:
         """Answer sha256, size and mtime of one listed LoRA, hashing it in a thread unless the cache is valid."""
@@ -94,8 +101,16 @@ class LoraHashRoutes:
         except OSError as error:
             log.warning('LoRA hash: cannot hash %s: %s', path, error)
             return _error(500, f'cannot read LoRA file: {error.strerror or error}', filename)
-        return web.json_response({'filename': listed, 'sha256': result.sha256, 'size': result.size,
-                                  'mtime': result.mtime, 'mtime_ns': result.mtime_ns, 'cached': result.cached})
+        return web.json_response(
+            {
+                'filename': listed,
+                'sha256': result.sha256,
+                'size': result.size,
+                'mtime': result.mtime,
+                'mtime_ns': result.mtime_ns,
+                'cached': result.cached,
+            }
+        )
 
     async def _listed_name(self, filename: str) -> str | None:
         """Return the name as listed for filename (either separator), re-listing when stale or on a miss."""

@@ -65,8 +65,7 @@ def _visit(value: object, result: WalkResult, seen: set[tuple[str, str]], active
     active.add(id(value))
     try:
         if isinstance(value, tuple) and _is_stack_tuple(value):
-            _add(LoraRef(raw=value, name=value[0].strip(), path=None, strength=_number(value[1])), value, result,
-                 seen)
+            _add(LoraRef(raw=value, name=value[0].strip(), path=None, strength=_number(value[1])), value, result, seen)
         elif isinstance(value, list | tuple | set | frozenset):
             for item in value:
                 _visit(item, result, seen, active, depth + 1)
@@ -76,8 +75,7 @@ def _visit(value: object, result: WalkResult, seen: set[tuple[str, str]], active
         active.discard(id(value))
 
 
-def _visit_record(value: object, result: WalkResult, seen: set[tuple[str, str]], active: set[int],
-                  depth: int) -> None:
+def _visit_record(value: object, result: WalkResult, seen: set[tuple[str, str]], active: set[int], depth: int) -> None:
     """Take one dict or object: it may be a LoRA, a container of LoRAs, or both."""
     get: Getter = value.get if isinstance(value, Mapping) else (lambda key: getattr(value, key, None))
     children = [child for key in STACK_KEYS if (child := get(key)) is not None]
@@ -122,8 +120,12 @@ def _add(ref: LoraRef | None, raw: object, result: WalkResult, seen: set[tuple[s
 
 def _is_stack_tuple(value: tuple[object, ...]) -> bool:
     """Tell a LORA_STACK entry `(lora_name, strength_model, strength_clip)` from a plain sequence of LoRAs."""
-    return (2 <= len(value) <= 3 and isinstance(value[0], str) and value[0].strip() != ''
-            and all(_number(item) is not None for item in value[1:]))
+    return (
+        2 <= len(value) <= 3
+        and isinstance(value[0], str)
+        and value[0].strip() != ''
+        and all(_number(item) is not None for item in value[1:])
+    )
 
 
 def _first_text(get: Getter, keys: tuple[str, ...]) -> str | None:

@@ -35,8 +35,16 @@ class FakeCivitai:
         """Return how many requests were answered, of every kind."""
         return sum(self.requests.values())
 
-    def add(self, sha256: str, *, model_id: int = 117371, version_id: int = 128713, name: str = 'v1.0',
-            trained_words: list[str] | None = None, base_model: str = 'SDXL 1.0') -> dict:
+    def add(
+        self,
+        sha256: str,
+        *,
+        model_id: int = 117371,
+        version_id: int = 128713,
+        name: str = 'v1.0',
+        trained_words: list[str] | None = None,
+        base_model: str = 'SDXL 1.0',
+    ) -> dict:
         """Make a file known: the sample version re-keyed to this hash and ids, its images served here."""
         version = copy.deepcopy(sample('by-hash_found.json'))
         version.update(id=version_id, modelId=model_id, name=name, baseModel=base_model)
@@ -80,8 +88,7 @@ class FakeCivitai:
         if fault := await self._answer('by_hash_batch', request):
             return fault
         body = await request.json()
-        if not isinstance(body, list) or len(body) > 100 or not all(isinstance(h, str) and len(h) == 64
-                                                                    for h in body):
+        if not isinstance(body, list) or len(body) > 100 or not all(isinstance(h, str) and len(h) == 64 for h in body):
             return web.json_response({'error': 'Invalid hashes'}, status=400)
         self.batch_sizes.append(len(body))
         return web.json_response([self.versions[h.upper()] for h in body if h.upper() in self.versions])

@@ -20,9 +20,15 @@ USER_A, USER_B, USER_C = 'anon-' + 'a' * 32, 'anon-' + 'b' * 32, 'anon-' + 'c' *
 
 def make_settings(tmp: Path, *servers: str, **overrides: object) -> Settings:
     """Settings for a test: files under tmp, no .env, no log file."""
-    values: dict = {'comfyui_servers': ','.join(servers), 'output_dir': tmp / 'outputs',
-                    'job_db_path': tmp / 'db' / 'app.db', 'log_to_file': False, 'secret_key': 'test-secret',
-                    'max_per_user_queue': 10, 'simulator_step_delay': 0.0}
+    values: dict = {
+        'comfyui_servers': ','.join(servers),
+        'output_dir': tmp / 'outputs',
+        'job_db_path': tmp / 'db' / 'app.db',
+        'log_to_file': False,
+        'secret_key': 'test-secret',
+        'max_per_user_queue': 10,
+        'simulator_step_delay': 0.0,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
@@ -62,8 +68,18 @@ async def simulator_process(tmp: Path, name: str = 'sim', *, step_delay: float =
     """Run a simulator as its own process (like a real ComfyUI) and yield its base URL."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, '-m', 'vcc_ui.services.comfy.simulator', '--port', str(port), '--root', str(tmp / name),
-        '--step-delay', str(step_delay), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        '-m',
+        'vcc_ui.services.comfy.simulator',
+        '--port',
+        str(port),
+        '--root',
+        str(tmp / name),
+        '--step-delay',
+        str(step_delay),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     url = f'http://127.0.0.1:{port}'
     try:
         async with httpx.AsyncClient() as http:

@@ -30,17 +30,48 @@ async def image_index(engine: Engine, tmp: Path, **overrides: object) -> AsyncIt
         await writer.stop()
 
 
-async def add_image(index: ImageIndex, owner: str, *, created: datetime, kind: str = 'generated',
-                    prompt: str = 'a red fox', workflow_id: str = 'sd15_txt2img', aspect_ratio: str = '1:1',
-                    size: tuple[int, int] = (32, 32), color: tuple[int, int, int] = (200, 30, 30)) -> Image:
+async def add_image(
+    index: ImageIndex,
+    owner: str,
+    *,
+    created: datetime,
+    kind: str = 'generated',
+    prompt: str = 'a red fox',
+    workflow_id: str = 'sd15_txt2img',
+    aspect_ratio: str = '1:1',
+    size: tuple[int, int] = (32, 32),
+    color: tuple[int, int, int] = (200, 30, 30),
+) -> Image:
     """Save a real PNG with thumbnail and sidecar, then index it, like the job runner does."""
-    meta = {'workflow_id': workflow_id, 'prompt': prompt, 'aspect_ratio': aspect_ratio, 'seed': 1, 'tags': [],
-            'favorite': False, 'original_filename': 'out.png'}
-    stored = await asyncio.to_thread(index.storage.save, owner=owner, kind=kind, data=png_bytes(*size, color=color),
-                                     meta=meta, created_at=created)
-    row = Image(id=stored.id, owner=owner, kind=kind, rel_path=stored.rel_path, thumb_path=stored.thumb_rel,
-                mime=stored.mime, bytes=stored.bytes, width=stored.width, height=stored.height, sha256=stored.sha256,
-                created_at=stored.created_at, workflow_id=workflow_id, prompt=prompt, aspect_ratio=aspect_ratio,
-                seed=1, original_filename='out.png')
+    meta = {
+        'workflow_id': workflow_id,
+        'prompt': prompt,
+        'aspect_ratio': aspect_ratio,
+        'seed': 1,
+        'tags': [],
+        'favorite': False,
+        'original_filename': 'out.png',
+    }
+    stored = await asyncio.to_thread(
+        index.storage.save, owner=owner, kind=kind, data=png_bytes(*size, color=color), meta=meta, created_at=created
+    )
+    row = Image(
+        id=stored.id,
+        owner=owner,
+        kind=kind,
+        rel_path=stored.rel_path,
+        thumb_path=stored.thumb_rel,
+        mime=stored.mime,
+        bytes=stored.bytes,
+        width=stored.width,
+        height=stored.height,
+        sha256=stored.sha256,
+        created_at=stored.created_at,
+        workflow_id=workflow_id,
+        prompt=prompt,
+        aspect_ratio=aspect_ratio,
+        seed=1,
+        original_filename='out.png',
+    )
     await index.writer.write(lambda db: db.add(row))
     return row

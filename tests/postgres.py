@@ -32,13 +32,30 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(folder, 'postgres')
     data, port = folder / 'data', free_port()
-    subprocess.run(_as_postgres(['initdb', '-D', str(data), '-A', 'trust', '-U', 'vcc']),
-                   check=True, capture_output=True)
-    subprocess.run(_as_postgres(['pg_ctl', '-D', str(data), '-o', f'-p {port} -k {folder} -h 127.0.0.1',
-                                 '-l', str(folder / 'log'), '-w', 'start']), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(['initdb', '-D', str(data), '-A', 'trust', '-U', 'vcc']), check=True, capture_output=True
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                'pg_ctl',
+                '-D',
+                str(data),
+                '-o',
+                f'-p {port} -k {folder} -h 127.0.0.1',
+                '-l',
+                str(folder / 'log'),
+                '-w',
+                'start',
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f'postgresql+psycopg://vcc@127.0.0.1:{port}/postgres'
     finally:
-        subprocess.run(_as_postgres(['pg_ctl', '-D', str(data), '-m', 'fast', '-w', 'stop']),
-                       check=False, capture_output=True)
+        subprocess.run(
+            _as_postgres(['pg_ctl', '-D', str(data), '-m', 'fast', '-w', 'stop']), check=False, capture_output=True
+        )
         shutil.rmtree(folder, ignore_errors=True)

@@ -65,8 +65,10 @@ def binary_frame(msg: dict[str, Any]) -> bytes:
 
 def ws_frames(sample: dict[str, Any]) -> list[str | bytes]:
     """Return a WS sample's frames as sent on the wire: JSON text, or rebuilt binary."""
-    return [binary_frame(entry['msg']) if entry['msg'].get('binary') else json.dumps(entry['msg'])
-            for entry in sample.get('messages', [])]
+    return [
+        binary_frame(entry['msg']) if entry['msg'].get('binary') else json.dumps(entry['msg'])
+        for entry in sample.get('messages', [])
+    ]
 
 
 Script = Callable[[web.WebSocketResponse, 'FakeComfy'], Awaitable[None]]
@@ -86,8 +88,9 @@ def replay(name: str) -> web.Response:
     return web.Response(status=sample['status'], body=body, headers=headers)
 
 
-async def send_sample(ws: web.WebSocketResponse, fake: FakeComfy, name: str, start: int = 0,
-                      stop: int | None = None) -> None:
+async def send_sample(
+    ws: web.WebSocketResponse, fake: FakeComfy, name: str, start: int = 0, stop: int | None = None
+) -> None:
     """Send a captured WS sequence (text as JSON, binary rebuilt)."""
     for frame in ws_frames(load_sample(name))[start:stop]:
         if isinstance(frame, str):

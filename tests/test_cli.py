@@ -31,16 +31,22 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-def seed(settings: Settings, *specs: tuple[str, datetime], trash_days_ago: dict[int, float] | None = None,
-         tags: dict[int, list[str]] | None = None) -> list[Image]:
+def seed(
+    settings: Settings,
+    *specs: tuple[str, datetime],
+    trash_days_ago: dict[int, float] | None = None,
+    tags: dict[int, list[str]] | None = None,
+) -> list[Image]:
     """Save and index one image per (owner, created) spec; optionally trash some (days ago) and tag some."""
     engine = make_engine(settings.db_url)
     migrate(engine)
 
     async def run() -> list[Image]:
         async with image_index(engine, Path(settings.output_dir).parent) as index:
-            rows = [await add_image(index, owner, created=created, prompt=f'prompt {i}')
-                    for i, (owner, created) in enumerate(specs)]
+            rows = [
+                await add_image(index, owner, created=created, prompt=f'prompt {i}')
+                for i, (owner, created) in enumerate(specs)
+            ]
             for i, names in (tags or {}).items():
                 rows[i] = await index.set_tags(rows[i].owner, rows[i].id, names)
             for i, days in (trash_days_ago or {}).items():
@@ -94,7 +100,12 @@ def test_reindex_restores_a_deleted_row_from_its_sidecar(settings: Settings, cap
     assert run(settings, 'reindex', '--fix', capsys=capsys)[0] == 0
     back = rows_of(settings)[row.id]
     assert (back.owner, back.prompt, back.tags, back.sha256, back.created_at) == (
-        USER_A, 'prompt 0', ['kept'], row.sha256, row.created_at)
+        USER_A,
+        'prompt 0',
+        ['kept'],
+        row.sha256,
+        row.created_at,
+    )
     assert run(settings, 'reindex', capsys=capsys)[0] == 0
 
 
@@ -142,7 +153,11 @@ def test_reindex_finishes_an_interrupted_delete_and_adopts_bare_files(settings: 
     assert rows[row.id].status == 'trash' and rows[row.id].trashed_at == DAY1
     adopted = rows[bare.id]
     assert (adopted.owner, adopted.kind, adopted.sha256, adopted.created_at.date()) == (
-        USER_B, 'generated', bare.sha256, DAY1.date())
+        USER_B,
+        'generated',
+        bare.sha256,
+        DAY1.date(),
+    )
     assert path_of(settings, adopted.thumb_path).is_file()
     assert run(settings, 'reindex', capsys=capsys)[0] == 0
 
@@ -166,8 +181,7 @@ def test_quota_report_lists_usage_per_user(settings: Settings, capsys) -> None:
 
 
 def test_purge_trash_by_date(settings: Settings, capsys) -> None:
-    old, recent, active = seed(settings, (USER_A, DAY1), (USER_A, DAY1), (USER_B, DAY1),
-                               trash_days_ago={0: 40, 1: 5})
+    old, recent, active = seed(settings, (USER_A, DAY1), (USER_A, DAY1), (USER_B, DAY1), trash_days_ago={0: 40, 1: 5})
     code, out = run(settings, 'purge-trash', capsys=capsys)
     assert code == 0 and 'purged 1 image(s)' in out
     assert set(rows_of(settings)) == {recent.id, active.id}
@@ -178,8 +192,14 @@ def test_purge_trash_by_date(settings: Settings, capsys) -> None:
 
 
 def test_backup_reset_restore_round_trip(settings: Settings, tmp_path: Path, capsys) -> None:
-    inside = seed(settings, (USER_A, DAY1), (USER_B, DAY1 + timedelta(days=1)), (USER_A, DAY1 + timedelta(days=9)),
-                  tags={0: ['kept']}, trash_days_ago={1: 2})
+    inside = seed(
+        settings,
+        (USER_A, DAY1),
+        (USER_B, DAY1 + timedelta(days=1)),
+        (USER_A, DAY1 + timedelta(days=9)),
+        tags={0: ['kept']},
+        trash_days_ago={1: 2},
+    )
     before = rows_of(settings)
     archive = tmp_path / 'backup.tar'
     code, out = run(settings, 'backup', '--from', '2025-03-01', '--to', '2025-03-02', str(archive), capsys=capsys)
@@ -226,12 +246,30 @@ def test_reset_asks_for_confirmation(settings: Settings, capsys) -> None:
 
 
 def test_module_runs_from_the_command_line(tmp_path: Path) -> None:
-    env = {**os.environ, 'OUTPUT_DIR': str(tmp_path / 'out'), 'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),
-           'LOG_TO_FILE': 'false', 'DATABASE_URL': ''}
-    done = subprocess.run([sys.executable, '-m', 'vcc_ui.cli', 'reindex'], env=env, capture_output=True, text=True,
-                          timeout=60, check=False, cwd=Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        'OUTPUT_DIR': str(tmp_path / 'out'),
+        'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),
+        'LOG_TO_FILE': 'false',
+        'DATABASE_URL': '',
+    }
+    done = subprocess.run(
+        [sys.executable, '-m', 'vcc_ui.cli', 'reindex'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.returncode == 0 and 'all consistent' in done.stdout, done.stderr
-    bad = subprocess.run([sys.executable, '-m', 'vcc_ui.cli', 'backup', '--from', 'soon', '--to', '2025-01-01', 'x'],
-                         env=env, capture_output=True, text=True, timeout=60, check=False,
-                         cwd=Path(__file__).resolve().parents[1])
+    bad = subprocess.run(
+        [sys.executable, '-m', 'vcc_ui.cli', 'backup', '--from', 'soon', '--to', '2025-01-01', 'x'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert bad.returncode == 2 and 'not a date' in bad.stderr

@@ -15,11 +15,21 @@ def test_every_string_has_both_languages_with_the_same_placeholders(key: str) ->
     assert placeholders(texts['en']) == placeholders(texts['ko']), key
 
 
-@pytest.mark.parametrize(('header', 'expected'), [
-    ('ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7', 'ko'), ('en-US,en;q=0.9,ko;q=0.8', 'en'), ('ko', 'ko'),
-    ('ja-JP,ko;q=0.5', 'ko'), ('de-DE,de;q=0.9', 'en'), ('', 'en'), (None, 'en'), ('en;q=0.3,ko;q=0.6', 'ko'),
-    ('ko;q=bogus,en', 'en'), ('*', 'en'),
-])
+@pytest.mark.parametrize(
+    ('header', 'expected'),
+    [
+        ('ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7', 'ko'),
+        ('en-US,en;q=0.9,ko;q=0.8', 'en'),
+        ('ko', 'ko'),
+        ('ja-JP,ko;q=0.5', 'ko'),
+        ('de-DE,de;q=0.9', 'en'),
+        ('', 'en'),
+        (None, 'en'),
+        ('en;q=0.3,ko;q=0.6', 'ko'),
+        ('ko;q=bogus,en', 'en'),
+        ('*', 'en'),
+    ],
+)
 def test_the_language_comes_from_accept_language(header: str | None, expected: str) -> None:
     assert best_language(header) == expected
 

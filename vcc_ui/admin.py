@@ -50,8 +50,9 @@ async def require_admin(request: Request) -> None:
     attempt = await auth.basic(request.headers.get('authorization'), client_ip(request))
     if attempt is not None and attempt.retry_after:
         seconds = math.ceil(attempt.retry_after)
-        raise _refuse(429, 'rate_limited', f'Too many wrong admin logins, retry in {seconds} s',
-                      {'Retry-After': str(seconds)})
+        raise _refuse(
+            429, 'rate_limited', f'Too many wrong admin logins, retry in {seconds} s', {'Retry-After': str(seconds)}
+        )
     if attempt is None or not attempt.ok:
         raise _refuse(401, 'admin_required', 'Admin login required', {'WWW-Authenticate': REALM})
 
@@ -66,8 +67,14 @@ def admin_url(rel_path: str | None) -> str | None:
 
 def safe_admin_next(target: str | None) -> str:
     """Return `target` when it is an admin page path, else the admin start page."""
-    if not target or not target.startswith(ADMIN_PAGE_PREFIX) or target.startswith(ADMIN_LOGIN_PATH) \
-            or '\\' in target or '//' in target or any(ord(ch) < 32 for ch in target):
+    if (
+        not target
+        or not target.startswith(ADMIN_PAGE_PREFIX)
+        or target.startswith(ADMIN_LOGIN_PATH)
+        or '\\' in target
+        or '//' in target
+        or any(ord(ch) < 32 for ch in target)
+    ):
         return ADMIN_PAGE_PREFIX
     return target
 
@@ -95,15 +102,24 @@ def install(app: FastAPI, services: Services) -> None:
     secure = services.settings.cookie_secure
 
     @app.get(ADMIN_GRANT_PATH, include_in_schema=False)
-    async def admin_grant(token: Annotated[str, Query(max_length=500)] = '',
-                          next: Annotated[str, Query(max_length=2000)] = ADMIN_PAGE_PREFIX) -> Response:
+    async def admin_grant(
+        token: Annotated[str, Query(max_length=500)] = '',
+        next: Annotated[str, Query(max_length=2000)] = ADMIN_PAGE_PREFIX,
+    ) -> Response:
         """Exchange the admin login page's one-time token for the session cookie."""
         target = safe_admin_next(next)
         if not auth.redeem(token):
             return RedirectResponse(f'{ADMIN_LOGIN_PATH}?next={quote(target)}', status_code=303)
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(ADMIN_COOKIE, auth.cookie_value(), max_age=ADMIN_MAX_AGE, httponly=True,
-                            samesite='lax', secure=secure, path='/')
+        response.set_cookie(
+            ADMIN_COOKIE,
+            auth.cookie_value(),
+            max_age=ADMIN_MAX_AGE,
+            httponly=True,
+            samesite='lax',
+            secure=secure,
+            path='/',
+        )
         return response
 
     @app.get(ADMIN_LOGOUT_PATH, include_in_schema=False)

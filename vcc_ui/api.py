@@ -14,8 +14,14 @@ from vcc_ui.services.auth import ANON_COOKIE, ONE_YEAR
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.storage import StorageError
 
-STATUS_BY_CODE = {'unknown_workflow': 404, 'invalid_params': 422, 'limit': 429, 'unavailable': 503, 'quota': 403,
-                  'blocked': 403}
+STATUS_BY_CODE = {
+    'unknown_workflow': 404,
+    'invalid_params': 422,
+    'limit': 429,
+    'unavailable': 503,
+    'quota': 403,
+    'blocked': 403,
+}
 
 
 class JobCreate(BaseModel, extra='forbid'):
@@ -63,8 +69,14 @@ class IdentityMiddleware(BaseHTTPMiddleware):
             self.services.users.touch(request.state.user)
         response = await call_next(request)
         if fresh:
-            response.set_cookie(ANON_COOKIE, identity.cookie_for(request.state.user), max_age=ONE_YEAR,
-                                httponly=True, samesite='lax', secure=self.services.settings.cookie_secure)
+            response.set_cookie(
+                ANON_COOKIE,
+                identity.cookie_for(request.state.user),
+                max_age=ONE_YEAR,
+                httponly=True,
+                samesite='lax',
+                secure=self.services.settings.cookie_secure,
+            )
         return response
 
 
@@ -126,8 +138,10 @@ def create_router(services: Services) -> APIRouter:
     @api.get('/workflows')
     async def list_workflows() -> dict:
         """The workflows with their UI metadata and availability per server."""
-        return {'items': [_workflow_dict(w, services.registry.availability(w.id)) for w in services.registry.all()],
-                'problems': [{'file': p.file, 'reason': p.reason} for p in services.registry.problems]}
+        return {
+            'items': [_workflow_dict(w, services.registry.availability(w.id)) for w in services.registry.all()],
+            'problems': [{'file': p.file, 'reason': p.reason} for p in services.registry.problems],
+        }
 
     @router.get('/outputs/{rel_path:path}', dependencies=[Depends(ready)], include_in_schema=False)
     async def output_file(rel_path: str, user: User) -> FileResponse:
@@ -155,9 +169,15 @@ def create_router(services: Services) -> APIRouter:
 
 
 def _workflow_dict(workflow: Any, availability: dict[str, str | None]) -> dict:
-    return {'id': workflow.id, 'title': workflow.title, 'description': workflow.description, 'mode': workflow.mode,
-            'related_img2img': workflow.related_img2img, 'aspect_ratios': workflow.aspect_ratios,
-            'max_batch': workflow.max_batch, 'defaults': workflow.defaults,
-            'templates': [t.model_dump() if hasattr(t, 'model_dump') else t for t in workflow.templates],
-            'availability': {server: {'ok': reason is None, 'reason': reason}
-                             for server, reason in availability.items()}}
+    return {
+        'id': workflow.id,
+        'title': workflow.title,
+        'description': workflow.description,
+        'mode': workflow.mode,
+        'related_img2img': workflow.related_img2img,
+        'aspect_ratios': workflow.aspect_ratios,
+        'max_batch': workflow.max_batch,
+        'defaults': workflow.defaults,
+        'templates': [t.model_dump() if hasattr(t, 'model_dump') else t for t in workflow.templates],
+        'availability': {server: {'ok': reason is None, 'reason': reason} for server, reason in availability.items()},
+    }

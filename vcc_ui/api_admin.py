@@ -55,17 +55,33 @@ class PurgeBody(BaseModel, extra='forbid'):
 
 def admin_image_dict(row: Image, retention_days: int) -> dict:
     """An image as admins see it: with its owner and admin-only file URLs."""
-    return {**image_dict(row, retention_days=retention_days), 'owner': row.owner,
-            'admin_url': admin_url(row.rel_path), 'admin_thumb_url': admin_url(row.thumb_path)}
+    return {
+        **image_dict(row, retention_days=retention_days),
+        'owner': row.owner,
+        'admin_url': admin_url(row.rel_path),
+        'admin_thumb_url': admin_url(row.thumb_path),
+    }
 
 
 def server_dict(entry: ServerEntry) -> dict:
     """The JSON shape of a server with its live health and load."""
     h = entry.health
-    return {'id': entry.id, 'name': h.name, 'url': h.url, 'enabled': h.enabled, 'simulated': h.simulated,
-            'max_inflight': h.max_inflight, 'inflight': h.inflight, 'reachable': h.reachable,
-            'connected': h.connected, 'queue_remaining': h.queue_remaining, 'vram_total': h.vram_total,
-            'vram_free': h.vram_free, 'last_error': h.last_error or None, 'last_check': h.last_check or None}
+    return {
+        'id': entry.id,
+        'name': h.name,
+        'url': h.url,
+        'enabled': h.enabled,
+        'simulated': h.simulated,
+        'max_inflight': h.max_inflight,
+        'inflight': h.inflight,
+        'reachable': h.reachable,
+        'connected': h.connected,
+        'queue_remaining': h.queue_remaining,
+        'vram_total': h.vram_total,
+        'vram_free': h.vram_free,
+        'last_error': h.last_error or None,
+        'last_check': h.last_check or None,
+    }
 
 
 def create_router(services: Services) -> APIRouter:
@@ -102,8 +118,11 @@ def create_router(services: Services) -> APIRouter:
     async def add_server(body: ServerCreate) -> dict:
         """Store a new server and connect to it."""
         try:
-            return server_dict(await pool.add_server(name=body.name, url=body.url, max_inflight=body.max_inflight,
-                                                     enabled=body.enabled))
+            return server_dict(
+                await pool.add_server(
+                    name=body.name, url=body.url, max_inflight=body.max_inflight, enabled=body.enabled
+                )
+            )
         except ServerProblem as error:
             raise server_problem(error) from error
 
@@ -149,15 +168,26 @@ def create_router(services: Services) -> APIRouter:
             raise image_problem(error) from error
 
     @api.get('/images')
-    async def list_images(*, user_id: Annotated[str | None, Query(max_length=64)] = None,
-                          page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-                          size: Annotated[int, Query(ge=1, le=100)] = 50, include: Include = 'active',
-                          from_date: date | None = None, to_date: date | None = None) -> dict:
+    async def list_images(
+        *,
+        user_id: Annotated[str | None, Query(max_length=64)] = None,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=100)] = 50,
+        include: Include = 'active',
+        from_date: date | None = None,
+        to_date: date | None = None,
+    ) -> dict:
         """Everyone's images (or one user's), newest first, paged and filtered."""
-        result = await data.images_page(user_id=user_id or None, page=page, size=size, include=include,
-                                        from_date=from_date, to_date=to_date)
-        return {'items': [admin_image_dict(r, retention) for r in result.items],
-                'page': result.page, 'size': result.size, 'total': result.total, 'has_more': result.has_more}
+        result = await data.images_page(
+            user_id=user_id or None, page=page, size=size, include=include, from_date=from_date, to_date=to_date
+        )
+        return {
+            'items': [admin_image_dict(r, retention) for r in result.items],
+            'page': result.page,
+            'size': result.size,
+            'total': result.total,
+            'has_more': result.has_more,
+        }
 
     @api.post('/images/{image_id}/delete')
     async def delete_image(image_id: str) -> dict:

@@ -25,12 +25,19 @@ def create_router(services: Services) -> APIRouter:
     async def admin_stats() -> dict:
         """Counters, queue depth samples, jobs per hour and average durations per workflow."""
         c, f = services.stats.counters, services.stats.figures
-        return {'queued': c.queued, 'running': c.running, 'done_last_hour': c.done_hour,
-                'failed_last_hour': c.failed_hour, 'avg_duration_seconds': {k: round(v, 1) for k, v in
-                                                                         f.durations.items()},
-                'jobs_per_hour': [{'hour': h.start.isoformat(), 'done': h.done, 'failed': h.failed,
-                                   'cancelled': h.cancelled} for h in f.per_hour],
-                'queue_depth': [{'at': s.at.isoformat(), 'queued': s.queued, 'running': s.running}
-                                for s in services.stats.depth]}
+        return {
+            'queued': c.queued,
+            'running': c.running,
+            'done_last_hour': c.done_hour,
+            'failed_last_hour': c.failed_hour,
+            'avg_duration_seconds': {k: round(v, 1) for k, v in f.durations.items()},
+            'jobs_per_hour': [
+                {'hour': h.start.isoformat(), 'done': h.done, 'failed': h.failed, 'cancelled': h.cancelled}
+                for h in f.per_hour
+            ],
+            'queue_depth': [
+                {'at': s.at.isoformat(), 'queued': s.queued, 'running': s.running} for s in services.stats.depth
+            ],
+        }
 
     return router

@@ -24,8 +24,12 @@ __all__ = ['PUBLIC_PREFIXES', 'create_router']
 
 STATUS_BY_CODE = {'not_found': 404, 'invalid': 422, 'quota': 403, 'gone': 410, 'blocked': 403}
 UPLOAD_STATUS = {'too_large': 413, 'type_not_allowed': 415, 'not_an_image': 422, 'bomb': 422}
-IMAGE_KINDS = {'generated': ('generated',), 'control': ('control',), 'input': ('input',),
-               'all': ('generated', 'control', 'input')}
+IMAGE_KINDS = {
+    'generated': ('generated',),
+    'control': ('control',),
+    'input': ('input',),
+    'all': ('generated', 'control', 'input'),
+}
 INPUT_KINDS = {'input': ('input',), 'control': ('control',), 'all': ('input', 'control')}
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 Size = Annotated[int, Query(ge=1, le=100)]
@@ -78,8 +82,13 @@ def create_router(services: Services) -> APIRouter:
 
     async def listing(user: str, page: int, size: int, kinds: tuple[str, ...], **criteria: object) -> dict:
         result = await images.page(user, page=page, size=size, filters=ImageFilter(kind=kinds, **criteria))
-        return {'items': [item(r) for r in result.items], 'page': result.page, 'size': result.size,
-                'total': result.total, 'has_more': result.has_more}
+        return {
+            'items': [item(r) for r in result.items],
+            'page': result.page,
+            'size': result.size,
+            'total': result.total,
+            'has_more': result.has_more,
+        }
 
     async def owned(user: str, image_id: str, kinds: tuple[str, ...]) -> Image:
         row = await images.get(user, image_id)
@@ -94,16 +103,36 @@ def create_router(services: Services) -> APIRouter:
             raise _problem(error) from error
 
     @api.get('/images')
-    async def list_images(user: User, *, page: Page = 1, size: Size = 50, from_date: date | None = None,
-                          to_date: date | None = None, aspect_ratio: Annotated[str | None, Query(max_length=16)] = None,
-                          workflow_id: Annotated[str | None, Query(max_length=64)] = None,
-                          tag: Annotated[str | None, Query(max_length=64)] = None, favorite: bool | None = None,
-                          q: Annotated[str | None, Query(max_length=200)] = None, status: Status = 'active',
-                          kind: Literal['generated', 'control', 'input', 'all'] = 'generated') -> dict:
+    async def list_images(
+        user: User,
+        *,
+        page: Page = 1,
+        size: Size = 50,
+        from_date: date | None = None,
+        to_date: date | None = None,
+        aspect_ratio: Annotated[str | None, Query(max_length=16)] = None,
+        workflow_id: Annotated[str | None, Query(max_length=64)] = None,
+        tag: Annotated[str | None, Query(max_length=64)] = None,
+        favorite: bool | None = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        status: Status = 'active',
+        kind: Literal['generated', 'control', 'input', 'all'] = 'generated',
+    ) -> dict:
         """The caller's images, newest first, paged and filtered."""
-        return await listing(user, page, size, IMAGE_KINDS[kind], from_date=from_date, to_date=to_date,
-                             aspect_ratio=aspect_ratio, workflow_id=workflow_id, tag=tag, favorite=favorite, q=q,
-                             status=status)
+        return await listing(
+            user,
+            page,
+            size,
+            IMAGE_KINDS[kind],
+            from_date=from_date,
+            to_date=to_date,
+            aspect_ratio=aspect_ratio,
+            workflow_id=workflow_id,
+            tag=tag,
+            favorite=favorite,
+            q=q,
+            status=status,
+        )
 
     @api.get('/images/{image_id}')
     async def get_image(image_id: str, user: User) -> dict:
@@ -147,12 +176,18 @@ def create_router(services: Services) -> APIRouter:
             path = await images.zip_images(user, body.ids)
         except ImageProblem as error:
             raise _problem(error) from error
-        return FileResponse(path, media_type='application/zip', filename='images.zip',
-                            background=BackgroundTask(_remove, str(path)))
+        return FileResponse(
+            path, media_type='application/zip', filename='images.zip', background=BackgroundTask(_remove, str(path))
+        )
 
     @api.get('/inputs')
-    async def list_inputs(user: User, page: Page = 1, size: Size = 50, status: Status = 'active',
-                          kind: Literal['input', 'control', 'all'] = 'all') -> dict:
+    async def list_inputs(
+        user: User,
+        page: Page = 1,
+        size: Size = 50,
+        status: Status = 'active',
+        kind: Literal['input', 'control', 'all'] = 'all',
+    ) -> dict:
         """The caller's inputs library (uploads and copies) and control images, newest first."""
         return await listing(user, page, size, INPUT_KINDS[kind], status=status)
 
@@ -220,14 +255,20 @@ def create_router(services: Services) -> APIRouter:
             row = await shares.resolve(token)
             path = services.storage.resolve(row.rel_path)
         except ImageProblem as error:
-            return JSONResponse({'detail': {'code': error.code, 'message': error.message, 'field': None}},
-                                status_code=STATUS_BY_CODE.get(error.code, 404))
+            return JSONResponse(
+                {'detail': {'code': error.code, 'message': error.message, 'field': None}},
+                status_code=STATUS_BY_CODE.get(error.code, 404),
+            )
         except StorageError:
-            return JSONResponse({'detail': {'code': 'gone', 'message': 'The shared image is no longer available.',
-                                            'field': None}}, status_code=410)
+            return JSONResponse(
+                {'detail': {'code': 'gone', 'message': 'The shared image is no longer available.', 'field': None}},
+                status_code=410,
+            )
         if not path.is_file():
-            return JSONResponse({'detail': {'code': 'gone', 'message': 'The shared image is no longer available.',
-                                            'field': None}}, status_code=410)
+            return JSONResponse(
+                {'detail': {'code': 'gone', 'message': 'The shared image is no longer available.', 'field': None}},
+                status_code=410,
+            )
         return FileResponse(path, media_type=row.mime, headers={'Cache-Control': 'private, no-store'})
 
     router.include_router(api)

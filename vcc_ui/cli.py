@@ -65,7 +65,7 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     for name, items in report.as_dict().items():
         if isinstance(items, list):
             _say(f'{name.replace("_", " ")}: {len(items)}')
-            for item in items[:args.show]:
+            for item in items[: args.show]:
                 _say(f'  {item}')
     _say(f'fixed: {report.fixed}' if args.fix else 'run with --fix to repair' if report.problems else 'all consistent')
     return 1 if report.problems and not args.fix else 0
@@ -89,8 +89,10 @@ def cmd_quota_report(settings: Settings, args: argparse.Namespace) -> int:
     _say(f'{"owner":<40} {"images":>8} {"size":>10} {"trash":>6} {"limit":>18}  over')
     for r in rows:
         limit = f'{r["max_images"] or "-"} / {human_bytes(r["max_bytes"]) if r["max_bytes"] else "-"}'
-        _say(f'{r["owner"]:<40} {r["images"]:>8} {human_bytes(r["bytes"]):>10} {r["trash_images"]:>6} '
-             f'{limit:>18}  {"OVER" if r["over"] else ""}')
+        _say(
+            f'{r["owner"]:<40} {r["images"]:>8} {human_bytes(r["bytes"]):>10} {r["trash_images"]:>6} '
+            f'{limit:>18}  {"OVER" if r["over"] else ""}'
+        )
     return 0
 
 
@@ -117,8 +119,9 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     if args.to_date < args.from_date:
         _say('--to must not be before --from')
         return 2
-    counts = backups.backup(engine, storage, Path(args.out), from_date=args.from_date, to_date=args.to_date,
-                            progress=ProgressBar('backup'))
+    counts = backups.backup(
+        engine, storage, Path(args.out), from_date=args.from_date, to_date=args.to_date, progress=ProgressBar('backup')
+    )
     _say(f'wrote {args.out}: {counts["images"]} image(s), {counts["files"]} file(s)')
     return 0
 

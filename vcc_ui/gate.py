@@ -39,25 +39,39 @@ def install(app: FastAPI, services: Services) -> None:
     app.add_middleware(GateMiddleware, gate=gate)
 
     @app.post(LOGIN_PATH, include_in_schema=False)
-    async def beta_login(request: Request, password: Annotated[str, Form(max_length=1000)] = '',
-                         next: Annotated[str, Form(max_length=2000)] = '/') -> Response:
+    async def beta_login(
+        request: Request,
+        password: Annotated[str, Form(max_length=1000)] = '',
+        next: Annotated[str, Form(max_length=2000)] = '/',
+    ) -> Response:
         """Check the password: 303 to `next` with the gate cookie, 401 when wrong, 429 when limited."""
         if not gate.enabled:
             return RedirectResponse(safe_next(next), status_code=303)
         attempt = await gate.attempt(password, client_ip(request))
         if attempt.retry_after:
             seconds = math.ceil(attempt.retry_after)
-            return JSONResponse({'detail': {'code': 'rate_limited', 'message': f'Too many wrong passwords, retry in '
-                                            f'{seconds} s', 'field': 'password'}},
-                                status_code=429, headers={'Retry-After': str(seconds)})
+            return JSONResponse(
+                {
+                    'detail': {
+                        'code': 'rate_limited',
+                        'message': f'Too many wrong passwords, retry in {seconds} s',
+                        'field': 'password',
+                    }
+                },
+                status_code=429,
+                headers={'Retry-After': str(seconds)},
+            )
         if not attempt.ok:
-            return JSONResponse({'detail': {'code': 'wrong_password', 'message': 'Wrong password',
-                                            'field': 'password'}}, status_code=401)
+            return JSONResponse(
+                {'detail': {'code': 'wrong_password', 'message': 'Wrong password', 'field': 'password'}},
+                status_code=401,
+            )
         return unlocked(RedirectResponse(safe_next(next), status_code=303), gate, services.settings.cookie_secure)
 
     @app.get(GRANT_PATH, include_in_schema=False)
-    async def beta_grant(token: Annotated[str, Query(max_length=500)] = '',
-                         next: Annotated[str, Query(max_length=2000)] = '/') -> Response:
+    async def beta_grant(
+        token: Annotated[str, Query(max_length=500)] = '', next: Annotated[str, Query(max_length=2000)] = '/'
+    ) -> Response:
         """Exchange the login page's one-time token for the gate cookie."""
         if not gate.redeem(token):
             return RedirectResponse(f'{LOGIN_PATH}?next={quote(safe_next(next))}', status_code=303)
@@ -66,8 +80,9 @@ def install(app: FastAPI, services: Services) -> None:
 
 def unlocked(response: Response, gate: BetaGate, secure: bool) -> Response:
     """Set the gate cookie on a response."""
-    response.set_cookie(GATE_COOKIE, gate.cookie_value(), max_age=GATE_MAX_AGE, httponly=True, samesite='lax',
-                        secure=secure, path='/')
+    response.set_cookie(
+        GATE_COOKIE, gate.cookie_value(), max_age=GATE_MAX_AGE, httponly=True, samesite='lax', secure=secure, path='/'
+    )
     return response
 
 
@@ -78,8 +93,14 @@ def client_ip(request: HTTPConnection) -> str:
 
 def safe_next(target: str | None) -> str:
     """Return `target` when it is a path on this site, else '/' (no open redirects)."""
-    if not target or not target.startswith('/') or target.startswith('//') or '\\' in target \
-            or any(ord(ch) < 32 for ch in target) or target.startswith(LOGIN_PATH):
+    if (
+        not target
+        or not target.startswith('/')
+        or target.startswith('//')
+        or '\\' in target
+        or any(ord(ch) < 32 for ch in target)
+        or target.startswith(LOGIN_PATH)
+    ):
         return '/'
     return target
 
@@ -121,10 +142,12 @@ class GateMiddleware:
 def locked_response(conn: HTTPConnection) -> Response:
     """303 to the login page for a browser opening a page, else 401 JSON."""
     path = conn.url.path
-    is_page = conn.scope.get('method') in {'GET', 'HEAD'} and 'text/html' in conn.headers.get('accept', '') \
+    is_page = (
+        conn.scope.get('method') in {'GET', 'HEAD'}
+        and 'text/html' in conn.headers.get('accept', '')
         and not path.startswith(('/api/', '/outputs/', '/_nicegui'))
+    )
     if is_page:
         target = path + (f'?{conn.url.query}' if conn.url.query else '')
         return RedirectResponse(f'{LOGIN_PATH}?next={quote(safe_next(target))}', status_code=303)
-    return JSONResponse({'detail': {'code': 'beta_locked', 'message': LOCKED_MESSAGE, 'field': None}},
-                        status_code=401)
+    return JSONResponse({'detail': {'code': 'beta_locked', 'message': LOCKED_MESSAGE, 'field': None}}, status_code=401)

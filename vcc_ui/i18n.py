@@ -21,12 +21,15 @@ STRINGS: dict[str, dict[str, str]] = {
     'nav_loras': {'en': 'LoRA', 'ko': 'LoRA'},
     'nav_menu': {'en': 'Menu', 'ko': '메뉴'},
     'language': {'en': 'Language', 'ko': '언어'},
-    'server_down': {'en': 'ComfyUI server {name} is not reachable: {error}',
-                    'ko': 'ComfyUI 서버 {name}에 연결할 수 없습니다: {error}'},
+    'server_down': {
+        'en': 'ComfyUI server {name} is not reachable: {error}',
+        'ko': 'ComfyUI 서버 {name}에 연결할 수 없습니다: {error}',
+    },
     'server_down_hint': {'en': 'New jobs wait until it is back.', 'ko': '서버가 복구될 때까지 새 작업은 대기합니다.'},
-    'simulator_note': {'en': 'Using the bundled ComfyUI simulator (no COMFYUI_SERVERS configured): images are test '
-                             'patterns.',
-                       'ko': '내장 ComfyUI 시뮬레이터 사용 중 (COMFYUI_SERVERS 미설정): 이미지는 테스트 패턴입니다.'},
+    'simulator_note': {
+        'en': 'Using the bundled ComfyUI simulator (no COMFYUI_SERVERS configured): images are test patterns.',
+        'ko': '내장 ComfyUI 시뮬레이터 사용 중 (COMFYUI_SERVERS 미설정): 이미지는 테스트 패턴입니다.',
+    },
     # login
     'login_title': {'en': 'Beta access', 'ko': '베타 접속'},
     'login_intro': {'en': 'Enter the beta password you were given.', 'ko': '안내받은 베타 비밀번호를 입력하세요.'},
@@ -34,8 +37,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'login_submit': {'en': 'Enter', 'ko': '입장'},
     'login_wrong': {'en': 'Wrong password. Please try again.', 'ko': '비밀번호가 틀렸습니다. 다시 입력하세요.'},
     'login_empty': {'en': 'Please enter the password.', 'ko': '비밀번호를 입력하세요.'},
-    'login_limited': {'en': 'Too many wrong attempts. Try again in {seconds} s.',
-                      'ko': '잘못된 시도가 너무 많습니다. {seconds}초 후에 다시 시도하세요.'},
+    'login_limited': {
+        'en': 'Too many wrong attempts. Try again in {seconds} s.',
+        'ko': '잘못된 시도가 너무 많습니다. {seconds}초 후에 다시 시도하세요.',
+    },
     # generate
     'generate_title': {'en': 'Generate', 'ko': '이미지 생성'},
     'gen_no_workflows': {'en': 'No workflows are installed yet.', 'ko': '설치된 워크플로우가 없습니다.'},
@@ -56,43 +61,62 @@ STRINGS: dict[str, dict[str, str]] = {
     'gen_shortcut': {'en': 'Ctrl+Enter in a prompt also generates', 'ko': '프롬프트에서 Ctrl+Enter로도 생성됩니다'},
     'gen_queued': {'en': 'Job queued', 'ko': '작업이 대기열에 등록되었습니다'},
     'gen_need_prompt': {'en': 'Please write a prompt first.', 'ko': '먼저 프롬프트를 입력하세요.'},
-    'gen_need_input': {'en': 'Img2Img needs an input image: drag a thumbnail here or upload a file.',
-                       'ko': 'Img2Img에는 입력 이미지가 필요합니다. 썸네일을 끌어다 놓거나 파일을 업로드하세요.'},
-    'gen_unavailable': {'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
-                        'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).'},
+    'gen_need_input': {
+        'en': 'Img2Img needs an input image: drag a thumbnail here or upload a file.',
+        'ko': 'Img2Img에는 입력 이미지가 필요합니다. 썸네일을 끌어다 놓거나 파일을 업로드하세요.',
+    },
+    'gen_unavailable': {
+        'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
+        'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).',
+    },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
-    'gen_limit_queue_full': {'en': 'Your queue is full ({queued} waiting, limit {limit}). '
-                                   'Wait for a job to finish or cancel one.',
-                             'ko': '대기열이 가득 찼습니다 (대기 {queued}개, 한도 {limit}개). '
-                                   '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.'},
-    'gen_limit_running_full': {'en': 'You already have {active} job(s) running (limit {limit}). '
-                                     'Wait for one to finish or cancel it.',
-                               'ko': '이미 {active}개 작업이 실행 중입니다 (한도 {limit}개). '
-                                     '작업이 끝나거나 취소한 뒤 다시 시도하세요.'},
-    'gen_field_greater_than_equal': {'en': '{field} must be at least {ge}.',
-                                     'ko': '{field} 값은 {ge} 이상이어야 합니다.'},
+    'gen_limit_queue_full': {
+        'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',
+        'ko': '대기열이 가득 찼습니다 (대기 {queued}개, 한도 {limit}개). '
+        '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.',
+    },
+    'gen_limit_running_full': {
+        'en': 'You already have {active} job(s) running (limit {limit}). Wait for one to finish or cancel it.',
+        'ko': '이미 {active}개 작업이 실행 중입니다 (한도 {limit}개). 작업이 끝나거나 취소한 뒤 다시 시도하세요.',
+    },
+    'gen_field_greater_than_equal': {
+        'en': '{field} must be at least {ge}.',
+        'ko': '{field} 값은 {ge} 이상이어야 합니다.',
+    },
     'gen_field_less_than_equal': {'en': '{field} must be at most {le}.', 'ko': '{field} 값은 {le} 이하여야 합니다.'},
     'gen_field_int_type': {'en': '{field} must be a whole number.', 'ko': '{field} 값은 정수여야 합니다.'},
     'gen_need_seed': {'en': 'Enter a seed, or turn on random seed.', 'ko': '시드를 입력하거나 랜덤 시드를 켜세요.'},
     'gen_invalid': {'en': 'Please check the form: {reason}', 'ko': '입력값을 확인하세요: {reason}'},
     'gen_refused': {'en': 'The job was not queued: {reason}', 'ko': '작업을 등록하지 못했습니다: {reason}'},
     'gen_image_missing': {'en': 'That image no longer exists.', 'ko': '해당 이미지가 더 이상 없습니다.'},
-    'gen_upload_too_large': {'en': 'The file is too large (at most {mb} MB).',
-                             'ko': '파일이 너무 큽니다 (최대 {mb} MB).'},
-    'gen_upload_type': {'en': 'Only PNG, JPEG and WEBP images are accepted ({mb} MB at most).',
-                        'ko': 'PNG, JPEG, WEBP 이미지만 올릴 수 있습니다 (최대 {mb} MB).'},
-    'gen_upload_not_image': {'en': 'The file is not a readable PNG, JPEG or WEBP image ({mb} MB at most).',
-                             'ko': '읽을 수 있는 PNG, JPEG, WEBP 이미지 파일이 아닙니다 (최대 {mb} MB).'},
+    'gen_upload_too_large': {
+        'en': 'The file is too large (at most {mb} MB).',
+        'ko': '파일이 너무 큽니다 (최대 {mb} MB).',
+    },
+    'gen_upload_type': {
+        'en': 'Only PNG, JPEG and WEBP images are accepted ({mb} MB at most).',
+        'ko': 'PNG, JPEG, WEBP 이미지만 올릴 수 있습니다 (최대 {mb} MB).',
+    },
+    'gen_upload_not_image': {
+        'en': 'The file is not a readable PNG, JPEG or WEBP image ({mb} MB at most).',
+        'ko': '읽을 수 있는 PNG, JPEG, WEBP 이미지 파일이 아닙니다 (최대 {mb} MB).',
+    },
     'gen_upload_failed': {'en': 'The image could not be used: {reason}', 'ko': '이미지를 사용할 수 없습니다: {reason}'},
     'slot_preview': {'en': 'Selected input image', 'ko': '선택한 입력 이미지'},
     'slot_clear': {'en': 'Clear', 'ko': '지우기'},
-    'slot_hint': {'en': 'Drag a thumbnail here, tap one below, or upload a PNG/JPEG/WEBP file.',
-                  'ko': '썸네일을 여기로 끌어다 놓거나 아래에서 탭하거나, PNG/JPEG/WEBP 파일을 업로드하세요.'},
+    'slot_hint': {
+        'en': 'Drag a thumbnail here, tap one below, or upload a PNG/JPEG/WEBP file.',
+        'ko': '썸네일을 여기로 끌어다 놓거나 아래에서 탭하거나, PNG/JPEG/WEBP 파일을 업로드하세요.',
+    },
     'slot_upload': {'en': 'Upload or drop a file', 'ko': '파일 업로드 또는 끌어다 놓기'},
-    'slot_rejected': {'en': 'The file was refused: it is larger than {mb} MB or not a PNG, JPEG or WEBP image.',
-                      'ko': '파일이 거부되었습니다. {mb} MB보다 크거나 PNG, JPEG, WEBP 이미지가 아닙니다.'},
-    'strip_title': {'en': 'Your recent images (drag into the slot or tap)',
-                    'ko': '최근 이미지 (슬롯으로 끌어다 놓거나 탭하세요)'},
+    'slot_rejected': {
+        'en': 'The file was refused: it is larger than {mb} MB or not a PNG, JPEG or WEBP image.',
+        'ko': '파일이 거부되었습니다. {mb} MB보다 크거나 PNG, JPEG, WEBP 이미지가 아닙니다.',
+    },
+    'strip_title': {
+        'en': 'Your recent images (drag into the slot or tap)',
+        'ko': '최근 이미지 (슬롯으로 끌어다 놓거나 탭하세요)',
+    },
     'strip_empty': {'en': 'No images yet.', 'ko': '아직 이미지가 없습니다.'},
     'strip_tip': {'en': 'Drag into the input slot, or tap to use', 'ko': '입력 슬롯으로 끌어다 놓거나 탭해서 사용'},
     'kind_generated': {'en': 'Generated image', 'ko': '생성 이미지'},
@@ -100,8 +124,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'kind_input': {'en': 'Input image', 'ko': '입력 이미지'},
     'jobs_title': {'en': 'My jobs', 'ko': '내 작업'},
     'jobs_show_older': {'en': 'Show {n} older jobs', 'ko': '이전 작업 {n}개 더 보기'},
-    'jobs_empty': {'en': 'No jobs yet: your jobs appear here.',
-                   'ko': '아직 작업이 없습니다. 작업이 여기에 표시됩니다.'},
+    'jobs_empty': {
+        'en': 'No jobs yet: your jobs appear here.',
+        'ko': '아직 작업이 없습니다. 작업이 여기에 표시됩니다.',
+    },
     'job_status_queued': {'en': 'Queued', 'ko': '대기 중'},
     'job_status_dispatched': {'en': 'Starting', 'ko': '시작 중'},
     'job_status_running': {'en': 'Running', 'ko': '생성 중'},
@@ -154,8 +180,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'gal_deleted': {'en': '{count} image(s) moved to the trash.', 'ko': '이미지 {count}개를 휴지통으로 옮겼습니다.'},
     'gal_restored': {'en': '{count} image(s) restored.', 'ko': '이미지 {count}개를 복원했습니다.'},
     'gal_trash_dates': {'en': 'Deleted {deleted}, removed {purge}', 'ko': '{deleted} 삭제, {purge} 영구 삭제'},
-    'gal_trash_note': {'en': 'Images in the trash are removed for good {days} days after deletion.',
-                       'ko': '휴지통의 이미지는 삭제 후 {days}일이 지나면 영구히 지워집니다.'},
+    'gal_trash_note': {
+        'en': 'Images in the trash are removed for good {days} days after deletion.',
+        'ko': '휴지통의 이미지는 삭제 후 {days}일이 지나면 영구히 지워집니다.',
+    },
     'gal_failed': {'en': 'That did not work: {reason}', 'ko': '처리하지 못했습니다: {reason}'},
     'gal_quota': {'en': 'Storage quota reached: {reason}', 'ko': '저장 용량 한도에 도달했습니다: {reason}'},
     'lb_prev': {'en': 'Previous (←)', 'ko': '이전 (←)'},
@@ -187,17 +215,27 @@ STRINGS: dict[str, dict[str, str]] = {
     'share_state_expired': {'en': 'expired {time}', 'ko': '{time}에 만료됨'},
     'share_state_revoked': {'en': 'revoked', 'ko': '해제됨'},
     'share_made': {'en': 'Share link made and copied.', 'ko': '공유 링크를 만들어 복사했습니다.'},
-    'inp_upload': {'en': 'Upload PNG, JPEG or WEBP (drop files here)',
-                   'ko': 'PNG, JPEG, WEBP 업로드 (여기에 끌어다 놓기)'},
+    'inp_upload': {
+        'en': 'Upload PNG, JPEG or WEBP (drop files here)',
+        'ko': 'PNG, JPEG, WEBP 업로드 (여기에 끌어다 놓기)',
+    },
     'inp_uploaded': {'en': '{name} added to your inputs.', 'ko': '{name}을(를) 입력 보관함에 추가했습니다.'},
-    'inp_too_large': {'en': '{name}: the file is too large (at most {mb} MB).',
-                      'ko': '{name}: 파일이 너무 큽니다 (최대 {mb} MB).'},
-    'inp_not_image': {'en': '{name}: not a readable PNG, JPEG or WEBP image.',
-                      'ko': '{name}: 읽을 수 있는 PNG, JPEG, WEBP 이미지가 아닙니다.'},
-    'inp_type': {'en': '{name}: only PNG, JPEG and WEBP images are accepted.',
-                 'ko': '{name}: PNG, JPEG, WEBP 이미지만 올릴 수 있습니다.'},
-    'inp_bomb': {'en': '{name}: the image has too many pixels to be processed safely.',
-                 'ko': '{name}: 이미지의 픽셀 수가 너무 많아 안전하게 처리할 수 없습니다.'},
+    'inp_too_large': {
+        'en': '{name}: the file is too large (at most {mb} MB).',
+        'ko': '{name}: 파일이 너무 큽니다 (최대 {mb} MB).',
+    },
+    'inp_not_image': {
+        'en': '{name}: not a readable PNG, JPEG or WEBP image.',
+        'ko': '{name}: 읽을 수 있는 PNG, JPEG, WEBP 이미지가 아닙니다.',
+    },
+    'inp_type': {
+        'en': '{name}: only PNG, JPEG and WEBP images are accepted.',
+        'ko': '{name}: PNG, JPEG, WEBP 이미지만 올릴 수 있습니다.',
+    },
+    'inp_bomb': {
+        'en': '{name}: the image has too many pixels to be processed safely.',
+        'ko': '{name}: 이미지의 픽셀 수가 너무 많아 안전하게 처리할 수 없습니다.',
+    },
     'inp_kind_all': {'en': 'All', 'ko': '전체'},
     # admin
     # admin: dashboard and logs
@@ -207,8 +245,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'dash_checked_at': {'en': 'checked {time} UTC', 'ko': '점검 {time} UTC'},
     'dash_reachable': {'en': 'reachable', 'ko': '연결됨'},
     'dash_unreachable': {'en': 'not reachable', 'ko': '연결 안 됨'},
-    'dash_server_load': {'en': 'queue {queue} · running {inflight}/{max}',
-                         'ko': '대기 {queue} · 실행 {inflight}/{max}'},
+    'dash_server_load': {
+        'en': 'queue {queue} · running {inflight}/{max}',
+        'ko': '대기 {queue} · 실행 {inflight}/{max}',
+    },
     'dash_vram': {'en': 'VRAM {free} of {total} GB free', 'ko': 'VRAM {total} GB 중 {free} GB 여유'},
     'dash_check_db': {'en': 'Database write', 'ko': 'DB 쓰기'},
     'dash_check_disk': {'en': 'Disk', 'ko': '디스크'},
@@ -221,8 +261,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'dash_done_hour': {'en': 'Done (1 h)', 'ko': '완료 (1시간)'},
     'dash_failed_hour': {'en': 'Failed (1 h)', 'ko': '실패 (1시간)'},
     'dash_durations': {'en': 'Average duration per workflow (24 h)', 'ko': '워크플로우별 평균 소요 시간 (24시간)'},
-    'dash_no_durations': {'en': 'No completed jobs in the last 24 h.',
-                          'ko': '최근 24시간 동안 완료된 작업이 없습니다.'},
+    'dash_no_durations': {
+        'en': 'No completed jobs in the last 24 h.',
+        'ko': '최근 24시간 동안 완료된 작업이 없습니다.',
+    },
     'dash_chart_depth': {'en': 'Queue depth (24 h)', 'ko': '대기열 길이 (24시간)'},
     'dash_chart_hourly': {'en': 'Jobs per hour (24 h)', 'ko': '시간당 작업 수 (24시간)'},
     'dash_series_done': {'en': 'done', 'ko': '완료'},
@@ -231,16 +273,20 @@ STRINGS: dict[str, dict[str, str]] = {
     'dash_by_user': {'en': 'By user', 'ko': '사용자별'},
     'dash_by_server': {'en': 'By server', 'ko': '서버별'},
     'dash_no_server': {'en': 'Waiting for a server', 'ko': '서버 배정 대기'},
-    'dash_no_jobs': {'en': 'No jobs right now and none in the last hour.',
-                     'ko': '지금 진행 중이거나 최근 1시간 동안의 작업이 없습니다.'},
+    'dash_no_jobs': {
+        'en': 'No jobs right now and none in the last hour.',
+        'ko': '지금 진행 중이거나 최근 1시간 동안의 작업이 없습니다.',
+    },
     'dash_section_finished': {'en': 'Finished in the last hour', 'ko': '최근 1시간 내 종료'},
     'dash_position': {'en': '#{n}', 'ko': '{n}번째'},
     'dash_cancel': {'en': 'Cancel this job', 'ko': '이 작업 취소'},
     'dash_front': {'en': 'Move to the front of the queue', 'ko': '대기열 맨 앞으로'},
     'dash_front_done': {'en': 'Moved to the front', 'ko': '맨 앞으로 옮겼습니다'},
     'dash_front_failed': {'en': 'The job is no longer waiting', 'ko': '이미 대기 중인 작업이 아닙니다'},
-    'dash_cancel_failed': {'en': 'The job could not be cancelled (it has already ended)',
-                           'ko': '작업을 취소할 수 없습니다 (이미 종료됨)'},
+    'dash_cancel_failed': {
+        'en': 'The job could not be cancelled (it has already ended)',
+        'ko': '작업을 취소할 수 없습니다 (이미 종료됨)',
+    },
     'dash_connected': {'en': 'Connected now', 'ko': '현재 접속'},
     'dash_nobody': {'en': 'Nobody else is connected.', 'ko': '다른 접속자가 없습니다.'},
     'dash_since': {'en': 'since {time} UTC', 'ko': '{time} UTC부터'},
@@ -252,18 +298,23 @@ STRINGS: dict[str, dict[str, str]] = {
     'logs_refresh': {'en': 'Refresh', 'ko': '새로고침'},
     'logs_auto': {'en': 'Refresh every 5 s', 'ko': '5초마다 새로고침'},
     'logs_empty': {'en': 'No matching log lines.', 'ko': '조건에 맞는 로그가 없습니다.'},
-    'logs_off': {'en': 'Logging to a file is off (LOG_TO_FILE=false): only the console gets the log.',
-                 'ko': '파일 로그가 꺼져 있습니다 (LOG_TO_FILE=false). 로그는 콘솔에만 출력됩니다.'},
+    'logs_off': {
+        'en': 'Logging to a file is off (LOG_TO_FILE=false): only the console gets the log.',
+        'ko': '파일 로그가 꺼져 있습니다 (LOG_TO_FILE=false). 로그는 콘솔에만 출력됩니다.',
+    },
     'logs_source': {'en': '{count} line(s) from {path}', 'ko': '{path}에서 {count}줄'},
     # admin: login, servers, users, all images
     'admin_off_title': {'en': 'Admin pages are off', 'ko': '관리자 페이지가 꺼져 있습니다'},
-    'admin_off_body': {'en': 'To turn them on, set ADMIN_PASSWORD (and optionally ADMIN_USER) in .env and restart '
-                             'the app.',
-                       'ko': '켜려면 .env에 ADMIN_PASSWORD(필요하면 ADMIN_USER도)를 설정하고 앱을 다시 시작하세요.'},
+    'admin_off_body': {
+        'en': 'To turn them on, set ADMIN_PASSWORD (and optionally ADMIN_USER) in .env and restart the app.',
+        'ko': '켜려면 .env에 ADMIN_PASSWORD(필요하면 ADMIN_USER도)를 설정하고 앱을 다시 시작하세요.',
+    },
     'admin_login_title': {'en': 'Admin login', 'ko': '관리자 로그인'},
     'admin_user': {'en': 'User', 'ko': '사용자'},
-    'admin_user_hint': {'en': 'ADMIN_USER of the server; "admin" unless set',
-                        'ko': '서버의 ADMIN_USER, 미설정 시 "admin"'},
+    'admin_user_hint': {
+        'en': 'ADMIN_USER of the server; "admin" unless set',
+        'ko': '서버의 ADMIN_USER, 미설정 시 "admin"',
+    },
     'admin_login_submit': {'en': 'Log in', 'ko': '로그인'},
     'admin_login_wrong': {'en': 'Wrong user or password.', 'ko': '사용자 또는 비밀번호가 틀렸습니다.'},
     'admin_logged_in': {'en': 'You are logged in as admin.', 'ko': '관리자로 로그인되어 있습니다.'},
@@ -284,8 +335,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'srv_test': {'en': 'Test connection', 'ko': '연결 테스트'},
     'srv_save_new': {'en': 'Add server', 'ko': '서버 추가'},
     'srv_need_url': {'en': 'Enter an address first.', 'ko': '먼저 주소를 입력하세요.'},
-    'srv_test_ok': {'en': 'Reachable: ComfyUI {version}\nDevices: {devices}',
-                    'ko': '연결됨: ComfyUI {version}\n장치: {devices}'},
+    'srv_test_ok': {
+        'en': 'Reachable: ComfyUI {version}\nDevices: {devices}',
+        'ko': '연결됨: ComfyUI {version}\n장치: {devices}',
+    },
     'srv_test_fail': {'en': 'Not reachable: {error}', 'ko': '연결 실패: {error}'},
     'srv_added': {'en': 'Server {name} added', 'ko': '서버 {name}을(를) 추가했습니다'},
     'srv_none': {'en': 'No server is configured.', 'ko': '설정된 서버가 없습니다.'},
@@ -302,15 +355,18 @@ STRINGS: dict[str, dict[str, str]] = {
     'srv_status_down': {'en': 'down', 'ko': '연결 안 됨'},
     'srv_status_disabled': {'en': 'disabled', 'ko': '사용 안 함'},
     'srv_status_draining': {'en': 'draining', 'ko': '마무리 중'},
-    'srv_draining': {'en': 'Disabled: {n} running job(s) finish first, nothing new is sent.',
-                     'ko': '사용 중지: 실행 중인 작업 {n}개는 끝까지 실행되고, 새 작업은 보내지 않습니다.'},
+    'srv_draining': {
+        'en': 'Disabled: {n} running job(s) finish first, nothing new is sent.',
+        'ko': '사용 중지: 실행 중인 작업 {n}개는 끝까지 실행되고, 새 작업은 보내지 않습니다.',
+    },
     'srv_edit_title': {'en': 'Edit {name}', 'ko': '{name} 편집'},
     'srv_saved': {'en': 'Server saved', 'ko': '서버를 저장했습니다'},
     'srv_remove_title': {'en': 'Remove {name}?', 'ko': '{name}을(를) 삭제할까요?'},
-    'srv_remove_body': {'en': 'Its job history stays. A server listed in COMFYUI_SERVERS comes back at the next '
-                              'start: remove it there too.',
-                        'ko': '작업 기록은 남습니다. COMFYUI_SERVERS에 있는 서버는 다음 시작 때 다시 추가되니 '
-                              '그곳에서도 지우세요.'},
+    'srv_remove_body': {
+        'en': 'Its job history stays. A server listed in COMFYUI_SERVERS comes back at the next '
+        'start: remove it there too.',
+        'ko': '작업 기록은 남습니다. COMFYUI_SERVERS에 있는 서버는 다음 시작 때 다시 추가되니 그곳에서도 지우세요.',
+    },
     'srv_removed': {'en': 'Server {name} removed', 'ko': '서버 {name}을(를) 삭제했습니다'},
     'usr_title': {'en': 'Users', 'ko': '사용자'},
     'usr_count': {'en': '{n} users', 'ko': '{n}명'},
@@ -330,8 +386,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'usr_no_limit': {'en': 'no quota', 'ko': '용량 제한 없음'},
     'usr_edit_title': {'en': 'Edit user', 'ko': '사용자 편집'},
     'usr_display_name': {'en': 'Display name', 'ko': '표시 이름'},
-    'usr_quota_hint': {'en': 'Quota for this user; leave empty for the default, 0 means unlimited.',
-                       'ko': '이 사용자의 용량 제한입니다. 비워 두면 기본값, 0은 무제한입니다.'},
+    'usr_quota_hint': {
+        'en': 'Quota for this user; leave empty for the default, 0 means unlimited.',
+        'ko': '이 사용자의 용량 제한입니다. 비워 두면 기본값, 0은 무제한입니다.',
+    },
     'usr_max_mb': {'en': 'Max MB', 'ko': '최대 MB'},
     'usr_max_images': {'en': 'Max images', 'ko': '최대 이미지 수'},
     'usr_saved': {'en': 'User saved', 'ko': '사용자를 저장했습니다'},
@@ -353,10 +411,11 @@ STRINGS: dict[str, dict[str, str]] = {
     'img_purge': {'en': 'Purge trash', 'ko': '휴지통 비우기'},
     'img_purge_title': {'en': 'Purge the trash for good?', 'ko': '휴지통을 영구 삭제할까요?'},
     'img_purge_days': {'en': 'Trashed more than (days) ago', 'ko': '휴지통에 들어간 지 (일) 이상'},
-    'img_purge_summary': {'en': '{n} image files ({size}) trashed more than {days} days ago will be deleted for good. '
-                                'This cannot be undone.',
-                          'ko': '휴지통에 들어간 지 {days}일이 넘은 이미지 파일 {n}개 ({size})가 영구 삭제됩니다. '
-                                '되돌릴 수 없습니다.'},
+    'img_purge_summary': {
+        'en': '{n} image files ({size}) trashed more than {days} days ago will be deleted for good. '
+        'This cannot be undone.',
+        'ko': '휴지통에 들어간 지 {days}일이 넘은 이미지 파일 {n}개 ({size})가 영구 삭제됩니다. 되돌릴 수 없습니다.',
+    },
     'img_purge_confirm': {'en': 'Delete for good', 'ko': '영구 삭제'},
     'img_purged': {'en': 'Purged {n} images ({size})', 'ko': '이미지 {n}개 ({size})를 영구 삭제했습니다'},
     # lora
@@ -371,16 +430,21 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_matched': {'en': 'On Civitai', 'ko': 'Civitai 매칭됨'},
     'lora_unmatched': {'en': 'Not on Civitai', 'ko': 'Civitai에 없음'},
     'lora_unhashed': {'en': 'Not hashed', 'ko': '해시 없음'},
-    'lora_none': {'en': 'No LoRAs here yet. Press Sync to read them from the server.',
-                  'ko': '아직 LoRA가 없습니다. 동기화를 눌러 서버에서 읽어 오세요.'},
-    'lora_node_missing': {'en': 'The VCC LoRA hash node is not installed on this server: LoRAs are listed without '
-                                'hashes or Civitai data.',
-                          'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 해시와 Civitai 정보 없이 목록만 '
-                                '표시합니다.'},
-    'lora_node_install': {'en': 'Copy the comfy_node folder into ComfyUI/custom_nodes/vcc_lora_hash and restart '
-                                'ComfyUI; then sync again.',
-                          'ko': 'comfy_node 폴더를 ComfyUI/custom_nodes/vcc_lora_hash 로 복사하고 ComfyUI를 다시 '
-                                '시작한 뒤 다시 동기화하세요.'},
+    'lora_none': {
+        'en': 'No LoRAs here yet. Press Sync to read them from the server.',
+        'ko': '아직 LoRA가 없습니다. 동기화를 눌러 서버에서 읽어 오세요.',
+    },
+    'lora_node_missing': {
+        'en': 'The VCC LoRA hash node is not installed on this server: LoRAs are listed without '
+        'hashes or Civitai data.',
+        'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 해시와 Civitai 정보 없이 목록만 표시합니다.',
+    },
+    'lora_node_install': {
+        'en': 'Copy the comfy_node folder into ComfyUI/custom_nodes/vcc_lora_hash and restart '
+        'ComfyUI; then sync again.',
+        'ko': 'comfy_node 폴더를 ComfyUI/custom_nodes/vcc_lora_hash 로 복사하고 ComfyUI를 다시 '
+        '시작한 뒤 다시 동기화하세요.',
+    },
     'lora_stage_idle': {'en': 'Never synced', 'ko': '동기화 전'},
     'lora_stage_listing': {'en': 'Listing', 'ko': '목록 조회'},
     'lora_stage_checking_node': {'en': 'Checking node', 'ko': '노드 확인'},

@@ -17,8 +17,12 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, event and every `extra` field."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {'time': datetime.fromtimestamp(record.created, UTC).isoformat(timespec='milliseconds'),
-                 'level': record.levelname, 'logger': record.name, 'event': record.getMessage()}
+        entry = {
+            'time': datetime.fromtimestamp(record.created, UTC).isoformat(timespec='milliseconds'),
+            'level': record.levelname,
+            'logger': record.name,
+            'event': record.getMessage(),
+        }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry['exception'] = self.formatException(record.exc_info)
@@ -27,14 +31,22 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings) -> None:
     """Install the handlers that LOG_* asks for on the root logger."""
-    formatter: logging.Formatter = JsonFormatter() if settings.log_format == 'json' else \
-        logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
+    formatter: logging.Formatter = (
+        JsonFormatter()
+        if settings.log_format == 'json'
+        else logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
+    )
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if settings.log_to_file:
         Path(settings.log_file_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(settings.log_file_path, maxBytes=settings.log_max_bytes,
-                                                             backupCount=settings.log_backup_count,
-                                                             encoding='utf-8'))
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                settings.log_file_path,
+                maxBytes=settings.log_max_bytes,
+                backupCount=settings.log_backup_count,
+                encoding='utf-8',
+            )
+        )
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, 'vcc', False):

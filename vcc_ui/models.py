@@ -89,8 +89,7 @@ class Job(SQLModel, table=True):
     priority: float = 0.0
     server_id: int | None = Field(default=None, index=True)
     prompt_id: str | None = Field(default=None, max_length=64)
-    queued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False,
-                                                                          index=True))
+    queued_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when(index=True)
     progress_value: float = 0.0
@@ -100,8 +99,10 @@ class Job(SQLModel, table=True):
 
 
 class Image(SQLModel, table=True):
-    __table_args__ = (Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),
-                      Index('ix_image_owner_kind_status_created', 'owner', 'kind', 'status', 'created_at', 'id'))
+    __table_args__ = (
+        Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),
+        Index('ix_image_owner_kind_status_created', 'owner', 'kind', 'status', 'created_at', 'id'),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     owner: str = Field(index=True, max_length=64)
@@ -113,8 +114,7 @@ class Image(SQLModel, table=True):
     width: int = 0
     height: int = 0
     sha256: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False,
-                                                                           index=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
     status: str = Field(default='active', max_length=16, index=True)
     trashed_at: datetime | None = _when()
     workflow_id: str | None = Field(default=None, max_length=64)

@@ -13,8 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Settings of one app process; built once in main.py and passed down."""
 
-    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore',
-                                      case_sensitive=False)
+    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore', case_sensitive=False)
 
     host: str = '127.0.0.1'
     port: int = Field(8000, ge=1, le=65535)

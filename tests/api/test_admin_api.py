@@ -41,8 +41,14 @@ def admin_routes() -> list[tuple[str, str]]:
     """Every (method, path) under /api/v1/admin and /admin that the running app serves, login routes excepted."""
     found = []
     for path, methods in flat_routes():
-        if not (path.startswith(ADMIN_API_PREFIX) or path == ADMIN_PAGE_PREFIX
-                or path.startswith(ADMIN_PAGE_PREFIX + '/')) or path in ADMIN_OPEN_PATHS:
+        if (
+            not (
+                path.startswith(ADMIN_API_PREFIX)
+                or path == ADMIN_PAGE_PREFIX
+                or path.startswith(ADMIN_PAGE_PREFIX + '/')
+            )
+            or path in ADMIN_OPEN_PATHS
+        ):
             continue
         found += [(method, re.sub(r'\{[^}:]+(:path)?\}', '1', path)) for method in sorted(methods - {'HEAD'})]
     return found
@@ -72,22 +78,25 @@ async def test_scripts_use_basic_auth(user: User, services: Services, tmp_path) 
     http = user.http_client
     users = (await http.get(f'{ADMIN_API_PREFIX}/users', auth=AUTH)).json()['items']
     assert [u['id'] for u in users] == [USER_A] and users[0]['images'] == 1
-    images = (await http.get(f'{ADMIN_API_PREFIX}/images', params={'user_id': USER_A, 'include': 'all'},
-                             auth=AUTH)).json()
+    images = (
+        await http.get(f'{ADMIN_API_PREFIX}/images', params={'user_id': USER_A, 'include': 'all'}, auth=AUTH)
+    ).json()
     assert images['total'] == 1 and images['items'][0]['owner'] == USER_A
     image_id = images['items'][0]['id']
     thumb = await http.get(images['items'][0]['admin_thumb_url'], auth=AUTH)
     assert thumb.status_code == 200 and thumb.headers['content-type'].startswith('image/')
     assert (await http.post(f'{ADMIN_API_PREFIX}/images/{image_id}/delete', auth=AUTH)).json()['status'] == 'trash'
-    dry = (await http.post(f'{ADMIN_API_PREFIX}/purge-trash', json={'older_than_days': 0, 'dry_run': True},
-                           auth=AUTH)).json()
+    dry = (
+        await http.post(f'{ADMIN_API_PREFIX}/purge-trash', json={'older_than_days': 0, 'dry_run': True}, auth=AUTH)
+    ).json()
     assert dry['images'] == 1 and dry['bytes'] > 0
     assert (await http.post(f'{ADMIN_API_PREFIX}/images/{image_id}/restore', auth=AUTH)).json()['status'] == 'active'
     gone = (await http.post(f'{ADMIN_API_PREFIX}/purge-trash', json={'older_than_days': 0}, auth=AUTH)).json()
     assert gone['images'] == 0  # restored, so nothing to purge
 
-    blocked = await http.patch(f'{ADMIN_API_PREFIX}/users/{USER_A}', json={'blocked': True, 'quota_max_images': 5},
-                               auth=AUTH)
+    blocked = await http.patch(
+        f'{ADMIN_API_PREFIX}/users/{USER_A}', json={'blocked': True, 'quota_max_images': 5}, auth=AUTH
+    )
     assert blocked.json()['blocked'] is True and blocked.json()['max_images'] == 5
     http.cookies.set('vcc_anon', services.identity.cookie_for(USER_A))
     refused = await http.post('/api/v1/inputs/upload', files={'file': ('b.png', png_bytes(), 'image/png')})
@@ -102,8 +111,9 @@ async def test_scripts_use_basic_auth(user: User, services: Services, tmp_path) 
         duplicate = await http.post(f'{ADMIN_API_PREFIX}/servers', json={'name': 'x', 'url': extra.url}, auth=AUTH)
         assert duplicate.status_code == 409
         await wait_for(lambda: services.pool.entries[server_id].health.reachable)
-        edited = await http.put(f'{ADMIN_API_PREFIX}/servers/{server_id}', json={'max_inflight': 2, 'enabled': False},
-                                auth=AUTH)
+        edited = await http.put(
+            f'{ADMIN_API_PREFIX}/servers/{server_id}', json={'max_inflight': 2, 'enabled': False}, auth=AUTH
+        )
         assert edited.json()['max_inflight'] == 2 and edited.json()['enabled'] is False
         detail = (await http.get(f'{ADMIN_API_PREFIX}/servers/{server_id}', auth=AUTH)).json()
         assert detail['history'] == []

@@ -29,8 +29,10 @@ def client_for(app: Services) -> httpx.AsyncClient:
 async def test_submit_poll_and_fetch_the_image(stack) -> None:
     app, _ = stack
     async with client_for(app) as http:
-        answer = await http.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img',
-                                                       'params': {'prompt': 'a red fox', 'seed': 7, 'steps': 3}})
+        answer = await http.post(
+            '/api/v1/jobs',
+            json={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'a red fox', 'seed': 7, 'steps': 3}},
+        )
         assert answer.status_code == 201, answer.text
         job = answer.json()
         assert job['status'] in {'queued', 'dispatched'} and len(job['id']) == 32
@@ -50,8 +52,9 @@ async def test_submit_poll_and_fetch_the_image(stack) -> None:
 async def test_other_users_see_nothing(stack) -> None:
     app, _ = stack
     async with client_for(app) as alice, client_for(app) as bob:
-        job = (await alice.post('/api/v1/jobs', json={'workflow_id': 'test_pattern',
-                                                      'params': {'prompt': 'x', 'seed': 1}})).json()
+        job = (
+            await alice.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x', 'seed': 1}})
+        ).json()
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         image = (await alice.get('/api/v1/images')).json()['items'][0]
         assert (await bob.get(f'/api/v1/jobs/{job["id"]}')).status_code == 404
@@ -64,8 +67,11 @@ async def test_other_users_see_nothing(stack) -> None:
 async def test_live_preview_is_the_owners_and_cacheable_by_version(stack) -> None:
     app, _ = stack
     async with client_for(app) as alice, client_for(app) as bob:
-        job = (await alice.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img',
-                                                      'params': {'prompt': 'x', 'steps': 60}})).json()
+        job = (
+            await alice.post(
+                '/api/v1/jobs', json={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'steps': 60}}
+            )
+        ).json()
         await wait_for(lambda: app.jobs.views[job['id']].preview_seq > 0)
         url = app.jobs.views[job['id']].to_dict()['preview_url']
         preview = await alice.get(url)
@@ -84,25 +90,29 @@ async def test_forged_identity_cookie_is_replaced(stack) -> None:
         assert app.identity.read(answer.cookies['vcc_anon']) not in {None, 'anon-' + 'a' * 32}
 
 
-@pytest.mark.parametrize(('body', 'status'), [
-    ({'workflow_id': 'nope', 'params': {'prompt': 'x'}}, 404),
-    ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'seed': 'abc'}}, 422),
-    ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x' * 5000}}, 422),
-    ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'unknown': 1}}, 422),
-    ({'workflow_id': 'sd15_img2img', 'params': {'prompt': 'x', 'input_image': 'f' * 32}}, 422),
-    ({'workflow_id': 'sd15_img2img', 'params': {'prompt': 'x', 'input_image': '../../etc/passwd'}}, 422),
-    ({'workflow_id': 'sd15_txt2img'}, 422),
-    ({'params': {'prompt': 'x'}}, 422),
-    ([1, 2], 422),
-])
+@pytest.mark.parametrize(
+    ('body', 'status'),
+    [
+        ({'workflow_id': 'nope', 'params': {'prompt': 'x'}}, 404),
+        ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'seed': 'abc'}}, 422),
+        ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x' * 5000}}, 422),
+        ({'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'unknown': 1}}, 422),
+        ({'workflow_id': 'sd15_img2img', 'params': {'prompt': 'x', 'input_image': 'f' * 32}}, 422),
+        ({'workflow_id': 'sd15_img2img', 'params': {'prompt': 'x', 'input_image': '../../etc/passwd'}}, 422),
+        ({'workflow_id': 'sd15_txt2img'}, 422),
+        ({'params': {'prompt': 'x'}}, 422),
+        ([1, 2], 422),
+    ],
+)
 async def test_bad_input_gets_a_clear_4xx(stack, body: object, status: int) -> None:
     app, _ = stack
     async with client_for(app) as http:
         answer = await http.post('/api/v1/jobs', json=body)
         assert answer.status_code == status, answer.text
         assert 'detail' in answer.json()
-        assert (await http.post('/api/v1/jobs', content=b'{not json', headers={'content-type': 'application/json'})
-                ).status_code == 422
+        assert (
+            await http.post('/api/v1/jobs', content=b'{not json', headers={'content-type': 'application/json'})
+        ).status_code == 422
         assert (await http.get('/api/v1/jobs')).json()['items'] == []
 
 
@@ -119,8 +129,11 @@ async def test_limit_answers_429(stack) -> None:
 async def test_cancel_through_the_api(stack) -> None:
     app, _ = stack
     async with client_for(app) as http:
-        job = (await http.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img',
-                                                     'params': {'prompt': 'x', 'steps': 150}})).json()
+        job = (
+            await http.post(
+                '/api/v1/jobs', json={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'steps': 150}}
+            )
+        ).json()
         await wait_for(lambda: app.jobs.views[job['id']].step >= 1)
         assert (await http.post(f'/api/v1/jobs/{job["id"]}/cancel')).status_code == 200
         await wait_for(lambda: app.jobs.views[job['id']].finished)
@@ -159,8 +172,15 @@ async def test_workflows_listed_with_availability(stack) -> None:
     assert listed['problems'] == []
 
 
-@pytest.mark.parametrize('path', ['/outputs/../db/app.db', '/outputs/users/%2e%2e/%2e%2e/etc/passwd',
-                                  '/outputs/users/anon-x/../../secret.key', '/outputs/%00'])
+@pytest.mark.parametrize(
+    'path',
+    [
+        '/outputs/../db/app.db',
+        '/outputs/users/%2e%2e/%2e%2e/etc/passwd',
+        '/outputs/users/anon-x/../../secret.key',
+        '/outputs/%00',
+    ],
+)
 async def test_output_paths_never_escape(stack, path: str) -> None:
     app, _ = stack
     async with client_for(app) as http:
@@ -174,11 +194,15 @@ async def test_not_json_from_comfyui_fails_the_job_clearly(stack, monkeypatch: p
     async def not_json(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, text='500 Internal Server Error', headers={'content-type': 'text/plain'})
 
-    monkeypatch.setattr(entry.client, '_http', httpx.AsyncClient(base_url=entry.client.base_url,
-                                                                 transport=httpx.MockTransport(not_json)))
+    monkeypatch.setattr(
+        entry.client,
+        '_http',
+        httpx.AsyncClient(base_url=entry.client.base_url, transport=httpx.MockTransport(not_json)),
+    )
     async with client_for(app) as http:
-        job = (await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern',
-                                                     'params': {'prompt': 'x', 'seed': 3}})).json()
+        job = (
+            await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x', 'seed': 3}})
+        ).json()
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         done = (await http.get(f'/api/v1/jobs/{job["id"]}')).json()
     assert done['status'] == 'failed' and 'not JSON' in done['error']

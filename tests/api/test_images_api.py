@@ -25,8 +25,10 @@ DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[Services]:
-    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url,
-                                                                  controls_max_bytes=100_000)) as built:
+    async with (
+        simulator(tmp_path) as sim,
+        services(make_settings(tmp_path, sim.url, controls_max_bytes=100_000)) as built,
+    ):
         yield built
 
 
@@ -76,8 +78,18 @@ async def test_listing_filters_and_answer_shape(app: Services) -> None:
         assert (await http.get(f'/api/v1/images/{old.id}')).json()['prompt'] == 'red fox'
 
 
-@pytest.mark.parametrize('params', [{'from_date': 'yesterday'}, {'status': 'gone'}, {'page': '0'},
-                                    {'size': '1000'}, {'favorite': 'maybe'}, {'kind': '../x'}, {'q': 'x' * 500}])
+@pytest.mark.parametrize(
+    'params',
+    [
+        {'from_date': 'yesterday'},
+        {'status': 'gone'},
+        {'page': '0'},
+        {'size': '1000'},
+        {'favorite': 'maybe'},
+        {'kind': '../x'},
+        {'q': 'x' * 500},
+    ],
+)
 async def test_bad_listing_parameters_answer_422(app: Services, params: dict) -> None:
     async with client_for(app) as http:
         assert (await http.get('/api/v1/images', params=params)).status_code == 422
@@ -124,12 +136,15 @@ async def test_inputs_upload_copy_list_delete_restore(app: Services) -> None:
         assert (await http.post(f'/api/v1/inputs/{item["id"]}/restore')).json()['status'] == 'active'
 
 
-@pytest.mark.parametrize(('data', 'status', 'code'), [
-    (b'just some text\n' * 20, 422, 'not_an_image'),
-    (b'GIF89a' + png_bytes()[6:], 422, 'not_an_image'),
-    (png_bytes() + b'\0' * 100_001, 413, 'too_large'),
-    (bomb_png(), 422, 'bomb'),
-])
+@pytest.mark.parametrize(
+    ('data', 'status', 'code'),
+    [
+        (b'just some text\n' * 20, 422, 'not_an_image'),
+        (b'GIF89a' + png_bytes()[6:], 422, 'not_an_image'),
+        (png_bytes() + b'\0' * 100_001, 413, 'too_large'),
+        (bomb_png(), 422, 'bomb'),
+    ],
+)
 async def test_upload_errors(app: Services, data: bytes, status: int, code: str) -> None:
     async with client_for(app) as http:
         answer = await upload(http, data)
@@ -197,7 +212,8 @@ async def test_other_users_ids_answer_404_everywhere(app: Services) -> None:
         link = (await alice.post(f'/api/v1/images/{row.id}/shares', json={})).json()
         for image_id in (row.id, uploaded['id']):
             for method, path, body in [
-                ('GET', f'/api/v1/images/{image_id}', None), ('POST', f'/api/v1/images/{image_id}/delete', None),
+                ('GET', f'/api/v1/images/{image_id}', None),
+                ('POST', f'/api/v1/images/{image_id}/delete', None),
                 ('POST', f'/api/v1/images/{image_id}/restore', None),
                 ('POST', f'/api/v1/images/{image_id}/favorite', {'favorite': True}),
                 ('PUT', f'/api/v1/images/{image_id}/tags', {'tags': ['mine']}),
@@ -222,8 +238,9 @@ async def test_other_users_ids_answer_404_everywhere(app: Services) -> None:
 
 async def test_generated_image_reaches_the_gallery(app: Services) -> None:
     async with client_for(app) as http:
-        job = (await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern',
-                                                     'params': {'prompt': 'x', 'seed': 1}})).json()
+        job = (
+            await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x', 'seed': 1}})
+        ).json()
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         items = (await http.get('/api/v1/images')).json()['items']
         assert len(items) == 1 and items[0]['job_id'] == job['id']

@@ -40,9 +40,12 @@ class SocketTab:
             raise RuntimeError('the page carries no socket query')
         query = {**ast.literal_eval(match.group(1)), 'document_id': str(uuid.uuid4()), 'tab_id': str(uuid.uuid4())}
         query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items()}
-        await self.sio.connect(f'{self.url}?{httpx.QueryParams(query)}', socketio_path='/_nicegui_ws/socket.io',
-                               transports=['websocket'],
-                               headers={'Cookie': '; '.join(f'{k}={v}' for k, v in self.cookies.items())})
+        await self.sio.connect(
+            f'{self.url}?{httpx.QueryParams(query)}',
+            socketio_path='/_nicegui_ws/socket.io',
+            transports=['websocket'],
+            headers={'Cookie': '; '.join(f'{k}={v}' for k, v in self.cookies.items())},
+        )
 
     def _on_update(self, message: dict[str, Any]) -> None:
         now = time.time()
@@ -78,8 +81,12 @@ class SocketTabs:
     def __init__(self, url: str, cookies: dict[str, str], count: int) -> None:
         context = multiprocessing.get_context('spawn')
         self.ready, self.stop, self.results = context.Event(), context.Event(), context.Queue()
-        self.process = context.Process(target=_child, args=(url, cookies, count, (self.ready, self.stop, self.results)),
-                                       name='socket-tabs', daemon=True)
+        self.process = context.Process(
+            target=_child,
+            args=(url, cookies, count, (self.ready, self.stop, self.results)),
+            name='socket-tabs',
+            daemon=True,
+        )
 
     def open(self, timeout: float = 120) -> None:
         """Start the child and wait until every tab has its socket."""

@@ -46,22 +46,45 @@ def _rows(owner: str, count: int, rng: random.Random, start: datetime) -> list[d
         image_id = uuid.UUID(int=rng.getrandbits(128)).hex
         folder = f'users/{owner}/{"" if kind == "generated" else kind + "s/"}{created:%Y/%m/%d}'
         trashed = rng.random() < 0.05
-        rows.append({'id': image_id, 'owner': owner, 'kind': kind, 'rel_path': f'{folder}/{image_id}.png',
-                     'thumb_path': f'{folder}/thumb/{image_id}.webp', 'mime': 'image/png',
-                     'bytes': rng.randint(300_000, 1_500_000), 'width': 1024, 'height': 1024, 'sha256': '0' * 64,
-                     'created_at': created, 'status': 'trash' if trashed else 'active',
-                     'trashed_at': created + timedelta(days=1) if trashed else None,
-                     'workflow_id': rng.choice(WORKFLOWS) if kind == 'generated' else None, 'mode': 'txt2img',
-                     'prompt': ' '.join(rng.sample(WORDS, 5)) if kind == 'generated' else None,
-                     'negative_prompt': None, 'seed': rng.getrandbits(31), 'aspect_ratio': rng.choice(RATIOS),
-                     'job_id': None, 'server': None, 'original_filename': None,
-                     'tags': rng.sample(WORDS, rng.randint(0, 2)), 'favorite': rng.random() < 0.03})
+        rows.append(
+            {
+                'id': image_id,
+                'owner': owner,
+                'kind': kind,
+                'rel_path': f'{folder}/{image_id}.png',
+                'thumb_path': f'{folder}/thumb/{image_id}.webp',
+                'mime': 'image/png',
+                'bytes': rng.randint(300_000, 1_500_000),
+                'width': 1024,
+                'height': 1024,
+                'sha256': '0' * 64,
+                'created_at': created,
+                'status': 'trash' if trashed else 'active',
+                'trashed_at': created + timedelta(days=1) if trashed else None,
+                'workflow_id': rng.choice(WORKFLOWS) if kind == 'generated' else None,
+                'mode': 'txt2img',
+                'prompt': ' '.join(rng.sample(WORDS, 5)) if kind == 'generated' else None,
+                'negative_prompt': None,
+                'seed': rng.getrandbits(31),
+                'aspect_ratio': rng.choice(RATIOS),
+                'job_id': None,
+                'server': None,
+                'original_filename': None,
+                'tags': rng.sample(WORDS, rng.randint(0, 2)),
+                'favorite': rng.random() < 0.03,
+            }
+        )
     return rows
 
 
 def _sidecar(row: dict) -> dict:
-    return {**row, 'path': row['rel_path'], 'thumb': row['thumb_path'], 'created_at': row['created_at'].isoformat(),
-            'trashed_at': row['trashed_at'].isoformat() if row['trashed_at'] else None}
+    return {
+        **row,
+        'path': row['rel_path'],
+        'thumb': row['thumb_path'],
+        'created_at': row['created_at'].isoformat(),
+        'trashed_at': row['trashed_at'].isoformat() if row['trashed_at'] else None,
+    }
 
 
 def _write_sidecars(root: Path, rows: list[dict]) -> None:
@@ -101,7 +124,7 @@ async def test_bench_first_gallery_page_vs_folder_scan(tmp_path: Path) -> None:
     with engine.begin() as conn:
         table = Image.__table__  # type: ignore[attr-defined]
         for chunk in range(0, len(mine) + len(others), 5_000):
-            conn.execute(table.insert(), (mine + others)[chunk:chunk + 5_000])
+            conn.execute(table.insert(), (mine + others)[chunk : chunk + 5_000])
     insert_s = time.perf_counter() - began
     sidecars = tmp_path / 'scan'
     began = time.perf_counter()
@@ -136,10 +159,14 @@ async def test_bench_first_gallery_page_vs_folder_scan(tmp_path: Path) -> None:
 
     p50, p95 = statistics.median(timings), _percentile(timings, 95)
     scan_ms = statistics.median(scans)
-    print(f'\n[bench] gallery: user with {USER_IMAGES:,} images (+{OTHER_USERS * OTHER_IMAGES:,} of others), '
-          f'SQLite; rows inserted in {insert_s:.1f}s, {len(mine):,} sidecars written in {sidecar_s:.1f}s')
-    print(f'[bench] first page ({PAGE} items, total {first.total:,}) from the index over {CALLS} calls: '
-          f'p50 {p50:.2f} ms, p95 {p95:.2f} ms')
+    print(
+        f'\n[bench] gallery: user with {USER_IMAGES:,} images (+{OTHER_USERS * OTHER_IMAGES:,} of others), '
+        f'SQLite; rows inserted in {insert_s:.1f}s, {len(mine):,} sidecars written in {sidecar_s:.1f}s'
+    )
+    print(
+        f'[bench] first page ({PAGE} items, total {first.total:,}) from the index over {CALLS} calls: '
+        f'p50 {p50:.2f} ms, p95 {p95:.2f} ms'
+    )
     print(f'[bench] prompt search (q="neon city", LIKE scan) first page: p50 {statistics.median(searched):.1f} ms')
     print(f'[bench] same page from a folder scan of sidecars: median {scan_ms:.0f} ms over {len(scans)} scans')
     print(f'[bench] ratio scan / index p50: {scan_ms / p50:.0f}x (goal: index <= 20 ms and >= 100x)')
@@ -160,5 +187,7 @@ def test_bench_thumbnails_per_second(tmp_path: Path) -> None:
     for rel in rels:
         storage.make_thumbnail(rel)
     elapsed = time.perf_counter() - began
-    print(f'\n[bench] thumbnails: {count} x 1024x1024 PNG -> {storage.thumb_ext} in {elapsed:.2f}s = '
-          f'{count / elapsed:.1f} thumbnails/s (one thread; decode + resize + encode + atomic write)')
+    print(
+        f'\n[bench] thumbnails: {count} x 1024x1024 PNG -> {storage.thumb_ext} in {elapsed:.2f}s = '
+        f'{count / elapsed:.1f} thumbnails/s (one thread; decode + resize + encode + atomic write)'
+    )

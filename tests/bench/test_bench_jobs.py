@@ -36,29 +36,43 @@ async def test_submit_to_prompt_posted_latency(tmp_path: Path) -> None:
                 latencies.append((posted[-1] - started) * 1000)
                 await wait_for(lambda v=view: v.finished)
     p50, p95 = percentiles(latencies[10:])
-    report('submit -> /prompt received by ComfyUI (free server)', samples=len(latencies) - 10,
-           p50_ms=f'{p50:.2f}', p95_ms=f'{p95:.2f}', goal='p50 <= 10 ms')
+    report(
+        'submit -> /prompt received by ComfyUI (free server)',
+        samples=len(latencies) - 10,
+        p50_ms=f'{p50:.2f}',
+        p95_ms=f'{p95:.2f}',
+        goal='p50 <= 10 ms',
+    )
 
 
 async def test_sustained_completions_per_second(tmp_path: Path) -> None:
     jobs_per_user, users = 3, 100
     async with simulator_process(tmp_path, 'one') as one, simulator_process(tmp_path, 'two') as two:
-        settings = make_settings(tmp_path, one, two, max_per_user_queue=jobs_per_user,
-                                 server_max_inflight=2)
+        settings = make_settings(tmp_path, one, two, max_per_user_queue=jobs_per_user, server_max_inflight=2)
         async with services(settings) as app:
             await app.jobs.submit('anon-' + 'f' * 32, 'test_pattern', {'prompt': 'warm-up', 'seed': 1})
             started = time.perf_counter()
             views = []
             for round_ in range(jobs_per_user):
                 for user in range(users):
-                    views.append(await app.jobs.submit(f'anon-{user:032x}', 'test_pattern',
-                                                       {'prompt': f'user {user}', 'seed': round_ * 1000 + user}))
+                    views.append(
+                        await app.jobs.submit(
+                            f'anon-{user:032x}',
+                            'test_pattern',
+                            {'prompt': f'user {user}', 'seed': round_ * 1000 + user},
+                        )
+                    )
             await wait_for(lambda: all(v.finished for v in views), timeout=300)
             took = time.perf_counter() - started
     completed = sum(v.status == 'completed' for v in views)
-    report('sustained completions, 100 users, model-free 0-step jobs, two simulator processes (2 in flight each)',
-           jobs=len(views), completed=completed, seconds=f'{took:.2f}',
-           completions_per_s=f'{completed / took:.1f}', goal='>= 50/s')
+    report(
+        'sustained completions, 100 users, model-free 0-step jobs, two simulator processes (2 in flight each)',
+        jobs=len(views),
+        completed=completed,
+        seconds=f'{took:.2f}',
+        completions_per_s=f'{completed / took:.1f}',
+        goal='>= 50/s',
+    )
 
 
 async def test_ws_message_to_job_event_latency(tmp_path: Path) -> None:
@@ -82,10 +96,15 @@ async def test_ws_message_to_job_event_latency(tmp_path: Path) -> None:
             app.jobs.changed.subscribe(on_change)
             for seed in range(4):
                 sent.clear()
-                view = await app.jobs.submit('anon-' + 'a' * 32, 'sd15_txt2img',
-                                             {'prompt': 'fox', 'seed': seed, 'steps': 25})
+                view = await app.jobs.submit(
+                    'anon-' + 'a' * 32, 'sd15_txt2img', {'prompt': 'fox', 'seed': seed, 'steps': 25}
+                )
                 await wait_for(lambda v=view: v.finished, timeout=60)
                 await asyncio.sleep(0)
     p50, p95 = percentiles(latencies)
-    report('simulator WS progress message -> JobView Event', samples=len(latencies), p50_ms=f'{p50:.2f}',
-           p95_ms=f'{p95:.2f}')
+    report(
+        'simulator WS progress message -> JobView Event',
+        samples=len(latencies),
+        p50_ms=f'{p50:.2f}',
+        p95_ms=f'{p95:.2f}',
+    )

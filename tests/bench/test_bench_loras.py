@@ -25,8 +25,10 @@ async def test_resync_of_30000_unchanged_loras(tmp_path: Path) -> None:
     sim = Simulator(root=tmp_path / 'sim', lora_folder=True)
     await sim.start()
     try:
-        async with fake_civitai() as civitai, services(make_settings(tmp_path, sim.url,
-                                                                     civitai_base_url=civitai.base_url)) as app:
+        async with (
+            fake_civitai() as civitai,
+            services(make_settings(tmp_path, sim.url, civitai_base_url=civitai.base_url)) as app,
+        ):
             server_id = next(iter(app.pool.entries))
             started = time.perf_counter()
             await app.loras.sync(server_id)
@@ -39,9 +41,13 @@ async def test_resync_of_30000_unchanged_loras(tmp_path: Path) -> None:
             status = app.loras.status_of(server_id)
             assert status.stage == 'done' and status.lora_count == MANY
             assert sim.lora_files.hash_requests == asked and civitai.total == calls
-            report('LoRA re-sync, 30,000 unchanged files (goal < 30 s)', first_sync_s=f'{first:.1f}',
-                   resync_s=f'{again:.2f}', hash_requests_on_resync=sim.lora_files.hash_requests - asked,
-                   civitai_requests_on_resync=civitai.total - calls)
+            report(
+                'LoRA re-sync, 30,000 unchanged files (goal < 30 s)',
+                first_sync_s=f'{first:.1f}',
+                resync_s=f'{again:.2f}',
+                hash_requests_on_resync=sim.lora_files.hash_requests - asked,
+                civitai_requests_on_resync=civitai.total - calls,
+            )
     finally:
         await sim.stop()
 
@@ -63,9 +69,14 @@ async def test_civitai_requests_for_1000_new_loras(tmp_path: Path) -> None:
                 took = time.perf_counter() - started
             api = civitai.requests['by_hash_batch'] + civitai.requests['by_hash'] + civitai.requests['model']
             assert api <= 10 + len(civitai.models)
-            report('Civitai requests for 1,000 new LoRAs (goal <= 10 + one per distinct model)',
-                   distinct_models=len(civitai.models), batch_requests=civitai.requests['by_hash_batch'],
-                   model_requests=civitai.requests['model'], api_requests=api,
-                   preview_downloads=civitai.requests['image'], sync_s=f'{took:.1f}')
+            report(
+                'Civitai requests for 1,000 new LoRAs (goal <= 10 + one per distinct model)',
+                distinct_models=len(civitai.models),
+                batch_requests=civitai.requests['by_hash_batch'],
+                model_requests=civitai.requests['model'],
+                api_requests=api,
+                preview_downloads=civitai.requests['image'],
+                sync_s=f'{took:.1f}',
+            )
     finally:
         await sim.stop()

@@ -33,7 +33,7 @@ TABS = int(os.environ.get('BENCH_TABS', '50'))
 BROWSER_TABS = int(os.environ.get('BENCH_BROWSER_TABS', '5'))
 STEPS = 60
 STEP_DELAY = 0.1
-OBSERVER = '''() => {
+OBSERVER = """() => {
   window.__steps = {};
   window.__arrived = {};
   window.socket.on('update', (msg) => {
@@ -53,12 +53,13 @@ OBSERVER = '''() => {
     window.__steps[step] = performance.timeOrigin + performance.now();
   };
   new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
-}'''
+}"""
 
 
 async def steps_seen(page) -> tuple[dict, dict]:
     """Return ({step: DOM time}, {step: socket arrival time}); empty when the tab reloaded and lost its observer."""
     from playwright.async_api import Error
+
     try:
         return tuple(await page.evaluate('[window.__steps || {}, window.__arrived || {}]'))
     except Error:
@@ -144,6 +145,7 @@ async def measure(tmp_path: Path, *, browser_tabs: int) -> None:
     if chromium is None:
         pytest.skip('Debian chromium is not available')
     from playwright.async_api import async_playwright
+
     with SimulatorThread(tmp_path / 'sim') as sim:
         sent = sim.sent
         app = await asyncio.to_thread(start_app, tmp_path / 'app', COMFYUI_SERVERS=sim.url, MAX_PER_USER_QUEUE='5')
@@ -151,14 +153,21 @@ async def measure(tmp_path: Path, *, browser_tabs: int) -> None:
             idle_rss = rss_mb(app.process.pid)
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
-                    executable_path=chromium, headless=True,
-                    args=[*CHROMIUM_ARGS, '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-                          '--disable-backgrounding-occluded-windows'])
+                    executable_path=chromium,
+                    headless=True,
+                    args=[
+                        *CHROMIUM_ARGS,
+                        '--disable-background-timer-throttling',
+                        '--disable-renderer-backgrounding',
+                        '--disable-backgrounding-occluded-windows',
+                    ],
+                )
                 context = await browser.new_context(base_url=app.url, viewport={'width': 1280, 'height': 800})
                 await context.request.post('/beta-login', form={'password': PASSWORD})
                 opened = time.perf_counter()
-                socket_tabs = SocketTabs(app.url, {c['name']: c['value'] for c in await context.cookies()},
-                                         TABS - browser_tabs)
+                socket_tabs = SocketTabs(
+                    app.url, {c['name']: c['value'] for c in await context.cookies()}, TABS - browser_tabs
+                )
                 await asyncio.to_thread(socket_tabs.open)
                 pages = []
                 for _ in range(browser_tabs):
@@ -171,13 +180,20 @@ async def measure(tmp_path: Path, *, browser_tabs: int) -> None:
                 rss_tabs = rss_mb(app.process.pid)
                 cpu_before = (cpu_seconds(app.process.pid), tree_cpu_seconds('chrom'), cpu_seconds(os.getpid()))
                 started = time.perf_counter()
-                answer = await context.request.post('/api/v1/jobs', data={
-                    'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'bench', 'steps': STEPS}})
+                answer = await context.request.post(
+                    '/api/v1/jobs', data={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'bench', 'steps': STEPS}}
+                )
                 assert answer.ok, await answer.text()
                 await pages[-1].wait_for_selector('[data-role=job-thumb]', timeout=STEPS * STEP_DELAY * 1000 + 120_000)
                 job_seconds = time.perf_counter() - started
-                cpu_used = [after - before for before, after in zip(cpu_before, (
-                    cpu_seconds(app.process.pid), tree_cpu_seconds('chrom'), cpu_seconds(os.getpid())), strict=True)]
+                cpu_used = [
+                    after - before
+                    for before, after in zip(
+                        cpu_before,
+                        (cpu_seconds(app.process.pid), tree_cpu_seconds('chrom'), cpu_seconds(os.getpid())),
+                        strict=True,
+                    )
+                ]
                 await asyncio.sleep(0.5)
                 rss_peak = rss_mb(app.process.pid)
                 seen = [await steps_seen(page) for page in pages]
@@ -187,33 +203,57 @@ async def measure(tmp_path: Path, *, browser_tabs: int) -> None:
             await asyncio.to_thread(stop_app, app.process)
 
     def since_sent(stamps: dict, scale: float) -> list[float]:
-        return [(stamp * scale - sent[int(step)]) * 1000 for step, stamp in stamps.items()
-                if int(step) in sent and 2 <= int(step) < STEPS]
+        return [
+            (stamp * scale - sent[int(step)]) * 1000
+            for step, stamp in stamps.items()
+            if int(step) in sent and 2 <= int(step) < STEPS
+        ]
 
     to_dom = [ms for dom, _ in seen for ms in since_sent(dom, 1 / 1000)]
-    to_socket = [ms for _, arrived in seen for ms in since_sent(arrived, 1 / 1000)] + \
-        [ms for tab in socket_seen for ms in since_sent(tab['arrived'], 1)]
-    socket_to_dom = [dom[step] - arrived[step] for dom, arrived in seen for step in dom
-                     if step in arrived and 2 <= int(step) < STEPS]
+    to_socket = [ms for _, arrived in seen for ms in since_sent(arrived, 1 / 1000)] + [
+        ms for tab in socket_seen for ms in since_sent(tab['arrived'], 1)
+    ]
+    socket_to_dom = [
+        dom[step] - arrived[step] for dom, arrived in seen for step in dom if step in arrived and 2 <= int(step) < STEPS
+    ]
     missing = sum(1 for dom, _ in seen if dom for step in range(2, STEPS) if str(step) not in dom)
     lost = sum(1 for dom, _ in seen if not dom) + sum(1 for tab in socket_seen if not tab['connected'])
-    figures = {name: percentiles(samples) if samples else (float('nan'), float('nan'))
-               for name, samples in (('dom', to_dom), ('socket', to_socket), ('render', socket_to_dom))}
-    report(f'simulator progress frame -> DOM, {TABS} open tabs of one user ({browser_tabs} rendered by Chromium, '
-           f'{TABS - browser_tabs} socket tabs; one job, {STEPS} steps, {STEP_DELAY * 1000:.0f} ms apart)',
-           samples=len(to_dom), steps_never_shown=missing, tabs_that_reloaded_or_dropped=lost, cpus=os.cpu_count(),
-           p50_ms=f'{figures["dom"][0]:.1f}', p95_ms=f'{figures["dom"][1]:.1f}',
-           max_ms=f'{max(to_dom, default=float("nan")):.1f}', goal='p95 <= 100 ms',
-           tabs_opened_in_s=f'{open_seconds:.1f}')
-    report(f'where the time goes (socket message arrival, all {TABS} tabs)', samples=len(to_socket),
-           frame_to_socket_message_p50_ms=f'{figures["socket"][0]:.1f}',
-           frame_to_socket_message_p95_ms=f'{figures["socket"][1]:.1f}',
-           socket_message_to_dom_p50_ms=f'{figures["render"][0]:.1f}',
-           socket_message_to_dom_p95_ms=f'{figures["render"][1]:.1f}', job_wall_s=f'{job_seconds:.1f}',
-           cpu_s_app=f'{cpu_used[0]:.1f}', cpu_s_chromium=f'{cpu_used[1]:.1f}',
-           cpu_ms_app_per_tab_and_step=f'{cpu_used[0] * 1000 / (TABS * STEPS):.2f}',
-           cpu_ms_chromium_per_rendered_tab_and_step=f'{cpu_used[1] * 1000 / (browser_tabs * STEPS):.2f}',
-           cpu_s_test_process_with_simulator=f'{cpu_used[2]:.1f}')
-    report('app server RSS (VmRSS of the app process; the simulator runs in the test process)',
-           idle_mb=f'{idle_rss:.0f}', with_tabs_open_mb=f'{rss_tabs:.0f}', after_the_job_mb=f'{rss_peak:.0f}',
-           goal='<= 300 MB with 50 tabs', tabs=TABS)
+    figures = {
+        name: percentiles(samples) if samples else (float('nan'), float('nan'))
+        for name, samples in (('dom', to_dom), ('socket', to_socket), ('render', socket_to_dom))
+    }
+    report(
+        f'simulator progress frame -> DOM, {TABS} open tabs of one user ({browser_tabs} rendered by Chromium, '
+        f'{TABS - browser_tabs} socket tabs; one job, {STEPS} steps, {STEP_DELAY * 1000:.0f} ms apart)',
+        samples=len(to_dom),
+        steps_never_shown=missing,
+        tabs_that_reloaded_or_dropped=lost,
+        cpus=os.cpu_count(),
+        p50_ms=f'{figures["dom"][0]:.1f}',
+        p95_ms=f'{figures["dom"][1]:.1f}',
+        max_ms=f'{max(to_dom, default=float("nan")):.1f}',
+        goal='p95 <= 100 ms',
+        tabs_opened_in_s=f'{open_seconds:.1f}',
+    )
+    report(
+        f'where the time goes (socket message arrival, all {TABS} tabs)',
+        samples=len(to_socket),
+        frame_to_socket_message_p50_ms=f'{figures["socket"][0]:.1f}',
+        frame_to_socket_message_p95_ms=f'{figures["socket"][1]:.1f}',
+        socket_message_to_dom_p50_ms=f'{figures["render"][0]:.1f}',
+        socket_message_to_dom_p95_ms=f'{figures["render"][1]:.1f}',
+        job_wall_s=f'{job_seconds:.1f}',
+        cpu_s_app=f'{cpu_used[0]:.1f}',
+        cpu_s_chromium=f'{cpu_used[1]:.1f}',
+        cpu_ms_app_per_tab_and_step=f'{cpu_used[0] * 1000 / (TABS * STEPS):.2f}',
+        cpu_ms_chromium_per_rendered_tab_and_step=f'{cpu_used[1] * 1000 / (browser_tabs * STEPS):.2f}',
+        cpu_s_test_process_with_simulator=f'{cpu_used[2]:.1f}',
+    )
+    report(
+        'app server RSS (VmRSS of the app process; the simulator runs in the test process)',
+        idle_mb=f'{idle_rss:.0f}',
+        with_tabs_open_mb=f'{rss_tabs:.0f}',
+        after_the_job_mb=f'{rss_peak:.0f}',
+        goal='<= 300 MB with 50 tabs',
+        tabs=TABS,
+    )

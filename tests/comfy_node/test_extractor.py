@@ -20,8 +20,15 @@ SEED_LORA_KEYS = {'index', 'display_name', 'hash', 'file', 'strength', 'original
 SEED_FILE_KEYS = {'exists', 'path', 'size_bytes', 'size_human', 'modified_at'}
 SEED_ORIGINAL_KEYS = {'raw', 'name', 'path'}
 SEED_CIVITAI_KEYS = {'civitai_name', 'version_name', 'creator', 'tags', 'stats', 'fetched_at'}
-SEED_SUMMARY_KEYS = {'count', 'missing_files', 'civitai_matches', 'local_only', 'total_size_bytes',
-                     'total_size_human', 'tags'}
+SEED_SUMMARY_KEYS = {
+    'count',
+    'missing_files',
+    'civitai_matches',
+    'local_only',
+    'total_size_bytes',
+    'total_size_human',
+    'tags',
+}
 
 
 @pytest.fixture
@@ -51,8 +58,11 @@ def report_for(value: object, loras: Path, lookup: CivitaiLookup | None = None, 
 
 def test_output_matches_seed_structure(loras: Path, civitai: FakeCivitai, tmp_path: Path) -> None:
     civitai.add(sha(b'r' * 3000))
-    stack = {'path': str(loras / 'realistic_vision_v6.safetensors'), 'strength': 0.85,
-             'stack': [{'lora_name': 'sub/cinematic_style.safetensors', 'strength': 0.4}]}
+    stack = {
+        'path': str(loras / 'realistic_vision_v6.safetensors'),
+        'strength': 0.85,
+        'stack': [{'lora_name': 'sub/cinematic_style.safetensors', 'strength': 0.4}],
+    }
     lookup = CivitaiLookup(tmp_path / 'civitai.json', base_url=civitai.base_url, sleep=lambda _: None)
     report = json.loads(json.dumps(report_for(stack, loras, lookup)))
 
@@ -78,9 +88,16 @@ def test_output_matches_seed_structure(loras: Path, civitai: FakeCivitai, tmp_pa
     assert second['civitai'] is None
     assert second['file']['path'] == str(loras / 'sub' / 'cinematic_style.safetensors')
     assert report['summary'] | {'trigger_words': None} == {
-        'count': 2, 'missing_files': 0, 'civitai_matches': 1, 'local_only': 1, 'total_size_bytes': 4000,
-        'total_size_human': '3.91 KB', 'tags': ['style', 'watercolor', 'painting'], 'trigger_words': None,
-        'skipped_entries': 0}
+        'count': 2,
+        'missing_files': 0,
+        'civitai_matches': 1,
+        'local_only': 1,
+        'total_size_bytes': 4000,
+        'total_size_human': '3.91 KB',
+        'tags': ['style', 'watercolor', 'painting'],
+        'trigger_words': None,
+        'skipped_entries': 0,
+    }
     assert report['combined_display'] == 'Watercolor Dream + Cinematic Style'
 
 
@@ -117,8 +134,9 @@ def test_civitai_results_persist_across_restarts(loras: Path, civitai: FakeCivit
     assert report['summary']['civitai_matches'] == 1
 
 
-def test_api_key_from_environment(loras: Path, civitai: FakeCivitai, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key_from_environment(
+    loras: Path, civitai: FakeCivitai, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv('CIVITAI_API_KEY', 'env-key')
     report_for('realistic_vision_v6.safetensors', loras, CivitaiLookup(None, base_url=civitai.base_url))
     assert civitai.authorizations == ['Bearer env-key']
@@ -155,7 +173,8 @@ def test_node_class_and_outputs(loras: Path, monkeypatch: pytest.MonkeyPatch, tm
     assert not ANY != 'WANVIDLORA'  # ComfyUI's check: received_type != input_type means a mismatch
     node = LoRAInfoExtractor()
     info, lora_json, triggers = getattr(node, LoRAInfoExtractor.FUNCTION)(
-        lora=str(loras / 'realistic_vision_v6.safetensors'), fetch_civitai=False)
+        lora=str(loras / 'realistic_vision_v6.safetensors'), fetch_civitai=False
+    )
     assert len(LoRAInfoExtractor.RETURN_TYPES) == len(LoRAInfoExtractor.RETURN_NAMES) == 3
     assert json.loads(lora_json)['loras'][0]['display_name'] == 'Realistic Vision V6'
     assert info.startswith('LoRAs: 1')

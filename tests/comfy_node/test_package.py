@@ -21,11 +21,14 @@ PACKAGE = Path(comfy_node.__file__).resolve().parent
 
 
 def test_import_outside_comfyui_registers_nothing() -> None:
-    code = ('import sys, comfy_node; assert comfy_node.install() is False; '
-            'assert "server" not in sys.modules and "folder_paths" not in sys.modules; '
-            'print(sorted(comfy_node.NODE_CLASS_MAPPINGS))')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
-                         cwd=PACKAGE.parent, timeout=60)
+    code = (
+        'import sys, comfy_node; assert comfy_node.install() is False; '
+        'assert "server" not in sys.modules and "folder_paths" not in sys.modules; '
+        'print(sorted(comfy_node.NODE_CLASS_MAPPINGS))'
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent, timeout=60
+    )
     assert out.stdout.strip() == "['LoRAHashCacheDiagnostics', 'LoRAInfoExtractor']"
 
 
@@ -74,8 +77,9 @@ def comfyui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.SimpleName
 
 def load_as_custom_node(name: str) -> types.ModuleType:
     """Import the folder the way ComfyUI imports a custom_nodes package."""
-    spec = importlib.util.spec_from_file_location(name, PACKAGE / '__init__.py',
-                                                  submodule_search_locations=[str(PACKAGE)])
+    spec = importlib.util.spec_from_file_location(
+        name, PACKAGE / '__init__.py', submodule_search_locations=[str(PACKAGE)]
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -42,8 +42,12 @@ async def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     (tmp_path / 'models' / 'checkpoints' / 'model.safetensors').write_bytes(b'checkpoint')
     (tmp_path / 'secret.safetensors').write_bytes(b'secret')
     cache = HashCache(tmp_path / 'cache' / 'hashes.json', save_delay=0)
-    state = Node(client=None, root=root, cache=cache,  # type: ignore[arg-type]
-                 names=['Zeta_Detail.safetensors', 'sub/char_b.safetensors'])
+    state = Node(
+        client=None,
+        root=root,
+        cache=cache,  # type: ignore[arg-type]
+        names=['Zeta_Detail.safetensors', 'sub/char_b.safetensors'],
+    )
 
     def resolve(name: str) -> str | None:
         state.resolved.append(name)
@@ -80,9 +84,14 @@ async def test_hash_of_listed_file_then_cached(node: Node) -> None:
     body = response.json()
     path = node.root / 'Zeta_Detail.safetensors'
     assert response.status_code == 200
-    assert body == {'filename': 'Zeta_Detail.safetensors', 'sha256': hashlib.sha256(b'zeta' * 1000).hexdigest(),
-                    'size': 4000, 'mtime': path.stat().st_mtime_ns / 1e9, 'mtime_ns': path.stat().st_mtime_ns,
-                    'cached': False}
+    assert body == {
+        'filename': 'Zeta_Detail.safetensors',
+        'sha256': hashlib.sha256(b'zeta' * 1000).hexdigest(),
+        'size': 4000,
+        'mtime': path.stat().st_mtime_ns / 1e9,
+        'mtime_ns': path.stat().st_mtime_ns,
+        'cached': False,
+    }
     again = (await node.client.get(hash_url('Zeta_Detail.safetensors'))).json()
     assert again['cached'] is True
     assert again['sha256'] == body['sha256']
@@ -128,13 +137,25 @@ async def test_new_file_is_found_without_waiting_for_the_list_to_expire(node: No
     assert (await node.client.get(hash_url('new.safetensors'))).status_code == 200
 
 
-@pytest.mark.parametrize('spelling', [
-    '%2E%2E/secret.safetensors', '..%2Fsecret.safetensors', '..%5Csecret.safetensors',
-    'sub/%2E%2E/%2E%2E/secret.safetensors', '%2E%2E/checkpoints/model.safetensors',
-    'SECRET', '%2Fetc%2Fpasswd', 'C:%5CWindows%5Cwin.ini', '%2E%2E', 'sub//char_b.safetensors', 'a%00b',
-])
-async def test_traversal_and_absolute_names_are_refused_unread(node: Node, spelling: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    'spelling',
+    [
+        '%2E%2E/secret.safetensors',
+        '..%2Fsecret.safetensors',
+        '..%5Csecret.safetensors',
+        'sub/%2E%2E/%2E%2E/secret.safetensors',
+        '%2E%2E/checkpoints/model.safetensors',
+        'SECRET',
+        '%2Fetc%2Fpasswd',
+        'C:%5CWindows%5Cwin.ini',
+        '%2E%2E',
+        'sub//char_b.safetensors',
+        'a%00b',
+    ],
+)
+async def test_traversal_and_absolute_names_are_refused_unread(
+    node: Node, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     opened: list[str] = []
     real_open = builtins.open
 
@@ -143,8 +164,11 @@ async def test_traversal_and_absolute_names_are_refused_unread(node: Node, spell
         return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(builtins, 'open', spy_open)
-    response = await node.client.get(HASH_PATH.format(filename=spelling.replace('SECRET', str(
-        node.root.parent.parent / 'secret.safetensors').replace('/', '%2F'))))
+    response = await node.client.get(
+        HASH_PATH.format(
+            filename=spelling.replace('SECRET', str(node.root.parent.parent / 'secret.safetensors').replace('/', '%2F'))
+        )
+    )
     assert response.status_code == 400
     assert 'error' in response.json()
     assert node.resolved == []

@@ -22,7 +22,8 @@ def names(value: object) -> list[tuple[str | None, str | None, float | None]]:
 
 def test_nested_wanvideo_stack_in_order() -> None:
     stack = {
-        'path': '/m/loras/base.safetensors', 'strength': 0.85,
+        'path': '/m/loras/base.safetensors',
+        'strength': 0.85,
         'stack': [
             {'path': '/m/loras/a.safetensors', 'name': 'a', 'strength': 0.5},
             {'loras': [{'chain': [{'items': [{'children': [{'path': '/m/loras/deep.safetensors', 'weight': 1}]}]}]}]},
@@ -45,16 +46,28 @@ def test_single_values() -> None:
 
 def test_lora_stack_tuples_and_objects_mixed() -> None:
     value = [('a.safetensors', 0.8, 0.6), Lora('/abs/b.safetensors', 1.0, stack=[('c.safetensors', 0.2)]), ['d.pt']]
-    assert names(value) == [('a.safetensors', None, 0.8), ('b', '/abs/b.safetensors', 1.0),
-                            ('c.safetensors', None, 0.2), ('d.pt', None, None)]
+    assert names(value) == [
+        ('a.safetensors', None, 0.8),
+        ('b', '/abs/b.safetensors', 1.0),
+        ('c.safetensors', None, 0.2),
+        ('d.pt', None, None),
+    ]
 
 
 def test_dedupes_by_path_and_name() -> None:
     entry = {'path': '/abs/a.safetensors', 'name': 'a', 'strength': 1.0}
-    value = [entry, dict(entry, strength=0.5), {'path': '/abs/a.safetensors', 'name': 'other'}, 'a.safetensors',
-             'a.safetensors']
-    assert names(value) == [('a', '/abs/a.safetensors', 1.0), ('other', '/abs/a.safetensors', None),
-                            ('a.safetensors', None, None)]
+    value = [
+        entry,
+        dict(entry, strength=0.5),
+        {'path': '/abs/a.safetensors', 'name': 'other'},
+        'a.safetensors',
+        'a.safetensors',
+    ]
+    assert names(value) == [
+        ('a', '/abs/a.safetensors', 1.0),
+        ('other', '/abs/a.safetensors', None),
+        ('a.safetensors', None, None),
+    ]
 
 
 def test_cycles_terminate_and_count() -> None:

@@ -19,8 +19,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'tests' / 'artifacts'
 CHROMIUM = '/usr/bin/chromium'
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-dev-shm-usage',
+]
 PASSWORD = 'e2e-beta-password'
 DESKTOP = {'width': 1280, 'height': 800}
 PHONE = {'width': 390, 'height': 844}
@@ -63,14 +70,27 @@ def start_app(data: Path, **env: str) -> RunningApp:
     """Start main.py with the bundled simulator on a free port and wait until it serves pages."""
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI'))}  # else: test mode
-    values = {**inherited, 'PORT': str(port), 'HOST': '127.0.0.1', 'BETA_PASSWORD': PASSWORD,
-              'JOB_DB_PATH': str(data / 'db' / 'app.db'), 'OUTPUT_DIR': str(data / 'outputs'),
-              'SIMULATOR_STEP_DELAY': '0.1', 'LOG_TO_FILE': 'false', 'LOG_FORMAT': 'text', 'SECRET_KEY': 'e2e-secret',
-              'COMFYUI_SERVER': '', 'COMFYUI_SERVERS': '', 'DATABASE_URL': '', **env}
+    values = {
+        **inherited,
+        'PORT': str(port),
+        'HOST': '127.0.0.1',
+        'BETA_PASSWORD': PASSWORD,
+        'JOB_DB_PATH': str(data / 'db' / 'app.db'),
+        'OUTPUT_DIR': str(data / 'outputs'),
+        'SIMULATOR_STEP_DELAY': '0.1',
+        'LOG_TO_FILE': 'false',
+        'LOG_FORMAT': 'text',
+        'SECRET_KEY': 'e2e-secret',
+        'COMFYUI_SERVER': '',
+        'COMFYUI_SERVERS': '',
+        'DATABASE_URL': '',
+        **env,
+    }
     data.mkdir(parents=True, exist_ok=True)
     log = (data / 'app.log').open('wb')
-    process = subprocess.Popen([sys.executable, 'main.py'], cwd=ROOT, env=values, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, 'main.py'], cwd=ROOT, env=values, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f'http://127.0.0.1:{port}'
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -125,6 +145,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]
 def browser(chromium_path: str) -> Iterator:
     """One headless chromium per module; sync Playwright runs a loop, so it must end before async tests run."""
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         yield chromium

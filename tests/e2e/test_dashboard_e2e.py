@@ -21,8 +21,9 @@ JOB = {'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'a tram in the rain a
 @pytest.fixture
 async def dashboard_app(tmp_path: Path) -> AsyncIterator[RunningApp]:
     """The real app with an admin password and a slow simulator, so jobs are seen running."""
-    running = await asyncio.to_thread(start_app, tmp_path / 'app', ADMIN_PASSWORD=ADMIN_PASSWORD,
-                                      SIMULATOR_STEP_DELAY='0.12')
+    running = await asyncio.to_thread(
+        start_app, tmp_path / 'app', ADMIN_PASSWORD=ADMIN_PASSWORD, SIMULATOR_STEP_DELAY='0.12'
+    )
     yield running
     await asyncio.to_thread(stop_app, running.process)
 
@@ -39,8 +40,9 @@ async def submit_jobs(url: str, count: int) -> list[str]:
         return ids
 
 
-async def test_dashboard_shows_jobs_moving_with_progress_and_preview(dashboard_app: RunningApp,
-                                                                     chromium_path: str) -> None:
+async def test_dashboard_shows_jobs_moving_with_progress_and_preview(
+    dashboard_app: RunningApp, chromium_path: str
+) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -68,7 +70,8 @@ async def test_dashboard_shows_jobs_moving_with_progress_and_preview(dashboard_a
         running = page.locator(f'[data-job-id="{alice[0]}"]')
         await running.locator('img[src*="/api/v1/admin/jobs/"]').wait_for()
         await page.wait_for_function(
-            f'document.querySelector(\'[data-job-id="{alice[0]}"] img\')?.naturalWidth > 0')  # the preview loads
+            f'document.querySelector(\'[data-job-id="{alice[0]}"] img\')?.naturalWidth > 0'
+        )  # the preview loads
         assert await page.locator(f'[data-job-id="{bob[0]}"]').get_by_text('#1').count() == 1
         await page.screenshot(path=str(ARTIFACTS / 'admin_dashboard_desktop_running.png'), full_page=True)
 
@@ -79,8 +82,9 @@ async def test_dashboard_shows_jobs_moving_with_progress_and_preview(dashboard_a
         await running.get_by_text('Cancelled').wait_for()
         await page.locator(f'[data-job-id="{bob[1]}"]').get_by_text('Running').wait_for()
 
-        phone = await browser.new_context(viewport=PHONE, base_url=dashboard_app.url, locale='en-US',
-                                          storage_state=await context.storage_state())
+        phone = await browser.new_context(
+            viewport=PHONE, base_url=dashboard_app.url, locale='en-US', storage_state=await context.storage_state()
+        )
         small = await phone.new_page()
         await small.goto('/admin')
         await small.wait_for_selector(f'[data-job-id="{bob[1]}"]')

@@ -22,8 +22,12 @@ DIALOG = '.q-dialog'
 @pytest.fixture(scope='module')
 def gallery_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The real app with a fast simulator and room in the queue for every seeding job."""
-    running = start_app(tmp_path_factory.mktemp('e2e-gallery'), SIMULATOR_STEP_DELAY='0.005',
-                        MAX_PER_USER_QUEUE='50', MAX_PER_USER_CONCURRENT='4')
+    running = start_app(
+        tmp_path_factory.mktemp('e2e-gallery'),
+        SIMULATOR_STEP_DELAY='0.005',
+        MAX_PER_USER_QUEUE='50',
+        MAX_PER_USER_CONCURRENT='4',
+    )
     yield running
     stop_app(running.process)
 
@@ -122,8 +126,13 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await expect(tiles.nth(1)).to_have_attribute('data-image-id', second_id)  # back in its place
             await expect(tiles.first).to_have_attribute('data-image-id', first_id)
 
-            phone = await browser.new_context(viewport=PHONE, base_url=gallery_app.url, locale='ko-KR',
-                                              storage_state=await context.storage_state(), has_touch=True)
+            phone = await browser.new_context(
+                viewport=PHONE,
+                base_url=gallery_app.url,
+                locale='ko-KR',
+                storage_state=await context.storage_state(),
+                has_touch=True,
+            )
             mobile = await phone.new_page()
             await mobile.goto('/gallery')
             await expect(mobile.locator(TILE)).to_have_count(48)
@@ -142,11 +151,15 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await page.goto('/inputs')
             await expect(page.get_by_text('No input images yet.')).to_be_visible()
             uploader = page.locator('.q-uploader input[type=file]')
-            await uploader.set_input_files(files=[{'name': 'sky.png', 'mimeType': 'image/png',
-                                                   'buffer': png_bytes(300, 200, color=(40, 120, 220))}])
+            await uploader.set_input_files(
+                files=[
+                    {'name': 'sky.png', 'mimeType': 'image/png', 'buffer': png_bytes(300, 200, color=(40, 120, 220))}
+                ]
+            )
             await expect(page.locator(TILE)).to_have_count(1)
-            await uploader.set_input_files(files=[{'name': 'notes.png', 'mimeType': 'image/png',
-                                                   'buffer': b'not an image at all'}])
+            await uploader.set_input_files(
+                files=[{'name': 'notes.png', 'mimeType': 'image/png', 'buffer': b'not an image at all'}]
+            )
             await expect(page.get_by_text('notes.png: not a readable PNG, JPEG or WEBP image.').first).to_be_visible()
             await thumbnails_loaded(page, 1)
             await shot(page, 'inputs_desktop')

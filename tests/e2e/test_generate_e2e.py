@@ -123,8 +123,10 @@ def test_reload_mid_job_and_see_it_continue_to_the_result(context, app_server: R
     card = page.locator(CARD).first
     card.wait_for()
     job_id = card.get_attribute('data-job-id')
-    page.wait_for_function(f"Number(document.querySelector('[data-job-id=\"{job_id}\"] [role=progressbar]')"
-                           "?.getAttribute('aria-valuenow')) > 0.1")
+    page.wait_for_function(
+        f'Number(document.querySelector(\'[data-job-id="{job_id}"] [role=progressbar]\')'
+        "?.getAttribute('aria-valuenow')) > 0.1"
+    )
     before = progress_of(card)
     page.reload()
     card = page.locator(f'[data-job-id="{job_id}"]')

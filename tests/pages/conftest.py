@@ -35,10 +35,20 @@ async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
 def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Point the app at tmp_path and the simulator; no developer .env, no log file, no login delay."""
     monkeypatch.chdir(tmp_path)  # pydantic-settings reads ./.env: there is none here
-    values = {'OUTPUT_DIR': str(tmp_path / 'outputs'), 'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),
-              'LOG_TO_FILE': 'false', 'LOG_FORMAT': 'text', 'SECRET_KEY': 'page-test-secret', 'COOKIE_SECURE': 'false',
-              'BETA_PASSWORD': '', 'DATABASE_URL': '', 'COMFYUI_SERVER': '', 'COMFYUI_SERVERS': '',
-              'MAX_PER_USER_QUEUE': '10', 'SIMULATOR_STEP_DELAY': '0.01'}
+    values = {
+        'OUTPUT_DIR': str(tmp_path / 'outputs'),
+        'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),
+        'LOG_TO_FILE': 'false',
+        'LOG_FORMAT': 'text',
+        'SECRET_KEY': 'page-test-secret',
+        'COOKIE_SECURE': 'false',
+        'BETA_PASSWORD': '',
+        'DATABASE_URL': '',
+        'COMFYUI_SERVER': '',
+        'COMFYUI_SERVERS': '',
+        'MAX_PER_USER_QUEUE': '10',
+        'SIMULATOR_STEP_DELAY': '0.01',
+    }
     if request.node.get_closest_marker('bundled_simulator') is None:
         values['COMFYUI_SERVERS'] = request.getfixturevalue('sim').url
     if marker := request.node.get_closest_marker('beta_password'):

@@ -20,8 +20,7 @@ HTML = {'Accept': 'text/html,application/xhtml+xml'}
 pytestmark = pytest.mark.app_env(ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_USER='boss')
 
 
-async def log_in(user: User, password: str = ADMIN_PASSWORD, *, name: str = 'boss',
-                 path: str = '/admin/login') -> None:
+async def log_in(user: User, password: str = ADMIN_PASSWORD, *, name: str = 'boss', path: str = '/admin/login') -> None:
     await user.open(path)
     user.find(marker='admin-user').type(name)
     user.find(marker='admin-password').type(password).trigger('keydown.enter')

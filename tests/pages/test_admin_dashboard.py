@@ -55,7 +55,8 @@ def click(user: User, element: ui.element) -> None:
 
 
 async def test_the_admin_sees_every_users_jobs_live_cancels_one_and_moves_one_to_the_front(
-        user: User, create_user: Callable[[], User], services: Services, sim: Simulator) -> None:
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
     sim.faults.step_delay = 0.05
     alice, bob = await visitor(create_user), await visitor(create_user)
     await log_in_admin(user)
@@ -88,8 +89,12 @@ async def test_the_admin_sees_every_users_jobs_live_cancels_one_and_moves_one_to
     assert not inside(user, row, 'admin-job-cancel').visible
 
     user.find(marker='group-toggle').elements.pop().set_value('server')
-    await wait_for(lambda: {g.props['data-group'].strip('"') for g in user.find(marker='admin-job-group').elements}
-                   == {'', sim_name(services)})
+    await wait_for(
+        lambda: (
+            {g.props['data-group'].strip('"') for g in user.find(marker='admin-job-group').elements}
+            == {'', sim_name(services)}
+        )
+    )
     assert set(rows(user)) == {a1.id, a2.id, b1.id, b2.id}
 
 
@@ -97,8 +102,9 @@ def sim_name(services: Services) -> str:
     return next(iter(services.pool.entries.values())).health.name
 
 
-async def test_health_banner_and_who_is_connected(user: User, create_user: Callable[[], User],
-                                                  services: Services, sim: Simulator) -> None:
+async def test_health_banner_and_who_is_connected(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
     alice = await visitor(create_user)
     await log_in_admin(user)
     await user.should_see(marker='admin-health')
@@ -119,11 +125,11 @@ async def test_health_banner_and_who_is_connected(user: User, create_user: Calla
 
 
 @pytest.mark.app_env(ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_USER='boss', LOG_TO_FILE='true', LOG_FORMAT='json')
-async def test_the_log_page_filters_by_job_id_and_level(user: User, create_user: Callable[[], User],
-                                                        services: Services) -> None:
+async def test_the_log_page_filters_by_job_id_and_level(
+    user: User, create_user: Callable[[], User], services: Services
+) -> None:
     alice = await visitor(create_user)
-    done: list[JobView] = [await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 2})
-                           for _ in range(2)]
+    done: list[JobView] = [await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 2}) for _ in range(2)]
     await wait_for(lambda: all(view.finished for view in done))
     wanted = done[0].id
     await log_in_admin(user, '/admin/logs')
@@ -146,7 +152,8 @@ async def test_the_log_page_filters_by_job_id_and_level(user: User, create_user:
 
 
 async def test_the_admin_preview_route_serves_any_users_preview_to_admins_only(
-        user: User, create_user: Callable[[], User], services: Services, sim: Simulator) -> None:
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
     sim.faults.step_delay = 0.05
     alice = await visitor(create_user)
     job = await services.jobs.submit(alice, 'sd15_txt2img', PROMPT)

@@ -29,8 +29,10 @@ async def visit(user: User, services: Services, path: str = '/gallery') -> str:
 
 async def seed(services: Services, owner: str, count: int, **fields: object) -> list[Image]:
     """Save `count` generated images one minute apart (the last is the newest)."""
-    return [await add_image(services.images, owner, created=T0 + timedelta(minutes=i), prompt=f'image number {i}',
-                            **fields) for i in range(count)]
+    return [
+        await add_image(services.images, owner, created=T0 + timedelta(minutes=i), prompt=f'image number {i}', **fields)
+        for i in range(count)
+    ]
 
 
 def shown(user: User) -> list[str]:
@@ -94,8 +96,9 @@ async def test_others_images_never_show(user: User, services: Services) -> None:
 
 async def test_filters_narrow_the_grid_and_clearing_them_shows_all(user: User, services: Services) -> None:
     owner = await visit(user, services)
-    fox = await add_image(services.images, owner, created=T0, prompt='a red fox in snow', aspect_ratio='3:2',
-                          workflow_id='test_pattern')
+    fox = await add_image(
+        services.images, owner, created=T0, prompt='a red fox in snow', aspect_ratio='3:2', workflow_id='test_pattern'
+    )
     cat = await add_image(services.images, owner, created=T0 + timedelta(days=2), prompt='a black cat')
     owl = await add_image(services.images, owner, created=T0 + timedelta(days=4), prompt='an owl at night')
     await services.images.set_favorite(owner, cat.id, True)
@@ -128,8 +131,9 @@ async def test_filters_narrow_the_grid_and_clearing_them_shows_all(user: User, s
     await user.should_see('3 image(s)')
 
 
-async def test_the_prompt_search_finds_words_anywhere_and_says_when_nothing_matches(user: User,
-                                                                                    services: Services) -> None:
+async def test_the_prompt_search_finds_words_anywhere_and_says_when_nothing_matches(
+    user: User, services: Services
+) -> None:
     owner = await visit(user, services)
     fox = await add_image(services.images, owner, created=T0, prompt='A Red Fox in snow')
     await add_image(services.images, owner, created=T0 + timedelta(minutes=1), prompt='a black cat')
@@ -153,8 +157,16 @@ async def test_the_lightbox_browses_with_buttons_keys_and_swipes(user: User, ser
     await user.should_see('SD 1.5 text to image', marker='meta-meta_workflow')  # the card's name, not its id
     user.find(marker='lightbox-next').click()
     await user.should_see('image number 1')
-    key = {'action': 'keydown', 'repeat': False, 'altKey': False, 'ctrlKey': False, 'metaKey': False,
-           'shiftKey': False, 'code': 'ArrowRight', 'location': 0}
+    key = {
+        'action': 'keydown',
+        'repeat': False,
+        'altKey': False,
+        'ctrlKey': False,
+        'metaKey': False,
+        'shiftKey': False,
+        'code': 'ArrowRight',
+        'location': 0,
+    }
     user.find(ui.keyboard).trigger('key', {**key, 'key': 'ArrowRight'})
     await user.should_see('image number 0')
     await user.should_see('3 / 3')
@@ -190,8 +202,9 @@ async def test_the_lightbox_loads_the_next_page_past_the_last_image_shown(user: 
     assert shown(user)[-1] == rows[0].id
 
 
-async def test_delete_leaves_the_gallery_at_once_and_restore_from_the_trash_brings_it_back(user: User,
-                                                                                           services: Services) -> None:
+async def test_delete_leaves_the_gallery_at_once_and_restore_from_the_trash_brings_it_back(
+    user: User, services: Services
+) -> None:
     owner = await visit(user, services)
     older, newer = await seed(services, owner, 2)
     await user.open('/gallery')
@@ -232,8 +245,9 @@ async def test_bulk_select_deletes_restores_and_zips(user: User, services: Servi
     await user.should_see('2 selected')
     user.find(marker='bulk-zip').click()
     archive = zipfile.ZipFile(io.BytesIO((await user.download.next()).content))
-    assert sorted(name.rsplit('_', 1)[1].split('.')[0] for name in archive.namelist()) == \
-        sorted([rows[2].id, rows[1].id])
+    assert sorted(name.rsplit('_', 1)[1].split('.')[0] for name in archive.namelist()) == sorted(
+        [rows[2].id, rows[1].id]
+    )
     user.find(marker='bulk-delete').click()
     await user.should_see('2 image(s) moved to the trash.')
     await expect(user, [rows[0].id])
@@ -296,8 +310,14 @@ async def test_share_links_are_made_listed_and_revoked(user: User, services: Ser
 
 async def test_generate_again_opens_generate_with_the_images_settings(user: User, services: Services) -> None:
     owner = await visit(user, services)
-    row = await add_image(services.images, owner, created=T0, prompt='a lighthouse at dusk', aspect_ratio='3:2',
-                          workflow_id='sd15_txt2img')
+    row = await add_image(
+        services.images,
+        owner,
+        created=T0,
+        prompt='a lighthouse at dusk',
+        aspect_ratio='3:2',
+        workflow_id='sd15_txt2img',
+    )
     await user.open('/gallery')
     await user.should_see(marker='image-thumb')
     user.find(marker='image-thumb').click()
@@ -347,8 +367,9 @@ async def test_use_as_input_over_quota_is_refused_with_what_to_delete(user: User
     assert (await services.images.page(owner, kind='input')).total == 0
 
 
-async def test_a_finished_job_puts_its_images_in_front_while_the_gallery_is_open(user: User,
-                                                                                services: Services) -> None:
+async def test_a_finished_job_puts_its_images_in_front_while_the_gallery_is_open(
+    user: User, services: Services
+) -> None:
     owner = await visit(user, services)
     (old,) = await seed(services, owner, 1)
     await user.open('/gallery')

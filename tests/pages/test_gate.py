@@ -29,10 +29,18 @@ async def test_a_locked_browser_is_sent_to_the_login_page(user: User) -> None:
     await user.should_not_see(marker='nav-nav_gallery')
 
 
-@pytest.mark.parametrize(('method', 'path'), [
-    ('GET', '/api/v1/jobs'), ('POST', '/api/v1/jobs'), ('GET', '/outputs/users/anon-x/generated/a.png'),
-    ('GET', '/'), ('GET', '/docs'), ('POST', '/_nicegui/client/0123/upload/5'), ('GET', '/_nicegui/auto/static/x'),
-])
+@pytest.mark.parametrize(
+    ('method', 'path'),
+    [
+        ('GET', '/api/v1/jobs'),
+        ('POST', '/api/v1/jobs'),
+        ('GET', '/outputs/users/anon-x/generated/a.png'),
+        ('GET', '/'),
+        ('GET', '/docs'),
+        ('POST', '/_nicegui/client/0123/upload/5'),
+        ('GET', '/_nicegui/auto/static/x'),
+    ],
+)
 async def test_locked_requests_answer_401_json(user: User, method: str, path: str) -> None:
     answer = await user.http_client.request(method, path)
     assert answer.status_code == 401
@@ -117,8 +125,9 @@ async def test_a_grant_token_works_once(user: User) -> None:
 
 
 @pytest.mark.beta_password('')
-async def test_without_a_password_the_gate_is_off_and_the_log_says_so(user: User,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_without_a_password_the_gate_is_off_and_the_log_says_so(
+    user: User, caplog: pytest.LogCaptureFixture
+) -> None:
     await user.open('/')
     await user.should_see(marker='nav-nav_generate')
     assert (await user.http_client.get('/api/v1/jobs')).status_code == 200
@@ -130,6 +139,7 @@ async def test_without_a_password_the_gate_is_off_and_the_log_says_so(user: User
 
 async def test_a_share_link_opens_without_the_password(user: User, services: Services) -> None:
     from tests.images import png_bytes
+
     await services.ready.wait()
     owner = 'anon-' + 'd' * 32
     image = await services.images.upload_input(owner, png_bytes(), 'cat.png')

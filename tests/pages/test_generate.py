@@ -54,8 +54,9 @@ async def test_img2img_tab_only_for_cards_that_link_an_edit_workflow(user: User)
 
 async def test_switching_mode_switches_prompt_templates_and_hides_the_aspect_ratio(user: User) -> None:
     await user.open('/')
-    assert value_of(user, 'prompt') == 'a cozy cabin in a snowy forest at dusk, warm light in the windows, ' \
-                                       'highly detailed'
+    assert (
+        value_of(user, 'prompt') == 'a cozy cabin in a snowy forest at dusk, warm light in the windows, highly detailed'
+    )
     await user.should_see('Portrait')
     await user.should_see(marker='aspect')
     await user.should_not_see(marker='input-slot')
@@ -78,8 +79,9 @@ async def test_a_template_fills_prompt_and_negative_prompt(user: User) -> None:
     assert value_of(user, 'negative') == 'blurry, lowres, oversaturated, watermark, text'
 
 
-async def test_a_bad_upload_is_refused_clearly_and_nothing_is_stored(user: User, services: Services,
-                                                                     tmp_path: Path) -> None:
+async def test_a_bad_upload_is_refused_clearly_and_nothing_is_stored(
+    user: User, services: Services, tmp_path: Path
+) -> None:
     await user.open('/')
     user.find(marker='tab-img2img').click()
     await upload(user, b'this is not an image at all', 'fake.png')
@@ -100,8 +102,9 @@ async def test_an_uploaded_image_becomes_the_input_and_clear_removes_it(user: Us
     await user.should_not_see(marker='input-preview')
 
 
-async def test_a_job_goes_from_generate_through_progress_to_its_result(user: User, services: Services,
-                                                                       sim: Simulator) -> None:
+async def test_a_job_goes_from_generate_through_progress_to_its_result(
+    user: User, services: Services, sim: Simulator
+) -> None:
     sim.faults.step_delay = 0.05
     await user.open('/')
     user.find(marker='generate').click()
@@ -120,8 +123,7 @@ async def test_a_job_goes_from_generate_through_progress_to_its_result(user: Use
     assert value_of_text(user, 'meta-meta_workflow') == 'SD 1.5 text to image'  # the card's name, not its id
 
 
-async def test_img2img_runs_the_linked_workflow_with_the_image_from_the_strip(user: User,
-                                                                               services: Services) -> None:
+async def test_img2img_runs_the_linked_workflow_with_the_image_from_the_strip(user: User, services: Services) -> None:
     await user.open('/')
     user.find(marker='generate').click()
     await wait_for(lambda: any(v.finished for v in services.jobs.jobs_of(owner_of(user))))
@@ -167,8 +169,9 @@ async def test_a_full_queue_gets_a_clear_message(user: User, services: Services,
     user.find(marker='generate').click()
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 1 and not button.props.get('loading'))
     user.find(marker='generate').click()
-    await user.should_see('You already have 1 job(s) running (limit 1). Wait for one to finish or cancel it.',
-                          retries=20)
+    await user.should_see(
+        'You already have 1 job(s) running (limit 1). Wait for one to finish or cancel it.', retries=20
+    )
     await user.should_see(marker='generate-message')
     assert len(services.jobs.jobs_of(owner_of(user))) == 1
 
@@ -187,16 +190,19 @@ async def test_refusals_are_said_in_korean_with_their_figures(user: User, servic
     button = user.find(marker='generate').elements.pop()
     for count in (1, 2):
         user.find(marker='generate').click()
-        await wait_for(lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count
-                       and not button.props.get('loading'))
+        await wait_for(
+            lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
+        )
     user.find(marker='generate').click()
-    await user.should_see('대기열이 가득 찼습니다 (대기 1개, 한도 1개). '
-                          '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.', retries=20)
+    await user.should_see(
+        '대기열이 가득 찼습니다 (대기 1개, 한도 1개). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.', retries=20
+    )
     assert len(services.jobs.jobs_of(owner_of(user))) == 2
 
 
-async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(user: User, services: Services,
-                                                                             sim: Simulator) -> None:
+async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(
+    user: User, services: Services, sim: Simulator
+) -> None:
     await user.open('/')
     await sim.go_down()
     await wait_for(lambda: not any(e.health.reachable for e in services.pool.entries.values()))
@@ -205,8 +211,9 @@ async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(user
     assert services.jobs.jobs_of(owner_of(user)) == []
 
 
-async def test_a_job_started_elsewhere_appears_and_finished_jobs_survive_a_reload(user: User,
-                                                                                   services: Services) -> None:
+async def test_a_job_started_elsewhere_appears_and_finished_jobs_survive_a_reload(
+    user: User, services: Services
+) -> None:
     await user.open('/')
     await user.should_see(marker='jobs-empty')
     view = await services.jobs.submit(owner_of(user), 'test_pattern', {'prompt': 'from another tab', 'seed': 7})
@@ -232,8 +239,9 @@ async def test_two_users_do_not_see_each_others_jobs(create_user: Callable[[], U
     await bob.should_see(marker='jobs-empty')
 
 
-async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding(user: User, services: Services,
-                                                                                 sim: Simulator) -> None:
+async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding(
+    user: User, services: Services, sim: Simulator
+) -> None:
     await user.open('/')
     owner = owner_of(user)
     for _ in range(19):

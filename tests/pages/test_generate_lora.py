@@ -65,8 +65,12 @@ async def test_a_lora_adds_its_trigger_words_and_a_job_with_it_completes(user: U
     await services.ready.wait()
     server_id = next(iter(services.pool.entries))
     async with fake_civitai() as civitai:
-        civitai.add(hashlib.sha256(demo_bytes(STYLE, DEMO_LORAS[STYLE])).hexdigest(), model_id=5, version_id=51,
-                    trained_words=['demo style', 'ink'])
+        civitai.add(
+            hashlib.sha256(demo_bytes(STYLE, DEMO_LORAS[STYLE])).hexdigest(),
+            model_id=5,
+            version_id=51,
+            trained_words=['demo style', 'ink'],
+        )
         services.loras.civitai.base_url = civitai.base_url
         await services.loras.sync(server_id)
     assert services.loras.status_of(server_id).stage == 'done'

@@ -37,13 +37,18 @@ async def test_uploads_of_each_accepted_type_join_the_library(user: User, servic
     await user.should_not_see(marker='inputs-message')
 
 
-@pytest.mark.parametrize(('data', 'message'), [
-    (b'this is not an image at all', 'fake.png: not a readable PNG, JPEG or WEBP image.'),
-    (b'GIF89a' + b'\0' * 64, 'fake.png: not a readable PNG, JPEG or WEBP image.'),
-    (bomb_png(), 'fake.png: the image has too many pixels to be processed safely.'),
-], ids=['text', 'gif', 'bomb'])
-async def test_bad_uploads_are_refused_with_their_reason(user: User, services: Services, data: bytes,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ('data', 'message'),
+    [
+        (b'this is not an image at all', 'fake.png: not a readable PNG, JPEG or WEBP image.'),
+        (b'GIF89a' + b'\0' * 64, 'fake.png: not a readable PNG, JPEG or WEBP image.'),
+        (bomb_png(), 'fake.png: the image has too many pixels to be processed safely.'),
+    ],
+    ids=['text', 'gif', 'bomb'],
+)
+async def test_bad_uploads_are_refused_with_their_reason(
+    user: User, services: Services, data: bytes, message: str
+) -> None:
     owner = await visit(user, services, '/inputs')
     await upload(user, data, 'fake.png')
     await user.should_see(message)
@@ -65,8 +70,10 @@ async def test_an_upload_over_quota_is_refused_with_what_to_delete(user: User, s
     await upload(user, png_bytes(), 'one.png')
     await user.should_see('one.png added to your inputs.')
     await upload(user, png_bytes(), 'two.png')
-    await user.should_see('Storage quota reached: Your storage is full (1 of 1 images used). '
-                          'Delete at least 1 image from your gallery or inputs to continue.')
+    await user.should_see(
+        'Storage quota reached: Your storage is full (1 of 1 images used). '
+        'Delete at least 1 image from your gallery or inputs to continue.'
+    )
     assert (await services.images.page(owner, kind='input')).total == 1
 
 

@@ -30,8 +30,10 @@ async def test_navigation_switches_sub_pages(user: User) -> None:
     await user.should_see('No input images yet.')
 
 
-@pytest.mark.parametrize(('accept', 'expected'), [('ko-KR,ko;q=0.9,en-US;q=0.8', '갤러리'),
-                                                  ('en-US,en;q=0.9,ko;q=0.5', 'Gallery'), ('de-DE', 'Gallery')])
+@pytest.mark.parametrize(
+    ('accept', 'expected'),
+    [('ko-KR,ko;q=0.9,en-US;q=0.8', '갤러리'), ('en-US,en;q=0.9,ko;q=0.5', 'Gallery'), ('de-DE', 'Gallery')],
+)
 async def test_the_language_follows_the_browser_on_first_visit(user: User, accept: str, expected: str) -> None:
     user.http_client.headers['Accept-Language'] = accept
     await user.open('/gallery')
@@ -48,8 +50,7 @@ async def test_the_language_switch_sticks_for_this_browser(user: User) -> None:
     await user.should_see('아직 입력 이미지가 없습니다.')
 
 
-async def test_the_health_banner_appears_when_comfyui_goes_down(user: User, services: Services,
-                                                                sim: Simulator) -> None:
+async def test_the_health_banner_appears_when_comfyui_goes_down(user: User, services: Services, sim: Simulator) -> None:
     await user.open('/')
     await user.should_not_see(marker='health-banner')
     await user.should_not_see(marker='simulator-note')

@@ -20,8 +20,11 @@ PROMPT = {'prompt': 'a lighthouse', 'seed': 1, 'steps': 4}
 
 
 async def test_disabling_a_server_drains_it(tmp_path) -> None:
-    async with simulator(tmp_path, 'a', step_delay=0.1) as a, simulator(tmp_path, 'b') as b, \
-            services(make_settings(tmp_path, a.url)) as app:
+    async with (
+        simulator(tmp_path, 'a', step_delay=0.1) as a,
+        simulator(tmp_path, 'b') as b,
+        services(make_settings(tmp_path, a.url)) as app,
+    ):
         first = next(iter(app.pool.entries.values()))
         running = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
         await wait_for(lambda: running.status == JobStatus.RUNNING)

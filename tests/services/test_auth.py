@@ -78,9 +78,17 @@ def test_a_grant_is_redeemed_once() -> None:
     assert not BetaGate('new pw', 'secret').redeem(BetaGate('pw', 'secret').grant())
 
 
-@pytest.mark.parametrize(('target', 'expected'), [
-    ('/gallery?page=2', '/gallery?page=2'), ('', '/'), ('//evil.example', '/'), ('https://evil.example', '/'),
-    ('/\\evil.example', '/'), ('/beta-login', '/'), ('/a\nb', '/'),
-])
+@pytest.mark.parametrize(
+    ('target', 'expected'),
+    [
+        ('/gallery?page=2', '/gallery?page=2'),
+        ('', '/'),
+        ('//evil.example', '/'),
+        ('https://evil.example', '/'),
+        ('/\\evil.example', '/'),
+        ('/beta-login', '/'),
+        ('/a\nb', '/'),
+    ],
+)
 def test_next_stays_on_the_site(target: str, expected: str) -> None:
     assert safe_next(target) == expected

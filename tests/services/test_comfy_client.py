@@ -74,10 +74,12 @@ async def until(predicate: Callable[[], object], *, seconds: float = 5.0) -> Non
 
 def after_prompt(name: str) -> Script:
     """Send the first status, wait for POST /prompt, then send the rest of the sample."""
+
     async def script(ws: web.WebSocketResponse, fake: FakeComfy) -> None:
         await send_sample(ws, fake, name, stop=1)
         await fake.prompt_posted.wait()
         await send_sample(ws, fake, name, start=1)
+
     return script
 
 
@@ -86,8 +88,9 @@ def is_done(prompt_id: str) -> Callable[[Message], bool]:
     return lambda m: isinstance(m, Executing) and m.node is None and m.prompt_id == prompt_id
 
 
-async def test_history_is_fetched_only_after_the_executing_null_done_signal(fake: FakeComfy,
-                                                                            client: ComfyClient) -> None:
+async def test_history_is_fetched_only_after_the_executing_null_done_signal(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
     fake.scripts = [after_prompt('WS_sequence_save_fresh')]
     fake.routes = {('POST', '/prompt'): 'POST_prompt_ok_save', ('GET', f'/history/{SAVE_ID}'): 'GET_history_by_id_save'}
     entries: list[dict | None] = []
@@ -95,7 +98,8 @@ async def test_history_is_fetched_only_after_the_executing_null_done_signal(fake
     def on_message(message: Message) -> None:
         if is_done(SAVE_ID)(message):
             asyncio.get_running_loop().create_task(client.history(SAVE_ID)).add_done_callback(
-                lambda task: entries.append(task.result()))
+                lambda task: entries.append(task.result())
+            )
 
     client.add_listener(on_message)
     await client.start()
@@ -109,8 +113,9 @@ async def test_history_is_fetched_only_after_the_executing_null_done_signal(fake
     assert body['client_id'] == 'probe-43f0b69f' and body['prompt_id'] == SAVE_ID
 
 
-async def test_generated_prompt_id_is_a_canonical_uuid_and_no_origin_header_is_sent(fake: FakeComfy,
-                                                                                      client: ComfyClient) -> None:
+async def test_generated_prompt_id_is_a_canonical_uuid_and_no_origin_header_is_sent(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
     fake.routes = {('POST', '/prompt'): 'POST_prompt_ok_save'}
     await client.start()
     await until(lambda: client.state.connected)
@@ -123,8 +128,9 @@ async def test_generated_prompt_id_is_a_canonical_uuid_and_no_origin_header_is_s
         await client.queue_prompt(GRAPH, prompt_id='my-own-id-881c5a')
 
 
-async def test_node_errors_on_a_200_are_returned_and_logged(fake: FakeComfy, client: ComfyClient,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+async def test_node_errors_on_a_200_are_returned_and_logged(
+    fake: FakeComfy, client: ComfyClient, caplog: pytest.LogCaptureFixture
+) -> None:
     fake.routes = {('POST', '/prompt'): 'POST_prompt_partially_valid_accepted_with_node_errors'}
     await client.start()
     accepted = await client.queue_prompt(GRAPH, prompt_id='25daa9b0-7358-4bfb-b100-c2e9be8070e0')
@@ -132,10 +138,15 @@ async def test_node_errors_on_a_200_are_returned_and_logged(fake: FakeComfy, cli
     assert 'Value 0 smaller than min of 1' in caplog.text
 
 
-async def test_rejection_message_comes_from_node_errors_when_details_are_empty(fake: FakeComfy,
-                                                                               client: ComfyClient) -> None:
-    fake.routes = {('POST', '/prompt'): ['POST_prompt_invalid_lora_name_not_in_list_and_bad_ckpt',
-                                         'POST_prompt_invalid_unknown_class_type']}
+async def test_rejection_message_comes_from_node_errors_when_details_are_empty(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
+    fake.routes = {
+        ('POST', '/prompt'): [
+            'POST_prompt_invalid_lora_name_not_in_list_and_bad_ckpt',
+            'POST_prompt_invalid_unknown_class_type',
+        ]
+    }
     await client.start()
     with pytest.raises(PromptRejected) as caught:
         await client.queue_prompt(GRAPH)
@@ -160,7 +171,8 @@ async def test_preview_metadata_is_negotiated_with_the_first_message(fake: FakeC
     assert json.loads(fake.received[0][0]) == FEATURE_FLAGS
     previews = [m for m in messages if isinstance(m, PreviewImageWithMetadata)]
     assert {(p.prompt_id, p.node_id, p.image_type) for p in previews} == {
-        ('371cc84d-4d38-4ee8-ae12-ac0638f25bbb', '2', 'image/jpeg')}
+        ('371cc84d-4d38-4ee8-ae12-ac0638f25bbb', '2', 'image/jpeg')
+    }
 
 
 async def test_legacy_previews_are_attributed_to_the_running_prompt(fake: FakeComfy, client: ComfyClient) -> None:
@@ -218,8 +230,9 @@ async def drop_mid_run(ws: web.WebSocketResponse, fake: FakeComfy) -> None:
     await ws.close()
 
 
-async def test_reconnect_reconciles_a_finished_prompt_into_one_done_signal(fake: FakeComfy,
-                                                                           client: ComfyClient) -> None:
+async def test_reconnect_reconciles_a_finished_prompt_into_one_done_signal(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
     fake.scripts = [drop_mid_run, hello]
     fake.routes = {('POST', '/prompt'): 'POST_prompt_ok_save', ('GET', f'/history/{SAVE_ID}'): 'GET_history_by_id_save'}
     messages = collect(client)
@@ -234,8 +247,9 @@ async def test_reconnect_reconciles_a_finished_prompt_into_one_done_signal(fake:
 
 
 @pytest.mark.parametrize(('queue_sample', 'lost'), [('GET_queue_idle', True), ('GET_queue_running_and_pending', False)])
-async def test_reconnect_reports_prompts_the_server_forgot(fake: FakeComfy, client: ComfyClient, queue_sample: str,
-                                                           lost: bool) -> None:
+async def test_reconnect_reports_prompts_the_server_forgot(
+    fake: FakeComfy, client: ComfyClient, queue_sample: str, lost: bool
+) -> None:
     go = asyncio.Event()
 
     async def restart(ws: web.WebSocketResponse, fake: FakeComfy) -> None:
@@ -253,13 +267,15 @@ async def test_reconnect_reports_prompts_the_server_forgot(fake: FakeComfy, clie
     await until(lambda: 'GET /queue' in fake.events)
     await client.reconcile()  # waits for the automatic one, then runs once more
     assert [m for m in messages if isinstance(m, PromptLost)] == (
-        [PromptLost(prompt_id=RUNNING_ID, reason=LOST_REASON)] if lost else [])
+        [PromptLost(prompt_id=RUNNING_ID, reason=LOST_REASON)] if lost else []
+    )
     assert client.in_flight == ([] if lost else [RUNNING_ID])
     assert len(fake.received) == 2
 
 
-async def test_idle_socket_is_closed_before_the_replacement_opens(fake: FakeComfy,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+async def test_idle_socket_is_closed_before_the_replacement_opens(
+    fake: FakeComfy, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     comfy = ComfyClient(fake.url, client_id='dup-734fbd', ws_idle_timeout=0.2)
     await comfy.start()
@@ -283,8 +299,9 @@ async def test_cancel_deletes_and_interrupts_only_that_prompt(fake: FakeComfy, c
     assert len(fake.bodies('POST', '/interrupt')) == 1
 
 
-async def test_queue_pending_is_sorted_by_number_and_six_element_items_work(fake: FakeComfy,
-                                                                             client: ComfyClient) -> None:
+async def test_queue_pending_is_sorted_by_number_and_six_element_items_work(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
     body = load_sample('GET_queue_running_and_pending')['body']
     newer = {key: [[*item, {'sensitive': 1}] for item in items] for key, items in body.items()}
     fake.routes = {('GET', '/queue'): ['GET_queue_running_and_pending', lambda: web.json_response(newer)]}
@@ -299,8 +316,12 @@ async def test_queue_pending_is_sorted_by_number_and_six_element_items_work(fake
 
 async def test_upload_uses_the_name_the_server_returned(fake: FakeComfy, client: ComfyClient) -> None:
     with_asset = {**load_sample('POST_upload_image_subfolder')['body'], 'asset': {'id': 'a1', 'size': 3}}
-    fake.routes = {('POST', '/upload/image'): ['POST_upload_image_same_name_different_bytes',
-                                               lambda: web.json_response(with_asset)]}
+    fake.routes = {
+        ('POST', '/upload/image'): [
+            'POST_upload_image_same_name_different_bytes',
+            lambda: web.json_response(with_asset),
+        ]
+    }
     await client.start()
     renamed = await client.upload_image(b'png-bytes', 'probe_upload.png')
     assert (renamed.name, renamed.load_image_value) == ('probe_upload (1).png', 'probe_upload (1).png')
@@ -310,8 +331,11 @@ async def test_upload_uses_the_name_the_server_returned(fake: FakeComfy, client:
 
 
 async def test_windows_path_separators_pass_through_untouched(fake: FakeComfy, client: ComfyClient) -> None:
-    fake.routes = {('POST', '/prompt'): 'POST_prompt_ok_save', ('GET', '/view'): 'GET_view_output_png',
-                   ('POST', '/upload/image'): 'POST_upload_image_first'}
+    fake.routes = {
+        ('POST', '/prompt'): 'POST_prompt_ok_save',
+        ('GET', '/view'): 'GET_view_output_png',
+        ('POST', '/upload/image'): 'POST_upload_image_first',
+    }
     await client.start()
     graph = {'2': {'class_type': 'LoraLoader', 'inputs': {'lora_name': 'sub\\char_b.safetensors'}}}
     await client.queue_prompt(graph)
@@ -349,8 +373,9 @@ async def test_refused_connection_is_unavailable_with_a_clear_message() -> None:
         await comfy.stop()
 
 
-async def test_a_failing_listener_and_malformed_frames_do_not_stop_delivery(fake: FakeComfy, client: ComfyClient,
-                                                                           caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_listener_and_malformed_frames_do_not_stop_delivery(
+    fake: FakeComfy, client: ComfyClient, caplog: pytest.LogCaptureFixture
+) -> None:
     async def script(ws: web.WebSocketResponse, fake: FakeComfy) -> None:
         await ws.send_str('not json')
         await ws.send_bytes(b'\x00\x00\x00\x04\x00\x00\x01\x00{')
@@ -372,10 +397,12 @@ async def test_a_failing_listener_and_malformed_frames_do_not_stop_delivery(fake
 
 
 async def test_simple_reads_replay_real_answers(fake: FakeComfy) -> None:
-    fake.routes = {('GET', '/object_info/NoSuchNode'): 'GET_object_info_unknown_node',
-                   ('GET', '/object_info/LoraLoader'): 'GET_object_info_LoraLoader',
-                   ('GET', '/system_stats'): 'GET_system_stats',
-                   ('GET', '/history/00000000-0000-0000-0000-000000000000'): 'GET_history_empty_unknown_id'}
+    fake.routes = {
+        ('GET', '/object_info/NoSuchNode'): 'GET_object_info_unknown_node',
+        ('GET', '/object_info/LoraLoader'): 'GET_object_info_LoraLoader',
+        ('GET', '/system_stats'): 'GET_system_stats',
+        ('GET', '/history/00000000-0000-0000-0000-000000000000'): 'GET_history_empty_unknown_id',
+    }
     comfy = ComfyClient(fake.url.removeprefix('http://') + '/', client_id='x')
     await comfy.start()
     try:

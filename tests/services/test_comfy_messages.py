@@ -34,10 +34,17 @@ from vcc_ui.services.comfy.messages import (
 )
 
 TEXT_CLASSES: dict[str, type[Message]] = {
-    'status': Status, 'execution_start': ExecutionStart, 'execution_cached': ExecutionCached,
-    'executing': Executing, 'progress': Progress, 'progress_state': ProgressState, 'executed': Executed,
-    'execution_success': ExecutionSuccess, 'execution_error': ExecutionError,
-    'execution_interrupted': ExecutionInterrupted, 'feature_flags': FeatureFlags,
+    'status': Status,
+    'execution_start': ExecutionStart,
+    'execution_cached': ExecutionCached,
+    'executing': Executing,
+    'progress': Progress,
+    'progress_state': ProgressState,
+    'executed': Executed,
+    'execution_success': ExecutionSuccess,
+    'execution_error': ExecutionError,
+    'execution_interrupted': ExecutionInterrupted,
+    'feature_flags': FeatureFlags,
 }
 BINARY_CLASSES: dict[int, type[Message]] = {1: PreviewImage, 3: ProgressText, 4: PreviewImageWithMetadata}
 
@@ -85,7 +92,11 @@ def _check_text(data: dict[str, Any], message: Message) -> None:
             assert (node.value, node.max, node.state) == (expected['value'], expected['max'], expected['state'])
     elif isinstance(message, Progress):
         assert (message.prompt_id, message.node, message.value, message.max) == (
-            data['prompt_id'], data['node'], data['value'], data['max'])
+            data['prompt_id'],
+            data['node'],
+            data['value'],
+            data['max'],
+        )
     elif isinstance(message, Executed):
         assert [ref.filename for ref in message.images] == [i['filename'] for i in data['output'].get('images', [])]
     elif isinstance(message, ExecutionError):
@@ -135,10 +146,13 @@ def test_fully_cached_run_has_no_executing_for_cached_nodes_but_resends_executed
     assert any(isinstance(m, Executed) for m in messages)
 
 
-@pytest.mark.parametrize(('name', 'terminal'), [
-    ('WS_sequence_runtime_execution_error', ExecutionError),
-    ('WS_sequence_interrupted_global', ExecutionInterrupted),
-])
+@pytest.mark.parametrize(
+    ('name', 'terminal'),
+    [
+        ('WS_sequence_runtime_execution_error', ExecutionError),
+        ('WS_sequence_interrupted_global', ExecutionInterrupted),
+    ],
+)
 def test_failed_runs_end_with_their_event_and_a_trailing_done(name: str, terminal: type[Message]) -> None:
     sample = load_sample(name)
     messages = parsed(sample)
@@ -167,11 +181,13 @@ def test_legacy_previews_follow_progress_and_metadata_previews_name_their_prompt
 
 
 def test_extra_fields_are_ignored_and_unknown_types_kept() -> None:
-    message = parse_text(json.dumps({'type': 'executing', 'data': {'node': '3', 'prompt_id': 'p', 'workflow_id': 'w'},
-                                     'extra': 1}))
+    message = parse_text(
+        json.dumps({'type': 'executing', 'data': {'node': '3', 'prompt_id': 'p', 'workflow_id': 'w'}, 'extra': 1})
+    )
     assert message == Executing(prompt_id='p', node='3')
     assert parse_text('{"type": "crystools.monitor", "data": {"cpu": 3}}') == UnknownMessage(
-        type='crystools.monitor', data={'cpu': 3})
+        type='crystools.monitor', data={'cpu': 3}
+    )
     assert parse_binary(struct.pack('>I', 9) + b'xyz') == UnknownBinary(event_type=9, data=b'xyz')
 
 
@@ -181,25 +197,43 @@ def test_png_preview_and_empty_progress_text_parse() -> None:
     assert parse_binary(struct.pack('>II', 3, 1) + b'7') == ProgressText(node_id='7', text='')
 
 
-@pytest.mark.parametrize('raw', [
-    'not json', '', '[1, 2]', '{"data": {}}', '{"type": "status"}', '{"type": "status", "data": {"status": {}}}',
-    '{"type": "executing", "data": {"prompt_id": "p"}}', '{"type": "progress", "data": {"value": "a", "max": 2}}',
-    '{"type": "status", "data": {"status": {"exec_info": {"queue_remaining": true}}}}',
-    '{"type": "progress_state", "data": {"prompt_id": "p", "nodes": {"1": 5}}}',
-    '{"type": "executed", "data": {"prompt_id": "p", "output": {}}}',
-])
+@pytest.mark.parametrize(
+    'raw',
+    [
+        'not json',
+        '',
+        '[1, 2]',
+        '{"data": {}}',
+        '{"type": "status"}',
+        '{"type": "status", "data": {"status": {}}}',
+        '{"type": "executing", "data": {"prompt_id": "p"}}',
+        '{"type": "progress", "data": {"value": "a", "max": 2}}',
+        '{"type": "status", "data": {"status": {"exec_info": {"queue_remaining": true}}}}',
+        '{"type": "progress_state", "data": {"prompt_id": "p", "nodes": {"1": 5}}}',
+        '{"type": "executed", "data": {"prompt_id": "p", "output": {}}}',
+    ],
+)
 def test_malformed_text_raises_message_error(raw: str) -> None:
     with pytest.raises(MessageError):
         parse_text(raw)
 
 
-@pytest.mark.parametrize('raw', [
-    b'', b'\x00\x00', b'\x00\x00\x00\x01', struct.pack('>II', 1, 7) + b'img',
-    struct.pack('>II', 3, 10) + b'ab', struct.pack('>II', 3, 1) + b'\xff\xfe',
-    struct.pack('>II', 4, 50) + b'{}', struct.pack('>II', 4, 3) + b'abc',
-    struct.pack('>II', 4, 2) + b'[]', struct.pack('>II', 4, 2) + b'{}img',
-    struct.pack('>II', 4, 25) + b'{"image_type": "image/gif"}',
-])
+@pytest.mark.parametrize(
+    'raw',
+    [
+        b'',
+        b'\x00\x00',
+        b'\x00\x00\x00\x01',
+        struct.pack('>II', 1, 7) + b'img',
+        struct.pack('>II', 3, 10) + b'ab',
+        struct.pack('>II', 3, 1) + b'\xff\xfe',
+        struct.pack('>II', 4, 50) + b'{}',
+        struct.pack('>II', 4, 3) + b'abc',
+        struct.pack('>II', 4, 2) + b'[]',
+        struct.pack('>II', 4, 2) + b'{}img',
+        struct.pack('>II', 4, 25) + b'{"image_type": "image/gif"}',
+    ],
+)
 def test_malformed_binary_raises_message_error(raw: bytes) -> None:
     with pytest.raises(MessageError):
         parse_binary(raw)

@@ -20,10 +20,29 @@ def test_rows_round_trip_with_json_and_aware_times(engine: Engine) -> None:
     with session(engine) as db:
         db.add(User(id='anon-0123456789abcdef'))
         db.add(ComfyServer(name='gpu-1', base_url='http://127.0.0.1:8188', client_id='vcc-abc'))
-        db.add(Job(id='a' * 32, owner='anon-0123456789abcdef', workflow_id='sd15_txt2img', mode='txt2img',
-                   params={'prompt': '고양이', 'seed': 2**53 - 1}, queued_at=queued, image_ids=['b' * 32]))
-        db.add(Image(id='b' * 32, owner='anon-0123456789abcdef', rel_path='users/x/a.png', mime='image/png',
-                     sha256='0' * 64, seed=2**53 - 1, tags=['cat'], bytes=5_000_000_000))
+        db.add(
+            Job(
+                id='a' * 32,
+                owner='anon-0123456789abcdef',
+                workflow_id='sd15_txt2img',
+                mode='txt2img',
+                params={'prompt': '고양이', 'seed': 2**53 - 1},
+                queued_at=queued,
+                image_ids=['b' * 32],
+            )
+        )
+        db.add(
+            Image(
+                id='b' * 32,
+                owner='anon-0123456789abcdef',
+                rel_path='users/x/a.png',
+                mime='image/png',
+                sha256='0' * 64,
+                seed=2**53 - 1,
+                tags=['cat'],
+                bytes=5_000_000_000,
+            )
+        )
         db.commit()
     with session(engine) as db:
         job = db.exec(select(Job)).one()

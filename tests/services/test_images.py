@@ -25,8 +25,10 @@ DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
     """A tiny PNG whose header declares a huge size."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
     ihdr = struct.pack('>IIBBBBB', width, height, 1, 0, 0, 0, 0)
     return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b'')
 
@@ -56,14 +58,18 @@ async def test_upload_input_stores_file_thumbnail_sidecar_and_row(index: ImageIn
     assert [r.id for r in listed.items] == [row.id]
 
 
-@pytest.mark.parametrize(('data', 'code'), [
-    (b'hello, I am a text file\n' * 10, 'not_an_image'),
-    (png_bytes(40, 40)[:60], 'not_an_image'),
-    (bomb_png(), 'bomb'),
-    (png_bytes(400, 400, color=(1, 2, 3)) + b'\0' * 200_001, 'too_large'),
-])
-async def test_upload_input_refuses_bad_files_and_stores_nothing(index: ImageIndex, tmp_path: Path, data: bytes,
-                                                                 code: str) -> None:
+@pytest.mark.parametrize(
+    ('data', 'code'),
+    [
+        (b'hello, I am a text file\n' * 10, 'not_an_image'),
+        (png_bytes(40, 40)[:60], 'not_an_image'),
+        (bomb_png(), 'bomb'),
+        (png_bytes(400, 400, color=(1, 2, 3)) + b'\0' * 200_001, 'too_large'),
+    ],
+)
+async def test_upload_input_refuses_bad_files_and_stores_nothing(
+    index: ImageIndex, tmp_path: Path, data: bytes, code: str
+) -> None:
     with pytest.raises(ImageRejected) as caught:
         await index.upload_input(USER_A, data, 'x.png')
     assert caught.value.code == code and caught.value.reason.endswith('.')
@@ -75,6 +81,7 @@ async def test_upload_input_refuses_gif_by_content(index: ImageIndex) -> None:
     import io
 
     from PIL import Image as PILImage
+
     out = io.BytesIO()
     PILImage.new('RGB', (10, 10)).save(out, format='GIF')
     with pytest.raises(ImageRejected, match='Only PNG, JPEG and WEBP'):
@@ -145,8 +152,9 @@ async def test_page_is_newest_first_paged_and_scoped_to_owner(index: ImageIndex)
 
 async def test_filters_by_date_ratio_workflow_favourite_tag_and_prompt(index: ImageIndex) -> None:
     old = await add_image(index, USER_A, created=DAY1, prompt='A Red Fox in snow', aspect_ratio='16:9')
-    new = await add_image(index, USER_A, created=DAY1 + timedelta(days=3), prompt='blue 100%_sky',
-                          workflow_id='sdxl_txt2img')
+    new = await add_image(
+        index, USER_A, created=DAY1 + timedelta(days=3), prompt='blue 100%_sky', workflow_id='sdxl_txt2img'
+    )
     await index.set_favorite(USER_A, new.id, True)
     await index.set_tags(USER_A, old.id, ['  Nature ', 'snow', 'nature'])
 

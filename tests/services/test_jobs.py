@@ -43,13 +43,15 @@ async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
         assert image.rel_path.startswith(f'users/{USER_A}/')
 
 
-async def test_live_previews_are_thinned_and_the_newest_is_served(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_live_previews_are_thinned_and_the_newest_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(jobs_module, 'PREVIEW_INTERVAL', 60.0)
     async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
         latest: list[bytes] = []
-        app.pool.add_listener(lambda _, message: latest.append(message.data)
-                              if isinstance(message, PreviewImageWithMetadata) else None)
+        app.pool.add_listener(
+            lambda _, message: latest.append(message.data) if isinstance(message, PreviewImageWithMetadata) else None
+        )
         view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
         await wait_for(lambda: view.step >= 6)
         assert len(latest) >= 5
@@ -59,8 +61,10 @@ async def test_live_previews_are_thinned_and_the_newest_is_served(tmp_path: Path
 
 
 async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:
-    async with simulator(tmp_path, step_delay=0.2) as sim, \
-            services(make_settings(tmp_path, sim.url, max_per_user_queue=1)) as app:
+    async with (
+        simulator(tmp_path, step_delay=0.2) as sim,
+        services(make_settings(tmp_path, sim.url, max_per_user_queue=1)) as app,
+    ):
         await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
         await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
         with pytest.raises(SubmitError) as refused:
@@ -70,8 +74,10 @@ async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:
 
 
 async def test_concurrency_limit_with_no_queue(tmp_path: Path) -> None:
-    async with simulator(tmp_path, step_delay=0.2) as sim, \
-            services(make_settings(tmp_path, sim.url, max_per_user_queue=0)) as app:
+    async with (
+        simulator(tmp_path, step_delay=0.2) as sim,
+        services(make_settings(tmp_path, sim.url, max_per_user_queue=0)) as app,
+    ):
         await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
         with pytest.raises(SubmitError, match='running'):
             await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
@@ -133,8 +139,10 @@ async def test_cancel_queued_and_running(tmp_path: Path) -> None:
 
 
 async def test_timeout_interrupts_and_marks_timed_out(tmp_path: Path) -> None:
-    async with simulator(tmp_path, step_delay=0.1) as sim, \
-            services(make_settings(tmp_path, sim.url, job_timeout_seconds=0.5)) as app:
+    async with (
+        simulator(tmp_path, step_delay=0.1) as sim,
+        services(make_settings(tmp_path, sim.url, job_timeout_seconds=0.5)) as app,
+    ):
         view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 100})
         await wait_for(lambda: view.finished)
         assert view.status == 'timed_out' and 'Timed out after 0.5 s' in view.error
@@ -197,14 +205,14 @@ async def test_job_forgotten_by_restarted_server_fails_clearly(tmp_path: Path) -
 async def test_two_servers_spread_jobs_and_skip_a_down_one(tmp_path: Path) -> None:
     async with simulator(tmp_path, 'one', step_delay=0.05) as one, simulator(tmp_path, 'two', step_delay=0.05) as two:
         async with services(make_settings(tmp_path, one.url, two.url)) as app:
-            views = [await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 5})
-                     for user in (USER_A, USER_B)]
+            views = [await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 5}) for user in (USER_A, USER_B)]
             await wait_for(lambda: all(v.finished for v in views))
             assert {v.server for v in views} == {app.pool.entries[1].health.name, app.pool.entries[2].health.name}
             await two.go_down()
             await app.pool.check_all()
-            later = [await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 1})
-                     for user in (USER_A, USER_B, USER_C)]
+            later = [
+                await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 1}) for user in (USER_A, USER_B, USER_C)
+            ]
             await wait_for(lambda: all(v.finished for v in later))
             assert all(v.status == 'completed' for v in later)
             assert {v.server for v in later} == {app.pool.entries[1].health.name}
@@ -212,12 +220,14 @@ async def test_two_servers_spread_jobs_and_skip_a_down_one(tmp_path: Path) -> No
 
 async def test_bad_input_is_refused_with_a_reason(tmp_path: Path) -> None:
     async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
-        cases = [('nope', PROMPT, 'unknown_workflow'),
-                 ('sd15_txt2img', {'prompt': 'x', 'seed': 'abc'}, 'invalid_params'),
-                 ('sd15_txt2img', {'prompt': 'x' * 5000}, 'invalid_params'),
-                 ('sd15_txt2img', {'prompt': 'x', 'aspect_ratio': '7:3'}, 'invalid_params'),
-                 ('sd15_img2img', {'prompt': 'x', 'input_image': 'f' * 32}, 'invalid_params'),
-                 ('sd15_img2img', {'prompt': 'x'}, 'invalid_params')]
+        cases = [
+            ('nope', PROMPT, 'unknown_workflow'),
+            ('sd15_txt2img', {'prompt': 'x', 'seed': 'abc'}, 'invalid_params'),
+            ('sd15_txt2img', {'prompt': 'x' * 5000}, 'invalid_params'),
+            ('sd15_txt2img', {'prompt': 'x', 'aspect_ratio': '7:3'}, 'invalid_params'),
+            ('sd15_img2img', {'prompt': 'x', 'input_image': 'f' * 32}, 'invalid_params'),
+            ('sd15_img2img', {'prompt': 'x'}, 'invalid_params'),
+        ]
         for workflow_id, params, code in cases:
             with pytest.raises(SubmitError) as refused:
                 await app.jobs.submit(USER_A, workflow_id, params)
@@ -231,14 +241,28 @@ async def test_img2img_uploads_the_input_and_removes_it_afterwards(tmp_path: Pat
         settings = make_settings(tmp_path, sim.url, comfy_input_dir=sim.root / 'input')
         async with services(settings) as app:
             stored = app.storage.save(owner=USER_A, kind='input', data=png_bytes(96, 64), meta={})
-            await app.writer.write(lambda db: db.add(Image(
-                id=stored.id, owner=USER_A, kind='input', rel_path=stored.rel_path, thumb_path=stored.thumb_rel,
-                mime=stored.mime, bytes=stored.bytes, width=96, height=64, sha256=stored.sha256)))
+            await app.writer.write(
+                lambda db: db.add(
+                    Image(
+                        id=stored.id,
+                        owner=USER_A,
+                        kind='input',
+                        rel_path=stored.rel_path,
+                        thumb_path=stored.thumb_rel,
+                        mime=stored.mime,
+                        bytes=stored.bytes,
+                        width=96,
+                        height=64,
+                        sha256=stored.sha256,
+                    )
+                )
+            )
             uploads: list[str] = []
             sim_input = sim.root / 'input'
             app.jobs.changed.subscribe(lambda v: uploads.extend(p.name for p in sim_input.iterdir()))
-            view = await app.jobs.submit(USER_A, 'sd15_img2img', {'prompt': 'make it blue', 'steps': 2,
-                                                                  'input_image': stored.id})
+            view = await app.jobs.submit(
+                USER_A, 'sd15_img2img', {'prompt': 'make it blue', 'steps': 2, 'input_image': stored.id}
+            )
             await wait_for(lambda: view.finished)
             assert view.status == 'completed', view.error
             assert any(view.id in name for name in uploads)  # it was uploaded under the job's name
@@ -247,11 +271,14 @@ async def test_img2img_uploads_the_input_and_removes_it_afterwards(tmp_path: Pat
                 await app.jobs.submit(USER_B, 'sd15_img2img', {'prompt': 'x', 'input_image': stored.id})
 
 
-async def test_log_lines_follow_enqueue_start_progress_complete(tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_log_lines_follow_enqueue_start_progress_complete(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger='vcc_ui.jobs')
-    async with simulator(tmp_path, step_delay=0.02) as sim, \
-            services(make_settings(tmp_path, sim.url, progress_log_min_ms=0, progress_log_step=25)) as app:
+    async with (
+        simulator(tmp_path, step_delay=0.02) as sim,
+        services(make_settings(tmp_path, sim.url, progress_log_min_ms=0, progress_log_step=25)) as app,
+    ):
         view = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})
         await wait_for(lambda: any(r.getMessage() == 'job_complete' for r in caplog.records))
     events = [r.getMessage() for r in caplog.records if getattr(r, 'job_id', None) == view.id]
@@ -273,6 +300,7 @@ async def test_the_pipeline_runs_on_postgresql(tmp_path: Path, postgres_url: str
     from sqlalchemy import text
 
     from vcc_ui.db import make_engine
+
     admin = make_engine(postgres_url)
     with admin.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
         conn.execute(text('DROP DATABASE IF EXISTS pipeline'))
@@ -289,8 +317,7 @@ async def test_the_pipeline_runs_on_postgresql(tmp_path: Path, postgres_url: str
 
 async def test_a_job_with_a_lora_runs_and_an_unknown_lora_fails_clearly(tmp_path: Path) -> None:
     async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
-        good = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'steps': 2,
-                                                                   'lora': 'style_a.safetensors'})
+        good = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', {**PROMPT, 'steps': 2, 'lora': 'style_a.safetensors'})
         await wait_for(lambda: good.finished)
         assert good.status == 'completed', good.error
         with pytest.raises(SubmitError, match=r'nope\.safetensors'):
@@ -301,9 +328,12 @@ async def test_a_lora_job_goes_to_a_server_that_has_the_lora(tmp_path: Path) -> 
     async with simulator(tmp_path, 'one') as one, simulator(tmp_path, 'two') as two:
         one.loras[:] = ['only_here.safetensors']
         async with services(make_settings(tmp_path, one.url, two.url)) as app:
-            views = [await app.jobs.submit(user, 'sd15_lora_txt2img', {**PROMPT, 'steps': 1,
-                                                                        'lora': 'only_here.safetensors'})
-                     for user in (USER_A, USER_B, USER_C)]
+            views = [
+                await app.jobs.submit(
+                    user, 'sd15_lora_txt2img', {**PROMPT, 'steps': 1, 'lora': 'only_here.safetensors'}
+                )
+                for user in (USER_A, USER_B, USER_C)
+            ]
             await wait_for(lambda: all(v.finished for v in views))
             assert {v.status for v in views} == {'completed'}
             assert {v.server for v in views} == {app.pool.entries[1].health.name}

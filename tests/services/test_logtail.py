@@ -58,11 +58,22 @@ async def test_filters_by_job_id_and_minimum_level_across_rotated_files(tmp_path
     write_lines(path, 4, start=300)
     write_lines(path, 1, start=400, job_id=JOB)
     tail = LogTail(path, backups=2)
-    assert [e.event for e in await tail.tail(10, job_id=JOB)] == \
-        ['line 0', 'line 1', 'line 2', 'line 200', 'line 201', 'line 400']
+    assert [e.event for e in await tail.tail(10, job_id=JOB)] == [
+        'line 0',
+        'line 1',
+        'line 2',
+        'line 200',
+        'line 201',
+        'line 400',
+    ]
     assert all(e.job_id == JOB for e in await tail.tail(10, job_id=JOB))
-    assert [e.event for e in await tail.tail(10, level='warning')] == \
-        ['line 100', 'line 101', 'line 102', 'line 200', 'line 201']
+    assert [e.event for e in await tail.tail(10, level='warning')] == [
+        'line 100',
+        'line 101',
+        'line 102',
+        'line 200',
+        'line 201',
+    ]
     assert [e.event for e in await tail.tail(10, job_id=JOB, level='ERROR')] == ['line 200', 'line 201']
     assert [e.event for e in await tail.tail(2, job_id=JOB)] == ['line 201', 'line 400']
     assert await LogTail(path, backups=0).tail(10, job_id=JOB) == (await tail.tail(1, job_id=JOB))

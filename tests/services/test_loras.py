@@ -18,8 +18,11 @@ from vcc_ui.services import Services
 from vcc_ui.services.comfy.simulator import Simulator
 from vcc_ui.services.loras import LoraSyncStatus, lora_names
 
-FILES = {'Zeta_Detail.safetensors': b'zeta' * 50, 'style_a.safetensors': b'style' * 40,
-         'sub/char_b.safetensors': b'char' * 30}
+FILES = {
+    'Zeta_Detail.safetensors': b'zeta' * 50,
+    'style_a.safetensors': b'style' * 40,
+    'sub/char_b.safetensors': b'char' * 30,
+}
 
 
 def sha(data: bytes) -> str:
@@ -94,8 +97,11 @@ async def test_full_sync_hashes_each_file_and_fetches_metadata_in_few_requests(r
     assert all(v.sha256 == sha(FILES[name]) for name, v in views.items())
     style = views['style_a.safetensors'].civitai
     assert style is not None and style.found and style.trained_words == ['style a']
-    assert (style.tags, style.creator, style.base_model) == (['style', 'watercolor', 'painting'], 'brushworks',
-                                                            'SDXL 1.0')
+    assert (style.tags, style.creator, style.base_model) == (
+        ['style', 'watercolor', 'painting'],
+        'brushworks',
+        'SDXL 1.0',
+    )
     assert style.preview_path and (rig.services.loras.preview_dir / style.preview_path).is_file()
     zeta = views['Zeta_Detail.safetensors'].civitai
     assert zeta is not None and not zeta.found
@@ -143,8 +149,11 @@ async def test_429_storm_is_ridden_out_and_a_longer_one_resumes_next_time(rig: R
 
 
 async def test_server_without_node_lists_loras_and_says_so(tmp_path: Path) -> None:
-    async with fake_civitai() as civitai, running_sim(tmp_path, node_installed=False) as sim, \
-            app(tmp_path, sim, civitai) as rig:
+    async with (
+        fake_civitai() as civitai,
+        running_sim(tmp_path, node_installed=False) as sim,
+        app(tmp_path, sim, civitai) as rig,
+    ):
         status = await rig.sync()
         assert (status.stage, status.node_installed, status.lora_count) == ('done', False, 3)
         views = await rig.services.loras.loras(rig.server_id)
@@ -183,6 +192,7 @@ async def test_node_routes_match_what_the_app_calls(tmp_path: Path) -> None:
     async with running_sim(tmp_path) as sim, httpx.AsyncClient(base_url=sim.url) as http:
         from comfy_node.routes import PING_PATH, hash_url
         from vcc_ui.services.loras import lora_hash_path
+
         name = 'sub/char_b.safetensors'
         assert lora_hash_path(name) == hash_url(name)
         assert (await http.get(PING_PATH)).json()['ok'] is True
@@ -206,10 +216,16 @@ def test_lora_names_reads_both_combo_spellings() -> None:
 
 
 def test_demo_loras_are_deterministic(tmp_path: Path) -> None:
-    first, second = Simulator(root=tmp_path / 'a', lora_folder=True, demo_loras=True), \
-        Simulator(root=tmp_path / 'b', lora_folder=True, demo_loras=True)
-    assert first.loras == second.loras == ['Zeta_Detail.safetensors', 'style_a.safetensors',
-                                           os.path.join('sub', 'char_b.safetensors')]
+    first, second = (
+        Simulator(root=tmp_path / 'a', lora_folder=True, demo_loras=True),
+        Simulator(root=tmp_path / 'b', lora_folder=True, demo_loras=True),
+    )
+    assert (
+        first.loras
+        == second.loras
+        == ['Zeta_Detail.safetensors', 'style_a.safetensors', os.path.join('sub', 'char_b.safetensors')]
+    )
     for name in first.loras:
-        assert (first.root / 'models' / 'loras' / name).read_bytes() == \
-            (second.root / 'models' / 'loras' / name).read_bytes()
+        assert (first.root / 'models' / 'loras' / name).read_bytes() == (
+            second.root / 'models' / 'loras' / name
+        ).read_bytes()

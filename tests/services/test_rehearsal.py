@@ -30,14 +30,18 @@ async def refuse_requests(sim: Simulator) -> Callable[[], Awaitable[None]]:
     async def heal() -> None:
         async with httpx.AsyncClient(base_url=sim.url) as http:
             (await http.post('/sim/faults', json={'refuse': False})).raise_for_status()
+
     return heal
 
 
 # the real 5 s health interval once (the 10 s promise), a short one for the second fault to keep the suite quick
 @pytest.mark.parametrize(('fault', 'interval'), [(stop_listening, None), (refuse_requests, 0.5)])
 async def test_comfyui_down_blocks_fails_running_job_shows_fail_and_recovers(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: float | None,
-        fault: Callable[[Simulator], Awaitable[Callable[[], Awaitable[None]]]]) -> None:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interval: float | None,
+    fault: Callable[[Simulator], Awaitable[Callable[[], Awaitable[None]]]],
+) -> None:
     if interval is not None:
         monkeypatch.setattr(servers, 'HEALTH_INTERVAL', interval)
     async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
@@ -58,8 +62,10 @@ async def test_comfyui_down_blocks_fails_running_job_shows_fail_and_recovers(
         assert server['ok'] is False and server['last_error']
         await wait_for(lambda: running.finished)
         assert running.status == 'failed'
-        assert f'ComfyUI server {health.name} stopped responding' in running.error or \
-            'Lost contact with ComfyUI' in running.error, running.error
+        assert (
+            f'ComfyUI server {health.name} stopped responding' in running.error
+            or 'Lost contact with ComfyUI' in running.error
+        ), running.error
         assert waiting.status == 'queued'  # nothing is sent to a server that is down
         assert await app.pool.precheck('sd15_txt2img') == 'ComfyUI is not reachable'
 

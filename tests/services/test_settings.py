@@ -40,9 +40,16 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert s.max_per_user_queue == 5 and s.log_level == 'DEBUG'
 
 
-@pytest.mark.parametrize(('name', 'value'), [('MAX_PER_USER_QUEUE', 'abc'), ('PORT', '70000'),
-                                             ('JOB_TIMEOUT_SECONDS', '-1'), ('LOG_FORMAT', 'xml'),
-                                             ('COMFYUI_SERVERS', 'ws://x:1')])
+@pytest.mark.parametrize(
+    ('name', 'value'),
+    [
+        ('MAX_PER_USER_QUEUE', 'abc'),
+        ('PORT', '70000'),
+        ('JOB_TIMEOUT_SECONDS', '-1'),
+        ('LOG_FORMAT', 'xml'),
+        ('COMFYUI_SERVERS', 'ws://x:1'),
+    ],
+)
 def test_invalid_value_stops_with_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as stopped:
@@ -52,10 +59,17 @@ def test_invalid_value_stops_with_one_line_naming_it(monkeypatch: pytest.MonkeyP
 
 
 def test_start_up_prints_only_that_line(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / 'main.py')], cwd=tmp_path, capture_output=True, text=True,
-                            env={'PATH': '/usr/bin:/bin', 'MAX_PER_USER_QUEUE': 'lots', 'PYTHONPATH': str(ROOT)},
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'main.py')],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={'PATH': '/usr/bin:/bin', 'MAX_PER_USER_QUEUE': 'lots', 'PYTHONPATH': str(ROOT)},
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Invalid setting MAX_PER_USER_QUEUE: Input should be a valid integer, unable to parse string as an integer "
-        "(got 'lots')"]
+        'Invalid setting MAX_PER_USER_QUEUE: Input should be a valid integer, unable to parse string as an integer '
+        "(got 'lots')"
+    ]

@@ -69,9 +69,21 @@ def sampler_graph(*, steps: int = 3, width: int = 64, height: int = 48, seed: in
         '1': {'class_type': 'CheckpointLoaderSimple', 'inputs': {'ckpt_name': 'sim_sd15.safetensors'}},
         '2': {'class_type': 'CLIPTextEncode', 'inputs': {'clip': ['1', 1], 'text': 'a red fox'}},
         '3': {'class_type': 'EmptyLatentImage', 'inputs': {'width': width, 'height': height, 'batch_size': 1}},
-        '4': {'class_type': 'KSampler', 'inputs': {
-            'model': ['1', 0], 'positive': ['2', 0], 'negative': ['2', 0], 'latent_image': ['3', 0], 'seed': seed,
-            'steps': steps, 'cfg': 7.0, 'sampler_name': 'euler', 'scheduler': 'normal', 'denoise': 1.0}},
+        '4': {
+            'class_type': 'KSampler',
+            'inputs': {
+                'model': ['1', 0],
+                'positive': ['2', 0],
+                'negative': ['2', 0],
+                'latent_image': ['3', 0],
+                'seed': seed,
+                'steps': steps,
+                'cfg': 7.0,
+                'sampler_name': 'euler',
+                'scheduler': 'normal',
+                'denoise': 1.0,
+            },
+        },
         '5': {'class_type': 'VAEDecode', 'inputs': {'samples': ['4', 0], 'vae': ['1', 2]}},
         '6': {'class_type': 'SaveImage', 'inputs': {'images': ['5', 0], 'filename_prefix': prefix}},
     }
@@ -169,14 +181,24 @@ async def prepare_inputs(sim: Simulator) -> None:
 
 
 PROMPT_SAMPLES = [
-    'POST_prompt_invalid_link_to_missing_node', 'POST_prompt_invalid_loadimage_missing_file',
-    'POST_prompt_invalid_lora_name_not_in_list_and_bad_ckpt', 'POST_prompt_invalid_missing_class_type',
-    'POST_prompt_invalid_no_output_nodes', 'POST_prompt_invalid_no_prompt_key', 'POST_prompt_invalid_not_json',
-    'POST_prompt_invalid_required_input_missing', 'POST_prompt_invalid_return_type_mismatch',
-    'POST_prompt_invalid_unknown_class_type', 'POST_prompt_invalid_value_below_min',
-    'POST_prompt_invalid_value_not_int', 'POST_prompt_ok_save', 'POST_prompt_ok_preview',
-    'POST_prompt_with_caller_prompt_id', 'POST_prompt_partially_valid_accepted_with_node_errors',
-    'POST_prompt_partial_execution_targets', 'POST_prompt_runtime_error_accepted',
+    'POST_prompt_invalid_link_to_missing_node',
+    'POST_prompt_invalid_loadimage_missing_file',
+    'POST_prompt_invalid_lora_name_not_in_list_and_bad_ckpt',
+    'POST_prompt_invalid_missing_class_type',
+    'POST_prompt_invalid_no_output_nodes',
+    'POST_prompt_invalid_no_prompt_key',
+    'POST_prompt_invalid_not_json',
+    'POST_prompt_invalid_required_input_missing',
+    'POST_prompt_invalid_return_type_mismatch',
+    'POST_prompt_invalid_unknown_class_type',
+    'POST_prompt_invalid_value_below_min',
+    'POST_prompt_invalid_value_not_int',
+    'POST_prompt_ok_save',
+    'POST_prompt_ok_preview',
+    'POST_prompt_with_caller_prompt_id',
+    'POST_prompt_partially_valid_accepted_with_node_errors',
+    'POST_prompt_partial_execution_targets',
+    'POST_prompt_runtime_error_accepted',
     'POST_prompt_loadimage_subfolder_and_save_subfolder',
 ]
 
@@ -197,7 +219,8 @@ async def test_rejected_prompts_count_and_error_details(http: httpx.AsyncClient)
     assert set(errors) == {'1', '2'}
     assert errors['2']['errors'][0]['details'] == (
         "lora_name: 'nope.safetensors' not in ['Zeta_Detail.safetensors', 'style_a.safetensors', "
-        "'sub/char_b.safetensors']")
+        "'sub/char_b.safetensors']"
+    )
     assert errors['2']['dependent_outputs'] == ['7']
     bad['prompt']['1']['inputs']['ckpt_name'] = 'sim_sd15.safetensors'
     bad['prompt']['2']['inputs']['lora_name'] = 'style_a.safetensors'
@@ -212,13 +235,32 @@ async def test_rejected_prompts_count_and_error_details(http: httpx.AsyncClient)
 
 
 GET_SAMPLES = [
-    'GET_queue_idle', 'GET_object_info_unknown_node', 'GET_history_empty_unknown_id', 'GET_prompt_queue_info',
-    'GET_features', 'GET_embeddings', 'GET_models', 'GET_models_loras', 'GET_models_unknown_folder',
-    'GET_system_stats', 'GET_api_prefix_system_stats', 'GET_object_info_LoraLoader',
-    'GET_api_prefix_object_info_LoraLoader', 'GET_object_info_LoraLoaderModelOnly', 'GET_internal_folder_paths',
-    'GET_api_internal_folder_paths_404', 'GET_view_bad_type_400', 'GET_view_dotdot_400', 'GET_view_missing_404',
-    'POST_free', 'POST_interrupt_global', 'POST_interrupt_wrong_prompt_id_ignored', 'POST_queue_clear',
-    'POST_queue_delete', 'POST_history_delete', 'GET_history_after_delete',
+    'GET_queue_idle',
+    'GET_object_info_unknown_node',
+    'GET_history_empty_unknown_id',
+    'GET_prompt_queue_info',
+    'GET_features',
+    'GET_embeddings',
+    'GET_models',
+    'GET_models_loras',
+    'GET_models_unknown_folder',
+    'GET_system_stats',
+    'GET_api_prefix_system_stats',
+    'GET_object_info_LoraLoader',
+    'GET_api_prefix_object_info_LoraLoader',
+    'GET_object_info_LoraLoaderModelOnly',
+    'GET_internal_folder_paths',
+    'GET_api_internal_folder_paths_404',
+    'GET_view_bad_type_400',
+    'GET_view_dotdot_400',
+    'GET_view_missing_404',
+    'POST_free',
+    'POST_interrupt_global',
+    'POST_interrupt_wrong_prompt_id_ignored',
+    'POST_queue_clear',
+    'POST_queue_delete',
+    'POST_history_delete',
+    'GET_history_after_delete',
 ]
 
 
@@ -256,8 +298,12 @@ async def test_history_shapes_and_view_like_samples(sim: Simulator, http: httpx.
     assert saved_entry[saved]['outputs']['3']['images'][0]['filename'] == 'probe_save_00001_.png'
     preview_entry = await wait_history(http, preview)
     assert_same_shape(next(iter(sample('GET_history_by_id_preview')['body'].values())), preview_entry)
-    for name in ('GET_view_output_png', 'GET_view_annotated_filename', 'GET_view_output_channel_rgb',
-                 'GET_view_output_preview_webp'):
+    for name in (
+        'GET_view_output_png',
+        'GET_view_annotated_filename',
+        'GET_view_output_channel_rgb',
+        'GET_view_output_preview_webp',
+    ):
         response = await send_like(http, sample(name)['request'])
         assert_like_sample(name, response)
         assert response.headers['content-disposition'] == 'filename="probe_save_00001_.png"'
@@ -282,20 +328,35 @@ async def test_upload_image_like_samples(sim: Simulator, http: httpx.AsyncClient
     steps = [
         ('POST_upload_image_first', {'image': ('probe_upload.png', first)}, {}, 'probe_upload.png'),
         ('POST_upload_image_same_bytes_again', {'image': ('probe_upload.png', first)}, {}, 'probe_upload.png'),
-        ('POST_upload_image_same_name_different_bytes', {'image': ('probe_upload.png', other)}, {},
-         'probe_upload (1).png'),
-        ('POST_upload_image_overwrite_true', {'image': ('probe_upload.png', other)}, {'overwrite': 'true'},
-         'probe_upload.png'),
-        ('POST_upload_image_subfolder', {'image': ('sub_up.png', first)}, {'subfolder': 'clients/abc', 'type': 'input'},
-         'sub_up.png'),
+        (
+            'POST_upload_image_same_name_different_bytes',
+            {'image': ('probe_upload.png', other)},
+            {},
+            'probe_upload (1).png',
+        ),
+        (
+            'POST_upload_image_overwrite_true',
+            {'image': ('probe_upload.png', other)},
+            {'overwrite': 'true'},
+            'probe_upload.png',
+        ),
+        (
+            'POST_upload_image_subfolder',
+            {'image': ('sub_up.png', first)},
+            {'subfolder': 'clients/abc', 'type': 'input'},
+            'sub_up.png',
+        ),
         ('POST_upload_image_type_temp', {'image': ('tmp_up.png', first)}, {'type': 'temp'}, 'tmp_up.png'),
         ('POST_upload_image_broken_png', {'image': ('broken.png', b'garbage')}, {'overwrite': 'true'}, 'broken.png'),
         ('POST_upload_image_no_file_400', None, {'overwrite': 'true'}, None),
         ('POST_upload_image_traversal_400', {'image': ('x.png', first)}, {'subfolder': '../../x'}, None),
     ]
     for name, files, data, expected_name in steps:
-        response = await http.post('/upload/image', files=files, data=data) if files else \
-            await http.post('/upload/image', files={'other': ('a.txt', b'x')}, data=data)
+        response = (
+            await http.post('/upload/image', files=files, data=data)
+            if files
+            else await http.post('/upload/image', files={'other': ('a.txt', b'x')}, data=data)
+        )
         assert_like_sample(name, response)
         if expected_name is not None:
             assert response.json()['name'] == expected_name
@@ -333,8 +394,11 @@ async def test_ws_sequences_preview_and_runtime_error(sim: Simulator, http: http
         failing = await submit(http, sample('POST_prompt_runtime_error_accepted')['request']['body'])
         frames = await until_done(ws, failing)
     assert [k for k, _ in frames] == sample_types('WS_sequence_runtime_execution_error')[1:]
-    real_error = next(m['msg']['data'] for m in sample('WS_sequence_runtime_execution_error')['messages']
-                      if m['msg'].get('type') == 'execution_error')
+    real_error = next(
+        m['msg']['data']
+        for m in sample('WS_sequence_runtime_execution_error')['messages']
+        if m['msg'].get('type') == 'execution_error'
+    )
     assert_same_shape(real_error, dict(frames)['execution_error'])
     assert dict(frames)['execution_error']['exception_type'] == 'PIL.UnidentifiedImageError'
     history = await wait_history(http, failing)
@@ -354,22 +418,25 @@ async def test_progress_previews_legacy_and_with_metadata(sim: Simulator, http: 
         meta_frames = await until_done(meta, two)
     legacy_kinds = [k for k, _ in legacy_frames]
     start = next(i for i, (k, d) in enumerate(legacy_frames) if k == 'executing' and d['node'] == '4')
-    assert legacy_kinds[start:start + 10] == ['executing'] + ['progress_state', 'progress', 'bin1'] * 3
+    assert legacy_kinds[start : start + 10] == ['executing'] + ['progress_state', 'progress', 'bin1'] * 3
     frame = next(data for kind, data in legacy_frames if kind == 'bin1')
     assert frame[4:8] == b'\x00\x00\x00\x01'
     assert Image.open(io.BytesIO(frame[8:])).size == (512, 384)
     meta_kinds = [k for k, _ in meta_frames]
     assert meta_kinds.count('bin4') == 3 and 'bin1' not in meta_kinds
     i = meta_kinds.index('bin4')
-    assert meta_kinds[i - 1:i + 2] == ['progress_state', 'bin4', 'progress']
+    assert meta_kinds[i - 1 : i + 2] == ['progress_state', 'bin4', 'progress']
     frame = next(data for kind, data in meta_frames if kind == 'bin4')
     size = struct.unpack('>I', frame[4:8])[0]
-    metadata = json.loads(frame[8:8 + size])
-    real_frame = next(m['msg'] for m in sample('WS_feature_flags_client_preview_metadata')['messages']
-                      if m['msg'].get('event_type') == 4)
+    metadata = json.loads(frame[8 : 8 + size])
+    real_frame = next(
+        m['msg']
+        for m in sample('WS_feature_flags_client_preview_metadata')['messages']
+        if m['msg'].get('event_type') == 4
+    )
     assert_same_shape(real_frame['metadata'], metadata)
     assert metadata['prompt_id'] == two and metadata['node_id'] == '4'
-    assert frame[8 + size:10 + size] == b'\xff\xd8'
+    assert frame[8 + size : 10 + size] == b'\xff\xd8'
     progress = [data for kind, data in meta_frames if kind == 'progress']
     assert [(p['value'], p['max'], p['node']) for p in progress] == [(1, 3, '4'), (2, 3, '4'), (3, 3, '4')]
 
@@ -380,8 +447,9 @@ async def test_targeted_interrupt_only_hits_the_running_prompt(sim: Simulator, h
         await recv(ws)
         prompt_id = await submit(http, {'prompt': sampler_graph(steps=400), 'client_id': CLIENT})
         pending = await submit(http, {'prompt': sampler_graph(steps=1, seed=9), 'client_id': CLIENT})
-        front = await http.post('/prompt', json={'prompt': sampler_graph(steps=1, seed=8), 'front': True,
-                                                 'client_id': CLIENT})
+        front = await http.post(
+            '/prompt', json={'prompt': sampler_graph(steps=1, seed=8), 'front': True, 'client_id': CLIENT}
+        )
         assert front.json()['number'] == -2
         queue = (await http.get('/queue')).json()
         assert_same_shape(without_graphs(sample('GET_queue_running_and_pending')['body']), without_graphs(queue))
@@ -404,8 +472,9 @@ async def test_targeted_interrupt_only_hits_the_running_prompt(sim: Simulator, h
     assert dict(frames)['execution_interrupted']['node_id'] == '4'
     history = await wait_history(http, prompt_id)
     real = next(iter(sample('GET_history_by_id_interrupted')['body'].values()))
-    assert_same_shape({k: real[k] for k in ('outputs', 'status', 'meta')},
-                      {k: history[k] for k in ('outputs', 'status', 'meta')})
+    assert_same_shape(
+        {k: real[k] for k in ('outputs', 'status', 'meta')}, {k: history[k] for k in ('outputs', 'status', 'meta')}
+    )
     assert history['status']['status_str'] == 'error' and history['status']['completed'] is False
 
 
@@ -424,7 +493,10 @@ async def test_global_interrupt_and_fail_next_knob(sim: Simulator, http: httpx.A
         assert [k for k, _ in frames][-4:] == ['executing', 'execution_error', 'status', 'executing']
         error = dict(frames)['execution_error']
         assert (error['node_id'], error['node_type'], error['exception_message']) == (
-            '4', 'KSampler', sim.faults.fail_message)
+            '4',
+            'KSampler',
+            sim.faults.fail_message,
+        )
         assert (await wait_history(http, failing))['status']['status_str'] == 'error'
         assert sim.faults.fail_next == 0
         fine = await submit(http, {'prompt': sampler_graph(steps=2, seed=5), 'client_id': CLIENT})
@@ -540,8 +612,10 @@ async def test_img2img_and_model_free_graphs_write_real_pngs(sim: Simulator, htt
     (sim.root / 'input' / 'src.png').write_bytes(png_bytes((10, 200, 30), (40, 24)))
     graph = sampler_graph(steps=1, prefix='out/img2img')
     graph['7'] = {'class_type': 'LoadImage', 'inputs': {'image': 'src.png'}}
-    graph['8'] = {'class_type': 'ImageScale', 'inputs': {'image': ['7', 0], 'upscale_method': 'bilinear',
-                                                          'width': 80, 'height': 48, 'crop': 'disabled'}}
+    graph['8'] = {
+        'class_type': 'ImageScale',
+        'inputs': {'image': ['7', 0], 'upscale_method': 'bilinear', 'width': 80, 'height': 48, 'crop': 'disabled'},
+    }
     graph['9'] = {'class_type': 'VAEEncode', 'inputs': {'pixels': ['8', 0], 'vae': ['1', 2]}}
     graph['4']['inputs'].update(latent_image=['9', 0], denoise=0.5)
     graph['10'] = {'class_type': 'PreviewImage', 'inputs': {'images': ['5', 0]}}

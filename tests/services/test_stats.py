@@ -29,22 +29,37 @@ async def writer(engine: Engine) -> AsyncIterator[DbWriter]:
     await db_writer.stop()
 
 
-def job(n: int, status: str, finished_ago: timedelta | None, *, workflow: str = 'sd15_txt2img',
-        took: float | None = None) -> Job:
+def job(
+    n: int, status: str, finished_ago: timedelta | None, *, workflow: str = 'sd15_txt2img', took: float | None = None
+) -> Job:
     """A stored job that finished `finished_ago` before NOW after running `took` seconds."""
     finished = NOW - finished_ago if finished_ago is not None else None
     started = finished - timedelta(seconds=took) if finished is not None and took is not None else None
-    return Job(id=f'{n:032x}', owner=USER_A, workflow_id=workflow, mode='txt2img', params={}, status=status,
-               queued_at=NOW - timedelta(days=2), started_at=started, finished_at=finished)
+    return Job(
+        id=f'{n:032x}',
+        owner=USER_A,
+        workflow_id=workflow,
+        mode='txt2img',
+        params={},
+        status=status,
+        queued_at=NOW - timedelta(days=2),
+        started_at=started,
+        finished_at=finished,
+    )
 
 
 async def test_figures_count_per_clock_hour_the_last_hour_and_average_durations(writer: DbWriter) -> None:
-    rows = [job(1, 'completed', timedelta(minutes=10), took=10), job(2, 'completed', timedelta(minutes=50), took=20),
-            job(3, 'failed', timedelta(minutes=20)), job(4, 'timed_out', timedelta(minutes=40)),
-            job(5, 'completed', timedelta(hours=2), took=30, workflow='test_pattern'),
-            job(6, 'cancelled', timedelta(minutes=5)),
-            job(7, 'completed', timedelta(hours=25), took=999),  # older than the 24 h window
-            job(8, 'queued', None), job(9, 'running', None)]
+    rows = [
+        job(1, 'completed', timedelta(minutes=10), took=10),
+        job(2, 'completed', timedelta(minutes=50), took=20),
+        job(3, 'failed', timedelta(minutes=20)),
+        job(4, 'timed_out', timedelta(minutes=40)),
+        job(5, 'completed', timedelta(hours=2), took=30, workflow='test_pattern'),
+        job(6, 'cancelled', timedelta(minutes=5)),
+        job(7, 'completed', timedelta(hours=25), took=999),  # older than the 24 h window
+        job(8, 'queued', None),
+        job(9, 'running', None),
+    ]
     await writer.write(lambda db: db.add_all(rows))
     stats = Stats(writer, SimpleNamespace(views={}, changed=Event()))  # type: ignore[arg-type]
 
@@ -53,8 +68,9 @@ async def test_figures_count_per_clock_hour_the_last_hour_and_average_durations(
     assert len(figures.per_hour) == 24
     assert figures.per_hour[-1].start == datetime(2025, 3, 14, 12, tzinfo=UTC)
     assert figures.per_hour[0].start == datetime(2025, 3, 13, 13, tzinfo=UTC)
-    by_hour = {h.start.hour: (h.done, h.failed, h.cancelled) for h in figures.per_hour if h.done or h.failed
-               or h.cancelled}
+    by_hour = {
+        h.start.hour: (h.done, h.failed, h.cancelled) for h in figures.per_hour if h.done or h.failed or h.cancelled
+    }
     assert by_hour == {12: (1, 1, 1), 11: (1, 1, 0), 10: (1, 0, 0)}
     assert (figures.done_hour, figures.failed_hour) == (2, 2)
     assert (stats.counters.done_hour, stats.counters.failed_hour) == (2, 2)

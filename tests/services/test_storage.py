@@ -34,8 +34,10 @@ def files_under(root: Path) -> list[str]:
 
 def png_header_only(width: int, height: int, *, bit_depth: int = 1, color_type: int = 0) -> bytes:
     """Return a PNG whose header declares a size its tiny data does not have."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
     ihdr = struct.pack('>IIBBBBB', width, height, bit_depth, color_type, 0, 0, 0)
     return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b'')
 
@@ -46,15 +48,24 @@ def noisy_png(w: int = 256, h: int = 256) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(('kind', 'folder'), [
-    ('generated', f'users/{OWNER}/2025/03/07'),
-    ('control', f'users/{OWNER}/controls/2025/03/07'),
-    ('input', f'users/{OWNER}/inputs/2025/03/07'),
-])
+@pytest.mark.parametrize(
+    ('kind', 'folder'),
+    [
+        ('generated', f'users/{OWNER}/2025/03/07'),
+        ('control', f'users/{OWNER}/controls/2025/03/07'),
+        ('input', f'users/{OWNER}/inputs/2025/03/07'),
+    ],
+)
 def test_save_puts_original_thumbnail_and_sidecar_at_scheme_paths(store: Storage, kind: str, folder: str) -> None:
     data = png_bytes(800, 400)
-    stored = store.save(owner=OWNER, kind=kind, data=data, meta={'prompt': '고양이', 'tags': []},  # type: ignore[arg-type]
-                        image_id=IMAGE_ID, created_at=WHEN)
+    stored = store.save(
+        owner=OWNER,
+        kind=kind,
+        data=data,
+        meta={'prompt': '고양이', 'tags': []},  # type: ignore[arg-type]
+        image_id=IMAGE_ID,
+        created_at=WHEN,
+    )
     assert stored.rel_path == f'{folder}/{IMAGE_ID}.png'
     assert stored.thumb_rel == f'{folder}/thumb/{IMAGE_ID}.webp'
     assert stored.sidecar_rel == f'{folder}/{IMAGE_ID}.json'
@@ -65,9 +76,19 @@ def test_save_puts_original_thumbnail_and_sidecar_at_scheme_paths(store: Storage
     with Image.open(store.root / stored.thumb_rel) as thumb:
         assert (thumb.format, thumb.size) == ('WEBP', (320, 160))
     assert store.read_sidecar(stored.rel_path) == {
-        'prompt': '고양이', 'tags': [], 'id': IMAGE_ID, 'owner': OWNER, 'kind': kind, 'mime': 'image/png',
-        'bytes': len(data), 'width': 800, 'height': 400, 'sha256': stored.sha256,
-        'created_at': '2025-03-07T12:30:00+00:00', 'status': 'active', 'thumb': stored.thumb_rel,
+        'prompt': '고양이',
+        'tags': [],
+        'id': IMAGE_ID,
+        'owner': OWNER,
+        'kind': kind,
+        'mime': 'image/png',
+        'bytes': len(data),
+        'width': 800,
+        'height': 400,
+        'sha256': stored.sha256,
+        'created_at': '2025-03-07T12:30:00+00:00',
+        'status': 'active',
+        'thumb': stored.thumb_rel,
         'path': stored.rel_path,
     }
 
@@ -131,7 +152,7 @@ def test_sniff_treats_camera_multi_picture_jpeg_as_jpeg() -> None:
 def png_with_bad_crc() -> bytes:
     data = bytearray(png_bytes())
     at = data.find(b'IDAT')
-    data[at + 4 + int.from_bytes(data[at - 4:at], 'big')] ^= 0xFF
+    data[at + 4 + int.from_bytes(data[at - 4 : at], 'big')] ^= 0xFF
     return bytes(data)
 
 
@@ -141,16 +162,19 @@ def gif_bytes() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(('data', 'reason'), [
-    (b'hello, I am text named cat.png\n' * 10, 'not an image'),
-    (b'', 'not an image'),
-    (noisy_png()[:2000], 'not an image'),
-    (jpeg_bytes(256, 256)[:-200], 'not an image'),
-    (png_with_bad_crc(), 'not an image'),
-    (gif_bytes(), 'type not allowed'),
-    (png_header_only(20000, 20000), 'decompression bomb'),
-    (png_header_only(9000, 9000, bit_depth=8, color_type=3), 'decompression bomb'),
-])
+@pytest.mark.parametrize(
+    ('data', 'reason'),
+    [
+        (b'hello, I am text named cat.png\n' * 10, 'not an image'),
+        (b'', 'not an image'),
+        (noisy_png()[:2000], 'not an image'),
+        (jpeg_bytes(256, 256)[:-200], 'not an image'),
+        (png_with_bad_crc(), 'not an image'),
+        (gif_bytes(), 'type not allowed'),
+        (png_header_only(20000, 20000), 'decompression bomb'),
+        (png_header_only(9000, 9000, bit_depth=8, color_type=3), 'decompression bomb'),
+    ],
+)
 def test_sniff_rejects_bad_content(data: bytes, reason: str) -> None:
     with pytest.raises(ImageRejected) as info:
         sniff_image(data, max_bytes=10_000_000)
@@ -194,8 +218,9 @@ def test_save_rejects_evil_image_id_and_kind(store: Storage, image_id: str) -> N
 def test_save_refuses_to_overwrite_an_existing_image(store: Storage) -> None:
     first = store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={}, image_id=IMAGE_ID, created_at=WHEN)
     with pytest.raises(StorageError, match='already exists'):
-        store.save(owner=OWNER, kind='generated', data=png_bytes(color=(1, 1, 1)), meta={}, image_id=IMAGE_ID,
-                   created_at=WHEN)
+        store.save(
+            owner=OWNER, kind='generated', data=png_bytes(color=(1, 1, 1)), meta={}, image_id=IMAGE_ID, created_at=WHEN
+        )
     assert store.read_bytes(first.rel_path) == png_bytes()
 
 
@@ -207,6 +232,7 @@ def test_save_rejects_naive_created_at(store: Storage) -> None:
 def test_thumbnail_failure_leaves_nothing(store: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(image: Image.Image, ext: str) -> bytes:
         raise RuntimeError('thumbnail broke')
+
     monkeypatch.setattr(storage_mod, '_render_thumbnail', boom)
     with pytest.raises(RuntimeError, match='thumbnail broke'):
         store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={})
@@ -223,6 +249,7 @@ def test_write_failure_after_original_removes_everything(
         if str(dst).endswith(failing_suffix):
             raise OSError(28, 'No space left on device')
         real_replace(src, dst)
+
     monkeypatch.setattr(storage_mod.os, 'replace', flaky_replace)
     with pytest.raises(OSError, match='No space left'):
         store.save(owner=OWNER, kind='input', data=png_bytes(), meta={})
@@ -244,6 +271,7 @@ def test_write_sidecar_replaces_atomically(store: Storage, monkeypatch: pytest.M
 
     def failing_replace(src: str, dst: str) -> None:
         raise OSError(5, 'I/O error')
+
     monkeypatch.setattr(storage_mod.os, 'replace', failing_replace)
     with pytest.raises(OSError, match='I/O error'):
         store.write_sidecar(stored.rel_path, {'broken': True})
@@ -266,8 +294,19 @@ def test_read_sidecar_of_missing_or_corrupt_file_raises(store: Storage) -> None:
         store.read_sidecar(stored.rel_path)
 
 
-EVIL_PATHS = ['../x', '/etc/passwd', 'users/../../x', 'users/./x', 'users\\..\\x', 'users/x\x00.png', '',
-              'users//x', 'users/x/', 'C:/x', '..']
+EVIL_PATHS = [
+    '../x',
+    '/etc/passwd',
+    'users/../../x',
+    'users/./x',
+    'users\\..\\x',
+    'users/x\x00.png',
+    '',
+    'users//x',
+    'users/x/',
+    'C:/x',
+    '..',
+]
 
 
 @pytest.mark.parametrize('rel', EVIL_PATHS)

@@ -1,4 +1,5 @@
 """Workflow files: loading, validation, building graphs, server checks and live reload."""
+
 import asyncio
 import copy
 import json
@@ -81,21 +82,25 @@ def test_parents_are_the_cards_and_link_their_edit_workflow(registry: WorkflowRe
     assert registry.img2img_for('test_pattern') is None
 
 
-def test_shipped_workflows_fit_a_real_comfyui_catalogue(registry: WorkflowRegistry,
-                                                       object_info: dict[str, Any]) -> None:
+def test_shipped_workflows_fit_a_real_comfyui_catalogue(
+    registry: WorkflowRegistry, object_info: dict[str, Any]
+) -> None:
     registry.validate_against('gpu-1', object_info)
     for workflow in registry.all():
         assert registry.availability(workflow.id) == {'gpu-1': None}
         assert registry.is_available(workflow.id, 'gpu-1')
 
 
-def test_a_server_without_the_checkpoints_is_reported_as_such(registry: WorkflowRegistry,
-                                                              full_object_info: dict[str, Any]) -> None:
+def test_a_server_without_the_checkpoints_is_reported_as_such(
+    registry: WorkflowRegistry, full_object_info: dict[str, Any]
+) -> None:
     registry.validate_against('bare', full_object_info)
     for workflow_id in ('sd15_txt2img', 'sd15_img2img'):
         reason = registry.availability(workflow_id)['bare']
-        assert reason == ("node '4' (CheckpointLoaderSimple) input 'ckpt_name': "
-                          "'sim_sd15.safetensors' is not available on the server (0 option(s))")
+        assert reason == (
+            "node '4' (CheckpointLoaderSimple) input 'ckpt_name': "
+            "'sim_sd15.safetensors' is not available on the server (0 option(s))"
+        )
         assert not registry.is_available(workflow_id, 'bare')
     assert registry.is_available('test_pattern', 'bare')
 
@@ -106,8 +111,9 @@ def test_a_server_not_validated_yet_is_not_available(registry: WorkflowRegistry)
 
 
 @pytest.mark.parametrize('spelling', ['v1', 'v3'])
-def test_combo_values_are_checked_in_both_spellings(registry: WorkflowRegistry, object_info: dict[str, Any],
-                                                    spelling: str) -> None:
+def test_combo_values_are_checked_in_both_spellings(
+    registry: WorkflowRegistry, object_info: dict[str, Any], spelling: str
+) -> None:
     required = object_info['CheckpointLoaderSimple']['input']['required']
     offered = ['other.safetensors']
     required['ckpt_name'] = [offered, {}] if spelling == 'v1' else ['COMBO', {'options': offered}]
@@ -124,8 +130,9 @@ def test_bound_image_combos_are_not_checked(registry: WorkflowRegistry, object_i
     assert registry.is_available('sd15_img2img', 's')
 
 
-def test_missing_class_missing_input_range_and_link_type_are_reported(registry: WorkflowRegistry,
-                                                                      object_info: dict[str, Any]) -> None:
+def test_missing_class_missing_input_range_and_link_type_are_reported(
+    registry: WorkflowRegistry, object_info: dict[str, Any]
+) -> None:
     del object_info['ImageInvert']
     object_info['EmptyLatentImage']['input']['required']['width'][1]['max'] = 768
     object_info['KSampler']['input']['required']['eta'] = ['FLOAT', {}]
@@ -142,8 +149,9 @@ def test_build_applies_params_and_keeps_the_stored_graph(registry: WorkflowRegis
     workflow = registry.get('sd15_txt2img')
     assert workflow is not None
     stored = copy.deepcopy(workflow.graph)
-    params = GenerateParams(prompt='  a red fox  ', negative_prompt='blurry', seed=42, aspect_ratio='16:9',
-                            batch_size=3, steps=30)
+    params = GenerateParams(
+        prompt='  a red fox  ', negative_prompt='blurry', seed=42, aspect_ratio='16:9', batch_size=3, steps=30
+    )
     graph = workflow.build(params)
     assert graph['6']['inputs']['text'] == 'a red fox'
     assert graph['7']['inputs']['text'] == 'blurry'
@@ -207,18 +215,22 @@ def test_one_param_can_feed_several_inputs(folder: Path) -> None:
     assert graph['3']['inputs']['seed'] == graph['12']['inputs']['seed'] == 7
 
 
-@pytest.mark.parametrize(('workflow_id', 'params', 'field', 'message'), [
-    ('sd15_txt2img', {'aspect_ratio': '4:3'}, 'aspect_ratio', "unknown aspect ratio '4:3'"),
-    ('sd15_txt2img', {'batch_size': 5}, 'batch_size', 'at most 4 image(s)'),
-    ('sd15_txt2img', {'input_image': IMAGE_ID}, 'input_image', 'takes no input image'),
-    ('sd15_txt2img', {'control_image': IMAGE_ID}, 'control_image', 'takes no control image'),
-    ('sd15_img2img', {}, 'input_image', 'needs an input image'),
-    ('sd15_img2img', {'input_image': IMAGE_ID, 'aspect_ratio': '1:1'}, 'aspect_ratio', 'takes no aspect ratio'),
-    ('sd15_img2img', {'input_image': IMAGE_ID, 'batch_size': 2}, 'batch_size', 'at most 1 image(s)'),
-    ('test_pattern', {'steps': 10}, 'steps', 'fixed number of steps'),
-])
-def test_check_rejects_params_the_workflow_cannot_take(registry: WorkflowRegistry, workflow_id: str,
-                                                       params: dict[str, Any], field: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ('workflow_id', 'params', 'field', 'message'),
+    [
+        ('sd15_txt2img', {'aspect_ratio': '4:3'}, 'aspect_ratio', "unknown aspect ratio '4:3'"),
+        ('sd15_txt2img', {'batch_size': 5}, 'batch_size', 'at most 4 image(s)'),
+        ('sd15_txt2img', {'input_image': IMAGE_ID}, 'input_image', 'takes no input image'),
+        ('sd15_txt2img', {'control_image': IMAGE_ID}, 'control_image', 'takes no control image'),
+        ('sd15_img2img', {}, 'input_image', 'needs an input image'),
+        ('sd15_img2img', {'input_image': IMAGE_ID, 'aspect_ratio': '1:1'}, 'aspect_ratio', 'takes no aspect ratio'),
+        ('sd15_img2img', {'input_image': IMAGE_ID, 'batch_size': 2}, 'batch_size', 'at most 1 image(s)'),
+        ('test_pattern', {'steps': 10}, 'steps', 'fixed number of steps'),
+    ],
+)
+def test_check_rejects_params_the_workflow_cannot_take(
+    registry: WorkflowRegistry, workflow_id: str, params: dict[str, Any], field: str, message: str
+) -> None:
     workflow = registry.get(workflow_id)
     assert workflow is not None
     with pytest.raises(ParamError) as error:
@@ -227,19 +239,22 @@ def test_check_rejects_params_the_workflow_cannot_take(registry: WorkflowRegistr
     assert message in error.value.message
 
 
-@pytest.mark.parametrize('params', [
-    {'prompt': 'x' * 4001},
-    {'prompt': '   '},
-    {'prompt': 'x', 'negative_prompt': 'x' * 4001},
-    {'prompt': 'x', 'batch_size': 'many'},
-    {'prompt': 'x', 'batch_size': 17},
-    {'prompt': 'x', 'seed': -1},
-    {'prompt': 'x', 'seed': 2**53},
-    {'prompt': 'x', 'steps': 151},
-    {'prompt': ['x']},
-    {'prompt': 'x', 'input_image': '../etc/passwd'},
-    {'prompt': 'x', 'cfg': 7},
-])
+@pytest.mark.parametrize(
+    'params',
+    [
+        {'prompt': 'x' * 4001},
+        {'prompt': '   '},
+        {'prompt': 'x', 'negative_prompt': 'x' * 4001},
+        {'prompt': 'x', 'batch_size': 'many'},
+        {'prompt': 'x', 'batch_size': 17},
+        {'prompt': 'x', 'seed': -1},
+        {'prompt': 'x', 'seed': 2**53},
+        {'prompt': 'x', 'steps': 151},
+        {'prompt': ['x']},
+        {'prompt': 'x', 'input_image': '../etc/passwd'},
+        {'prompt': 'x', 'cfg': 7},
+    ],
+)
 def test_generate_params_reject_bad_values(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         GenerateParams.model_validate(params)
@@ -273,17 +288,21 @@ def _typo_key(data: dict[str, Any]) -> None:
     data['max_bach'] = 2
 
 
-@pytest.mark.parametrize(('change', 'reason'), [
-    (_dangling_binding, "binding 'seed' points at node '99' which is not in the graph"),
-    (_missing_input, "binding 'steps' points at input 'stepz' which node '3' (KSampler) does not have"),
-    (_dangling_link, "node '8' input 'samples' links to node '42', which is not in the graph"),
-    (_no_output, 'the graph has no output node (PreviewImage or SaveImage)'),
-    (_unknown_related, "ui.related.img2img names 'nope', which is not a loaded img2img workflow"),
-    (_txt2img_without_sizes, 'a txt2img workflow needs aspect_ratios (and width/height bindings)'),
-    (_typo_key, 'max_bach: Extra inputs are not permitted'),
-])
-def test_an_invalid_file_is_reported_and_skipped(folder: Path, change: Any, reason: str,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ('change', 'reason'),
+    [
+        (_dangling_binding, "binding 'seed' points at node '99' which is not in the graph"),
+        (_missing_input, "binding 'steps' points at input 'stepz' which node '3' (KSampler) does not have"),
+        (_dangling_link, "node '8' input 'samples' links to node '42', which is not in the graph"),
+        (_no_output, 'the graph has no output node (PreviewImage or SaveImage)'),
+        (_unknown_related, "ui.related.img2img names 'nope', which is not a loaded img2img workflow"),
+        (_txt2img_without_sizes, 'a txt2img workflow needs aspect_ratios (and width/height bindings)'),
+        (_typo_key, 'max_bach: Extra inputs are not permitted'),
+    ],
+)
+def test_an_invalid_file_is_reported_and_skipped(
+    folder: Path, change: Any, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
     data = read(folder, 'sd15_txt2img')
     change(data)
     write(folder, 'sd15_txt2img.json', data)
@@ -384,8 +403,13 @@ def test_lora_workflow_applies_the_chosen_lora_or_bypasses_the_loader() -> None:
     workflow = registry.get('sd15_lora_txt2img')
     assert workflow is not None and workflow.accepts('lora')
     with_lora = workflow.build(GenerateParams(prompt='x', lora='sub\\char_b.safetensors', lora_strength=0.5))
-    assert with_lora["10"]["inputs"] == {'lora_name': 'sub\\char_b.safetensors', 'strength_model': 0.5,
-                                             'strength_clip': 0.5, 'model': ['4', 0], 'clip': ['4', 1]}
+    assert with_lora['10']['inputs'] == {
+        'lora_name': 'sub\\char_b.safetensors',
+        'strength_model': 0.5,
+        'strength_clip': 0.5,
+        'model': ['4', 0],
+        'clip': ['4', 1],
+    }
     without = workflow.build(GenerateParams(prompt='x'))
     assert '10' not in without
     assert without['3']['inputs']['model'] == ['4', 0] and without['6']['inputs']['clip'] == ['4', 1]

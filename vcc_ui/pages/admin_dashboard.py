@@ -13,10 +13,12 @@ from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.services import Services
 
-COUNTERS = [('queued', 'dash_queued', 'hourglass_top', 'text-slate-700'),
-            ('running', 'dash_running', 'play_circle', 'text-blue-700'),
-            ('done_hour', 'dash_done_hour', 'check_circle', 'text-green-700'),
-            ('failed_hour', 'dash_failed_hour', 'error', 'text-red-700')]
+COUNTERS = [
+    ('queued', 'dash_queued', 'hourglass_top', 'text-slate-700'),
+    ('running', 'dash_running', 'play_circle', 'text-blue-700'),
+    ('done_hour', 'dash_done_hour', 'check_circle', 'text-green-700'),
+    ('failed_hour', 'dash_failed_hour', 'error', 'text-red-700'),
+]
 
 
 def page(services: Services) -> None:
@@ -33,8 +35,13 @@ def track_presence(services: Services) -> None:
         if client.request is None:
             return
         router = client.sub_pages_router
-        services.presence.connected(client.id, user=getattr(client.request.state, 'user', ''),
-                                    path=router.current_path, since=client.created, admin=is_admin(client.request))
+        services.presence.connected(
+            client.id,
+            user=getattr(client.request.state, 'user', ''),
+            path=router.current_path,
+            since=client.created,
+            admin=is_admin(client.request),
+        )
         if client.id not in watched:
             watched.add(client.id)
             router.on_path_changed(lambda path: services.presence.moved(client.id, path))
@@ -73,9 +80,11 @@ class Dashboard:
             with ui.row().classes('w-full items-center gap-3'):
                 ui.label(self.t('dash_jobs')).classes('text-lg font-medium')
                 ui.space()
-                ui.toggle({'user': self.t('dash_by_user'), 'server': self.t('dash_by_server')}, value='user',
-                          on_change=lambda e: self.board.regroup(e.value)) \
-                    .props('dense no-caps unelevated toggle-color=primary').mark('group-toggle')
+                ui.toggle(
+                    {'user': self.t('dash_by_user'), 'server': self.t('dash_by_server')},
+                    value='user',
+                    on_change=lambda e: self.board.regroup(e.value),
+                ).props('dense no-caps unelevated toggle-color=primary').mark('group-toggle')
             self.board = JobBoard(services, lang=lang)
         self._on_stats()
         self._on_presence()
@@ -90,8 +99,9 @@ class Dashboard:
                     with ui.row().classes('items-center gap-1 no-wrap text-xs text-gray-500'):
                         ui.icon(icon).classes(f'text-base {color}')
                         ui.label(self.t(key))
-                    ui.label().classes(f'text-3xl font-semibold {color}').bind_text_from(counters, name, str) \
-                        .mark(f'counter-{name}-value')
+                    ui.label().classes(f'text-3xl font-semibold {color}').bind_text_from(counters, name, str).mark(
+                        f'counter-{name}-value'
+                    )
 
     def _chart(self, title: str, marker: str, options: dict) -> ui.echart:
         with ui.card().classes('w-full p-3 gap-1'):
@@ -121,8 +131,7 @@ class Dashboard:
             for workflow_id, seconds in stats.figures.durations.items():
                 workflow = self.services.registry.get(workflow_id)
                 with ui.row().classes('w-full no-wrap justify-between gap-2').mark('duration'):
-                    ui.label(workflow.title_for(self.lang) if workflow else workflow_id) \
-                        .classes('truncate')
+                    ui.label(workflow.title_for(self.lang) if workflow else workflow_id).classes('truncate')
                     ui.label(self.t('seconds', n=f'{seconds:.1f}')).classes('font-mono shrink-0')
         self.board.prune()
 
@@ -142,24 +151,41 @@ class Dashboard:
                         ui.badge(self.t('dash_admin_badge')).props('color=slate-700')
                     ui.label(visitor.path).classes('font-mono text-xs text-blue-800 shrink-0')
                     ui.space()
-                    ui.label(self.t('dash_since', time=visitor.since.strftime('%H:%M'))) \
-                        .classes('text-xs text-gray-500 shrink-0 whitespace-nowrap')
+                    ui.label(self.t('dash_since', time=visitor.since.strftime('%H:%M'))).classes(
+                        'text-xs text-gray-500 shrink-0 whitespace-nowrap'
+                    )
 
 
 def _depth_options(t: partial) -> dict:
-    return {'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24}, 'tooltip': {'trigger': 'axis'},
-            'legend': {'top': 0}, 'xAxis': {'type': 'category', 'data': [], 'boundaryGap': False},
-            'yAxis': {'type': 'value', 'minInterval': 1},
-            'series': [{'name': t('dash_queued'), 'type': 'line', 'data': [], 'showSymbol': False, 'areaStyle': {},
-                        'color': '#475569'},
-                       {'name': t('dash_running'), 'type': 'line', 'data': [], 'showSymbol': False,
-                        'color': '#1d4ed8'}]}
+    return {
+        'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24},
+        'tooltip': {'trigger': 'axis'},
+        'legend': {'top': 0},
+        'xAxis': {'type': 'category', 'data': [], 'boundaryGap': False},
+        'yAxis': {'type': 'value', 'minInterval': 1},
+        'series': [
+            {
+                'name': t('dash_queued'),
+                'type': 'line',
+                'data': [],
+                'showSymbol': False,
+                'areaStyle': {},
+                'color': '#475569',
+            },
+            {'name': t('dash_running'), 'type': 'line', 'data': [], 'showSymbol': False, 'color': '#1d4ed8'},
+        ],
+    }
 
 
 def _hourly_options(t: partial) -> dict:
-    return {'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24}, 'tooltip': {'trigger': 'axis'},
-            'legend': {'top': 0}, 'xAxis': {'type': 'category', 'data': []},
-            'yAxis': {'type': 'value', 'minInterval': 1},
-            'series': [{'name': t('dash_series_done'), 'type': 'bar', 'stack': 'jobs', 'data': [], 'color': '#15803d'},
-                       {'name': t('dash_series_failed'), 'type': 'bar', 'stack': 'jobs', 'data': [],
-                        'color': '#b91c1c'}]}
+    return {
+        'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24},
+        'tooltip': {'trigger': 'axis'},
+        'legend': {'top': 0},
+        'xAxis': {'type': 'category', 'data': []},
+        'yAxis': {'type': 'value', 'minInterval': 1},
+        'series': [
+            {'name': t('dash_series_done'), 'type': 'bar', 'stack': 'jobs', 'data': [], 'color': '#15803d'},
+            {'name': t('dash_series_failed'), 'type': 'bar', 'stack': 'jobs', 'data': [], 'color': '#b91c1c'},
+        ],
+    }

@@ -24,9 +24,14 @@ def admin_off() -> None:
         ui.code('ADMIN_USER=admin\nADMIN_PASSWORD=a-long-random-password', language='bash').classes('w-full')
 
 
-ADMIN_TABS = [('admin_tab_dashboard', '/admin', 'dashboard'), ('admin_tab_servers', '/admin/servers', 'dns'),
-              ('admin_tab_users', '/admin/users', 'group'), ('admin_tab_images', '/admin/images', 'photo_library'),
-              ('admin_tab_logs', '/admin/logs', 'receipt_long'), ('lora_title', '/admin/loras', 'extension')]
+ADMIN_TABS = [
+    ('admin_tab_dashboard', '/admin', 'dashboard'),
+    ('admin_tab_servers', '/admin/servers', 'dns'),
+    ('admin_tab_users', '/admin/users', 'group'),
+    ('admin_tab_images', '/admin/images', 'photo_library'),
+    ('admin_tab_logs', '/admin/logs', 'receipt_long'),
+    ('lora_title', '/admin/loras', 'extension'),
+]
 
 
 def admin_header(active: str) -> None:
@@ -46,6 +51,7 @@ def admin_header(active: str) -> None:
 
 def protected(services: Services, build: Callable[[], Awaitable[None] | None]) -> Callable[[], Awaitable[None] | None]:
     """Wrap a sub page builder: admins get the page, others the login page, everyone a note when admin is off."""
+
     def guarded() -> Awaitable[None] | None:
         request = context.client.request
         if not services.admin.enabled:
@@ -56,6 +62,7 @@ def protected(services: Services, build: Callable[[], Awaitable[None] | None]) -
             ui.navigate.to(f'{ADMIN_LOGIN_PATH}?next={quote(safe_admin_next(path))}')
             return None
         return build()
+
     return guarded
 
 
@@ -72,8 +79,9 @@ def page(services: Services) -> None:
             ui.label(t('admin_logged_in')).classes('text-lg font-medium')
             with ui.row().classes('w-full gap-2'):
                 ui.button(t('admin_open'), on_click=lambda: ui.navigate.to(target)).props('unelevated no-caps')
-                ui.button(t('admin_logout'), on_click=lambda: ui.navigate.to(ADMIN_LOGOUT_PATH)) \
-                    .props('flat no-caps').mark('admin-logout')
+                ui.button(t('admin_logout'), on_click=lambda: ui.navigate.to(ADMIN_LOGOUT_PATH)).props(
+                    'flat no-caps'
+                ).mark('admin-logout')
         return
     ip = client_ip(request)
 
@@ -83,14 +91,18 @@ def page(services: Services) -> None:
             ui.label(t('admin_login_title')).classes('text-lg font-medium')
         name = ui.input(t('admin_user')).props('outlined autocomplete=username').classes('w-full').mark('admin-user')
         name.props['hint'] = t('admin_user_hint')
-        PasswordForm(prefix='admin-', submit_label=t('admin_login_submit'), wrong_text=t('admin_login_wrong'),
-                     attempt=lambda password: auth.attempt(name.value or '', password, ip),
-                     grant_url=lambda: f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}')
+        PasswordForm(
+            prefix='admin-',
+            submit_label=t('admin_login_submit'),
+            wrong_text=t('admin_login_wrong'),
+            attempt=lambda password: auth.attempt(name.value or '', password, ip),
+            grant_url=lambda: f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}',
+        )
 
 
-CSS = '''
+CSS = """
 .admin-tab { display: flex; align-items: center; gap: .3rem; padding: .3rem .7rem; border-radius: 999px;
   color: #334155; text-decoration: none; font-size: .875rem; }
 .admin-tab:hover { background: #e2e8f0; }
 .admin-tab.active { background: #0f172a; color: white; }
-'''
+"""

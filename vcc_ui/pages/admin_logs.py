@@ -14,8 +14,13 @@ from vcc_ui.services.logtail import LEVELS, LogEntry
 
 LIMIT = 300
 AUTO_SECONDS = 5.0
-LEVEL_COLOR = {'DEBUG': 'text-gray-400', 'INFO': 'text-sky-700', 'WARNING': 'text-amber-700', 'ERROR': 'text-red-700',
-               'CRITICAL': 'text-red-900'}
+LEVEL_COLOR = {
+    'DEBUG': 'text-gray-400',
+    'INFO': 'text-sky-700',
+    'WARNING': 'text-amber-700',
+    'ERROR': 'text-red-700',
+    'CRITICAL': 'text-red-900',
+}
 
 
 def page(services: Services) -> None:
@@ -33,22 +38,42 @@ class LogsPage:
         settings = services.settings
         with ui.column().classes('w-full gap-3 p-2 sm:p-4').mark('admin-logs') as self.root:
             if not settings.log_to_file:
-                ui.label(self.t('logs_off')).classes('text-sm text-amber-800 bg-amber-50 rounded px-3 py-2 w-full') \
-                    .mark('logs-off')
+                ui.label(self.t('logs_off')).classes(
+                    'text-sm text-amber-800 bg-amber-50 rounded px-3 py-2 w-full'
+                ).mark('logs-off')
             with ui.row().classes('w-full items-center gap-2'):
-                self.job = ui.input(self.t('logs_job')).props('dense outlined clearable') \
-                    .classes('w-full sm:w-80').mark('logs-job').on('keydown.enter', self.refresh) \
+                self.job = (
+                    ui.input(self.t('logs_job'))
+                    .props('dense outlined clearable')
+                    .classes('w-full sm:w-80')
+                    .mark('logs-job')
+                    .on('keydown.enter', self.refresh)
                     .on('clear', self.refresh)
-                self.level = ui.select({'': self.t('logs_all'), **{level: level for level in LEVELS}}, value='',
-                                       label=self.t('logs_level'), on_change=self.refresh) \
-                    .props('dense outlined').classes('w-40').mark('logs-level')
-                ui.button(self.t('logs_refresh'), icon='refresh', on_click=self.refresh) \
-                    .props('unelevated no-caps').mark('logs-refresh')
-                ui.switch(self.t('logs_auto'), on_change=lambda e: self.timer.activate() if e.value
-                          else self.timer.deactivate()).mark('logs-auto')
+                )
+                self.level = (
+                    ui.select(
+                        {'': self.t('logs_all'), **{level: level for level in LEVELS}},
+                        value='',
+                        label=self.t('logs_level'),
+                        on_change=self.refresh,
+                    )
+                    .props('dense outlined')
+                    .classes('w-40')
+                    .mark('logs-level')
+                )
+                ui.button(self.t('logs_refresh'), icon='refresh', on_click=self.refresh).props(
+                    'unelevated no-caps'
+                ).mark('logs-refresh')
+                ui.switch(
+                    self.t('logs_auto'),
+                    on_change=lambda e: self.timer.activate() if e.value else self.timer.deactivate(),
+                ).mark('logs-auto')
             self.source = ui.label().classes('text-xs text-gray-500').mark('logs-source')
-            self.lines = ui.column().classes('w-full gap-0 font-mono text-xs bg-slate-50 rounded p-2 overflow-x-auto') \
+            self.lines = (
+                ui.column()
+                .classes('w-full gap-0 font-mono text-xs bg-slate-50 rounded p-2 overflow-x-auto')
                 .mark('logs-lines')
+            )
             self.timer = ui.timer(AUTO_SECONDS, self.refresh, active=False)
         background_tasks.create(self.refresh(), name='admin-logs', context=self.root)
 
@@ -67,10 +92,15 @@ class LogsPage:
 
 
 def _line(entry: LogEntry) -> None:
-    with ui.row().classes('w-full no-wrap items-baseline gap-2 py-0.5 border-b border-slate-100').mark('log-line') \
-            .props(f'data-level={entry.level or "NONE"}'):
-        ui.label(entry.time[11:23] if len(entry.time) >= 23 else entry.time).classes('text-gray-500 shrink-0') \
-            .tooltip(entry.time)
+    with (
+        ui.row()
+        .classes('w-full no-wrap items-baseline gap-2 py-0.5 border-b border-slate-100')
+        .mark('log-line')
+        .props(f'data-level={entry.level or "NONE"}')
+    ):
+        ui.label(entry.time[11:23] if len(entry.time) >= 23 else entry.time).classes('text-gray-500 shrink-0').tooltip(
+            entry.time
+        )
         ui.label(entry.level or '·').classes(f'w-16 shrink-0 font-bold {LEVEL_COLOR.get(entry.level, "")}')
         ui.label(entry.logger).classes('text-gray-500 shrink-0 gt-xs')
         text = entry.event + (' ' + json.dumps(entry.fields, ensure_ascii=False, default=str) if entry.fields else '')

@@ -46,18 +46,25 @@ def lora_sync_widget(services: Services, server_id: int) -> None:
     lang = language()  # the labels follow a sync task, outside any page context
     with ui.column().classes('gap-1 min-w-56').mark(f'lora-sync-{server_id}'):
         with ui.row().classes('items-center gap-2 no-wrap'):
-            ui.button(icon='sync', on_click=lambda: services.loras.sync(server_id)) \
-                .props('flat round dense').bind_enabled_from(status, 'stage', backward=lambda s: s not in (
-                    'listing', 'checking_node', 'hashing', 'fetching_metadata')).mark(f'lora-sync-button-{server_id}')
-            ui.label().bind_text_from(status, 'stage', backward=lambda _: stage_text(status, lang)) \
-                .classes('text-sm').mark(f'lora-stage-{server_id}')
-        ui.linear_progress(show_value=False).props('size=4px') \
-            .bind_value_from(status, 'done', backward=lambda d: d / status.total if status.total else 0) \
-            .bind_visibility_from(status, 'stage', backward=lambda _: status.running)
-        ui.label().bind_text_from(status, 'matched', backward=lambda _: summary_text(status, lang)) \
-            .classes('text-xs text-gray-500')
-        ui.label(t('lora_node_missing')).classes('text-xs text-amber-700') \
-            .bind_visibility_from(status, 'node_installed', backward=lambda v: v is False)
+            ui.button(icon='sync', on_click=lambda: services.loras.sync(server_id)).props(
+                'flat round dense'
+            ).bind_enabled_from(
+                status,
+                'stage',
+                backward=lambda s: s not in ('listing', 'checking_node', 'hashing', 'fetching_metadata'),
+            ).mark(f'lora-sync-button-{server_id}')
+            ui.label().bind_text_from(status, 'stage', backward=lambda _: stage_text(status, lang)).classes(
+                'text-sm'
+            ).mark(f'lora-stage-{server_id}')
+        ui.linear_progress(show_value=False).props('size=4px').bind_value_from(
+            status, 'done', backward=lambda d: d / status.total if status.total else 0
+        ).bind_visibility_from(status, 'stage', backward=lambda _: status.running)
+        ui.label().bind_text_from(status, 'matched', backward=lambda _: summary_text(status, lang)).classes(
+            'text-xs text-gray-500'
+        )
+        ui.label(t('lora_node_missing')).classes('text-xs text-amber-700').bind_visibility_from(
+            status, 'node_installed', backward=lambda v: v is False
+        )
 
 
 def matches(view: LoraView, search: str, base_model: str, match: str, tag: str) -> bool:
@@ -71,8 +78,9 @@ def matches(view: LoraView, search: str, base_model: str, match: str, tag: str) 
     if tag and not (civ and tag in civ.tags):
         return False
     if search:
-        words = [view.name] + ([civ.model_name or '', civ.version_name or '', *civ.trained_words, *civ.tags]
-                               if civ else [])
+        words = [view.name] + (
+            [civ.model_name or '', civ.version_name or '', *civ.trained_words, *civ.tags] if civ else []
+        )
         return search.lower() in ' '.join(words).lower()
     return True
 
@@ -95,9 +103,12 @@ class LoraPage:
         with ui.column().classes('w-full gap-3 p-4').mark('lora-page'):
             ui.label(t('lora_title')).classes('text-lg font-medium')
             with ui.row().classes('w-full items-end gap-3'):
-                ui.select({sid: e.health.name for sid, e in entries.items()}, label=t('lora_server'),
-                          value=self.server_id or None, on_change=self._on_server).classes('min-w-48') \
-                    .mark('lora-server')
+                ui.select(
+                    {sid: e.health.name for sid, e in entries.items()},
+                    label=t('lora_server'),
+                    value=self.server_id or None,
+                    on_change=self._on_server,
+                ).classes('min-w-48').mark('lora-server')
                 self.sync_area = ui.row().classes('items-center')
             self.filters = ui.row().classes('w-full items-end gap-3')
             self.node_note = ui.column().classes('w-full')
@@ -139,15 +150,27 @@ class LoraPage:
         tags = sorted({tag for v in versions for tag in v.tags})
         self.filters.clear()
         with self.filters:
-            ui.input(t('lora_search'), value=self.search, on_change=lambda e: self._set('search', e.value or '')) \
-                .props('clearable dense').classes('min-w-64').mark('lora-search')
-            ui.select({ALL: t('lora_all'), **{b: b for b in bases}}, label=t('lora_base_model'), value=self.base_model,
-                      on_change=lambda e: self._set('base_model', e.value)).classes('min-w-40').mark('lora-base')
-            ui.select({ALL: t('lora_all'), 'matched': t('lora_matched'), 'unmatched': t('lora_unmatched')},
-                      label=t('lora_match'), value=self.match, on_change=lambda e: self._set('match', e.value)) \
-                .classes('min-w-40').mark('lora-match')
-            ui.select({ALL: t('lora_all'), **{tag: tag for tag in tags}}, label=t('lora_tag'), value=self.tag,
-                      on_change=lambda e: self._set('tag', e.value)).classes('min-w-40').mark('lora-tag')
+            ui.input(t('lora_search'), value=self.search, on_change=lambda e: self._set('search', e.value or '')).props(
+                'clearable dense'
+            ).classes('min-w-64').mark('lora-search')
+            ui.select(
+                {ALL: t('lora_all'), **{b: b for b in bases}},
+                label=t('lora_base_model'),
+                value=self.base_model,
+                on_change=lambda e: self._set('base_model', e.value),
+            ).classes('min-w-40').mark('lora-base')
+            ui.select(
+                {ALL: t('lora_all'), 'matched': t('lora_matched'), 'unmatched': t('lora_unmatched')},
+                label=t('lora_match'),
+                value=self.match,
+                on_change=lambda e: self._set('match', e.value),
+            ).classes('min-w-40').mark('lora-match')
+            ui.select(
+                {ALL: t('lora_all'), **{tag: tag for tag in tags}},
+                label=t('lora_tag'),
+                value=self.tag,
+                on_change=lambda e: self._set('tag', e.value),
+            ).classes('min-w-40').mark('lora-tag')
 
     def _set(self, name: str, value: str | None) -> None:
         setattr(self, name, value or ALL)
@@ -172,11 +195,15 @@ class LoraPage:
                 ui.label(t('lora_diff_same')).classes('text-sm text-gray-500')
                 return
             columns = [{'name': 'name', 'label': 'LoRA', 'field': 'name', 'align': 'left'}] + [
-                {'name': str(sid), 'label': e.health.name, 'field': str(sid)} for sid, e in entries.items()]
-            rows = [{'name': name, **{str(sid): '✓' if sid in presence[name] else '—' for sid in entries}}
-                    for name in differing]
-            ui.table(columns=columns, rows=rows, row_key='name').props('dense flat').classes('w-full') \
-                .mark('lora-diff-table')
+                {'name': str(sid), 'label': e.health.name, 'field': str(sid)} for sid, e in entries.items()
+            ]
+            rows = [
+                {'name': name, **{str(sid): '✓' if sid in presence[name] else '—' for sid in entries}}
+                for name in differing
+            ]
+            ui.table(columns=columns, rows=rows, row_key='name').props('dense flat').classes('w-full').mark(
+                'lora-diff-table'
+            )
 
 
 def lora_card(view: LoraView) -> None:
@@ -190,8 +217,9 @@ def lora_card(view: LoraView) -> None:
             with ui.row().classes('w-full h-24 items-center justify-center bg-slate-100'):
                 ui.icon('extension', size='lg').classes('text-slate-400')
         with ui.column().classes('p-3 gap-1 w-full'):
-            ui.label(civ.model_name if found and civ and civ.model_name else unified(view.name).rsplit('/', 1)[-1]) \
-                .classes('font-medium break-all')
+            ui.label(
+                civ.model_name if found and civ and civ.model_name else unified(view.name).rsplit('/', 1)[-1]
+            ).classes('font-medium break-all')
             status = 'lora_matched' if found else ('lora_unhashed' if not view.sha256 else 'lora_unmatched')
             with ui.row().classes('gap-1 items-center'):
                 ui.badge(t(status), color='green' if found else 'grey').mark(f'lora-status-{status}')
@@ -203,8 +231,9 @@ def lora_card(view: LoraView) -> None:
             if found and civ:
                 with ui.row().classes('gap-1'):
                     for word in civ.trained_words:
-                        ui.chip(word, icon='content_copy', on_click=lambda w=word: copy_word(w)) \
-                            .props('dense clickable').mark('lora-trigger')
+                        ui.chip(word, icon='content_copy', on_click=lambda w=word: copy_word(w)).props(
+                            'dense clickable'
+                        ).mark('lora-trigger')
                 if text := plain_text(civ.model_description or civ.description, 240):
                     ui.label(text).classes('text-xs text-gray-600')
                 if civ.tags:
@@ -213,8 +242,9 @@ def lora_card(view: LoraView) -> None:
                     ui.link('Civitai', url, new_tab=True).classes('text-sm')
             ui.label(view.name).classes('text-xs font-mono break-all text-gray-500')
             if view.sha256:
-                ui.label(view.sha256.upper()[:10] + '…').classes('text-xs font-mono text-gray-400') \
-                    .tooltip(view.sha256.upper())
+                ui.label(view.sha256.upper()[:10] + '…').classes('text-xs font-mono text-gray-400').tooltip(
+                    view.sha256.upper()
+                )
 
 
 def copy_word(word: str) -> None:

@@ -43,20 +43,30 @@ class ServersPage:
         self.pool.changed.subscribe(self._on_change)
 
     def _add_form(self) -> None:
-        with ui.expansion(t('srv_add'), icon='add').classes('w-full bg-white rounded-lg shadow-sm') \
-                .mark('server-add'):
+        with ui.expansion(t('srv_add'), icon='add').classes('w-full bg-white rounded-lg shadow-sm').mark('server-add'):
             with ui.row().classes('w-full items-start gap-2'):
-                self.name = ui.input(t('srv_name')).props('outlined dense').classes('w-full sm:w-48') \
-                    .mark('server-name')
-                self.url = ui.input(t('srv_url'), placeholder='http://192.168.0.10:8188').props('outlined dense') \
-                    .classes('w-full sm:w-80').mark('server-url')
-                self.max = ui.number(t('srv_max'), value=1, min=1, max=64, step=1, precision=0) \
-                    .props('outlined dense').classes('w-32').mark('server-max')
+                self.name = (
+                    ui.input(t('srv_name')).props('outlined dense').classes('w-full sm:w-48').mark('server-name')
+                )
+                self.url = (
+                    ui.input(t('srv_url'), placeholder='http://192.168.0.10:8188')
+                    .props('outlined dense')
+                    .classes('w-full sm:w-80')
+                    .mark('server-url')
+                )
+                self.max = (
+                    ui.number(t('srv_max'), value=1, min=1, max=64, step=1, precision=0)
+                    .props('outlined dense')
+                    .classes('w-32')
+                    .mark('server-max')
+                )
             with ui.row().classes('items-center gap-2'):
-                ui.button(t('srv_test'), icon='network_check', on_click=self._test).props('outline no-caps') \
-                    .mark('server-test')
-                ui.button(t('srv_save_new'), icon='save', on_click=self._add).props('unelevated no-caps') \
-                    .mark('server-save')
+                ui.button(t('srv_test'), icon='network_check', on_click=self._test).props('outline no-caps').mark(
+                    'server-test'
+                )
+                ui.button(t('srv_save_new'), icon='save', on_click=self._add).props('unelevated no-caps').mark(
+                    'server-save'
+                )
             self.result = ui.label().classes('text-sm whitespace-pre-line').mark('server-test-result')
 
     async def _test(self) -> None:
@@ -65,8 +75,13 @@ class ServersPage:
             return
         answer = await self.pool.test_connection(self.url.value)
         if answer['reachable']:
-            devices = ', '.join(f'{d.get("name") or d.get("type")} ({human_bytes(d.get("vram_total") or 0)})'
-                                for d in answer['devices']) or '-'
+            devices = (
+                ', '.join(
+                    f'{d.get("name") or d.get("type")} ({human_bytes(d.get("vram_total") or 0)})'
+                    for d in answer['devices']
+                )
+                or '-'
+            )
             self.result.set_text(t('srv_test_ok', version=answer['version'] or '?', devices=devices))
             self.result.classes(replace='text-positive text-sm whitespace-pre-line')
         else:
@@ -75,8 +90,9 @@ class ServersPage:
 
     async def _add(self) -> None:
         try:
-            entry = await self.pool.add_server(name=self.name.value or '', url=self.url.value or '',
-                                               max_inflight=int(self.max.value or 1))
+            entry = await self.pool.add_server(
+                name=self.name.value or '', url=self.url.value or '', max_inflight=int(self.max.value or 1)
+            )
         except ServerProblem as error:
             ui.notify(error.message, type='negative')
             return
@@ -117,8 +133,9 @@ class ServerCard:
                 if h.simulated:
                     ui.badge(t('srv_simulated'), color='sky-7').props('rounded outline')
                 ui.space()
-                self.toggle = ui.switch(t('srv_enabled'), value=h.enabled, on_change=self._toggle) \
-                    .mark(f'server-enabled-{entry.id}')
+                self.toggle = ui.switch(t('srv_enabled'), value=h.enabled, on_change=self._toggle).mark(
+                    f'server-enabled-{entry.id}'
+                )
             ui.label().bind_text_from(h, 'url').classes('text-sm text-gray-600 break-all')
             with ui.row().classes('w-full gap-x-6 gap-y-1 text-sm'):
                 with ui.row().classes('items-center gap-1 no-wrap'):
@@ -135,12 +152,18 @@ class ServerCard:
             self.error = ui.label().bind_text_from(h, 'last_error').classes('text-sm text-negative break-all')
             lora_sync_widget(owner.services, entry.id)
             with ui.row().classes('items-center gap-2'):
-                ui.button(t('srv_edit'), icon='edit', on_click=self._edit).props('flat dense no-caps') \
-                    .mark(f'server-edit-{entry.id}')
-                ui.button(t('srv_remove'), icon='delete', on_click=self._confirm_remove) \
-                    .props('flat dense no-caps color=negative').mark(f'server-remove-{entry.id}')
-            with ui.expansion(t('srv_history', n=HISTORY), icon='history', on_value_change=self._history) \
-                    .classes('w-full').props('dense').mark(f'server-history-{entry.id}'):
+                ui.button(t('srv_edit'), icon='edit', on_click=self._edit).props('flat dense no-caps').mark(
+                    f'server-edit-{entry.id}'
+                )
+                ui.button(t('srv_remove'), icon='delete', on_click=self._confirm_remove).props(
+                    'flat dense no-caps color=negative'
+                ).mark(f'server-remove-{entry.id}')
+            with (
+                ui.expansion(t('srv_history', n=HISTORY), icon='history', on_value_change=self._history)
+                .classes('w-full')
+                .props('dense')
+                .mark(f'server-history-{entry.id}')
+            ):
                 self.history = ui.column().classes('w-full gap-1 text-sm')
         self.update(h)
         self.pool.changed.subscribe(self.update)
@@ -182,25 +205,30 @@ class ServerCard:
                     ui.label(job.status).classes('w-24 font-medium')
                     ui.label(job.workflow_id).classes('truncate')
                     ui.space()
-                    ui.label(t('seconds', n=f'{job.duration:.1f}') if job.duration is not None else '-') \
-                        .classes('text-gray-600')
+                    ui.label(t('seconds', n=f'{job.duration:.1f}') if job.duration is not None else '-').classes(
+                        'text-gray-600'
+                    )
                     ui.label(job.queued_at.strftime('%m-%d %H:%M')).classes('text-gray-500 gt-xs')
 
     def _edit(self) -> None:
         h = self.entry.health
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('server-edit-dialog'):
             ui.label(t('srv_edit_title', name=h.name)).classes('text-lg font-medium')
-            name = ui.input(t('srv_name'), value=h.name).props('outlined dense').classes('w-full') \
-                .mark('edit-name')
+            name = ui.input(t('srv_name'), value=h.name).props('outlined dense').classes('w-full').mark('edit-name')
             url = ui.input(t('srv_url'), value=h.url).props('outlined dense').classes('w-full').mark('edit-url')
             url.set_enabled(not h.simulated)
-            size = ui.number(t('srv_max'), value=h.max_inflight, min=1, max=64, step=1, precision=0) \
-                .props('outlined dense').classes('w-32').mark('edit-max')
+            size = (
+                ui.number(t('srv_max'), value=h.max_inflight, min=1, max=64, step=1, precision=0)
+                .props('outlined dense')
+                .classes('w-32')
+                .mark('edit-max')
+            )
 
             async def save() -> None:
                 try:
-                    await self.pool.update_server(self.entry.id, name=name.value, url=url.value,
-                                                  max_inflight=int(size.value or 1))
+                    await self.pool.update_server(
+                        self.entry.id, name=name.value, url=url.value, max_inflight=int(size.value or 1)
+                    )
                 except ServerProblem as error:
                     ui.notify(error.message, type='negative')
                     return
@@ -230,6 +258,7 @@ class ServerCard:
 
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
-                ui.button(t('srv_remove'), on_click=remove).props('unelevated no-caps color=negative') \
-                    .mark('remove-confirm')
+                ui.button(t('srv_remove'), on_click=remove).props('unelevated no-caps color=negative').mark(
+                    'remove-confirm'
+                )
         dialog.open()

@@ -30,8 +30,10 @@ def quota_text(user: UserSummary) -> str:
 
 def quota_ratio(user: UserSummary) -> float:
     """The fuller of the two quota uses, 0..1 (0 when unlimited)."""
-    ratios = [user.images / user.max_images if user.max_images else 0.0,
-              user.bytes / user.max_bytes if user.max_bytes else 0.0]
+    ratios = [
+        user.images / user.max_images if user.max_images else 0.0,
+        user.bytes / user.max_bytes if user.max_bytes else 0.0,
+    ]
     return min(1.0, max(ratios))
 
 
@@ -47,8 +49,12 @@ class UsersPage:
                 ui.label(t('usr_title')).classes('text-2xl font-medium')
                 self.count = ui.label().classes('text-gray-600').mark('user-count')
                 ui.space()
-                self.search = ui.input(placeholder=t('usr_search'), on_change=self._render) \
-                    .props('outlined dense clearable').classes('w-full sm:w-64').mark('user-search')
+                self.search = (
+                    ui.input(placeholder=t('usr_search'), on_change=self._render)
+                    .props('outlined dense clearable')
+                    .classes('w-full sm:w-64')
+                    .mark('user-search')
+                )
                 ui.button(icon='refresh', on_click=self.reload).props('flat round').mark('user-refresh')
             self.list = ui.column().classes('w-full gap-2').mark('user-list')
 
@@ -75,18 +81,20 @@ class UsersPage:
                     ui.icon('person').classes('text-xl text-slate-500')
                     ui.label(user.display_name or t('usr_anonymous')).classes('font-medium')
                     if user.blocked:
-                        ui.badge(t('usr_blocked'), color='negative').props('rounded') \
-                            .mark(f'user-blocked-{user.id}')
+                        ui.badge(t('usr_blocked'), color='negative').props('rounded').mark(f'user-blocked-{user.id}')
                     ui.label(user.id).classes('text-xs text-gray-500 break-all')
                 ui.space()
                 with ui.row().classes('items-center gap-1 no-wrap'):
-                    ui.button(t('usr_edit'), icon='edit', on_click=lambda u=user: self._edit(u)) \
-                        .props('flat dense no-caps').mark(f'user-edit-{user.id}')
-                    ui.button(t('usr_unblock') if user.blocked else t('usr_block'),
-                              icon='lock_open' if user.blocked else 'block',
-                              on_click=lambda u=user: self._set(u, blocked=not u.blocked)) \
-                        .props(f'flat dense no-caps color={"primary" if user.blocked else "negative"}') \
-                        .mark(f'user-block-{user.id}')
+                    ui.button(t('usr_edit'), icon='edit', on_click=lambda u=user: self._edit(u)).props(
+                        'flat dense no-caps'
+                    ).mark(f'user-edit-{user.id}')
+                    ui.button(
+                        t('usr_unblock') if user.blocked else t('usr_block'),
+                        icon='lock_open' if user.blocked else 'block',
+                        on_click=lambda u=user: self._set(u, blocked=not u.blocked),
+                    ).props(f'flat dense no-caps color={"primary" if user.blocked else "negative"}').mark(
+                        f'user-block-{user.id}'
+                    )
             with ui.row().classes('w-full gap-x-5 gap-y-0 text-sm text-gray-700'):
                 ui.label(t('usr_jobs', n=user.jobs))
                 ui.label(t('usr_images', n=user.images, trash=user.trash_images))
@@ -97,8 +105,9 @@ class UsersPage:
                 ui.label(quota_text(user)).classes('whitespace-nowrap').mark(f'user-quota-{user.id}')
                 if user.max_images or user.max_bytes:
                     ratio = quota_ratio(user)
-                    ui.linear_progress(ratio, show_value=False, size='6px') \
-                        .props(f'rounded color={"negative" if ratio >= 0.9 else "primary"}').classes('max-w-48')
+                    ui.linear_progress(ratio, show_value=False, size='6px').props(
+                        f'rounded color={"negative" if ratio >= 0.9 else "primary"}'
+                    ).classes('max-w-48')
 
     async def _set(self, user: UserSummary, **fields: object) -> bool:
         try:
@@ -113,21 +122,41 @@ class UsersPage:
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('user-edit-dialog'):
             ui.label(t('usr_edit_title')).classes('text-lg font-medium')
             ui.label(user.id).classes('text-xs text-gray-500 break-all -mt-2')
-            name = ui.input(t('usr_display_name'), value=user.display_name or '') \
-                .props('outlined dense maxlength=100').classes('w-full').mark('user-name')
+            name = (
+                ui.input(t('usr_display_name'), value=user.display_name or '')
+                .props('outlined dense maxlength=100')
+                .classes('w-full')
+                .mark('user-name')
+            )
             ui.label(t('usr_quota_hint')).classes('text-sm text-gray-600')
             with ui.row().classes('w-full gap-2 no-wrap'):
-                max_mb = ui.number(t('usr_max_mb'), min=0, step=1, precision=0,
-                                   value=None if user.quota_max_bytes is None else user.quota_max_bytes // MB) \
-                    .props('outlined dense clearable').classes('w-1/2').mark('user-max-mb')
-                max_images = ui.number(t('usr_max_images'), min=0, step=1, precision=0, value=user.quota_max_images) \
-                    .props('outlined dense clearable').classes('w-1/2').mark('user-max-images')
+                max_mb = (
+                    ui.number(
+                        t('usr_max_mb'),
+                        min=0,
+                        step=1,
+                        precision=0,
+                        value=None if user.quota_max_bytes is None else user.quota_max_bytes // MB,
+                    )
+                    .props('outlined dense clearable')
+                    .classes('w-1/2')
+                    .mark('user-max-mb')
+                )
+                max_images = (
+                    ui.number(t('usr_max_images'), min=0, step=1, precision=0, value=user.quota_max_images)
+                    .props('outlined dense clearable')
+                    .classes('w-1/2')
+                    .mark('user-max-images')
+                )
 
             async def save() -> None:
                 mb, count = max_mb.value, max_images.value
-                if await self._set(user, display_name=name.value,
-                                   quota_max_bytes=None if mb is None or mb == '' else int(mb) * MB,
-                                   quota_max_images=None if count is None or count == '' else int(count)):
+                if await self._set(
+                    user,
+                    display_name=name.value,
+                    quota_max_bytes=None if mb is None or mb == '' else int(mb) * MB,
+                    quota_max_images=None if count is None or count == '' else int(count),
+                ):
                     dialog.close()
                     ui.notify(t('usr_saved'), type='positive')
 

@@ -12,8 +12,11 @@ from vcc_ui.services.servers import ServerHealth
 
 DRAFT_KEY = 'form_draft'  # app.storage.client: a callable giving the page's form; kept across a language switch
 
-NAV = [('nav_generate', '/', 'auto_awesome'), ('nav_gallery', '/gallery', 'photo_library'),
-       ('nav_inputs', '/inputs', 'inventory_2')]
+NAV = [
+    ('nav_generate', '/', 'auto_awesome'),
+    ('nav_gallery', '/gallery', 'photo_library'),
+    ('nav_inputs', '/inputs', 'inventory_2'),
+]
 ADMIN_NAV = [('nav_admin', '/admin', 'admin_panel_settings'), ('nav_loras', '/admin/loras', 'extension')]
 
 
@@ -36,10 +39,12 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
                 links.setdefault(path, []).append(link)
     with ui.header(elevated=True).classes('p-0 bg-slate-900'), ui.column().classes('w-full gap-0'):
         with ui.row().classes('w-full items-center no-wrap gap-2 px-3 py-2'):
-            ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white') \
-                .props(f'aria-label="{t("nav_menu")}"').classes('lt-sm').mark('nav-menu')
-            ui.link(t('app_name'), '/').classes('text-xl font-bold text-white no-underline whitespace-nowrap') \
-                .mark('app-name')
+            ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white').props(
+                f'aria-label="{t("nav_menu")}"'
+            ).classes('lt-sm').mark('nav-menu')
+            ui.link(t('app_name'), '/').classes('text-xl font-bold text-white no-underline whitespace-nowrap').mark(
+                'app-name'
+            )
             with ui.row().classes('gt-xs items-center gap-1 ml-4 no-wrap'):
                 for key, path, icon in items:
                     with ui.link(target=path).classes('nav-link header-link').mark(f'nav-{key}') as link:
@@ -56,6 +61,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
 
 def language_switch(*, dark: bool = False) -> None:
     """Add the KO/EN switch; choosing reloads the page in that language."""
+
     def switch(event: events.ValueChangeEventArguments) -> None:
         if event.value and event.value != language():
             set_language(event.value)
@@ -63,11 +69,14 @@ def language_switch(*, dark: bool = False) -> None:
                 app.storage.user[DRAFT_KEY] = draft()
             ui.navigate.reload()
 
-    colors = 'color=slate-700 text-color=white toggle-color=white toggle-text-color=slate-900' if dark else \
-        'color=grey-3 text-color=grey-8 toggle-color=primary toggle-text-color=white'
-    ui.toggle({'ko': 'KO', 'en': 'EN'}, value=language(), on_change=switch) \
-        .props(f'dense no-caps unelevated rounded padding="2px 10px" {colors}').classes('text-xs font-medium') \
-        .mark('lang-switch')
+    colors = (
+        'color=slate-700 text-color=white toggle-color=white toggle-text-color=slate-900'
+        if dark
+        else 'color=grey-3 text-color=grey-8 toggle-color=primary toggle-text-color=white'
+    )
+    ui.toggle({'ko': 'KO', 'en': 'EN'}, value=language(), on_change=switch).props(
+        f'dense no-caps unelevated rounded padding="2px 10px" {colors}'
+    ).classes('text-xs font-medium').mark('lang-switch')
 
 
 class HealthBanner:
@@ -78,8 +87,11 @@ class HealthBanner:
         self.rows: dict[int, tuple[ui.row, ui.label]] = {}
         with ui.column().classes('w-full gap-0') as self.container:
             if services.pool.simulator:
-                with ui.row().classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-sky-100 text-sky-900 text-sm') \
-                        .mark('simulator-note'):
+                with (
+                    ui.row()
+                    .classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-sky-100 text-sky-900 text-sm')
+                    .mark('simulator-note')
+                ):
                     ui.icon('info')
                     ui.label(t('simulator_note'))
         for entry in services.pool.entries.values():
@@ -92,8 +104,12 @@ class HealthBanner:
         if health.id not in self.rows:
             if not down:
                 return
-            with self.container, ui.row().classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-red-700 '
-                                                  'text-white text-sm').mark('health-banner') as row:
+            with (
+                self.container,
+                ui.row()
+                .classes('w-full items-center no-wrap gap-2 px-4 py-1 bg-red-700 text-white text-sm')
+                .mark('health-banner') as row,
+            ):
                 ui.icon('warning')
                 label = ui.label().mark('health-banner-text')
                 ui.label(translate('server_down_hint', self.lang)).classes('gt-xs opacity-80')
@@ -122,7 +138,7 @@ def _highlight_active(links: dict[str, list[ui.link]]) -> None:
     router.on_path_changed(mark)
 
 
-CSS = '''
+CSS = """
 .nav-link { display: flex; align-items: center; gap: .4rem; text-decoration: none; border-radius: .5rem; }
 .header-link { color: rgba(255,255,255,.8); padding: .35rem .7rem; }
 .header-link:hover, .header-link.active { color: white; background: rgba(255,255,255,.14); }
@@ -130,4 +146,4 @@ CSS = '''
 .drawer-link.active { background: #e2e8f0; font-weight: 600; }
 .vcc-uploader { max-height: none; }
 .vcc-uploader .q-uploader__subtitle, .vcc-uploader .q-uploader__list { display: none; }
-'''
+"""

@@ -21,8 +21,12 @@ from vcc_ui.services.storage import ImageRejected
 from vcc_ui.services.workflows import SEED_MAX, STEPS_MAX, STEPS_MIN, Template, Workflow
 
 STRIP_SIZE = 24
-REJECT_KEYS = {'too_large': 'gen_upload_too_large', 'type_not_allowed': 'gen_upload_type',
-               'not_an_image': 'gen_upload_not_image', 'bomb': 'gen_upload_not_image'}
+REJECT_KEYS = {
+    'too_large': 'gen_upload_too_large',
+    'type_not_allowed': 'gen_upload_type',
+    'not_an_image': 'gen_upload_not_image',
+    'bomb': 'gen_upload_not_image',
+}
 
 
 def page(services: Services) -> None:
@@ -32,8 +36,11 @@ def page(services: Services) -> None:
     if draft := app.storage.user.pop(DRAFT_KEY, None):
         generate.restore(draft)
     elif urlsplit(context.client.sub_pages_router.current_path).query:
-        background_tasks.create(prefill(generate, context.client.sub_pages_router.current_path),
-                                name='generate-prefill', context=generate.strip.root)
+        background_tasks.create(
+            prefill(generate, context.client.sub_pages_router.current_path),
+            name='generate-prefill',
+            context=generate.strip.root,
+        )
 
 
 class GeneratePage:
@@ -46,16 +53,17 @@ class GeneratePage:
         parents = services.registry.parents()
         self.parent: Workflow | None = parents[0] if parents else None
         self.mode = 'txt2img'
-        self.lightbox = Lightbox(lang=self.lang,
-                                 workflow_title=lambda w: services.registry.title(w, self.lang))
-        with ui.element('div').classes('w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 '
-                                       'items-start p-2 sm:p-4'):
+        self.lightbox = Lightbox(lang=self.lang, workflow_title=lambda w: services.registry.title(w, self.lang))
+        with ui.element('div').classes(
+            'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
+        ):
             with ui.column().classes('lg:col-span-7 gap-3 min-w-0 w-full').mark('generate-form'):
                 self._build_form(parents)
             with ui.column().classes('lg:col-span-5 gap-2 min-w-0 w-full lg:sticky lg:top-20'):
                 ui.label(t('jobs_title')).classes('text-lg font-medium')
-                self.jobs = JobsPanel(services, user, lang=self.lang, on_open=self.lightbox.open,
-                                      on_images=self._new_images)
+                self.jobs = JobsPanel(
+                    services, user, lang=self.lang, on_open=self.lightbox.open, on_images=self._new_images
+                )
         if self.parent is not None:
             self._apply_workflow()
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.strip.root)
@@ -68,34 +76,61 @@ class GeneratePage:
         self.cards: dict[str, ui.card] = {}
         with ui.row().classes('w-full no-wrap gap-2 overflow-x-auto p-1').mark('workflow-cards'):
             for workflow in parents:
-                with ui.card().tight().classes('p-3 w-56 shrink-0 cursor-pointer gap-1 transition-all') \
-                        .on('click', lambda w=workflow: self.select(w.id)).mark(f'workflow-{workflow.id}') as card:
+                with (
+                    ui.card()
+                    .tight()
+                    .classes('p-3 w-56 shrink-0 cursor-pointer gap-1 transition-all')
+                    .on('click', lambda w=workflow: self.select(w.id))
+                    .mark(f'workflow-{workflow.id}') as card
+                ):
                     card.props('tabindex=0').on('keydown.enter', lambda w=workflow: self.select(w.id))
                     with ui.row().classes('w-full items-center no-wrap gap-1'):
                         ui.label(workflow.title_for(self.lang)).classes('font-medium truncate')
                         if self.services.registry.img2img_for(workflow.id):
-                            ui.icon('auto_fix_high', size='xs').classes('text-primary') \
-                                .tooltip(t('gen_has_img2img'))
+                            ui.icon('auto_fix_high', size='xs').classes('text-primary').tooltip(t('gen_has_img2img'))
                     ui.label(workflow.description_for(self.lang)).classes('text-xs text-gray-500 line-clamp-3')
                 self.cards[workflow.id] = card
-        with ui.tabs(on_change=lambda e: self.switch_mode(e.value)).props('dense inline-label no-caps align=left') \
-                .classes('w-full border-b').mark('mode-tabs') as self.tabs:
+        with (
+            ui.tabs(on_change=lambda e: self.switch_mode(e.value))
+            .props('dense inline-label no-caps align=left')
+            .classes('w-full border-b')
+            .mark('mode-tabs') as self.tabs
+        ):
             ui.tab('txt2img', label=t('gen_mode_txt2img'), icon='text_fields').mark('tab-txt2img')
-            self.img2img_tab = ui.tab('img2img', label=t('gen_mode_img2img'), icon='image').mark('tab-img2img') \
+            self.img2img_tab = (
+                ui.tab('img2img', label=t('gen_mode_img2img'), icon='image')
+                .mark('tab-img2img')
                 .props('data-role=tab-img2img')
+            )
         self.tabs.set_value('txt2img')
-        self.prompt = ui.textarea(t('gen_prompt')).props('outlined autogrow clearable').classes('w-full') \
-            .mark('prompt').on('keydown.ctrl.enter', self.generate).on('keydown.meta.enter', self.generate)
-        self.negative = ui.textarea(t('gen_negative')).props('outlined autogrow dense').classes('w-full') \
-            .mark('negative').on('keydown.ctrl.enter', self.generate).on('keydown.meta.enter', self.generate)
+        self.prompt = (
+            ui.textarea(t('gen_prompt'))
+            .props('outlined autogrow clearable')
+            .classes('w-full')
+            .mark('prompt')
+            .on('keydown.ctrl.enter', self.generate)
+            .on('keydown.meta.enter', self.generate)
+        )
+        self.negative = (
+            ui.textarea(t('gen_negative'))
+            .props('outlined autogrow dense')
+            .classes('w-full')
+            .mark('negative')
+            .on('keydown.ctrl.enter', self.generate)
+            .on('keydown.meta.enter', self.generate)
+        )
         with ui.column().classes('w-full gap-1'):
             ui.label(t('gen_templates')).classes('text-xs text-gray-500')
             self.templates = ui.row().classes('w-full gap-1').mark('templates')
         self.lora = LoraPicker(self.services, prompt=self.prompt)
         with ui.column().classes('w-full gap-2').mark('input-section') as self.input_section:
             ui.label(t('gen_input_image')).classes('text-sm font-medium')
-            self.slot = ImageSlot(lang=self.lang, max_bytes=self.services.settings.controls_max_bytes,
-                                  on_image_id=self.use_image, on_file=self.upload)
+            self.slot = ImageSlot(
+                lang=self.lang,
+                max_bytes=self.services.settings.controls_max_bytes,
+                on_image_id=self.use_image,
+                on_file=self.upload,
+            )
             self.strip = ThumbStrip(lang=self.lang, on_pick=self.use_image, limit=STRIP_SIZE)
         with ui.row().classes('w-full items-end gap-x-4 gap-y-2'):
             with ui.column().classes('gap-0').mark('aspect-section') as self.aspect_section:
@@ -103,19 +138,33 @@ class GeneratePage:
                 self.aspect = ui.toggle([]).props('dense no-caps unelevated toggle-color=primary').mark('aspect')
             with ui.row().classes('items-center no-wrap gap-1'):
                 self.random_seed = ui.switch(t('gen_seed_random'), value=True).mark('seed-random')
-                self.seed = ui.number(t('gen_seed'), min=0, max=SEED_MAX, precision=0, format='%d') \
-                    .props('dense outlined').classes('w-40').mark('seed') \
+                self.seed = (
+                    ui.number(t('gen_seed'), min=0, max=SEED_MAX, precision=0, format='%d')
+                    .props('dense outlined')
+                    .classes('w-40')
+                    .mark('seed')
                     .bind_visibility_from(self.random_seed, 'value', backward=lambda v: not v)
-                ui.button(icon='casino', on_click=self.roll_seed).props('flat round dense') \
-                    .tooltip(t('gen_seed_roll')).mark('seed-roll')
-            self.batch = ui.select([1], value=1, label=t('gen_batch')).props('dense outlined').classes('w-24') \
-                .mark('batch')
-            self.steps = ui.number(t('gen_steps'), min=STEPS_MIN, max=STEPS_MAX, precision=0, format='%d') \
-                .props('dense outlined').classes('w-24').mark('steps')
+                )
+                ui.button(icon='casino', on_click=self.roll_seed).props('flat round dense').tooltip(
+                    t('gen_seed_roll')
+                ).mark('seed-roll')
+            self.batch = (
+                ui.select([1], value=1, label=t('gen_batch')).props('dense outlined').classes('w-24').mark('batch')
+            )
+            self.steps = (
+                ui.number(t('gen_steps'), min=STEPS_MIN, max=STEPS_MAX, precision=0, format='%d')
+                .props('dense outlined')
+                .classes('w-24')
+                .mark('steps')
+            )
         with ui.row().classes('w-full items-center gap-3'):
-            self.button = ui.button(t('gen_submit'), icon='auto_awesome', on_click=self.generate) \
-                .props('unelevated size=lg no-caps').classes('grow sm:grow-0 px-8').mark('generate') \
+            self.button = (
+                ui.button(t('gen_submit'), icon='auto_awesome', on_click=self.generate)
+                .props('unelevated size=lg no-caps')
+                .classes('grow sm:grow-0 px-8')
+                .mark('generate')
                 .props('data-role=generate')
+            )
             ui.label(t('gen_shortcut')).classes('text-xs text-gray-400 gt-xs')
         self.message = ui.label().classes('text-sm text-negative w-full').mark('generate-message')
         self.message.set_visibility(False)
@@ -143,8 +192,11 @@ class GeneratePage:
         """Switch between Txt2Img and Img2Img, loading that workflow's defaults and templates."""
         if mode == self.mode:
             return
-        self.mode = mode if mode == 'img2img' and self.parent and self.services.registry.img2img_for(
-            self.parent.id) else 'txt2img'
+        self.mode = (
+            mode
+            if mode == 'img2img' and self.parent and self.services.registry.img2img_for(self.parent.id)
+            else 'txt2img'
+        )
         self._apply_workflow()
 
     def _apply_workflow(self) -> None:
@@ -163,8 +215,9 @@ class GeneratePage:
         self.templates.clear()
         with self.templates:
             for template in workflow.templates:
-                ui.chip(template.title_for(self.lang), icon='lightbulb', on_click=lambda tp=template: self.fill(tp)) \
-                    .props('clickable outline color=primary').mark('template')
+                ui.chip(
+                    template.title_for(self.lang), icon='lightbulb', on_click=lambda tp=template: self.fill(tp)
+                ).props('clickable outline color=primary').mark('template')
         ratios = list(workflow.aspect_ratios)
         self.aspect.set_options(ratios, value=workflow.defaults.aspect_ratio if ratios else None)
         self.aspect_section.set_visibility(bool(ratios))
@@ -178,9 +231,17 @@ class GeneratePage:
 
     def draft(self) -> dict:
         """The form as it stands (what a reload in another language should keep)."""
-        return {'workflow': self.parent.id if self.parent else None, 'mode': self.mode, 'prompt': self.prompt.value,
-                'negative': self.negative.value, 'aspect': self.aspect.value, 'batch': self.batch.value,
-                'steps': self.steps.value, 'random_seed': self.random_seed.value, 'seed': self.seed.value}
+        return {
+            'workflow': self.parent.id if self.parent else None,
+            'mode': self.mode,
+            'prompt': self.prompt.value,
+            'negative': self.negative.value,
+            'aspect': self.aspect.value,
+            'batch': self.batch.value,
+            'steps': self.steps.value,
+            'random_seed': self.random_seed.value,
+            'seed': self.seed.value,
+        }
 
     def restore(self, draft: dict) -> None:
         """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
@@ -232,8 +293,11 @@ class GeneratePage:
             row = await self.services.images.upload_input(self.user, data, filename)
         except (ImageRejected, ImageProblem) as error:
             key = REJECT_KEYS.get(getattr(error, 'code', ''))
-            message = t(key, mb=f'{self.services.settings.controls_max_bytes / 2**20:.0f}') if key \
+            message = (
+                t(key, mb=f'{self.services.settings.controls_max_bytes / 2**20:.0f}')
+                if key
                 else t('gen_upload_failed', reason=str(error))
+            )
             self.slot.show_error(message)
             ui.notify(message, type='warning')
             return
@@ -303,8 +367,13 @@ class GeneratePage:
         ui.notify(t('gen_queued'), type='positive', position='top')
 
 
-FIELD_LABELS = {'seed': 'gen_seed', 'steps': 'gen_steps', 'batch_size': 'gen_batch', 'prompt': 'gen_prompt',
-                'negative_prompt': 'gen_negative'}
+FIELD_LABELS = {
+    'seed': 'gen_seed',
+    'steps': 'gen_steps',
+    'batch_size': 'gen_batch',
+    'prompt': 'gen_prompt',
+    'negative_prompt': 'gen_negative',
+}
 
 
 def refusal(error: SubmitError) -> str:
@@ -324,14 +393,16 @@ def refusal(error: SubmitError) -> str:
 # ---- links from the gallery: /?from=<image id> (its settings) and /?input=<image id> (as the input image) -----------
 # NOTE: vcc_ui/pages/widgets/gallery_lightbox.py makes these links.
 
+
 async def prefill(page: GeneratePage, path: str) -> None:
     """Fill the form from the query of a gallery link."""
     query = parse_qs(urlsplit(path).query)
     if image_id := (query.get('from') or [''])[0]:
         row = await page.services.images.get(page.user, image_id)
         workflow = page.services.registry.get(row.workflow_id or '') if row else None
-        parent = next((w for w in page.services.registry.parents()
-                       if workflow and workflow.id in (w.id, w.related_img2img)), None)
+        parent = next(
+            (w for w in page.services.registry.parents() if workflow and workflow.id in (w.id, w.related_img2img)), None
+        )
         if row is None or workflow is None or parent is None:
             page._say(t('gen_image_missing'), notify=True)
             return

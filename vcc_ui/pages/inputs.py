@@ -16,8 +16,12 @@ from vcc_ui.services.images import ImagePage
 
 ACCEPT = '.png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp'
 KINDS = {'all': ('input', 'control'), 'input': ('input',), 'control': ('control',)}
-REJECT_KEYS = {'too_large': 'inp_too_large', 'not_an_image': 'inp_not_image', 'type_not_allowed': 'inp_type',
-               'bomb': 'inp_bomb'}
+REJECT_KEYS = {
+    'too_large': 'inp_too_large',
+    'not_an_image': 'inp_not_image',
+    'type_not_allowed': 'inp_type',
+    'bomb': 'inp_bomb',
+}
 
 
 async def page(services: Services) -> None:
@@ -34,28 +38,58 @@ class InputsPage:
         self.lang = language()
         self.t = partial(translate, lang=self.lang)
         self.max_bytes = services.settings.controls_max_bytes
-        self.lightbox = Lightbox(lang=self.lang,
-                                 workflow_title=lambda w: services.registry.title(w, self.lang))
+        self.lightbox = Lightbox(lang=self.lang, workflow_title=lambda w: services.registry.title(w, self.lang))
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(self.t('inputs_title')).classes('text-2xl font-medium')
                 ui.space()
-                self.kind = ui.toggle({'all': self.t('inp_kind_all'), 'input': self.t('kind_input'),
-                                       'control': self.t('kind_control')}, value='all', on_change=self.reload) \
-                    .props('dense no-caps unelevated toggle-color=primary').mark('inputs-kind')
-                self.view = ui.toggle({'active': self.t('gal_view_active'), 'trash': self.t('gal_view_trash')},
-                                      value='active', on_change=self.reload) \
-                    .props('dense no-caps unelevated toggle-color=primary').classes('ml-2').mark('inputs-view')
-            self.upload = ui.upload(label=self.t('inp_upload'), multiple=True, auto_upload=True,
-                                    max_file_size=self.max_bytes, on_upload=self._uploaded,
-                                    on_rejected=self._rejected) \
-                .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn').classes('vcc-uploader w-full') \
+                self.kind = (
+                    ui.toggle(
+                        {
+                            'all': self.t('inp_kind_all'),
+                            'input': self.t('kind_input'),
+                            'control': self.t('kind_control'),
+                        },
+                        value='all',
+                        on_change=self.reload,
+                    )
+                    .props('dense no-caps unelevated toggle-color=primary')
+                    .mark('inputs-kind')
+                )
+                self.view = (
+                    ui.toggle(
+                        {'active': self.t('gal_view_active'), 'trash': self.t('gal_view_trash')},
+                        value='active',
+                        on_change=self.reload,
+                    )
+                    .props('dense no-caps unelevated toggle-color=primary')
+                    .classes('ml-2')
+                    .mark('inputs-view')
+                )
+            self.upload = (
+                ui.upload(
+                    label=self.t('inp_upload'),
+                    multiple=True,
+                    auto_upload=True,
+                    max_file_size=self.max_bytes,
+                    on_upload=self._uploaded,
+                    on_rejected=self._rejected,
+                )
+                .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn')
+                .classes('vcc-uploader w-full')
                 .mark('inputs-upload')
+            )
             self.message = ui.label().classes('text-sm text-negative whitespace-pre-line').mark('inputs-message')
             self.message.set_visibility(False)
-            self.grid = ImageGrid(lang=self.lang, fetch=self.fetch, empty_key='inputs_empty',
-                                  retention_days=services.settings.trash_retention_days, on_open=self._open,
-                                  extras=self._tile_button, selectable=False)
+            self.grid = ImageGrid(
+                lang=self.lang,
+                fetch=self.fetch,
+                empty_key='inputs_empty',
+                retention_days=services.settings.trash_retention_days,
+                on_open=self._open,
+                extras=self._tile_button,
+                selectable=False,
+            )
 
     async def fetch(self, page: int, size: int) -> ImagePage:
         """One page of the library under the current kind and view."""
@@ -71,13 +105,13 @@ class InputsPage:
 
     def _tile_button(self, item: dict) -> None:
         if item['status'] == 'trash':
-            ui.button(icon='restore_from_trash', on_click=lambda: self.change(item['id'], restore=True)) \
-                .props('round dense unelevated size=sm color=primary').classes('absolute top-1 right-1') \
-                .tooltip(self.t('gal_restore')).mark('input-restore')
+            ui.button(icon='restore_from_trash', on_click=lambda: self.change(item['id'], restore=True)).props(
+                'round dense unelevated size=sm color=primary'
+            ).classes('absolute top-1 right-1').tooltip(self.t('gal_restore')).mark('input-restore')
         else:
-            ui.button(icon='delete', on_click=lambda: self.change(item['id'], restore=False)) \
-                .props('round dense unelevated size=sm color=white text-color=negative') \
-                .classes('absolute top-1 right-1').tooltip(self.t('gal_delete')).mark('input-delete')
+            ui.button(icon='delete', on_click=lambda: self.change(item['id'], restore=False)).props(
+                'round dense unelevated size=sm color=white text-color=negative'
+            ).classes('absolute top-1 right-1').tooltip(self.t('gal_delete')).mark('input-delete')
 
     async def change(self, image_id: str, *, restore: bool) -> None:
         """Delete an image to the trash or restore it; it leaves the current view at once."""

@@ -36,9 +36,13 @@ def create(services: Services) -> Callable[..., Response | None]:
                     language_switch()
                 ui.label(t('login_title')).classes('text-lg font-medium -mb-2')
                 ui.label(t('login_intro')).classes('text-gray-600')
-                PasswordForm(prefix='', submit_label=t('login_submit'), wrong_text=t('login_wrong'),
-                             attempt=lambda password: gate.attempt(password, ip),
-                             grant_url=lambda: f'{GRANT_PATH}?{urlencode({"token": gate.grant(), "next": target})}')
+                PasswordForm(
+                    prefix='',
+                    submit_label=t('login_submit'),
+                    wrong_text=t('login_wrong'),
+                    attempt=lambda password: gate.attempt(password, ip),
+                    grant_url=lambda: f'{GRANT_PATH}?{urlencode({"token": gate.grant(), "next": target})}',
+                )
         return None
 
     return login

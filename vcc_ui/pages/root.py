@@ -37,16 +37,19 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         services.users.touch(request.state.user)
         frame(services, is_admin=admin.is_admin(request))
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
-            ui.sub_pages({
-                '/': lambda: generate.page(services),
-                '/gallery': lambda: gallery.page(services),
-                '/inputs': lambda: inputs.page(services),
-                '/admin/login': lambda: admin_login.page(services),
-                '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
-                '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
-                '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
-                '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
-                '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
-                '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
-            }).classes('w-full')
+            ui.sub_pages(
+                {
+                    '/': lambda: generate.page(services),
+                    '/gallery': lambda: gallery.page(services),
+                    '/inputs': lambda: inputs.page(services),
+                    '/admin/login': lambda: admin_login.page(services),
+                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
+                    '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
+                    '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
+                    '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
+                    '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
+                    '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
+                }
+            ).classes('w-full')
+
     return root

@@ -48,8 +48,9 @@ class Services:
         self.writer = DbWriter(self.engine)
         self.users = UserDirectory(self.writer)
         self.pool = ServerPool(settings, self.engine, self.registry)
-        self.jobs = JobManager(settings, self.writer, self.pool, self.registry,
-                               JobRunner(settings, self.writer, self.storage))
+        self.jobs = JobManager(
+            settings, self.writer, self.pool, self.registry, JobRunner(settings, self.writer, self.storage)
+        )
         self.images = ImageIndex(self.writer, self.storage, settings)
         self.jobs.quota_check = self.images.quota_refusal
         self.jobs.block_check = self.images.block_check = self.users.refusal

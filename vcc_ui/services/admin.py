@@ -30,8 +30,9 @@ class AdminAuth:
         self._user = hashlib.sha256(user.encode()).digest()
         self._password = hashlib.sha256(password.encode()).digest()
         secret_bytes = secret.encode()
-        self._fingerprint = hmac.new(secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(),
-                                     hashlib.sha256).hexdigest()[:32]
+        self._fingerprint = hmac.new(
+            secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(), hashlib.sha256
+        ).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
         self._grants = OneTimeGrants(secret, salt='vcc-admin-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or RateLimiter(5, 60.0)

@@ -41,12 +41,21 @@ class UserSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of GET /api/v1/admin/users items."""
-        return {'id': self.id, 'display_name': self.display_name,
-                'created_at': self.created_at.isoformat() if self.created_at else None,
-                'last_seen': self.last_seen.isoformat() if self.last_seen else None, 'blocked': self.blocked,
-                'jobs': self.jobs, 'images': self.images, 'bytes': self.bytes, 'trash_images': self.trash_images,
-                'quota_max_bytes': self.quota_max_bytes, 'quota_max_images': self.quota_max_images,
-                'max_bytes': self.max_bytes, 'max_images': self.max_images}
+        return {
+            'id': self.id,
+            'display_name': self.display_name,
+            'created_at': self.created_at.isoformat() if self.created_at else None,
+            'last_seen': self.last_seen.isoformat() if self.last_seen else None,
+            'blocked': self.blocked,
+            'jobs': self.jobs,
+            'images': self.images,
+            'bytes': self.bytes,
+            'trash_images': self.trash_images,
+            'quota_max_bytes': self.quota_max_bytes,
+            'quota_max_images': self.quota_max_images,
+            'max_bytes': self.max_bytes,
+            'max_images': self.max_images,
+        }
 
 
 @dataclass(kw_only=True, slots=True)
@@ -71,11 +80,17 @@ class ServerJob:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of a history item."""
-        return {'id': self.id, 'owner': self.owner, 'workflow_id': self.workflow_id, 'status': self.status,
-                'queued_at': self.queued_at.isoformat(),
-                'started_at': self.started_at.isoformat() if self.started_at else None,
-                'finished_at': self.finished_at.isoformat() if self.finished_at else None,
-                'duration': self.duration, 'error': self.error}
+        return {
+            'id': self.id,
+            'owner': self.owner,
+            'workflow_id': self.workflow_id,
+            'status': self.status,
+            'queued_at': self.queued_at.isoformat(),
+            'started_at': self.started_at.isoformat() if self.started_at else None,
+            'finished_at': self.finished_at.isoformat() if self.finished_at else None,
+            'duration': self.duration,
+            'error': self.error,
+        }
 
 
 class AdminData:
@@ -90,19 +105,25 @@ class AdminData:
 
     async def users(self) -> list[UserSummary]:
         """Every user (rows, and owners of jobs or images without a row), most recently seen first."""
+
         def query(db: Session) -> list[UserSummary]:
             rows = {u.id: u for u in db.exec(select(User).order_by(col(User.last_seen).desc()).limit(MAX_USERS))}
             jobs = dict(db.exec(select(Job.owner, func.count()).group_by(Job.owner)).all())
             stats: dict[str, dict[str, int]] = {}
             for owner, status, count, size in db.exec(
-                    select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0))
-                    .group_by(Image.owner, Image.status)).all():
+                select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
+                    Image.owner, Image.status
+                )
+            ).all():
                 stats.setdefault(owner, {})[status] = int(count)
                 if status == 'active':
                     stats[owner]['bytes'] = int(size)
             ids = list(rows) + sorted((set(jobs) | set(stats)) - set(rows))
-            return [self._summary(user_id, rows.get(user_id), jobs.get(user_id, 0), stats.get(user_id, {}))
-                    for user_id in ids]
+            return [
+                self._summary(user_id, rows.get(user_id), jobs.get(user_id, 0), stats.get(user_id, {}))
+                for user_id in ids
+            ]
+
         return await self.writer.read(query)
 
     async def user(self, user_id: str) -> UserSummary | None:
@@ -112,13 +133,21 @@ class AdminData:
     def _summary(self, user_id: str, row: User | None, jobs: int, stats: dict[str, int]) -> UserSummary:
         own_bytes = row.quota_max_bytes if row else None
         own_images = row.quota_max_images if row else None
-        return UserSummary(id=user_id, display_name=row.display_name if row else None,
-                           created_at=row.created_at if row else None, last_seen=row.last_seen if row else None,
-                           blocked=bool(row and row.blocked), jobs=int(jobs), images=stats.get('active', 0),
-                           bytes=stats.get('bytes', 0), trash_images=stats.get('trash', 0),
-                           quota_max_bytes=own_bytes, quota_max_images=own_images,
-                           max_bytes=self.settings.quota_max_bytes if own_bytes is None else own_bytes,
-                           max_images=self.settings.quota_max_images if own_images is None else own_images)
+        return UserSummary(
+            id=user_id,
+            display_name=row.display_name if row else None,
+            created_at=row.created_at if row else None,
+            last_seen=row.last_seen if row else None,
+            blocked=bool(row and row.blocked),
+            jobs=int(jobs),
+            images=stats.get('active', 0),
+            bytes=stats.get('bytes', 0),
+            trash_images=stats.get('trash', 0),
+            quota_max_bytes=own_bytes,
+            quota_max_images=own_images,
+            max_bytes=self.settings.quota_max_bytes if own_bytes is None else own_bytes,
+            max_images=self.settings.quota_max_images if own_images is None else own_images,
+        )
 
     async def update_user(self, user_id: str, **fields: Any) -> UserSummary:
         """Set display_name, blocked, quota_max_bytes or quota_max_images (None = default) of a user."""
@@ -134,8 +163,10 @@ class AdminData:
         def apply(db: Session) -> None:
             row = db.get(User, user_id)
             if row is None:
-                known = db.exec(select(func.count()).select_from(Job).where(Job.owner == user_id)).one() or \
-                    db.exec(select(func.count()).select_from(Image).where(Image.owner == user_id)).one()
+                known = (
+                    db.exec(select(func.count()).select_from(Job).where(Job.owner == user_id)).one()
+                    or db.exec(select(func.count()).select_from(Image).where(Image.owner == user_id)).one()
+                )
                 if not known:
                     raise ImageNotFound('No such user.')
                 now = utcnow()
@@ -152,9 +183,16 @@ class AdminData:
 
     # ---- images ----------------------------------------------------------------------------------------------
 
-    async def images_page(self, *, user_id: str | None = None, page: int = 1, size: int = 50,
-                          include: Include = 'active', from_date: date | None = None,
-                          to_date: date | None = None) -> ImagePage:
+    async def images_page(
+        self,
+        *,
+        user_id: str | None = None,
+        page: int = 1,
+        size: int = 50,
+        include: Include = 'active',
+        from_date: date | None = None,
+        to_date: date | None = None,
+    ) -> ImagePage:
         """One page of everyone's (or one user's) images, newest first."""
         size, page = max(1, min(size, MAX_PAGE_SIZE)), max(1, page)
         where: list[Any] = []
@@ -169,8 +207,13 @@ class AdminData:
 
         def query(db: Session) -> ImagePage:
             total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-            items = db.exec(select(Image).where(*where).order_by(col(Image.created_at).desc(), col(Image.id).desc())
-                            .offset((page - 1) * size).limit(size)).all()
+            items = db.exec(
+                select(Image)
+                .where(*where)
+                .order_by(col(Image.created_at).desc(), col(Image.id).desc())
+                .offset((page - 1) * size)
+                .limit(size)
+            ).all()
             return ImagePage(items=list(items), page=page, size=size, total=total)
 
         return await self.writer.read(query)
@@ -200,7 +243,23 @@ class AdminData:
 
     async def server_history(self, server_id: int, *, limit: int = 20) -> list[ServerJob]:
         """The newest jobs sent to one server."""
-        rows: list[Job] = await self.writer.read(lambda db: list(db.exec(
-            select(Job).where(Job.server_id == server_id).order_by(col(Job.queued_at).desc()).limit(limit)).all()))
-        return [ServerJob(id=r.id, owner=r.owner, workflow_id=r.workflow_id, status=r.status, queued_at=r.queued_at,
-                          started_at=r.started_at, finished_at=r.finished_at, error=r.error) for r in rows]
+        rows: list[Job] = await self.writer.read(
+            lambda db: list(
+                db.exec(
+                    select(Job).where(Job.server_id == server_id).order_by(col(Job.queued_at).desc()).limit(limit)
+                ).all()
+            )
+        )
+        return [
+            ServerJob(
+                id=r.id,
+                owner=r.owner,
+                workflow_id=r.workflow_id,
+                status=r.status,
+                queued_at=r.queued_at,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                error=r.error,
+            )
+            for r in rows
+        ]

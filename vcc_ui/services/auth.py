@@ -101,8 +101,9 @@ class OneTimeGrants:
 class RateLimiter:
     """Counts events per key in a sliding window; a key over the limit must wait (in memory, one process)."""
 
-    def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 10_000) -> None:
+    def __init__(
+        self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000
+    ) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock

@@ -44,14 +44,26 @@ def _files_of(storage: Storage, row: Image) -> list[str]:
     return out
 
 
-def backup(engine: Engine, storage: Storage, out: Path, *, from_date: date, to_date: date,
-           progress: Progress = lambda done, total: None) -> dict[str, int]:
+def backup(
+    engine: Engine,
+    storage: Storage,
+    out: Path,
+    *,
+    from_date: date,
+    to_date: date,
+    progress: Progress = lambda done, total: None,
+) -> dict[str, int]:
     """Write every image created in [from_date, to_date] (UTC days, any user, any status) to a tar file."""
     start = datetime.combine(from_date, time.min, UTC)
     end = datetime.combine(to_date + timedelta(days=1), time.min, UTC)
     with session(engine) as db:
-        rows = list(db.exec(select(Image).where(col(Image.created_at) >= start, col(Image.created_at) < end)
-                            .order_by(col(Image.created_at))).all())
+        rows = list(
+            db.exec(
+                select(Image)
+                .where(col(Image.created_at) >= start, col(Image.created_at) < end)
+                .order_by(col(Image.created_at))
+            ).all()
+        )
         owners = {r.owner for r in rows}
         users = list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
     hashes: dict[str, str] = {}
@@ -65,9 +77,15 @@ def backup(engine: Engine, storage: Storage, out: Path, *, from_date: date, to_d
                     data = storage.read_bytes(rel)
                     hashes[rel] = hashlib.sha256(data).hexdigest()
                     _add(tar, f'files/{rel}', data)
-            manifest = {'format': FORMAT, 'created_at': utcnow().isoformat(), 'from': from_date.isoformat(),
-                        'to': to_date.isoformat(), 'images': [r.model_dump(mode='json') for r in rows],
-                        'users': [u.model_dump(mode='json') for u in users], 'files': hashes}
+            manifest = {
+                'format': FORMAT,
+                'created_at': utcnow().isoformat(),
+                'from': from_date.isoformat(),
+                'to': to_date.isoformat(),
+                'images': [r.model_dump(mode='json') for r in rows],
+                'users': [u.model_dump(mode='json') for u in users],
+                'files': hashes,
+            }
             _add(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode('utf-8'))
         os.replace(tmp, out)
     except BaseException:
@@ -96,8 +114,9 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
-def restore(engine: Engine, storage: Storage, archive: Path,
-            progress: Progress = lambda done, total: None) -> dict[str, int]:
+def restore(
+    engine: Engine, storage: Storage, archive: Path, progress: Progress = lambda done, total: None
+) -> dict[str, int]:
     """Verify every file of a backup by sha256, then write the files and upsert the rows; return counts."""
     try:
         tar = tarfile.open(archive, 'r')

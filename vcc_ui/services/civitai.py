@@ -63,9 +63,17 @@ def version_hashes(version: dict[str, Any]) -> set[str]:
 class CivitaiClient:
     """Talks to Civitai (or CIVITAI_BASE_URL); `requests` counts every HTTP request made, by kind."""
 
-    def __init__(self, base_url: str = 'https://civitai.com', api_key: str = '', *, timeout: float = 20.0,
-                 max_attempts: int = MAX_ATTEMPTS, backoff_base: float = BACKOFF_BASE,
-                 backoff_max: float = BACKOFF_MAX, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str = 'https://civitai.com',
+        api_key: str = '',
+        *,
+        timeout: float = 20.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_base: float = BACKOFF_BASE,
+        backoff_max: float = BACKOFF_MAX,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.base_url = base_url.rstrip('/')
         self.api_key = api_key.strip()
         self.timeout = timeout
@@ -87,7 +95,7 @@ class CivitaiClient:
         wanted = sorted({h.lower() for h in hashes if len(h) == 64})
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), BATCH_SIZE):
-            batch = wanted[start:start + BATCH_SIZE]
+            batch = wanted[start : start + BATCH_SIZE]
             body = await self._json('by_hash', 'POST', self.base_url + BY_HASH_PATH, json=[h.upper() for h in batch])
             if not isinstance(body, list):
                 raise CivitaiError(f'Civitai answered the by-hash batch with a {type(body).__name__}, not a list')
@@ -100,8 +108,9 @@ class CivitaiClient:
 
     async def model(self, model_id: int) -> dict[str, Any] | None:
         """Return the model object (description, tags, creator), or None when Civitai does not have it."""
-        body = await self._json('model', 'GET', self.base_url + MODEL_PATH.format(model_id=int(model_id)),
-                                missing_ok=True)
+        body = await self._json(
+            'model', 'GET', self.base_url + MODEL_PATH.format(model_id=int(model_id)), missing_ok=True
+        )
         return body if isinstance(body, dict) else None
 
     async def image(self, url: str) -> bytes:
@@ -113,12 +122,22 @@ class CivitaiClient:
         response = await self._send(kind, method, url, missing_ok=missing_ok, **kwargs)
         return None if response.status_code == 404 else response.json()
 
-    async def _send(self, kind: str, method: str, url: str, *, expect_json: bool = True, auth: bool = True,
-                    missing_ok: bool = False, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        *,
+        expect_json: bool = True,
+        auth: bool = True,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """Send with retries on 429, 5xx, timeouts, connection errors and non-JSON (challenge) answers."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True,
-                                           headers={'User-Agent': 'vcc-ui'})
+            self._http = httpx.AsyncClient(
+                timeout=self.timeout, follow_redirects=True, headers={'User-Agent': 'vcc-ui'}
+            )
         headers = {'Authorization': f'Bearer {self.api_key}'} if auth and self.api_key else {}
         problem = ''
         for attempt in range(self.max_attempts):
@@ -146,7 +165,7 @@ class CivitaiClient:
         raise CivitaiUnavailable(f'Civitai unavailable after {self.max_attempts} attempts: {problem}')
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** attempt)
+        ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
 
 

@@ -51,9 +51,11 @@ class DbWriter:
 
     async def read(self, fn: Write) -> Any:
         """Run a read-only fn(session) in a thread, outside the writer queue."""
+
         def run() -> Any:
             with session(self.engine) as db:
                 return fn(db)
+
         return await asyncio.to_thread(run)
 
     async def _run(self) -> None:

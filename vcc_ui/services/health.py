@@ -29,21 +29,41 @@ class HealthChecks:
             await asyncio.wait_for(self.pool.check_all(), timeout=CHECK_TIMEOUT + 0.5)
         except TimeoutError:
             pass
-        servers = {e.health.name: {
-            'ok': e.health.reachable, 'url': e.health.url, 'enabled': e.health.enabled,
-            'simulated': e.health.simulated, 'websocket': e.health.connected, 'inflight': e.health.inflight,
-            'queue_remaining': e.health.queue_remaining, 'vram_total': e.health.vram_total,
-            'vram_free': e.health.vram_free, 'last_error': e.health.last_error or None,
-        } for e in self.pool.entries.values() if e.health.enabled}
+        servers = {
+            e.health.name: {
+                'ok': e.health.reachable,
+                'url': e.health.url,
+                'enabled': e.health.enabled,
+                'simulated': e.health.simulated,
+                'websocket': e.health.connected,
+                'inflight': e.health.inflight,
+                'queue_remaining': e.health.queue_remaining,
+                'vram_total': e.health.vram_total,
+                'vram_free': e.health.vram_free,
+                'last_error': e.health.last_error or None,
+            }
+            for e in self.pool.entries.values()
+            if e.health.enabled
+        }
         comfy_ok = any(s['ok'] for s in servers.values())
         db = await asyncio.to_thread(self._db_write)
         free_mb = await asyncio.to_thread(self.storage.disk_free_mb)
-        disk = {'ok': free_mb >= self.settings.healthz_disk_min_free_mb, 'free_mb': round(free_mb),
-                'min_free_mb': self.settings.healthz_disk_min_free_mb}
+        disk = {
+            'ok': free_mb >= self.settings.healthz_disk_min_free_mb,
+            'free_mb': round(free_mb),
+            'min_free_mb': self.settings.healthz_disk_min_free_mb,
+        }
         simulator = self.pool.simulator.url if self.pool.simulator else None
-        checks = {'comfyui': {'ok': comfy_ok, 'servers': servers,
-                              'simulator': simulator, 'note': 'bundled simulator in use' if simulator else None},
-                  'db': db, 'disk': disk}
+        checks = {
+            'comfyui': {
+                'ok': comfy_ok,
+                'servers': servers,
+                'simulator': simulator,
+                'note': 'bundled simulator in use' if simulator else None,
+            },
+            'db': db,
+            'disk': disk,
+        }
         return comfy_ok and db['ok'] and disk['ok'], checks
 
     def _db_write(self) -> dict:

@@ -15,8 +15,17 @@ MAX_TAG_LEN = 32
 _TAG_BAD = re.compile(r'["\\\x00-\x1f\x7f,]')
 # Mutable fields a sidecar mirrors; everything else in it is fixed when the file is saved.
 MUTABLE = ('status', 'trashed_at', 'tags', 'favorite')
-ROW_FIELDS = ('workflow_id', 'mode', 'prompt', 'negative_prompt', 'seed', 'aspect_ratio', 'job_id', 'server',
-              'original_filename')
+ROW_FIELDS = (
+    'workflow_id',
+    'mode',
+    'prompt',
+    'negative_prompt',
+    'seed',
+    'aspect_ratio',
+    'job_id',
+    'server',
+    'original_filename',
+)
 
 
 class ImageProblem(Exception):
@@ -106,8 +115,10 @@ class Usage:
             needs.append(f'at least {over_images} image{"s" if over_images != 1 else ""}')
         if over_bytes > 0:
             needs.append(f'at least {human_bytes(over_bytes)}')
-        return (f'Your storage is full ({" and ".join(used)} used). Delete {" and ".join(needs)} '
-                'from your gallery or inputs to continue.')
+        return (
+            f'Your storage is full ({" and ".join(used)} used). Delete {" and ".join(needs)} '
+            'from your gallery or inputs to continue.'
+        )
 
 
 _REJECTIONS = {
@@ -148,8 +159,10 @@ def normalize_tags(tags: list[str]) -> list[str]:
         if not text:
             continue
         if len(text) > MAX_TAG_LEN or _TAG_BAD.search(text):
-            raise ImageProblem('invalid', f'Tags are up to {MAX_TAG_LEN} characters without quotes, commas '
-                                          f'or backslashes: {str(tag)[:40]!r}')
+            raise ImageProblem(
+                'invalid',
+                f'Tags are up to {MAX_TAG_LEN} characters without quotes, commas or backslashes: {str(tag)[:40]!r}',
+            )
         if text not in out:
             out.append(text)
     return out
@@ -162,9 +175,20 @@ def sidecar_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 def sidecar_of_row(row: Image) -> dict[str, Any]:
     """Return the full sidecar of an image, built from its row."""
-    meta = {'id': row.id, 'owner': row.owner, 'kind': row.kind, 'path': row.rel_path, 'thumb': row.thumb_path,
-            'mime': row.mime, 'bytes': row.bytes, 'width': row.width, 'height': row.height, 'sha256': row.sha256,
-            'created_at': row.created_at.isoformat(), **{k: getattr(row, k) for k in ROW_FIELDS}}
+    meta = {
+        'id': row.id,
+        'owner': row.owner,
+        'kind': row.kind,
+        'path': row.rel_path,
+        'thumb': row.thumb_path,
+        'mime': row.mime,
+        'bytes': row.bytes,
+        'width': row.width,
+        'height': row.height,
+        'sha256': row.sha256,
+        'created_at': row.created_at.isoformat(),
+        **{k: getattr(row, k) for k in ROW_FIELDS},
+    }
     meta.update(sidecar_fields({k: getattr(row, k) for k in MUTABLE}))
     return meta
 
@@ -180,12 +204,22 @@ def row_from_sidecar(meta: dict[str, Any]) -> Image:
     created = _when(meta['created_at'])
     if created is None:
         raise ValueError('created_at missing')
-    return Image(id=str(meta['id']), owner=str(meta['owner']), kind=str(meta.get('kind') or 'generated'),
-                 rel_path=str(meta['path']), thumb_path=meta.get('thumb'), mime=str(meta['mime']),
-                 bytes=int(meta['bytes']), width=int(meta.get('width') or 0), height=int(meta.get('height') or 0),
-                 sha256=str(meta['sha256']), created_at=created,
-                 status='trash' if meta.get('status') == 'trash' else 'active',
-                 trashed_at=_when(meta.get('trashed_at')),
-                 tags=[str(t) for t in tags] if isinstance(tags, list) else [], favorite=bool(meta.get('favorite')),
-                 seed=int(seed) if isinstance(seed, int) else None,
-                 **{k: meta.get(k) if isinstance(meta.get(k), str) else None for k in ROW_FIELDS if k != 'seed'})
+    return Image(
+        id=str(meta['id']),
+        owner=str(meta['owner']),
+        kind=str(meta.get('kind') or 'generated'),
+        rel_path=str(meta['path']),
+        thumb_path=meta.get('thumb'),
+        mime=str(meta['mime']),
+        bytes=int(meta['bytes']),
+        width=int(meta.get('width') or 0),
+        height=int(meta.get('height') or 0),
+        sha256=str(meta['sha256']),
+        created_at=created,
+        status='trash' if meta.get('status') == 'trash' else 'active',
+        trashed_at=_when(meta.get('trashed_at')),
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        favorite=bool(meta.get('favorite')),
+        seed=int(seed) if isinstance(seed, int) else None,
+        **{k: meta.get(k) if isinstance(meta.get(k), str) else None for k in ROW_FIELDS if k != 'seed'},
+    )

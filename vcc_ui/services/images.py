@@ -42,8 +42,17 @@ from vcc_ui.services.image_meta import (
 from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
 from vcc_ui.settings import Settings
 
-__all__ = ['ImageFilter', 'ImageIndex', 'ImageNotFound', 'ImagePage', 'ImageProblem', 'QuotaExceeded',
-           'UploadRejected', 'Usage', 'image_dict']
+__all__ = [
+    'ImageFilter',
+    'ImageIndex',
+    'ImageNotFound',
+    'ImagePage',
+    'ImageProblem',
+    'QuotaExceeded',
+    'UploadRejected',
+    'Usage',
+    'image_dict',
+]
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +116,15 @@ class ImageIndex:
 
     # ---- queries ---------------------------------------------------------------------------------------------
 
-    async def page(self, owner: str, *, page: int = 1, size: int = 50, filters: ImageFilter | None = None,
-                   kind: str | tuple[str, ...] | None = None) -> ImagePage:
+    async def page(
+        self,
+        owner: str,
+        *,
+        page: int = 1,
+        size: int = 50,
+        filters: ImageFilter | None = None,
+        kind: str | tuple[str, ...] | None = None,
+    ) -> ImagePage:
         """Return one page of the owner's images (active by default), newest first."""
         size, page = max(1, min(size, MAX_PAGE_SIZE)), max(1, page)
         f = filters or ImageFilter()
@@ -118,8 +134,13 @@ class ImageIndex:
 
         def query(db: Session) -> ImagePage:
             total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-            items = db.exec(select(Image).where(*where).order_by(col(Image.created_at).desc(), col(Image.id).desc())
-                            .offset((page - 1) * size).limit(size)).all()
+            items = db.exec(
+                select(Image)
+                .where(*where)
+                .order_by(col(Image.created_at).desc(), col(Image.id).desc())
+                .offset((page - 1) * size)
+                .limit(size)
+            ).all()
             return ImagePage(items=list(items), page=page, size=size, total=total)
 
         return await self.writer.read(query)
@@ -161,11 +182,11 @@ class ImageIndex:
         """Bring the owner's listed images back from the trash; return the rows changed."""
         return await self._change(owner, image_ids, {'status': 'active', 'trashed_at': None}, strict=strict)
 
-    async def _change(self, owner: str, image_ids: list[str], fields: dict[str, Any], *,
-                      strict: bool) -> list[Image]:
+    async def _change(self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool) -> list[Image]:
         ids = ids_of(image_ids, MAX_BULK)
         rows = await self.writer.read(
-            lambda db: list(db.exec(select(Image).where(col(Image.id).in_(ids), Image.owner == owner)).all()))
+            lambda db: list(db.exec(select(Image).where(col(Image.id).in_(ids), Image.owner == owner)).all())
+        )
         if 'status' in fields:  # restore only trashed rows, trash only active ones
             rows = [r for r in rows if r.status != fields['status']]
         if strict and not rows:
@@ -230,20 +251,37 @@ class ImageIndex:
             log.warning('copy of %s failed: %s', row.id, error)
             raise ImageNotFound('The file of this image is missing.') from error
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
-        meta = {'original_filename': row.original_filename or os.path.basename(row.rel_path),
-                'source_image_id': row.id, 'prompt': row.prompt, 'tags': [], 'favorite': False}
+        meta = {
+            'original_filename': row.original_filename or os.path.basename(row.rel_path),
+            'source_image_id': row.id,
+            'prompt': row.prompt,
+            'tags': [],
+            'favorite': False,
+        }
         return await self._store(owner, data, meta, None, prompt=row.prompt)
 
     async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> Image:
         try:
-            stored: StoredFile = await asyncio.to_thread(self.storage.save, owner=owner, kind='input', data=data,
-                                                         meta=meta, max_bytes=limit)
+            stored: StoredFile = await asyncio.to_thread(
+                self.storage.save, owner=owner, kind='input', data=data, meta=meta, max_bytes=limit
+            )
         except ImageRejected as error:
             raise rejected(error.reason, limit or len(data)) from error
-        row = Image(id=stored.id, owner=owner, kind='input', rel_path=stored.rel_path, thumb_path=stored.thumb_rel,
-                    mime=stored.mime, bytes=stored.bytes, width=stored.width, height=stored.height,
-                    sha256=stored.sha256, created_at=stored.created_at, original_filename=meta['original_filename'],
-                    **extra)
+        row = Image(
+            id=stored.id,
+            owner=owner,
+            kind='input',
+            rel_path=stored.rel_path,
+            thumb_path=stored.thumb_rel,
+            mime=stored.mime,
+            bytes=stored.bytes,
+            width=stored.width,
+            height=stored.height,
+            sha256=stored.sha256,
+            created_at=stored.created_at,
+            original_filename=meta['original_filename'],
+            **extra,
+        )
         try:
             await self.writer.write(lambda db: db.add(row))
         except Exception:
@@ -257,15 +295,23 @@ class ImageIndex:
 
     async def usage(self, owner: str) -> Usage:
         """Return what the owner's active images use and the limits that apply (0 = unlimited)."""
+
         def query(db: Session) -> Usage:
-            used, count = db.exec(select(func.coalesce(func.sum(Image.bytes), 0), func.count())
-                                  .where(Image.owner == owner, Image.status == 'active')).one()
+            used, count = db.exec(
+                select(func.coalesce(func.sum(Image.bytes), 0), func.count()).where(
+                    Image.owner == owner, Image.status == 'active'
+                )
+            ).one()
             user = db.get(User, owner)
             max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else None
             max_images = user.quota_max_images if user and user.quota_max_images is not None else None
-            return Usage(bytes=int(used), images=int(count),
-                         max_bytes=self.settings.quota_max_bytes if max_bytes is None else max_bytes,
-                         max_images=self.settings.quota_max_images if max_images is None else max_images)
+            return Usage(
+                bytes=int(used),
+                images=int(count),
+                max_bytes=self.settings.quota_max_bytes if max_bytes is None else max_bytes,
+                max_images=self.settings.quota_max_images if max_images is None else max_images,
+            )
+
         return await self.writer.read(query)
 
     async def check_quota(self, owner: str, *, add_bytes: int = 0, add_images: int = 1) -> None:
@@ -288,8 +334,11 @@ class ImageIndex:
         """Like purge_trash; return how many images went and their bytes."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        rows: list[Image] = await self.writer.read(lambda db: list(db.exec(
-            select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).all()))
+        rows: list[Image] = await self.writer.read(
+            lambda db: list(
+                db.exec(select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).all()
+            )
+        )
         purged = purged_bytes = 0
         for row in rows:
             try:
@@ -303,14 +352,19 @@ class ImageIndex:
             log.info('purged %d trashed image(s) older than %s days', purged, days)
         return purged, purged_bytes
 
-    async def trash_summary(self, *, older_than_days: float | None = None,
-                            now: datetime | None = None) -> tuple[int, int]:
+    async def trash_summary(
+        self, *, older_than_days: float | None = None, now: datetime | None = None
+    ) -> tuple[int, int]:
         """How many images (and bytes) a purge with these arguments would remove now."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        count, size = await self.writer.read(lambda db: db.exec(
-            select(func.count(), func.coalesce(func.sum(Image.bytes), 0))
-            .where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).one())
+        count, size = await self.writer.read(
+            lambda db: db.exec(
+                select(func.count(), func.coalesce(func.sum(Image.bytes), 0)).where(
+                    Image.status == 'trash', col(Image.trashed_at) <= cutoff
+                )
+            ).one()
+        )
         return int(count), int(size)
 
     async def purge_loop(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
@@ -325,8 +379,13 @@ class ImageIndex:
     async def zip_images(self, owner: str, image_ids: list[str]) -> Path:
         """Write the owner's listed images into a temporary ZIP file and return its path (the caller removes it)."""
         ids = ids_of(image_ids, MAX_BULK)
-        rows = await self.writer.read(lambda db: list(db.exec(
-            select(Image).where(col(Image.id).in_(ids), Image.owner == owner).order_by(col(Image.created_at))).all()))
+        rows = await self.writer.read(
+            lambda db: list(
+                db.exec(
+                    select(Image).where(col(Image.id).in_(ids), Image.owner == owner).order_by(col(Image.created_at))
+                ).all()
+            )
+        )
         if not rows:
             raise ImageNotFound()
         return await asyncio.to_thread(self._zip, rows)
@@ -359,15 +418,32 @@ def _delete_row(db: Session, image_id: str) -> None:
 
 def image_dict(row: Image, *, retention_days: int | None = None) -> dict:
     """The JSON shape of an image in API answers."""
-    purge_at = row.trashed_at + timedelta(days=retention_days) if row.trashed_at and retention_days is not None \
-        else None
-    return {'id': row.id, 'kind': row.kind, 'url': Storage.url(row.rel_path),
-            'thumb_url': Storage.url(row.thumb_path) if row.thumb_path else None, 'mime': row.mime,
-            'bytes': row.bytes, 'width': row.width, 'height': row.height, 'sha256': row.sha256,
-            'created_at': row.created_at.isoformat(), 'status': row.status, 'workflow_id': row.workflow_id,
-            'mode': row.mode, 'prompt': row.prompt, 'negative_prompt': row.negative_prompt, 'seed': row.seed,
-            'aspect_ratio': row.aspect_ratio, 'job_id': row.job_id, 'server': row.server, 'tags': row.tags,
-            'favorite': row.favorite, 'original_filename': row.original_filename,
-            'trashed_at': row.trashed_at.isoformat() if row.trashed_at else None,
-            'purge_at': purge_at.isoformat() if purge_at else None}
-
+    purge_at = (
+        row.trashed_at + timedelta(days=retention_days) if row.trashed_at and retention_days is not None else None
+    )
+    return {
+        'id': row.id,
+        'kind': row.kind,
+        'url': Storage.url(row.rel_path),
+        'thumb_url': Storage.url(row.thumb_path) if row.thumb_path else None,
+        'mime': row.mime,
+        'bytes': row.bytes,
+        'width': row.width,
+        'height': row.height,
+        'sha256': row.sha256,
+        'created_at': row.created_at.isoformat(),
+        'status': row.status,
+        'workflow_id': row.workflow_id,
+        'mode': row.mode,
+        'prompt': row.prompt,
+        'negative_prompt': row.negative_prompt,
+        'seed': row.seed,
+        'aspect_ratio': row.aspect_ratio,
+        'job_id': row.job_id,
+        'server': row.server,
+        'tags': row.tags,
+        'favorite': row.favorite,
+        'original_filename': row.original_filename,
+        'trashed_at': row.trashed_at.isoformat() if row.trashed_at else None,
+        'purge_at': purge_at.isoformat() if purge_at else None,
+    }

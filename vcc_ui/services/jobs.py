@@ -54,8 +54,9 @@ class SubmitError(Exception):
     {'queued': 3, 'limit': 3}, or a pydantic error type with the field and its bound).
     """
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, reason: str = '',
-                 values: dict | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, reason: str = '', values: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.field = code, message, field
         self.reason, self.values = reason, values or {}
@@ -93,24 +94,48 @@ class JobView:
 
     def to_dict(self) -> dict:
         """The JSON shape the API answers with."""
-        return {'id': self.id, 'owner': self.owner, 'workflow_id': self.workflow_id, 'mode': self.mode,
-                'params': self.params, 'status': self.status, 'position': self.position,
-                'eta_seconds': None if self.eta_seconds is None else round(self.eta_seconds, 1),
-                'progress': round(self.progress, 4), 'step': self.step, 'steps': self.steps, 'server': self.server,
-                'error': self.error or None, 'image_ids': list(self.image_ids),
-                'queued_at': self.queued_at.isoformat(),
-                'started_at': self.started_at.isoformat() if self.started_at else None,
-                'finished_at': self.finished_at.isoformat() if self.finished_at else None,
-                'preview_url': f'/api/v1/jobs/{self.id}/preview?v={self.preview_seq}' if self.preview_seq else None}
+        return {
+            'id': self.id,
+            'owner': self.owner,
+            'workflow_id': self.workflow_id,
+            'mode': self.mode,
+            'params': self.params,
+            'status': self.status,
+            'position': self.position,
+            'eta_seconds': None if self.eta_seconds is None else round(self.eta_seconds, 1),
+            'progress': round(self.progress, 4),
+            'step': self.step,
+            'steps': self.steps,
+            'server': self.server,
+            'error': self.error or None,
+            'image_ids': list(self.image_ids),
+            'queued_at': self.queued_at.isoformat(),
+            'started_at': self.started_at.isoformat() if self.started_at else None,
+            'finished_at': self.finished_at.isoformat() if self.finished_at else None,
+            'preview_url': f'/api/v1/jobs/{self.id}/preview?v={self.preview_seq}' if self.preview_seq else None,
+        }
 
     @classmethod
     def from_row(cls, row: Job, server: str = '') -> JobView:
         """Build the view of a stored job."""
-        return cls(id=row.id, owner=row.owner, workflow_id=row.workflow_id, mode=row.mode, params=row.params,
-                   status=row.status, priority=row.priority, queued_at=row.queued_at, started_at=row.started_at,
-                   finished_at=row.finished_at, progress=(row.progress_value / row.progress_max)
-                   if row.progress_max else (1.0 if row.status == JobStatus.COMPLETED else 0.0),
-                   server=server, error=row.error or '', image_ids=list(row.image_ids))
+        return cls(
+            id=row.id,
+            owner=row.owner,
+            workflow_id=row.workflow_id,
+            mode=row.mode,
+            params=row.params,
+            status=row.status,
+            priority=row.priority,
+            queued_at=row.queued_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            progress=(row.progress_value / row.progress_max)
+            if row.progress_max
+            else (1.0 if row.status == JobStatus.COMPLETED else 0.0),
+            server=server,
+            error=row.error or '',
+            image_ids=list(row.image_ids),
+        )
 
 
 @dataclass(eq=False)
@@ -137,8 +162,9 @@ class Run:
 class JobManager:
     """The app's queue: ComfyUI only ever sees what this dispatches."""
 
-    def __init__(self, settings: Settings, writer: DbWriter, pool: ServerPool, registry: WorkflowRegistry,
-                 runner: JobRunner) -> None:
+    def __init__(
+        self, settings: Settings, writer: DbWriter, pool: ServerPool, registry: WorkflowRegistry, runner: JobRunner
+    ) -> None:
         self.settings = settings
         self.writer = writer
         self.pool = pool
@@ -175,8 +201,12 @@ class JobManager:
     async def start(self) -> None:
         """Load unfinished jobs from the database, re-attach running ones and start dispatching."""
         rows: list[Job] = await self.writer.read(
-            lambda db: list(db.exec(select(Job).where(col(Job.status).not_in([s.value for s in FINISHED]))
-                                    .order_by(col(Job.queued_at))).all()))
+            lambda db: list(
+                db.exec(
+                    select(Job).where(col(Job.status).not_in([s.value for s in FINISHED])).order_by(col(Job.queued_at))
+                ).all()
+            )
+        )
         for row in rows:
             view = JobView.from_row(row)
             self.views[view.id] = view
@@ -207,8 +237,13 @@ class JobManager:
         except ValidationError as error:
             first = error.errors()[0]
             name = '.'.join(str(p) for p in first['loc']) or 'params'
-            raise SubmitError('invalid_params', f'{name}: {first["msg"]}', field=name, reason=first['type'],
-                              values=dict(first.get('ctx') or {})) from error
+            raise SubmitError(
+                'invalid_params',
+                f'{name}: {first["msg"]}',
+                field=name,
+                reason=first['type'],
+                values=dict(first.get('ctx') or {}),
+            ) from error
         except ParamError as error:
             raise SubmitError('invalid_params', error.message, field=error.field) from error
         for image_id in (checked.input_image, checked.control_image):
@@ -222,16 +257,29 @@ class JobManager:
         refusal = await self.quota_check(owner) if self.quota_check else None
         if refusal:
             raise SubmitError('quota', refusal)
-        view = JobView(id=uuid.uuid4().hex, owner=owner, workflow_id=workflow.id, mode=workflow.mode,
-                       params=checked.model_dump(exclude_none=True))
+        view = JobView(
+            id=uuid.uuid4().hex,
+            owner=owner,
+            workflow_id=workflow.id,
+            mode=workflow.mode,
+            params=checked.model_dump(exclude_none=True),
+        )
         self.views[view.id] = view
         self._enqueue(view)
-        row = Job(id=view.id, owner=owner, workflow_id=view.workflow_id, mode=view.mode, params=view.params,
-                  queued_at=view.queued_at)
+        row = Job(
+            id=view.id,
+            owner=owner,
+            workflow_id=view.workflow_id,
+            mode=view.mode,
+            params=view.params,
+            queued_at=view.queued_at,
+        )
         await self.writer.write(lambda db: db.add(row))
         self._reposition()
-        log.info('enqueue', extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id,
-                                   'position': view.position})
+        log.info(
+            'enqueue',
+            extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id, 'position': view.position},
+        )
         self._wake.set()
         return view
 
@@ -248,8 +296,11 @@ class JobManager:
 
     async def history(self, owner: str, *, limit: int = 50) -> list[JobView]:
         """The newest jobs of one user, live ones included."""
-        rows = await self.writer.read(lambda db: list(db.exec(
-            select(Job).where(Job.owner == owner).order_by(col(Job.queued_at).desc()).limit(limit)).all()))
+        rows = await self.writer.read(
+            lambda db: list(
+                db.exec(select(Job).where(Job.owner == owner).order_by(col(Job.queued_at).desc()).limit(limit)).all()
+            )
+        )
         return [self.views.get(r.id) or JobView.from_row(r) for r in rows]
 
     async def cancel(self, job_id: str, *, owner: str | None = None) -> JobView | None:
@@ -292,12 +343,19 @@ class JobManager:
         max_queue, max_active = self.settings.max_per_user_queue, self.settings.max_per_user_concurrent
         if queued + active >= max_queue + max_active:
             if max_queue == 0 or queued == 0:
-                raise SubmitError('limit', f'You already have {active} job(s) running (limit {max_active}). '
-                                           'Wait for one to finish or cancel it.',
-                                  reason='running_full', values={'active': active, 'limit': max_active})
-            raise SubmitError('limit', f'Your queue is full ({queued} waiting, limit {max_queue}). '
-                                       'Wait for a job to finish or cancel one.',
-                              reason='queue_full', values={'queued': queued, 'limit': max_queue})
+                raise SubmitError(
+                    'limit',
+                    f'You already have {active} job(s) running (limit {max_active}). '
+                    'Wait for one to finish or cancel it.',
+                    reason='running_full',
+                    values={'active': active, 'limit': max_active},
+                )
+            raise SubmitError(
+                'limit',
+                f'Your queue is full ({queued} waiting, limit {max_queue}). Wait for a job to finish or cancel one.',
+                reason='queue_full',
+                values={'queued': queued, 'limit': max_queue},
+            )
 
     def _enqueue(self, view: JobView) -> None:
         jobs = self._queued.setdefault(view.owner, [])
@@ -362,16 +420,19 @@ class JobManager:
         run.prompt_id = prompt_id
         self._by_prompt[prompt_id] = run
         # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent
-        await self.writer.write(lambda db: _update(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id,
-                                                   prompt_id=prompt_id))
+        await self.writer.write(
+            lambda db: _update(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id)
+        )
         try:
             if run.cancel_requested:
                 return await self._finish(view, JobStatus.CANCELLED, run=run)
             graph = await self.runner.prepare(run, self.registry.get(view.workflow_id))
             await run.server.client.queue_prompt(graph, prompt_id=prompt_id)
             run.posted = True
-            log.info('job_start', extra={'job_id': view.id, 'owner': view.owner, 'server': view.server,
-                                         'prompt_id': run.prompt_id})
+            log.info(
+                'job_start',
+                extra={'job_id': view.id, 'owner': view.owner, 'server': view.server, 'prompt_id': run.prompt_id},
+            )
             await self._await_outcome(run)
         except ComfyUnavailable as error:
             if not run.posted:
@@ -400,8 +461,9 @@ class JobManager:
         if (timed_out or run.cancel_requested) and run.prompt_id:
             await self.runner.interrupt(run)
         if timed_out:
-            return await self._finish(view, JobStatus.TIMED_OUT, run=run,
-                                      error=f'Timed out after {self.settings.job_timeout_seconds:g} s')
+            return await self._finish(
+                view, JobStatus.TIMED_OUT, run=run, error=f'Timed out after {self.settings.job_timeout_seconds:g} s'
+            )
         if run.cancel_requested:
             return await self._finish(view, JobStatus.CANCELLED, run=run)
         if run.lost and view.status == JobStatus.DISPATCHED:
@@ -410,9 +472,12 @@ class JobManager:
             return await self._finish(view, JobStatus.FAILED, run=run, error=run.lost)
         if run.error:
             e = run.error
-            return await self._finish(view, JobStatus.FAILED, run=run,
-                                      error=f'{e.node_type} (node {e.node_id}): {e.exception_type}: '
-                                            f'{e.exception_message}'.strip())
+            return await self._finish(
+                view,
+                JobStatus.FAILED,
+                run=run,
+                error=f'{e.node_type} (node {e.node_id}): {e.exception_type}: {e.exception_message}'.strip(),
+            )
         if run.interrupted:
             return await self._finish(view, JobStatus.FAILED, run=run, error='Interrupted on the ComfyUI server')
         await self._save_outputs(run)
@@ -440,8 +505,9 @@ class JobManager:
         view.status, view.server = JobStatus.QUEUED, ''
         self._enqueue(view)
         self._reposition_soon()
-        await self.writer.write(lambda db: _update(db, view.id, status=JobStatus.QUEUED, server_id=None,
-                                                   prompt_id=None))
+        await self.writer.write(
+            lambda db: _update(db, view.id, status=JobStatus.QUEUED, server_id=None, prompt_id=None)
+        )
         self._wake.set()
 
     def _release(self, run: Run) -> None:
@@ -462,8 +528,14 @@ class JobManager:
             return
         self._finishing.add(view.id)
         finished_at = utcnow()
-        fields = {'status': status, 'error': error or None, 'finished_at': finished_at,
-                  'image_ids': view.image_ids, 'progress_value': view.step, 'progress_max': view.steps}
+        fields = {
+            'status': status,
+            'error': error or None,
+            'finished_at': finished_at,
+            'image_ids': view.image_ids,
+            'progress_value': view.step,
+            'progress_max': view.steps,
+        }
         try:
             await self.writer.write(lambda db: _update(db, view.id, **fields))
         finally:
@@ -598,14 +670,17 @@ class JobManager:
 
     def _record_duration(self, view: JobView, run: Run) -> None:
         took = time.monotonic() - run.started
-        for key, table in (((view.workflow_id, view.server), self._durations),
-                           (view.workflow_id, self._workflow_durations)):
+        for key, table in (
+            ((view.workflow_id, view.server), self._durations),
+            (view.workflow_id, self._workflow_durations),
+        ):
             old = table.get(key)
             table[key] = took if old is None else 0.7 * old + 0.3 * took
 
     def _duration(self, workflow_id: str, server: str = '') -> float:
-        return self._durations.get((workflow_id, server)) or self._workflow_durations.get(workflow_id) \
-            or DEFAULT_DURATION
+        return (
+            self._durations.get((workflow_id, server)) or self._workflow_durations.get(workflow_id) or DEFAULT_DURATION
+        )
 
     def _reposition_soon(self) -> None:
         """Positions and ETAs once per loop turn, however many jobs were dispatched or finished in it."""
@@ -654,7 +729,7 @@ class JobManager:
     async def _recover(self, view: JobView, row: Job) -> None:
         server = self.pool.get(row.server_id)
         if server is None:
-            return await self._finish(view, JobStatus.FAILED, error='The job\'s ComfyUI server was removed')
+            return await self._finish(view, JobStatus.FAILED, error="The job's ComfyUI server was removed")
         run = Run(view=view, server=server, prompt_id=row.prompt_id, recovering=True, posted=True)
         view.server = server.health.name
         self.runs[view.id] = run

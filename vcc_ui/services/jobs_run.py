@@ -89,14 +89,23 @@ class JobRunner:
             if run.recovering:  # an earlier run of the app may have saved some outputs already
                 if await self.writer.read(lambda db, i=image_id: db.get(Image, i)) is not None:
                     continue
-                stored = await asyncio.to_thread(self.storage.find, owner=view.owner, kind='generated',
-                                                 image_id=image_id, created_at=created)
+                stored = await asyncio.to_thread(
+                    self.storage.find, owner=view.owner, kind='generated', image_id=image_id, created_at=created
+                )
             if stored is None:
                 data = await client.view(ref.filename, ref.subfolder, ref.type)
-                meta = {'workflow_id': view.workflow_id, 'mode': view.mode, 'prompt': params.prompt,
-                        'negative_prompt': params.negative_prompt, 'seed': params.seed,
-                        'aspect_ratio': params.aspect_ratio, 'job_id': view.id, 'server': view.server,
-                        'original_filename': ref.filename, 'tags': []}
+                meta = {
+                    'workflow_id': view.workflow_id,
+                    'mode': view.mode,
+                    'prompt': params.prompt,
+                    'negative_prompt': params.negative_prompt,
+                    'seed': params.seed,
+                    'aspect_ratio': params.aspect_ratio,
+                    'job_id': view.id,
+                    'server': view.server,
+                    'original_filename': ref.filename,
+                    'tags': [],
+                }
                 stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
             row = _image_row(stored, view, params)
             await self.writer.write(lambda db, r=row: db.merge(r) if run.recovering else db.add(r))
@@ -104,16 +113,26 @@ class JobRunner:
 
     def _save(self, owner: str, data: bytes, meta: dict, image_id: str, created: datetime) -> dict:
         try:
-            stored: StoredFile = self.storage.save(owner=owner, kind='generated', data=data, meta=meta,
-                                                   image_id=image_id, created_at=created)
+            stored: StoredFile = self.storage.save(
+                owner=owner, kind='generated', data=data, meta=meta, image_id=image_id, created_at=created
+            )
         except StorageError:
             found = self.storage.find(owner=owner, kind='generated', image_id=image_id, created_at=created)
             if found is None:
                 raise
             return found
-        return {**meta, 'id': stored.id, 'path': stored.rel_path, 'thumb': stored.thumb_rel, 'mime': stored.mime,
-                'bytes': stored.bytes, 'width': stored.width, 'height': stored.height, 'sha256': stored.sha256,
-                'created_at': stored.created_at.isoformat()}
+        return {
+            **meta,
+            'id': stored.id,
+            'path': stored.rel_path,
+            'thumb': stored.thumb_rel,
+            'mime': stored.mime,
+            'bytes': stored.bytes,
+            'width': stored.width,
+            'height': stored.height,
+            'sha256': stored.sha256,
+            'created_at': stored.created_at.isoformat(),
+        }
 
     async def cleanup(self, run: Run) -> None:
         """Remove the job's uploads from COMFY_INPUT_DIR, best effort."""
@@ -134,18 +153,41 @@ class JobRunner:
         if bucket > last_bucket and (now - last_time) * 1000 >= self.settings.progress_log_min_ms:
             self._progress_logged[view.id] = (bucket, now)
             level = logging.getLevelName(self.settings.progress_log_level.upper())
-            log.log(level, 'job_progress', extra={'job_id': view.id, 'owner': view.owner,
-                                                 'percent': round(view.progress * 100), 'step': view.step,
-                                                 'steps': view.steps})
+            log.log(
+                level,
+                'job_progress',
+                extra={
+                    'job_id': view.id,
+                    'owner': view.owner,
+                    'percent': round(view.progress * 100),
+                    'step': view.step,
+                    'steps': view.steps,
+                },
+            )
         if view.progress >= 1.0:
             self._progress_logged.pop(view.id, None)
 
 
 def _image_row(meta: dict, view: JobView, params: GenerateParams) -> Image:
-    return Image(id=meta['id'], owner=view.owner, kind='generated', rel_path=meta['path'], thumb_path=meta.get('thumb'),
-                 mime=meta['mime'], bytes=meta['bytes'], width=meta['width'], height=meta['height'],
-                 sha256=meta['sha256'], created_at=datetime.fromisoformat(meta['created_at']) if 'created_at' in meta
-                 else utcnow(), workflow_id=view.workflow_id, mode=view.mode, prompt=params.prompt,
-                 negative_prompt=params.negative_prompt, seed=params.seed, aspect_ratio=params.aspect_ratio,
-                 job_id=view.id, server=view.server, original_filename=meta.get('original_filename'))
-
+    return Image(
+        id=meta['id'],
+        owner=view.owner,
+        kind='generated',
+        rel_path=meta['path'],
+        thumb_path=meta.get('thumb'),
+        mime=meta['mime'],
+        bytes=meta['bytes'],
+        width=meta['width'],
+        height=meta['height'],
+        sha256=meta['sha256'],
+        created_at=datetime.fromisoformat(meta['created_at']) if 'created_at' in meta else utcnow(),
+        workflow_id=view.workflow_id,
+        mode=view.mode,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        seed=params.seed,
+        aspect_ratio=params.aspect_ratio,
+        job_id=view.id,
+        server=view.server,
+        original_filename=meta.get('original_filename'),
+    )

@@ -79,12 +79,19 @@ def parse(line: str) -> LogEntry:
             data = None
         if isinstance(data, dict):
             rest = {k: v for k, v in data.items() if k not in {'time', 'level', 'logger', 'event'}}
-            return LogEntry(time=str(data.get('time', '')), level=str(data.get('level', '')).upper(),
-                            logger=str(data.get('logger', '')), event=str(data.get('event', '')),
-                            job_id=str(data.get('job_id') or ''), fields=rest, raw=line)
+            return LogEntry(
+                time=str(data.get('time', '')),
+                level=str(data.get('level', '')).upper(),
+                logger=str(data.get('logger', '')),
+                event=str(data.get('event', '')),
+                job_id=str(data.get('job_id') or ''),
+                fields=rest,
+                raw=line,
+            )
     if match := TEXT_LINE.match(line):
-        return LogEntry(time=match['time'], level=match['level'], logger=match['logger'], event=match['event'],
-                        raw=line)
+        return LogEntry(
+            time=match['time'], level=match['level'], logger=match['logger'], event=match['event'], raw=line
+        )
     return LogEntry(event=line, raw=line)
 
 

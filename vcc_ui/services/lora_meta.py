@@ -24,8 +24,11 @@ def apply_version(row: CivitaiVersion, version: dict[str, Any] | None) -> None:
         row.found = False
         return
     model = version.get('model') or {}
-    images = [i.get('url') for i in sorted(version.get('images') or [], key=lambda i: i.get('nsfwLevel') or 0)
-              if isinstance(i, dict) and isinstance(i.get('url'), str) and i.get('type', 'image') == 'image']
+    images = [
+        i.get('url')
+        for i in sorted(version.get('images') or [], key=lambda i: i.get('nsfwLevel') or 0)
+        if isinstance(i, dict) and isinstance(i.get('url'), str) and i.get('type', 'image') == 'image'
+    ]
     row.found = True
     row.version_id = _int(version.get('id'))
     if row.model_id != _int(version.get('modelId')):
@@ -62,7 +65,7 @@ def civitai_url(row: CivitaiVersion) -> str | None:
 def plain_text(html: str | None, limit: int = 600) -> str:
     """Return Civitai's HTML description as short plain text."""
     text = re.sub(r'\s+', ' ', _TAGS.sub(' ', html or '')).strip()
-    return text if len(text) <= limit else text[:limit - 1] + '…'
+    return text if len(text) <= limit else text[: limit - 1] + '…'
 
 
 def save_preview(folder: Path, version_id: int, data: bytes) -> str:

@@ -31,8 +31,10 @@ HASH_CONCURRENCY = 4
 FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
 EXPERIMENT_PATH = '/experiment/models/loras'
-NODE_INSTALL_HINT = ('Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
-                     'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET /api/vcc/lora-hash/ping.')
+NODE_INSTALL_HINT = (
+    'Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
+    'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET /api/vcc/lora-hash/ping.'
+)
 
 
 def lora_hash_path(name: str) -> str:
@@ -92,8 +94,9 @@ class LoraView:
 class LoraSync:
     """One sync at a time per server; the state is persisted so an interrupted sync resumes."""
 
-    def __init__(self, settings: Settings, writer: DbWriter, pool: ServerPool,
-                 civitai: CivitaiClient | None = None) -> None:
+    def __init__(
+        self, settings: Settings, writer: DbWriter, pool: ServerPool, civitai: CivitaiClient | None = None
+    ) -> None:
         self.settings = settings
         self.writer = writer
         self.pool = pool
@@ -112,8 +115,11 @@ class LoraSync:
             if row is not None:
                 status.stage, status.done, status.total = row.stage, row.done, row.total
                 status.error, status.node_installed = row.error or '', row.node_installed
-                status.node_version, status.lora_count, status.matched = row.node_version or '', row.lora_count, \
-                    row.matched
+                status.node_version, status.lora_count, status.matched = (
+                    row.node_version or '',
+                    row.lora_count,
+                    row.matched,
+                )
                 status.last_sync = row.finished_at.timestamp() if row.finished_at else 0.0
                 if row.stage in RUNNING:
                     log.info('resuming the LoRA sync of server %d (stopped at %s)', server_id, row.stage)
@@ -142,12 +148,16 @@ class LoraSync:
 
     async def loras(self, server_id: int) -> list[LoraView]:
         """Return the LoRAs of one server with their Civitai records, sorted by name."""
+
         def read(db: Session) -> list[LoraView]:
             files = db.exec(select(LoraFile).where(LoraFile.server_id == server_id)).all()
             shas = {f.sha256 for f in files if f.sha256}
             versions = {v.sha256: v for v in _chunked_in(db, shas)}
-            return sorted((LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or ''))
-                           for f in files), key=lambda v: v.name)
+            return sorted(
+                (LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or '')) for f in files),
+                key=lambda v: v.name,
+            )
+
         return await self.writer.read(read)
 
     async def presence(self) -> dict[str, set[int]]:
@@ -189,8 +199,11 @@ class LoraSync:
         code, body = await entry.client.get_json(EXPERIMENT_PATH)
         stats = None
         if code == 200 and isinstance(body, list):
-            stats = {unified(str(item.get('name'))): (int(item.get('size') or 0), float(item.get('modified') or 0))
-                     for item in body if isinstance(item, dict)}
+            stats = {
+                unified(str(item.get('name'))): (int(item.get('size') or 0), float(item.get('modified') or 0))
+                for item in body
+                if isinstance(item, dict)
+            }
         status.done = 1
         return names, stats
 
@@ -201,20 +214,27 @@ class LoraSync:
         status.node_installed = installed
         status.node_version = str(body.get('version') or '') if installed and isinstance(body, dict) else ''
         if not installed:
-            log.warning('server %s has no VCC LoRA hash node (%s answered %s): %s', entry.health.name, PING_PATH,
-                        code, NODE_INSTALL_HINT)
+            log.warning(
+                'server %s has no VCC LoRA hash node (%s answered %s): %s',
+                entry.health.name,
+                PING_PATH,
+                code,
+                NODE_INSTALL_HINT,
+            )
         status.done = 1
         return installed
 
-    async def _save_listing(self, server_id: int, names: list[str],
-                            stats: dict[str, tuple] | None) -> dict[str, LoraFile]:
+    async def _save_listing(
+        self, server_id: int, names: list[str], stats: dict[str, tuple] | None
+    ) -> dict[str, LoraFile]:
         """Store the listed names (new rows without hash), drop vanished ones; return the rows by name."""
+
         def write(db: Session) -> dict[str, LoraFile]:
             rows = {r.name: r for r in db.exec(select(LoraFile).where(LoraFile.server_id == server_id)).all()}
             listed = set(names)
             gone = [r.id for name, r in rows.items() if name not in listed]
             for start in range(0, len(gone), 500):
-                db.exec(delete(LoraFile).where(col(LoraFile.id).in_(gone[start:start + 500])))
+                db.exec(delete(LoraFile).where(col(LoraFile.id).in_(gone[start : start + 500])))
             rows = {name: r for name, r in rows.items() if name in listed}
             for name in names:
                 if name not in rows:
@@ -222,10 +242,12 @@ class LoraSync:
                     rows[name] = LoraFile(server_id=server_id, name=name, size=size, mtime=mtime)
                     db.add(rows[name])
             return rows
+
         return await self.writer.write(write)
 
-    async def _hash(self, entry: ServerEntry, status: LoraSyncStatus, files: dict[str, LoraFile],
-                    stats: dict[str, tuple] | None) -> None:
+    async def _hash(
+        self, entry: ServerEntry, status: LoraSyncStatus, files: dict[str, LoraFile], stats: dict[str, tuple] | None
+    ) -> None:
         """Ask the node for the hash of every file not known unchanged, a few at a time, saving as we go."""
         todo = [f for f in files.values() if not _unchanged(f, stats)]
         await self._stage(status, 'hashing', 0, len(todo))
@@ -261,8 +283,12 @@ class LoraSync:
     async def _save_hashes(self, server_id: int, results: list[tuple[str, dict | None]]) -> None:
         def write(db: Session) -> None:
             names = [name for name, _ in results]
-            rows = {r.name: r for r in db.exec(select(LoraFile).where(LoraFile.server_id == server_id,
-                                                                      col(LoraFile.name).in_(names))).all()}
+            rows = {
+                r.name: r
+                for r in db.exec(
+                    select(LoraFile).where(LoraFile.server_id == server_id, col(LoraFile.name).in_(names))
+                ).all()
+            }
             for name, body in results:
                 row = rows.get(name)
                 if row is None:
@@ -271,9 +297,9 @@ class LoraSync:
                     db.delete(row)
                     continue
                 row.sha256 = str(body['sha256']).lower()
-                row.size, row.mtime, row.hashed_at = int(body.get('size') or 0), float(body.get('mtime') or 0), \
-                    utcnow()
+                row.size, row.mtime, row.hashed_at = int(body.get('size') or 0), float(body.get('mtime') or 0), utcnow()
                 db.add(row)
+
         await self.writer.write(write)
 
     async def _fetch_metadata(self, status: LoraSyncStatus, refresh: bool) -> None:
@@ -281,14 +307,24 @@ class LoraSync:
         server_id = status.server_id
 
         def read(db: Session) -> tuple[list[str], dict[str, CivitaiVersion]]:
-            shas = sorted({s for s in db.exec(select(LoraFile.sha256).where(
-                LoraFile.server_id == server_id, col(LoraFile.sha256).is_not(None))).all() if s})
+            shas = sorted(
+                {
+                    s
+                    for s in db.exec(
+                        select(LoraFile.sha256).where(
+                            LoraFile.server_id == server_id, col(LoraFile.sha256).is_not(None)
+                        )
+                    ).all()
+                    if s
+                }
+            )
             return shas, {v.sha256: v for v in _chunked_in(db, set(shas))}
+
         shas, known = await self.writer.read(read)
         new = shas if refresh else [s for s in shas if s not in known]
         await self._stage(status, 'fetching_metadata', 0, len(new))
         for start in range(0, len(new), 100):
-            batch = new[start:start + 100]
+            batch = new[start : start + 100]
             found = await self.civitai.by_hashes(batch)
             await self.writer.write(lambda db, b=batch, f=found: _store_versions(db, b, f))
             status.done += len(batch)
@@ -297,21 +333,30 @@ class LoraSync:
 
     async def _fetch_models(self, shas: set[str], refresh: bool) -> None:
         """Fetch each model of these versions once: description, tags and creator go to every version of it."""
+
         def missing(db: Session) -> list[int]:
             wanted = {v.model_id for v in _chunked_in(db, shas) if v.model_id is not None}
             if refresh:
                 return sorted(wanted)
-            fetched = set(db.exec(select(CivitaiVersion.model_id).where(
-                col(CivitaiVersion.model_id).in_(wanted), col(CivitaiVersion.model_fetched_at).is_not(None))).all())
+            fetched = set(
+                db.exec(
+                    select(CivitaiVersion.model_id).where(
+                        col(CivitaiVersion.model_id).in_(wanted), col(CivitaiVersion.model_fetched_at).is_not(None)
+                    )
+                ).all()
+            )
             return sorted(wanted - fetched)
+
         for model_id in await self.writer.read(missing):
             model = await self.civitai.model(model_id)
             await self.writer.write(lambda db, m=model_id, body=model: _store_model(db, m, body))
 
     async def _fetch_previews(self, shas: set[str]) -> None:
         """Download and thumbnail the first preview of each matched version once."""
+
         def pending(db: Session) -> list[CivitaiVersion]:
             return [v for v in _chunked_in(db, shas) if v.found and v.preview_path is None and v.image_urls]
+
         for version in await self.writer.read(pending):
             try:
                 data = await self.civitai.image(version.image_urls[0])
@@ -325,6 +370,7 @@ class LoraSync:
         def read(db: Session) -> int:
             shas = {s for s in db.exec(select(LoraFile.sha256).where(LoraFile.server_id == server_id)).all() if s}
             return sum(1 for v in _chunked_in(db, shas) if v.found)
+
         return await self.writer.read(read)
 
     async def _stage(self, status: LoraSyncStatus, stage: str, done: int, total: int) -> None:
@@ -343,6 +389,7 @@ class LoraSync:
             if finished:
                 row.finished_at = utcnow()
             db.add(row)
+
         await self.writer.write(write)
         self.changed.emit(status)
 
@@ -359,7 +406,7 @@ def _chunked_in(db: Session, shas: Iterable[str]) -> list[CivitaiVersion]:
     items = sorted(shas)
     out: list[CivitaiVersion] = []
     for start in range(0, len(items), 500):
-        out.extend(db.exec(select(CivitaiVersion).where(col(CivitaiVersion.sha256).in_(items[start:start + 500]))))
+        out.extend(db.exec(select(CivitaiVersion).where(col(CivitaiVersion.sha256).in_(items[start : start + 500]))))
     return out
 
 

@@ -98,10 +98,24 @@ def _meta_from_file(storage: Storage, rel: str) -> dict[str, Any]:
     sniffed = sniff(data, max_bytes=len(data) + 1)
     mtime = datetime.fromtimestamp(storage.resolve(rel).stat().st_mtime, UTC)
     created = mtime if mtime.date() == day.date() else day
-    return {'id': _id_of(rel), 'owner': owner, 'kind': kind, 'path': rel, 'thumb': None,
-            'mime': sniffed.mime, 'bytes': len(data), 'width': sniffed.width, 'height': sniffed.height,
-            'sha256': sha256_bytes(data), 'created_at': created.isoformat(), 'status': 'active', 'trashed_at': None,
-            'tags': [], 'favorite': False, 'recovered': True}
+    return {
+        'id': _id_of(rel),
+        'owner': owner,
+        'kind': kind,
+        'path': rel,
+        'thumb': None,
+        'mime': sniffed.mime,
+        'bytes': len(data),
+        'width': sniffed.width,
+        'height': sniffed.height,
+        'sha256': sha256_bytes(data),
+        'created_at': created.isoformat(),
+        'status': 'active',
+        'trashed_at': None,
+        'tags': [],
+        'favorite': False,
+        'recovered': True,
+    }
 
 
 def _valid_sidecar(storage: Storage, rel: str) -> dict[str, Any] | None:
@@ -156,8 +170,16 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
     return report
 
 
-def _check_original(engine: Engine, storage: Storage, rel: str, *, row: Image | None, sidecars: dict[str, Path],
-                    report: ReindexReport, fix: bool) -> None:
+def _check_original(
+    engine: Engine,
+    storage: Storage,
+    rel: str,
+    *,
+    row: Image | None,
+    sidecars: dict[str, Path],
+    report: ReindexReport,
+    fix: bool,
+) -> None:
     sidecar_rel = rel.rsplit('.', 1)[0] + '.json'
     meta = _valid_sidecar(storage, rel)
     if meta is None:
@@ -217,8 +239,9 @@ def _delete_rows(engine: Engine, ids: list[str]) -> None:
         db.commit()
 
 
-def thumbnails(engine: Engine, storage: Storage, *, regenerate_all: bool = False,
-               progress: Progress = _no_progress) -> tuple[int, int]:
+def thumbnails(
+    engine: Engine, storage: Storage, *, regenerate_all: bool = False, progress: Progress = _no_progress
+) -> tuple[int, int]:
     """Make missing thumbnails (or all of them); return (made, failed)."""
     with session(engine) as db:
         rows = list(db.exec(select(Image.id, Image.rel_path, Image.thumb_path)).all())
@@ -240,13 +263,15 @@ def thumbnails(engine: Engine, storage: Storage, *, regenerate_all: bool = False
 def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     """Return per user: active and trashed images and bytes, limits and whether they are over."""
     with session(engine) as db:
-        sums = db.exec(select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0))
-                       .group_by(Image.owner, Image.status)).all()
+        sums = db.exec(
+            select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
+                Image.owner, Image.status
+            )
+        ).all()
         users = {u.id: u for u in db.exec(select(User)).all()}
     report: dict[str, dict[str, Any]] = {}
     for owner, status, count, used in sums:
-        entry = report.setdefault(owner, {'owner': owner, 'images': 0, 'bytes': 0, 'trash_images': 0,
-                                          'trash_bytes': 0})
+        entry = report.setdefault(owner, {'owner': owner, 'images': 0, 'bytes': 0, 'trash_images': 0, 'trash_bytes': 0})
         prefix = '' if status == 'active' else 'trash_'
         entry[f'{prefix}images'] += int(count)
         entry[f'{prefix}bytes'] += int(used)
@@ -254,9 +279,11 @@ def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
         user = users.get(owner)
         max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else settings.quota_max_bytes
         max_images = user.quota_max_images if user and user.quota_max_images is not None else settings.quota_max_images
-        entry.update(max_bytes=max_bytes, max_images=max_images,
-                     over=bool((max_bytes and entry['bytes'] > max_bytes)
-                               or (max_images and entry['images'] > max_images)))
+        entry.update(
+            max_bytes=max_bytes,
+            max_images=max_images,
+            over=bool((max_bytes and entry['bytes'] > max_bytes) or (max_images and entry['images'] > max_images)),
+        )
     return sorted(report.values(), key=lambda e: -e['bytes'])
 
 

@@ -28,8 +28,9 @@ class Presence:
 
     def connected(self, client_id: str, *, user: str, path: str, since: float, admin: bool = False) -> None:
         """Record a tab whose socket (re)connected; `since` is when the tab was opened (epoch seconds)."""
-        self.visitors[client_id] = Visitor(client_id=client_id, user=user, path=_bare(path), admin=admin,
-                                           since=datetime.fromtimestamp(since, UTC))
+        self.visitors[client_id] = Visitor(
+            client_id=client_id, user=user, path=_bare(path), admin=admin, since=datetime.fromtimestamp(since, UTC)
+        )
         self.changed.emit()
 
     def moved(self, client_id: str, path: str) -> None:

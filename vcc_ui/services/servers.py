@@ -137,9 +137,13 @@ class ServerPool:
 
     def candidates(self, workflow_id: str, *, lora: str | None = None) -> list[ServerEntry]:
         """Servers with a free slot that can run this workflow (with this LoRA), least loaded first."""
-        found = [e for e in self.entries.values()
-                 if e.free_slots > 0 and self.registry.is_available(workflow_id, e.health.name)
-                 and (lora is None or e.offers_lora(lora))]
+        found = [
+            e
+            for e in self.entries.values()
+            if e.free_slots > 0
+            and self.registry.is_available(workflow_id, e.health.name)
+            and (lora is None or e.offers_lora(lora))
+        ]
         return sorted(found, key=lambda e: (e.health.inflight / e.health.max_inflight, e.id))
 
     def lora_offered(self, lora: str) -> bool:
@@ -175,25 +179,28 @@ class ServerPool:
     async def add_server(self, *, name: str, url: str, max_inflight: int = 1, enabled: bool = True) -> ServerEntry:
         """Store a new server and connect to it; raise ServerProblem for a bad or duplicate name or URL."""
         name, url = self._checked(name, url)
-        row = ComfyServer(name=name, base_url=url, client_id=_client_id(), max_inflight=max_inflight,
-                          enabled=enabled)
+        row = ComfyServer(name=name, base_url=url, client_id=_client_id(), max_inflight=max_inflight, enabled=enabled)
         await asyncio.to_thread(self._save, row)
         entry = await self._add_entry(row)
         log.info('server %s (%s) added', name, url)
         self.changed.emit(entry.health)
         return entry
 
-    async def update_server(self, server_id: int, *, name: str | None = None, url: str | None = None,
-                            max_inflight: int | None = None) -> ServerEntry:
+    async def update_server(
+        self, server_id: int, *, name: str | None = None, url: str | None = None, max_inflight: int | None = None
+    ) -> ServerEntry:
         """Rename, move or resize a server; moving one that still runs jobs is refused."""
         entry = self._entry(server_id)
         name, url = self._checked(name or entry.row.name, url or entry.row.base_url, skip=entry)
         moved = url != entry.row.base_url
         if moved and entry.row.simulated:
-            raise ServerProblem('invalid', 'The bundled simulator\'s address is managed by the app.')
+            raise ServerProblem('invalid', "The bundled simulator's address is managed by the app.")
         if moved and entry.health.inflight:
-            raise ServerProblem('busy', f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                                        'wait until they finish, then change its address.')
+            raise ServerProblem(
+                'busy',
+                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
+                'wait until they finish, then change its address.',
+            )
         old_name = entry.row.name
         entry.row.name, entry.row.base_url = name, url
         if max_inflight is not None:
@@ -229,8 +236,15 @@ class ServerPool:
             await self._check(entry)
         elif not entry.health.inflight:
             await entry.client.stop()
-        log.info('server %s %s', entry.row.name, 'enabled' if enabled else
-                 f'disabled (draining {entry.health.inflight} running job(s))' if entry.health.inflight else 'disabled')
+        log.info(
+            'server %s %s',
+            entry.row.name,
+            'enabled'
+            if enabled
+            else f'disabled (draining {entry.health.inflight} running job(s))'
+            if entry.health.inflight
+            else 'disabled',
+        )
         self.changed.emit(entry.health)
         return entry
 
@@ -238,8 +252,11 @@ class ServerPool:
         """Forget a server; refused while it still runs jobs (disable it first and let it drain)."""
         entry = self._entry(server_id)
         if entry.health.inflight:
-            raise ServerProblem('busy', f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                                        'wait until they finish, then remove it.')
+            raise ServerProblem(
+                'busy',
+                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
+                'wait until they finish, then remove it.',
+            )
         await entry.client.stop()
         await asyncio.to_thread(self._delete, server_id)
         del self.entries[server_id]
@@ -258,15 +275,33 @@ class ServerPool:
         try:
             stats = await asyncio.wait_for(client.system_stats(), timeout=TEST_TIMEOUT + 0.5)
         except (ComfyError, TimeoutError) as error:
-            return {'reachable': False, 'url': client.base_url, 'version': None, 'devices': [],
-                    'error': str(error) or f'no answer within {TEST_TIMEOUT:g} s'}
+            return {
+                'reachable': False,
+                'url': client.base_url,
+                'version': None,
+                'devices': [],
+                'error': str(error) or f'no answer within {TEST_TIMEOUT:g} s',
+            }
         finally:
             await client.stop()
         system = stats.get('system') if isinstance(stats.get('system'), dict) else {}
-        devices = [{'name': d.get('name'), 'type': d.get('type'), 'vram_total': d.get('vram_total'),
-                    'vram_free': d.get('vram_free')} for d in stats.get('devices') or [] if isinstance(d, dict)]
-        return {'reachable': True, 'url': client.base_url, 'version': system.get('comfyui_version'),
-                'devices': devices, 'error': None}
+        devices = [
+            {
+                'name': d.get('name'),
+                'type': d.get('type'),
+                'vram_total': d.get('vram_total'),
+                'vram_free': d.get('vram_free'),
+            }
+            for d in stats.get('devices') or []
+            if isinstance(d, dict)
+        ]
+        return {
+            'reachable': True,
+            'url': client.base_url,
+            'version': system.get('comfyui_version'),
+            'devices': devices,
+            'error': None,
+        }
 
     def _entry(self, server_id: int) -> ServerEntry:
         entry = self.entries.get(server_id)
@@ -281,8 +316,9 @@ class ServerPool:
         try:
             url = normalize_base_url(url)
         except ValueError as error:
-            raise ServerProblem('invalid', f'{url!r} is not a ComfyUI address like http://host:8188',
-                                field='url') from error
+            raise ServerProblem(
+                'invalid', f'{url!r} is not a ComfyUI address like http://host:8188', field='url'
+            ) from error
         for other in self.entries.values():
             if other is skip:
                 continue
@@ -308,9 +344,14 @@ class ServerPool:
 
     def _client(self, row: ComfyServer) -> ComfyClient:
         s = self.settings
-        return ComfyClient(row.base_url, client_id=row.client_id, connect_timeout=s.comfy_http_connect_timeout,
-                           read_timeout=s.comfy_http_read_timeout, ws_connect_timeout=s.comfy_ws_connect_timeout,
-                           ws_idle_timeout=s.comfy_ws_idle_timeout)
+        return ComfyClient(
+            row.base_url,
+            client_id=row.client_id,
+            connect_timeout=s.comfy_http_connect_timeout,
+            read_timeout=s.comfy_http_read_timeout,
+            ws_connect_timeout=s.comfy_ws_connect_timeout,
+            ws_idle_timeout=s.comfy_ws_idle_timeout,
+        )
 
     def _seed_rows(self) -> list[ComfyServer]:
         with session(self.engine) as db:
@@ -318,8 +359,12 @@ class ServerPool:
             known = {r.base_url for r in rows}
             for url in self.settings.server_urls:
                 if url not in known:
-                    row = ComfyServer(name=_default_name(url), base_url=url, client_id=_client_id(),
-                                      max_inflight=self.settings.server_max_inflight)
+                    row = ComfyServer(
+                        name=_default_name(url),
+                        base_url=url,
+                        client_id=_client_id(),
+                        max_inflight=self.settings.server_max_inflight,
+                    )
                     db.add(row)
                     rows.append(row)
             db.commit()
@@ -327,6 +372,7 @@ class ServerPool:
 
     async def _start_simulator(self, rows: list[ComfyServer]) -> list[ComfyServer]:
         from vcc_ui.services.comfy.simulator import Simulator  # only loaded when it is used
+
         root = Path(self.settings.job_db_path).parent / 'simulator'
         self.simulator = Simulator(root=root, port=self.settings.simulator_port, lora_folder=True, demo_loras=True)
         self.simulator.faults.step_delay = self.settings.simulator_step_delay
@@ -338,8 +384,13 @@ class ServerPool:
             with session(self.engine) as db:
                 sim = db.exec(select(ComfyServer).where(ComfyServer.simulated)).first()
                 if sim is None:
-                    sim = ComfyServer(name='simulator', base_url=url, client_id=_client_id(), simulated=True,
-                                      max_inflight=self.settings.server_max_inflight)
+                    sim = ComfyServer(
+                        name='simulator',
+                        base_url=url,
+                        client_id=_client_id(),
+                        simulated=True,
+                        max_inflight=self.settings.server_max_inflight,
+                    )
                 sim.base_url, sim.enabled = url, True
                 db.add(sim)
                 db.commit()
@@ -350,8 +401,14 @@ class ServerPool:
     async def _add_entry(self, row: ComfyServer) -> ServerEntry:
         client = self._client(row)
         assert row.id is not None
-        health = ServerHealth(id=row.id, name=row.name, url=row.base_url, enabled=row.enabled,
-                              simulated=row.simulated, max_inflight=row.max_inflight)
+        health = ServerHealth(
+            id=row.id,
+            name=row.name,
+            url=row.base_url,
+            enabled=row.enabled,
+            simulated=row.simulated,
+            max_inflight=row.max_inflight,
+        )
         entry = ServerEntry(row=row, client=client, health=health)
         client.add_listener(lambda message: self._dispatch(entry, message))
         self.entries[row.id] = entry
@@ -391,8 +448,13 @@ class ServerPool:
         health.queue_remaining = entry.client.state.queue_remaining
         health.last_check = time.time()
         if was != health.reachable:
-            log.log(logging.INFO if health.reachable else logging.WARNING, 'server %s is %s%s', health.name,
-                    'reachable' if health.reachable else 'DOWN', f': {health.last_error}' if health.last_error else '')
+            log.log(
+                logging.INFO if health.reachable else logging.WARNING,
+                'server %s is %s%s',
+                health.name,
+                'reachable' if health.reachable else 'DOWN',
+                f': {health.last_error}' if health.last_error else '',
+            )
         self.changed.emit(health)
 
 

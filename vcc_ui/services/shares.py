@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 # NOTE: the beta gate lets these paths through without the password; the share route below lives under it.
 PUBLIC_PREFIXES = ('/s/',)
 SHARE_PATH = '/s/'
-EXPIRY_CHOICES: dict[str, timedelta] = {'1h': timedelta(hours=1), '1d': timedelta(days=1),
-                                        '7d': timedelta(days=7), '30d': timedelta(days=30)}
+EXPIRY_CHOICES: dict[str, timedelta] = {
+    '1h': timedelta(hours=1),
+    '1d': timedelta(days=1),
+    '7d': timedelta(days=7),
+    '30d': timedelta(days=30),
+}
 
 
 class ShareGone(ImageProblem):
@@ -56,8 +60,13 @@ class Shares:
         if row is None or row.status != 'active':
             raise ImageNotFound()
         created = now or utcnow()
-        link = ShareLink(id=uuid.uuid4().hex, owner=owner, image_id=row.id, created_at=created,
-                         expires_at=created + EXPIRY_CHOICES[expires])
+        link = ShareLink(
+            id=uuid.uuid4().hex,
+            owner=owner,
+            image_id=row.id,
+            created_at=created,
+            expires_at=created + EXPIRY_CHOICES[expires],
+        )
         await self.writer.write(lambda db: db.add(link))
         log.info('share link created', extra={'owner': owner, 'image_id': row.id, 'expires': expires})
         return link
@@ -65,11 +74,13 @@ class Shares:
     async def links(self, owner: str, image_id: str | None = None) -> list[ShareLink]:
         """Return the owner's links (of one image when given), newest first, revoked and expired ones included."""
         where = [ShareLink.owner == owner, *([ShareLink.image_id == image_id] if image_id else [])]
-        return await self.writer.read(lambda db: list(db.exec(
-            select(ShareLink).where(*where).order_by(col(ShareLink.created_at).desc())).all()))
+        return await self.writer.read(
+            lambda db: list(db.exec(select(ShareLink).where(*where).order_by(col(ShareLink.created_at).desc())).all())
+        )
 
     async def revoke(self, owner: str, link_id: str, *, now: datetime | None = None) -> ShareLink:
         """Revoke one of the owner's links (revoking twice keeps the first time)."""
+
         def apply(db: Session) -> ShareLink | None:
             link = db.get(ShareLink, link_id) if isinstance(link_id, str) else None
             if link is None or link.owner != owner:
@@ -106,6 +117,12 @@ class Shares:
         """The JSON shape of a link in API answers."""
         moment = now or utcnow()
         state = 'revoked' if link.revoked_at else 'expired' if moment >= link.expires_at else 'active'
-        return {'id': link.id, 'image_id': link.image_id, 'url': self.url(link), 'state': state,
-                'created_at': link.created_at.isoformat(), 'expires_at': link.expires_at.isoformat(),
-                'revoked_at': link.revoked_at.isoformat() if link.revoked_at else None}
+        return {
+            'id': link.id,
+            'image_id': link.image_id,
+            'url': self.url(link),
+            'state': state,
+            'created_at': link.created_at.isoformat(),
+            'expires_at': link.expires_at.isoformat(),
+            'revoked_at': link.revoked_at.isoformat() if link.revoked_at else None,
+        }

@@ -110,8 +110,13 @@ class Stats:
     async def recent_jobs(self, *, hours: float = 1.0, limit: int = 500) -> list[JobView]:
         """Jobs that finished in the last `hours`, newest first (the live view where there is one)."""
         since = utcnow() - timedelta(hours=hours)
-        rows: list[Job] = await self.writer.read(lambda db: list(db.exec(
-            select(Job).where(col(Job.finished_at) >= since).order_by(col(Job.finished_at).desc()).limit(limit)).all()))
+        rows: list[Job] = await self.writer.read(
+            lambda db: list(
+                db.exec(
+                    select(Job).where(col(Job.finished_at) >= since).order_by(col(Job.finished_at).desc()).limit(limit)
+                ).all()
+            )
+        )
         views = []
         for row in rows:
             entry = self.jobs.pool.get(row.server_id)
@@ -176,11 +181,15 @@ def hour_starts(now: datetime) -> list[datetime]:
 def _figures(db: Session, now: datetime) -> Figures:
     starts = hour_starts(now)
     hour_ago = now - timedelta(hours=1)
-    bucket = case(*[(col(Job.finished_at) >= start, index) for index, start in reversed(list(enumerate(starts)))],
-                  else_=-1)
+    bucket = case(
+        *[(col(Job.finished_at) >= start, index) for index, start in reversed(list(enumerate(starts)))], else_=-1
+    )
     recent = case((col(Job.finished_at) >= hour_ago, 1), else_=0)
-    rows = db.exec(select(bucket, recent, Job.status, func.count())
-                   .where(col(Job.finished_at) >= starts[0]).group_by(bucket, recent, Job.status)).all()
+    rows = db.exec(
+        select(bucket, recent, Job.status, func.count())
+        .where(col(Job.finished_at) >= starts[0])
+        .group_by(bucket, recent, Job.status)
+    ).all()
     counts = [{'done': 0, 'failed': 0, 'cancelled': 0} for _ in starts]
     figures = Figures()
     for index, is_recent, status, number in rows:
@@ -193,10 +202,18 @@ def _figures(db: Session, now: datetime) -> Figures:
             figures.failed_hour += number
     figures.per_hour = [HourCount(start=start, **c) for start, c in zip(starts, counts, strict=True)]
     seconds = _seconds_between(db, Job.started_at, Job.finished_at)
-    figures.durations = {workflow: float(avg) for workflow, avg in db.exec(
-        select(Job.workflow_id, func.avg(seconds))
-        .where(Job.status == JobStatus.COMPLETED, col(Job.finished_at) >= starts[0], col(Job.started_at).is_not(None))
-        .group_by(Job.workflow_id).order_by(Job.workflow_id)).all() if avg is not None}
+    figures.durations = {
+        workflow: float(avg)
+        for workflow, avg in db.exec(
+            select(Job.workflow_id, func.avg(seconds))
+            .where(
+                Job.status == JobStatus.COMPLETED, col(Job.finished_at) >= starts[0], col(Job.started_at).is_not(None)
+            )
+            .group_by(Job.workflow_id)
+            .order_by(Job.workflow_id)
+        ).all()
+        if avg is not None
+    }
     return figures
 
 

@@ -111,8 +111,9 @@ def _decode(
     return SniffedImage(mime=mime, ext=_EXT_BY_MIME[mime], width=width, height=height), image
 
 
-def sniff_image(data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED,
-                max_pixels: int = 64_000_000) -> SniffedImage:
+def sniff_image(
+    data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED, max_pixels: int = 64_000_000
+) -> SniffedImage:
     """Identify an image by its content (never its name), refusing disallowed, oversized, truncated or bomb files."""
     sniffed, image = _decode(data, max_bytes=max_bytes, allowed=allowed, max_pixels=max_pixels)
     image.close()
@@ -214,8 +215,17 @@ class Storage:
         """Return the free space of the root's filesystem in MiB."""
         return shutil.disk_usage(self.root).free / (1024 * 1024)
 
-    def save(self, *, owner: str, kind: Kind, data: bytes, meta: dict[str, Any], image_id: str | None = None,
-             created_at: datetime | None = None, max_bytes: int | None = None) -> StoredFile:
+    def save(
+        self,
+        *,
+        owner: str,
+        kind: Kind,
+        data: bytes,
+        meta: dict[str, Any],
+        image_id: str | None = None,
+        created_at: datetime | None = None,
+        max_bytes: int | None = None,
+    ) -> StoredFile:
         """Store an image with its thumbnail and sidecar; on any failure nothing is left behind."""
         if not isinstance(owner, str) or not OWNER_RE.fullmatch(owner):
             raise StorageError(f'bad owner {owner!r}')
@@ -234,15 +244,33 @@ class Storage:
             thumb_bytes = _render_thumbnail(image, self.thumb_ext)
         folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created.strftime('%Y/%m/%d')))
         stored = StoredFile(
-            id=image_id, owner=owner, kind=kind, rel_path=f'{folder}/{image_id}.{sniffed.ext}',
-            thumb_rel=f'{folder}/thumb/{image_id}.{self.thumb_ext}', sidecar_rel=f'{folder}/{image_id}.json',
-            mime=sniffed.mime, bytes=len(data), width=sniffed.width, height=sniffed.height,
-            sha256=sha256_bytes(data), created_at=created,
+            id=image_id,
+            owner=owner,
+            kind=kind,
+            rel_path=f'{folder}/{image_id}.{sniffed.ext}',
+            thumb_rel=f'{folder}/thumb/{image_id}.{self.thumb_ext}',
+            sidecar_rel=f'{folder}/{image_id}.json',
+            mime=sniffed.mime,
+            bytes=len(data),
+            width=sniffed.width,
+            height=sniffed.height,
+            sha256=sha256_bytes(data),
+            created_at=created,
         )
         sidecar = {
-            **meta, 'id': image_id, 'owner': owner, 'kind': kind, 'mime': stored.mime, 'bytes': stored.bytes,
-            'width': stored.width, 'height': stored.height, 'sha256': stored.sha256,
-            'created_at': created.isoformat(), 'status': 'active', 'thumb': stored.thumb_rel, 'path': stored.rel_path,
+            **meta,
+            'id': image_id,
+            'owner': owner,
+            'kind': kind,
+            'mime': stored.mime,
+            'bytes': stored.bytes,
+            'width': stored.width,
+            'height': stored.height,
+            'sha256': stored.sha256,
+            'created_at': created.isoformat(),
+            'status': 'active',
+            'thumb': stored.thumb_rel,
+            'path': stored.rel_path,
         }
         sidecar_bytes = self._encode_json(sidecar)  # fails on unserialisable meta before anything is written
         original = self.resolve(stored.rel_path)
@@ -253,8 +281,11 @@ class Storage:
         written: list[Path] = []
         try:
             thumb.parent.mkdir(parents=True, exist_ok=True)
-            for rel, payload in ((stored.rel_path, data), (stored.thumb_rel, thumb_bytes),
-                                 (stored.sidecar_rel, sidecar_bytes)):
+            for rel, payload in (
+                (stored.rel_path, data),
+                (stored.thumb_rel, thumb_bytes),
+                (stored.sidecar_rel, sidecar_bytes),
+            ):
                 path = self.resolve(rel)
                 written.append(path)
                 _atomic_write(path, payload, sync_dir=False)

@@ -1,4 +1,5 @@
 """Workflow files -> validated Workflow objects -> API-format prompt graphs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,19 @@ STEPS_MIN, STEPS_MAX = 1, 150
 PROMPT_MAX = 4000
 OUTPUT_NODE_CLASSES = frozenset({'SaveImage', 'PreviewImage'})
 IMAGE_PARAMS = ('input_image', 'control_image')
-ParamName = Literal['prompt', 'negative_prompt', 'seed', 'width', 'height', 'batch_size', 'steps',
-                    'input_image', 'control_image', 'lora', 'lora_strength']
+ParamName = Literal[
+    'prompt',
+    'negative_prompt',
+    'seed',
+    'width',
+    'height',
+    'batch_size',
+    'steps',
+    'input_image',
+    'control_image',
+    'lora',
+    'lora_strength',
+]
 LORA_PARAMS = ('lora', 'lora_strength')
 LocalText = Annotated[dict[str, str], Field(min_length=1)]
 Size = tuple[Annotated[int, Field(ge=1, le=16384)], Annotated[int, Field(ge=1, le=16384)]]
@@ -141,8 +153,13 @@ def _pick(texts: dict[str, str], lang: str) -> str:
 
 
 def _is_link(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], int) and not isinstance(value[1], bool))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
 
 
 @dataclass(kw_only=True)
@@ -190,8 +207,9 @@ class Workflow:
         if self.aspect_ratios:
             ratio = params.aspect_ratio or self.defaults.aspect_ratio
             if ratio not in self.aspect_ratios:
-                raise ParamError('aspect_ratio', f"unknown aspect ratio '{ratio}'; "
-                                 f"choose one of {', '.join(self.aspect_ratios)}")
+                raise ParamError(
+                    'aspect_ratio', f"unknown aspect ratio '{ratio}'; choose one of {', '.join(self.aspect_ratios)}"
+                )
             update['aspect_ratio'] = ratio
         elif params.aspect_ratio is not None:
             raise ParamError('aspect_ratio', "this workflow keeps the input image's size and takes no aspect ratio")
@@ -200,8 +218,10 @@ class Workflow:
         for name in IMAGE_PARAMS:
             label = name.replace('_', ' ')
             if name in self.bindings and getattr(params, name) is None:
-                raise ParamError(name, f'this workflow needs an {label}' if name == 'input_image'
-                                 else f'this workflow needs a {label}')
+                raise ParamError(
+                    name,
+                    f'this workflow needs an {label}' if name == 'input_image' else f'this workflow needs a {label}',
+                )
             if name not in self.bindings and getattr(params, name) is not None:
                 raise ParamError(name, f'this workflow takes no {label}')
         if 'steps' in self.bindings:
@@ -219,14 +239,15 @@ class Workflow:
     def build(self, params: GenerateParams, *, images: dict[str, str] | None = None) -> dict[str, Any]:
         """Return a fresh API-format graph with the params applied; images maps image params to uploaded names."""
         params = self.check(params)
-        values: dict[str, Any] = params.model_dump(include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps',
-                                                             *LORA_PARAMS})
+        values: dict[str, Any] = params.model_dump(
+            include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps', *LORA_PARAMS}
+        )
         if params.aspect_ratio is not None:
             values['width'], values['height'] = self.aspect_ratios[params.aspect_ratio]
         for name in IMAGE_PARAMS:
             if name in self.bindings:
                 if not (images and images.get(name)):
-                    raise ParamError(name, f"the {name.replace('_', ' ')} was not uploaded to the server")
+                    raise ParamError(name, f'the {name.replace("_", " ")} was not uploaded to the server')
                 values[name] = images[name]
         graph = copy.deepcopy(self.graph)
         for name, targets in self.bindings.items():
@@ -251,8 +272,9 @@ class Workflow:
             where = f"node '{node_id}' ({class_type})"
             required = info.get('input', {}).get('required', {})
             specs = {**required, **info.get('input', {}).get('optional', {})}
-            reasons += [f"{where} is missing required input '{name}'" for name in required
-                        if name not in node['inputs']]
+            reasons += [
+                f"{where} is missing required input '{name}'" for name in required if name not in node['inputs']
+            ]
             for name, value in node['inputs'].items():
                 spec = specs.get(name)
                 if not isinstance(spec, list) or not spec:
@@ -272,9 +294,15 @@ class Workflow:
         """Return, per bound node input, the extreme values a job may put there."""
         sizes = list(self.aspect_ratios.values())
         ranges: dict[str, list[Any]] = {
-            'seed': [0, SEED_MAX], 'batch_size': [1, self.max_batch], 'steps': [STEPS_MIN, STEPS_MAX],
-            'width': [w for w, _ in sizes], 'height': [h for _, h in sizes], 'input_image': [], 'control_image': [],
-            'lora': [], 'lora_strength': [-4, 4],
+            'seed': [0, SEED_MAX],
+            'batch_size': [1, self.max_batch],
+            'steps': [STEPS_MIN, STEPS_MAX],
+            'width': [w for w, _ in sizes],
+            'height': [h for _, h in sizes],
+            'input_image': [],
+            'control_image': [],
+            'lora': [],
+            'lora_strength': [-4, 4],
         }
         result: dict[tuple[str, str], list[Any]] = {}
         for name, targets in self.bindings.items():
@@ -343,22 +371,26 @@ def _check_file(data: WorkflowFile, graph: dict[str, Any]) -> None:
             if isinstance(value, list) and not _is_link(value):
                 raise ValueError(f"node '{node_id}' input '{name}' is a list but not a link [node_id, output_index]")
             if _is_link(value) and value[0] not in graph:
-                raise ValueError(f"node '{node_id}' input '{name}' links to node '{value[0]}', "
-                                 'which is not in the graph')
+                raise ValueError(
+                    f"node '{node_id}' input '{name}' links to node '{value[0]}', which is not in the graph"
+                )
             if _is_link(value) and value[1] < 0:
                 raise ValueError(f"node '{node_id}' input '{name}' links to a negative output index")
     if not any(node['class_type'] in OUTPUT_NODE_CLASSES for node in graph.values()):
-        raise ValueError(f"the graph has no output node ({' or '.join(sorted(OUTPUT_NODE_CLASSES))})")
+        raise ValueError(f'the graph has no output node ({" or ".join(sorted(OUTPUT_NODE_CLASSES))})')
     for name, targets in data.bindings.items():
         for target in targets:
             if target.node not in graph:
                 raise ValueError(f"binding '{name}' points at node '{target.node}' which is not in the graph")
             if target.input not in graph[target.node]['inputs']:
-                raise ValueError(f"binding '{name}' points at input '{target.input}' which node '{target.node}' "
-                                 f"({graph[target.node]['class_type']}) does not have")
+                raise ValueError(
+                    f"binding '{name}' points at input '{target.input}' which node '{target.node}' "
+                    f'({graph[target.node]["class_type"]}) does not have'
+                )
             if _is_link(graph[target.node]['inputs'][target.input]):
-                raise ValueError(f"binding '{name}' points at input '{target.input}' of node '{target.node}', "
-                                 'which is a link')
+                raise ValueError(
+                    f"binding '{name}' points at input '{target.input}' of node '{target.node}', which is a link"
+                )
     if data.aspect_ratios and not {'width', 'height'} <= data.bindings.keys():
         raise ValueError('aspect ratios need both width and height bindings')
     if data.mode == 'txt2img' and not data.aspect_ratios:
@@ -397,11 +429,21 @@ def load_workflow(path: Path) -> Workflow:
     graph: dict[str, dict[str, Any]] = raw['graph']
     _check_file(data, graph)
     return Workflow(
-        id=data.id, title=data.title, description=data.description, mode=data.mode,
-        related_img2img=data.ui.related.img2img, order=data.ui.order, aspect_ratios=dict(data.aspect_ratios),
-        templates=data.templates, max_batch=data.max_batch, bindings=dict(data.bindings), graph=graph, source=path,
-        defaults=data.defaults.model_copy(update={'aspect_ratio': data.defaults.aspect_ratio
-                                                  or next(iter(data.aspect_ratios), None)}),
+        id=data.id,
+        title=data.title,
+        description=data.description,
+        mode=data.mode,
+        related_img2img=data.ui.related.img2img,
+        order=data.ui.order,
+        aspect_ratios=dict(data.aspect_ratios),
+        templates=data.templates,
+        max_batch=data.max_batch,
+        bindings=dict(data.bindings),
+        graph=graph,
+        source=path,
+        defaults=data.defaults.model_copy(
+            update={'aspect_ratio': data.defaults.aspect_ratio or next(iter(data.aspect_ratios), None)}
+        ),
     )
 
 
@@ -519,8 +561,9 @@ class WorkflowRegistry:
         for workflow in list(loaded.workflows.values()):
             child = loaded.workflows.get(workflow.related_img2img or '')
             if workflow.related_img2img and (child is None or child.mode != 'img2img'):
-                reason = (f"ui.related.img2img names '{workflow.related_img2img}', "
-                          'which is not a loaded img2img workflow')
+                reason = (
+                    f"ui.related.img2img names '{workflow.related_img2img}', which is not a loaded img2img workflow"
+                )
                 loaded.problems.append(WorkflowProblem(file=workflow.source.name, reason=reason))
                 del loaded.workflows[workflow.id]
         return loaded

@@ -16,18 +16,26 @@ from vcc_ui.services.image_meta import ImageProblem, QuotaExceeded, human_bytes
 from vcc_ui.services.images import image_dict
 
 SWIPE_PX = 50
-SWIPE_JS = f'''(e) => {{
+SWIPE_JS = f"""(e) => {{
   const dx = e.clientX - Number(e.currentTarget.dataset.sx ?? e.clientX);
   if (Math.abs(dx) > {SWIPE_PX}) emit(dx);
-}}'''
+}}"""
 
 
 class GalleryLightbox:
     """One dialog per gallery page, browsing the grid's images (it loads the next page at the end)."""
 
-    def __init__(self, services: Services, user: str, grid: ImageGrid, *, lang: str, base_url: str,
-                 on_delete: Callable[[list[str]], Awaitable[None]],
-                 on_restore: Callable[[list[str]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        user: str,
+        grid: ImageGrid,
+        *,
+        lang: str,
+        base_url: str,
+        on_delete: Callable[[list[str]], Awaitable[None]],
+        on_restore: Callable[[list[str]], Awaitable[None]],
+    ) -> None:
         self.services = services
         self.user = user
         self.lang = lang
@@ -36,44 +44,78 @@ class GalleryLightbox:
         self.on_delete = on_delete
         self.on_restore = on_restore
         self.index = 0
-        with ui.dialog() as self.dialog, \
-                ui.card().classes('p-2 sm:p-4 w-full max-w-6xl gap-2').mark('gallery-lightbox'):
+        with (
+            ui.dialog() as self.dialog,
+            ui.card().classes('p-2 sm:p-4 w-full max-w-6xl gap-2').mark('gallery-lightbox'),
+        ):
             with ui.row().classes('w-full items-center no-wrap gap-1'):
                 self.counter = ui.label().classes('text-sm text-gray-500').mark('lightbox-counter')
                 ui.space()
-                self.favorite = ui.button(icon='star_border', on_click=self.toggle_favorite) \
-                    .props('flat round dense color=amber-8').tooltip(self.t('lb_favorite')).mark('lightbox-favorite')
-                self.download = ui.button(icon='download').props('flat round dense') \
-                    .tooltip(self.t('lightbox_download')).mark('lightbox-download')
-                ui.button(icon='close', on_click=self.dialog.close).props('flat round dense') \
-                    .tooltip(self.t('lightbox_close')).mark('lightbox-close')
+                self.favorite = (
+                    ui.button(icon='star_border', on_click=self.toggle_favorite)
+                    .props('flat round dense color=amber-8')
+                    .tooltip(self.t('lb_favorite'))
+                    .mark('lightbox-favorite')
+                )
+                self.download = (
+                    ui.button(icon='download')
+                    .props('flat round dense')
+                    .tooltip(self.t('lightbox_download'))
+                    .mark('lightbox-download')
+                )
+                ui.button(icon='close', on_click=self.dialog.close).props('flat round dense').tooltip(
+                    self.t('lightbox_close')
+                ).mark('lightbox-close')
             with ui.element('div').classes('w-full grid grid-cols-1 md:grid-cols-3 gap-3 items-start'):
                 with ui.row().classes('md:col-span-2 w-full no-wrap items-center gap-0 justify-center'):
-                    self.prev = ui.button(icon='chevron_left', on_click=lambda: self.step(-1)) \
-                        .props('flat round').tooltip(self.t('lb_prev')).mark('lightbox-prev')
-                    self.img = Img().classes('max-h-[60vh] md:max-h-[75vh] max-w-full min-w-0 object-contain '
-                                             'rounded select-none').style('touch-action: pan-y').mark('lightbox-image')
+                    self.prev = (
+                        ui.button(icon='chevron_left', on_click=lambda: self.step(-1))
+                        .props('flat round')
+                        .tooltip(self.t('lb_prev'))
+                        .mark('lightbox-prev')
+                    )
+                    self.img = (
+                        Img()
+                        .classes('max-h-[60vh] md:max-h-[75vh] max-w-full min-w-0 object-contain rounded select-none')
+                        .style('touch-action: pan-y')
+                        .mark('lightbox-image')
+                    )
                     self.img.props('draggable=false')
                     self.img.on('pointerdown', js_handler='(e) => { e.currentTarget.dataset.sx = e.clientX; }')
                     self.img.on('pointerup', self._swipe, js_handler=SWIPE_JS)
-                    self.next = ui.button(icon='chevron_right', on_click=lambda: self.step(1)) \
-                        .props('flat round').tooltip(self.t('lb_next')).mark('lightbox-next')
+                    self.next = (
+                        ui.button(icon='chevron_right', on_click=lambda: self.step(1))
+                        .props('flat round')
+                        .tooltip(self.t('lb_next'))
+                        .mark('lightbox-next')
+                    )
                 with ui.column().classes('w-full gap-2 min-w-0'):
                     with ui.row().classes('w-full gap-1') as self.actions:
                         self._action('content_copy', 'lb_copy_prompt', self.copy_prompt, 'lightbox-copy-prompt')
                         self.use_input = self._action('input', 'lb_use_input', self.use_as_input, 'lightbox-use-input')
                         self.again = self._action('replay', 'lb_again', self.generate_again, 'lightbox-again')
-                    self.delete = ui.button(self.t('gal_delete'), icon='delete', on_click=self.remove) \
-                        .props('outline dense no-caps color=negative').mark('lightbox-delete')
-                    self.restore = ui.button(self.t('gal_restore'), icon='restore_from_trash',
-                                             on_click=self.bring_back) \
-                        .props('unelevated dense no-caps').mark('lightbox-restore')
-                    self.tags = ui.input_chips(self.t('lb_tags'), new_value_mode='add-unique',
-                                               on_change=self._tags_changed) \
-                        .props('dense outlined').classes('w-full').mark('lightbox-tags')
+                    self.delete = (
+                        ui.button(self.t('gal_delete'), icon='delete', on_click=self.remove)
+                        .props('outline dense no-caps color=negative')
+                        .mark('lightbox-delete')
+                    )
+                    self.restore = (
+                        ui.button(self.t('gal_restore'), icon='restore_from_trash', on_click=self.bring_back)
+                        .props('unelevated dense no-caps')
+                        .mark('lightbox-restore')
+                    )
+                    self.tags = (
+                        ui.input_chips(self.t('lb_tags'), new_value_mode='add-unique', on_change=self._tags_changed)
+                        .props('dense outlined')
+                        .classes('w-full')
+                        .mark('lightbox-tags')
+                    )
                     self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
-                    with ui.expansion(self.t('lb_share'), icon='share').classes('w-full border rounded') \
-                            .props('dense') as self.share_section:
+                    with (
+                        ui.expansion(self.t('lb_share'), icon='share')
+                        .classes('w-full border rounded')
+                        .props('dense') as self.share_section
+                    ):
                         self.share = SharePanel(services.shares, user, lang=lang, base_url=base_url)
         ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'textarea'])
 
@@ -134,17 +176,26 @@ class GalleryLightbox:
             await self.share.show(image['id'])
 
     def _meta_rows(self, image: dict) -> list[tuple[str, str]]:
-        rows = [('meta_prompt', image['prompt']), ('meta_negative', image['negative_prompt']),
-                ('meta_seed', image['seed']),
-                ('meta_workflow', self.services.registry.title(image['workflow_id'] or '', self.lang)),
-                ('meta_mode', image['mode']),
-                ('meta_aspect', image['aspect_ratio']),
-                ('meta_size', f'{image["width"]} x {image["height"]}, {human_bytes(image["bytes"])}'),
-                ('meta_kind', self.t(f'kind_{image["kind"]}')), ('meta_server', image['server']),
-                ('meta_file', image['original_filename']), ('meta_created', when(image['created_at']))]
+        rows = [
+            ('meta_prompt', image['prompt']),
+            ('meta_negative', image['negative_prompt']),
+            ('meta_seed', image['seed']),
+            ('meta_workflow', self.services.registry.title(image['workflow_id'] or '', self.lang)),
+            ('meta_mode', image['mode']),
+            ('meta_aspect', image['aspect_ratio']),
+            ('meta_size', f'{image["width"]} x {image["height"]}, {human_bytes(image["bytes"])}'),
+            ('meta_kind', self.t(f'kind_{image["kind"]}')),
+            ('meta_server', image['server']),
+            ('meta_file', image['original_filename']),
+            ('meta_created', when(image['created_at'])),
+        ]
         if image['status'] == 'trash':
-            rows.append(('gal_view_trash', self.t('gal_trash_dates', deleted=when(image['trashed_at']),
-                                                  purge=when(image['purge_at']))))
+            rows.append(
+                (
+                    'gal_view_trash',
+                    self.t('gal_trash_dates', deleted=when(image['trashed_at']), purge=when(image['purge_at'])),
+                )
+            )
         return [(key, str(value)) for key, value in rows if value not in (None, '')]
 
     async def _swipe(self, e: events.GenericEventArguments) -> None:

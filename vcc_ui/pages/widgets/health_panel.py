@@ -11,7 +11,7 @@ from vcc_ui.i18n import translate
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
 
-GB = 1024 ** 3
+GB = 1024**3
 
 
 class HealthPanel:
@@ -28,8 +28,12 @@ class HealthPanel:
                 self.icon = ui.icon('check_circle').classes('text-2xl')
                 self.status = ui.label().classes('font-medium grow min-w-0 break-words').mark('health-status')
                 self.checked = ui.label().classes('text-xs opacity-80 gt-xs whitespace-nowrap')
-                self.button = ui.button(icon='refresh', on_click=self.refresh).props('flat round dense color=white') \
-                    .tooltip(self.t('dash_refresh')).mark('health-refresh')
+                self.button = (
+                    ui.button(icon='refresh', on_click=self.refresh)
+                    .props('flat round dense color=white')
+                    .tooltip(self.t('dash_refresh'))
+                    .mark('health-refresh')
+                )
             with ui.column().classes('w-full gap-1 px-4 py-2 text-sm') as self.rows:
                 with ui.row().classes('w-full items-center no-wrap gap-2').mark('check-db'):
                     self.db_icon = ui.icon('hourglass_empty').classes('text-lg')
@@ -55,8 +59,9 @@ class HealthPanel:
         self.db, self.disk = checks['db'], checks['disk']
         db_ok, disk_ok = self.db.get('ok', False), self.disk.get('ok', False)
         self.db_value.set_text(f'{self.db["ms"]} ms' if db_ok else self.db.get('error', '?'))
-        self.disk_value.set_text(self.t('dash_disk_value', free=self.disk.get('free_mb', '?'),
-                                        min=self.disk.get('min_free_mb', '?')))
+        self.disk_value.set_text(
+            self.t('dash_disk_value', free=self.disk.get('free_mb', '?'), min=self.disk.get('min_free_mb', '?'))
+        )
         _mark(self.db_icon, db_ok)
         _mark(self.disk_icon, disk_ok)
         self.checked.set_text(self.t('dash_checked_at', time=_clock()))
@@ -74,22 +79,35 @@ class HealthPanel:
         with self.rows, ui.row().classes('w-full items-start no-wrap gap-2').mark('check-server') as row:
             row.move(target_index=len(self.servers) - 1)
             row.bind_visibility_from(health, 'enabled')
-            ui.icon('').classes('text-lg').bind_name_from(health, 'reachable', backward=_icon) \
-                .bind_text_color_from(health, 'reachable', backward=_color)
-            ui.label(f'ComfyUI {health.name}').classes('font-medium w-32 shrink-0 truncate') \
-                .tooltip(health.url)
+            ui.icon('').classes('text-lg').bind_name_from(health, 'reachable', backward=_icon).bind_text_color_from(
+                health, 'reachable', backward=_color
+            )
+            ui.label(f'ComfyUI {health.name}').classes('font-medium w-32 shrink-0 truncate').tooltip(health.url)
             with ui.column().classes('gap-0 min-w-0 text-gray-600'):
                 with ui.row().classes('gap-x-3 gap-y-0 items-center'):
-                    ui.label().bind_text_from(health, 'reachable', backward=lambda r: self.t(
-                        'dash_reachable' if r else 'dash_unreachable')).mark('check-server-state')
-                    ui.label().bind_text_from(health, 'queue_remaining', backward=lambda _: self.t(
-                        'dash_server_load', queue=health.queue_remaining, inflight=health.inflight,
-                        max=health.max_inflight)).mark('check-server-load')
-                    ui.label().bind_text_from(health, 'vram_free', backward=lambda free: self.t(
-                        'dash_vram', free=f'{free / GB:.1f}', total=f'{health.vram_total / GB:.1f}')) \
-                        .bind_visibility_from(health, 'vram_total', backward=bool).mark('check-server-vram')
-                ui.label().classes('text-negative break-all').bind_text_from(health, 'last_error') \
-                    .bind_visibility_from(health, 'last_error', backward=bool).mark('check-server-error')
+                    ui.label().bind_text_from(
+                        health, 'reachable', backward=lambda r: self.t('dash_reachable' if r else 'dash_unreachable')
+                    ).mark('check-server-state')
+                    ui.label().bind_text_from(
+                        health,
+                        'queue_remaining',
+                        backward=lambda _: self.t(
+                            'dash_server_load',
+                            queue=health.queue_remaining,
+                            inflight=health.inflight,
+                            max=health.max_inflight,
+                        ),
+                    ).mark('check-server-load')
+                    ui.label().bind_text_from(
+                        health,
+                        'vram_free',
+                        backward=lambda free: self.t(
+                            'dash_vram', free=f'{free / GB:.1f}', total=f'{health.vram_total / GB:.1f}'
+                        ),
+                    ).bind_visibility_from(health, 'vram_total', backward=bool).mark('check-server-vram')
+                ui.label().classes('text-negative break-all').bind_text_from(health, 'last_error').bind_visibility_from(
+                    health, 'last_error', backward=bool
+                ).mark('check-server-error')
 
     def _show(self) -> None:
         """Colour the banner and name what fails."""
@@ -105,8 +123,9 @@ class HealthPanel:
         if self.status.text != text:
             self.status.set_text(text)
             self.icon.set_name('error' if reasons else 'check_circle')
-            self.banner.classes(add='bg-red-700' if reasons else 'bg-green-700',
-                                remove='bg-green-700' if reasons else 'bg-red-700')
+            self.banner.classes(
+                add='bg-red-700' if reasons else 'bg-green-700', remove='bg-green-700' if reasons else 'bg-red-700'
+            )
             self.banner.props(f'data-health={"fail" if reasons else "ok"}')
 
 

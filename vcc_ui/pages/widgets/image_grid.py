@@ -18,7 +18,7 @@ OnOpen = Callable[[int], Awaitable[None] | None]
 
 # NOTE: one IntersectionObserver per browser tab; an element with data-infinite gets a DOM 'visible' event whenever
 # it comes near the viewport, and `vccRearm(id)` asks again after a page was added (the element may still be in view).
-INFINITE_JS = '''
+INFINITE_JS = """
 if (!window.vccInfinite) {
   window.vccInfinite = new IntersectionObserver((entries) => {
     for (const entry of entries) if (entry.isIntersecting) entry.target.dispatchEvent(new CustomEvent('visible'));
@@ -34,7 +34,7 @@ if (!window.vccInfinite) {
   };
   scan();
 }
-'''
+"""
 
 
 def when(value: str | datetime | None) -> str:
@@ -48,9 +48,18 @@ def when(value: str | datetime | None) -> str:
 class ImageGrid:
     """Shows image dicts newest first, fetching the next page when the end of the grid comes into view."""
 
-    def __init__(self, *, lang: str, fetch: Fetch, retention_days: int, on_open: OnOpen,
-                 empty_key: str, extras: TileExtras | None = None, selectable: bool = True,
-                 page_size: int = 48) -> None:
+    def __init__(
+        self,
+        *,
+        lang: str,
+        fetch: Fetch,
+        retention_days: int,
+        on_open: OnOpen,
+        empty_key: str,
+        extras: TileExtras | None = None,
+        selectable: bool = True,
+        page_size: int = 48,
+    ) -> None:
         self.t = partial(translate, lang=lang)
         self.fetch = fetch
         self.retention_days = retention_days
@@ -71,10 +80,17 @@ class ImageGrid:
         with ui.column().classes('w-full gap-2'):
             self.count = ui.label().classes('text-sm text-gray-500').mark('gallery-count')
             self.empty = ui.label().classes('text-gray-500 py-8 w-full text-center').mark('images-empty')
-            self.grid = ui.element('div').classes('w-full grid gap-2 grid-cols-3 sm:grid-cols-4 md:grid-cols-5 '
-                                                  'lg:grid-cols-6').mark('image-grid')
-            self.more = ui.button(self.t('gal_load_more'), on_click=self.load_more) \
-                .props('flat no-caps data-infinite').classes('self-center').mark('load-more')
+            self.grid = (
+                ui.element('div')
+                .classes('w-full grid gap-2 grid-cols-3 sm:grid-cols-4 md:grid-cols-5 lg:grid-cols-6')
+                .mark('image-grid')
+            )
+            self.more = (
+                ui.button(self.t('gal_load_more'), on_click=self.load_more)
+                .props('flat no-caps data-infinite')
+                .classes('self-center')
+                .mark('load-more')
+            )
             self.more.on('visible', self.load_more)
         self.empty.set_visibility(False)
         self.more.set_visibility(False)
@@ -126,30 +142,39 @@ class ImageGrid:
 
     def _add_tile(self, item: dict) -> None:
         with self.grid:
-            tile = ui.element('div').classes('relative rounded overflow-hidden bg-slate-200 aspect-square') \
-                .mark('image-tile').props(f'data-image-id={item["id"]}')
+            tile = (
+                ui.element('div')
+                .classes('relative rounded overflow-hidden bg-slate-200 aspect-square')
+                .mark('image-tile')
+                .props(f'data-image-id={item["id"]}')
+            )
         self.tiles[item['id']] = tile
         self._fill(tile, item)
 
     def _fill(self, tile: ui.element, item: dict) -> None:
         image_id = item['id']
         with tile:
-            thumb = Img(item['thumb_url'] or item['url'], alt=item['prompt'] or self.t(f'kind_{item["kind"]}')) \
-                .classes('w-full h-full object-cover cursor-pointer').mark('image-thumb')
+            thumb = (
+                Img(item['thumb_url'] or item['url'], alt=item['prompt'] or self.t(f'kind_{item["kind"]}'))
+                .classes('w-full h-full object-cover cursor-pointer')
+                .mark('image-thumb')
+            )
             thumb.props('tabindex=0 role=button')
             thumb.on('click', lambda: self._open(image_id)).on('keydown.enter', lambda: self._open(image_id))
             if self.selectable:
-                ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)) \
-                    .props('dense color=primary').classes('absolute top-1 left-1 bg-white/80 rounded') \
-                    .mark('image-select')
+                ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)).props(
+                    'dense color=primary'
+                ).classes('absolute top-1 left-1 bg-white/80 rounded').mark('image-select')
             if item['favorite']:
-                ui.icon('star', size='sm').classes('absolute top-1 right-1 text-amber-400 drop-shadow') \
-                    .mark('image-favorite')
+                ui.icon('star', size='sm').classes('absolute top-1 right-1 text-amber-400 drop-shadow').mark(
+                    'image-favorite'
+                )
             if item['status'] == 'trash':
-                ui.label(self.t('gal_trash_dates', deleted=when(item['trashed_at'])[:10],
-                                purge=when(item['purge_at'])[:10])) \
-                    .classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1') \
-                    .mark('trash-dates')
+                ui.label(
+                    self.t('gal_trash_dates', deleted=when(item['trashed_at'])[:10], purge=when(item['purge_at'])[:10])
+                ).classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1').mark(
+                    'trash-dates'
+                )
             if self.extras:
                 self.extras(item)
 

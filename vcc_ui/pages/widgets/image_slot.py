@@ -22,37 +22,59 @@ _DROP_JS = f'''(e) => {{
 class ImageSlot:
     """Holds at most one image dict; thumbnails dropped here arrive as ids, files through the uploader."""
 
-    def __init__(self, *, lang: str, max_bytes: int, on_image_id: Callable[[str], Awaitable[None]],
-                 on_file: Callable[[bytes, str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        *,
+        lang: str,
+        max_bytes: int,
+        on_image_id: Callable[[str], Awaitable[None]],
+        on_file: Callable[[bytes, str], Awaitable[None]],
+    ) -> None:
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.max_bytes = max_bytes
         self.image: dict | None = None
         self.on_image_id = on_image_id
         self.on_file = on_file
-        with ui.element('div').classes('w-full rounded-lg border-2 border-dashed border-gray-300 p-3 '
-                                       'transition-all').mark('input-slot') as self.zone:
+        with (
+            ui.element('div')
+            .classes('w-full rounded-lg border-2 border-dashed border-gray-300 p-3 transition-all')
+            .mark('input-slot') as self.zone
+        ):
             self.zone.props('data-role=input-slot')
-            self.zone.on('dragover.prevent', js_handler=f'(e) => e.currentTarget.classList.add('
-                                                        f'{", ".join(repr(c) for c in _HOVER.split())})')
-            self.zone.on('dragleave', js_handler=f'(e) => e.currentTarget.classList.remove('
-                                                 f'{", ".join(repr(c) for c in _HOVER.split())})')
+            self.zone.on(
+                'dragover.prevent',
+                js_handler=f'(e) => e.currentTarget.classList.add({", ".join(repr(c) for c in _HOVER.split())})',
+            )
+            self.zone.on(
+                'dragleave',
+                js_handler=f'(e) => e.currentTarget.classList.remove({", ".join(repr(c) for c in _HOVER.split())})',
+            )
             self.zone.on('drop.prevent', self._dropped, js_handler=_DROP_JS)
             with ui.row().classes('w-full items-center no-wrap gap-3') as self.filled:
-                self.preview = Img(alt=self.t('slot_preview')).classes('w-24 h-24 object-cover rounded') \
-                    .mark('input-preview').props('data-role=input-preview')
+                self.preview = (
+                    Img(alt=self.t('slot_preview'))
+                    .classes('w-24 h-24 object-cover rounded')
+                    .mark('input-preview')
+                    .props('data-role=input-preview')
+                )
                 with ui.column().classes('gap-0 min-w-0 grow'):
                     self.caption = ui.label().classes('text-sm truncate w-full')
                     self.size = ui.label().classes('text-xs text-gray-500')
-                ui.button(self.t('slot_clear'), icon='backspace', on_click=self.clear) \
-                    .props('flat dense no-caps').mark('input-clear')
+                ui.button(self.t('slot_clear'), icon='backspace', on_click=self.clear).props('flat dense no-caps').mark(
+                    'input-clear'
+                )
             with ui.column().classes('w-full items-center gap-1') as self.empty:
                 ui.icon('add_photo_alternate', size='md').classes('text-gray-400')
                 ui.label(self.t('slot_hint')).classes('text-sm text-gray-500 text-center')
-                self.upload = ui.upload(auto_upload=True, max_file_size=max_bytes, on_upload=self._uploaded,
-                                        on_rejected=self._rejected) \
-                    .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn') \
-                    .classes('vcc-uploader w-full max-w-sm').mark('input-upload')
+                self.upload = (
+                    ui.upload(
+                        auto_upload=True, max_file_size=max_bytes, on_upload=self._uploaded, on_rejected=self._rejected
+                    )
+                    .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn')
+                    .classes('vcc-uploader w-full max-w-sm')
+                    .mark('input-upload')
+                )
                 self.upload.props(f'label="{self.t("slot_upload")}"')
             self.error = ui.label().classes('text-sm text-negative').mark('input-error')
             self.error.set_visibility(False)

@@ -19,7 +19,10 @@ class Img(SourceElement):
 def draggable(img: Img, image_id: str) -> Img:
     """Let the image be dragged onto an input slot; the drop carries the image id."""
     img.props('draggable=true')
-    img.on('dragstart', js_handler=f'(e) => {{ e.dataTransfer.setData("{DRAG_TYPE}", "{image_id}"); '
-                                   f'e.dataTransfer.setData("text/plain", "{image_id}"); '
-                                   'e.dataTransfer.effectAllowed = "copy"; }')
+    img.on(
+        'dragstart',
+        js_handler=f'(e) => {{ e.dataTransfer.setData("{DRAG_TYPE}", "{image_id}"); '
+        f'e.dataTransfer.setData("text/plain", "{image_id}"); '
+        'e.dataTransfer.effectAllowed = "copy"; }',
+    )
     return img

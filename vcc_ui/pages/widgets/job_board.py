@@ -29,44 +29,68 @@ def section_of(view: JobView) -> str:
 class JobRow:
     """One job, bound to its live view: nothing is rebuilt on a progress step."""
 
-    def __init__(self, view: JobView, *, t: Callable[..., str], title: str,
-                 on_cancel: Callable[[JobView], Awaitable[None]], on_front: Callable[[JobView], None]) -> None:
+    def __init__(
+        self,
+        view: JobView,
+        *,
+        t: Callable[..., str],
+        title: str,
+        on_cancel: Callable[[JobView], Awaitable[None]],
+        on_front: Callable[[JobView], None],
+    ) -> None:
         self.view = view
         queued = partial(_status_is, JobStatus.QUEUED)
-        with ui.row().classes('w-full items-center gap-x-3 gap-y-1 py-2 border-b border-slate-100') \
-                .mark('admin-job') as self.element:
+        with (
+            ui.row()
+            .classes('w-full items-center gap-x-3 gap-y-1 py-2 border-b border-slate-100')
+            .mark('admin-job') as self.element
+        ):
             self.element.props(f'data-job-id={view.id}')
             with ui.column().classes('gap-1 items-center w-20 shrink-0'):
-                ui.badge().bind_text_from(view, 'status', backward=lambda s: t(f'job_status_{s}')) \
-                    .bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')) \
-                    .mark('admin-job-status')
-                ui.label().classes('font-mono text-sm font-medium') \
-                    .bind_text_from(view, 'position', backward=lambda p: t('dash_position', n=p)) \
-                    .bind_visibility_from(view, 'status', backward=queued).mark('admin-job-position')
-            Img(alt=t('job_preview')).classes('w-14 h-14 object-cover rounded shrink-0').mark('admin-job-preview') \
-                .bind_source_from(view, 'preview_seq', backward=self._preview_url) \
-                .bind_visibility_from(view, 'preview_seq', backward=lambda s: bool(s) and not view.finished)
+                ui.badge().bind_text_from(
+                    view, 'status', backward=lambda s: t(f'job_status_{s}')
+                ).bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')).mark(
+                    'admin-job-status'
+                )
+                ui.label().classes('font-mono text-sm font-medium').bind_text_from(
+                    view, 'position', backward=lambda p: t('dash_position', n=p)
+                ).bind_visibility_from(view, 'status', backward=queued).mark('admin-job-position')
+            Img(alt=t('job_preview')).classes('w-14 h-14 object-cover rounded shrink-0').mark(
+                'admin-job-preview'
+            ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
+                view, 'preview_seq', backward=lambda s: bool(s) and not view.finished
+            )
             with ui.column().classes('gap-0 min-w-0 grow basis-56'):
                 ui.label(title).classes('text-sm font-medium truncate w-full')
                 ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
-                ui.label().classes('text-xs text-gray-400 font-mono truncate w-full') \
-                    .bind_text_from(view, 'server', backward=lambda s: ' · '.join(x for x in (view.owner, s) if x))
-                ui.label().classes('text-xs text-negative break-words w-full').bind_text_from(view, 'error') \
-                    .bind_visibility_from(view, 'error', backward=bool).mark('admin-job-error')
-            with ui.column().classes('gap-0 w-36 shrink-0') \
-                    .bind_visibility_from(view, 'status', backward=lambda s: s in (JobStatus.RUNNING, JobStatus.SAVING,
-                                                                                  JobStatus.DISPATCHED)):
-                ui.linear_progress(value=view.progress, show_value=False, size='8px').props('rounded') \
-                    .bind_value_from(view, 'progress').classes('w-full').mark('admin-job-progress')
-                ui.label().classes('text-xs text-gray-500 self-end') \
-                    .bind_text_from(view, 'step', backward=lambda s: f'{s} / {view.steps}' if view.steps else '')
+                ui.label().classes('text-xs text-gray-400 font-mono truncate w-full').bind_text_from(
+                    view, 'server', backward=lambda s: ' · '.join(x for x in (view.owner, s) if x)
+                )
+                ui.label().classes('text-xs text-negative break-words w-full').bind_text_from(
+                    view, 'error'
+                ).bind_visibility_from(view, 'error', backward=bool).mark('admin-job-error')
+            with (
+                ui.column()
+                .classes('gap-0 w-36 shrink-0')
+                .bind_visibility_from(
+                    view, 'status', backward=lambda s: s in (JobStatus.RUNNING, JobStatus.SAVING, JobStatus.DISPATCHED)
+                )
+            ):
+                ui.linear_progress(value=view.progress, show_value=False, size='8px').props('rounded').bind_value_from(
+                    view, 'progress'
+                ).classes('w-full').mark('admin-job-progress')
+                ui.label().classes('text-xs text-gray-500 self-end').bind_text_from(
+                    view, 'step', backward=lambda s: f'{s} / {view.steps}' if view.steps else ''
+                )
             with ui.row().classes('gap-0 no-wrap shrink-0 ml-auto'):
-                ui.button(icon='vertical_align_top', on_click=lambda: on_front(view)).props('flat round dense') \
-                    .tooltip(t('dash_front')).mark('admin-job-front').bind_visibility_from(view, 'status',
-                                                                                            backward=queued)
-                ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense color=negative') \
-                    .tooltip(t('dash_cancel')).mark('admin-job-cancel') \
-                    .bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
+                ui.button(icon='vertical_align_top', on_click=lambda: on_front(view)).props('flat round dense').tooltip(
+                    t('dash_front')
+                ).mark('admin-job-front').bind_visibility_from(view, 'status', backward=queued)
+                ui.button(icon='close', on_click=lambda: on_cancel(view)).props(
+                    'flat round dense color=negative'
+                ).tooltip(t('dash_cancel')).mark('admin-job-cancel').bind_visibility_from(
+                    view, 'status', backward=lambda s: not JobStatus(s).finished
+                )
 
     def _preview_url(self, seq: int) -> str:
         return f'/api/v1/admin/jobs/{self.view.id}/preview?v={seq}' if seq else ''
@@ -124,8 +148,9 @@ class JobBoard:
             row = self.rows.get(view.id)
             if row is None:
                 with target:
-                    row = self.rows[view.id] = JobRow(view, t=self.t, title=self._title(view),
-                                                      on_cancel=self._cancel, on_front=self._front)
+                    row = self.rows[view.id] = JobRow(
+                        view, t=self.t, title=self._title(view), on_cancel=self._cancel, on_front=self._front
+                    )
                 if index == 0:
                     row.element.move(target, 0)
             else:
@@ -178,8 +203,9 @@ class JobBoard:
 
     def _add_group(self, key: str) -> Group:
         with self.column:
-            group = self.groups[key] = Group(key, key or self.t('dash_no_server'),
-                                             'person' if self.group_by == 'user' else 'dns')
+            group = self.groups[key] = Group(
+                key, key or self.t('dash_no_server'), 'person' if self.group_by == 'user' else 'dns'
+            )
         return group
 
     def _drop_if_empty(self, key: str) -> None:

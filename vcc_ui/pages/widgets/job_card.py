@@ -12,8 +12,16 @@ from vcc_ui.models import JobStatus
 from vcc_ui.pages.widgets.img import Img, draggable
 from vcc_ui.services.jobs import JobView
 
-STATUS_COLOR = {'queued': 'grey-7', 'dispatched': 'blue-grey', 'running': 'primary', 'saving': 'teal',
-                'completed': 'positive', 'failed': 'negative', 'cancelled': 'grey', 'timed_out': 'orange-9'}
+STATUS_COLOR = {
+    'queued': 'grey-7',
+    'dispatched': 'blue-grey',
+    'running': 'primary',
+    'saving': 'teal',
+    'completed': 'positive',
+    'failed': 'negative',
+    'cancelled': 'grey',
+    'timed_out': 'orange-9',
+}
 
 ImagesLoader = Callable[[list[str]], Awaitable[list[dict]]]
 
@@ -23,15 +31,26 @@ def eta_text(seconds: float | None, lang: str) -> str:
     if seconds is None:
         return ''
     seconds = round(seconds)
-    return translate('job_eta', lang, time=f'{seconds // 60}:{seconds % 60:02d}' if seconds >= 60
-                     else translate('seconds', lang, n=seconds))
+    return translate(
+        'job_eta',
+        lang,
+        time=f'{seconds // 60}:{seconds % 60:02d}' if seconds >= 60 else translate('seconds', lang, n=seconds),
+    )
 
 
 class JobCard:
     """A card bound to a live JobView; only the body is swapped once when the job finishes."""
 
-    def __init__(self, view: JobView, *, lang: str, title: str, load_images: ImagesLoader,
-                 on_cancel: Callable[[JobView], Awaitable[None]], on_open: Callable[[list[dict], int], None]) -> None:
+    def __init__(
+        self,
+        view: JobView,
+        *,
+        lang: str,
+        title: str,
+        load_images: ImagesLoader,
+        on_cancel: Callable[[JobView], Awaitable[None]],
+        on_open: Callable[[list[dict], int], None],
+    ) -> None:
         self.view = view
         self.lang = lang
         self.t = partial(translate, lang=lang)
@@ -41,15 +60,17 @@ class JobCard:
         with ui.card().classes('w-full p-3 gap-2 shadow-sm').mark('job-card') as self.card:
             self.card.props(f'data-job-id={view.id}')
             with ui.row().classes('w-full items-center no-wrap gap-2'):
-                ui.badge().bind_text_from(view, 'status', backward=lambda s: self.t(f'job_status_{s}')) \
-                    .bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')) \
-                    .mark('job-status')
+                ui.badge().bind_text_from(
+                    view, 'status', backward=lambda s: self.t(f'job_status_{s}')
+                ).bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')).mark(
+                    'job-status'
+                )
                 with ui.column().classes('gap-0 min-w-0 grow'):
                     ui.label(title).classes('text-sm font-medium truncate w-full')
                     ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
-                ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense') \
-                    .tooltip(self.t('job_cancel')).mark('job-cancel') \
-                    .bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
+                ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense').tooltip(
+                    self.t('job_cancel')
+                ).mark('job-cancel').bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
             # its own Vue component: a progress step re-renders this section only, not the card's header and button
             self.body = ui.card_section().classes('w-full p-0 column gap-1')
         if view.finished:
@@ -61,19 +82,22 @@ class JobCard:
         view = self.view
         with self.body:
             with ui.row().classes('w-full items-center gap-3 text-xs text-gray-600'):
-                ui.label().bind_text_from(view, 'position', backward=lambda p: self.t('job_position', n=p)) \
-                    .bind_visibility_from(view, 'position', backward=bool).mark('job-position')
+                ui.label().bind_text_from(
+                    view, 'position', backward=lambda p: self.t('job_position', n=p)
+                ).bind_visibility_from(view, 'position', backward=bool).mark('job-position')
                 ui.label().bind_text_from(view, 'eta_seconds', backward=self._eta_text).mark('job-eta')
                 ui.space()
-                ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step') \
-                    .props('data-role=job-step')
-            ui.linear_progress(value=view.progress, show_value=False, size='8px') \
-                .bind_value_from(view, 'progress').props('rounded instant-feedback').classes('w-full') \
-                .mark('job-progress')
-            Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center') \
-                .mark('job-preview') \
-                .bind_source_from(view, 'preview_seq', backward=self._preview_url) \
-                .bind_visibility_from(view, 'preview_seq', backward=bool)
+                ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step').props(
+                    'data-role=job-step'
+                )
+            ui.linear_progress(value=view.progress, show_value=False, size='8px').bind_value_from(
+                view, 'progress'
+            ).props('rounded instant-feedback').classes('w-full').mark('job-progress')
+            Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center').mark(
+                'job-preview'
+            ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
+                view, 'preview_seq', backward=bool
+            )
 
     def _eta_text(self, seconds: float | None) -> str:
         return eta_text(seconds, self.lang)
@@ -101,9 +125,11 @@ class JobCard:
             if view.status == JobStatus.COMPLETED:
                 with ui.row().classes('w-full gap-2').mark('job-results'):
                     for index, image in enumerate(images):
-                        thumb = Img(image['thumb_url'] or image['url'], alt=image.get('prompt') or '') \
-                            .classes('w-24 h-24 sm:w-28 sm:h-28 object-cover rounded cursor-pointer hover:opacity-90') \
+                        thumb = (
+                            Img(image['thumb_url'] or image['url'], alt=image.get('prompt') or '')
+                            .classes('w-24 h-24 sm:w-28 sm:h-28 object-cover rounded cursor-pointer hover:opacity-90')
                             .mark('job-thumb')
+                        )
                         thumb.props(f'data-role=job-thumb data-image-id={image["id"]}')
                         draggable(thumb, image['id'])
                         thumb.on('click', lambda i=index: self.on_open(images, i))

@@ -23,8 +23,15 @@ SHOWN_FINISHED = 8  # older finished jobs wait behind a button (a phone stacks t
 class JobsPanel:
     """Adds a card per job of `user`; a progress step never rebuilds anything, a finish swaps one card's body."""
 
-    def __init__(self, services: Services, user: str, *, lang: str, on_open: Callable[[list[dict], int], None],
-                 on_images: Callable[[list[dict]], None]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        user: str,
+        *,
+        lang: str,
+        on_open: Callable[[list[dict], int], None],
+        on_images: Callable[[list[dict]], None],
+    ) -> None:
         self.services = services
         self.user = user
         self.on_open = on_open
@@ -37,8 +44,12 @@ class JobsPanel:
         with ui.column().classes('w-full gap-2') as self.root:
             self.empty = ui.label(self.t('jobs_empty')).classes('text-sm text-gray-500').mark('jobs-empty')
             self.column = ui.column().classes('w-full gap-2').mark('jobs-panel')
-            self.more = ui.button(on_click=self._show_all).props('flat no-caps color=primary') \
-                .classes('self-center').mark('jobs-more')
+            self.more = (
+                ui.button(on_click=self._show_all)
+                .props('flat no-caps color=primary')
+                .classes('self-center')
+                .mark('jobs-more')
+            )
         self.more.set_visibility(False)
         for view in services.jobs.jobs_of(user):
             self.add(view)
@@ -56,8 +67,14 @@ class JobsPanel:
         workflow = self.services.registry.get(view.workflow_id)
         title = workflow.title_for(self.lang) if workflow else view.workflow_id
         with self.column:
-            card = JobCard(view, lang=self.lang, title=title, load_images=self._images_for, on_cancel=self._cancel,
-                           on_open=self.on_open)
+            card = JobCard(
+                view,
+                lang=self.lang,
+                title=title,
+                load_images=self._images_for,
+                on_cancel=self._cancel,
+                on_open=self.on_open,
+            )
         newer = sum(1 for c in self.cards.values() if c.view.queued_at > view.queued_at)
         card.card.move(target_index=newer)
         self.cards[view.id] = card
@@ -67,8 +84,9 @@ class JobsPanel:
 
     def _fold(self) -> None:
         """Show every live job and the newest finished ones; the button tells how many more there are."""
-        finished = sorted((c for c in self.cards.values() if c.view.finished),
-                          key=lambda c: c.view.queued_at, reverse=True)
+        finished = sorted(
+            (c for c in self.cards.values() if c.view.finished), key=lambda c: c.view.queued_at, reverse=True
+        )
         hidden = 0 if self.show_all else max(0, len(finished) - SHOWN_FINISHED)
         for index, card in enumerate(finished):
             card.card.set_visibility(index < len(finished) - hidden)

@@ -20,22 +20,33 @@ class Lightbox:
         self.t = partial(translate, lang=lang)
         self.images: list[dict] = []
         self.index = 0
-        with ui.dialog().props('maximized=false') as self.dialog, \
-                ui.card().classes('p-2 sm:p-4 w-full max-w-5xl gap-2').mark('lightbox'):
+        with (
+            ui.dialog().props('maximized=false') as self.dialog,
+            ui.card().classes('p-2 sm:p-4 w-full max-w-5xl gap-2').mark('lightbox'),
+        ):
             with ui.row().classes('w-full items-center no-wrap'):
                 self.counter = ui.label().classes('text-sm text-gray-500')
                 ui.space()
-                self.download = ui.button(icon='download').props('flat round dense') \
-                    .tooltip(self.t('lightbox_download'))
-                ui.button(icon='close', on_click=self.dialog.close).props('flat round dense') \
-                    .tooltip(self.t('lightbox_close')).mark('lightbox-close')
+                self.download = (
+                    ui.button(icon='download').props('flat round dense').tooltip(self.t('lightbox_download'))
+                )
+                ui.button(icon='close', on_click=self.dialog.close).props('flat round dense').tooltip(
+                    self.t('lightbox_close')
+                ).mark('lightbox-close')
             with ui.row().classes('w-full no-wrap items-center gap-1'):
-                self.prev = ui.button(icon='chevron_left', on_click=lambda: self.step(-1)) \
-                    .props('flat round').mark('lightbox-prev')
-                self.img = Img().classes('max-h-[70vh] max-w-full mx-auto object-contain rounded') \
-                    .mark('lightbox-image')
-                self.next = ui.button(icon='chevron_right', on_click=lambda: self.step(1)) \
-                    .props('flat round').mark('lightbox-next')
+                self.prev = (
+                    ui.button(icon='chevron_left', on_click=lambda: self.step(-1))
+                    .props('flat round')
+                    .mark('lightbox-prev')
+                )
+                self.img = (
+                    Img().classes('max-h-[70vh] max-w-full mx-auto object-contain rounded').mark('lightbox-image')
+                )
+                self.next = (
+                    ui.button(icon='chevron_right', on_click=lambda: self.step(1))
+                    .props('flat round')
+                    .mark('lightbox-next')
+                )
             self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
         ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'button', 'textarea'])
 
@@ -82,8 +93,12 @@ class Lightbox:
 def _meta_rows(image: dict, workflow_title: Callable[[str], str]) -> list[tuple[str, str]]:
     """Return (label key, value) pairs of the metadata worth showing."""
     workflow_id = image.get('workflow_id')
-    rows = [('meta_prompt', image.get('prompt')), ('meta_negative', image.get('negative_prompt')),
-            ('meta_seed', image.get('seed')), ('meta_size', f'{image.get("width")} x {image.get("height")}'),
-            ('meta_workflow', workflow_title(workflow_id) if workflow_id else None),
-            ('meta_created', (image.get('created_at') or '')[:19].replace('T', ' '))]
+    rows = [
+        ('meta_prompt', image.get('prompt')),
+        ('meta_negative', image.get('negative_prompt')),
+        ('meta_seed', image.get('seed')),
+        ('meta_size', f'{image.get("width")} x {image.get("height")}'),
+        ('meta_workflow', workflow_title(workflow_id) if workflow_id else None),
+        ('meta_created', (image.get('created_at') or '')[:19].replace('T', ' ')),
+    ]
     return [(key, str(value)) for key, value in rows if value not in (None, '')]

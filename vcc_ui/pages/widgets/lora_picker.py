@@ -47,14 +47,26 @@ class LoraPicker:
         self.workflow_id = ''
         self.triggers: dict[str, list[str]] = {}
         with ui.row().classes('w-full items-end no-wrap gap-4').mark('lora-picker') as self.root:
-            self.select = ui.select({NONE: t('lora_picker_none')}, value=NONE, label=t('lora_picker'),
-                                    with_input=True, on_change=lambda e: self._chosen(e.value)) \
-                .props('dense outlined options-dense').classes('grow min-w-0').mark('lora-select')
+            self.select = (
+                ui.select(
+                    {NONE: t('lora_picker_none')},
+                    value=NONE,
+                    label=t('lora_picker'),
+                    with_input=True,
+                    on_change=lambda e: self._chosen(e.value),
+                )
+                .props('dense outlined options-dense')
+                .classes('grow min-w-0')
+                .mark('lora-select')
+            )
             with ui.column().classes('gap-0 w-40 shrink-0'):
                 caption = ui.label().classes('text-xs text-gray-500')
-                self.strength = ui.slider(min=0, max=1.5, step=0.05, value=DEFAULT_STRENGTH) \
-                    .props('dense label').mark('lora-strength')
-                caption.bind_text_from(self.strength, 'value', backward=lambda v: f"{t('lora_strength')} {v:.2f}")
+                self.strength = (
+                    ui.slider(min=0, max=1.5, step=0.05, value=DEFAULT_STRENGTH)
+                    .props('dense label')
+                    .mark('lora-strength')
+                )
+                caption.bind_text_from(self.strength, 'value', backward=lambda v: f'{t("lora_strength")} {v:.2f}')
         self.root.set_visibility(False)
         services.loras.changed.subscribe(self._on_sync)
 
@@ -94,8 +106,9 @@ class LoraPicker:
             return
         self.triggers = triggers
         value = self.select.value if self.select.value in options else NONE
-        self.select.set_options({NONE: t('lora_picker_none'), **dict(sorted(options.items(), key=lambda o: o[1]))},
-                                value=value)
+        self.select.set_options(
+            {NONE: t('lora_picker_none'), **dict(sorted(options.items(), key=lambda o: o[1]))}, value=value
+        )
 
     def _chosen(self, name: str | None) -> None:
         words = self.triggers.get(name or NONE) or []

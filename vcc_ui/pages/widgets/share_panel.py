@@ -23,10 +23,14 @@ class SharePanel:
         self.image_id: str | None = None
         with ui.column().classes('w-full gap-2').mark('share-panel'):
             with ui.row().classes('w-full items-center gap-2'):
-                self.expiry = ui.toggle({key: self.t(f'share_{key}') for key in EXPIRY_CHOICES}, value='1d') \
-                    .props('dense no-caps unelevated toggle-color=primary').mark('share-expiry')
-                ui.button(self.t('share_create'), icon='link', on_click=self.create) \
-                    .props('unelevated dense no-caps').mark('share-create')
+                self.expiry = (
+                    ui.toggle({key: self.t(f'share_{key}') for key in EXPIRY_CHOICES}, value='1d')
+                    .props('dense no-caps unelevated toggle-color=primary')
+                    .mark('share-expiry')
+                )
+                ui.button(self.t('share_create'), icon='link', on_click=self.create).props(
+                    'unelevated dense no-caps'
+                ).mark('share-create')
             self.rows = ui.column().classes('w-full gap-1').mark('share-links')
 
     async def show(self, image_id: str) -> None:
@@ -47,11 +51,12 @@ class SharePanel:
                     state = self.t(f'share_state_{info["state"]}', time=when(info['expires_at']))
                     ui.label(state).classes('shrink-0 text-gray-500').mark(f'share-state-{info["state"]}')
                     if info['state'] == 'active':
-                        ui.button(icon='content_copy', on_click=lambda u=url: self._copy(u)) \
-                            .props('flat round dense size=sm').tooltip(self.t('share_copy')).mark('share-copy')
-                        ui.button(icon='link_off', on_click=lambda i=link.id: self.revoke(i)) \
-                            .props('flat round dense size=sm color=negative').tooltip(self.t('share_revoke')) \
-                            .mark('share-revoke')
+                        ui.button(icon='content_copy', on_click=lambda u=url: self._copy(u)).props(
+                            'flat round dense size=sm'
+                        ).tooltip(self.t('share_copy')).mark('share-copy')
+                        ui.button(icon='link_off', on_click=lambda i=link.id: self.revoke(i)).props(
+                            'flat round dense size=sm color=negative'
+                        ).tooltip(self.t('share_revoke')).mark('share-revoke')
 
     async def create(self) -> None:
         """Make a link with the chosen expiry, copy it and list it."""

@@ -30,9 +30,11 @@ class ThumbStrip:
         if image['id'] in self.ids:
             return
         with self.row:
-            thumb = Img(image['thumb_url'] or image['url'], alt=self.t(f'kind_{image["kind"]}')) \
-                .classes('w-16 h-16 shrink-0 object-cover rounded cursor-grab border border-gray-200') \
+            thumb = (
+                Img(image['thumb_url'] or image['url'], alt=self.t(f'kind_{image["kind"]}'))
+                .classes('w-16 h-16 shrink-0 object-cover rounded cursor-grab border border-gray-200')
                 .mark('strip-thumb')
+            )
         thumb.props(f'title="{self.t("strip_tip")}"')
         thumb.props(f'data-role=strip-thumb data-image-id={image["id"]}')
         draggable(thumb, image['id'])

@@ -150,9 +150,17 @@ def normalize_base_url(base_url: str) -> str:
 class ComfyClient:
     """One ComfyUI server: HTTP calls, a reconnecting WebSocket reader and in-flight prompt tracking."""
 
-    def __init__(self, base_url: str, *, client_id: str, connect_timeout: float = 3.0, read_timeout: float = 10.0,
-                 ws_connect_timeout: float = 5.0, ws_idle_timeout: float = 120.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        client_id: str,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        ws_connect_timeout: float = 5.0,
+        ws_idle_timeout: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.client_id = client_id
         self.ws_url = 'ws' + self.base_url[4:] + '/ws?clientId=' + quote(client_id, safe='')
@@ -228,8 +236,10 @@ class ComfyClient:
             body = response.json()
         except ValueError as error:
             content_type = response.headers.get('content-type', 'no content-type')
-            raise ComfyBadResponse(f'ComfyUI answered {where} with {response.status_code} and a body that is not JSON '
-                                   f'({content_type}){_snippet(response)}') from error
+            raise ComfyBadResponse(
+                f'ComfyUI answered {where} with {response.status_code} and a body that is not JSON '
+                f'({content_type}){_snippet(response)}'
+            ) from error
         if response.status_code not in ok:
             raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to {where}{_snippet(response)}')
         return body
@@ -245,8 +255,9 @@ class ComfyClient:
         if response.status_code != 200:
             raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to POST {path}{_snippet(response)}')
 
-    async def queue_prompt(self, graph: dict, *, prompt_id: str | None = None, front: bool = False,
-                           extra_data: dict | None = None) -> PromptAccepted:
+    async def queue_prompt(
+        self, graph: dict, *, prompt_id: str | None = None, front: bool = False, extra_data: dict | None = None
+    ) -> PromptAccepted:
         """Queue an API-format graph under our client_id and track it as in flight."""
         if prompt_id is None:
             prompt_id = str(uuid4())
@@ -265,9 +276,11 @@ class ComfyClient:
                 raise ComfyBadResponse(f'ComfyUI answered POST /prompt with a {type(answer).__name__}')
             if response.status_code == 400:
                 raise PromptRejected(answer.get('error') or {}, answer.get('node_errors') or {})
-            accepted = PromptAccepted(prompt_id=str(answer.get('prompt_id') or prompt_id),
-                                      number=float(answer.get('number', 0)),
-                                      node_errors=answer.get('node_errors') or {})
+            accepted = PromptAccepted(
+                prompt_id=str(answer.get('prompt_id') or prompt_id),
+                number=float(answer.get('number', 0)),
+                node_errors=answer.get('node_errors') or {},
+            )
         except BaseException:
             self.forget(prompt_id)
             raise
@@ -275,8 +288,12 @@ class ComfyClient:
             self.forget(prompt_id)
             self._in_flight[accepted.prompt_id] = None
         if accepted.node_errors:
-            logger.warning('prompt %s queued on %s, but outputs were dropped: %s', accepted.prompt_id, self.base_url,
-                           _rejection_message({}, accepted.node_errors))
+            logger.warning(
+                'prompt %s queued on %s, but outputs were dropped: %s',
+                accepted.prompt_id,
+                self.base_url,
+                _rejection_message({}, accepted.node_errors),
+            )
         return accepted
 
     async def history(self, prompt_id: str) -> dict | None:
@@ -299,16 +316,18 @@ class ComfyClient:
         await self._post_action('/queue', {'delete': [prompt_id]})
         await self._post_action('/interrupt', {'prompt_id': prompt_id})
 
-    async def upload_image(self, data: bytes, filename: str, *, subfolder: str = '',
-                           overwrite: bool = False) -> UploadedImage:
+    async def upload_image(
+        self, data: bytes, filename: str, *, subfolder: str = '', overwrite: bool = False
+    ) -> UploadedImage:
         """Upload an input image and return where the server stored it."""
         form = {'type': 'input', 'subfolder': subfolder, 'overwrite': 'true' if overwrite else 'false'}
         response = await self._request('POST', '/upload/image', files={'image': (filename, data)}, data=form)
         body = self._json(response)
         if not isinstance(body, dict) or not isinstance(body.get('name'), str):
             raise ComfyBadResponse(f'ComfyUI answered POST /upload/image without a name: {str(body)[:120]}')
-        return UploadedImage(name=body['name'], subfolder=str(body.get('subfolder') or ''),
-                             type=str(body.get('type') or 'input'))
+        return UploadedImage(
+            name=body['name'], subfolder=str(body.get('subfolder') or ''), type=str(body.get('type') or 'input')
+        )
 
     async def view(self, filename: str, subfolder: str = '', type: str = 'output') -> bytes:
         """Return the bytes of an output, input or temp file."""
@@ -341,8 +360,13 @@ class ComfyClient:
         outputs = history_entry.get('outputs') if isinstance(history_entry, dict) else None
         if not isinstance(outputs, dict):
             return []
-        return [ref for node_output in outputs.values() if isinstance(node_output, dict)
-                for ref in image_refs(node_output.get('images')) if ref.type in ('output', 'temp')]
+        return [
+            ref
+            for node_output in outputs.values()
+            if isinstance(node_output, dict)
+            for ref in image_refs(node_output.get('images'))
+            if ref.type in ('output', 'temp')
+        ]
 
     async def reconcile(self) -> None:
         """Settle in-flight prompts after a gap: finished ones get a done signal, forgotten ones PromptLost."""
@@ -376,8 +400,13 @@ class ComfyClient:
         while True:
             got_message = False
             try:
-                async with connect(self.ws_url, open_timeout=self._ws_connect_timeout, close_timeout=2.0,
-                                   max_size=None, compression=None) as ws:
+                async with connect(
+                    self.ws_url,
+                    open_timeout=self._ws_connect_timeout,
+                    close_timeout=2.0,
+                    max_size=None,
+                    compression=None,
+                ) as ws:
                     await ws.send(json.dumps(FEATURE_FLAGS))
                     self.state.connected = True
                     self.state.last_error = ''

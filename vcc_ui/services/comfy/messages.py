@@ -210,15 +210,25 @@ def image_refs(images: object) -> list[ImageRef]:
     if not isinstance(images, list):
         return []
     return [
-        ImageRef(filename=item['filename'], subfolder=str(item.get('subfolder') or ''),
-                 type=str(item.get('type') or 'output'))
+        ImageRef(
+            filename=item['filename'],
+            subfolder=str(item.get('subfolder') or ''),
+            type=str(item.get('type') or 'output'),
+        )
         for item in images
         if isinstance(item, dict) and isinstance(item.get('filename'), str)
     ]
 
 
-def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], msg_type: str, *, required: bool = True,
-         default: Any = None) -> Any:
+def _get(
+    data: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    msg_type: str,
+    *,
+    required: bool = True,
+    default: Any = None,
+) -> Any:
     if key not in data:
         if required:
             raise MessageError(f'{msg_type} message lacks field {key!r}')
@@ -244,11 +254,14 @@ def _node_progress(raw: object) -> NodeProgress:
         raise MessageError(f'progress_state node entry is not an object: {raw!r}')
     t = 'progress_state'
     return NodeProgress(
-        value=_get(raw, 'value', _NUM, t), max=_get(raw, 'max', _NUM, t), state=_get(raw, 'state', str, t),
+        value=_get(raw, 'value', _NUM, t),
+        max=_get(raw, 'max', _NUM, t),
+        state=_get(raw, 'state', str, t),
         node_id=_get(raw, 'node_id', str, t, required=False),
         display_node_id=_get(raw, 'display_node_id', str, t, required=False),
         parent_node_id=_get(raw, 'parent_node_id', str, t, required=False),
-        real_node_id=_get(raw, 'real_node_id', str, t, required=False))
+        real_node_id=_get(raw, 'real_node_id', str, t, required=False),
+    )
 
 
 def _parse_data(msg_type: str, d: dict[str, Any]) -> Message:
@@ -257,54 +270,85 @@ def _parse_data(msg_type: str, d: dict[str, Any]) -> Message:
     if t == 'status':
         status = _get(d, 'status', dict, t)
         exec_info = _get(status, 'exec_info', dict, t)
-        return Status(queue_remaining=_get(exec_info, 'queue_remaining', int, t),
-                      sid=_get(d, 'sid', str, t, required=False))
+        return Status(
+            queue_remaining=_get(exec_info, 'queue_remaining', int, t), sid=_get(d, 'sid', str, t, required=False)
+        )
     if t == 'execution_start':
         return ExecutionStart(prompt_id=_get(d, 'prompt_id', str, t), **ts)
     if t == 'execution_cached':
-        return ExecutionCached(prompt_id=_get(d, 'prompt_id', str, t),
-                               nodes=[str(n) for n in _get(d, 'nodes', list, t, required=False, default=[])], **ts)
+        return ExecutionCached(
+            prompt_id=_get(d, 'prompt_id', str, t),
+            nodes=[str(n) for n in _get(d, 'nodes', list, t, required=False, default=[])],
+            **ts,
+        )
     if t == 'executing':
-        return Executing(prompt_id=_get(d, 'prompt_id', str, t, required=False), node=_get(d, 'node', _OPT_STR, t),
-                         display_node=_get(d, 'display_node', str, t, required=False))
+        return Executing(
+            prompt_id=_get(d, 'prompt_id', str, t, required=False),
+            node=_get(d, 'node', _OPT_STR, t),
+            display_node=_get(d, 'display_node', str, t, required=False),
+        )
     if t == 'progress':
-        return Progress(prompt_id=_get(d, 'prompt_id', str, t, required=False),
-                        node=_get(d, 'node', str, t, required=False),
-                        value=_get(d, 'value', _NUM, t), max=_get(d, 'max', _NUM, t))
+        return Progress(
+            prompt_id=_get(d, 'prompt_id', str, t, required=False),
+            node=_get(d, 'node', str, t, required=False),
+            value=_get(d, 'value', _NUM, t),
+            max=_get(d, 'max', _NUM, t),
+        )
     if t == 'progress_state':
         nodes = _get(d, 'nodes', dict, t)
-        return ProgressState(prompt_id=_get(d, 'prompt_id', str, t),
-                             nodes={str(k): _node_progress(v) for k, v in nodes.items()})
+        return ProgressState(
+            prompt_id=_get(d, 'prompt_id', str, t), nodes={str(k): _node_progress(v) for k, v in nodes.items()}
+        )
     if t == 'executed':
-        return Executed(prompt_id=_get(d, 'prompt_id', str, t), node=_get(d, 'node', str, t),
-                        display_node=_get(d, 'display_node', str, t, required=False),
-                        output=_get(d, 'output', dict, t, required=False, default={}))
+        return Executed(
+            prompt_id=_get(d, 'prompt_id', str, t),
+            node=_get(d, 'node', str, t),
+            display_node=_get(d, 'display_node', str, t, required=False),
+            output=_get(d, 'output', dict, t, required=False, default={}),
+        )
     if t == 'execution_success':
         return ExecutionSuccess(prompt_id=_get(d, 'prompt_id', str, t), **ts)
     if t == 'execution_error':
         return ExecutionError(
-            prompt_id=_get(d, 'prompt_id', str, t), node_id=_get(d, 'node_id', str, t, required=False),
+            prompt_id=_get(d, 'prompt_id', str, t),
+            node_id=_get(d, 'node_id', str, t, required=False),
             node_type=_get(d, 'node_type', str, t, required=False),
             exception_message=_get(d, 'exception_message', str, t, required=False, default=''),
             exception_type=_get(d, 'exception_type', str, t, required=False, default=''),
             traceback=_get(d, 'traceback', list, t, required=False, default=[]),
             executed=_get(d, 'executed', list, t, required=False, default=[]),
             current_inputs=_get(d, 'current_inputs', dict, t, required=False, default={}),
-            current_outputs=_get(d, 'current_outputs', list, t, required=False, default=[]), **ts)
+            current_outputs=_get(d, 'current_outputs', list, t, required=False, default=[]),
+            **ts,
+        )
     if t == 'execution_interrupted':
         return ExecutionInterrupted(
-            prompt_id=_get(d, 'prompt_id', str, t), node_id=_get(d, 'node_id', str, t, required=False),
+            prompt_id=_get(d, 'prompt_id', str, t),
+            node_id=_get(d, 'node_id', str, t, required=False),
             node_type=_get(d, 'node_type', str, t, required=False),
-            executed=_get(d, 'executed', list, t, required=False, default=[]), **ts)
+            executed=_get(d, 'executed', list, t, required=False, default=[]),
+            **ts,
+        )
     if t == 'feature_flags':
         return FeatureFlags(flags=dict(d))
     raise AssertionError(t)  # pragma: no cover
 
 
-_KNOWN_TYPES = frozenset({
-    'status', 'execution_start', 'execution_cached', 'executing', 'progress', 'progress_state', 'executed',
-    'execution_success', 'execution_error', 'execution_interrupted', 'feature_flags',
-})
+_KNOWN_TYPES = frozenset(
+    {
+        'status',
+        'execution_start',
+        'execution_cached',
+        'executing',
+        'progress',
+        'progress_state',
+        'executed',
+        'execution_success',
+        'execution_error',
+        'execution_interrupted',
+        'feature_flags',
+    }
+)
 
 
 def parse_text(raw: str) -> Message:
@@ -344,7 +388,7 @@ def parse_binary(raw: bytes) -> Message:
         if len(raw) < 8 + length:
             raise MessageError(f'progress text frame truncated: node id needs {length} bytes')
         try:
-            return ProgressText(node_id=raw[8:8 + length].decode(), text=raw[8 + length:].decode())
+            return ProgressText(node_id=raw[8 : 8 + length].decode(), text=raw[8 + length :].decode())
         except UnicodeDecodeError as error:
             raise MessageError(f'progress text frame is not UTF-8: {error}') from error
     if event_type == 4:
@@ -352,7 +396,7 @@ def parse_binary(raw: bytes) -> Message:
         if len(raw) < 8 + length:
             raise MessageError(f'preview frame truncated: metadata needs {length} bytes')
         try:
-            meta = json.loads(raw[8:8 + length])
+            meta = json.loads(raw[8 : 8 + length])
         except ValueError as error:
             raise MessageError('preview frame metadata is not JSON') from error
         if not isinstance(meta, dict):
@@ -367,5 +411,7 @@ def parse_binary(raw: bytes) -> Message:
             display_node_id=_get(meta, 'display_node_id', str, t, required=False),
             parent_node_id=_get(meta, 'parent_node_id', str, t, required=False),
             real_node_id=_get(meta, 'real_node_id', str, t, required=False),
-            image_type=image_type, data=raw[8 + length:])
+            image_type=image_type,
+            data=raw[8 + length :],
+        )
     return UnknownBinary(event_type=event_type, data=raw[4:])

@@ -58,10 +58,20 @@ def _is_loopback(host: str) -> bool:
 class Simulator:
     """Serve ComfyUI's HTTP + WS protocol from memory, with deterministic Pillow images as results."""
 
-    def __init__(self, *, root: Path, host: str = '127.0.0.1', port: int = 0, preview_size: int = 512,
-                 preview_method: str = 'auto', loras: list[str] | None = None,
-                 checkpoints: list[str] | None = None, lora_folder: bool = False, demo_loras: bool = False,
-                 node_installed: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        root: Path,
+        host: str = '127.0.0.1',
+        port: int = 0,
+        preview_size: int = 512,
+        preview_method: str = 'auto',
+        loras: list[str] | None = None,
+        checkpoints: list[str] | None = None,
+        lora_folder: bool = False,
+        demo_loras: bool = False,
+        node_installed: bool = True,
+    ) -> None:
         self.root = Path(root)
         self.node_installed = node_installed
         self.lora_files: LoraFolder | None = None
@@ -76,13 +86,25 @@ class Simulator:
         self.faults = Faults()
         self.prompts_received = 0
         self.hub = Hub()
-        self.catalogue = Catalogue(root=self.root, checkpoints=list(checkpoints or DEFAULT_CHECKPOINTS),
-                                   loras=list(loras if loras is not None else DEFAULT_LORAS),
-                                   list_loras=self.lora_files.names if self.lora_files else None)
-        self.executor = Executor(root=self.root, catalogue=self.catalogue, hub=self.hub, faults=self.faults,
-                                 preview_size=preview_size, preview_method=preview_method)
-        self.discovery = Discovery(root=self.root, catalogue=self.catalogue,
-                                   argv=lambda: ['main.py', '--cpu', '--listen', self.host, '--port', str(self.port)])
+        self.catalogue = Catalogue(
+            root=self.root,
+            checkpoints=list(checkpoints or DEFAULT_CHECKPOINTS),
+            loras=list(loras if loras is not None else DEFAULT_LORAS),
+            list_loras=self.lora_files.names if self.lora_files else None,
+        )
+        self.executor = Executor(
+            root=self.root,
+            catalogue=self.catalogue,
+            hub=self.hub,
+            faults=self.faults,
+            preview_size=preview_size,
+            preview_method=preview_method,
+        )
+        self.discovery = Discovery(
+            root=self.root,
+            catalogue=self.catalogue,
+            argv=lambda: ['main.py', '--cpu', '--listen', self.host, '--port', str(self.port)],
+        )
         self._runner: web.AppRunner | None = None
         for kind in FOLDER_TYPES:
             (self.root / kind).mkdir(parents=True, exist_ok=True)
@@ -181,17 +203,23 @@ class Simulator:
         await runner.cleanup()
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._not_found_middleware, self._origin_middleware],
-                              client_max_size=MAX_UPLOAD_SIZE)
+        app = web.Application(
+            middlewares=[self._not_found_middleware, self._origin_middleware], client_max_size=MAX_UPLOAD_SIZE
+        )
         routes: list[tuple[str, str, Handler]] = [
             ('GET', '/ws', self._ws),
-            ('POST', '/prompt', self._post_prompt), ('GET', '/prompt', self._get_prompt),
-            ('GET', '/queue', self._get_queue), ('POST', '/queue', self._post_queue),
+            ('POST', '/prompt', self._post_prompt),
+            ('GET', '/prompt', self._get_prompt),
+            ('GET', '/queue', self._get_queue),
+            ('POST', '/queue', self._post_queue),
             ('POST', '/interrupt', self._post_interrupt),
-            ('GET', '/history', self._get_history), ('GET', '/history/{prompt_id}', self._get_history_id),
+            ('GET', '/history', self._get_history),
+            ('GET', '/history/{prompt_id}', self._get_history_id),
             ('POST', '/history', self._post_history),
-            ('GET', '/view', self._view), ('POST', '/upload/image', self._upload_image),
-            ('POST', '/free', self._empty_ok), *self.discovery.routes(),
+            ('GET', '/view', self._view),
+            ('POST', '/upload/image', self._upload_image),
+            ('POST', '/free', self._empty_ok),
+            *self.discovery.routes(),
         ]
         if self.lora_files:
             routes.append(('GET', '/experiment/models/loras', self.lora_files.experiment))
@@ -279,8 +307,12 @@ class Simulator:
             number = -state.number if body.get('front') else state.number
         state.number += 1
         if 'prompt' not in body:
-            error = {'type': 'no_prompt', 'message': 'No prompt provided', 'details': 'No prompt provided',
-                     'extra_info': {}}
+            error = {
+                'type': 'no_prompt',
+                'message': 'No prompt provided',
+                'details': 'No prompt provided',
+                'extra_info': {},
+            }
             return web.json_response({'error': error, 'node_errors': {}}, status=400)
         prompt = body['prompt']
         result = await asyncio.to_thread(self.catalogue.validate, prompt, body.get('partial_execution_targets'))
@@ -299,8 +331,9 @@ class Simulator:
 
     async def _get_queue(self, _: web.Request) -> web.Response:
         running = self.executor.state.running
-        return web.json_response({'queue_running': [running] if running else [],
-                                  'queue_pending': self.executor.pending_items()})
+        return web.json_response(
+            {'queue_running': [running] if running else [], 'queue_pending': self.executor.pending_items()}
+        )
 
     async def _post_queue(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -376,8 +409,11 @@ class Simulator:
         subfolder = str(post.get('subfolder', ''))
         overwrite = str(post.get('overwrite', '')) in ('true', '1')
         data = await asyncio.to_thread(image.file.read)
-        name = await asyncio.to_thread(lambda: files.store_upload(
-            self.root, str(kind), subfolder=subfolder, filename=image.filename, data=data, overwrite=overwrite))
+        name = await asyncio.to_thread(
+            lambda: files.store_upload(
+                self.root, str(kind), subfolder=subfolder, filename=image.filename, data=data, overwrite=overwrite
+            )
+        )
         if name is None:
             return web.Response(status=400)
         return web.json_response({'name': name, 'subfolder': subfolder, 'type': kind})

@@ -39,8 +39,9 @@ def _error(kind: str, message: str, details: str = '', extra: dict[str, Any] | N
 class Catalogue:
     """Serve object_info with the simulator's own combo lists and validate graphs against it."""
 
-    def __init__(self, *, root: Path, checkpoints: list[str], loras: list[str],
-                 list_loras: Callable[[], list[str]] | None = None) -> None:
+    def __init__(
+        self, *, root: Path, checkpoints: list[str], loras: list[str], list_loras: Callable[[], list[str]] | None = None
+    ) -> None:
         self.root = root
         self.checkpoints = checkpoints
         self._loras = loras
@@ -184,7 +185,10 @@ class Catalogue:
                 if not isinstance(kind, list) and received not in (kind, '*') and kind != '*':
                     details = f'{name}, received_type({received}) mismatch input_type({kind})'
                     extra = {
-                        'input_name': name, 'input_config': config, 'received_type': received, 'linked_node': value,
+                        'input_name': name,
+                        'input_config': config,
+                        'received_type': received,
+                        'linked_node': value,
                     }
                     message = 'Return type mismatch between linked nodes'
                     errors.append(_error('return_type_mismatch', message, details, extra))

@@ -15,9 +15,26 @@ from .catalogue import Catalogue
 
 MAX_UPLOAD_SIZE = 100 * 1024 * 1024
 MODEL_FOLDERS = [
-    'checkpoints', 'configs', 'loras', 'vae', 'text_encoders', 'diffusion_models', 'clip_vision', 'style_models',
-    'embeddings', 'diffusers', 'vae_approx', 'controlnet', 'gligen', 'upscale_models', 'custom_nodes',
-    'hypernetworks', 'photomaker', 'classifiers', 'model_patches', 'audio_encoders',
+    'checkpoints',
+    'configs',
+    'loras',
+    'vae',
+    'text_encoders',
+    'diffusion_models',
+    'clip_vision',
+    'style_models',
+    'embeddings',
+    'diffusers',
+    'vae_approx',
+    'controlnet',
+    'gligen',
+    'upscale_models',
+    'custom_nodes',
+    'hypernetworks',
+    'photomaker',
+    'classifiers',
+    'model_patches',
+    'audio_encoders',
 ]
 
 
@@ -37,17 +54,26 @@ class Discovery:
     def routes(self) -> list[tuple[str, str, Callable[[web.Request], Any]]]:
         """Return (method, path, handler) for the routes that get an /api alias."""
         return [
-            ('GET', '/object_info', self._object_info), ('GET', '/object_info/{node_class}', self._object_info_one),
-            ('GET', '/system_stats', self._system_stats), ('GET', '/features', self._features),
-            ('GET', '/models', self._models), ('GET', '/models/{folder}', self._models_folder),
-            ('GET', '/embeddings', self._empty_list), ('GET', '/extensions', self._empty_list),
+            ('GET', '/object_info', self._object_info),
+            ('GET', '/object_info/{node_class}', self._object_info_one),
+            ('GET', '/system_stats', self._system_stats),
+            ('GET', '/features', self._features),
+            ('GET', '/models', self._models),
+            ('GET', '/models/{folder}', self._models_folder),
+            ('GET', '/embeddings', self._empty_list),
+            ('GET', '/extensions', self._empty_list),
         ]
 
     async def folder_paths(self, _: web.Request) -> web.Response:
         models, output = self.root / 'models', self.root / 'output'
-        extra = {'checkpoints': [output / 'checkpoints'], 'loras': [output / 'loras'], 'vae': [output / 'vae'],
-                 'text_encoders': [models / 'clip', output / 'clip'], 'controlnet': [models / 't2i_adapter'],
-                 'diffusion_models': [models / 'unet', output / 'diffusion_models']}
+        extra = {
+            'checkpoints': [output / 'checkpoints'],
+            'loras': [output / 'loras'],
+            'vae': [output / 'vae'],
+            'text_encoders': [models / 'clip', output / 'clip'],
+            'controlnet': [models / 't2i_adapter'],
+            'diffusion_models': [models / 'unet', output / 'diffusion_models'],
+        }
         paths = {name: [str(models / name), *map(str, extra.get(name, []))] for name in MODEL_FOLDERS}
         paths['custom_nodes'] = [str(self.root / 'custom_nodes')]
         return web.json_response(paths)
@@ -70,14 +96,27 @@ class Discovery:
         except (ValueError, OSError, AttributeError):
             total, free = 16 * 1024**3, 12 * 1024**3
         system = {
-            'os': os.name, 'ram_total': total, 'ram_free': free, 'comfyui_version': '0.3.64',
-            'required_frontend_version': '1.27.10', 'installed_templates_version': '0.1.95',
-            'required_templates_version': '0.1.95', 'python_version': sys.version,
-            'pytorch_version': '2.13.0+cpu', 'embedded_python': False,
+            'os': os.name,
+            'ram_total': total,
+            'ram_free': free,
+            'comfyui_version': '0.3.64',
+            'required_frontend_version': '1.27.10',
+            'installed_templates_version': '0.1.95',
+            'required_templates_version': '0.1.95',
+            'python_version': sys.version,
+            'pytorch_version': '2.13.0+cpu',
+            'embedded_python': False,
             'argv': self.argv(),
         }
-        device = {'name': 'cpu', 'type': 'cpu', 'index': None, 'vram_total': total, 'vram_free': free,
-                  'torch_vram_total': total, 'torch_vram_free': free}
+        device = {
+            'name': 'cpu',
+            'type': 'cpu',
+            'index': None,
+            'vram_total': total,
+            'vram_free': free,
+            'torch_vram_total': total,
+            'torch_vram_free': free,
+        }
         return web.json_response({'system': system, 'devices': [device]})
 
     async def _models(self, _: web.Request) -> web.Response:

@@ -77,8 +77,9 @@ class _Run:
 class Executor:
     """Run queued prompts one at a time and emit the WS sequence ComfyUI 0.3.64 emits."""
 
-    def __init__(self, *, root: Path, catalogue: Catalogue, hub: Hub, faults: Faults,
-                 preview_size: int, preview_method: str) -> None:
+    def __init__(
+        self, *, root: Path, catalogue: Catalogue, hub: Hub, faults: Faults, preview_size: int, preview_method: str
+    ) -> None:
         self.root = root
         self.catalogue = catalogue
         self.hub = hub
@@ -229,11 +230,18 @@ class Executor:
         memo: dict[str, str] = {}
         signatures = {node_id: self._signature(prompt, node_id, memo) for node_id in order}
         cached = [node_id for node_id in order if signatures[node_id] in self.state.cache]
-        run = _Run(prompt_id=prompt_id, prompt=prompt, extra_data=extra_data, order=order, signatures=signatures,
-                   fail_node=self._pick_fail_node(prompt, order, cached))
+        run = _Run(
+            prompt_id=prompt_id,
+            prompt=prompt,
+            extra_data=extra_data,
+            order=order,
+            signatures=signatures,
+            fail_node=self._pick_fail_node(prompt, order, cached),
+        )
         await self._emit('execution_start', {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages)
-        await self._emit('execution_cached', {'nodes': cached, 'prompt_id': prompt_id, 'timestamp': now_ms()},
-                         run.messages)
+        await self._emit(
+            'execution_cached', {'nodes': cached, 'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
+        )
         status_str = 'success'
         try:
             for node_id in order:
@@ -251,7 +259,8 @@ class Executor:
             await self._report_error(run, ex)
         self.state.cache = {**{s: v for s, v in self.state.cache.items() if s in signatures.values()}, **run.new_cache}
         self.state.history[prompt_id] = {
-            'prompt': item, 'outputs': run.ui_outputs,
+            'prompt': item,
+            'outputs': run.ui_outputs,
             'status': {'status_str': status_str, 'completed': status_str == 'success', 'messages': run.messages},
             'meta': run.meta,
         }
@@ -286,9 +295,13 @@ class Executor:
         if node_id == run.fail_node:
             raise NodeError('RuntimeError', self.faults.fail_message)
         inputs = self._resolve(run.prompt[node_id].get('inputs', {}), run.values)
-        context = NodeContext(root=self.root, prompt=run.prompt, extra_data=run.extra_data,
-                              step_delay=self.faults.step_delay,
-                              progress=self._hook(run.prompt_id, node_id, class_type, run.progress))
+        context = NodeContext(
+            root=self.root,
+            prompt=run.prompt,
+            extra_data=run.extra_data,
+            step_delay=self.faults.step_delay,
+            progress=self._hook(run.prompt_id, node_id, class_type, run.progress),
+        )
         run.values[node_id], ui = await run_node(context, class_type, inputs)
         run.new_cache[run.signatures[node_id]] = (run.values[node_id], ui)
         run.executed.append(node_id)
@@ -300,24 +313,35 @@ class Executor:
 
     async def _executed(self, run: _Run, node_id: str, ui: dict[str, Any]) -> None:
         run.ui_outputs[node_id], run.meta[node_id] = ui, self._meta(node_id)
-        await self._emit('executed', {'node': node_id, 'display_node': node_id, 'output': ui,
-                                      'prompt_id': run.prompt_id})
+        await self._emit(
+            'executed', {'node': node_id, 'display_node': node_id, 'output': ui, 'prompt_id': run.prompt_id}
+        )
 
     async def _report_interrupt(self, run: _Run) -> None:
         assert run.current is not None
-        data = {'prompt_id': run.prompt_id, 'node_id': run.current,
-                'node_type': run.prompt[run.current]['class_type'], 'executed': run.executed, 'timestamp': now_ms()}
+        data = {
+            'prompt_id': run.prompt_id,
+            'node_id': run.current,
+            'node_type': run.prompt[run.current]['class_type'],
+            'executed': run.executed,
+            'timestamp': now_ms(),
+        }
         run.messages.append(['execution_interrupted', data])
         await self.hub.send_json('execution_interrupted', data, self.client_id)
 
     async def _report_error(self, run: _Run, ex: NodeError) -> None:
         assert run.current is not None
         data = {
-            'prompt_id': run.prompt_id, 'node_id': run.current, 'node_type': run.prompt[run.current]['class_type'],
-            'executed': run.executed, 'exception_message': ex.message, 'exception_type': ex.exception_type,
+            'prompt_id': run.prompt_id,
+            'node_id': run.current,
+            'node_type': run.prompt[run.current]['class_type'],
+            'executed': run.executed,
+            'exception_message': ex.message,
+            'exception_type': ex.exception_type,
             'traceback': [f'  File "vcc_ui/services/comfy/sim/nodes.py", in run_node\n    {ex.exception_type}\n'],
             'current_inputs': self._current_inputs(run.prompt[run.current].get('inputs', {})),
-            'current_outputs': list(reversed(run.order)), 'timestamp': now_ms(),
+            'current_outputs': list(reversed(run.order)),
+            'timestamp': now_ms(),
         }
         await self._emit('execution_error', data, run.messages)
 
@@ -338,8 +362,16 @@ class Executor:
 
     @staticmethod
     def _progress_entry(prompt_id: str, node_id: str, value: float, maximum: float, state: str) -> dict[str, Any]:
-        return {'value': value, 'max': maximum, 'state': state, 'node_id': node_id, 'prompt_id': prompt_id,
-                'display_node_id': node_id, 'parent_node_id': None, 'real_node_id': node_id}
+        return {
+            'value': value,
+            'max': maximum,
+            'state': state,
+            'node_id': node_id,
+            'prompt_id': prompt_id,
+            'display_node_id': node_id,
+            'parent_node_id': None,
+            'real_node_id': node_id,
+        }
 
     async def _progress_state(self, prompt_id: str, progress: dict[str, Any]) -> None:
         data = {'prompt_id': prompt_id, 'nodes': copy.deepcopy(progress)}
@@ -359,8 +391,11 @@ class Executor:
 
     @staticmethod
     def _current_inputs(inputs: dict[str, Any]) -> dict[str, list[Any]]:
-        return {name: [value if isinstance(value, (int, float, str, bool)) else str(value)]
-                for name, value in inputs.items() if not (isinstance(value, list) and len(value) == 2)}
+        return {
+            name: [value if isinstance(value, (int, float, str, bool)) else str(value)]
+            for name, value in inputs.items()
+            if not (isinstance(value, list) and len(value) == 2)
+        }
 
     def _hook(self, prompt_id: str, node_id: str, class_type: str, progress: dict[str, Any]):
         async def hook(value: int, total: int, preview: Image.Image | None) -> None:
@@ -374,11 +409,18 @@ class Executor:
                 jpeg = await asyncio.to_thread(images.preview_jpeg, preview, value / max(total, 1), self.preview_size)
             with_metadata = client_id is not None and self.hub.supports_metadata(client_id)
             if jpeg is not None and with_metadata:
-                metadata = {'node_id': node_id, 'prompt_id': prompt_id, 'display_node_id': node_id,
-                            'parent_node_id': None, 'real_node_id': node_id, 'image_type': 'image/jpeg'}
+                metadata = {
+                    'node_id': node_id,
+                    'prompt_id': prompt_id,
+                    'display_node_id': node_id,
+                    'parent_node_id': None,
+                    'real_node_id': node_id,
+                    'image_type': 'image/jpeg',
+                }
                 await self.hub.send_preview_with_metadata(jpeg, metadata, client_id)
-            await self.hub.send_json('progress', {'value': value, 'max': total, 'prompt_id': prompt_id,
-                                                  'node': node_id}, client_id)
+            await self.hub.send_json(
+                'progress', {'value': value, 'max': total, 'prompt_id': prompt_id, 'node': node_id}, client_id
+            )
             if jpeg is not None and not with_metadata:
                 await self.hub.send_preview(jpeg, client_id)
             if class_type in SAMPLERS:

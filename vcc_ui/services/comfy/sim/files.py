@@ -32,9 +32,7 @@ def resolve_view(root: Path, query: Mapping[str, str]) -> Path | int:
     return path if path.is_file() else 404
 
 
-def store_upload(
-    root: Path, kind: str, *, subfolder: str, filename: str, data: bytes, overwrite: bool
-) -> str | None:
+def store_upload(root: Path, kind: str, *, subfolder: str, filename: str, data: bytes, overwrite: bool) -> str | None:
     """Store an upload like ComfyUI (same bytes keep the name, else 'name (1).png'); None means 400."""
     upload_dir = os.path.abspath(root / kind)
     folder = Path(os.path.join(upload_dir, os.path.normpath(subfolder)))

@@ -60,8 +60,15 @@ def experiment_listing(folder: Path) -> list[dict]:
             st = os.stat(folder / name)
         except OSError:
             continue
-        out.append({'name': name.replace(os.sep, '/'), 'pathIndex': 0, 'modified': st.st_mtime,
-                    'created': st.st_ctime, 'size': st.st_size})
+        out.append(
+            {
+                'name': name.replace(os.sep, '/'),
+                'pathIndex': 0,
+                'modified': st.st_mtime,
+                'created': st.st_ctime,
+                'size': st.st_size,
+            }
+        )
     return out
 
 

@@ -79,8 +79,11 @@ async def _save(ctx: NodeContext, pictures: list[Image.Image], prefix: str, kind
     base = (ctx.root / kind).resolve()
     folder = (base / prefix).parent.resolve()
     if not folder.is_relative_to(base):
-        raise NodeError('Exception', f'**** ERROR: Saving image outside the output folder is not allowed.\n'
-                        f' full_output_folder: {folder}\n         output_dir: {base}')
+        raise NodeError(
+            'Exception',
+            f'**** ERROR: Saving image outside the output folder is not allowed.\n'
+            f' full_output_folder: {folder}\n         output_dir: {base}',
+        )
     subfolder = folder.relative_to(base).as_posix()
     subfolder = '' if subfolder == '.' else subfolder
     metadata = {'prompt': ctx.prompt, **ctx.extra_data.get('extra_pnginfo', {})} if kind == 'output' else None
@@ -96,8 +99,10 @@ async def run_node(ctx: NodeContext, class_type: str, v: dict[str, Any]) -> tupl
         case 'CheckpointLoaderSimple':
             return (_model(v['ckpt_name']), _model(v['ckpt_name']), {'vae': v['ckpt_name']}), None
         case 'LoraLoader':
-            return (_with_lora(v['model'], v['lora_name'], float(v['strength_model'])),
-                    _with_lora(v['clip'], v['lora_name'], float(v['strength_clip']))), None
+            return (
+                _with_lora(v['model'], v['lora_name'], float(v['strength_model'])),
+                _with_lora(v['clip'], v['lora_name'], float(v['strength_clip'])),
+            ), None
         case 'LoraLoaderModelOnly':
             return (_with_lora(v['model'], v['lora_name'], float(v['strength_model'])),), None
         case 'CLIPTextEncode':
@@ -105,13 +110,25 @@ async def run_node(ctx: NodeContext, class_type: str, v: dict[str, Any]) -> tupl
         case 'EmptyLatentImage':
             return ({'width': int(v['width']), 'height': int(v['height']), 'batch': int(v['batch_size'])},), None
         case 'KSampler':
-            latent = await _sample(ctx, text=v['positive']['text'], seed=int(v['seed']), latent=v['latent_image'],
-                                   steps=int(v['steps']), denoise=float(v['denoise']))
+            latent = await _sample(
+                ctx,
+                text=v['positive']['text'],
+                seed=int(v['seed']),
+                latent=v['latent_image'],
+                steps=int(v['steps']),
+                denoise=float(v['denoise']),
+            )
             return (latent,), None
         case 'KSamplerAdvanced':
             total = max(0, min(int(v['end_at_step']), int(v['steps'])) - int(v['start_at_step']))
-            latent = await _sample(ctx, text=v['positive']['text'], seed=int(v['noise_seed']), latent=v['latent_image'],
-                                   steps=total, denoise=1.0)
+            latent = await _sample(
+                ctx,
+                text=v['positive']['text'],
+                seed=int(v['noise_seed']),
+                latent=v['latent_image'],
+                steps=total,
+                denoise=1.0,
+            )
             return (latent,), None
         case 'VAEDecode':
             latent = v['samples']
@@ -119,15 +136,22 @@ async def run_node(ctx: NodeContext, class_type: str, v: dict[str, Any]) -> tupl
             return (list(pictures),), None
         case 'VAEEncode':
             pictures = v['pixels']
-            return ({'width': pictures[0].width, 'height': pictures[0].height, 'batch': len(pictures),
-                     'images': list(pictures)},), None
+            return (
+                {
+                    'width': pictures[0].width,
+                    'height': pictures[0].height,
+                    'batch': len(pictures),
+                    'images': list(pictures),
+                },
+            ), None
         case 'LatentUpscale':
             latent = v['samples']
             width, height = int(v['width']) or latent['width'], int(v['height']) or latent['height']
             pictures = latent.get('images')
             if pictures:
                 pictures = await asyncio.to_thread(
-                    lambda: [images.scale(p, width, height, v['crop']) for p in pictures])
+                    lambda: [images.scale(p, width, height, v['crop']) for p in pictures]
+                )
             return ({**latent, 'width': width, 'height': height, 'images': pictures},), None
         case 'LoadImage':
             path = _resolve_input(ctx.root, v['image'])
@@ -139,12 +163,21 @@ async def run_node(ctx: NodeContext, class_type: str, v: dict[str, Any]) -> tupl
                 raise NodeError(type(ex).__name__, f'{ex}\n') from ex
             return ([rgb], mask), None
         case 'ImageScale':
-            return (await asyncio.to_thread(
-                lambda: [images.scale(p, int(v['width']), int(v['height']), v['crop']) for p in v['image']]),), None
+            return (
+                await asyncio.to_thread(
+                    lambda: [images.scale(p, int(v['width']), int(v['height']), v['crop']) for p in v['image']]
+                ),
+            ), None
         case 'ImageScaleBy':
             factor = float(v['scale_by'])
-            return (await asyncio.to_thread(lambda: [images.scale(
-                p, max(1, round(p.width * factor)), max(1, round(p.height * factor))) for p in v['image']]),), None
+            return (
+                await asyncio.to_thread(
+                    lambda: [
+                        images.scale(p, max(1, round(p.width * factor)), max(1, round(p.height * factor)))
+                        for p in v['image']
+                    ]
+                ),
+            ), None
         case 'ImageInvert':
             return (await asyncio.to_thread(lambda: [images.invert(p) for p in v['image']]),), None
         case 'EmptyImage':
