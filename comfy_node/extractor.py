@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from .civitai import CivitaiLookup, get_civitai
 from .hash_cache import HashCache, get_cache
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 _UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; ComfyUI still runs on 3.10
 
 Resolver = Callable[[str], str | None]
+Entry = dict[str, Any]  # one LoRA of `lora_json`, plain JSON data
 TOP_TAGS = 10
 UNLISTED = 'not a listed LoRA'
 
@@ -83,7 +85,7 @@ def build_report(
     """
     walked = walk(lora)
     listed = {normalize(name): name for name in names}
-    entries = [
+    entries: list[Entry] = [
         _entry(
             index, ref, cache=cache, listed=listed, resolve=resolve, civitai=civitai, api_key=api_key, refresh=refresh
         )
@@ -161,11 +163,11 @@ def _entry(
     civitai: CivitaiLookup | None,
     api_key: str | None,
     refresh: bool,
-) -> dict[str, object]:
+) -> Entry:
     path, refusal = _locate(ref, listed, resolve)
     exists = path is not None and os.path.isfile(path)
     sha = None
-    if exists:
+    if path is not None and exists:
         try:
             sha = cache.get(path).sha256.upper()
         except OSError as error:
@@ -178,7 +180,7 @@ def _entry(
         'size_human': size_human(0),
         'modified_at': None,
     }
-    if exists:
+    if path is not None and exists:
         try:
             st = os.stat(path)
             file.update(
@@ -192,7 +194,7 @@ def _entry(
     if sha and civitai is not None:
         _, block = civitai.lookup(sha, api_key=api_key, refresh=refresh)  # stale data is kept while unreachable
     name = ref.name or clean_name(path or '')
-    entry: dict[str, object] = {
+    entry: Entry = {
         'index': index,
         'display_name': (block or {}).get('civitai_name') or clean_name(name),
         'hash': sha,
@@ -276,8 +278,8 @@ def _jsonable(value: object, depth: int = 0, active: frozenset[int] = frozenset(
     return _jsonable(fields, depth, active) if fields else f'<{type(value).__name__}>'
 
 
-def _unique(items: object) -> list[str]:
-    return list(dict.fromkeys(items))  # type: ignore[arg-type]
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 class LoRAInfoExtractor:
