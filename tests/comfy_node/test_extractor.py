@@ -150,6 +150,24 @@ def test_missing_files_stay_in_the_output(loras: Path) -> None:
     assert 'missing file: /nowhere/x.safetensors' in info
 
 
+def test_stack_as_json_lists_keeps_strengths(loras: Path) -> None:
+    # a prompt's {"__value__": [[name, strength_model, strength_clip], ...]} reaches the node as plain lists
+    value = json.loads(
+        '[["realistic_vision_v6.safetensors", 0.8, 0.7], ["sub/cinematic_style.safetensors", 0.5], ["gone.pt", 1, 1]]'
+    )
+    report = report_for(value, loras)
+    assert [(entry['original']['name'], entry['strength']) for entry in report['loras']] == [
+        ('realistic_vision_v6.safetensors', 0.8),
+        ('sub/cinematic_style.safetensors', 0.5),
+        ('gone.pt', 1.0),
+    ]
+    assert report['loras'][0]['original']['raw'] == ['realistic_vision_v6.safetensors', 0.8, 0.7]
+    assert report['summary']['skipped_entries'] == 0
+    info = format_info(report)
+    assert 'strength 0.8' in info and 'strength 0.5' in info
+    assert 'skipped malformed entries' not in info
+
+
 def test_empty_input_uses_fallback_name(loras: Path) -> None:
     report = report_for([None, 7], loras, fallback_name='no lora')
     assert report['loras'] == []
