@@ -7,18 +7,22 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
 from .civitai import CivitaiLookup, get_civitai
 from .hash_cache import HashCache, get_cache
+from .routes import check_name, folder_paths_loras, normalize
 from .stack import LoraRef, walk
 
 log = logging.getLogger(__name__)
 _UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; ComfyUI still runs on 3.10
 
 Resolver = Callable[[str], str | None]
+Entry = dict[str, Any]  # one LoRA of `lora_json`, plain JSON data
 TOP_TAGS = 10
+UNLISTED = 'not a listed LoRA'
 
 
 class AnyType(str):
@@ -35,13 +39,13 @@ class AnyType(str):
 ANY = AnyType('*')
 
 
-def comfy_resolver(name: str) -> str | None:
-    """Resolve a LoRA name with ComfyUI's folder_paths; None outside ComfyUI or when unknown."""
+def comfy_loras() -> tuple[list[str], Resolver]:
+    """Return the LoRA names a running ComfyUI lists and how it resolves them (the hash routes' own); none outside."""
     try:
-        import folder_paths  # ComfyUI's own module
+        list_loras, resolve = folder_paths_loras()
     except ImportError:
-        return None
-    return folder_paths.get_full_path('loras', name)
+        return [], lambda name: None
+    return list_loras(), resolve
 
 
 def size_human(size: int | None) -> str:
@@ -67,16 +71,24 @@ def build_report(
     lora: object,
     *,
     cache: HashCache,
-    resolve: Resolver = comfy_resolver,
+    names: Iterable[str],
+    resolve: Resolver,
     civitai: CivitaiLookup | None = None,
     api_key: str | None = None,
     fallback_name: str = '',
     refresh: bool = False,
 ) -> dict[str, object]:
-    """Return the `lora_json` structure of seed 002 for whatever LoRA value or stack the node received."""
+    """Return the `lora_json` structure of seed 002 for whatever LoRA value or stack the node received.
+
+    Only the files of `names` (the LoRAs ComfyUI lists, resolved by `resolve`) are read; any other name or path is
+    reported with an `error` and never touched, by the hash routes' rule.
+    """
     walked = walk(lora)
-    entries = [
-        _entry(index, ref, cache=cache, resolve=resolve, civitai=civitai, api_key=api_key, refresh=refresh)
+    listed = {normalize(name): name for name in names}
+    entries: list[Entry] = [
+        _entry(
+            index, ref, cache=cache, listed=listed, resolve=resolve, civitai=civitai, api_key=api_key, refresh=refresh
+        )
         for index, ref in enumerate(walked.loras)
     ]
     tags = Counter(tag for entry in entries for tag in (entry['civitai'] or {}).get('tags', []))
@@ -125,6 +137,8 @@ def format_info(report: dict) -> str:
         if entry['strength'] is not None:
             parts.append(f'strength {entry["strength"]:g}')
         missing = f'missing file: {file["path"] or entry["original"]["name"]}'
+        if entry.get('error'):
+            missing += f' ({entry["error"]})'
         parts.append(file['size_human'] if file['exists'] else missing)
         civitai = entry['civitai']
         if civitai:
@@ -144,15 +158,16 @@ def _entry(
     ref: LoraRef,
     *,
     cache: HashCache,
+    listed: Mapping[str, str],
     resolve: Resolver,
     civitai: CivitaiLookup | None,
     api_key: str | None,
     refresh: bool,
-) -> dict[str, object]:
-    path = _locate(ref, resolve)
+) -> Entry:
+    path, refusal = _locate(ref, listed, resolve)
     exists = path is not None and os.path.isfile(path)
     sha = None
-    if exists:
+    if path is not None and exists:
         try:
             sha = cache.get(path).sha256.upper()
         except OSError as error:
@@ -165,7 +180,7 @@ def _entry(
         'size_human': size_human(0),
         'modified_at': None,
     }
-    if exists:
+    if path is not None and exists:
         try:
             st = os.stat(path)
             file.update(
@@ -179,7 +194,7 @@ def _entry(
     if sha and civitai is not None:
         _, block = civitai.lookup(sha, api_key=api_key, refresh=refresh)  # stale data is kept while unreachable
     name = ref.name or clean_name(path or '')
-    return {
+    entry: Entry = {
         'index': index,
         'display_name': (block or {}).get('civitai_name') or clean_name(name),
         'hash': sha,
@@ -188,24 +203,56 @@ def _entry(
         'original': {'raw': _jsonable(ref.raw), 'name': name, 'path': ref.path or path},
         'civitai': block,
     }
+    if refusal is not None:
+        entry['error'] = refusal
+    return entry
 
 
-def _locate(ref: LoraRef, resolve: Resolver) -> str | None:
-    """Return the file of a LoRA: an absolute path as given, else what ComfyUI resolves the name or path to."""
+def _locate(ref: LoraRef, listed: Mapping[str, str], resolve: Resolver) -> tuple[str | None, str | None]:
+    """Return the file of a listed LoRA, else None and why the LoRA was refused (None when a listed file vanished)."""
+    refusals: list[str] = []
+    vanished = False
     for candidate in (ref.path, ref.name):
         if not candidate:
             continue
         expanded = os.path.expanduser(candidate)
         if os.path.isabs(expanded):
-            return expanded
-        try:
-            resolved = resolve(candidate)
-        except (OSError, ValueError) as error:
-            log.info('LoRAInfoExtractor: cannot resolve %r: %s', candidate, error)
-            resolved = None
-        if resolved:
-            return resolved
+            path = _listed_file(expanded, listed, resolve)
+            if path is not None:
+                return path, None
+            refusals.append(UNLISTED)
+            continue
+        problem = check_name(candidate)
+        name = listed.get(normalize(candidate)) if problem is None else None
+        if name is None:
+            refusals.append(problem or UNLISTED)
+        elif (path := _resolve(name, resolve)) is not None:
+            return path, None
+        else:
+            vanished = True
+    return None, (None if vanished or not refusals else refusals[0])
+
+
+def _listed_file(path: str, listed: Mapping[str, str], resolve: Resolver) -> str | None:
+    """Return path when it is the very file ComfyUI resolves a listed name to (WanVideo stacks carry full paths)."""
+    target = os.path.normcase(os.path.normpath(path))
+    unified = normalize(target)
+    for key, name in listed.items():
+        if not unified.endswith('/' + normalize(os.path.normcase(key))):
+            continue
+        found = _resolve(name, resolve)
+        if found is not None and os.path.normcase(os.path.normpath(found)) == target:
+            return found
     return None
+
+
+def _resolve(name: str, resolve: Resolver) -> str | None:
+    """Return the file ComfyUI resolves a listed name to, None when it cannot."""
+    try:
+        return resolve(name)
+    except (OSError, ValueError) as error:
+        log.info('LoRAInfoExtractor: cannot resolve %r: %s', name, error)
+        return None
 
 
 def _jsonable(value: object, depth: int = 0, active: frozenset[int] = frozenset()) -> object:
@@ -231,8 +278,8 @@ def _jsonable(value: object, depth: int = 0, active: frozenset[int] = frozenset(
     return _jsonable(fields, depth, active) if fields else f'<{type(value).__name__}>'
 
 
-def _unique(items: object) -> list[str]:
-    return list(dict.fromkeys(items))  # type: ignore[arg-type]
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 class LoRAInfoExtractor:
@@ -266,9 +313,12 @@ class LoRAInfoExtractor:
         fallback_name: str = '',
     ) -> tuple[str, str, str]:
         """Return (lora_info, lora_json, trigger_words) for the given LoRA input."""
+        names, resolve = comfy_loras()
         report = build_report(
             lora,
             cache=get_cache(),
+            names=names,
+            resolve=resolve,
             civitai=get_civitai() if fetch_civitai else None,
             api_key=civitai_api_key.strip() or None,
             fallback_name=fallback_name,

@@ -136,12 +136,17 @@ def register(routes: web.RouteTableDef, handlers: LoraHashRoutes) -> None:
     routes.get(HASH_ROUTE)(handlers.hash)
 
 
-def folder_paths_handlers(cache: HashCache) -> LoraHashRoutes:
-    """Build the handlers for a running ComfyUI: names and paths from its `folder_paths` module."""
+def folder_paths_loras() -> tuple[Callable[[], list[str]], Callable[[str], str | None]]:
+    """Return how a running ComfyUI lists its LoRA names and resolves one to a file; ImportError outside ComfyUI."""
     import folder_paths  # ComfyUI's own module, present only inside ComfyUI
 
     def resolve(name: str) -> str | None:
         path = folder_paths.get_full_path('loras', name)
         return path if path and os.path.isfile(path) else None
 
-    return LoraHashRoutes(lambda: list(folder_paths.get_filename_list('loras')), resolve, cache)
+    return (lambda: list(folder_paths.get_filename_list('loras'))), resolve
+
+
+def folder_paths_handlers(cache: HashCache) -> LoraHashRoutes:
+    """Build the handlers for a running ComfyUI: names and paths from its `folder_paths` module."""
+    return LoraHashRoutes(*folder_paths_loras(), cache)

@@ -1,9 +1,9 @@
-"""Walk LoRA stacks of any shape (WanVideo, LORA_STACK tuples, single names) into a flat, deduplicated list."""
+"""Walk LoRA stacks of any shape (WanVideo, LORA_STACK entries, single names) into a flat, deduplicated list."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 STACK_KEYS = ('stack', 'loras', 'children', 'items', 'chain')
@@ -40,7 +40,7 @@ class WalkResult:
 
 
 def walk(value: object) -> WalkResult:
-    """Return every LoRA in value: nested stacks, single strings, dicts, objects, lists and tuples."""
+    """Return every LoRA in value: nested stacks, single strings, dicts, objects, lists, tuples and stack entries."""
     result = WalkResult()
     seen: set[tuple[str, str]] = set()
     _visit(value, result, seen, active=set(), depth=0)
@@ -64,7 +64,7 @@ def _visit(value: object, result: WalkResult, seen: set[tuple[str, str]], active
         return
     active.add(id(value))
     try:
-        if isinstance(value, tuple) and _is_stack_tuple(value):
+        if isinstance(value, tuple | list) and _is_stack_entry(value):
             _add(LoraRef(raw=value, name=value[0].strip(), path=None, strength=_number(value[1])), value, result, seen)
         elif isinstance(value, list | tuple | set | frozenset):
             for item in value:
@@ -118,8 +118,8 @@ def _add(ref: LoraRef | None, raw: object, result: WalkResult, seen: set[tuple[s
     result.loras.append(ref)
 
 
-def _is_stack_tuple(value: tuple[object, ...]) -> bool:
-    """Tell a LORA_STACK entry `(lora_name, strength_model, strength_clip)` from a plain sequence of LoRAs."""
+def _is_stack_entry(value: Sequence[object]) -> bool:
+    """Tell a LORA_STACK entry `(name, strength_model[, strength_clip])`, tuple or JSON list, from a list of LoRAs."""
     return (
         2 <= len(value) <= 3
         and isinstance(value[0], str)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from comfy_node import hash_cache
 from comfy_node.civitai import CivitaiLookup
 from comfy_node.diagnostics import diagnose
 from comfy_node.extractor import ANY, LoRAInfoExtractor, build_report, clean_name, format_info, size_human
@@ -46,14 +50,49 @@ def civitai() -> Iterator[FakeCivitai]:
         yield fake
 
 
+@pytest.fixture
+def comfyui(loras: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Run the node as inside ComfyUI: a `folder_paths` over `loras`, a fresh cache; yield the files hashed."""
+    folder_paths = types.ModuleType('folder_paths')
+
+    def get_filename_list(folder: str) -> list[str]:
+        return listed(loras) if folder == 'loras' else []
+
+    def get_full_path(folder: str, name: str) -> str | None:
+        path = os.path.join(loras, name)  # a plain join, as older ComfyUI releases do: traversal must be refused first
+        return path if folder == 'loras' and os.path.isfile(path) else None
+
+    folder_paths.get_filename_list = get_filename_list  # type: ignore[attr-defined]
+    folder_paths.get_full_path = get_full_path  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, 'folder_paths', folder_paths)
+    monkeypatch.setenv('VCC_LORA_HASH_CACHE', str(tmp_path / 'node-cache' / 'hashes.json'))
+    monkeypatch.setattr(hash_cache, '_default', None)
+    monkeypatch.setattr('comfy_node.civitai._default', None)
+    hashed: list[str] = []
+    real = hash_cache.sha256_file
+
+    def spy(path: str, chunk_size: int = hash_cache.CHUNK_SIZE) -> str:
+        hashed.append(path)
+        return real(path, chunk_size)
+
+    monkeypatch.setattr(hash_cache, 'sha256_file', spy)
+    yield hashed
+    get_cache().close()
+
+
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def listed(loras: Path) -> list[str]:
+    """Return the LoRA names ComfyUI would list for the folder, subfolders included."""
+    return sorted(p.relative_to(loras).as_posix() for p in loras.rglob('*') if p.is_file())
 
 
 def report_for(value: object, loras: Path, lookup: CivitaiLookup | None = None, **kwargs: object) -> dict:
     cache = HashCache(loras.parent / 'cache' / 'hashes.json', save_delay=0)
     resolve = lambda name: str(loras / name) if (loras / name).is_file() else None  # noqa: E731
-    return build_report(value, cache=cache, resolve=resolve, civitai=lookup, **kwargs)  # type: ignore[arg-type]
+    return build_report(value, cache=cache, names=listed(loras), resolve=resolve, civitai=lookup, **kwargs)  # type: ignore[arg-type]
 
 
 def test_output_matches_seed_structure(loras: Path, civitai: FakeCivitai, tmp_path: Path) -> None:
@@ -111,6 +150,24 @@ def test_missing_files_stay_in_the_output(loras: Path) -> None:
     assert 'missing file: /nowhere/x.safetensors' in info
 
 
+def test_stack_as_json_lists_keeps_strengths(loras: Path) -> None:
+    # a prompt's {"__value__": [[name, strength_model, strength_clip], ...]} reaches the node as plain lists
+    value = json.loads(
+        '[["realistic_vision_v6.safetensors", 0.8, 0.7], ["sub/cinematic_style.safetensors", 0.5], ["gone.pt", 1, 1]]'
+    )
+    report = report_for(value, loras)
+    assert [(entry['original']['name'], entry['strength']) for entry in report['loras']] == [
+        ('realistic_vision_v6.safetensors', 0.8),
+        ('sub/cinematic_style.safetensors', 0.5),
+        ('gone.pt', 1.0),
+    ]
+    assert report['loras'][0]['original']['raw'] == ['realistic_vision_v6.safetensors', 0.8, 0.7]
+    assert report['summary']['skipped_entries'] == 0
+    info = format_info(report)
+    assert 'strength 0.8' in info and 'strength 0.5' in info
+    assert 'skipped malformed entries' not in info
+
+
 def test_empty_input_uses_fallback_name(loras: Path) -> None:
     report = report_for([None, 7], loras, fallback_name='no lora')
     assert report['loras'] == []
@@ -164,10 +221,7 @@ def test_unreachable_civitai_still_works(loras: Path, tmp_path: Path) -> None:
     assert lookup.requests == 3  # the first file tried 3 times; the second did not wait again
 
 
-def test_node_class_and_outputs(loras: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv('VCC_LORA_HASH_CACHE', str(tmp_path / 'node-cache' / 'hashes.json'))
-    monkeypatch.setattr('comfy_node.hash_cache._default', None)
-    monkeypatch.setattr('comfy_node.civitai._default', None)
+def test_node_class_and_outputs(loras: Path, comfyui: list[str], tmp_path: Path) -> None:
     inputs = LoRAInfoExtractor.INPUT_TYPES()
     assert inputs['required']['lora'][0] == ANY
     assert not ANY != 'WANVIDLORA'  # ComfyUI's check: received_type != input_type means a mismatch
@@ -183,6 +237,52 @@ def test_node_class_and_outputs(loras: Path, monkeypatch: pytest.MonkeyPatch, tm
     get_cache().close()
     report = diagnose(HashCache(tmp_path / 'node-cache' / 'hashes.json'))
     assert (report['health'], report['entries']) == ('ok', 1)
+
+
+def test_node_refuses_files_comfyui_does_not_list(loras: Path, comfyui: list[str], tmp_path: Path) -> None:
+    (tmp_path / 'secret.txt').write_bytes(b'secret')
+    (tmp_path / 'checkpoints').mkdir()
+    (tmp_path / 'checkpoints' / 'model.safetensors').write_bytes(b'checkpoint')
+    (tmp_path / 'elsewhere').mkdir()
+    (tmp_path / 'elsewhere' / 'realistic_vision_v6.safetensors').write_bytes(b'same name, other folder')
+    refused = {
+        str(tmp_path / 'secret.txt'): 'not a listed LoRA',
+        'sub/../../secret.txt': 'path traversal is not allowed',
+        '../checkpoints/model.safetensors': 'path traversal is not allowed',
+        str(tmp_path / 'elsewhere' / 'realistic_vision_v6.safetensors'): 'not a listed LoRA',
+        'C:/Windows/win.ini': 'absolute paths are not allowed',
+        'not_here.safetensors': 'not a listed LoRA',
+    }
+    wanvideo = {'path': str(loras / 'sub' / 'cinematic_style.safetensors'), 'name': 'cinematic_style', 'strength': 1}
+    _, lora_json, _ = LoRAInfoExtractor().extract(lora=[*refused, wanvideo], fetch_civitai=False)
+
+    report = json.loads(lora_json)
+    *entries, listed = report['loras']
+    for entry, reason in zip(entries, refused.values(), strict=True):
+        assert (entry['hash'], entry.get('error')) == (None, reason), entry['original']
+        assert entry['file'] | {'path': None} == {
+            'exists': False,
+            'path': None,
+            'size_bytes': None,
+            'size_human': '0.00 B',
+            'modified_at': None,
+        }
+    assert 'error' not in listed
+    assert listed['hash'] == sha(b'c' * 1000).upper()
+    assert comfyui == [str(loras / 'sub' / 'cinematic_style.safetensors')]
+    assert len(get_cache()) == 1
+    assert report['summary']['missing_files'] == len(refused)
+    info = format_info(report)
+    assert f'missing file: {tmp_path / "secret.txt"} (not a listed LoRA)' in info
+    assert 'missing file: sub/../../secret.txt (path traversal is not allowed)' in info
+
+
+def test_listed_lora_whose_file_vanished_is_missing_not_refused(loras: Path) -> None:
+    cache = HashCache(loras.parent / 'cache' / 'hashes.json', save_delay=0)
+    report = build_report('gone.safetensors', cache=cache, names=['gone.safetensors'], resolve=lambda name: None)
+    (entry,) = report['loras']
+    assert (entry['file']['exists'], entry['hash']) == (False, None)
+    assert 'error' not in entry
 
 
 def test_diagnostics_prunes_and_reports(tmp_path: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import struct
+import threading
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.fixtures import make_settings, services
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
 from vcc_ui.services import storage as storage_mod
 from vcc_ui.services.storage import ImageRejected, Storage, StorageError, sha256_bytes, sniff_image
@@ -361,3 +364,58 @@ def test_url_quotes_segments() -> None:
 
 def test_disk_free_mb_is_positive(store: Storage) -> None:
     assert store.disk_free_mb() > 0
+
+
+def leave_temp_files(store: Storage) -> list[Path]:
+    """Leave the temp files a kill during writes would: an original, a thumbnail, a sidecar and a LoRA preview."""
+    day = store.root / 'users' / OWNER / '2025' / '03' / '07'
+    left = [
+        day / f'.{IMAGE_ID}.png.k2j3x9.tmp',
+        day / 'thumb' / f'.{IMAGE_ID}.webp.q81zz0.tmp',
+        day / f'.{IMAGE_ID}.json.a0b1c2.tmp',
+        store.root / 'civitai' / 'previews' / '.123.webp.tmp',
+    ]
+    for path in left:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'partial')
+    return left
+
+
+async def test_start_removes_temp_files_left_by_killed_writes(
+    store: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    stored = store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={}, image_id=IMAGE_ID, created_at=WHEN)
+    leave_temp_files(store)
+    kept = [store.root / 'users' / OWNER / 'notes.tmp', store.root / 'users' / '.hidden.txt']
+    for path in kept:
+        path.write_bytes(b'not ours')
+    (tmp_path / 'outside.tmp').write_bytes(b'outside')
+    (store.root / 'users' / '.link.tmp').symlink_to(tmp_path / 'outside.tmp')
+    threads: list[int] = []
+    real_walk = os.walk
+
+    def walk(*args: object, **kwargs: object) -> object:
+        threads.append(threading.get_ident())
+        return real_walk(*args, **kwargs)
+
+    monkeypatch.setattr(storage_mod.os, 'walk', walk)
+    with caplog.at_level(logging.INFO, logger=storage_mod.__name__):
+        await store.start()
+
+    expected = [
+        stored.rel_path,
+        stored.thumb_rel,
+        stored.sidecar_rel,
+        *(p.relative_to(store.root).as_posix() for p in kept),
+    ]
+    assert files_under(store.root) == sorted([*expected, 'users/.link.tmp'])
+    assert (tmp_path / 'outside.tmp').read_bytes() == b'outside'
+    assert threads and threading.get_ident() not in threads  # the scan ran in a worker thread, not on the event loop
+    assert 'removed 4 stale temp file(s)' in caplog.text
+
+
+async def test_services_start_clears_stale_temp_files(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    left = leave_temp_files(Storage(Path(settings.output_dir)))
+    async with services(settings):
+        assert not any(path.exists() for path in left)

@@ -67,11 +67,12 @@ class Services:
         self._started = False
 
     async def start(self) -> None:
-        """Start the writer, the servers, the job manager and the workflow watcher (once; a second call is a no-op)."""
+        """Clear stale temp files, start the writer, servers, job manager and workflow watcher (once; then a no-op)."""
         # NOTE: NiceGUI's create_user test fixture runs the app's startup handlers a second time
         if self._started:
             return
         self._started = True
+        await self.storage.start()  # before any write of this process, so every temp file found is stale
         self.writer.start()
         await self.pool.start()
         await self.jobs.start()

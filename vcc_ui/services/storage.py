@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -10,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 import uuid
@@ -198,6 +200,29 @@ class Storage:
         self.thumb_ext = 'webp' if features.check('webp') else 'jpg'
         if self.thumb_ext != 'webp':
             log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
+
+    async def start(self) -> None:
+        """Remove the temp files of writes killed mid-way, in a worker thread; call before anything writes."""
+        await asyncio.to_thread(self._remove_temp_files)
+
+    def _remove_temp_files(self) -> None:
+        """Delete every `.*.tmp` file under the root, logging how many; symlinks and other names are left alone."""
+        removed = 0
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                if not (name.startswith('.') and name.endswith('.tmp')):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    if stat.S_ISREG(os.lstat(path).st_mode):
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    log.warning('cannot remove stale temp file %s: %s', path, exc.strerror or exc)
+        if removed:
+            log.info('removed %d stale temp file(s) left by interrupted writes under %s', removed, self.root)
 
     def resolve(self, rel_path: str) -> Path:
         """Return the absolute path of `rel_path`, refusing traversal and symlinks that leave the root."""
