@@ -15,8 +15,8 @@ import pytest
 from tests.fake_civitai import FakeCivitai, fake_civitai
 from tests.fixtures import make_settings, services, wait_for
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
 from vcc_ui.services.loras import LoraSyncStatus, lora_names
+from vcc_ui.simulator import Simulator
 
 FILES = {
     'Zeta_Detail.safetensors': b'zeta' * 50,

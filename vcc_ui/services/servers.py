@@ -23,7 +23,7 @@ from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
 
 if TYPE_CHECKING:
-    from vcc_ui.services.comfy.simulator import Simulator
+    from vcc_ui.simulator import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +371,7 @@ class ServerPool:
             return rows
 
     async def _start_simulator(self, rows: list[ComfyServer]) -> list[ComfyServer]:
-        from vcc_ui.services.comfy.simulator import Simulator  # only loaded when it is used
+        from vcc_ui.simulator import Simulator  # only loaded when it is used
 
         root = Path(self.settings.job_db_path).parent / 'simulator'
         self.simulator = Simulator(root=root, port=self.settings.simulator_port, lora_folder=True, demo_loras=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import dataclasses
 import ipaddress
 import json
@@ -12,19 +10,21 @@ import logging
 import mimetypes
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
-from .sim import files, images
-from .sim.catalogue import Catalogue
-from .sim.discovery import MAX_UPLOAD_SIZE, Discovery, feature_flags
-from .sim.executor import Executor
-from .sim.hub import Hub
-from .sim.loras import LoraFolder, seed_demo_loras
+from vcc_ui.settings import Settings
+
+from . import files, images
+from .catalogue import Catalogue
+from .discovery import MAX_UPLOAD_SIZE, Discovery, feature_flags
+from .executor import Executor
+from .faults import Faults
+from .hub import Hub
+from .loras import LoraFolder, seed_demo_loras
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,6 @@ DEFAULT_CHECKPOINTS = ['sim_sd15.safetensors', 'sim_sdxl.safetensors']
 DEFAULT_LORAS = ['style_a.safetensors', 'sub/char_b.safetensors', 'Zeta_Detail.safetensors']
 FOLDER_TYPES = files.FOLDER_TYPES
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(kw_only=True, slots=True)
-class Faults:
-    """Knobs that make the simulator slow or misbehave."""
-
-    step_delay: float = 0.05
-    fail_next: int = 0
-    fail_message: str = 'Simulated sampler failure (fault injection)'
-    drop_ws_after_steps: int | None = None
-    refuse: bool = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -447,28 +436,14 @@ class Simulator:
         return web.json_response(dataclasses.asdict(self.faults))
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(root=Path(args.root), host=args.host, port=args.port, lora_folder=True, demo_loras=True)
-    sim.faults.step_delay = args.step_delay
-    await sim.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sim.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the simulator until Ctrl+C."""
-    parser = argparse.ArgumentParser(description='ComfyUI 0.3.64 simulator')
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=8188)
-    parser.add_argument('--root', default=str(Path.cwd() / 'comfy_sim'))
-    parser.add_argument('--step-delay', type=float, default=0.05)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
-
-
-if __name__ == '__main__':
-    main()
+async def start_bundled(settings: Settings) -> Simulator:
+    """Start the simulator the app runs when no ComfyUI server is configured (data beside the database)."""
+    simulator = Simulator(
+        root=Path(settings.job_db_path).parent / 'simulator',
+        port=settings.simulator_port,
+        lora_folder=True,
+        demo_loras=True,
+    )
+    simulator.faults.step_delay = settings.simulator_step_delay
+    await simulator.start()
+    return simulator

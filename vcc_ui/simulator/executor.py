@@ -12,17 +12,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
 from . import images
 from .catalogue import Catalogue, split_annotation
+from .faults import Faults
 from .hub import Hub
 from .nodes import SAMPLERS, NodeContext, NodeError, run_node
-
-if TYPE_CHECKING:
-    from ..simulator import Faults
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +336,7 @@ class Executor:
             'executed': run.executed,
             'exception_message': ex.message,
             'exception_type': ex.exception_type,
-            'traceback': [f'  File "vcc_ui/services/comfy/sim/nodes.py", in run_node\n    {ex.exception_type}\n'],
+            'traceback': [f'  File "vcc_ui/simulator/nodes.py", in run_node\n    {ex.exception_type}\n'],
             'current_inputs': self._current_inputs(run.prompt[run.current].get('inputs', {})),
             'current_outputs': list(reversed(run.order)),
             'timestamp': now_ms(),
@@ -351,10 +349,11 @@ class Executor:
         runnable = [n for n in order if n not in cached]
         samplers = [n for n in runnable if prompt[n]['class_type'] in SAMPLERS]
         outputs = [n for n in runnable if self.catalogue.is_output(prompt[n]['class_type'])]
-        chosen = (samplers or outputs or runnable or [None])[0]
-        if chosen is not None:
-            self.faults.fail_next -= 1
-        return chosen
+        candidates = samplers or outputs or runnable
+        if not candidates:
+            return None
+        self.faults.fail_next -= 1
+        return candidates[0]
 
     @staticmethod
     def _meta(node_id: str) -> dict[str, Any]:
