@@ -15,7 +15,8 @@ import pytest
 from tests.fake_civitai import FakeCivitai, fake_civitai
 from tests.fixtures import make_settings, services, wait_for
 from vcc_ui.services import Services
-from vcc_ui.services.loras import LoraSyncStatus, lora_names
+from vcc_ui.services.comfy.protocol import lora_names
+from vcc_ui.services.loras import LoraSyncStatus
 from vcc_ui.simulator import Simulator
 
 FILES = {

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from nicegui import Event, binding
@@ -18,6 +17,7 @@ from comfy_node.routes import PING_PATH
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
 from vcc_ui.services.civitai import CivitaiClient, CivitaiError
 from vcc_ui.services.comfy.client import ComfyError
+from vcc_ui.services.comfy.protocol import EXPERIMENT_LORAS_PATH, LORA_LOADER, lora_names, unified
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.lora_meta import apply_model, apply_version, save_preview
 from vcc_ui.services.servers import ServerEntry, ServerPool
@@ -30,7 +30,6 @@ RUNNING = frozenset(STAGES)
 HASH_CONCURRENCY = 4
 FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
-EXPERIMENT_PATH = '/experiment/models/loras'
 NODE_INSTALL_HINT = (
     'Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
     'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET /api/vcc/lora-hash/ping.'
@@ -40,23 +39,6 @@ NODE_INSTALL_HINT = (
 def lora_hash_path(name: str) -> str:
     """Return the node's hash path for one listed name (URL-encoded, slashes kept), like comfy_node.hash_url."""
     return f'/api/vcc/lora-hash/{quote(name, safe="/")}'
-
-
-def lora_names(object_info: dict[str, Any]) -> list[str]:
-    """Return LoraLoader's lora_name options from /object_info/LoraLoader (V1 list or V3 COMBO spelling)."""
-    spec = (((object_info.get('LoraLoader') or {}).get('input') or {}).get('required') or {}).get('lora_name')
-    if not isinstance(spec, list) or not spec:
-        return []
-    if isinstance(spec[0], list):
-        return [str(n) for n in spec[0]]
-    if spec[0] == 'COMBO' and len(spec) > 1 and isinstance(spec[1], dict):
-        return [str(n) for n in spec[1].get('options') or []]
-    return []
-
-
-def unified(name: str) -> str:
-    """Return a LoRA name with '/' as separator (names from Windows servers use '\\')."""
-    return name.replace('\\', '/')
 
 
 @binding.bindable_dataclass
@@ -195,8 +177,8 @@ class LoraSync:
 
     async def _list(self, entry: ServerEntry, status: LoraSyncStatus) -> tuple[list[str], dict[str, tuple] | None]:
         await self._stage(status, 'listing', 0, 1)
-        names = lora_names(await entry.client.object_info('LoraLoader'))
-        code, body = await entry.client.get_json(EXPERIMENT_PATH)
+        names = lora_names(await entry.client.object_info(LORA_LOADER))
+        code, body = await entry.client.get_json(EXPERIMENT_LORAS_PATH)
         stats = None
         if code == 200 and isinstance(body, list):
             stats = {

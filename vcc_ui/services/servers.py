@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from vcc_ui.models import ComfyServer
 from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
+from vcc_ui.services.comfy.protocol import lora_names, unified
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -90,10 +91,7 @@ class ServerEntry:
 
     def offers_lora(self, lora: str) -> bool:
         """Whether this server's LoraLoader lists the LoRA (names compared with either separator)."""
-        spec = self.object_info.get('LoraLoader', {}).get('input', {}).get('required', {}).get('lora_name')
-        names = spec[0] if isinstance(spec, list) and spec and isinstance(spec[0], list) else []
-        wanted = lora.replace('\\', '/')
-        return any(isinstance(n, str) and n.replace('\\', '/') == wanted for n in names)
+        return unified(lora) in {unified(name) for name in lora_names(self.object_info)}
 
     @property
     def usable(self) -> bool:
@@ -165,9 +163,23 @@ class ServerPool:
         ]
         return sorted(found, key=lambda e: (e.health.inflight / e.health.max_inflight, e.id))
 
-    def lora_offered(self, lora: str) -> bool:
-        """Whether some enabled server lists this LoRA (either path separator)."""
-        return any(e.health.enabled and e.offers_lora(lora) for e in self.entries.values())
+    def lora_servers(self, workflow_id: str) -> list[ServerEntry]:
+        """The enabled servers whose LoRAs a workflow offers: those that can run it, else every enabled one."""
+        enabled = [e for e in self.entries.values() if e.health.enabled]
+        able = [e for e in enabled if self.registry.is_available(workflow_id, e.health.name)]
+        return able or enabled
+
+    def loras_for(self, workflow_id: str) -> list[str]:
+        """The LoRA names a workflow offers, as its servers list them (one spelling per name)."""
+        names: dict[str, str] = {}
+        for entry in self.lora_servers(workflow_id):
+            for name in lora_names(entry.object_info):
+                names.setdefault(unified(name), name)
+        return list(names.values())
+
+    def lora_offered(self, workflow_id: str, lora: str) -> bool:
+        """Whether the workflow offers this LoRA (either path separator)."""
+        return unified(lora) in {unified(name) for name in self.loras_for(workflow_id)}
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""

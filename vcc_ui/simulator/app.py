@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
+from vcc_ui.services.comfy import protocol
+from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.settings import Settings
 
 from . import files, images
@@ -196,29 +198,29 @@ class Simulator:
             middlewares=[self._not_found_middleware, self._origin_middleware], client_max_size=MAX_UPLOAD_SIZE
         )
         routes: list[tuple[str, str, Handler]] = [
-            ('GET', '/ws', self._ws),
-            ('POST', '/prompt', self._post_prompt),
-            ('GET', '/prompt', self._get_prompt),
-            ('GET', '/queue', self._get_queue),
-            ('POST', '/queue', self._post_queue),
-            ('POST', '/interrupt', self._post_interrupt),
-            ('GET', '/history', self._get_history),
-            ('GET', '/history/{prompt_id}', self._get_history_id),
-            ('POST', '/history', self._post_history),
-            ('GET', '/view', self._view),
-            ('POST', '/upload/image', self._upload_image),
-            ('POST', '/free', self._empty_ok),
+            ('GET', protocol.WS_PATH, self._ws),
+            ('POST', protocol.PROMPT_PATH, self._post_prompt),
+            ('GET', protocol.PROMPT_PATH, self._get_prompt),
+            ('GET', protocol.QUEUE_PATH, self._get_queue),
+            ('POST', protocol.QUEUE_PATH, self._post_queue),
+            ('POST', protocol.INTERRUPT_PATH, self._post_interrupt),
+            ('GET', protocol.HISTORY_PATH, self._get_history),
+            ('GET', protocol.HISTORY_ITEM_PATH, self._get_history_id),
+            ('POST', protocol.HISTORY_PATH, self._post_history),
+            ('GET', protocol.VIEW_PATH, self._view),
+            ('POST', protocol.UPLOAD_IMAGE_PATH, self._upload_image),
+            ('POST', protocol.FREE_PATH, self._empty_ok),
             *self.discovery.routes(),
         ]
         if self.lora_files:
-            routes.append(('GET', '/experiment/models/loras', self.lora_files.experiment))
+            routes.append(('GET', protocol.EXPERIMENT_LORAS_PATH, self.lora_files.experiment))
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
-            app.router.add_route(method, '/api' + path, handler)
+            app.router.add_route(method, protocol.API_PREFIX + path, handler)
         if self.lora_files and self.node_installed:
             self.lora_files.add_to(app)
-        app.router.add_get('/internal/folder_paths', self.discovery.folder_paths)
-        app.router.add_get('/internal/files/{directory_type}', self._internal_files)
+        app.router.add_get(protocol.INTERNAL_FOLDER_PATHS_PATH, self.discovery.folder_paths)
+        app.router.add_get(protocol.INTERNAL_FILES_PATH, self._internal_files)
         app.router.add_get('/sim/faults', self._get_faults)
         app.router.add_post('/sim/faults', self._post_faults)
         return app
@@ -260,9 +262,9 @@ class Simulator:
         self.hub.metadata[sid] = {'feature_flags': {}}
         self.hub.open[ws] = request
         try:
-            await self.hub.send_json('status', {**self.executor.status_data(), 'sid': sid}, sid)
+            await self.hub.send_json(MessageType.STATUS, {**self.executor.status_data(), 'sid': sid}, sid)
             if self.executor.client_id == sid and self.executor.last_node_id is not None:
-                await self.hub.send_json('executing', {'node': self.executor.last_node_id}, sid)
+                await self.hub.send_json(MessageType.EXECUTING, {'node': self.executor.last_node_id}, sid)
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.ERROR:
@@ -273,10 +275,10 @@ class Simulator:
                     except json.JSONDecodeError:
                         log.warning('Invalid JSON received from client %s: %s', sid, msg.data)
                         continue
-                    if first and isinstance(data, dict) and data.get('type') == 'feature_flags':
+                    if first and isinstance(data, dict) and data.get('type') == MessageType.FEATURE_FLAGS:
                         if sid in self.hub.metadata:
                             self.hub.metadata[sid]['feature_flags'] = data.get('data', {})
-                        await self.hub.send_json('feature_flags', feature_flags(), sid)
+                        await self.hub.send_json(MessageType.FEATURE_FLAGS, feature_flags(), sid)
                     first = False
         finally:
             self.hub.sockets.pop(sid, None)
