@@ -8,12 +8,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from nicegui import Event, binding
 from sqlmodel import Session, col, delete, select
 
-from comfy_node.routes import PING_PATH
+from comfy_node.contract import PING_PATH, HashAnswer, PingAnswer, hash_path
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
 from vcc_ui.services.civitai import CivitaiClient, CivitaiError
 from vcc_ui.services.comfy.client import ComfyError
@@ -32,13 +31,8 @@ FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
 NODE_INSTALL_HINT = (
     'Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
-    'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET /api/vcc/lora-hash/ping.'
+    f'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET {PING_PATH}.'
 )
-
-
-def lora_hash_path(name: str) -> str:
-    """Return the node's hash path for one listed name (URL-encoded, slashes kept), like comfy_node.hash_url."""
-    return f'/api/vcc/lora-hash/{quote(name, safe="/")}'
 
 
 @binding.bindable_dataclass
@@ -192,9 +186,10 @@ class LoraSync:
     async def _check_node(self, entry: ServerEntry, status: LoraSyncStatus) -> bool:
         await self._stage(status, 'checking_node', 0, 1)
         code, body = await entry.client.get_json(PING_PATH)
-        installed = code == 200 and isinstance(body, dict) and bool(body.get('ok'))
+        ping = PingAnswer.from_json(body) if code == 200 else None
+        installed = ping is not None
         status.node_installed = installed
-        status.node_version = str(body.get('version') or '') if installed and isinstance(body, dict) else ''
+        status.node_version = ping.version if ping is not None else ''
         if not installed:
             log.warning(
                 'server %s has no VCC LoRA hash node (%s answered %s): %s',
@@ -236,14 +231,15 @@ class LoraSync:
         queue: asyncio.Queue[LoraFile] = asyncio.Queue()
         for row in todo:
             queue.put_nowait(row)
-        results: list[tuple[str, dict | None]] = []
+        results: list[tuple[str, HashAnswer | None]] = []
 
         async def worker() -> None:
             while not queue.empty():
                 row = queue.get_nowait()
-                code, body = await entry.client.get_json(lora_hash_path(row.name))
-                if code == 200 and isinstance(body, dict) and isinstance(body.get('sha256'), str):
-                    results.append((row.name, body))
+                code, body = await entry.client.get_json(hash_path(row.name))
+                answer = HashAnswer.from_json(body) if code == 200 else None
+                if answer is not None:
+                    results.append((row.name, answer))
                 elif code == 404:
                     results.append((row.name, None))
                 else:
@@ -262,7 +258,7 @@ class LoraSync:
             if results:
                 await asyncio.shield(self._save_hashes(entry.id, list(results)))
 
-    async def _save_hashes(self, server_id: int, results: list[tuple[str, dict | None]]) -> None:
+    async def _save_hashes(self, server_id: int, results: list[tuple[str, HashAnswer | None]]) -> None:
         def write(db: Session) -> None:
             names = [name for name, _ in results]
             rows = {
@@ -271,15 +267,14 @@ class LoraSync:
                     select(LoraFile).where(LoraFile.server_id == server_id, col(LoraFile.name).in_(names))
                 ).all()
             }
-            for name, body in results:
+            for name, answer in results:
                 row = rows.get(name)
                 if row is None:
                     continue
-                if body is None:
+                if answer is None:
                     db.delete(row)
                     continue
-                row.sha256 = str(body['sha256']).lower()
-                row.size, row.mtime, row.hashed_at = int(body.get('size') or 0), float(body.get('mtime') or 0), utcnow()
+                row.sha256, row.size, row.mtime, row.hashed_at = answer.sha256, answer.size, answer.mtime, utcnow()
                 db.add(row)
 
         await self.writer.write(write)
