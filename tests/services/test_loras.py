@@ -12,11 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from comfy_node.contract import PING_PATH, VERSION, HashAnswer, PingAnswer, hash_path
+from comfy_node.civitai import version_block
+from comfy_node.contract import PING_PATH, VERSION, HashAnswer, PingAnswer, hash_path, parse_model, parse_version
+from tests.comfy_node.test_contract import MODEL_ANSWER, VERSION_ANSWER
 from tests.fake_civitai import FakeCivitai, fake_civitai
 from tests.fixtures import make_settings, services, wait_for
+from vcc_ui.models import CivitaiVersion
 from vcc_ui.services import Services
 from vcc_ui.services.comfy.protocol import lora_names
+from vcc_ui.services.lora_meta import apply_model, apply_version, civitai_url
 from vcc_ui.services.loras import LoraSyncStatus
 from vcc_ui.simulator import Simulator
 
@@ -216,6 +220,27 @@ def test_lora_names_reads_both_combo_spellings() -> None:
     assert lora_names(v1) == ['a.safetensors', 'sub\\b.safetensors']
     assert lora_names(v3) == ['c.safetensors']
     assert lora_names({}) == []
+
+
+def test_the_app_and_the_node_read_a_civitai_answer_alike() -> None:
+    version, model = parse_version(VERSION_ANSWER), parse_model(MODEL_ANSWER)
+    row = CivitaiVersion(sha256='a' * 64)
+    apply_version(row, version)
+    apply_model(row, model)
+    block = version_block(version, model, 'now')
+    assert row.found and (row.model_id, row.version_id, row.base_model) == (
+        block['model_id'],
+        block['version_id'],
+        block['base_model'],
+    )
+    assert (row.trained_words, row.image_urls, row.tags, row.creator, row.nsfw, civitai_url(row)) == (
+        block['trigger_words'],
+        block['thumbnail_urls'],
+        block['tags'],
+        block['creator'],
+        block['nsfw'],
+        block['url'],
+    )
 
 
 def test_demo_loras_are_deterministic(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from nicegui import Event, binding
 from sqlmodel import Session, col, delete, select
 
-from comfy_node.contract import PING_PATH, HashAnswer, PingAnswer, hash_path
+from comfy_node.contract import PING_PATH, CivitaiModelInfo, CivitaiVersionInfo, HashAnswer, PingAnswer, hash_path
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
 from vcc_ui.services.civitai import CivitaiClient, CivitaiError
 from vcc_ui.services.comfy.client import ComfyError
@@ -387,14 +387,14 @@ def _chunked_in(db: Session, shas: Iterable[str]) -> list[CivitaiVersion]:
     return out
 
 
-def _store_versions(db: Session, batch: list[str], found: dict[str, dict]) -> None:
+def _store_versions(db: Session, batch: list[str], found: dict[str, CivitaiVersionInfo]) -> None:
     for sha in batch:
         row = db.get(CivitaiVersion, sha) or CivitaiVersion(sha256=sha)
         apply_version(row, found.get(sha))
         db.add(row)
 
 
-def _store_model(db: Session, model_id: int, model: dict | None) -> None:
+def _store_model(db: Session, model_id: int, model: CivitaiModelInfo | None) -> None:
     for row in db.exec(select(CivitaiVersion).where(CivitaiVersion.model_id == model_id)).all():
         apply_model(row, model)
         db.add(row)
