@@ -7,8 +7,9 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from typing import Any
 
 from .civitai import CivitaiLookup, get_civitai
 from .hash_cache import HashCache, get_cache
@@ -72,7 +73,7 @@ def build_report(
     api_key: str | None = None,
     fallback_name: str = '',
     refresh: bool = False,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Return the `lora_json` structure of seed 002 for whatever LoRA value or stack the node received."""
     walked = walk(lora)
     entries = [
@@ -82,7 +83,7 @@ def build_report(
     tags = Counter(tag for entry in entries for tag in (entry['civitai'] or {}).get('tags', []))
     matches = sum(1 for entry in entries if entry['civitai'])
     total = sum(entry['file']['size_bytes'] or 0 for entry in entries)
-    report: dict[str, object] = {
+    report: dict[str, Any] = {
         'loras': entries,
         'summary': {
             'count': len(entries),
@@ -148,24 +149,25 @@ def _entry(
     civitai: CivitaiLookup | None,
     api_key: str | None,
     refresh: bool,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     path = _locate(ref, resolve)
-    exists = path is not None and os.path.isfile(path)
+    exists = False
     sha = None
-    if exists:
+    if path is not None and os.path.isfile(path):
+        exists = True
         try:
             sha = cache.get(path).sha256.upper()
         except OSError as error:
             log.warning('LoRAInfoExtractor: cannot hash %s: %s', path, error)
             exists = os.path.isfile(path)
-    file: dict[str, object] = {
+    file: dict[str, Any] = {
         'exists': exists,
         'path': path or ref.path,
         'size_bytes': None,
         'size_human': size_human(0),
         'modified_at': None,
     }
-    if exists:
+    if exists and path is not None:
         try:
             st = os.stat(path)
             file.update(
@@ -231,8 +233,8 @@ def _jsonable(value: object, depth: int = 0, active: frozenset[int] = frozenset(
     return _jsonable(fields, depth, active) if fields else f'<{type(value).__name__}>'
 
 
-def _unique(items: object) -> list[str]:
-    return list(dict.fromkeys(items))  # type: ignore[arg-type]
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 class LoRAInfoExtractor:
@@ -274,5 +276,5 @@ class LoRAInfoExtractor:
             fallback_name=fallback_name,
             refresh=refresh_civitai,
         )
-        triggers = ', '.join(report['summary']['trigger_words'])  # type: ignore[index]
+        triggers = ', '.join(report['summary']['trigger_words'])
         return format_info(report), json.dumps(report, ensure_ascii=False), triggers

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from nicegui import Event, binding
@@ -303,7 +304,7 @@ class LoraSync:
         for start in range(0, len(new), 100):
             batch = new[start : start + 100]
             found = await self.civitai.by_hashes(batch)
-            await self.writer.write(lambda db, b=batch, f=found: _store_versions(db, b, f))
+            await self.writer.write(partial(_store_versions, batch=batch, found=found))
             status.done += len(batch)
         await self._fetch_models(set(shas), refresh)
         await self._fetch_previews(set(shas))
@@ -326,7 +327,7 @@ class LoraSync:
 
         for model_id in await self.writer.read(missing):
             model = await self.civitai.model(model_id)
-            await self.writer.write(lambda db, m=model_id, body=model: _store_model(db, m, body))
+            await self.writer.write(partial(_store_model, model_id=model_id, model=model))
 
     async def _fetch_previews(self, shas: set[str]) -> None:
         """Download and thumbnail the first preview of each matched version once."""
@@ -341,7 +342,7 @@ class LoraSync:
             except (CivitaiError, OSError, ValueError) as error:
                 log.info('no preview for %s: %s', version.sha256, error)
                 rel = ''  # tried; a forced refresh tries again
-            await self.writer.write(lambda db, sha=version.sha256, path=rel: _set_preview(db, sha, path))
+            await self.writer.write(partial(_set_preview, sha=version.sha256, path=rel))
 
     async def _count_matched(self, server_id: int) -> int:
         def read(db: Session) -> int:

@@ -440,7 +440,7 @@ def load_workflow(path: Path) -> Workflow:
         aspect_ratios=dict(data.aspect_ratios),
         templates=data.templates,
         max_batch=data.max_batch,
-        bindings=dict(data.bindings),
+        bindings={name: targets for name, targets in data.bindings.items()},
         graph=graph,
         source=path,
         defaults=data.defaults.model_copy(
@@ -462,7 +462,7 @@ class WorkflowRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.problems: list[WorkflowProblem] = []
-        self.changed = Event()
+        self.changed: Event[[]] = Event()
         self._workflows: dict[str, Workflow] = {}
         self._snapshot: Snapshot = {}
         self._object_info: dict[str, dict[str, Any]] = {}
