@@ -6,11 +6,20 @@ from vcc_ui import api, gate
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import login, root
 from vcc_ui.services import Services
-from vcc_ui.settings import load_settings
+from vcc_ui.services.servers import BundledServer
+from vcc_ui.settings import Settings, load_settings
+
+
+async def start_simulator(settings: Settings) -> BundledServer:
+    """Start the bundled ComfyUI simulator; its package is loaded only when no server is configured."""
+    from vcc_ui.simulator import start_bundled
+
+    return await start_bundled(settings)
+
 
 settings = load_settings()
 configure_logging(settings)
-services = Services(settings)
+services = Services(settings, start_simulator=start_simulator)
 app.state.services = services  # NOTE: page tests reach the services of the app they run through this
 app.on_startup(services.start)
 app.on_shutdown(services.stop)

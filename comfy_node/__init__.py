@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from .contract import HASH_PATH, PING_PATH, VERSION
 from .diagnostics import LoRAHashCacheDiagnostics
 from .extractor import LoRAInfoExtractor
-from .routes import HASH_PATH, PING_PATH, VERSION
 
 log = logging.getLogger(__name__)
 

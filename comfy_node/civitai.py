@@ -15,6 +15,14 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from .contract import (
+    CivitaiModelInfo,
+    CivitaiVersionInfo,
+    civitai_by_hash_path,
+    civitai_model_path,
+    parse_model,
+    parse_version,
+)
 from .hash_cache import default_cache_path, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -23,7 +31,6 @@ _UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; ComfyUI sti
 BASE_URL_ENV = 'CIVITAI_BASE_URL'
 API_KEY_ENV = 'CIVITAI_API_KEY'
 DEFAULT_BASE_URL = 'https://civitai.com'
-SITE_URL = 'https://civitai.com'
 CACHE_FORMAT = 1
 NOT_FOUND_TTL = 7 * 24 * 3600.0
 DOWN_FOR = 60.0
@@ -89,22 +96,22 @@ class CivitaiLookup:
         with self._lock:
             cached = self._versions.get(key)
         if cached is not None and not refresh and _still_valid(cached):
-            return str(cached['status']), cached.get('data')  # type: ignore[return-value]
+            return str(cached['status']), _data(cached)
         if time.monotonic() < self._down_until:
-            return UNAVAILABLE, cached.get('data') if cached else None  # type: ignore[return-value]
+            return UNAVAILABLE, _data(cached)
         token = api_key or os.environ.get(API_KEY_ENV) or None
         try:
-            version = self._get_json(f'/api/v1/model-versions/by-hash/{key}', token)
+            version = parse_version(self._get_json(civitai_by_hash_path(key), token))
         except _NotFound:
             self._store(key, {'status': NOT_FOUND, 'fetched_at': utc_now(), 'checked': time.time()})
             return NOT_FOUND, None
         except _Failed as error:
             self._unavailable(error)
-            return UNAVAILABLE, cached.get('data') if cached else None  # type: ignore[return-value]
-        block = version_block(version, self._model(version.get('modelId'), token), utc_now())
-        old = (cached or {}).get('data') or {}
-        if not block['thumbnail_urls'] and old.get('thumbnail_urls'):  # type: ignore[union-attr]
-            block['thumbnail_urls'] = old['thumbnail_urls']  # type: ignore[index]
+            return UNAVAILABLE, _data(cached)
+        block = version_block(version, self._model(version.model_id, token), utc_now())
+        old = _data(cached) or {}
+        if not block['thumbnail_urls'] and old.get('thumbnail_urls'):
+            block['thumbnail_urls'] = old['thumbnail_urls']
         self._store(key, {'status': FOUND, 'fetched_at': block['fetched_at'], 'data': block})
         return FOUND, block
 
@@ -120,30 +127,23 @@ class CivitaiLookup:
         except OSError as error:
             log.warning('Civitai cache: cannot save %s: %s', self.cache_path, error)
 
-    def _model(self, model_id: object, token: str | None) -> dict | None:
-        """Return the model record (description, tags, creator), fetched once per model."""
-        if not isinstance(model_id, int):
+    def _model(self, model_id: int | None, token: str | None) -> CivitaiModelInfo | None:
+        """Return the model (description, tags, creator), fetched once per model."""
+        if model_id is None:
             return None
         with self._lock:
             cached = self._models.get(str(model_id))
         if cached is not None:
-            return cached
+            return CivitaiModelInfo.from_record(cached)
         try:
-            model = self._get_json(f'/api/v1/models/{model_id}', token)
+            model = parse_model(self._get_json(civitai_model_path(model_id), token))
         except (_NotFound, _Failed) as error:
             log.info('Civitai: model %s unavailable: %s', model_id, error)
             return None
-        record = {
-            'name': model.get('name'),
-            'description': model.get('description'),
-            'nsfw': model.get('nsfw'),
-            'tags': _tag_names(model.get('tags')),
-            'creator': (model.get('creator') or {}).get('username'),
-        }
         with self._lock:
-            self._models[str(model_id)] = record
+            self._models[str(model_id)] = model.to_record()
             self._dirty = True
-        return record
+        return model
 
     def _get_json(self, path: str, token: str | None) -> dict:
         """GET a JSON object, retrying 429, 5xx, non-JSON answers and network errors with backoff."""
@@ -204,38 +204,31 @@ class CivitaiLookup:
             log.warning('Civitai cache: cannot read %s: %s; starting empty', self.cache_path, error)
 
 
-def version_block(version: dict, model: dict | None, fetched_at: str) -> dict[str, object]:
-    """Return the `civitai` block of one LoRA from a by-hash answer and its model record."""
-    model = model or {}
-    summary = version.get('model') or {}
-    images = [image for image in version.get('images') or [] if isinstance(image, dict) and image.get('url')]
-    model_id, version_id = version.get('modelId'), version.get('id')
+def version_block(version: CivitaiVersionInfo, model: CivitaiModelInfo | None, fetched_at: str) -> dict[str, object]:
+    """Return the `civitai` block of one LoRA from its version and its model (whose nsfw flag wins when known)."""
+    model = model or CivitaiModelInfo()
     return {
-        'civitai_name': model.get('name') or summary.get('name'),
-        'version_name': version.get('name'),
-        'creator': model.get('creator'),
-        'tags': list(model.get('tags') or []),
-        'stats': version.get('stats') or {},
+        'civitai_name': model.name or version.model_name,
+        'version_name': version.version_name,
+        'creator': model.creator,
+        'tags': list(model.tags),
+        'stats': dict(version.stats),
         'fetched_at': fetched_at,
-        'model_id': model_id,
-        'version_id': version_id,
-        'base_model': version.get('baseModel'),
-        'trigger_words': [word for word in version.get('trainedWords') or [] if isinstance(word, str)],
-        'thumbnail_urls': [image['url'] for image in images],
-        'nsfw': bool(summary.get('nsfw', model.get('nsfw', False))),
-        'description': model.get('description'),
-        'url': f'{SITE_URL}/models/{model_id}?modelVersionId={version_id}' if model_id else None,
+        'model_id': version.model_id,
+        'version_id': version.version_id,
+        'base_model': version.base_model,
+        'trigger_words': list(version.trigger_words),
+        'thumbnail_urls': list(version.image_urls),
+        'nsfw': model.nsfw if model.nsfw is not None else bool(version.nsfw),
+        'description': model.description,
+        'url': version.page_url,
     }
 
 
-def _tag_names(tags: object) -> list[str]:
-    """Return tag names whether Civitai sent strings or {"name": ...} objects."""
-    names = []
-    for tag in tags if isinstance(tags, list) else []:
-        name = tag.get('name') if isinstance(tag, dict) else tag
-        if isinstance(name, str) and name:
-            names.append(name)
-    return names
+def _data(record: dict[str, object] | None) -> dict | None:
+    """Return the civitai block kept in a cache record."""
+    data = record.get('data') if record else None
+    return data if isinstance(data, dict) else None
 
 
 def _still_valid(record: dict[str, object]) -> bool:

@@ -6,9 +6,9 @@ import json
 import os
 
 from .civitai import CivitaiLookup, get_civitai
+from .contract import VERSION
 from .extractor import size_human
 from .hash_cache import HashCache, get_cache
-from .routes import VERSION
 
 
 def diagnose(cache: HashCache, civitai: CivitaiLookup | None = None, *, prune: bool = False) -> dict[str, object]:

@@ -8,26 +8,17 @@ import os
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 from aiohttp import web
 
+from .contract import HASH_ROUTE, PING_PATH, VERSION, HashAnswer, PingAnswer, error_body
 from .hash_cache import HashCache
 
 log = logging.getLogger(__name__)
 
-VERSION = '1.0.0'
-PING_PATH = '/api/vcc/lora-hash/ping'
-HASH_PATH = '/api/vcc/lora-hash/{filename}'
-HASH_ROUTE = '/api/vcc/lora-hash/{filename:.+}'
 LIST_TTL = 10.0
 
 _DRIVE = re.compile(r'^[A-Za-z]:')
-
-
-def hash_url(filename: str) -> str:
-    """Return the path that asks for one LoRA's hash, the name URL-encoded (its slashes kept)."""
-    return HASH_PATH.format(filename=quote(filename, safe='/'))
 
 
 def check_name(filename: str) -> str | None:
@@ -75,9 +66,8 @@ class LoraHashRoutes:
 
     async def ping(self, request: web.Request) -> web.Response:
         """Say the node is installed, with its version and cache size."""
-        return web.json_response(
-            {'ok': True, 'version': VERSION, 'cache_entries': len(self.cache), 'hashing': self.cache.inflight}
-        )
+        answer = PingAnswer(ok=True, version=VERSION, cache_entries=len(self.cache), hashing=self.cache.inflight)
+        return web.json_response(answer.to_json())
 
     async def hash(self, request: web.Request) -> web.Response:
         """Answer sha256, size and mtime of one listed LoRA, hashing it in a thread unless the cache is valid."""
@@ -101,16 +91,15 @@ class LoraHashRoutes:
         except OSError as error:
             log.warning('LoRA hash: cannot hash %s: %s', path, error)
             return _error(500, f'cannot read LoRA file: {error.strerror or error}', filename)
-        return web.json_response(
-            {
-                'filename': listed,
-                'sha256': result.sha256,
-                'size': result.size,
-                'mtime': result.mtime,
-                'mtime_ns': result.mtime_ns,
-                'cached': result.cached,
-            }
+        answer = HashAnswer(
+            filename=listed,
+            sha256=result.sha256,
+            size=result.size,
+            mtime=result.mtime,
+            mtime_ns=result.mtime_ns,
+            cached=result.cached,
         )
+        return web.json_response(answer.to_json())
 
     async def _listed_name(self, filename: str) -> str | None:
         """Return the name as listed for filename (either separator), re-listing when stale or on a miss."""
@@ -127,7 +116,7 @@ class LoraHashRoutes:
 
 
 def _error(status: int, message: str, filename: str) -> web.Response:
-    return web.json_response({'error': message, 'filename': filename}, status=status)
+    return web.json_response(error_body(message, filename), status=status)
 
 
 def register(routes: web.RouteTableDef, handlers: LoraHashRoutes) -> None:

@@ -12,8 +12,8 @@ import httpx
 
 from tests.postgres import free_port
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
 from vcc_ui.settings import Settings
+from vcc_ui.simulator import Simulator
 
 USER_A, USER_B, USER_C = 'anon-' + 'a' * 32, 'anon-' + 'b' * 32, 'anon-' + 'c' * 32
 
@@ -70,7 +70,7 @@ async def simulator_process(tmp: Path, name: str = 'sim', *, step_delay: float =
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         '-m',
-        'vcc_ui.services.comfy.simulator',
+        'vcc_ui.simulator',
         '--port',
         str(port),
         '--root',

@@ -13,8 +13,9 @@ import httpx
 import pytest
 from aiohttp import web
 
+from comfy_node.contract import hash_path
 from comfy_node.hash_cache import HashCache
-from comfy_node.routes import LoraHashRoutes, hash_url
+from comfy_node.routes import LoraHashRoutes
 from tests.bench.conftest import report
 
 pytestmark = pytest.mark.bench
@@ -66,7 +67,7 @@ async def node_over_http(path: Path) -> str:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         async with httpx.AsyncClient(base_url=f'http://127.0.0.1:{port}', timeout=60) as client:
-            return (await client.get(hash_url(path.name))).json()['sha256']
+            return (await client.get(hash_path(path.name))).json()['sha256']
     finally:
         await runner.cleanup()
 

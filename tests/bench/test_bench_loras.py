@@ -11,7 +11,7 @@ from tests.bench.conftest import report
 from tests.fake_civitai import fake_civitai
 from tests.fixtures import make_settings, services
 from tests.services.test_loras import sha, write_loras
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 pytestmark = pytest.mark.bench
 

@@ -15,8 +15,9 @@ import pytest
 from aiohttp import web
 
 from comfy_node import hash_cache
+from comfy_node.contract import HASH_PATH, PING_PATH, VERSION, hash_path
 from comfy_node.hash_cache import HashCache
-from comfy_node.routes import HASH_PATH, PING_PATH, VERSION, LoraHashRoutes, check_name, hash_url
+from comfy_node.routes import LoraHashRoutes, check_name
 from tests.fixtures import wait_for
 
 
@@ -80,7 +81,7 @@ async def test_ping(node: Node) -> None:
 
 
 async def test_hash_of_listed_file_then_cached(node: Node) -> None:
-    response = await node.client.get(hash_url('Zeta_Detail.safetensors'))
+    response = await node.client.get(hash_path('Zeta_Detail.safetensors'))
     body = response.json()
     path = node.root / 'Zeta_Detail.safetensors'
     assert response.status_code == 200
@@ -92,7 +93,7 @@ async def test_hash_of_listed_file_then_cached(node: Node) -> None:
         'mtime_ns': path.stat().st_mtime_ns,
         'cached': False,
     }
-    again = (await node.client.get(hash_url('Zeta_Detail.safetensors'))).json()
+    again = (await node.client.get(hash_path('Zeta_Detail.safetensors'))).json()
     assert again['cached'] is True
     assert again['sha256'] == body['sha256']
     assert len(node.hashed) == 1
@@ -110,31 +111,31 @@ async def test_subfolder_names_with_either_separator(node: Node, spelling: str) 
 async def test_windows_listing_accepts_forward_slashes(node: Node) -> None:
     node.names[1] = 'sub\\char_b.safetensors'
     node.root.joinpath('sub\\char_b.safetensors').write_bytes(b'as windows would resolve it')
-    response = await node.client.get(hash_url('sub/char_b.safetensors'))
+    response = await node.client.get(hash_path('sub/char_b.safetensors'))
     assert response.json()['filename'] == 'sub\\char_b.safetensors'
     assert node.resolved == ['sub\\char_b.safetensors']
 
 
 async def test_unknown_name_is_404_json(node: Node) -> None:
-    response = await node.client.get(hash_url('missing.safetensors'))
+    response = await node.client.get(hash_path('missing.safetensors'))
     assert response.status_code == 404
     assert response.json()['error'] == 'not a listed LoRA'
     assert node.resolved == []
 
 
 async def test_listed_but_deleted_file_is_404(node: Node) -> None:
-    await node.client.get(hash_url('Zeta_Detail.safetensors'))
+    await node.client.get(hash_path('Zeta_Detail.safetensors'))
     (node.root / 'Zeta_Detail.safetensors').unlink()
-    response = await node.client.get(hash_url('Zeta_Detail.safetensors'))
+    response = await node.client.get(hash_path('Zeta_Detail.safetensors'))
     assert response.status_code == 404
     assert len(node.cache) == 0
 
 
 async def test_new_file_is_found_without_waiting_for_the_list_to_expire(node: Node) -> None:
-    assert (await node.client.get(hash_url('Zeta_Detail.safetensors'))).status_code == 200
+    assert (await node.client.get(hash_path('Zeta_Detail.safetensors'))).status_code == 200
     (node.root / 'new.safetensors').write_bytes(b'new')
     node.names.append('new.safetensors')
-    assert (await node.client.get(hash_url('new.safetensors'))).status_code == 200
+    assert (await node.client.get(hash_path('new.safetensors'))).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -179,7 +180,7 @@ async def test_traversal_and_absolute_names_are_refused_unread(
 async def test_other_model_folders_are_not_listed_loras(node: Node) -> None:
     node.names.append('../checkpoints/model.safetensors')  # even if a listing were wrong, traversal is refused
     for name in ('checkpoints/model.safetensors', '../checkpoints/model.safetensors'):
-        response = await node.client.get(hash_url(name))
+        response = await node.client.get(hash_path(name))
         assert response.status_code in {400, 404}
     assert node.hashed == []
 
@@ -201,7 +202,7 @@ async def test_concurrent_requests_hash_once(node: Node, monkeypatch: pytest.Mon
         return real(path, chunk_size)
 
     monkeypatch.setattr(hash_cache, 'sha256_file', gated)
-    requests = [asyncio.create_task(node.client.get(hash_url('sub/char_b.safetensors'))) for _ in range(8)]
+    requests = [asyncio.create_task(node.client.get(hash_path('sub/char_b.safetensors'))) for _ in range(8)]
     await wait_for(lambda: node.cache.stats['joined'] == 7)
     release.set()
     responses = await asyncio.gather(*requests)

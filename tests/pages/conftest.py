@@ -12,7 +12,7 @@ from nicegui.testing import User
 
 from tests.fixtures import simulator
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 BETA_PASSWORD = 'open sesame'
 

@@ -11,8 +11,8 @@ from nicegui.testing.user_interaction import UserInteraction
 
 from tests.fixtures import wait_for
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
 from vcc_ui.services.jobs import JobView
+from vcc_ui.simulator import Simulator
 
 ADMIN_PASSWORD = 'dashboard-admin-pw'
 PROMPT = {'prompt': 'a paper boat on a pond', 'seed': 5, 'steps': 30}

@@ -11,7 +11,7 @@ from tests.fake_civitai import fake_civitai
 from tests.fixtures import wait_for
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
-from vcc_ui.services.comfy.sim.loras import DEMO_LORAS, demo_bytes
+from vcc_ui.simulator.loras import DEMO_LORAS, demo_bytes
 
 ADMIN = pytest.mark.app_env(ADMIN_PASSWORD='lora-admin-pw')
 

@@ -13,7 +13,7 @@ from tests.fixtures import wait_for
 from tests.images import png_bytes
 from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 
 def owner_of(user: User) -> str:

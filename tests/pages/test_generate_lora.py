@@ -13,7 +13,7 @@ from tests.fixtures import wait_for
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.widgets.lora_picker import merge_triggers
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.sim.loras import DEMO_LORAS, demo_bytes
+from vcc_ui.simulator.loras import DEMO_LORAS, demo_bytes
 
 STYLE = 'style_a.safetensors'
 

@@ -9,7 +9,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 
 async def test_the_shell_shows_the_navigation_but_no_admin_entries(user: User) -> None:

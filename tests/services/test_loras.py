@@ -12,11 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from comfy_node.civitai import version_block
+from comfy_node.contract import PING_PATH, VERSION, HashAnswer, PingAnswer, hash_path, parse_model, parse_version
+from tests.comfy_node.test_contract import MODEL_ANSWER, VERSION_ANSWER
 from tests.fake_civitai import FakeCivitai, fake_civitai
 from tests.fixtures import make_settings, services, wait_for
+from vcc_ui.models import CivitaiVersion
 from vcc_ui.services import Services
-from vcc_ui.services.comfy.simulator import Simulator
-from vcc_ui.services.loras import LoraSyncStatus, lora_names
+from vcc_ui.services.comfy.protocol import lora_names
+from vcc_ui.services.lora_meta import apply_model, apply_version, civitai_url
+from vcc_ui.services.loras import LoraSyncStatus
+from vcc_ui.simulator import Simulator
 
 FILES = {
     'Zeta_Detail.safetensors': b'zeta' * 50,
@@ -190,21 +196,22 @@ async def test_sync_with_server_down_fails_and_resumes_when_back(rig: Rig) -> No
 
 async def test_node_routes_match_what_the_app_calls(tmp_path: Path) -> None:
     async with running_sim(tmp_path) as sim, httpx.AsyncClient(base_url=sim.url) as http:
-        from comfy_node.routes import PING_PATH, hash_url
-        from vcc_ui.services.loras import lora_hash_path
-
         name = 'sub/char_b.safetensors'
-        assert lora_hash_path(name) == hash_url(name)
-        assert (await http.get(PING_PATH)).json()['ok'] is True
+        ping = PingAnswer.from_json((await http.get(PING_PATH)).json())
+        assert ping is not None and ping.version == VERSION
         assert (await http.get('/api' + PING_PATH)).status_code == 200
         assert (await http.get(PING_PATH.removeprefix('/api'))).status_code == 404
-        answer = (await http.get(lora_hash_path(name))).json()
-        assert answer['sha256'] == sha(FILES[name]) and answer['size'] == len(FILES[name])
+        answer = HashAnswer.from_json((await http.get(hash_path(name))).json())
+        assert answer is not None and (answer.filename, answer.sha256, answer.size) == (
+            name,
+            sha(FILES[name]),
+            len(FILES[name]),
+        )
         names = lora_names((await http.get('/object_info/LoraLoader')).json())
         assert names == ['Zeta_Detail.safetensors', 'style_a.safetensors', 'sub/char_b.safetensors']
         listed = (await http.get('/api/experiment/models/loras')).json()
         assert [item['name'] for item in listed] == names
-        assert (await http.get(lora_hash_path('../secret.safetensors'))).status_code in (400, 404)
+        assert (await http.get(hash_path('../secret.safetensors'))).status_code in (400, 404)
 
 
 def test_lora_names_reads_both_combo_spellings() -> None:
@@ -213,6 +220,27 @@ def test_lora_names_reads_both_combo_spellings() -> None:
     assert lora_names(v1) == ['a.safetensors', 'sub\\b.safetensors']
     assert lora_names(v3) == ['c.safetensors']
     assert lora_names({}) == []
+
+
+def test_the_app_and_the_node_read_a_civitai_answer_alike() -> None:
+    version, model = parse_version(VERSION_ANSWER), parse_model(MODEL_ANSWER)
+    row = CivitaiVersion(sha256='a' * 64)
+    apply_version(row, version)
+    apply_model(row, model)
+    block = version_block(version, model, 'now')
+    assert row.found and (row.model_id, row.version_id, row.base_model) == (
+        block['model_id'],
+        block['version_id'],
+        block['base_model'],
+    )
+    assert (row.trained_words, row.image_urls, row.tags, row.creator, row.nsfw, civitai_url(row)) == (
+        block['trigger_words'],
+        block['thumbnail_urls'],
+        block['tags'],
+        block['creator'],
+        block['nsfw'],
+        block['url'],
+    )
 
 
 def test_demo_loras_are_deterministic(tmp_path: Path) -> None:

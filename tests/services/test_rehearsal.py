@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from vcc_ui.services import servers
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 PROMPT = {'prompt': 'a harbour at night', 'seed': 11}
 BANNER_DEADLINE = 10.0  # the runbook: the admin banner shows FAIL within 10 s

@@ -15,7 +15,7 @@ import pytest
 import websockets
 from PIL import Image
 
-from vcc_ui.services.comfy.simulator import Simulator
+from vcc_ui.simulator import Simulator
 
 SAMPLES = Path(__file__).resolve().parents[3] / 'shared' / 'comfyui' / 'samples'
 if not SAMPLES.is_dir():

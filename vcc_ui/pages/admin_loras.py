@@ -9,8 +9,9 @@ from nicegui import app, ui
 from vcc_ui.i18n import language, t, translate
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.services import Services
+from vcc_ui.services.comfy.protocol import unified
 from vcc_ui.services.lora_meta import civitai_url, plain_text
-from vcc_ui.services.loras import LoraSyncStatus, LoraView, unified
+from vcc_ui.services.loras import LoraSyncStatus, LoraView
 
 PREVIEW_URL = '/lora-previews'
 ALL = ''

@@ -18,7 +18,7 @@ from vcc_ui.services.jobs_run import JobRunner
 from vcc_ui.services.logtail import LogTail
 from vcc_ui.services.loras import LoraSync
 from vcc_ui.services.presence import Presence
-from vcc_ui.services.servers import ServerPool
+from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
 from vcc_ui.services.storage import Storage
@@ -34,7 +34,9 @@ WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / 'workflows'
 class Services:
     """The composition of all services; the database schema is ready when this returns."""
 
-    def __init__(self, settings: Settings, *, workflows_dir: Path = WORKFLOWS_DIR) -> None:
+    def __init__(
+        self, settings: Settings, *, workflows_dir: Path = WORKFLOWS_DIR, start_simulator: StartBundled | None = None
+    ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.db_url)
         migrate(self.engine)
@@ -47,7 +49,7 @@ class Services:
         self.registry.load()
         self.writer = DbWriter(self.engine)
         self.users = UserDirectory(self.writer)
-        self.pool = ServerPool(settings, self.engine, self.registry)
+        self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
         self.jobs = JobManager(
             settings, self.writer, self.pool, self.registry, JobRunner(settings, self.writer, self.storage)
         )

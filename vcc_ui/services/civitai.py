@@ -13,11 +13,18 @@ from typing import Any
 
 import httpx
 
+from comfy_node.contract import (
+    CIVITAI_BY_HASH_BATCH,
+    CIVITAI_BY_HASH_PATH,
+    CivitaiModelInfo,
+    CivitaiVersionInfo,
+    civitai_model_path,
+    parse_model,
+    parse_version,
+)
+
 log = logging.getLogger(__name__)
 
-BY_HASH_PATH = '/api/v1/model-versions/by-hash'
-MODEL_PATH = '/api/v1/models/{model_id}'
-BATCH_SIZE = 100  # the batch by-hash endpoint takes at most 100 full SHA256 strings
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 30.0
@@ -50,16 +57,6 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def version_hashes(version: dict[str, Any]) -> set[str]:
-    """Return the lower-case SHA256 of every file of a model-version object."""
-    out = set()
-    for file in version.get('files') or []:
-        sha = ((file or {}).get('hashes') or {}).get('SHA256')
-        if isinstance(sha, str):
-            out.add(sha.lower())
-    return out
-
-
 class CivitaiClient:
     """Talks to Civitai (or CIVITAI_BASE_URL); `requests` counts every HTTP request made, by kind."""
 
@@ -90,28 +87,28 @@ class CivitaiClient:
         if http is not None:
             await http.aclose()
 
-    async def by_hashes(self, hashes: list[str]) -> dict[str, dict[str, Any]]:
-        """Return {sha256 (lower): model-version} for the hashes Civitai knows; absent ones are not on Civitai."""
+    async def by_hashes(self, hashes: list[str]) -> dict[str, CivitaiVersionInfo]:
+        """Return {sha256 (lower): model version} for the hashes Civitai knows; absent ones are not on Civitai."""
         wanted = sorted({h.lower() for h in hashes if len(h) == 64})
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), BATCH_SIZE):
-            batch = wanted[start : start + BATCH_SIZE]
-            body = await self._json('by_hash', 'POST', self.base_url + BY_HASH_PATH, json=[h.upper() for h in batch])
+        found: dict[str, CivitaiVersionInfo] = {}
+        for start in range(0, len(wanted), CIVITAI_BY_HASH_BATCH):
+            batch = wanted[start : start + CIVITAI_BY_HASH_BATCH]
+            url = self.base_url + CIVITAI_BY_HASH_PATH
+            body = await self._json('by_hash', 'POST', url, json=[h.upper() for h in batch])
             if not isinstance(body, list):
                 raise CivitaiError(f'Civitai answered the by-hash batch with a {type(body).__name__}, not a list')
             asked = set(batch)
-            for version in body:
-                if isinstance(version, dict):
-                    for sha in version_hashes(version) & asked:
+            for item in body:
+                if isinstance(item, dict):
+                    version = parse_version(item)
+                    for sha in version.hashes & asked:
                         found[sha] = version
         return found
 
-    async def model(self, model_id: int) -> dict[str, Any] | None:
-        """Return the model object (description, tags, creator), or None when Civitai does not have it."""
-        body = await self._json(
-            'model', 'GET', self.base_url + MODEL_PATH.format(model_id=int(model_id)), missing_ok=True
-        )
-        return body if isinstance(body, dict) else None
+    async def model(self, model_id: int) -> CivitaiModelInfo | None:
+        """Return the model (description, tags, creator), or None when Civitai does not have it."""
+        body = await self._json('model', 'GET', self.base_url + civitai_model_path(model_id), missing_ok=True)
+        return parse_model(body) if isinstance(body, dict) else None
 
     async def image(self, url: str) -> bytes:
         """Download one preview image (no API key is sent to image hosts)."""

@@ -251,7 +251,7 @@ class JobManager:
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
         if self.block_check and (blocked := await self.block_check(owner)):
             raise SubmitError('blocked', blocked)
-        if checked.lora and not self.pool.lora_offered(checked.lora):
+        if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._check_limits(owner)
         refusal = await self.quota_check(owner) if self.quota_check else None

@@ -6,60 +6,54 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from PIL import Image as PILImage
 
+from comfy_node.contract import CivitaiModelInfo, CivitaiVersionInfo, civitai_page_url
 from vcc_ui.models import CivitaiVersion, utcnow
 
 PREVIEW_SIZE = 384
-MODEL_URL = 'https://civitai.com/models/{model_id}?modelVersionId={version_id}'
 _TAGS = re.compile(r'<[^>]+>')
 
 
-def apply_version(row: CivitaiVersion, version: dict[str, Any] | None) -> None:
-    """Fill a row from a model-version object, or mark it "not on Civitai"; never trade images for none."""
+def apply_version(row: CivitaiVersion, version: CivitaiVersionInfo | None) -> None:
+    """Fill a row from a model version, or mark it "not on Civitai"; never trade images for none."""
     row.fetched_at = utcnow()
     if version is None:
         row.found = False
         return
-    model = version.get('model') or {}
-    images = [
-        i.get('url')
-        for i in sorted(version.get('images') or [], key=lambda i: i.get('nsfwLevel') or 0)
-        if isinstance(i, dict) and isinstance(i.get('url'), str) and i.get('type', 'image') == 'image'
-    ]
     row.found = True
-    row.version_id = _int(version.get('id'))
-    if row.model_id != _int(version.get('modelId')):
+    row.version_id = version.version_id
+    if row.model_id != version.model_id:
         row.model_fetched_at = None
-    row.model_id = _int(version.get('modelId'))
-    row.model_name = _text(model.get('name'), 300)
-    row.version_name = _text(version.get('name'), 300)
-    row.base_model = _text(version.get('baseModel'), 100)
-    row.trained_words = [str(w).strip() for w in version.get('trainedWords') or [] if str(w).strip()]
-    row.description = version.get('description') or None
-    row.nsfw = bool(model.get('nsfw'))
-    if images or not row.image_urls:
-        if images[:1] != row.image_urls[:1]:
+    row.model_id = version.model_id
+    row.model_name = _text(version.model_name, 300)
+    row.version_name = _text(version.version_name, 300)
+    row.base_model = _text(version.base_model, 100)
+    row.trained_words = list(version.trigger_words)
+    row.description = version.description
+    row.nsfw = bool(version.nsfw)
+    if version.image_urls or not row.image_urls:
+        if version.image_urls[:1] != row.image_urls[:1]:
             row.preview_path = None
-        row.image_urls = images[:10]
+        row.image_urls = list(version.image_urls)
 
 
-def apply_model(row: CivitaiVersion, model: dict[str, Any] | None) -> None:
-    """Add a model object's description, tags and creator to one of its versions."""
+def apply_model(row: CivitaiVersion, model: CivitaiModelInfo | None) -> None:
+    """Add a model's description, tags and creator to one of its versions; its nsfw flag wins when known."""
     row.model_fetched_at = utcnow()
     if model is None:
         return
-    row.model_description = model.get('description') or None
-    row.tags = [str(t) for t in model.get('tags') or [] if isinstance(t, str | int)]
-    row.creator = _text((model.get('creator') or {}).get('username'), 200)
-    row.nsfw = bool(model.get('nsfw', row.nsfw))
+    row.model_description = model.description
+    row.tags = list(model.tags)
+    row.creator = _text(model.creator, 200)
+    if model.nsfw is not None:
+        row.nsfw = model.nsfw
 
 
 def civitai_url(row: CivitaiVersion) -> str | None:
     """Return the Civitai page of a matched version."""
-    return MODEL_URL.format(model_id=row.model_id, version_id=row.version_id) if row.found and row.model_id else None
+    return civitai_page_url(row.model_id, row.version_id) if row.found else None
 
 
 def plain_text(html: str | None, limit: int = 600) -> str:
@@ -82,9 +76,5 @@ def save_preview(folder: Path, version_id: int, data: bytes) -> str:
     return name
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
-
-
-def _text(value: Any, limit: int) -> str | None:
-    return str(value)[:limit] if value is not None else None
+def _text(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None else None

@@ -7,17 +7,17 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 from nicegui import Event, binding
 from sqlmodel import Session, col, delete, select
 
-from comfy_node.routes import PING_PATH
+from comfy_node.contract import PING_PATH, CivitaiModelInfo, CivitaiVersionInfo, HashAnswer, PingAnswer, hash_path
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
 from vcc_ui.services.civitai import CivitaiClient, CivitaiError
 from vcc_ui.services.comfy.client import ComfyError
+from vcc_ui.services.comfy.protocol import EXPERIMENT_LORAS_PATH, LORA_LOADER, lora_names, unified
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.lora_meta import apply_model, apply_version, save_preview
 from vcc_ui.services.servers import ServerEntry, ServerPool
@@ -30,33 +30,10 @@ RUNNING = frozenset(STAGES)
 HASH_CONCURRENCY = 4
 FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
-EXPERIMENT_PATH = '/experiment/models/loras'
 NODE_INSTALL_HINT = (
     'Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
-    'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET /api/vcc/lora-hash/ping.'
+    f'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET {PING_PATH}.'
 )
-
-
-def lora_hash_path(name: str) -> str:
-    """Return the node's hash path for one listed name (URL-encoded, slashes kept), like comfy_node.hash_url."""
-    return f'/api/vcc/lora-hash/{quote(name, safe="/")}'
-
-
-def lora_names(object_info: dict[str, Any]) -> list[str]:
-    """Return LoraLoader's lora_name options from /object_info/LoraLoader (V1 list or V3 COMBO spelling)."""
-    spec = (((object_info.get('LoraLoader') or {}).get('input') or {}).get('required') or {}).get('lora_name')
-    if not isinstance(spec, list) or not spec:
-        return []
-    if isinstance(spec[0], list):
-        return [str(n) for n in spec[0]]
-    if spec[0] == 'COMBO' and len(spec) > 1 and isinstance(spec[1], dict):
-        return [str(n) for n in spec[1].get('options') or []]
-    return []
-
-
-def unified(name: str) -> str:
-    """Return a LoRA name with '/' as separator (names from Windows servers use '\\')."""
-    return name.replace('\\', '/')
 
 
 @binding.bindable_dataclass
@@ -195,8 +172,8 @@ class LoraSync:
 
     async def _list(self, entry: ServerEntry, status: LoraSyncStatus) -> tuple[list[str], dict[str, tuple] | None]:
         await self._stage(status, 'listing', 0, 1)
-        names = lora_names(await entry.client.object_info('LoraLoader'))
-        code, body = await entry.client.get_json(EXPERIMENT_PATH)
+        names = lora_names(await entry.client.object_info(LORA_LOADER))
+        code, body = await entry.client.get_json(EXPERIMENT_LORAS_PATH)
         stats = None
         if code == 200 and isinstance(body, list):
             stats = {
@@ -210,9 +187,10 @@ class LoraSync:
     async def _check_node(self, entry: ServerEntry, status: LoraSyncStatus) -> bool:
         await self._stage(status, 'checking_node', 0, 1)
         code, body = await entry.client.get_json(PING_PATH)
-        installed = code == 200 and isinstance(body, dict) and bool(body.get('ok'))
+        ping = PingAnswer.from_json(body) if code == 200 else None
+        installed = ping is not None
         status.node_installed = installed
-        status.node_version = str(body.get('version') or '') if installed and isinstance(body, dict) else ''
+        status.node_version = ping.version if ping is not None else ''
         if not installed:
             log.warning(
                 'server %s has no VCC LoRA hash node (%s answered %s): %s',
@@ -254,14 +232,15 @@ class LoraSync:
         queue: asyncio.Queue[LoraFile] = asyncio.Queue()
         for row in todo:
             queue.put_nowait(row)
-        results: list[tuple[str, dict | None]] = []
+        results: list[tuple[str, HashAnswer | None]] = []
 
         async def worker() -> None:
             while not queue.empty():
                 row = queue.get_nowait()
-                code, body = await entry.client.get_json(lora_hash_path(row.name))
-                if code == 200 and isinstance(body, dict) and isinstance(body.get('sha256'), str):
-                    results.append((row.name, body))
+                code, body = await entry.client.get_json(hash_path(row.name))
+                answer = HashAnswer.from_json(body) if code == 200 else None
+                if answer is not None:
+                    results.append((row.name, answer))
                 elif code == 404:
                     results.append((row.name, None))
                 else:
@@ -280,7 +259,7 @@ class LoraSync:
             if results:
                 await asyncio.shield(self._save_hashes(entry.id, list(results)))
 
-    async def _save_hashes(self, server_id: int, results: list[tuple[str, dict | None]]) -> None:
+    async def _save_hashes(self, server_id: int, results: list[tuple[str, HashAnswer | None]]) -> None:
         def write(db: Session) -> None:
             names = [name for name, _ in results]
             rows = {
@@ -289,15 +268,14 @@ class LoraSync:
                     select(LoraFile).where(LoraFile.server_id == server_id, col(LoraFile.name).in_(names))
                 ).all()
             }
-            for name, body in results:
+            for name, answer in results:
                 row = rows.get(name)
                 if row is None:
                     continue
-                if body is None:
+                if answer is None:
                     db.delete(row)
                     continue
-                row.sha256 = str(body['sha256']).lower()
-                row.size, row.mtime, row.hashed_at = int(body.get('size') or 0), float(body.get('mtime') or 0), utcnow()
+                row.sha256, row.size, row.mtime, row.hashed_at = answer.sha256, answer.size, answer.mtime, utcnow()
                 db.add(row)
 
         await self.writer.write(write)
@@ -326,7 +304,7 @@ class LoraSync:
         for start in range(0, len(new), 100):
             batch = new[start : start + 100]
             found = await self.civitai.by_hashes(batch)
-            await self.writer.write(lambda db, b=batch, f=found: _store_versions(db, b, f))
+            await self.writer.write(partial(_store_versions, batch=batch, found=found))
             status.done += len(batch)
         await self._fetch_models(set(shas), refresh)
         await self._fetch_previews(set(shas))
@@ -349,7 +327,7 @@ class LoraSync:
 
         for model_id in await self.writer.read(missing):
             model = await self.civitai.model(model_id)
-            await self.writer.write(lambda db, m=model_id, body=model: _store_model(db, m, body))
+            await self.writer.write(partial(_store_model, model_id=model_id, model=model))
 
     async def _fetch_previews(self, shas: set[str]) -> None:
         """Download and thumbnail the first preview of each matched version once."""
@@ -364,7 +342,7 @@ class LoraSync:
             except (CivitaiError, OSError, ValueError) as error:
                 log.info('no preview for %s: %s', version.sha256, error)
                 rel = ''  # tried; a forced refresh tries again
-            await self.writer.write(lambda db, sha=version.sha256, path=rel: _set_preview(db, sha, path))
+            await self.writer.write(partial(_set_preview, sha=version.sha256, path=rel))
 
     async def _count_matched(self, server_id: int) -> int:
         def read(db: Session) -> int:
@@ -410,14 +388,14 @@ def _chunked_in(db: Session, shas: Iterable[str]) -> list[CivitaiVersion]:
     return out
 
 
-def _store_versions(db: Session, batch: list[str], found: dict[str, dict]) -> None:
+def _store_versions(db: Session, batch: list[str], found: dict[str, CivitaiVersionInfo]) -> None:
     for sha in batch:
         row = db.get(CivitaiVersion, sha) or CivitaiVersion(sha256=sha)
         apply_version(row, found.get(sha))
         db.add(row)
 
 
-def _store_model(db: Session, model_id: int, model: dict | None) -> None:
+def _store_model(db: Session, model_id: int, model: CivitaiModelInfo | None) -> None:
     for row in db.exec(select(CivitaiVersion).where(CivitaiVersion.model_id == model_id)).all():
         apply_model(row, model)
         db.add(row)

@@ -6,24 +6,20 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nicegui import Event, binding
-from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from vcc_ui.db import session
 from vcc_ui.models import ComfyServer
 from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
+from vcc_ui.services.comfy.protocol import lora_names, unified
+from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
-
-if TYPE_CHECKING:
-    from vcc_ui.services.comfy.simulator import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +27,22 @@ HEALTH_INTERVAL = 5.0
 PRECHECK_TIMEOUT = 1.5
 TEST_TIMEOUT = 3.0  # an admin's connection test
 OBJECT_INFO_MAX_AGE = 60.0  # models added on a server show up within a minute
+
+
+class BundledServer(Protocol):
+    """A ComfyUI server the app runs itself when none is configured (the simulator)."""
+
+    @property
+    def url(self) -> str:
+        """Return its base URL."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        ...
+
+
+StartBundled = Callable[[Settings], Awaitable[BundledServer]]
 
 
 class ServerProblem(Exception):
@@ -79,10 +91,7 @@ class ServerEntry:
 
     def offers_lora(self, lora: str) -> bool:
         """Whether this server's LoraLoader lists the LoRA (names compared with either separator)."""
-        spec = self.object_info.get('LoraLoader', {}).get('input', {}).get('required', {}).get('lora_name')
-        names = spec[0] if isinstance(spec, list) and spec and isinstance(spec[0], list) else []
-        wanted = lora.replace('\\', '/')
-        return any(isinstance(n, str) and n.replace('\\', '/') == wanted for n in names)
+        return unified(lora) in {unified(name) for name in lora_names(self.object_info)}
 
     @property
     def usable(self) -> bool:
@@ -98,12 +107,20 @@ class ServerEntry:
 class ServerPool:
     """Owns every ComfyClient and the bundled simulator when no server is configured."""
 
-    def __init__(self, settings: Settings, engine: Engine, registry: WorkflowRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: DbWriter,
+        registry: WorkflowRegistry,
+        *,
+        start_simulator: StartBundled | None = None,
+    ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.writer = writer
         self.registry = registry
         self.entries: dict[int, ServerEntry] = {}
-        self.simulator: Simulator | None = None  # the bundled one, when no server is configured
+        self.simulator: BundledServer | None = None  # the bundled one, when no server is configured
+        self._start_bundled = start_simulator
         self.changed: Event[ServerHealth] = Event()
         self._listeners: list[Callable[[ServerEntry, Message], None]] = []
         self._task: asyncio.Task | None = None
@@ -114,7 +131,7 @@ class ServerPool:
 
     async def start(self) -> None:
         """Seed the table, start the simulator if needed, connect to every enabled server."""
-        rows = await asyncio.to_thread(self._seed_rows)
+        rows = await self.writer.write(self._seed_rows)
         if not self.settings.server_urls and not any(r.enabled and not r.simulated for r in rows):
             rows = await self._start_simulator(rows)
         for row in rows:
@@ -146,9 +163,23 @@ class ServerPool:
         ]
         return sorted(found, key=lambda e: (e.health.inflight / e.health.max_inflight, e.id))
 
-    def lora_offered(self, lora: str) -> bool:
-        """Whether some enabled server lists this LoRA (either path separator)."""
-        return any(e.health.enabled and e.offers_lora(lora) for e in self.entries.values())
+    def lora_servers(self, workflow_id: str) -> list[ServerEntry]:
+        """The enabled servers whose LoRAs a workflow offers: those that can run it, else every enabled one."""
+        enabled = [e for e in self.entries.values() if e.health.enabled]
+        able = [e for e in enabled if self.registry.is_available(workflow_id, e.health.name)]
+        return able or enabled
+
+    def loras_for(self, workflow_id: str) -> list[str]:
+        """The LoRA names a workflow offers, as its servers list them (one spelling per name)."""
+        names: dict[str, str] = {}
+        for entry in self.lora_servers(workflow_id):
+            for name in lora_names(entry.object_info):
+                names.setdefault(unified(name), name)
+        return list(names.values())
+
+    def lora_offered(self, workflow_id: str, lora: str) -> bool:
+        """Whether the workflow offers this LoRA (either path separator)."""
+        return unified(lora) in {unified(name) for name in self.loras_for(workflow_id)}
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""
@@ -180,7 +211,7 @@ class ServerPool:
         """Store a new server and connect to it; raise ServerProblem for a bad or duplicate name or URL."""
         name, url = self._checked(name, url)
         row = ComfyServer(name=name, base_url=url, client_id=_client_id(), max_inflight=max_inflight, enabled=enabled)
-        await asyncio.to_thread(self._save, row)
+        await self._save(row)
         entry = await self._add_entry(row)
         log.info('server %s (%s) added', name, url)
         self.changed.emit(entry.health)
@@ -205,7 +236,7 @@ class ServerPool:
         entry.row.name, entry.row.base_url = name, url
         if max_inflight is not None:
             entry.row.max_inflight = max_inflight
-        await asyncio.to_thread(self._save, entry.row)
+        await self._save(entry.row)
         health = entry.health
         health.name, health.url, health.max_inflight = name, url, entry.row.max_inflight
         if old_name != name:
@@ -229,7 +260,7 @@ class ServerPool:
         """Enable a server, or disable it: nothing new is sent, running jobs finish (the client stays until then)."""
         entry = self._entry(server_id)
         entry.row.enabled = enabled
-        await asyncio.to_thread(self._save, entry.row)
+        await self._save(entry.row)
         entry.health.enabled = enabled
         if enabled:
             await entry.client.start()
@@ -258,7 +289,7 @@ class ServerPool:
                 'wait until they finish, then remove it.',
             )
         await entry.client.stop()
-        await asyncio.to_thread(self._delete, server_id)
+        await self.writer.write(lambda db: _delete(db, server_id))
         del self.entries[server_id]
         self.registry.forget_server(entry.row.name)
         entry.health.enabled = False
@@ -284,7 +315,9 @@ class ServerPool:
             }
         finally:
             await client.stop()
-        system = stats.get('system') if isinstance(stats.get('system'), dict) else {}
+        system = stats.get('system')
+        if not isinstance(system, dict):
+            system = {}
         devices = [
             {
                 'name': d.get('name'),
@@ -328,19 +361,15 @@ class ServerPool:
                 raise ServerProblem('conflict', f'{url} is already server {other.row.name!r}.', field='url')
         return name, url
 
-    def _save(self, row: ComfyServer) -> None:
-        with session(self.engine) as db:
+    async def _save(self, row: ComfyServer) -> None:
+        """Insert or update a server row; a new row gets its id."""
+
+        def write(db: Session) -> None:
             merged = db.merge(row)
-            db.commit()
-            db.refresh(merged)
+            db.flush()
             row.id = merged.id
 
-    def _delete(self, server_id: int) -> None:
-        with session(self.engine) as db:
-            row = db.get(ComfyServer, server_id)
-            if row is not None:
-                db.delete(row)
-                db.commit()
+        await self.writer.write(write)
 
     def _client(self, row: ComfyServer) -> ComfyClient:
         s = self.settings
@@ -353,50 +382,48 @@ class ServerPool:
             ws_idle_timeout=s.comfy_ws_idle_timeout,
         )
 
-    def _seed_rows(self) -> list[ComfyServer]:
-        with session(self.engine) as db:
-            rows = list(db.exec(select(ComfyServer)).all())
-            known = {r.base_url for r in rows}
-            for url in self.settings.server_urls:
-                if url not in known:
-                    row = ComfyServer(
-                        name=_default_name(url),
-                        base_url=url,
-                        client_id=_client_id(),
-                        max_inflight=self.settings.server_max_inflight,
-                    )
-                    db.add(row)
-                    rows.append(row)
-            db.commit()
-            return rows
+    def _seed_rows(self, db: Session) -> list[ComfyServer]:
+        """Return every server row, adding one for each configured URL not stored yet."""
+        rows = list(db.exec(select(ComfyServer)).all())
+        known = {r.base_url for r in rows}
+        for url in self.settings.server_urls:
+            if url not in known:
+                row = ComfyServer(
+                    name=_default_name(url),
+                    base_url=url,
+                    client_id=_client_id(),
+                    max_inflight=self.settings.server_max_inflight,
+                )
+                db.add(row)
+                rows.append(row)
+        db.flush()
+        return rows
 
     async def _start_simulator(self, rows: list[ComfyServer]) -> list[ComfyServer]:
-        from vcc_ui.services.comfy.simulator import Simulator  # only loaded when it is used
-
-        root = Path(self.settings.job_db_path).parent / 'simulator'
-        self.simulator = Simulator(root=root, port=self.settings.simulator_port, lora_folder=True, demo_loras=True)
-        self.simulator.faults.step_delay = self.settings.simulator_step_delay
-        await self.simulator.start()
+        """Start the bundled simulator and point the simulated row at it; return every row."""
+        if self._start_bundled is None:
+            log.warning('no COMFYUI_SERVERS configured and no bundled simulator to start')
+            return rows
+        self.simulator = await self._start_bundled(self.settings)
         log.warning('no COMFYUI_SERVERS configured: using the bundled ComfyUI simulator at %s', self.simulator.url)
         url = self.simulator.url
 
-        def upsert() -> list[ComfyServer]:
-            with session(self.engine) as db:
-                sim = db.exec(select(ComfyServer).where(ComfyServer.simulated)).first()
-                if sim is None:
-                    sim = ComfyServer(
-                        name='simulator',
-                        base_url=url,
-                        client_id=_client_id(),
-                        simulated=True,
-                        max_inflight=self.settings.server_max_inflight,
-                    )
-                sim.base_url, sim.enabled = url, True
-                db.add(sim)
-                db.commit()
-                return list(db.exec(select(ComfyServer)).all())
+        def upsert(db: Session) -> list[ComfyServer]:
+            sim = db.exec(select(ComfyServer).where(ComfyServer.simulated)).first()
+            if sim is None:
+                sim = ComfyServer(
+                    name='simulator',
+                    base_url=url,
+                    client_id=_client_id(),
+                    simulated=True,
+                    max_inflight=self.settings.server_max_inflight,
+                )
+            sim.base_url, sim.enabled = url, True
+            db.add(sim)
+            db.flush()
+            return list(db.exec(select(ComfyServer)).all())
 
-        return await asyncio.to_thread(upsert)
+        return await self.writer.write(upsert)
 
     async def _add_entry(self, row: ComfyServer) -> ServerEntry:
         client = self._client(row)
@@ -456,6 +483,12 @@ class ServerPool:
                 f': {health.last_error}' if health.last_error else '',
             )
         self.changed.emit(health)
+
+
+def _delete(db: Session, server_id: int) -> None:
+    row = db.get(ComfyServer, server_id)
+    if row is not None:
+        db.delete(row)
 
 
 def _client_id() -> str:

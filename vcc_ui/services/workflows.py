@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from nicegui import Event
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from vcc_ui.services.comfy.protocol import combo_options, node_inputs, node_outputs, required_inputs
+
 log = logging.getLogger(__name__)
 
 ID_PATTERN = r'^[a-z0-9][a-z0-9_-]{0,63}$'
@@ -270,8 +272,8 @@ class Workflow:
                 reasons.append(f"node '{node_id}' uses {class_type}, which the server does not have")
                 continue
             where = f"node '{node_id}' ({class_type})"
-            required = info.get('input', {}).get('required', {})
-            specs = {**required, **info.get('input', {}).get('optional', {})}
+            required = required_inputs(info)
+            specs = node_inputs(info)
             reasons += [
                 f"{where} is missing required input '{name}'" for name in required if name not in node['inputs']
             ]
@@ -330,7 +332,7 @@ def _check_link(link: list, spec: list, object_info: dict[str, Any], graph: dict
     source = object_info.get(graph[link[0]]['class_type'])
     if not isinstance(source, dict) or not source:
         return None  # reported for the source node itself
-    outputs = source.get('output', [])
+    outputs = node_outputs(source)
     if link[1] >= len(outputs):
         return f"links to output {link[1]} of node '{link[0]}', which has {len(outputs)} output(s)"
     expected, given = spec[0], outputs[link[1]]
@@ -346,7 +348,7 @@ def _check_value(value: Any, spec: list) -> str | None:
     meta = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
     if isinstance(value, dict) and '__value__' in value:
         return None
-    options = kind if isinstance(kind, list) else meta.get('options') if kind == 'COMBO' else None
+    options = combo_options(spec)
     if options is not None:
         return None if value in options else f'{value!r} is not available on the server ({len(options)} option(s))'
     if kind in ('INT', 'FLOAT'):
@@ -438,7 +440,7 @@ def load_workflow(path: Path) -> Workflow:
         aspect_ratios=dict(data.aspect_ratios),
         templates=data.templates,
         max_batch=data.max_batch,
-        bindings=dict(data.bindings),
+        bindings={name: targets for name, targets in data.bindings.items()},
         graph=graph,
         source=path,
         defaults=data.defaults.model_copy(
@@ -460,7 +462,7 @@ class WorkflowRegistry:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.problems: list[WorkflowProblem] = []
-        self.changed = Event()
+        self.changed: Event[[]] = Event()
         self._workflows: dict[str, Workflow] = {}
         self._snapshot: Snapshot = {}
         self._object_info: dict[str, dict[str, Any]] = {}

@@ -8,7 +8,8 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import t
 from vcc_ui.services import Services
-from vcc_ui.services.loras import LoraSyncStatus, LoraView, lora_names, unified
+from vcc_ui.services.comfy.protocol import unified
+from vcc_ui.services.loras import LoraSyncStatus, LoraView
 from vcc_ui.services.workflows import Workflow
 
 NONE = ''
@@ -85,23 +86,21 @@ class LoraPicker:
         return {'lora': self.select.value or None, 'lora_strength': float(self.strength.value)}
 
     async def load(self) -> None:
-        """Fill the options from the last sync of the servers that can run the workflow (or their object_info)."""
+        """Fill the options with the LoRAs the pool says the workflow offers, labelled by their last sync."""
         workflow_id = self.workflow_id
         if not workflow_id:
             return
-        entries = [e for e in self.services.pool.entries.values() if e.health.enabled]
-        able = [e for e in entries if self.services.registry.is_available(workflow_id, e.health.name)]
+        views: dict[str, LoraView] = {}
+        for entry in self.services.pool.lora_servers(workflow_id):
+            for view in await self.services.loras.loras(entry.id):
+                views.setdefault(unified(view.name), view)
         options: dict[str, str] = {}
         triggers: dict[str, list[str]] = {}
-        for entry in able or entries:
-            views = await self.services.loras.loras(entry.id)
-            for view in views:
-                options.setdefault(view.name, lora_label(view))
-                if view.civitai and view.civitai.found and view.civitai.trained_words:
-                    triggers.setdefault(view.name, list(view.civitai.trained_words))
-            if not views:
-                for name in lora_names(entry.object_info):
-                    options.setdefault(name, unified(name))
+        for name in self.services.pool.loras_for(workflow_id):
+            synced = views.get(unified(name))
+            options[name] = lora_label(synced) if synced else unified(name)
+            if synced and synced.civitai and synced.civitai.found and synced.civitai.trained_words:
+                triggers[name] = list(synced.civitai.trained_words)
         if workflow_id != self.workflow_id:
             return
         self.triggers = triggers

@@ -1,4 +1,4 @@
-"""Client for one ComfyUI server: HTTP calls and a reconnecting WebSocket reader (PROTOCOL.md)."""
+"""Client for one ComfyUI server: HTTP calls and a reconnecting WebSocket reader."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import httpx
@@ -32,10 +32,23 @@ from .messages import (
     parse_binary,
     parse_text,
 )
+from .protocol import (
+    INTERRUPT_PATH,
+    PROMPT_PATH,
+    QUEUE_PATH,
+    SUPPORTS_PREVIEW_METADATA,
+    SYSTEM_STATS_PATH,
+    UPLOAD_IMAGE_PATH,
+    VIEW_PATH,
+    MessageType,
+    history_path,
+    object_info_path,
+    ws_path,
+)
 
 logger = logging.getLogger(__name__)
 
-FEATURE_FLAGS = {'type': 'feature_flags', 'data': {'supports_preview_metadata': True}}
+FEATURE_FLAGS = {'type': MessageType.FEATURE_FLAGS, 'data': {SUPPORTS_PREVIEW_METADATA: True}}
 LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
@@ -163,7 +176,7 @@ class ComfyClient:
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.client_id = client_id
-        self.ws_url = 'ws' + self.base_url[4:] + '/ws?clientId=' + quote(client_id, safe='')
+        self.ws_url = 'ws' + self.base_url[4:] + ws_path(client_id)
         self.state = ConnectionState()
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._ws_connect_timeout = ws_connect_timeout
@@ -270,10 +283,10 @@ class ComfyClient:
             body['extra_data'] = extra_data
         self._in_flight[prompt_id] = None  # before the POST: events may arrive before its answer
         try:
-            response = await self._request('POST', '/prompt', json=body)
+            response = await self._request('POST', PROMPT_PATH, json=body)
             answer = self._json(response, ok=(200, 400))
             if not isinstance(answer, dict):
-                raise ComfyBadResponse(f'ComfyUI answered POST /prompt with a {type(answer).__name__}')
+                raise ComfyBadResponse(f'ComfyUI answered POST {PROMPT_PATH} with a {type(answer).__name__}')
             if response.status_code == 400:
                 raise PromptRejected(answer.get('error') or {}, answer.get('node_errors') or {})
             accepted = PromptAccepted(
@@ -298,13 +311,13 @@ class ComfyClient:
 
     async def history(self, prompt_id: str) -> dict | None:
         """Return the finished history entry, or None while running or unknown."""
-        body = await self._get_json(f'/history/{quote(prompt_id, safe="")}', dict)
+        body = await self._get_json(history_path(prompt_id), dict)
         entry = body.get(prompt_id)
         return entry if isinstance(entry, dict) else None
 
     async def queue(self) -> QueueSnapshot:
         """Return running and pending prompts, pending sorted by number."""
-        body = await self._get_json('/queue', dict)
+        body = await self._get_json(QUEUE_PATH, dict)
         running = [_queue_item(item) for item in body.get('queue_running') or []]
         pending = [_queue_item(item) for item in body.get('queue_pending') or []]
         return QueueSnapshot(running=running, pending=sorted(pending, key=lambda item: item.number))
@@ -313,18 +326,18 @@ class ComfyClient:
         """Remove a pending prompt and interrupt it if running; never a global interrupt."""
         if not prompt_id:
             raise ValueError('cancel needs a prompt_id (an empty one would interrupt everyone)')
-        await self._post_action('/queue', {'delete': [prompt_id]})
-        await self._post_action('/interrupt', {'prompt_id': prompt_id})
+        await self._post_action(QUEUE_PATH, {'delete': [prompt_id]})
+        await self._post_action(INTERRUPT_PATH, {'prompt_id': prompt_id})
 
     async def upload_image(
         self, data: bytes, filename: str, *, subfolder: str = '', overwrite: bool = False
     ) -> UploadedImage:
         """Upload an input image and return where the server stored it."""
         form = {'type': 'input', 'subfolder': subfolder, 'overwrite': 'true' if overwrite else 'false'}
-        response = await self._request('POST', '/upload/image', files={'image': (filename, data)}, data=form)
+        response = await self._request('POST', UPLOAD_IMAGE_PATH, files={'image': (filename, data)}, data=form)
         body = self._json(response)
         if not isinstance(body, dict) or not isinstance(body.get('name'), str):
-            raise ComfyBadResponse(f'ComfyUI answered POST /upload/image without a name: {str(body)[:120]}')
+            raise ComfyBadResponse(f'ComfyUI answered POST {UPLOAD_IMAGE_PATH} without a name: {str(body)[:120]}')
         return UploadedImage(
             name=body['name'], subfolder=str(body.get('subfolder') or ''), type=str(body.get('type') or 'input')
         )
@@ -332,19 +345,18 @@ class ComfyClient:
     async def view(self, filename: str, subfolder: str = '', type: str = 'output') -> bytes:
         """Return the bytes of an output, input or temp file."""
         params = {'filename': filename, 'subfolder': subfolder, 'type': type}
-        response = await self._request('GET', '/view', params=params)
+        response = await self._request('GET', VIEW_PATH, params=params)
         if response.status_code != 200:
-            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET /view for {filename!r}')
+            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET {VIEW_PATH} for {filename!r}')
         return response.content
 
     async def object_info(self, node_class: str | None = None) -> dict:
         """Return node definitions, all or one class ({} for an unknown class)."""
-        path = '/object_info' if node_class is None else f'/object_info/{quote(node_class, safe="")}'
-        return await self._get_json(path, dict)
+        return await self._get_json(object_info_path(node_class), dict)
 
     async def system_stats(self) -> dict:
         """Return /system_stats (a cheap health check)."""
-        return await self._get_json('/system_stats', dict)
+        return await self._get_json(SYSTEM_STATS_PATH, dict)
 
     async def get_json(self, path: str) -> tuple[int, Any]:
         """GET any path; return the status and the JSON body (None when the body is not JSON)."""

@@ -1,15 +1,12 @@
-"""Typed ComfyUI WebSocket messages and their parsers (PROTOCOL.md sections 6.1 and 6.3)."""
+"""Typed ComfyUI WebSocket messages and their parsers (the frame layouts are in protocol.py)."""
 
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-ImageType = Literal['image/jpeg', 'image/png']
-
-_IMAGE_FORMATS: dict[int, ImageType] = {1: 'image/jpeg', 2: 'image/png'}
+from .protocol import FRAME_WORD, IMAGE_FORMATS, BinaryType, ImageType, MessageType
 
 
 class MessageError(ValueError):
@@ -264,51 +261,51 @@ def _node_progress(raw: object) -> NodeProgress:
     )
 
 
-def _parse_data(msg_type: str, d: dict[str, Any]) -> Message:
+def _parse_data(msg_type: MessageType, d: dict[str, Any]) -> Message:
     t = msg_type
     ts: dict[str, Any] = {'timestamp': _get(d, 'timestamp', _NUM, t, required=False)}
-    if t == 'status':
+    if t == MessageType.STATUS:
         status = _get(d, 'status', dict, t)
         exec_info = _get(status, 'exec_info', dict, t)
         return Status(
             queue_remaining=_get(exec_info, 'queue_remaining', int, t), sid=_get(d, 'sid', str, t, required=False)
         )
-    if t == 'execution_start':
+    if t == MessageType.EXECUTION_START:
         return ExecutionStart(prompt_id=_get(d, 'prompt_id', str, t), **ts)
-    if t == 'execution_cached':
+    if t == MessageType.EXECUTION_CACHED:
         return ExecutionCached(
             prompt_id=_get(d, 'prompt_id', str, t),
             nodes=[str(n) for n in _get(d, 'nodes', list, t, required=False, default=[])],
             **ts,
         )
-    if t == 'executing':
+    if t == MessageType.EXECUTING:
         return Executing(
             prompt_id=_get(d, 'prompt_id', str, t, required=False),
             node=_get(d, 'node', _OPT_STR, t),
             display_node=_get(d, 'display_node', str, t, required=False),
         )
-    if t == 'progress':
+    if t == MessageType.PROGRESS:
         return Progress(
             prompt_id=_get(d, 'prompt_id', str, t, required=False),
             node=_get(d, 'node', str, t, required=False),
             value=_get(d, 'value', _NUM, t),
             max=_get(d, 'max', _NUM, t),
         )
-    if t == 'progress_state':
+    if t == MessageType.PROGRESS_STATE:
         nodes = _get(d, 'nodes', dict, t)
         return ProgressState(
             prompt_id=_get(d, 'prompt_id', str, t), nodes={str(k): _node_progress(v) for k, v in nodes.items()}
         )
-    if t == 'executed':
+    if t == MessageType.EXECUTED:
         return Executed(
             prompt_id=_get(d, 'prompt_id', str, t),
             node=_get(d, 'node', str, t),
             display_node=_get(d, 'display_node', str, t, required=False),
             output=_get(d, 'output', dict, t, required=False, default={}),
         )
-    if t == 'execution_success':
+    if t == MessageType.EXECUTION_SUCCESS:
         return ExecutionSuccess(prompt_id=_get(d, 'prompt_id', str, t), **ts)
-    if t == 'execution_error':
+    if t == MessageType.EXECUTION_ERROR:
         return ExecutionError(
             prompt_id=_get(d, 'prompt_id', str, t),
             node_id=_get(d, 'node_id', str, t, required=False),
@@ -321,7 +318,7 @@ def _parse_data(msg_type: str, d: dict[str, Any]) -> Message:
             current_outputs=_get(d, 'current_outputs', list, t, required=False, default=[]),
             **ts,
         )
-    if t == 'execution_interrupted':
+    if t == MessageType.EXECUTION_INTERRUPTED:
         return ExecutionInterrupted(
             prompt_id=_get(d, 'prompt_id', str, t),
             node_id=_get(d, 'node_id', str, t, required=False),
@@ -329,26 +326,9 @@ def _parse_data(msg_type: str, d: dict[str, Any]) -> Message:
             executed=_get(d, 'executed', list, t, required=False, default=[]),
             **ts,
         )
-    if t == 'feature_flags':
+    if t == MessageType.FEATURE_FLAGS:
         return FeatureFlags(flags=dict(d))
     raise AssertionError(t)  # pragma: no cover
-
-
-_KNOWN_TYPES = frozenset(
-    {
-        'status',
-        'execution_start',
-        'execution_cached',
-        'executing',
-        'progress',
-        'progress_state',
-        'executed',
-        'execution_success',
-        'execution_error',
-        'execution_interrupted',
-        'feature_flags',
-    }
-)
 
 
 def parse_text(raw: str) -> Message:
@@ -359,10 +339,11 @@ def parse_text(raw: str) -> Message:
         raise MessageError(f'text frame is not JSON: {str(raw)[:80]!r}') from error
     if not isinstance(obj, dict) or not isinstance(obj.get('type'), str):
         raise MessageError(f'text frame is not a {{"type", "data"}} object: {str(raw)[:80]!r}')
-    msg_type: str = obj['type']
     data = obj.get('data')
-    if msg_type not in _KNOWN_TYPES:
-        return UnknownMessage(type=msg_type, data=data)
+    try:
+        msg_type = MessageType(obj['type'])
+    except ValueError:
+        return UnknownMessage(type=obj['type'], data=data)
     if not isinstance(data, dict):
         raise MessageError(f'{msg_type} message has no data object')
     return _parse_data(msg_type, data)
@@ -371,19 +352,19 @@ def parse_text(raw: str) -> Message:
 def _u32(raw: bytes, offset: int, what: str) -> int:
     if len(raw) < offset + 4:
         raise MessageError(f'binary frame truncated: {len(raw)} bytes, no room for {what}')
-    return struct.unpack_from('>I', raw, offset)[0]
+    return FRAME_WORD.unpack_from(raw, offset)[0]
 
 
 def parse_binary(raw: bytes) -> Message:
     """Parse one binary frame; raise MessageError when it is truncated or malformed."""
     raw = bytes(raw)
     event_type = _u32(raw, 0, 'the event type')
-    if event_type == 1:
+    if event_type == BinaryType.PREVIEW_IMAGE:
         fmt = _u32(raw, 4, 'the image format')
-        if fmt not in _IMAGE_FORMATS:
+        if fmt not in IMAGE_FORMATS:
             raise MessageError(f'preview frame has unknown image format {fmt}')
-        return PreviewImage(image_type=_IMAGE_FORMATS[fmt], data=raw[8:])
-    if event_type == 3:
+        return PreviewImage(image_type=IMAGE_FORMATS[fmt], data=raw[8:])
+    if event_type == BinaryType.TEXT:
         length = _u32(raw, 4, 'the node id length')
         if len(raw) < 8 + length:
             raise MessageError(f'progress text frame truncated: node id needs {length} bytes')
@@ -391,7 +372,7 @@ def parse_binary(raw: bytes) -> Message:
             return ProgressText(node_id=raw[8 : 8 + length].decode(), text=raw[8 + length :].decode())
         except UnicodeDecodeError as error:
             raise MessageError(f'progress text frame is not UTF-8: {error}') from error
-    if event_type == 4:
+    if event_type == BinaryType.PREVIEW_IMAGE_WITH_METADATA:
         length = _u32(raw, 4, 'the metadata length')
         if len(raw) < 8 + length:
             raise MessageError(f'preview frame truncated: metadata needs {length} bytes')
@@ -403,7 +384,7 @@ def parse_binary(raw: bytes) -> Message:
             raise MessageError('preview frame metadata is not an object')
         t = 'preview'
         image_type = _get(meta, 'image_type', str, t)
-        if image_type not in _IMAGE_FORMATS.values():
+        if image_type not in IMAGE_FORMATS.values():
             raise MessageError(f'preview frame has unknown image_type {image_type!r}')
         return PreviewImageWithMetadata(
             prompt_id=_get(meta, 'prompt_id', str, t, required=False),

@@ -9,6 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vcc_ui.services.comfy.protocol import (
+    LORA_INPUT,
+    combo_options,
+    is_combo,
+    node_inputs,
+    node_outputs,
+    required_inputs,
+    set_combo_options,
+)
+
 OBJECT_INFO_FILE = Path(__file__).with_name('object_info.json')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff')
 
@@ -67,13 +77,13 @@ class Catalogue:
         if class_type not in self._static:
             return None
         entry = copy.deepcopy(self._static[class_type])
-        required = entry['input']['required']
+        required = required_inputs(entry)
         if 'ckpt_name' in required:
-            required['ckpt_name'][0] = sorted(self.checkpoints)
-        if 'lora_name' in required:
-            required['lora_name'][0] = sorted(self.loras)
+            set_combo_options(required['ckpt_name'], sorted(self.checkpoints))
+        if LORA_INPUT in required:
+            set_combo_options(required[LORA_INPUT], sorted(self.loras))
         if class_type == 'LoadImage':
-            required['image'][0] = self.input_files()
+            set_combo_options(required['image'], self.input_files())
         return entry
 
     def all_info(self) -> dict[str, Any]:
@@ -86,7 +96,7 @@ class Catalogue:
 
     def return_types(self, class_type: str) -> list[str]:
         """Return a class's output types."""
-        return list(self._static[class_type]['output'])
+        return list(node_outputs(self._static[class_type]))
 
     def image_exists(self, value: str) -> bool:
         """Tell whether a LoadImage value names an existing file (custom validation)."""
@@ -157,8 +167,8 @@ class Catalogue:
         assert spec is not None
         errors: list[dict[str, Any]] = []
         valid = True
-        specs = {**spec['input'].get('required', {}), **spec['input'].get('optional', {})}
-        required = spec['input'].get('required', {})
+        specs = node_inputs(spec)
+        required = required_inputs(spec)
         for name, config in specs.items():
             if name not in inputs:
                 if name in required:
@@ -182,7 +192,7 @@ class Catalogue:
                     continue
                 source_id = str(value[0])
                 received = self.return_types(prompt[source_id]['class_type'])[value[1]]
-                if not isinstance(kind, list) and received not in (kind, '*') and kind != '*':
+                if not is_combo(config) and received not in (kind, '*') and kind != '*':
                     details = f'{name}, received_type({received}) mismatch input_type({kind})'
                     extra = {
                         'input_name': name,
@@ -211,13 +221,14 @@ class Catalogue:
         name: str, config: list[Any], kind: Any, options: dict[str, Any], value: Any
     ) -> list[dict[str, Any]]:
         converters = {'INT': int, 'FLOAT': float, 'STRING': str, 'BOOLEAN': bool}
-        if isinstance(kind, list):
-            if value in kind:
+        choices = combo_options(config)
+        if choices is not None:
+            if value in choices:
                 return []
-            if len(kind) > 20:
-                list_info, input_config = f'(list of length {len(kind)})', None
+            if len(choices) > 20:
+                list_info, input_config = f'(list of length {len(choices)})', None
             else:
-                list_info, input_config = str(kind), config
+                list_info, input_config = str(choices), config
             extra = {'input_name': name, 'input_config': input_config, 'received_value': value}
             return [_error('value_not_in_list', 'Value not in list', f"{name}: '{value}' not in {list_info}", extra)]
         if kind not in converters:

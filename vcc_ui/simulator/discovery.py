@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from vcc_ui.services.comfy import protocol
+
 from .catalogue import Catalogue
 
 MAX_UPLOAD_SIZE = 100 * 1024 * 1024
@@ -40,7 +42,7 @@ MODEL_FOLDERS = [
 
 def feature_flags() -> dict[str, Any]:
     """Return the server feature flags (also the negotiation reply)."""
-    return {'supports_preview_metadata': True, 'max_upload_size': MAX_UPLOAD_SIZE}
+    return {protocol.SUPPORTS_PREVIEW_METADATA: True, 'max_upload_size': MAX_UPLOAD_SIZE}
 
 
 class Discovery:
@@ -54,14 +56,14 @@ class Discovery:
     def routes(self) -> list[tuple[str, str, Callable[[web.Request], Any]]]:
         """Return (method, path, handler) for the routes that get an /api alias."""
         return [
-            ('GET', '/object_info', self._object_info),
-            ('GET', '/object_info/{node_class}', self._object_info_one),
-            ('GET', '/system_stats', self._system_stats),
-            ('GET', '/features', self._features),
-            ('GET', '/models', self._models),
-            ('GET', '/models/{folder}', self._models_folder),
-            ('GET', '/embeddings', self._empty_list),
-            ('GET', '/extensions', self._empty_list),
+            ('GET', protocol.OBJECT_INFO_PATH, self._object_info),
+            ('GET', protocol.OBJECT_INFO_NODE_PATH, self._object_info_one),
+            ('GET', protocol.SYSTEM_STATS_PATH, self._system_stats),
+            ('GET', protocol.FEATURES_PATH, self._features),
+            ('GET', protocol.MODELS_PATH, self._models),
+            ('GET', protocol.MODELS_FOLDER_PATH, self._models_folder),
+            ('GET', protocol.EMBEDDINGS_PATH, self._empty_list),
+            ('GET', protocol.EXTENSIONS_PATH, self._empty_list),
         ]
 
     async def folder_paths(self, _: web.Request) -> web.Response:

@@ -12,17 +12,17 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PIL import Image
 
+from vcc_ui.services.comfy.protocol import MessageType
+
 from . import images
 from .catalogue import Catalogue, split_annotation
+from .faults import Faults
 from .hub import Hub
 from .nodes import SAMPLERS, NodeContext, NodeError, run_node
-
-if TYPE_CHECKING:
-    from ..simulator import Faults
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Executor:
 
     async def queue_updated(self) -> None:
         """Broadcast status like PromptServer.queue_updated."""
-        await self.hub.send_json('status', self.status_data(), None)
+        await self.hub.send_json(MessageType.STATUS, self.status_data(), None)
 
     async def put(self, item: list[Any]) -> None:
         """Queue one item [number, prompt_id, prompt, extra_data, outputs]."""
@@ -179,7 +179,7 @@ class Executor:
 
     # execution -------------------------------------------------------------------------------------------------
 
-    async def _emit(self, event: str, data: dict[str, Any], messages: list[Any] | None = None) -> None:
+    async def _emit(self, event: MessageType, data: dict[str, Any], messages: list[Any] | None = None) -> None:
         if messages is not None:
             messages.append([event, data])
         if self.client_id is not None:
@@ -238,9 +238,9 @@ class Executor:
             signatures=signatures,
             fail_node=self._pick_fail_node(prompt, order, cached),
         )
-        await self._emit('execution_start', {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages)
+        await self._emit(MessageType.EXECUTION_START, {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages)
         await self._emit(
-            'execution_cached', {'nodes': cached, 'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
+            MessageType.EXECUTION_CACHED, {'nodes': cached, 'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
         )
         status_str = 'success'
         try:
@@ -250,7 +250,9 @@ class Executor:
                     await self._reuse_node(run, node_id)
                 else:
                     await self._run_node(run, node_id)
-            await self._emit('execution_success', {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages)
+            await self._emit(
+                MessageType.EXECUTION_SUCCESS, {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
+            )
         except Interrupted:
             status_str = 'error'
             await self._report_interrupt(run)
@@ -270,7 +272,7 @@ class Executor:
         client_id, self.client_id, self.last_node_id = self.client_id, None, None
         await self.queue_updated()
         if client_id is not None:
-            await self.hub.send_json('executing', {'node': None, 'prompt_id': prompt_id}, client_id)
+            await self.hub.send_json(MessageType.EXECUTING, {'node': None, 'prompt_id': prompt_id}, client_id)
         log.info('Prompt %s (number %s) finished: %s', prompt_id, number, status_str)
 
     async def _reuse_node(self, run: _Run, node_id: str) -> None:
@@ -291,7 +293,7 @@ class Executor:
         await self._progress_state(run.prompt_id, run.progress)
         if self.client_id is not None:
             self.last_node_id = node_id
-        await self._emit('executing', {'node': node_id, 'display_node': node_id, 'prompt_id': run.prompt_id})
+        await self._emit(MessageType.EXECUTING, {'node': node_id, 'display_node': node_id, 'prompt_id': run.prompt_id})
         if node_id == run.fail_node:
             raise NodeError('RuntimeError', self.faults.fail_message)
         inputs = self._resolve(run.prompt[node_id].get('inputs', {}), run.values)
@@ -314,7 +316,7 @@ class Executor:
     async def _executed(self, run: _Run, node_id: str, ui: dict[str, Any]) -> None:
         run.ui_outputs[node_id], run.meta[node_id] = ui, self._meta(node_id)
         await self._emit(
-            'executed', {'node': node_id, 'display_node': node_id, 'output': ui, 'prompt_id': run.prompt_id}
+            MessageType.EXECUTED, {'node': node_id, 'display_node': node_id, 'output': ui, 'prompt_id': run.prompt_id}
         )
 
     async def _report_interrupt(self, run: _Run) -> None:
@@ -326,8 +328,8 @@ class Executor:
             'executed': run.executed,
             'timestamp': now_ms(),
         }
-        run.messages.append(['execution_interrupted', data])
-        await self.hub.send_json('execution_interrupted', data, self.client_id)
+        run.messages.append([MessageType.EXECUTION_INTERRUPTED, data])
+        await self.hub.send_json(MessageType.EXECUTION_INTERRUPTED, data, self.client_id)
 
     async def _report_error(self, run: _Run, ex: NodeError) -> None:
         assert run.current is not None
@@ -338,12 +340,12 @@ class Executor:
             'executed': run.executed,
             'exception_message': ex.message,
             'exception_type': ex.exception_type,
-            'traceback': [f'  File "vcc_ui/services/comfy/sim/nodes.py", in run_node\n    {ex.exception_type}\n'],
+            'traceback': [f'  File "vcc_ui/simulator/nodes.py", in run_node\n    {ex.exception_type}\n'],
             'current_inputs': self._current_inputs(run.prompt[run.current].get('inputs', {})),
             'current_outputs': list(reversed(run.order)),
             'timestamp': now_ms(),
         }
-        await self._emit('execution_error', data, run.messages)
+        await self._emit(MessageType.EXECUTION_ERROR, data, run.messages)
 
     def _pick_fail_node(self, prompt: dict[str, Any], order: list[str], cached: list[str]) -> str | None:
         if self.faults.fail_next <= 0:
@@ -351,10 +353,11 @@ class Executor:
         runnable = [n for n in order if n not in cached]
         samplers = [n for n in runnable if prompt[n]['class_type'] in SAMPLERS]
         outputs = [n for n in runnable if self.catalogue.is_output(prompt[n]['class_type'])]
-        chosen = (samplers or outputs or runnable or [None])[0]
-        if chosen is not None:
-            self.faults.fail_next -= 1
-        return chosen
+        candidates = samplers or outputs or runnable
+        if not candidates:
+            return None
+        self.faults.fail_next -= 1
+        return candidates[0]
 
     @staticmethod
     def _meta(node_id: str) -> dict[str, Any]:
@@ -375,7 +378,7 @@ class Executor:
 
     async def _progress_state(self, prompt_id: str, progress: dict[str, Any]) -> None:
         data = {'prompt_id': prompt_id, 'nodes': copy.deepcopy(progress)}
-        await self.hub.send_json('progress_state', data, self.client_id)
+        await self.hub.send_json(MessageType.PROGRESS_STATE, data, self.client_id)
 
     @staticmethod
     def _resolve(inputs: dict[str, Any], values: dict[str, tuple[Any, ...]]) -> dict[str, Any]:
@@ -419,7 +422,7 @@ class Executor:
                 }
                 await self.hub.send_preview_with_metadata(jpeg, metadata, client_id)
             await self.hub.send_json(
-                'progress', {'value': value, 'max': total, 'prompt_id': prompt_id, 'node': node_id}, client_id
+                MessageType.PROGRESS, {'value': value, 'max': total, 'prompt_id': prompt_id, 'node': node_id}, client_id
             )
             if jpeg is not None and not with_metadata:
                 await self.hub.send_preview(jpeg, client_id)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from comfy_node.contract import HASH_ROUTE, PING_PATH
 from comfy_node.hash_cache import HashCache
 from comfy_node.routes import LoraHashRoutes
+from vcc_ui.services.comfy.protocol import API_PREFIX
 
 LORA_EXTENSIONS = ('.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft')
 DEMO_LORAS = {'Zeta_Detail.safetensors': 3000, 'style_a.safetensors': 2000, 'sub/char_b.safetensors': 1000}
@@ -88,11 +90,9 @@ class LoraFolder:
 
     def add_to(self, app: web.Application) -> None:
         """Mount the node's routes like ComfyUI mounts custom routes: as registered and with a second /api."""
-        for route in self.routes.route_defs():
-            assert isinstance(route, web.RouteDef)
-            handler = self._hash if route.handler == self.routes.hash else route.handler
-            app.router.add_route(route.method, route.path, handler)
-            app.router.add_route(route.method, '/api' + route.path, handler)
+        for path, handler in ((PING_PATH, self.routes.ping), (HASH_ROUTE, self._hash)):
+            app.router.add_route('GET', path, handler)
+            app.router.add_route('GET', API_PREFIX + path, handler)
 
     async def _hash(self, request: web.Request) -> web.StreamResponse:
         self.hash_requests += 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import dataclasses
 import ipaddress
 import json
@@ -12,19 +10,23 @@ import logging
 import mimetypes
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from aiohttp import WSMsgType, web
 
-from .sim import files, images
-from .sim.catalogue import Catalogue
-from .sim.discovery import MAX_UPLOAD_SIZE, Discovery, feature_flags
-from .sim.executor import Executor
-from .sim.hub import Hub
-from .sim.loras import LoraFolder, seed_demo_loras
+from vcc_ui.services.comfy import protocol
+from vcc_ui.services.comfy.protocol import MessageType
+from vcc_ui.settings import Settings
+
+from . import files, images
+from .catalogue import Catalogue
+from .discovery import MAX_UPLOAD_SIZE, Discovery, feature_flags
+from .executor import Executor
+from .faults import Faults
+from .hub import Hub
+from .loras import LoraFolder, seed_demo_loras
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +34,6 @@ DEFAULT_CHECKPOINTS = ['sim_sd15.safetensors', 'sim_sdxl.safetensors']
 DEFAULT_LORAS = ['style_a.safetensors', 'sub/char_b.safetensors', 'Zeta_Detail.safetensors']
 FOLDER_TYPES = files.FOLDER_TYPES
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(kw_only=True, slots=True)
-class Faults:
-    """Knobs that make the simulator slow or misbehave."""
-
-    step_delay: float = 0.05
-    fail_next: int = 0
-    fail_message: str = 'Simulated sampler failure (fault injection)'
-    drop_ws_after_steps: int | None = None
-    refuse: bool = False
 
 
 def _is_loopback(host: str) -> bool:
@@ -207,29 +198,29 @@ class Simulator:
             middlewares=[self._not_found_middleware, self._origin_middleware], client_max_size=MAX_UPLOAD_SIZE
         )
         routes: list[tuple[str, str, Handler]] = [
-            ('GET', '/ws', self._ws),
-            ('POST', '/prompt', self._post_prompt),
-            ('GET', '/prompt', self._get_prompt),
-            ('GET', '/queue', self._get_queue),
-            ('POST', '/queue', self._post_queue),
-            ('POST', '/interrupt', self._post_interrupt),
-            ('GET', '/history', self._get_history),
-            ('GET', '/history/{prompt_id}', self._get_history_id),
-            ('POST', '/history', self._post_history),
-            ('GET', '/view', self._view),
-            ('POST', '/upload/image', self._upload_image),
-            ('POST', '/free', self._empty_ok),
+            ('GET', protocol.WS_PATH, self._ws),
+            ('POST', protocol.PROMPT_PATH, self._post_prompt),
+            ('GET', protocol.PROMPT_PATH, self._get_prompt),
+            ('GET', protocol.QUEUE_PATH, self._get_queue),
+            ('POST', protocol.QUEUE_PATH, self._post_queue),
+            ('POST', protocol.INTERRUPT_PATH, self._post_interrupt),
+            ('GET', protocol.HISTORY_PATH, self._get_history),
+            ('GET', protocol.HISTORY_ITEM_PATH, self._get_history_id),
+            ('POST', protocol.HISTORY_PATH, self._post_history),
+            ('GET', protocol.VIEW_PATH, self._view),
+            ('POST', protocol.UPLOAD_IMAGE_PATH, self._upload_image),
+            ('POST', protocol.FREE_PATH, self._empty_ok),
             *self.discovery.routes(),
         ]
         if self.lora_files:
-            routes.append(('GET', '/experiment/models/loras', self.lora_files.experiment))
+            routes.append(('GET', protocol.EXPERIMENT_LORAS_PATH, self.lora_files.experiment))
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
-            app.router.add_route(method, '/api' + path, handler)
+            app.router.add_route(method, protocol.API_PREFIX + path, handler)
         if self.lora_files and self.node_installed:
             self.lora_files.add_to(app)
-        app.router.add_get('/internal/folder_paths', self.discovery.folder_paths)
-        app.router.add_get('/internal/files/{directory_type}', self._internal_files)
+        app.router.add_get(protocol.INTERNAL_FOLDER_PATHS_PATH, self.discovery.folder_paths)
+        app.router.add_get(protocol.INTERNAL_FILES_PATH, self._internal_files)
         app.router.add_get('/sim/faults', self._get_faults)
         app.router.add_post('/sim/faults', self._post_faults)
         return app
@@ -271,9 +262,9 @@ class Simulator:
         self.hub.metadata[sid] = {'feature_flags': {}}
         self.hub.open[ws] = request
         try:
-            await self.hub.send_json('status', {**self.executor.status_data(), 'sid': sid}, sid)
+            await self.hub.send_json(MessageType.STATUS, {**self.executor.status_data(), 'sid': sid}, sid)
             if self.executor.client_id == sid and self.executor.last_node_id is not None:
-                await self.hub.send_json('executing', {'node': self.executor.last_node_id}, sid)
+                await self.hub.send_json(MessageType.EXECUTING, {'node': self.executor.last_node_id}, sid)
             first = True
             async for msg in ws:
                 if msg.type == WSMsgType.ERROR:
@@ -284,10 +275,10 @@ class Simulator:
                     except json.JSONDecodeError:
                         log.warning('Invalid JSON received from client %s: %s', sid, msg.data)
                         continue
-                    if first and isinstance(data, dict) and data.get('type') == 'feature_flags':
+                    if first and isinstance(data, dict) and data.get('type') == MessageType.FEATURE_FLAGS:
                         if sid in self.hub.metadata:
                             self.hub.metadata[sid]['feature_flags'] = data.get('data', {})
-                        await self.hub.send_json('feature_flags', feature_flags(), sid)
+                        await self.hub.send_json(MessageType.FEATURE_FLAGS, feature_flags(), sid)
                     first = False
         finally:
             self.hub.sockets.pop(sid, None)
@@ -447,28 +438,14 @@ class Simulator:
         return web.json_response(dataclasses.asdict(self.faults))
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(root=Path(args.root), host=args.host, port=args.port, lora_folder=True, demo_loras=True)
-    sim.faults.step_delay = args.step_delay
-    await sim.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sim.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the simulator until Ctrl+C."""
-    parser = argparse.ArgumentParser(description='ComfyUI 0.3.64 simulator')
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=8188)
-    parser.add_argument('--root', default=str(Path.cwd() / 'comfy_sim'))
-    parser.add_argument('--step-delay', type=float, default=0.05)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
-
-
-if __name__ == '__main__':
-    main()
+async def start_bundled(settings: Settings) -> Simulator:
+    """Start the simulator the app runs when no ComfyUI server is configured (data beside the database)."""
+    simulator = Simulator(
+        root=Path(settings.job_db_path).parent / 'simulator',
+        port=settings.simulator_port,
+        lora_folder=True,
+        demo_loras=True,
+    )
+    simulator.faults.step_delay = settings.simulator_step_delay
+    await simulator.start()
+    return simulator

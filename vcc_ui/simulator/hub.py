@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import struct
 from typing import Any
 
 from aiohttp import web
 
-log = logging.getLogger(__name__)
+from vcc_ui.services.comfy.protocol import (
+    SUPPORTS_PREVIEW_METADATA,
+    MessageType,
+    preview_frame,
+    preview_frame_with_metadata,
+)
 
-PREVIEW_IMAGE = 1
-PREVIEW_IMAGE_WITH_METADATA = 4
-JPEG = 1
+log = logging.getLogger(__name__)
 
 
 class Hub:
@@ -28,9 +30,9 @@ class Hub:
         """Tell whether the socket registered for sid negotiated preview metadata."""
         if sid is None:
             return False
-        return bool(self.metadata.get(sid, {}).get('feature_flags', {}).get('supports_preview_metadata'))
+        return bool(self.metadata.get(sid, {}).get('feature_flags', {}).get(SUPPORTS_PREVIEW_METADATA))
 
-    async def send_json(self, event: str, data: dict[str, Any], sid: str | None) -> None:
+    async def send_json(self, event: MessageType, data: dict[str, Any], sid: str | None) -> None:
         """Send a text message to sid, or broadcast when sid is None; drop it when sid has no socket."""
         text = json.dumps({'type': event, 'data': data})
         for ws in self._targets(sid):
@@ -49,12 +51,11 @@ class Hub:
 
     async def send_preview(self, jpeg: bytes, sid: str | None) -> None:
         """Send a legacy type-1 preview frame."""
-        await self.send_bytes(struct.pack('>II', PREVIEW_IMAGE, JPEG) + jpeg, sid)
+        await self.send_bytes(preview_frame(jpeg), sid)
 
     async def send_preview_with_metadata(self, jpeg: bytes, metadata: dict[str, Any], sid: str | None) -> None:
         """Send a type-4 preview frame with its JSON metadata."""
-        header = json.dumps(metadata).encode()
-        await self.send_bytes(struct.pack('>II', PREVIEW_IMAGE_WITH_METADATA, len(header)) + header + jpeg, sid)
+        await self.send_bytes(preview_frame_with_metadata(jpeg, metadata), sid)
 
     def _targets(self, sid: str | None) -> list[web.WebSocketResponse]:
         if sid is None:

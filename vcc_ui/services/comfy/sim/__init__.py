@@ -1,1 +1,0 @@
-"""Internals of the ComfyUI simulator (entry point: vcc_ui.services.comfy.simulator)."""

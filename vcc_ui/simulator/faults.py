@@ -1,0 +1,16 @@
+"""Fault switches of the ComfyUI simulator: slow steps, failures, dropped sockets, refused requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(kw_only=True, slots=True)
+class Faults:
+    """Knobs that make the simulator slow or misbehave."""
+
+    step_delay: float = 0.05
+    fail_next: int = 0
+    fail_message: str = 'Simulated sampler failure (fault injection)'
+    drop_ws_after_steps: int | None = None
+    refuse: bool = False
