@@ -14,9 +14,8 @@ from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simu
 from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Image, Job
-from vcc_ui.services import jobs as jobs_module
 from vcc_ui.services.comfy.messages import PreviewImageWithMetadata
-from vcc_ui.services.jobs import SubmitError
+from vcc_ui.services.jobs import SubmitError, live
 
 PROMPT = {'prompt': 'a red fox in the snow', 'seed': 7}
 
@@ -46,7 +45,7 @@ async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
 async def test_live_previews_are_thinned_and_the_newest_is_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs_module, 'PREVIEW_INTERVAL', 60.0)
+    monkeypatch.setattr(live, 'PREVIEW_INTERVAL', 60.0)
     async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
         latest: list[bytes] = []
         app.pool.add_listener(
