@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,8 @@ from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simu
 from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Image, Job
-from vcc_ui.services import jobs as jobs_module
 from vcc_ui.services.comfy.messages import PreviewImageWithMetadata
-from vcc_ui.services.jobs import SubmitError
+from vcc_ui.services.jobs import SubmitError, live
 
 PROMPT = {'prompt': 'a red fox in the snow', 'seed': 7}
 
@@ -46,7 +46,7 @@ async def test_job_goes_from_submit_to_saved_image(tmp_path: Path) -> None:
 async def test_live_previews_are_thinned_and_the_newest_is_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs_module, 'PREVIEW_INTERVAL', 60.0)
+    monkeypatch.setattr(live, 'PREVIEW_INTERVAL', 60.0)
     async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
         latest: list[bytes] = []
         app.pool.add_listener(
@@ -337,3 +337,67 @@ async def test_a_lora_job_goes_to_a_server_that_has_the_lora(tmp_path: Path) -> 
             await wait_for(lambda: all(v.finished for v in views))
             assert {v.status for v in views} == {'completed'}
             assert {v.server for v in views} == {app.pool.entries[1].health.name}
+
+
+async def test_finished_jobs_leave_nothing_behind(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.02) as sim:
+        settings = make_settings(tmp_path, sim.url, progress_log_min_ms=0, progress_log_step=10)
+        async with services(settings) as app:
+            views = []
+            for round_ in range(3):
+                for user in (USER_A, USER_B, USER_C):
+                    views.append(await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 4, 'seed': round_}))
+            sim.faults.fail_next = 3
+            for user in (USER_A, USER_B, USER_C):
+                views.append(await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 4}))
+            await wait_for(lambda: all(v.finished for v in views), timeout=60)
+            for user in (USER_A, USER_B):
+                running = await app.jobs.submit(user, 'sd15_txt2img', {**PROMPT, 'steps': 100})
+                queued = await app.jobs.submit(user, 'sd15_txt2img', PROMPT)
+                await wait_for(lambda r=running: r.step >= 30)  # far enough to have logged job_progress lines
+                await app.jobs.cancel(queued.id)
+                await app.jobs.cancel(running.id)
+                views += [running, queued]
+            await wait_for(lambda: all(v.finished for v in views))
+            assert [v.status for v in views].count('completed') == 9
+            assert [v.status for v in views].count('failed') == 3
+            assert [v.status for v in views].count('cancelled') == 4
+            assert _kept_about(app.jobs, {v.id for v in views}) == []
+            assert [(e.health.inflight, e.jobs) for e in app.pool.entries.values()] == [(0, set())]
+
+
+def _kept_about(engine: object, job_ids: set[str]) -> list[str]:
+    """Where the job engine still keeps something about these jobs, the bounded list of finished views aside."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def about(value: object) -> bool:
+        if isinstance(value, str):
+            return value in job_ids
+        if isinstance(value, tuple):
+            return any(about(v) for v in value)
+        return getattr(getattr(value, 'view', value), 'id', None) in job_ids  # a JobView or a record holding one
+
+    def walk(value: object, path: str) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if about(key) or about(item):
+                    found.append(f'{path}[{key!r}]')
+                else:
+                    walk(item, f'{path}[{key!r}]')
+        elif isinstance(value, list | set | frozenset | tuple | deque):
+            for item in value:
+                if about(item):
+                    found.append(f'{path} holds {item!r:.80}')
+                else:
+                    walk(item, path)
+        elif type(value).__module__.startswith('vcc_ui.services.jobs') and hasattr(value, '__dict__'):
+            for name, attr in vars(value).items():
+                if name != 'views':
+                    walk(attr, f'{path}.{name}')
+
+    walk(engine, 'jobs')
+    return found

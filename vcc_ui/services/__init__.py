@@ -14,7 +14,6 @@ from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
 from vcc_ui.services.jobs import JobManager
-from vcc_ui.services.jobs_run import JobRunner
 from vcc_ui.services.logtail import LogTail
 from vcc_ui.services.loras import LoraSync
 from vcc_ui.services.presence import Presence
@@ -50,12 +49,17 @@ class Services:
         self.writer = DbWriter(self.engine)
         self.users = UserDirectory(self.writer)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
-        self.jobs = JobManager(
-            settings, self.writer, self.pool, self.registry, JobRunner(settings, self.writer, self.storage)
-        )
         self.images = ImageIndex(self.writer, self.storage, settings)
-        self.jobs.quota_check = self.images.quota_refusal
-        self.jobs.block_check = self.images.block_check = self.users.refusal
+        self.images.block_check = self.users.refusal
+        self.jobs = JobManager(
+            settings,
+            self.writer,
+            self.pool,
+            self.registry,
+            self.storage,
+            quota_check=self.images.quota_refusal,
+            block_check=self.users.refusal,
+        )
         self.shares = Shares(self.writer, self.secret, self.images)
         self.admin_data = AdminData(self.writer, self.images, settings)
         self.health = HealthChecks(settings, self.engine, self.pool, self.storage)

@@ -82,6 +82,7 @@ class ServerEntry:
     health: ServerHealth
     object_info: dict = field(default_factory=dict)
     object_info_at: float = 0.0
+    jobs: set[str] = field(default_factory=set)  # the jobs holding a slot; ServerPool.acquire / release
 
     @property
     def id(self) -> int:
@@ -180,6 +181,21 @@ class ServerPool:
     def lora_offered(self, workflow_id: str, lora: str) -> bool:
         """Whether the workflow offers this LoRA (either path separator)."""
         return unified(lora) in {unified(name) for name in self.loras_for(workflow_id)}
+
+    def pick(self, workflow_id: str, *, lora: str | None = None) -> ServerEntry | None:
+        """The least loaded server that can take this workflow (with this LoRA) now, or None."""
+        found = self.candidates(workflow_id, lora=lora)
+        return found[0] if found else None
+
+    def acquire(self, entry: ServerEntry, job_id: str) -> None:
+        """Let a job hold one of the server's slots (a job recovered after a restart may go beyond max_inflight)."""
+        entry.jobs.add(job_id)
+        entry.health.inflight = len(entry.jobs)
+
+    def release(self, entry: ServerEntry, job_id: str) -> None:
+        """Give back the job's slot, if it holds one."""
+        entry.jobs.discard(job_id)
+        entry.health.inflight = len(entry.jobs)
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""

@@ -1,0 +1,369 @@
+"""JobManager: the job engine's facade: submit, dispatch, finish, cancel and restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from functools import partial
+
+from nicegui import Event
+from pydantic import ValidationError
+
+from vcc_ui.models import Job, JobStatus, utcnow
+from vcc_ui.services.comfy.messages import Message
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.jobs.live import Live, time_left
+from vcc_ui.services.jobs.queue import FairQueue
+from vcc_ui.services.jobs.rows import get_image, newest_jobs, unfinished_jobs, update_job
+from vcc_ui.services.jobs.run import JobRunner, Outcome
+from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
+from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
+from vcc_ui.services.storage import Storage
+from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
+from vcc_ui.settings import Settings
+
+log = logging.getLogger('vcc_ui.jobs')
+
+KEEP_FINISHED = 2000
+MAX_REQUEUES = 3
+
+
+class JobManager:
+    """The app's queue: ComfyUI only ever sees what this dispatches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        writer: DbWriter,
+        pool: ServerPool,
+        registry: WorkflowRegistry,
+        storage: Storage,
+        *,
+        quota_check: AdmissionCheck,
+        block_check: AdmissionCheck,
+    ) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.pool = pool
+        self.registry = registry
+        self.changed: Event[JobView] = Event()
+        self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
+        self._quota_check = quota_check
+        self._block_check = block_check
+        self._queue = FairQueue(settings)
+        self._live = Live(settings, self.changed)
+        self._runner = JobRunner(settings, writer, storage, registry, self._live)
+        self._jobs: dict[str, LiveJob] = {}  # every unfinished job
+        self._runs: dict[str, Run] = {}  # job id -> its run, while on a server
+        self._reposition_pending = False
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        pool.add_listener(self._on_message)
+        pool.changed.subscribe(self._on_server_change)
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load unfinished jobs from the database, re-attach running ones and start dispatching."""
+        rows: list[Job] = await self.writer.read(unfinished_jobs)
+        for row in rows:
+            job = self._track(JobView.from_row(row))
+            if row.status == JobStatus.QUEUED or (row.status == JobStatus.DISPATCHED and not row.prompt_id):
+                job.view.status = JobStatus.QUEUED
+                self._queue.push(job.view)
+            else:
+                self._spawn(self._recover(job, row))
+        self._loop_task = asyncio.create_task(self._dispatch_loop(), name='job-dispatch')
+        self._reposition()
+
+    async def stop(self) -> None:
+        """Stop dispatching and drop in-flight tasks; the DB keeps their state for the next start."""
+        tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- public API ------------------------------------------------------------------------------------------
+
+    async def submit(self, owner: str, workflow_id: str, params: dict | GenerateParams) -> JobView:
+        """Validate and queue a job, or raise SubmitError with a clear reason."""
+        workflow = self.registry.get(workflow_id)
+        if workflow is None:
+            raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
+        try:
+            checked = workflow.check(params if isinstance(params, GenerateParams) else GenerateParams(**params))
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = '.'.join(str(p) for p in first['loc']) or 'params'
+            raise SubmitError(
+                'invalid_params',
+                f'{name}: {first["msg"]}',
+                field=name,
+                reason=first['type'],
+                values=dict(first.get('ctx') or {}),
+            ) from error
+        except ParamError as error:
+            raise SubmitError('invalid_params', error.message, field=error.field) from error
+        for image_id in (checked.input_image, checked.control_image):
+            if image_id and not await self._image_exists(owner, image_id):
+                raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
+        if blocked := await self._block_check(owner):
+            raise SubmitError('blocked', blocked)
+        if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
+            raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
+        self._queue.check(owner)
+        if refusal := await self._quota_check(owner):
+            raise SubmitError('quota', refusal)
+        view = JobView(
+            id=uuid.uuid4().hex,
+            owner=owner,
+            workflow_id=workflow.id,
+            mode=workflow.mode,
+            params=checked.model_dump(exclude_none=True),
+        )
+        self._track(view)
+        self._queue.push(view)
+        row = Job(
+            id=view.id,
+            owner=owner,
+            workflow_id=view.workflow_id,
+            mode=view.mode,
+            params=view.params,
+            queued_at=view.queued_at,
+        )
+        await self.writer.write(lambda db: db.add(row))
+        self._reposition()
+        log.info(
+            'enqueue',
+            extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id, 'position': view.position},
+        )
+        self._wake.set()
+        return view
+
+    def jobs_of(self, owner: str) -> list[JobView]:
+        """The live jobs of one user, oldest first."""
+        return sorted((v for v in self.views.values() if v.owner == owner), key=lambda v: v.queued_at)
+
+    async def get(self, job_id: str) -> JobView | None:
+        """Return the live view, or the stored one of an older job."""
+        if job_id in self.views:
+            return self.views[job_id]
+        row = await self.writer.read(lambda db: db.get(Job, job_id))
+        return JobView.from_row(row) if row else None
+
+    async def history(self, owner: str, *, limit: int = 50) -> list[JobView]:
+        """The newest jobs of one user, live ones included."""
+        rows: list[Job] = await self.writer.read(partial(newest_jobs, owner=owner, limit=limit))
+        return [self.views.get(r.id) or JobView.from_row(r) for r in rows]
+
+    async def cancel(self, job_id: str, *, owner: str | None = None) -> JobView | None:
+        """Cancel a queued or running job (owner None = any owner); None if there is no such job."""
+        view = self.views.get(job_id)
+        if view is None or (owner is not None and view.owner != owner):
+            return None
+        job = self._jobs.get(job_id)
+        if job is None:
+            return view
+        if view.status == JobStatus.QUEUED:
+            self._queue.remove(view)
+            self._reposition_soon()
+            await self._finish(job, JobStatus.CANCELLED)
+        elif job.run is not None:
+            job.run.cancel_requested = True
+            job.run.done.set()
+        return view
+
+    def move_to_front(self, job_id: str) -> bool:
+        """Let a queued job go before its owner's other queued jobs and first in the round."""
+        view = self.views.get(job_id)
+        if view is None or view.status != JobStatus.QUEUED or not self._queue.move_to_front(view):
+            return False
+        self.writer.write_later(lambda db: update_job(db, view.id, priority=view.priority))
+        self._reposition()
+        self._wake.set()
+        return True
+
+    def preview(self, job_id: str) -> tuple[str, bytes] | None:
+        """The latest live preview image of a running job."""
+        run = self._runs.get(job_id)
+        return run.preview if run is not None else None
+
+    # ---- submit and dispatch ---------------------------------------------------------------------------------
+
+    async def _image_exists(self, owner: str, image_id: str) -> bool:
+        """Whether the user owns an active image with this id."""
+        row = await self.writer.read(partial(get_image, image_id=image_id))
+        return row is not None and row.owner == owner and row.status == 'active'
+
+    def _track(self, view: JobView) -> LiveJob:
+        self.views[view.id] = view
+        job = self._jobs[view.id] = LiveJob(view)
+        return job
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                self._dispatch_ready()
+            except Exception:
+                log.exception('dispatch round failed')
+
+    def _dispatch_ready(self) -> None:
+        while taken := self._queue.take(self._place):
+            view, server = taken
+            self._reposition_soon()
+            self._start_run(self._jobs[view.id], server)
+
+    def _place(self, view: JobView) -> ServerEntry | None:
+        return self.pool.pick(view.workflow_id, lora=view.params.get('lora'))
+
+    def _start_run(self, job: LiveJob, server: ServerEntry) -> None:
+        run = self._attach(job, server)
+        job.view.status, job.view.server, job.view.position = JobStatus.DISPATCHED, server.health.name, 0
+        self._live.emit(job, force=True)
+        self._spawn(self._execute(run))
+
+    def _attach(
+        self, job: LiveJob, server: ServerEntry, *, prompt_id: str | None = None, recovering: bool = False
+    ) -> Run:
+        """Put a job on a server: a new run (one posted before a restart when recovering), a slot, a running count."""
+        run = Run(job=job, server=server, prompt_id=prompt_id, recovering=recovering, posted=recovering)
+        job.run = self._runs[job.view.id] = run
+        self.pool.acquire(server, job.view.id)
+        self._queue.started(job.view.owner)
+        return run
+
+    def _detach(self, run: Run) -> None:
+        """Take a job off its server: give back the slot and the owner's running count (once)."""
+        view = run.view
+        if self._runs.pop(view.id, None) is None:
+            return
+        run.job.run = None
+        self.pool.release(run.server, view.id)
+        self._queue.ended(view.owner)
+
+    def _spawn(self, coro: Coroutine) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, run: Run) -> None:
+        await self._conclude(run, await self._runner.execute(run))
+
+    async def _recover(self, job: LiveJob, row: Job) -> None:
+        server = self.pool.get(row.server_id)
+        if server is None:
+            return await self._finish(job, JobStatus.FAILED, error="The job's ComfyUI server was removed")
+        job.view.server = server.health.name
+        run = self._attach(job, server, prompt_id=row.prompt_id, recovering=True)
+        await self._conclude(run, await self._runner.recover(run))
+
+    async def _conclude(self, run: Run, outcome: Outcome) -> None:
+        if outcome.status == JobStatus.QUEUED:
+            await self._requeue(run, outcome.error)
+        else:
+            await self._finish(run.job, outcome.status, run=run, error=outcome.error)
+
+    async def _requeue(self, run: Run, reason: str) -> None:
+        job, view = run.job, run.view
+        self._detach(run)
+        if run.cancel_requested:
+            return await self._finish(job, JobStatus.CANCELLED)
+        job.requeues += 1
+        if job.requeues > MAX_REQUEUES:
+            return await self._finish(job, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        log.warning('job %s could not start on %s (%s); it goes back to the queue', view.id, view.server, reason)
+        view.status, view.server = JobStatus.QUEUED, ''
+        self._queue.push(view)
+        self._reposition_soon()
+        await self.writer.write(
+            lambda db: update_job(db, view.id, status=JobStatus.QUEUED, server_id=None, prompt_id=None)
+        )
+        self._wake.set()
+
+    async def _finish(self, job: LiveJob, status: JobStatus, *, run: Run | None = None, error: str = '') -> None:
+        view = job.view
+        if run is not None:
+            self._detach(run)
+            if status == JobStatus.COMPLETED:
+                self._queue.durations.record(view.workflow_id, view.server, time.monotonic() - run.started)
+            self._spawn(self._runner.cleanup(run))
+        if job.finishing:
+            return
+        job.finishing = True
+        finished_at = utcnow()
+        fields = {
+            'status': status,
+            'error': error or None,
+            'finished_at': finished_at,
+            'image_ids': view.image_ids,
+            'progress_value': view.step,
+            'progress_max': view.steps,
+        }
+        try:
+            await self.writer.write(lambda db: update_job(db, view.id, **fields))
+        finally:
+            job.finishing = False
+        # NOTE: the view turns finished only once the row says so, so whoever sees it finished can read the DB
+        view.status, view.error, view.finished_at = status, error, finished_at
+        if status == JobStatus.COMPLETED:
+            view.progress = 1.0
+        view.eta_seconds, view.position = None, 0
+        self._jobs.pop(view.id, None)  # the job's record goes, and with it everything kept about the job
+        extra = {'job_id': view.id, 'owner': view.owner, 'status': str(status), 'server': view.server}
+        if status == JobStatus.COMPLETED:
+            log.info('job_complete', extra={**extra, 'image_ids': view.image_ids})
+        else:
+            log.warning('job_error', extra={**extra, 'error': error or str(status)})
+        self._live.emit(job, force=True)
+        self._prune()
+        self._reposition_soon()
+        self._wake.set()
+
+    def _prune(self) -> None:
+        finished = [v for v in self.views.values() if v.finished]
+        for view in sorted(finished, key=lambda v: v.finished_at or v.queued_at)[:-KEEP_FINISHED]:
+            del self.views[view.id]
+
+    # ---- servers ---------------------------------------------------------------------------------------------
+
+    def _on_message(self, server: ServerEntry, message: Message) -> None:
+        prompt_id = getattr(message, 'prompt_id', None)
+        if not prompt_id:
+            return
+        for run in self._runs.values():
+            if run.prompt_id == prompt_id and run.server is server:
+                self._runner.follow(run, message)
+                return
+
+    def _on_server_change(self, health: ServerHealth) -> None:
+        if health.reachable:
+            self._wake.set()
+            return
+        for run in list(self._runs.values()):
+            if run.server.health is health and run.prompt_id and not run.done.is_set():
+                run.lost = f'ComfyUI server {health.name} stopped responding: {health.last_error}'
+                run.done.set()
+
+    # ---- positions and ETAs ----------------------------------------------------------------------------------
+
+    def _reposition_soon(self) -> None:
+        """Positions and ETAs once per loop turn, however many jobs were dispatched or finished in it."""
+        if not self._reposition_pending:
+            self._reposition_pending = True
+            asyncio.get_running_loop().call_soon(self._reposition)
+
+    def _reposition(self) -> None:
+        self._reposition_pending = False
+        slots = max(1, sum(e.health.max_inflight for e in self.pool.entries.values() if e.usable))
+        durations = self._queue.durations
+        backlog = sum(
+            time_left(run, durations.expected(run.view.workflow_id, run.view.server)) for run in self._runs.values()
+        )
+        for view in self._queue.estimate(backlog, slots):
+            self._live.emit(self._jobs[view.id])

@@ -1,0 +1,40 @@
+"""The job table's reads and writes, each a function of one session for the DbWriter."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from vcc_ui.models import FINISHED, Image, Job
+
+
+def update_job(db: Session, job_id: str, **fields: object) -> None:
+    """Set fields of one job row."""
+    db.exec(update(Job).where(col(Job.id) == job_id).values(**fields))
+
+
+def unfinished_jobs(db: Session) -> list[Job]:
+    """Every job not in an end state, oldest first."""
+    return list(
+        db.exec(
+            select(Job).where(col(Job.status).not_in([s.value for s in FINISHED])).order_by(col(Job.queued_at))
+        ).all()
+    )
+
+
+def newest_jobs(db: Session, owner: str, limit: int) -> list[Job]:
+    """The newest jobs of one user."""
+    return list(db.exec(select(Job).where(Job.owner == owner).order_by(col(Job.queued_at).desc()).limit(limit)).all())
+
+
+def get_image(db: Session, image_id: str) -> Image | None:
+    """The image row with this id, or None."""
+    return db.get(Image, image_id)
+
+
+def put_image(db: Session, *, row: Image, merge: bool) -> None:
+    """Add a new image row, or merge it over one an earlier run may have stored."""
+    if merge:
+        db.merge(row)
+    else:
+        db.add(row)

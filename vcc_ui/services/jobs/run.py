@@ -1,0 +1,324 @@
+"""JobRunner: one job's run on a server: upload inputs, build, post, follow messages, save outputs once, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from vcc_ui.models import Image, JobStatus, utcnow
+from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, PromptRejected
+from vcc_ui.services.comfy.messages import (
+    Executed,
+    Executing,
+    ExecutionError,
+    ExecutionInterrupted,
+    ExecutionStart,
+    ExecutionSuccess,
+    Message,
+    PreviewImageWithMetadata,
+    Progress,
+    PromptLost,
+)
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.jobs.live import Live
+from vcc_ui.services.jobs.rows import get_image, put_image, update_job
+from vcc_ui.services.jobs.types import JobView, Run
+from vcc_ui.services.storage import Storage, StorageError, StoredFile
+from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
+from vcc_ui.settings import Settings
+
+log = logging.getLogger('vcc_ui.jobs')
+
+PROGRESS_DB_INTERVAL = 5.0
+OUTPUT_NAMESPACE = uuid.UUID('6f1c1a52-3c1e-4c0e-9a55-6d3c2f0a7e11')
+IMAGE_PARAMS = ('input_image', 'control_image')
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start."""
+
+    status: JobStatus
+    error: str = ''
+
+
+class JobRunner:
+    """The steps of one run that talk to ComfyUI, the files and the image index; the caller acts on the Outcome."""
+
+    def __init__(
+        self, settings: Settings, writer: DbWriter, storage: Storage, registry: WorkflowRegistry, live: Live
+    ) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.storage = storage
+        self.registry = registry
+        self.live = live
+
+    async def execute(self, run: Run) -> Outcome:
+        """Store the prompt id, upload and build, post the prompt and wait for its end."""
+        view = run.view
+        server_id, prompt_id = run.server.id, str(uuid.uuid4())
+        run.prompt_id = prompt_id
+        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent
+        await self.writer.write(
+            lambda db: update_job(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id)
+        )
+        try:
+            if run.cancel_requested:
+                return Outcome(JobStatus.CANCELLED)
+            graph = await self._prepare(run)
+            await run.server.client.queue_prompt(graph, prompt_id=prompt_id)
+            run.posted = True
+            log.info(
+                'job_start',
+                extra={'job_id': view.id, 'owner': view.owner, 'server': view.server, 'prompt_id': run.prompt_id},
+            )
+            return await self._await_outcome(run)
+        except ComfyUnavailable as error:
+            if not run.posted:
+                return Outcome(JobStatus.QUEUED, str(error))
+            return Outcome(JobStatus.FAILED, f'Lost contact with ComfyUI: {error}')
+        except PromptRejected as error:
+            return Outcome(JobStatus.FAILED, f'ComfyUI refused the workflow: {error}')
+        except ComfyError as error:
+            return Outcome(JobStatus.FAILED, f'ComfyUI error: {error}')
+        except ParamError as error:
+            return Outcome(JobStatus.FAILED, error.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception('job %s failed unexpectedly', view.id)
+            return Outcome(JobStatus.FAILED, f'Internal error: {error}')
+
+    async def recover(self, run: Run) -> Outcome:
+        """Follow a run an earlier app process started: reconcile with the server, then wait for its end."""
+        view, client = run.view, run.server.client
+        if run.prompt_id:
+            client.watch(run.prompt_id)
+        if view.started_at:
+            run.started -= (utcnow() - view.started_at).total_seconds()
+        log.info('recovering job %s (%s) on %s', view.id, view.status, view.server)
+        try:
+            if view.status == JobStatus.SAVING:
+                run.done.set()
+            else:
+                await client.reconcile()
+            return await self._await_outcome(run)
+        except ComfyError as error:
+            return Outcome(JobStatus.FAILED, f'Could not fetch the result: {error}')
+
+    def follow(self, run: Run, message: Message) -> None:
+        """Apply one message about the run's prompt."""
+        view = run.view
+        if isinstance(message, ExecutionStart) or (isinstance(message, Executing) and message.node is not None):
+            if view.status == JobStatus.DISPATCHED:
+                view.status, view.started_at = JobStatus.RUNNING, utcnow()
+                started = view.started_at
+                self.writer.write_later(
+                    lambda db: update_job(db, view.id, status=JobStatus.RUNNING, started_at=started)
+                )
+                self.live.emit(run.job, force=True)
+            if isinstance(message, Executing):
+                view.node = message.node or ''
+        elif isinstance(message, Progress):
+            self._progress(run, message)
+        elif isinstance(message, PreviewImageWithMetadata):
+            self.live.preview(run, message.image_type, message.data)
+        elif isinstance(message, Executed):
+            run.outputs.extend(message.images)
+        elif isinstance(message, ExecutionSuccess):
+            run.succeeded = True
+        elif isinstance(message, ExecutionError):
+            run.error = message
+        elif isinstance(message, ExecutionInterrupted):
+            run.interrupted = True
+        elif isinstance(message, PromptLost):
+            run.lost = message.reason
+            run.done.set()
+        elif isinstance(message, Executing) and message.node is None:
+            run.done.set()
+
+    async def cleanup(self, run: Run) -> None:
+        """Remove the run's uploads from COMFY_INPUT_DIR, best effort."""
+        folder = self.settings.comfy_input_dir
+        if not folder or not run.uploaded:
+            return
+        for name in run.uploaded:
+            path = Path(folder) / Path(name.replace('\\', '/')).name
+            with suppress(OSError):
+                await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    def _progress(self, run: Run, message: Progress) -> None:
+        job = run.job
+        self.live.progress(run, message.value, message.max)
+        now = time.monotonic()
+        if now - job.last_db_progress >= PROGRESS_DB_INTERVAL:
+            job.last_db_progress = now
+            job_id, value, maximum = job.view.id, job.view.step, job.view.steps
+            self.writer.write_later(lambda db: update_job(db, job_id, progress_value=value, progress_max=maximum))
+
+    async def _prepare(self, run: Run) -> dict:
+        """Upload the job's input images to its server and build the API-format graph."""
+        view = run.view
+        workflow = self.registry.get(view.workflow_id)
+        if workflow is None:
+            raise ParamError('workflow_id', f'Workflow {view.workflow_id!r} is no longer available')
+        params = GenerateParams(**view.params)
+        names: dict[str, str] = {}
+        for key in IMAGE_PARAMS:
+            image_id = getattr(params, key)
+            if not image_id:
+                continue
+            row = await self.writer.read(partial(get_image, image_id=image_id))
+            if row is None or row.owner != view.owner:
+                raise ParamError(key, f'Image {image_id} does not exist any more')
+            data = await asyncio.to_thread(self.storage.read_bytes, row.rel_path)
+            ext = row.rel_path.rsplit('.', 1)[-1]
+            uploaded = await run.server.client.upload_image(data, f'vcc_{view.id}_{key}.{ext}', overwrite=True)
+            run.uploaded.append(uploaded.name)
+            names[key] = uploaded.load_image_value
+        return workflow.build(params, images=names)
+
+    async def _await_outcome(self, run: Run) -> Outcome:
+        view = run.view
+        remaining = self.settings.job_timeout_seconds - (time.monotonic() - run.started)
+        timed_out = False
+        try:
+            await asyncio.wait_for(run.done.wait(), timeout=max(0.0, remaining))
+        except TimeoutError:
+            timed_out = True
+        if (timed_out or run.cancel_requested) and run.prompt_id:
+            await self._interrupt(run)
+        if timed_out:
+            return Outcome(JobStatus.TIMED_OUT, f'Timed out after {self.settings.job_timeout_seconds:g} s')
+        if run.cancel_requested:
+            return Outcome(JobStatus.CANCELLED)
+        if run.lost and view.status == JobStatus.DISPATCHED:
+            return Outcome(JobStatus.QUEUED, run.lost)  # it never started, so running it again is safe
+        if run.lost:
+            return Outcome(JobStatus.FAILED, run.lost)
+        if run.error:
+            e = run.error
+            return Outcome(
+                JobStatus.FAILED,
+                f'{e.node_type} (node {e.node_id}): {e.exception_type}: {e.exception_message}'.strip(),
+            )
+        if run.interrupted:
+            return Outcome(JobStatus.FAILED, 'Interrupted on the ComfyUI server')
+        return await self._save_outputs(run)
+
+    async def _interrupt(self, run: Run) -> None:
+        """Stop the run's prompt on its server (targeted, never a global interrupt)."""
+        assert run.prompt_id is not None
+        try:
+            await run.server.client.cancel(run.prompt_id)
+        except ComfyError as error:
+            log.warning('could not interrupt prompt %s on %s: %s', run.prompt_id, run.view.server, error)
+
+    async def _save_outputs(self, run: Run) -> Outcome:
+        view = run.view
+        view.status = JobStatus.SAVING
+        self.live.emit(run.job, force=True)
+        self.writer.write_later(lambda db: update_job(db, view.id, status=JobStatus.SAVING))
+        image_ids = await self._store_outputs(run)
+        if not image_ids:
+            return Outcome(JobStatus.FAILED, 'ComfyUI finished without an image')
+        view.image_ids = image_ids
+        return Outcome(JobStatus.COMPLETED)
+
+    async def _store_outputs(self, run: Run) -> list[str]:
+        """Fetch every output image of the finished prompt and store it once; return the image ids."""
+        view, client = run.view, run.server.client
+        assert run.prompt_id is not None
+        if run.succeeded and run.outputs and not run.recovering:
+            refs = run.outputs  # the executed messages carried the same outputs that /history lists
+        else:
+            entry = await client.history(run.prompt_id)
+            refs = ComfyClient.output_images(entry) if entry is not None else []
+        params = GenerateParams(**view.params)
+        created = view.started_at or view.queued_at
+        ids: list[str] = []
+        for ref in refs:
+            image_id = uuid.uuid5(OUTPUT_NAMESPACE, f'{view.id}/{ref.subfolder}/{ref.filename}').hex
+            ids.append(image_id)
+            stored: dict[str, Any] | None = None
+            if run.recovering:  # an earlier run of the app may have saved some outputs already
+                if await self.writer.read(partial(get_image, image_id=image_id)) is not None:
+                    continue
+                stored = await asyncio.to_thread(
+                    self.storage.find, owner=view.owner, kind='generated', image_id=image_id, created_at=created
+                )
+            if stored is None:
+                data = await client.view(ref.filename, ref.subfolder, ref.type)
+                meta: dict[str, Any] = {
+                    'workflow_id': view.workflow_id,
+                    'mode': view.mode,
+                    'prompt': params.prompt,
+                    'negative_prompt': params.negative_prompt,
+                    'seed': params.seed,
+                    'aspect_ratio': params.aspect_ratio,
+                    'job_id': view.id,
+                    'server': view.server,
+                    'original_filename': ref.filename,
+                    'tags': [],
+                }
+                stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
+            row = _image_row(stored, view, params)
+            await self.writer.write(partial(put_image, row=row, merge=run.recovering))
+        return ids
+
+    def _save(self, owner: str, data: bytes, meta: dict[str, Any], image_id: str, created: datetime) -> dict[str, Any]:
+        try:
+            stored: StoredFile = self.storage.save(
+                owner=owner, kind='generated', data=data, meta=meta, image_id=image_id, created_at=created
+            )
+        except StorageError:
+            found = self.storage.find(owner=owner, kind='generated', image_id=image_id, created_at=created)
+            if found is None:
+                raise
+            return found
+        return {
+            **meta,
+            'id': stored.id,
+            'path': stored.rel_path,
+            'thumb': stored.thumb_rel,
+            'mime': stored.mime,
+            'bytes': stored.bytes,
+            'width': stored.width,
+            'height': stored.height,
+            'sha256': stored.sha256,
+            'created_at': stored.created_at.isoformat(),
+        }
+
+
+def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> Image:
+    return Image(
+        id=meta['id'],
+        owner=view.owner,
+        kind='generated',
+        rel_path=meta['path'],
+        thumb_path=meta.get('thumb'),
+        mime=meta['mime'],
+        bytes=meta['bytes'],
+        width=meta['width'],
+        height=meta['height'],
+        sha256=meta['sha256'],
+        created_at=datetime.fromisoformat(meta['created_at']) if 'created_at' in meta else utcnow(),
+        workflow_id=view.workflow_id,
+        mode=view.mode,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        seed=params.seed,
+        aspect_ratio=params.aspect_ratio,
+        job_id=view.id,
+        server=view.server,
+        original_filename=meta.get('original_filename'),
+    )
