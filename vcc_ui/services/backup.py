@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from vcc_ui.db import session
 from vcc_ui.models import Image, User, utcnow
+from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ def backup(
     """Write every image created in [from_date, to_date] (UTC days, any user, any status) to a tar file."""
     start = datetime.combine(from_date, time.min, UTC)
     end = datetime.combine(to_date + timedelta(days=1), time.min, UTC)
-    with session(engine) as db:
+
+    def query(db: Session) -> tuple[list[Image], list[User]]:
         rows = list(
             db.exec(
                 select(Image)
@@ -65,7 +66,9 @@ def backup(
             ).all()
         )
         owners = {r.owner for r in rows}
-        users = list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
+        return rows, list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
+
+    rows, users = read(engine, query)
     hashes: dict[str, str] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f'.{out.name}.tmp')
@@ -142,10 +145,7 @@ def restore(
         for done, rel in enumerate(files, 1):  # pass 2: write
             progress(done, len(files))
             _write(storage.resolve(rel), tar.extractfile(f'files/{rel}').read())  # type: ignore[union-attr]
-    with session(engine) as db:
-        for row in [*users, *images]:
-            db.merge(row)
-        db.commit()
+    write(engine, lambda db: [db.merge(row) for row in [*users, *images]])
     log.info('restored %d image row(s) and %d file(s) from %s', len(images), len(files), archive)
     return {'images': len(images), 'files': len(files), 'users': len(users)}
 

@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +252,7 @@ class ImageIndex:
             log.warning('copy of %s failed: %s', row.id, error)
             raise ImageNotFound('The file of this image is missing.') from error
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
-        meta = {
+        meta: dict[str, Any] = {
             'original_filename': row.original_filename or os.path.basename(row.rel_path),
             'source_image_id': row.id,
             'prompt': row.prompt,
@@ -346,7 +347,7 @@ class ImageIndex:
             except StorageError as error:
                 log.warning('purge of %s skipped: %s', row.id, error)
                 continue
-            await self.writer.write(lambda db, i=row.id: _delete_row(db, i))
+            await self.writer.write(partial(delete_rows, image_ids=[row.id]))
             purged, purged_bytes = purged + 1, purged_bytes + row.bytes
         if rows:
             log.info('purged %d trashed image(s) older than %s days', purged, days)
@@ -408,12 +409,10 @@ class ImageIndex:
         return Path(name)
 
 
-def _delete_row(db: Session, image_id: str) -> None:
-    """Delete an image row and its share links."""
-    db.exec(delete(ShareLink).where(col(ShareLink.image_id) == image_id))  # type: ignore[call-overload]
-    row = db.get(Image, image_id)
-    if row is not None:
-        db.delete(row)
+def delete_rows(db: Session, image_ids: list[str]) -> None:
+    """Delete image rows and their share links."""
+    db.exec(delete(ShareLink).where(col(ShareLink.image_id).in_(image_ids)))
+    db.exec(delete(Image).where(col(Image.id).in_(image_ids)))
 
 
 def image_dict(row: Image, *, retention_days: int | None = None) -> dict:

@@ -8,15 +8,17 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Engine, delete
-from sqlmodel import SQLModel, col, func, select
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, func, select
 
-from vcc_ui.db import session
-from vcc_ui.models import Image, ShareLink, User
+from vcc_ui.models import Image, User
+from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.image_meta import MUTABLE, row_from_sidecar, sidecar_fields, sidecar_of_row
+from vcc_ui.services.images import delete_rows
 from vcc_ui.services.storage import IMAGE_ID_RE, OWNER_RE, ImageRejected, Storage, StorageError, sha256_bytes
 from vcc_ui.services.storage import sniff_image as sniff
 from vcc_ui.settings import Settings
@@ -134,8 +136,7 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
     """Compare the index with the folder; with fix=True the folder (originals + sidecars) wins and rows follow."""
     report = ReindexReport()
     originals, sidecars, temps = scan(storage)
-    with session(engine) as db:
-        rows = {r.rel_path: r for r in db.exec(select(Image)).all()}
+    rows: dict[str, Image] = read(engine, lambda db: {r.rel_path: r for r in db.exec(select(Image)).all()})
     total = len(originals) + len(rows)
     for done, rel in enumerate(sorted(originals), 1):
         progress(done, total)
@@ -153,7 +154,7 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
             if fix:
                 with contextlib.suppress(StorageError):
                     storage.delete(rel)
-                _delete_rows(engine, [row.id])
+                write(engine, partial(delete_rows, image_ids=[row.id]))
                 report.fixed += 1
     covered = {rel.rsplit('.', 1)[0] + '.json' for rel in originals}
     for rel in sorted(set(sidecars) - covered):
@@ -196,7 +197,8 @@ def _check_original(
     if row is None:
         report.files_without_rows.append(rel)
         if fix and meta is not None:
-            _merge(engine, row_from_sidecar(meta))
+            fresh = row_from_sidecar(meta)
+            write(engine, lambda db: db.merge(fresh))
             report.fixed += 1
     elif meta is not None and any(sidecar_fields({k: getattr(row, k)})[k] != meta.get(k) for k in MUTABLE):
         report.mismatched_rows.append(row.id)
@@ -216,35 +218,24 @@ def _check_original(
                 log.warning('cannot make a thumbnail for %s: %s', rel, error)
 
 
-def _merge(engine: Engine, row: Image) -> None:
-    with session(engine) as db:
-        db.merge(row)
-        db.commit()
-
-
 def _update(engine: Engine, image_id: str, values: dict[str, Any]) -> None:
-    with session(engine) as db:
+    def apply(db: Session) -> None:
         row = db.get(Image, image_id)
         if row is not None:
             for key, value in values.items():
                 setattr(row, key, value)
             db.add(row)
-            db.commit()
 
-
-def _delete_rows(engine: Engine, ids: list[str]) -> None:
-    with session(engine) as db:
-        db.exec(delete(ShareLink).where(col(ShareLink.image_id).in_(ids)))  # type: ignore[call-overload]
-        db.exec(delete(Image).where(col(Image.id).in_(ids)))  # type: ignore[call-overload]
-        db.commit()
+    write(engine, apply)
 
 
 def thumbnails(
     engine: Engine, storage: Storage, *, regenerate_all: bool = False, progress: Progress = _no_progress
 ) -> tuple[int, int]:
     """Make missing thumbnails (or all of them); return (made, failed)."""
-    with session(engine) as db:
-        rows = list(db.exec(select(Image.id, Image.rel_path, Image.thumb_path)).all())
+    rows: list[tuple[str, str, str | None]] = read(
+        engine, lambda db: list(db.exec(select(Image.id, Image.rel_path, Image.thumb_path)).all())
+    )
     made = failed = 0
     for done, (image_id, rel, thumb) in enumerate(rows, 1):
         progress(done, len(rows))
@@ -262,13 +253,15 @@ def thumbnails(
 
 def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     """Return per user: active and trashed images and bytes, limits and whether they are over."""
-    with session(engine) as db:
-        sums = db.exec(
+    sums = read(
+        engine,
+        lambda db: db.exec(
             select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
                 Image.owner, Image.status
             )
-        ).all()
-        users = {u.id: u for u in db.exec(select(User)).all()}
+        ).all(),
+    )
+    users: dict[str, User] = read(engine, lambda db: {u.id: u for u in db.exec(select(User)).all()})
     report: dict[str, dict[str, Any]] = {}
     for owner, status, count, used in sums:
         entry = report.setdefault(owner, {'owner': owner, 'images': 0, 'bytes': 0, 'trash_images': 0, 'trash_bytes': 0})
@@ -289,10 +282,11 @@ def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
 
 def reset(engine: Engine, storage: Storage) -> tuple[int, bool]:
     """Delete every row of every app table and the users/ folder; return (rows deleted, folder removed)."""
-    deleted = 0
-    with engine.begin() as connection:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            deleted += connection.execute(table.delete()).rowcount or 0
+
+    def delete_all(db: Session) -> int:
+        return sum(db.exec(table.delete()).rowcount or 0 for table in reversed(SQLModel.metadata.sorted_tables))
+
+    deleted: int = write(engine, delete_all)
     users = storage.root / 'users'
     existed = users.is_dir()
     if existed:
