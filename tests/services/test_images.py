@@ -17,7 +17,8 @@ from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
 from vcc_ui.models import Image, User
-from vcc_ui.services.images import ImageFilter, ImageIndex, ImageNotFound, ImageProblem, QuotaExceeded
+from vcc_ui.services.admin_data import AdminData
+from vcc_ui.services.images import ImageFilter, ImageIndex, ImageNotFound, ImageProblem, QuotaExceeded, Usage
 from vcc_ui.services.storage import ImageRejected
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -260,3 +261,38 @@ async def test_change_rebuilds_a_corrupt_sidecar_from_the_row(index: ImageIndex)
     await index.set_favorite(USER_A, row.id, True)
     meta = json.loads(index.storage.resolve(row.rel_path.replace('.png', '.json')).read_text(encoding='utf-8'))
     assert meta['favorite'] is True and meta['prompt'] == 'kept' and meta['sha256'] == row.sha256
+
+
+# ---- shared queries: the gallery and the admin pages ----------------------------------------------------------
+
+
+async def test_the_gallery_and_the_admin_listing_give_the_same_rows_for_one_filter(index: ImageIndex) -> None:
+    rows = [await add_image(index, USER_A, created=DAY1 + timedelta(days=i)) for i in range(4)]
+    await add_image(index, USER_B, created=DAY1 + timedelta(days=1))
+    await index.delete(USER_A, rows[2].id)
+    admin = AdminData(index.writer, index, index.settings)
+    days = {'from_date': date(2025, 3, 2), 'to_date': date(2025, 3, 4)}
+    for status, include in [('active', 'active'), ('trash', 'trash'), (None, 'all')]:
+        mine = await index.page(USER_A, size=2, filters=ImageFilter(status=status, **days))
+        seen = await admin.images_page(user_id=USER_A, size=2, include=include, **days)
+        assert [r.id for r in mine.items] == [r.id for r in seen.items] and mine.total == seen.total
+        assert mine.has_more == seen.has_more
+    everyone = await admin.images_page(include='all', **days)
+    assert everyone.total == 4 and [r.id for r in everyone.items][:2] == [rows[3].id, rows[2].id]
+    assert [r.id for r in (await index.page(USER_A, filters=ImageFilter(status=None))).items] == [
+        r.id for r in reversed(rows)
+    ]
+
+
+async def test_the_admin_user_summary_counts_like_the_users_own_usage(index: ImageIndex) -> None:
+    kept, trashed = [await add_image(index, USER_A, created=DAY1) for _ in range(2)]
+    await index.delete(USER_A, trashed.id)
+    await index.writer.write(lambda db: db.add(User(id=USER_A, quota_max_images=9)))
+    admin = AdminData(index.writer, index, index.settings)
+    usage = await index.usage(USER_A)
+    summary = await admin.user(USER_A)
+    assert summary is not None
+    assert (usage.images, usage.bytes, usage.trash_images, usage.trash_bytes) == (1, kept.bytes, 1, trashed.bytes)
+    assert (summary.images, summary.bytes, summary.trash_images) == (usage.images, usage.bytes, usage.trash_images)
+    assert (summary.max_images, summary.max_bytes, summary.quota_max_images) == (9, usage.max_bytes, 9)
+    assert await index.usage(USER_B) == Usage(bytes=0, images=0, max_bytes=0, max_images=0)

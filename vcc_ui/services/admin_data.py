@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from vcc_ui.models import Image, Job, User, utcnow
 from vcc_ui.services.auth import ANON_RE
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.images import MAX_PAGE_SIZE, ImageIndex, ImageNotFound, ImagePage
+from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
+from vcc_ui.services.queries import (
+    ImageTotals,
+    image_rows,
+    image_totals,
+    is_known_owner,
+    job_counts,
+    page_bounds,
+    server_jobs,
+    usage_of,
+    user_rows,
+)
 from vcc_ui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,21 +119,12 @@ class AdminData:
         """Every user (rows, and owners of jobs or images without a row), most recently seen first."""
 
         def query(db: Session) -> list[UserSummary]:
-            rows = {u.id: u for u in db.exec(select(User).order_by(col(User.last_seen).desc()).limit(MAX_USERS))}
-            jobs = dict(db.exec(select(Job.owner, func.count()).group_by(Job.owner)).all())
-            stats: dict[str, dict[str, int]] = {}
-            for owner, status, count, size in db.exec(
-                select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
-                    Image.owner, Image.status
-                )
-            ).all():
-                stats.setdefault(owner, {})[status] = int(count)
-                if status == 'active':
-                    stats[owner]['bytes'] = int(size)
-            ids = list(rows) + sorted((set(jobs) | set(stats)) - set(rows))
+            rows = {u.id: u for u in user_rows(db, limit=MAX_USERS)}
+            jobs = job_counts(db)
+            totals = image_totals(db)
+            ids = list(rows) + sorted((set(jobs) | set(totals)) - set(rows))
             return [
-                self._summary(user_id, rows.get(user_id), jobs.get(user_id, 0), stats.get(user_id, {}))
-                for user_id in ids
+                self._summary(user_id, rows.get(user_id), jobs.get(user_id, 0), totals.get(user_id)) for user_id in ids
             ]
 
         return await self.writer.read(query)
@@ -130,23 +133,22 @@ class AdminData:
         """One user's summary, or None for an unknown id."""
         return next((u for u in await self.users() if u.id == user_id), None)
 
-    def _summary(self, user_id: str, row: User | None, jobs: int, stats: dict[str, int]) -> UserSummary:
-        own_bytes = row.quota_max_bytes if row else None
-        own_images = row.quota_max_images if row else None
+    def _summary(self, user_id: str, row: User | None, jobs: int, totals: ImageTotals | None) -> UserSummary:
+        usage = usage_of(totals, row, self.settings)
         return UserSummary(
             id=user_id,
             display_name=row.display_name if row else None,
             created_at=row.created_at if row else None,
             last_seen=row.last_seen if row else None,
             blocked=bool(row and row.blocked),
-            jobs=int(jobs),
-            images=stats.get('active', 0),
-            bytes=stats.get('bytes', 0),
-            trash_images=stats.get('trash', 0),
-            quota_max_bytes=own_bytes,
-            quota_max_images=own_images,
-            max_bytes=self.settings.quota_max_bytes if own_bytes is None else own_bytes,
-            max_images=self.settings.quota_max_images if own_images is None else own_images,
+            jobs=jobs,
+            images=usage.images,
+            bytes=usage.bytes,
+            trash_images=usage.trash_images,
+            quota_max_bytes=row.quota_max_bytes if row else None,
+            quota_max_images=row.quota_max_images if row else None,
+            max_bytes=usage.max_bytes,
+            max_images=usage.max_images,
         )
 
     async def update_user(self, user_id: str, **fields: Any) -> UserSummary:
@@ -163,11 +165,7 @@ class AdminData:
         def apply(db: Session) -> None:
             row = db.get(User, user_id)
             if row is None:
-                known = (
-                    db.exec(select(func.count()).select_from(Job).where(Job.owner == user_id)).one()
-                    or db.exec(select(func.count()).select_from(Image).where(Image.owner == user_id)).one()
-                )
-                if not known:
+                if not is_known_owner(db, user_id):
                     raise ImageNotFound('No such user.')
                 now = utcnow()
                 row = User(id=user_id, created_at=now, last_seen=now)
@@ -194,29 +192,10 @@ class AdminData:
         to_date: date | None = None,
     ) -> ImagePage:
         """One page of everyone's (or one user's) images, newest first."""
-        size, page = max(1, min(size, MAX_PAGE_SIZE)), max(1, page)
-        where: list[Any] = []
-        if user_id:
-            where.append(Image.owner == user_id)
-        if include != 'all':
-            where.append(Image.status == include)
-        if from_date:
-            where.append(col(Image.created_at) >= datetime.combine(from_date, time.min, UTC))
-        if to_date:
-            where.append(col(Image.created_at) < datetime.combine(to_date + timedelta(days=1), time.min, UTC))
-
-        def query(db: Session) -> ImagePage:
-            total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-            items = db.exec(
-                select(Image)
-                .where(*where)
-                .order_by(col(Image.created_at).desc(), col(Image.id).desc())
-                .offset((page - 1) * size)
-                .limit(size)
-            ).all()
-            return ImagePage(items=list(items), page=page, size=size, total=total)
-
-        return await self.writer.read(query)
+        page, size = page_bounds(page, size)
+        f = ImageFilter(status=None if include == 'all' else include, from_date=from_date, to_date=to_date)
+        rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=user_id or None, page=page, size=size))
+        return ImagePage(items=rows, page=page, size=size, total=total)
 
     async def image(self, image_id: str) -> Image:
         """Any user's image, or raise ImageNotFound."""
@@ -243,13 +222,7 @@ class AdminData:
 
     async def server_history(self, server_id: int, *, limit: int = 20) -> list[ServerJob]:
         """The newest jobs sent to one server."""
-        rows: list[Job] = await self.writer.read(
-            lambda db: list(
-                db.exec(
-                    select(Job).where(Job.server_id == server_id).order_by(col(Job.queued_at).desc()).limit(limit)
-                ).all()
-            )
-        )
+        rows: list[Job] = await self.writer.read(lambda db: server_jobs(db, server_id, limit=limit))
         return [
             ServerJob(
                 id=r.id,

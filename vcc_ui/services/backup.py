@@ -11,7 +11,7 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from sqlmodel import Session, col, select
 
 from vcc_ui.models import Image, User, utcnow
 from vcc_ui.services.dbwriter import read, write
+from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.queries import image_conditions
 from vcc_ui.services.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -54,17 +56,10 @@ def backup(
     progress: Progress = lambda done, total: None,
 ) -> dict[str, int]:
     """Write every image created in [from_date, to_date] (UTC days, any user, any status) to a tar file."""
-    start = datetime.combine(from_date, time.min, UTC)
-    end = datetime.combine(to_date + timedelta(days=1), time.min, UTC)
+    where = image_conditions(ImageFilter(from_date=from_date, to_date=to_date, status=None))
 
     def query(db: Session) -> tuple[list[Image], list[User]]:
-        rows = list(
-            db.exec(
-                select(Image)
-                .where(col(Image.created_at) >= start, col(Image.created_at) < end)
-                .order_by(col(Image.created_at))
-            ).all()
-        )
+        rows = list(db.exec(select(Image).where(*where).order_by(col(Image.created_at))).all())
         owners = {r.owner for r in rows}
         return rows, list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
 

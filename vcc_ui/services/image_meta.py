@@ -77,7 +77,7 @@ class ImageFilter:
     favorite: bool | None = None
     q: str | None = None
     kind: str | tuple[str, ...] | None = None
-    status: str = 'active'
+    status: str | None = 'active'
 
 
 def human_bytes(n: int) -> str:
@@ -98,6 +98,8 @@ class Usage:
     images: int
     max_bytes: int
     max_images: int
+    trash_bytes: int = 0
+    trash_images: int = 0
 
     def refusal(self, *, add_bytes: int, add_images: int) -> str | None:
         """Why adding this much is refused (saying how much to delete), or None."""

@@ -9,22 +9,21 @@ the row last, so an interrupted purge leaves a row without files, which `reindex
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Text, cast, delete
-from sqlmodel import Session, col, func, select
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
-from vcc_ui.models import Image, ShareLink, User, utcnow
+from vcc_ui.models import Image, ShareLink, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import (
     ImageFilter,
@@ -40,6 +39,7 @@ from vcc_ui.services.image_meta import (
     sidecar_fields,
     sidecar_of_row,
 )
+from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
 from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
 from vcc_ui.settings import Settings
 
@@ -57,7 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE_SIZE = 100
 MAX_BULK = 500
 PURGE_INTERVAL_SECONDS = 24 * 3600
 
@@ -75,35 +74,6 @@ class ImagePage:
     def has_more(self) -> bool:
         """Whether a next page exists."""
         return self.page * self.size < self.total
-
-
-def _like(text: str) -> str:
-    """Return a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped."""
-    return '%' + text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
-
-
-def _where(owner: str, f: ImageFilter) -> list[Any]:
-    """Return the SQL conditions of a filter, always scoped to one owner."""
-    where: list[Any] = [Image.owner == owner, Image.status == f.status]
-    kinds = (f.kind,) if isinstance(f.kind, str) else tuple(f.kind or ())
-    if kinds:
-        where.append(Image.kind == kinds[0] if len(kinds) == 1 else col(Image.kind).in_(kinds))
-    if f.from_date:
-        where.append(col(Image.created_at) >= datetime.combine(f.from_date, time.min, UTC))
-    if f.to_date:
-        where.append(col(Image.created_at) < datetime.combine(f.to_date + timedelta(days=1), time.min, UTC))
-    if f.aspect_ratio:
-        where.append(Image.aspect_ratio == f.aspect_ratio)
-    if f.workflow_id:
-        where.append(Image.workflow_id == f.workflow_id)
-    if f.favorite is not None:
-        where.append(Image.favorite == f.favorite)
-    if f.tag:
-        # NOTE: tags are a JSON list stored as json.dumps text on SQLite and PostgreSQL (json, not jsonb).
-        where.append(cast(Image.tags, Text).like(_like(json.dumps(f.tag.strip().lower())), escape='\\'))
-    if f.q and f.q.strip():
-        where.append(col(Image.prompt).ilike(_like(f.q.strip()), escape='\\'))
-    return where
 
 
 class ImageIndex:
@@ -127,24 +97,12 @@ class ImageIndex:
         kind: str | tuple[str, ...] | None = None,
     ) -> ImagePage:
         """Return one page of the owner's images (active by default), newest first."""
-        size, page = max(1, min(size, MAX_PAGE_SIZE)), max(1, page)
+        page, size = page_bounds(page, size)
         f = filters or ImageFilter()
         if kind is not None:
-            f = ImageFilter(**{**{k: getattr(f, k) for k in f.__slots__}, 'kind': kind})
-        where = _where(owner, f)
-
-        def query(db: Session) -> ImagePage:
-            total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-            items = db.exec(
-                select(Image)
-                .where(*where)
-                .order_by(col(Image.created_at).desc(), col(Image.id).desc())
-                .offset((page - 1) * size)
-                .limit(size)
-            ).all()
-            return ImagePage(items=list(items), page=page, size=size, total=total)
-
-        return await self.writer.read(query)
+            f = replace(f, kind=kind)
+        rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=owner, page=page, size=size))
+        return ImagePage(items=rows, page=page, size=size, total=total)
 
     async def get(self, owner: str, image_id: str) -> Image | None:
         """Return one of the owner's images, or None (also for other owners' ids)."""
@@ -185,9 +143,7 @@ class ImageIndex:
 
     async def _change(self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool) -> list[Image]:
         ids = ids_of(image_ids, MAX_BULK)
-        rows = await self.writer.read(
-            lambda db: list(db.exec(select(Image).where(col(Image.id).in_(ids), Image.owner == owner)).all())
-        )
+        rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if 'status' in fields:  # restore only trashed rows, trash only active ones
             rows = [r for r in rows if r.status != fields['status']]
         if strict and not rows:
@@ -296,24 +252,7 @@ class ImageIndex:
 
     async def usage(self, owner: str) -> Usage:
         """Return what the owner's active images use and the limits that apply (0 = unlimited)."""
-
-        def query(db: Session) -> Usage:
-            used, count = db.exec(
-                select(func.coalesce(func.sum(Image.bytes), 0), func.count()).where(
-                    Image.owner == owner, Image.status == 'active'
-                )
-            ).one()
-            user = db.get(User, owner)
-            max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else None
-            max_images = user.quota_max_images if user and user.quota_max_images is not None else None
-            return Usage(
-                bytes=int(used),
-                images=int(count),
-                max_bytes=self.settings.quota_max_bytes if max_bytes is None else max_bytes,
-                max_images=self.settings.quota_max_images if max_images is None else max_images,
-            )
-
-        return await self.writer.read(query)
+        return await self.writer.read(lambda db: owner_usage(db, owner, self.settings))
 
     async def check_quota(self, owner: str, *, add_bytes: int = 0, add_images: int = 1) -> None:
         """Raise QuotaExceeded (saying what to delete) when adding this much would pass the owner's limits."""
@@ -335,11 +274,7 @@ class ImageIndex:
         """Like purge_trash; return how many images went and their bytes."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        rows: list[Image] = await self.writer.read(
-            lambda db: list(
-                db.exec(select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).all()
-            )
-        )
+        rows: list[Image] = await self.writer.read(lambda db: trash_rows(db, cutoff))
         purged = purged_bytes = 0
         for row in rows:
             try:
@@ -359,14 +294,7 @@ class ImageIndex:
         """How many images (and bytes) a purge with these arguments would remove now."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        count, size = await self.writer.read(
-            lambda db: db.exec(
-                select(func.count(), func.coalesce(func.sum(Image.bytes), 0)).where(
-                    Image.status == 'trash', col(Image.trashed_at) <= cutoff
-                )
-            ).one()
-        )
-        return int(count), int(size)
+        return await self.writer.read(lambda db: trash_totals(db, cutoff))
 
     async def purge_loop(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
         """Purge the trash now and then once per interval, until cancelled."""
@@ -380,13 +308,7 @@ class ImageIndex:
     async def zip_images(self, owner: str, image_ids: list[str]) -> Path:
         """Write the owner's listed images into a temporary ZIP file and return its path (the caller removes it)."""
         ids = ids_of(image_ids, MAX_BULK)
-        rows = await self.writer.read(
-            lambda db: list(
-                db.exec(
-                    select(Image).where(col(Image.id).in_(ids), Image.owner == owner).order_by(col(Image.created_at))
-                ).all()
-            )
-        )
+        rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if not rows:
             raise ImageNotFound()
         return await asyncio.to_thread(self._zip, rows)

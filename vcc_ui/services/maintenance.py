@@ -13,12 +13,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, select
 
 from vcc_ui.models import Image, User
 from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.image_meta import MUTABLE, row_from_sidecar, sidecar_fields, sidecar_of_row
 from vcc_ui.services.images import delete_rows
+from vcc_ui.services.queries import ImageTotals, image_totals, usage_of, user_rows
 from vcc_ui.services.storage import IMAGE_ID_RE, OWNER_RE, ImageRejected, Storage, StorageError, sha256_bytes
 from vcc_ui.services.storage import sniff_image as sniff
 from vcc_ui.settings import Settings
@@ -253,31 +254,27 @@ def thumbnails(
 
 def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     """Return per user: active and trashed images and bytes, limits and whether they are over."""
-    sums = read(
-        engine,
-        lambda db: db.exec(
-            select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
-                Image.owner, Image.status
-            )
-        ).all(),
-    )
-    users: dict[str, User] = read(engine, lambda db: {u.id: u for u in db.exec(select(User)).all()})
-    report: dict[str, dict[str, Any]] = {}
-    for owner, status, count, used in sums:
-        entry = report.setdefault(owner, {'owner': owner, 'images': 0, 'bytes': 0, 'trash_images': 0, 'trash_bytes': 0})
-        prefix = '' if status == 'active' else 'trash_'
-        entry[f'{prefix}images'] += int(count)
-        entry[f'{prefix}bytes'] += int(used)
-    for owner, entry in report.items():
-        user = users.get(owner)
-        max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else settings.quota_max_bytes
-        max_images = user.quota_max_images if user and user.quota_max_images is not None else settings.quota_max_images
-        entry.update(
-            max_bytes=max_bytes,
-            max_images=max_images,
-            over=bool((max_bytes and entry['bytes'] > max_bytes) or (max_images and entry['images'] > max_images)),
+    totals: dict[str, ImageTotals] = read(engine, image_totals)
+    users: dict[str, User] = read(engine, lambda db: {u.id: u for u in user_rows(db)})
+    report = []
+    for owner, owner_totals in totals.items():
+        usage = usage_of(owner_totals, users.get(owner), settings)
+        over = (usage.max_bytes and usage.bytes > usage.max_bytes) or (
+            usage.max_images and usage.images > usage.max_images
         )
-    return sorted(report.values(), key=lambda e: -e['bytes'])
+        report.append(
+            {
+                'owner': owner,
+                'images': usage.images,
+                'bytes': usage.bytes,
+                'trash_images': usage.trash_images,
+                'trash_bytes': usage.trash_bytes,
+                'max_bytes': usage.max_bytes,
+                'max_images': usage.max_images,
+                'over': bool(over),
+            }
+        )
+    return sorted(report, key=lambda e: -e['bytes'])
 
 
 def reset(engine: Engine, storage: Storage) -> tuple[int, bool]:
