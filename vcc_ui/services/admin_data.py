@@ -12,7 +12,7 @@ from sqlmodel import Session
 from vcc_ui.models import Image, Job, User, utcnow
 from vcc_ui.services.auth import ANON_RE
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.image_meta import AdminImageView, ImageFilter
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 from vcc_ui.services.queries import (
     ImageTotals,
@@ -190,33 +190,36 @@ class AdminData:
         include: Include = 'active',
         from_date: date | None = None,
         to_date: date | None = None,
-    ) -> ImagePage:
+    ) -> ImagePage[AdminImageView]:
         """One page of everyone's (or one user's) images, newest first."""
         page, size = page_bounds(page, size)
         f = ImageFilter(status=None if include == 'all' else include, from_date=from_date, to_date=to_date)
         rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=user_id or None, page=page, size=size))
-        return ImagePage(items=rows, page=page, size=size, total=total)
+        return ImagePage(items=[self._view(row) for row in rows], page=page, size=size, total=total)
 
-    async def image(self, image_id: str) -> Image:
+    async def image(self, image_id: str) -> AdminImageView:
         """Any user's image, or raise ImageNotFound."""
         row = await self.writer.read(lambda db: db.get(Image, image_id))
         if row is None:
             raise ImageNotFound()
-        return row
+        return self._view(row)
 
-    async def delete_image(self, image_id: str) -> Image:
+    def _view(self, row: Image) -> AdminImageView:
+        return AdminImageView.of(row, purge_at=self.images.purge_at(row))
+
+    async def delete_image(self, image_id: str) -> AdminImageView:
         """Move any user's image to the trash (sidecar and row, like the owner's own delete)."""
-        row = await self.image(image_id)
-        changed = await self.images.delete(row.owner, image_id)
-        log.info('admin trashed image %s of %s', image_id, row.owner)
-        return changed
+        owner = (await self.image(image_id)).owner
+        await self.images.delete(owner, image_id)
+        log.info('admin trashed image %s of %s', image_id, owner)
+        return await self.image(image_id)
 
-    async def restore_image(self, image_id: str) -> Image:
+    async def restore_image(self, image_id: str) -> AdminImageView:
         """Bring any user's image back from the trash."""
-        row = await self.image(image_id)
-        changed = await self.images.restore(row.owner, image_id)
-        log.info('admin restored image %s of %s', image_id, row.owner)
-        return changed
+        owner = (await self.image(image_id)).owner
+        await self.images.restore(owner, image_id)
+        log.info('admin restored image %s of %s', image_id, owner)
+        return await self.image(image_id)
 
     # ---- servers ---------------------------------------------------------------------------------------------
 

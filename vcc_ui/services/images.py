@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete
 from sqlmodel import Session, col
@@ -29,6 +29,7 @@ from vcc_ui.services.image_meta import (
     ImageFilter,
     ImageNotFound,
     ImageProblem,
+    ImageView,
     QuotaExceeded,
     UploadRejected,
     Usage,
@@ -52,7 +53,6 @@ __all__ = [
     'QuotaExceeded',
     'UploadRejected',
     'Usage',
-    'image_dict',
 ]
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,14 @@ log = logging.getLogger(__name__)
 MAX_BULK = 500
 PURGE_INTERVAL_SECONDS = 24 * 3600
 
+V = TypeVar('V', bound=ImageView)
+
 
 @dataclass(kw_only=True, slots=True)
-class ImagePage:
+class ImagePage(Generic[V]):
     """One page of a listing."""
 
-    items: list[Image]
+    items: list[V]
     page: int
     size: int
     total: int
@@ -95,53 +97,64 @@ class ImageIndex:
         size: int = 50,
         filters: ImageFilter | None = None,
         kind: str | tuple[str, ...] | None = None,
-    ) -> ImagePage:
+    ) -> ImagePage[ImageView]:
         """Return one page of the owner's images (active by default), newest first."""
         page, size = page_bounds(page, size)
         f = filters or ImageFilter()
         if kind is not None:
             f = replace(f, kind=kind)
         rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=owner, page=page, size=size))
-        return ImagePage(items=rows, page=page, size=size, total=total)
+        return ImagePage(items=[self.view(row) for row in rows], page=page, size=size, total=total)
 
-    async def get(self, owner: str, image_id: str) -> Image | None:
+    async def get(self, owner: str, image_id: str) -> ImageView | None:
         """Return one of the owner's images, or None (also for other owners' ids)."""
+        row = await self.row(owner, image_id)
+        return self.view(row) if row is not None else None
+
+    async def row(self, owner: str, image_id: str) -> Image | None:
+        """Return the row (with its file paths) of one of the owner's images, or None."""
         if not isinstance(image_id, str) or not IMAGE_ID_RE.fullmatch(image_id):
             return None
         row = await self.writer.read(lambda db: db.get(Image, image_id))
         return row if row is not None and row.owner == owner else None
 
-    def purge_at(self, row: Image) -> datetime | None:
+    def view(self, row: Image) -> ImageView:
+        """Return how the pages and the API show an image row."""
+        return ImageView.of(row, purge_at=self.purge_at(row))
+
+    def purge_at(self, row: Image | ImageView) -> datetime | None:
         """When a trashed image will be removed for good."""
         return row.trashed_at + timedelta(days=self.settings.trash_retention_days) if row.trashed_at else None
 
     # ---- metadata changes ------------------------------------------------------------------------------------
 
-    async def set_favorite(self, owner: str, image_id: str, favorite: bool) -> Image:
+    async def set_favorite(self, owner: str, image_id: str, favorite: bool) -> ImageView:
         """Mark or unmark one of the owner's images as a favourite."""
         return (await self._change(owner, [image_id], {'favorite': bool(favorite)}, strict=True))[0]
 
-    async def set_tags(self, owner: str, image_id: str, tags: list[str]) -> Image:
+    async def set_tags(self, owner: str, image_id: str, tags: list[str]) -> ImageView:
         """Replace the tags of one of the owner's images (normalised: trimmed, lower case, unique)."""
         return (await self._change(owner, [image_id], {'tags': normalize_tags(tags)}, strict=True))[0]
 
-    async def delete(self, owner: str, image_id: str) -> Image:
+    async def delete(self, owner: str, image_id: str) -> ImageView:
         """Move one of the owner's images to the trash."""
         return (await self.bulk_delete(owner, [image_id], strict=True))[0]
 
-    async def restore(self, owner: str, image_id: str) -> Image:
+    async def restore(self, owner: str, image_id: str) -> ImageView:
         """Bring one of the owner's images back from the trash."""
         return (await self.bulk_restore(owner, [image_id], strict=True))[0]
 
-    async def bulk_delete(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[Image]:
-        """Move the owner's listed images to the trash; return the rows changed (others' ids are skipped)."""
+    async def bulk_delete(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[ImageView]:
+        """Move the owner's listed images to the trash; return the images changed (others' ids are skipped)."""
         return await self._change(owner, image_ids, {'status': 'trash', 'trashed_at': utcnow()}, strict=strict)
 
-    async def bulk_restore(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[Image]:
-        """Bring the owner's listed images back from the trash; return the rows changed."""
+    async def bulk_restore(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[ImageView]:
+        """Bring the owner's listed images back from the trash; return the images changed."""
         return await self._change(owner, image_ids, {'status': 'active', 'trashed_at': None}, strict=strict)
 
-    async def _change(self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool) -> list[Image]:
+    async def _change(
+        self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool
+    ) -> list[ImageView]:
         ids = ids_of(image_ids, MAX_BULK)
         rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if 'status' in fields:  # restore only trashed rows, trash only active ones
@@ -163,7 +176,7 @@ class ImageIndex:
                 changed.append(current)
             return changed
 
-        return await self.writer.write(apply)
+        return [self.view(row) for row in await self.writer.write(apply)]
 
     def _write_sidecar(self, row: Image, fields: dict[str, Any]) -> None:
         """Update the sidecar of `row` with `fields` (rebuilt from the row when missing or unreadable)."""
@@ -180,7 +193,7 @@ class ImageIndex:
 
     # ---- inputs ----------------------------------------------------------------------------------------------
 
-    async def upload_input(self, owner: str, data: bytes, filename: str) -> Image:
+    async def upload_input(self, owner: str, data: bytes, filename: str) -> ImageView:
         """Store an uploaded png/jpg/webp in the owner's inputs library, or raise UploadRejected / QuotaExceeded."""
         if self.block_check and (refusal := await self.block_check(owner)):
             raise ImageProblem('blocked', refusal)
@@ -195,9 +208,9 @@ class ImageIndex:
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)
 
-    async def copy_to_inputs(self, owner: str, image_id: str) -> Image:
+    async def copy_to_inputs(self, owner: str, image_id: str) -> ImageView:
         """Copy one of the owner's generated or control images into the inputs library as a new input image."""
-        row = await self.get(owner, image_id)
+        row = await self.row(owner, image_id)
         if row is None or row.status != 'active':
             raise ImageNotFound()
         if row.kind == 'input':
@@ -217,7 +230,7 @@ class ImageIndex:
         }
         return await self._store(owner, data, meta, None, prompt=row.prompt)
 
-    async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> Image:
+    async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> ImageView:
         try:
             stored: StoredFile = await asyncio.to_thread(
                 self.storage.save, owner=owner, kind='input', data=data, meta=meta, max_bytes=limit
@@ -246,7 +259,7 @@ class ImageIndex:
             await asyncio.to_thread(self.storage.delete, stored.rel_path)
             raise
         log.info('input image stored', extra={'owner': owner, 'image_id': row.id, 'bytes': row.bytes})
-        return row
+        return self.view(row)
 
     # ---- quotas ----------------------------------------------------------------------------------------------
 
@@ -335,36 +348,3 @@ def delete_rows(db: Session, image_ids: list[str]) -> None:
     """Delete image rows and their share links."""
     db.exec(delete(ShareLink).where(col(ShareLink.image_id).in_(image_ids)))
     db.exec(delete(Image).where(col(Image.id).in_(image_ids)))
-
-
-def image_dict(row: Image, *, retention_days: int | None = None) -> dict:
-    """The JSON shape of an image in API answers."""
-    purge_at = (
-        row.trashed_at + timedelta(days=retention_days) if row.trashed_at and retention_days is not None else None
-    )
-    return {
-        'id': row.id,
-        'kind': row.kind,
-        'url': Storage.url(row.rel_path),
-        'thumb_url': Storage.url(row.thumb_path) if row.thumb_path else None,
-        'mime': row.mime,
-        'bytes': row.bytes,
-        'width': row.width,
-        'height': row.height,
-        'sha256': row.sha256,
-        'created_at': row.created_at.isoformat(),
-        'status': row.status,
-        'workflow_id': row.workflow_id,
-        'mode': row.mode,
-        'prompt': row.prompt,
-        'negative_prompt': row.negative_prompt,
-        'seed': row.seed,
-        'aspect_ratio': row.aspect_ratio,
-        'job_id': row.job_id,
-        'server': row.server,
-        'tags': row.tags,
-        'favorite': row.favorite,
-        'original_filename': row.original_filename,
-        'trashed_at': row.trashed_at.isoformat() if row.trashed_at else None,
-        'purge_at': purge_at.isoformat() if purge_at else None,
-    }
