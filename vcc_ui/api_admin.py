@@ -109,7 +109,7 @@ def create_router(services: Services) -> APIRouter:
         if entry is None:
             raise _error(404, 'not_found', 'No such server.')
         jobs = await data.server_history(server_id, limit=history) if history else []
-        return {**server_dict(entry), 'history': [j.as_dict() for j in jobs]}
+        return {**server_dict(entry), 'history': [j.model_dump(mode='json') for j in jobs]}
 
     @api.post('/servers', status_code=201)
     async def add_server(body: ServerCreate) -> dict:
@@ -151,7 +151,7 @@ def create_router(services: Services) -> APIRouter:
     @api.get('/users')
     async def list_users() -> dict:
         """Every user with jobs, images, bytes, quota and block state."""
-        return {'items': [u.as_dict() for u in await data.users()]}
+        return {'items': [u.model_dump(mode='json') for u in await data.users()]}
 
     @api.patch('/users/{user_id}')
     async def update_user(user_id: str, body: UserUpdate) -> dict:
@@ -160,7 +160,7 @@ def create_router(services: Services) -> APIRouter:
         if fields.get('blocked') is None:
             fields.pop('blocked', None)
         try:
-            return (await data.update_user(user_id, **fields)).as_dict()
+            return (await data.update_user(user_id, **fields)).model_dump(mode='json')
         except ImageProblem as error:
             raise image_problem(error) from error
 

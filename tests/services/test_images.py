@@ -300,6 +300,23 @@ async def test_the_admin_user_summary_counts_like_the_users_own_usage(index: Ima
     assert (usage.images, usage.bytes, usage.trash_images, usage.trash_bytes) == (1, kept.bytes, 1, trashed.bytes)
     assert (summary.images, summary.bytes, summary.trash_images) == (usage.images, usage.bytes, usage.trash_images)
     assert (summary.max_images, summary.max_bytes, summary.quota_max_images) == (9, usage.max_bytes, 9)
+    dumped = summary.model_dump(mode='json')
+    assert list(dumped) == [
+        'id',
+        'display_name',
+        'created_at',
+        'last_seen',
+        'blocked',
+        'jobs',
+        'images',
+        'bytes',
+        'trash_images',
+        'quota_max_bytes',
+        'quota_max_images',
+        'max_bytes',
+        'max_images',
+    ]
+    assert summary.created_at is not None and dumped['created_at'] == summary.created_at.isoformat()
     assert await index.usage(USER_B) == Usage(bytes=0, images=0, max_bytes=0, max_images=0)
 
 

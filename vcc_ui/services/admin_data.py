@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from vcc_ui.models import Image, Job, User, utcnow
 from vcc_ui.services.auth import ANON_RE
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.image_meta import AdminImageView, ImageFilter
+from vcc_ui.services.image_meta import AdminImageView, ImageFilter, IsoTime
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 from vcc_ui.services.queries import (
     ImageTotals,
@@ -33,14 +33,15 @@ Include = Literal['active', 'trash', 'all']
 MAX_USERS = 1000
 
 
-@dataclass(kw_only=True, slots=True)
-class UserSummary:
-    """One row of the admin's user list."""
+class UserSummary(BaseModel):
+    """One row of the admin's user list; the field names are the JSON keys of GET /api/v1/admin/users items."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     display_name: str | None
-    created_at: datetime | None
-    last_seen: datetime | None
+    created_at: IsoTime | None
+    last_seen: IsoTime | None
     blocked: bool
     jobs: int
     images: int
@@ -51,58 +52,39 @@ class UserSummary:
     max_bytes: int  # the limit that applies, 0 = unlimited
     max_images: int
 
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of GET /api/v1/admin/users items."""
-        return {
-            'id': self.id,
-            'display_name': self.display_name,
-            'created_at': self.created_at.isoformat() if self.created_at else None,
-            'last_seen': self.last_seen.isoformat() if self.last_seen else None,
-            'blocked': self.blocked,
-            'jobs': self.jobs,
-            'images': self.images,
-            'bytes': self.bytes,
-            'trash_images': self.trash_images,
-            'quota_max_bytes': self.quota_max_bytes,
-            'quota_max_images': self.quota_max_images,
-            'max_bytes': self.max_bytes,
-            'max_images': self.max_images,
-        }
 
+class ServerJob(BaseModel):
+    """One job of a server's recent history; the field names are the JSON keys of a history item."""
 
-@dataclass(kw_only=True, slots=True)
-class ServerJob:
-    """One job of a server's recent history."""
+    model_config = ConfigDict(frozen=True)
 
     id: str
     owner: str
     workflow_id: str
     status: str
-    queued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    queued_at: IsoTime
+    started_at: IsoTime | None
+    finished_at: IsoTime | None
+    duration: float | None  # seconds from start to finish, when both are known
     error: str | None
 
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to finish, when both are known."""
-        if self.started_at and self.finished_at:
-            return max(0.0, (self.finished_at - self.started_at).total_seconds())
-        return None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of a history item."""
-        return {
-            'id': self.id,
-            'owner': self.owner,
-            'workflow_id': self.workflow_id,
-            'status': self.status,
-            'queued_at': self.queued_at.isoformat(),
-            'started_at': self.started_at.isoformat() if self.started_at else None,
-            'finished_at': self.finished_at.isoformat() if self.finished_at else None,
-            'duration': self.duration,
-            'error': self.error,
-        }
+    @classmethod
+    def of(cls, job: Job) -> ServerJob:
+        """Return the history item of a job row."""
+        duration = (
+            max(0.0, (job.finished_at - job.started_at).total_seconds()) if job.started_at and job.finished_at else None
+        )
+        return cls(
+            id=job.id,
+            owner=job.owner,
+            workflow_id=job.workflow_id,
+            status=job.status,
+            queued_at=job.queued_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            duration=duration,
+            error=job.error,
+        )
 
 
 class AdminData:
@@ -226,16 +208,4 @@ class AdminData:
     async def server_history(self, server_id: int, *, limit: int = 20) -> list[ServerJob]:
         """The newest jobs sent to one server."""
         rows: list[Job] = await self.writer.read(lambda db: server_jobs(db, server_id, limit=limit))
-        return [
-            ServerJob(
-                id=r.id,
-                owner=r.owner,
-                workflow_id=r.workflow_id,
-                status=r.status,
-                queued_at=r.queued_at,
-                started_at=r.started_at,
-                finished_at=r.finished_at,
-                error=r.error,
-            )
-            for r in rows
-        ]
+        return [ServerJob.of(row) for row in rows]
