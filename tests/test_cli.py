@@ -48,7 +48,7 @@ def seed(
                 for i, (owner, created) in enumerate(specs)
             ]
             for i, names in (tags or {}).items():
-                rows[i] = await index.set_tags(rows[i].owner, rows[i].id, names)
+                await index.set_tags(rows[i].owner, rows[i].id, names)
             for i, days in (trash_days_ago or {}).items():
                 await index.delete(rows[i].owner, rows[i].id)
                 when = datetime.now(UTC) - timedelta(days=days)

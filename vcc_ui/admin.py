@@ -13,7 +13,6 @@ from starlette.responses import RedirectResponse, Response
 from vcc_ui.gate import client_ip
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE, ADMIN_MAX_AGE, AdminAuth
-from vcc_ui.services.storage import Storage
 
 ADMIN_PAGE_PREFIX = '/admin'
 ADMIN_API_PREFIX = '/api/v1/admin'
@@ -60,9 +59,9 @@ async def require_admin(request: Request) -> None:
 Admin = Depends(require_admin)
 
 
-def admin_url(rel_path: str | None) -> str | None:
-    """The admin-only URL of any user's stored file."""
-    return ADMIN_API_PREFIX + Storage.url(rel_path) if rel_path else None
+def admin_url(url: str) -> str:
+    """The admin-only URL of any user's stored file, from its /outputs URL (an image view's url or thumb_url)."""
+    return ADMIN_API_PREFIX + url
 
 
 def safe_admin_next(target: str | None) -> str:

@@ -11,11 +11,9 @@ from pydantic import BaseModel, Field
 
 from vcc_ui.admin import ADMIN_API_PREFIX, Admin, admin_url
 from vcc_ui.api import _error
-from vcc_ui.models import Image
 from vcc_ui.services import Services
 from vcc_ui.services.admin_data import Include
-from vcc_ui.services.image_meta import ImageProblem
-from vcc_ui.services.images import image_dict
+from vcc_ui.services.image_meta import AdminImageView, ImageProblem
 from vcc_ui.services.servers import ServerEntry, ServerProblem
 from vcc_ui.services.storage import StorageError
 
@@ -53,13 +51,12 @@ class PurgeBody(BaseModel, extra='forbid'):
     dry_run: bool = False
 
 
-def admin_image_dict(row: Image, retention_days: int) -> dict:
+def admin_image_dict(view: AdminImageView) -> dict:
     """An image as admins see it: with its owner and admin-only file URLs."""
     return {
-        **image_dict(row, retention_days=retention_days),
-        'owner': row.owner,
-        'admin_url': admin_url(row.rel_path),
-        'admin_thumb_url': admin_url(row.thumb_path),
+        **view.model_dump(mode='json'),
+        'admin_url': admin_url(view.url),
+        'admin_thumb_url': admin_url(view.thumb_url) if view.thumb_url else None,
     }
 
 
@@ -112,7 +109,7 @@ def create_router(services: Services) -> APIRouter:
         if entry is None:
             raise _error(404, 'not_found', 'No such server.')
         jobs = await data.server_history(server_id, limit=history) if history else []
-        return {**server_dict(entry), 'history': [j.as_dict() for j in jobs]}
+        return {**server_dict(entry), 'history': [j.model_dump(mode='json') for j in jobs]}
 
     @api.post('/servers', status_code=201)
     async def add_server(body: ServerCreate) -> dict:
@@ -154,7 +151,7 @@ def create_router(services: Services) -> APIRouter:
     @api.get('/users')
     async def list_users() -> dict:
         """Every user with jobs, images, bytes, quota and block state."""
-        return {'items': [u.as_dict() for u in await data.users()]}
+        return {'items': [u.model_dump(mode='json') for u in await data.users()]}
 
     @api.patch('/users/{user_id}')
     async def update_user(user_id: str, body: UserUpdate) -> dict:
@@ -163,7 +160,7 @@ def create_router(services: Services) -> APIRouter:
         if fields.get('blocked') is None:
             fields.pop('blocked', None)
         try:
-            return (await data.update_user(user_id, **fields)).as_dict()
+            return (await data.update_user(user_id, **fields)).model_dump(mode='json')
         except ImageProblem as error:
             raise image_problem(error) from error
 
@@ -182,7 +179,7 @@ def create_router(services: Services) -> APIRouter:
             user_id=user_id or None, page=page, size=size, include=include, from_date=from_date, to_date=to_date
         )
         return {
-            'items': [admin_image_dict(r, retention) for r in result.items],
+            'items': [admin_image_dict(view) for view in result.items],
             'page': result.page,
             'size': result.size,
             'total': result.total,
@@ -193,19 +190,19 @@ def create_router(services: Services) -> APIRouter:
     async def delete_image(image_id: str) -> dict:
         """Move any user's image to the trash."""
         try:
-            row = await data.delete_image(image_id)
+            view = await data.delete_image(image_id)
         except ImageProblem as error:
             raise image_problem(error) from error
-        return admin_image_dict(row, retention)
+        return admin_image_dict(view)
 
     @api.post('/images/{image_id}/restore')
     async def restore_image(image_id: str) -> dict:
         """Bring any user's image back from the trash."""
         try:
-            row = await data.restore_image(image_id)
+            view = await data.restore_image(image_id)
         except ImageProblem as error:
             raise image_problem(error) from error
-        return admin_image_dict(row, retention)
+        return admin_image_dict(view)
 
     @api.get('/outputs/{rel_path:path}', include_in_schema=False)
     async def output_file(rel_path: str) -> FileResponse:

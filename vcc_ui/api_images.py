@@ -13,10 +13,9 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from vcc_ui.api import User, _error
-from vcc_ui.models import Image
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import MAX_TAGS, ImageFilter, ImageProblem, UploadRejected
-from vcc_ui.services.images import MAX_BULK, image_dict
+from vcc_ui.services.image_meta import MAX_TAGS, ImageFilter, ImageProblem, ImageView, UploadRejected
+from vcc_ui.services.images import MAX_BULK
 from vcc_ui.services.shares import PUBLIC_PREFIXES, SHARE_PATH
 from vcc_ui.services.storage import StorageError
 
@@ -69,7 +68,6 @@ def _problem(error: ImageProblem) -> Exception:
 def create_router(services: Services) -> APIRouter:
     """Build the gallery, inputs and share routes bound to one Services instance."""
     images, shares = services.images, services.shares
-    retention = services.settings.trash_retention_days
 
     async def ready() -> None:
         await services.ready.wait()
@@ -77,8 +75,8 @@ def create_router(services: Services) -> APIRouter:
     router = APIRouter()
     api = APIRouter(prefix='/api/v1', dependencies=[Depends(ready)], tags=['images'])
 
-    def item(row: Image) -> dict:
-        return image_dict(row, retention_days=retention)
+    def item(view: ImageView) -> dict:
+        return view.model_dump(mode='json')
 
     async def listing(user: str, page: int, size: int, kinds: tuple[str, ...], **criteria: object) -> dict:
         result = await images.page(user, page=page, size=size, filters=ImageFilter(kind=kinds, **criteria))
@@ -90,11 +88,11 @@ def create_router(services: Services) -> APIRouter:
             'has_more': result.has_more,
         }
 
-    async def owned(user: str, image_id: str, kinds: tuple[str, ...]) -> Image:
-        row = await images.get(user, image_id)
-        if row is None or row.kind not in kinds:
+    async def owned(user: str, image_id: str, kinds: tuple[str, ...]) -> ImageView:
+        view = await images.get(user, image_id)
+        if view is None or view.kind not in kinds:
             raise _error(404, 'not_found', 'No such image.')
-        return row
+        return view
 
     async def change(coro) -> dict:
         try:

@@ -15,6 +15,7 @@ from nicegui.testing import User
 from tests.gallery import add_image
 from vcc_ui.models import Image
 from vcc_ui.services import Services
+from vcc_ui.services.image_meta import ImageView
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -59,7 +60,7 @@ async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
     assert await check()
 
 
-async def row_of(services: Services, owner: str, image_id: str) -> Image:
+async def row_of(services: Services, owner: str, image_id: str) -> ImageView:
     row = await services.images.get(owner, image_id)
     assert row is not None
     return row

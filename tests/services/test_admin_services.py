@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from tests.images import png_bytes
-from vcc_ui.models import JobStatus
+from vcc_ui.models import Job, JobStatus
 from vcc_ui.services import auth as auth_module
 from vcc_ui.services.admin import AdminAuth
+from vcc_ui.services.admin_data import ServerJob
 from vcc_ui.services.auth import RateLimiter
 from vcc_ui.services.image_meta import ImageProblem
 from vcc_ui.services.jobs import SubmitError
@@ -104,3 +106,32 @@ async def test_admin_credentials_sessions_and_basic(monkeypatch: pytest.MonkeyPa
         assert not (await auth.basic('Basic ' + base64.b64encode(b'boss:no').decode(), '1.2.3.4')).ok
     assert (await auth.basic(header, '1.2.3.4')).retry_after > 0  # limited per client
     assert (await auth.basic(header, '5.6.7.8')).ok
+
+
+def test_a_server_history_item_is_typed_and_serializes_as_the_api_always_did() -> None:
+    queued = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+    job = Job(
+        id='j' * 32,
+        owner=USER_A,
+        workflow_id='sd15_txt2img',
+        mode='txt2img',
+        status=JobStatus.COMPLETED,
+        queued_at=queued,
+        started_at=queued + timedelta(seconds=1),
+        finished_at=queued + timedelta(seconds=4, microseconds=500_000),
+    )
+    item = ServerJob.of(job)
+    assert item.duration == 3.5 and item.queued_at == queued
+    assert item.model_dump(mode='json') == {
+        'id': 'j' * 32,
+        'owner': USER_A,
+        'workflow_id': 'sd15_txt2img',
+        'status': 'completed',
+        'queued_at': queued.isoformat(),
+        'started_at': (queued + timedelta(seconds=1)).isoformat(),
+        'finished_at': (queued + timedelta(seconds=4, microseconds=500_000)).isoformat(),
+        'duration': 3.5,
+        'error': None,
+    }
+    assert list(item.model_dump(mode='json'))[-2:] == ['duration', 'error']
+    assert ServerJob.of(Job(id='k' * 32, owner=USER_A, workflow_id='x', mode='txt2img')).duration is None

@@ -17,8 +17,10 @@ from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
 from vcc_ui.models import Image, User
-from vcc_ui.services.images import ImageFilter, ImageIndex, ImageNotFound, ImageProblem, QuotaExceeded
-from vcc_ui.services.storage import ImageRejected
+from vcc_ui.services.admin_data import AdminData
+from vcc_ui.services.image_meta import AdminImageView, ImageView
+from vcc_ui.services.images import ImageFilter, ImageIndex, ImageNotFound, ImageProblem, QuotaExceeded, Usage
+from vcc_ui.services.storage import ImageRejected, Storage
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -48,7 +50,9 @@ def sidecar(index: ImageIndex, row: Image) -> dict:
 
 @pytest.mark.parametrize('make', [png_bytes, jpeg_bytes, webp_bytes])
 async def test_upload_input_stores_file_thumbnail_sidecar_and_row(index: ImageIndex, make) -> None:
-    row = await index.upload_input(USER_A, make(40, 30), '../../evil/photo.png')
+    view = await index.upload_input(USER_A, make(40, 30), '../../evil/photo.png')
+    row = await index.row(USER_A, view.id)
+    assert row is not None and view.url == Storage.url(row.rel_path) and view.thumb_url == Storage.url(row.thumb_path)
     assert row.kind == 'input' and row.owner == USER_A and (row.width, row.height) == (40, 30)
     assert row.rel_path.startswith(f'users/{USER_A}/inputs/') and row.original_filename == 'photo.png'
     assert index.storage.resolve(row.rel_path).is_file() and index.storage.resolve(row.thumb_path).is_file()
@@ -92,8 +96,10 @@ async def test_copy_to_inputs_makes_a_new_input_image(index: ImageIndex) -> None
     generated = await add_image(index, USER_A, created=DAY1, prompt='castle')
     copy = await index.copy_to_inputs(USER_A, generated.id)
     assert copy.id != generated.id and copy.kind == 'input' and copy.sha256 == generated.sha256
-    assert copy.prompt == 'castle' and sidecar(index, copy)['source_image_id'] == generated.id
-    assert index.storage.resolve(copy.rel_path).is_file()
+    stored = await index.row(USER_A, copy.id)
+    assert stored is not None and stored.owner == USER_A
+    assert copy.prompt == 'castle' and sidecar(index, stored)['source_image_id'] == generated.id
+    assert index.storage.resolve(stored.rel_path).is_file()
     assert (await index.page(USER_A, kind='generated')).total == 1
 
 
@@ -260,3 +266,136 @@ async def test_change_rebuilds_a_corrupt_sidecar_from_the_row(index: ImageIndex)
     await index.set_favorite(USER_A, row.id, True)
     meta = json.loads(index.storage.resolve(row.rel_path.replace('.png', '.json')).read_text(encoding='utf-8'))
     assert meta['favorite'] is True and meta['prompt'] == 'kept' and meta['sha256'] == row.sha256
+
+
+# ---- shared queries: the gallery and the admin pages ----------------------------------------------------------
+
+
+async def test_the_gallery_and_the_admin_listing_give_the_same_rows_for_one_filter(index: ImageIndex) -> None:
+    rows = [await add_image(index, USER_A, created=DAY1 + timedelta(days=i)) for i in range(4)]
+    await add_image(index, USER_B, created=DAY1 + timedelta(days=1))
+    await index.delete(USER_A, rows[2].id)
+    admin = AdminData(index.writer, index, index.settings)
+    days = {'from_date': date(2025, 3, 2), 'to_date': date(2025, 3, 4)}
+    for status, include in [('active', 'active'), ('trash', 'trash'), (None, 'all')]:
+        mine = await index.page(USER_A, size=2, filters=ImageFilter(status=status, **days))
+        seen = await admin.images_page(user_id=USER_A, size=2, include=include, **days)
+        assert [r.id for r in mine.items] == [r.id for r in seen.items] and mine.total == seen.total
+        assert mine.has_more == seen.has_more
+    everyone = await admin.images_page(include='all', **days)
+    assert everyone.total == 4 and [r.id for r in everyone.items][:2] == [rows[3].id, rows[2].id]
+    assert [r.id for r in (await index.page(USER_A, filters=ImageFilter(status=None))).items] == [
+        r.id for r in reversed(rows)
+    ]
+
+
+async def test_the_admin_user_summary_counts_like_the_users_own_usage(index: ImageIndex) -> None:
+    kept, trashed = [await add_image(index, USER_A, created=DAY1) for _ in range(2)]
+    await index.delete(USER_A, trashed.id)
+    await index.writer.write(lambda db: db.add(User(id=USER_A, quota_max_images=9)))
+    admin = AdminData(index.writer, index, index.settings)
+    usage = await index.usage(USER_A)
+    summary = await admin.user(USER_A)
+    assert summary is not None
+    assert (usage.images, usage.bytes, usage.trash_images, usage.trash_bytes) == (1, kept.bytes, 1, trashed.bytes)
+    assert (summary.images, summary.bytes, summary.trash_images) == (usage.images, usage.bytes, usage.trash_images)
+    assert (summary.max_images, summary.max_bytes, summary.quota_max_images) == (9, usage.max_bytes, 9)
+    dumped = summary.model_dump(mode='json')
+    assert list(dumped) == [
+        'id',
+        'display_name',
+        'created_at',
+        'last_seen',
+        'blocked',
+        'jobs',
+        'images',
+        'bytes',
+        'trash_images',
+        'quota_max_bytes',
+        'quota_max_images',
+        'max_bytes',
+        'max_images',
+    ]
+    assert summary.created_at is not None and dumped['created_at'] == summary.created_at.isoformat()
+    assert await index.usage(USER_B) == Usage(bytes=0, images=0, max_bytes=0, max_images=0)
+
+
+# ---- typed views ----------------------------------------------------------------------------------------------
+
+API_IMAGE_KEYS = [
+    'id',
+    'kind',
+    'url',
+    'thumb_url',
+    'mime',
+    'bytes',
+    'width',
+    'height',
+    'sha256',
+    'created_at',
+    'status',
+    'workflow_id',
+    'mode',
+    'prompt',
+    'negative_prompt',
+    'seed',
+    'aspect_ratio',
+    'job_id',
+    'server',
+    'tags',
+    'favorite',
+    'original_filename',
+    'trashed_at',
+    'purge_at',
+]
+
+
+async def test_image_view_has_typed_fields_and_serializes_as_the_api_always_did(index: ImageIndex) -> None:
+    row = await add_image(index, USER_A, created=DAY1, prompt='a fox')
+    view = await index.delete(USER_A, row.id)
+    assert isinstance(view, ImageView) and view.created_at == DAY1 and isinstance(view.trashed_at, datetime)
+    assert view.purge_at == view.trashed_at + timedelta(days=30) == index.purge_at(view)
+    with pytest.raises(ValueError, match='frozen'):
+        view.status = 'active'  # type: ignore[misc]
+    dumped = view.model_dump(mode='json')
+    assert list(dumped) == API_IMAGE_KEYS
+    assert dumped == {
+        'id': row.id,
+        'kind': 'generated',
+        'url': Storage.url(row.rel_path),
+        'thumb_url': Storage.url(row.thumb_path),
+        'mime': 'image/png',
+        'bytes': row.bytes,
+        'width': 32,
+        'height': 32,
+        'sha256': row.sha256,
+        'created_at': DAY1.isoformat(),
+        'status': 'trash',
+        'workflow_id': 'sd15_txt2img',
+        'mode': None,
+        'prompt': 'a fox',
+        'negative_prompt': None,
+        'seed': 1,
+        'aspect_ratio': '1:1',
+        'job_id': None,
+        'server': None,
+        'tags': [],
+        'favorite': False,
+        'original_filename': 'out.png',
+        'trashed_at': view.trashed_at.isoformat(),
+        'purge_at': view.purge_at.isoformat(),
+    }
+    assert json.loads(view.model_dump_json()) == dumped
+    restored = await index.restore(USER_A, row.id)
+    assert (restored.trashed_at, restored.purge_at) == (None, None)
+    assert restored.model_dump(mode='json')['trashed_at'] is None
+
+
+async def test_the_admin_view_adds_the_owner(index: ImageIndex) -> None:
+    row = await add_image(index, USER_A, created=DAY1)
+    seen = (await AdminData(index.writer, index, index.settings).images_page()).items
+    assert [type(v) for v in seen] == [AdminImageView] and seen[0].owner == USER_A
+    assert seen[0].model_dump(mode='json') == {
+        **(await index.get(USER_A, row.id)).model_dump(mode='json'),
+        'owner': USER_A,
+    }

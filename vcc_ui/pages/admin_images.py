@@ -9,11 +9,10 @@ from nicegui import ui
 
 from vcc_ui.admin import admin_url
 from vcc_ui.i18n import t
-from vcc_ui.models import Image
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageProblem, human_bytes
+from vcc_ui.services.image_meta import AdminImageView, ImageProblem, human_bytes
 from vcc_ui.services.images import ImagePage
 
 PAGE_SIZE = 48
@@ -41,7 +40,7 @@ class ImagesPage:
         self.services = services
         self.data = services.admin_data
         self.retention = services.settings.trash_retention_days
-        self.result: ImagePage | None = None
+        self.result: ImagePage[AdminImageView] | None = None
         admin_header('/admin/images')
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
             with ui.row().classes('w-full items-center gap-2'):
@@ -134,12 +133,12 @@ class ImagesPage:
             for row in self.result.items:
                 self._tile(row)
 
-    def _tile(self, row: Image) -> None:
+    def _tile(self, row: AdminImageView) -> None:
         trashed = row.status == 'trash'
         faded = ' opacity-70' if trashed else ''
         with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
-            with ui.link(target=admin_url(row.rel_path), new_tab=True).classes('block w-full'):
-                Img(admin_url(row.thumb_path or row.rel_path) or '', alt=row.prompt or row.id).classes(
+            with ui.link(target=admin_url(row.url), new_tab=True).classes('block w-full'):
+                Img(admin_url(row.thumb_url or row.url), alt=row.prompt or row.id).classes(
                     'w-full aspect-square object-cover bg-slate-100'
                 )
             with ui.column().classes('w-full gap-0 p-2 text-xs'):

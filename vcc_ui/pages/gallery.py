@@ -15,8 +15,8 @@ from vcc_ui.pages.frame import current_user
 from vcc_ui.pages.widgets.gallery_lightbox import GalleryLightbox
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageFilter, ImageProblem
-from vcc_ui.services.images import ImagePage, image_dict
+from vcc_ui.services.image_meta import ImageFilter, ImageProblem, ImageView
+from vcc_ui.services.images import ImagePage
 from vcc_ui.services.jobs import JobView
 
 SEARCH_DEBOUNCE_MS = 400
@@ -67,7 +67,6 @@ class GalleryPage:
                 lang=self.lang,
                 fetch=self.fetch,
                 empty_key='gallery_empty',
-                retention_days=services.settings.trash_retention_days,
                 on_open=self._open,
             )
         self.grid.on_selection.append(self._selection_changed)
@@ -198,7 +197,7 @@ class GalleryPage:
             favorite=True if self.favorite.value else None,
         )
 
-    async def fetch(self, page: int, size: int) -> ImagePage:
+    async def fetch(self, page: int, size: int) -> ImagePage[ImageView]:
         """One page of images under the current filters."""
         return await self.services.images.page(self.user, page=page, size=size, filters=self.filters())
 
@@ -230,13 +229,8 @@ class GalleryPage:
         if self.view.value != 'active' or self._filtered():
             return
         rows = [await self.services.images.get(self.user, image_id) for image_id in view.image_ids]
-        retention = self.services.settings.trash_retention_days
         self.grid.prepend(
-            [
-                image_dict(row, retention_days=retention)
-                for row in reversed(rows)
-                if row is not None and row.status == 'active' and row.kind == 'generated'
-            ]
+            [row for row in reversed(rows) if row is not None and row.status == 'active' and row.kind == 'generated']
         )
 
     def clear_filters(self) -> None:

@@ -15,7 +15,8 @@ from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.pages.widgets.lora_picker import LoraPicker
 from vcc_ui.pages.widgets.thumb_strip import ThumbStrip
 from vcc_ui.services import Services
-from vcc_ui.services.images import ImageProblem, image_dict
+from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.images import ImageProblem
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.storage import ImageRejected
 from vcc_ui.services.workflows import SEED_MAX, STEPS_MAX, STEPS_MIN, Template, Workflow
@@ -284,8 +285,8 @@ class GeneratePage:
             except (ImageRejected, ImageProblem) as error:
                 self.slot.show_error(t('gen_upload_failed', reason=str(error)))
                 return
-            self.strip.add(image_dict(row))
-        self.slot.set(image_dict(row))
+            self.strip.add(row)
+        self.slot.set(row)
 
     async def upload(self, data: bytes, filename: str) -> None:
         """Store an uploaded file in the inputs library and select it; a bad file gets a clear reason."""
@@ -301,19 +302,17 @@ class GeneratePage:
             self.slot.show_error(message)
             ui.notify(message, type='warning')
             return
-        image = image_dict(row)
-        self.strip.add(image)
-        self.slot.set(image)
+        self.strip.add(row)
+        self.slot.set(row)
 
-    def _new_images(self, images: list[dict]) -> None:
+    def _new_images(self, images: list[ImageView]) -> None:
         for image in reversed(images):
             self.strip.add(image)
 
     async def _load_recent(self) -> None:
         result = await self.services.images.page(self.user, size=STRIP_SIZE)
-        images = [image_dict(row) for row in result.items]
-        self.jobs.remember(images)
-        for image in images:
+        self.jobs.remember(result.items)
+        for image in result.items:
             self.strip.add(image, front=False)
 
     # ---- submit ------------------------------------------------------------------------------------------------
@@ -329,7 +328,7 @@ class GeneratePage:
         if workflow.accepts('steps') and self.steps.value:
             params['steps'] = int(self.steps.value)
         if workflow.needs_input_image:
-            params['input_image'] = self.slot.image['id'] if self.slot.image else None
+            params['input_image'] = self.slot.image.id if self.slot.image else None
         if workflow.accepts('lora'):
             params.update(self.lora.params())
         return params

@@ -11,7 +11,7 @@ from vcc_ui.pages.frame import current_user
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageFilter, ImageProblem, QuotaExceeded, UploadRejected
+from vcc_ui.services.image_meta import ImageFilter, ImageProblem, ImageView, QuotaExceeded, UploadRejected
 from vcc_ui.services.images import ImagePage
 
 ACCEPT = '.png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp'
@@ -85,13 +85,12 @@ class InputsPage:
                 lang=self.lang,
                 fetch=self.fetch,
                 empty_key='inputs_empty',
-                retention_days=services.settings.trash_retention_days,
                 on_open=self._open,
                 extras=self._tile_button,
                 selectable=False,
             )
 
-    async def fetch(self, page: int, size: int) -> ImagePage:
+    async def fetch(self, page: int, size: int) -> ImagePage[ImageView]:
         """One page of the library under the current kind and view."""
         filters = ImageFilter(kind=KINDS[self.kind.value or 'all'], status=self.view.value or 'active')
         return await self.services.images.page(self.user, page=page, size=size, filters=filters)
@@ -103,13 +102,13 @@ class InputsPage:
     def _open(self, index: int) -> None:
         self.lightbox.open(self.grid.items, index)
 
-    def _tile_button(self, item: dict) -> None:
-        if item['status'] == 'trash':
-            ui.button(icon='restore_from_trash', on_click=lambda: self.change(item['id'], restore=True)).props(
+    def _tile_button(self, item: ImageView) -> None:
+        if item.status == 'trash':
+            ui.button(icon='restore_from_trash', on_click=lambda: self.change(item.id, restore=True)).props(
                 'round dense unelevated size=sm color=primary'
             ).classes('absolute top-1 right-1').tooltip(self.t('gal_restore')).mark('input-restore')
         else:
-            ui.button(icon='delete', on_click=lambda: self.change(item['id'], restore=False)).props(
+            ui.button(icon='delete', on_click=lambda: self.change(item.id, restore=False)).props(
                 'round dense unelevated size=sm color=white text-color=negative'
             ).classes('absolute top-1 right-1').tooltip(self.t('gal_delete')).mark('input-delete')
 

@@ -11,15 +11,17 @@ import os
 import tarfile
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from vcc_ui.db import session
 from vcc_ui.models import Image, User, utcnow
+from vcc_ui.services.dbwriter import read, write
+from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.queries import image_conditions
 from vcc_ui.services.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -54,18 +56,14 @@ def backup(
     progress: Progress = lambda done, total: None,
 ) -> dict[str, int]:
     """Write every image created in [from_date, to_date] (UTC days, any user, any status) to a tar file."""
-    start = datetime.combine(from_date, time.min, UTC)
-    end = datetime.combine(to_date + timedelta(days=1), time.min, UTC)
-    with session(engine) as db:
-        rows = list(
-            db.exec(
-                select(Image)
-                .where(col(Image.created_at) >= start, col(Image.created_at) < end)
-                .order_by(col(Image.created_at))
-            ).all()
-        )
+    where = image_conditions(ImageFilter(from_date=from_date, to_date=to_date, status=None))
+
+    def query(db: Session) -> tuple[list[Image], list[User]]:
+        rows = list(db.exec(select(Image).where(*where).order_by(col(Image.created_at))).all())
         owners = {r.owner for r in rows}
-        users = list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
+        return rows, list(db.exec(select(User).where(col(User.id).in_(owners))).all()) if owners else []
+
+    rows, users = read(engine, query)
     hashes: dict[str, str] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f'.{out.name}.tmp')
@@ -142,10 +140,7 @@ def restore(
         for done, rel in enumerate(files, 1):  # pass 2: write
             progress(done, len(files))
             _write(storage.resolve(rel), tar.extractfile(f'files/{rel}').read())  # type: ignore[union-attr]
-    with session(engine) as db:
-        for row in [*users, *images]:
-            db.merge(row)
-        db.commit()
+    write(engine, lambda db: [db.merge(row) for row in [*users, *images]])
     log.info('restored %d image row(s) and %d file(s) from %s', len(images), len(files), archive)
     return {'images': len(images), 'files': len(files), 'users': len(users)}
 

@@ -1,4 +1,8 @@
-"""One writer task for the database: writes run in order, batched into one transaction when they pile up."""
+"""The one way to write to the database: `write` commits fn(session) in one transaction; `DbWriter` queues them.
+
+The running app writes only through a started `DbWriter` (writes run in order, batched into one transaction when
+they pile up); the ops commands, which run without an event loop, call `write` directly.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,20 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
 Write = Callable[[Session], Any]
+
+
+def write(engine: Engine, fn: Write) -> Any:
+    """Run fn(session) in one transaction and return its result once committed."""
+    with session(engine) as db:
+        result = fn(db)
+        db.commit()
+        return result
+
+
+def read(engine: Engine, fn: Write) -> Any:
+    """Run a read-only fn(session) and return its result."""
+    with session(engine) as db:
+        return fn(db)
 
 
 class DbWriter:
@@ -51,12 +69,7 @@ class DbWriter:
 
     async def read(self, fn: Write) -> Any:
         """Run a read-only fn(session) in a thread, outside the writer queue."""
-
-        def run() -> Any:
-            with session(self.engine) as db:
-                return fn(db)
-
-        return await asyncio.to_thread(run)
+        return await asyncio.to_thread(read, self.engine, fn)
 
     async def _run(self) -> None:
         while True:
@@ -77,10 +90,7 @@ class DbWriter:
                 self._queue.task_done()
 
     def _commit(self, batch: list[tuple[Write, asyncio.Future | None]]) -> list[Any]:
-        with session(self.engine) as db:
-            results = [fn(db) for fn, _ in batch]
-            db.commit()
-            return results
+        return write(self.engine, lambda db: [fn(db) for fn, _ in batch])
 
     def _commit_one(self, item: tuple[Write, asyncio.Future | None]) -> Any:
         try:

@@ -1,14 +1,16 @@
-"""Plain values of the image index: filters, errors, quota usage, tags, and the sidecar <-> row mapping."""
+"""Plain values of the image index: views, filters, errors, quota usage, tags, and the sidecar <-> row mapping."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from vcc_ui.models import Image
-from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected
+from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage
 
 MAX_TAGS = 20
 MAX_TAG_LEN = 32
@@ -26,6 +28,57 @@ ROW_FIELDS = (
     'server',
     'original_filename',
 )
+
+
+# A moment that JSON shows as datetime.isoformat() ('+00:00', not pydantic's 'Z'), like the API always did.
+IsoTime = Annotated[datetime, PlainSerializer(lambda when: when.isoformat(), return_type=str, when_used='json')]
+
+
+class ImageView(BaseModel):
+    """An image as the pages and the REST API show it; the field names are the JSON keys of the API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    url: str
+    thumb_url: str | None
+    mime: str
+    bytes: int
+    width: int
+    height: int
+    sha256: str
+    created_at: IsoTime
+    status: str
+    workflow_id: str | None
+    mode: str | None
+    prompt: str | None
+    negative_prompt: str | None
+    seed: int | None
+    aspect_ratio: str | None
+    job_id: str | None
+    server: str | None
+    tags: list[str]
+    favorite: bool
+    original_filename: str | None
+    trashed_at: IsoTime | None
+    purge_at: IsoTime | None  # when a trashed image is removed for good
+
+    @classmethod
+    def of(cls, row: Image, *, purge_at: datetime | None = None) -> Self:
+        """Return the view of an image row."""
+        copied = {name: getattr(row, name) for name in cls.model_fields if name not in _DERIVED}
+        thumb_url = Storage.url(row.thumb_path) if row.thumb_path else None
+        return cls(url=Storage.url(row.rel_path), thumb_url=thumb_url, purge_at=purge_at, **copied)
+
+
+class AdminImageView(ImageView):
+    """An image as admins see it: with its owner."""
+
+    owner: str
+
+
+_DERIVED = frozenset({'url', 'thumb_url', 'purge_at'})
 
 
 class ImageProblem(Exception):
@@ -77,7 +130,7 @@ class ImageFilter:
     favorite: bool | None = None
     q: str | None = None
     kind: str | tuple[str, ...] | None = None
-    status: str = 'active'
+    status: str | None = 'active'
 
 
 def human_bytes(n: int) -> str:
@@ -98,6 +151,8 @@ class Usage:
     images: int
     max_bytes: int
     max_images: int
+    trash_bytes: int = 0
+    trash_images: int = 0
 
     def refusal(self, *, add_bytes: int, add_images: int) -> str | None:
         """Why adding this much is refused (saying how much to delete), or None."""

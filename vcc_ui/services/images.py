@@ -9,26 +9,27 @@ the row last, so an interrupted purge leaves a row without files, which `reindex
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Text, cast, delete
-from sqlmodel import Session, col, func, select
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
-from vcc_ui.models import Image, ShareLink, User, utcnow
+from vcc_ui.models import Image, ShareLink, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import (
     ImageFilter,
     ImageNotFound,
     ImageProblem,
+    ImageView,
     QuotaExceeded,
     UploadRejected,
     Usage,
@@ -39,6 +40,7 @@ from vcc_ui.services.image_meta import (
     sidecar_fields,
     sidecar_of_row,
 )
+from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
 from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
 from vcc_ui.settings import Settings
 
@@ -51,21 +53,21 @@ __all__ = [
     'QuotaExceeded',
     'UploadRejected',
     'Usage',
-    'image_dict',
 ]
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE_SIZE = 100
 MAX_BULK = 500
 PURGE_INTERVAL_SECONDS = 24 * 3600
 
+V = TypeVar('V', bound=ImageView)
+
 
 @dataclass(kw_only=True, slots=True)
-class ImagePage:
+class ImagePage(Generic[V]):
     """One page of a listing."""
 
-    items: list[Image]
+    items: list[V]
     page: int
     size: int
     total: int
@@ -74,35 +76,6 @@ class ImagePage:
     def has_more(self) -> bool:
         """Whether a next page exists."""
         return self.page * self.size < self.total
-
-
-def _like(text: str) -> str:
-    """Return a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped."""
-    return '%' + text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
-
-
-def _where(owner: str, f: ImageFilter) -> list[Any]:
-    """Return the SQL conditions of a filter, always scoped to one owner."""
-    where: list[Any] = [Image.owner == owner, Image.status == f.status]
-    kinds = (f.kind,) if isinstance(f.kind, str) else tuple(f.kind or ())
-    if kinds:
-        where.append(Image.kind == kinds[0] if len(kinds) == 1 else col(Image.kind).in_(kinds))
-    if f.from_date:
-        where.append(col(Image.created_at) >= datetime.combine(f.from_date, time.min, UTC))
-    if f.to_date:
-        where.append(col(Image.created_at) < datetime.combine(f.to_date + timedelta(days=1), time.min, UTC))
-    if f.aspect_ratio:
-        where.append(Image.aspect_ratio == f.aspect_ratio)
-    if f.workflow_id:
-        where.append(Image.workflow_id == f.workflow_id)
-    if f.favorite is not None:
-        where.append(Image.favorite == f.favorite)
-    if f.tag:
-        # NOTE: tags are a JSON list stored as json.dumps text on SQLite and PostgreSQL (json, not jsonb).
-        where.append(cast(Image.tags, Text).like(_like(json.dumps(f.tag.strip().lower())), escape='\\'))
-    if f.q and f.q.strip():
-        where.append(col(Image.prompt).ilike(_like(f.q.strip()), escape='\\'))
-    return where
 
 
 class ImageIndex:
@@ -124,69 +97,66 @@ class ImageIndex:
         size: int = 50,
         filters: ImageFilter | None = None,
         kind: str | tuple[str, ...] | None = None,
-    ) -> ImagePage:
+    ) -> ImagePage[ImageView]:
         """Return one page of the owner's images (active by default), newest first."""
-        size, page = max(1, min(size, MAX_PAGE_SIZE)), max(1, page)
+        page, size = page_bounds(page, size)
         f = filters or ImageFilter()
         if kind is not None:
-            f = ImageFilter(**{**{k: getattr(f, k) for k in f.__slots__}, 'kind': kind})
-        where = _where(owner, f)
+            f = replace(f, kind=kind)
+        rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=owner, page=page, size=size))
+        return ImagePage(items=[self.view(row) for row in rows], page=page, size=size, total=total)
 
-        def query(db: Session) -> ImagePage:
-            total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-            items = db.exec(
-                select(Image)
-                .where(*where)
-                .order_by(col(Image.created_at).desc(), col(Image.id).desc())
-                .offset((page - 1) * size)
-                .limit(size)
-            ).all()
-            return ImagePage(items=list(items), page=page, size=size, total=total)
-
-        return await self.writer.read(query)
-
-    async def get(self, owner: str, image_id: str) -> Image | None:
+    async def get(self, owner: str, image_id: str) -> ImageView | None:
         """Return one of the owner's images, or None (also for other owners' ids)."""
+        row = await self.row(owner, image_id)
+        return self.view(row) if row is not None else None
+
+    async def row(self, owner: str, image_id: str) -> Image | None:
+        """Return the row (with its file paths) of one of the owner's images, or None."""
         if not isinstance(image_id, str) or not IMAGE_ID_RE.fullmatch(image_id):
             return None
         row = await self.writer.read(lambda db: db.get(Image, image_id))
         return row if row is not None and row.owner == owner else None
 
-    def purge_at(self, row: Image) -> datetime | None:
+    def view(self, row: Image) -> ImageView:
+        """Return how the pages and the API show an image row."""
+        return ImageView.of(row, purge_at=self.purge_at(row))
+
+    def purge_at(self, row: Image | ImageView) -> datetime | None:
         """When a trashed image will be removed for good."""
         return row.trashed_at + timedelta(days=self.settings.trash_retention_days) if row.trashed_at else None
 
     # ---- metadata changes ------------------------------------------------------------------------------------
 
-    async def set_favorite(self, owner: str, image_id: str, favorite: bool) -> Image:
+    async def set_favorite(self, owner: str, image_id: str, favorite: bool) -> ImageView:
         """Mark or unmark one of the owner's images as a favourite."""
         return (await self._change(owner, [image_id], {'favorite': bool(favorite)}, strict=True))[0]
 
-    async def set_tags(self, owner: str, image_id: str, tags: list[str]) -> Image:
+    async def set_tags(self, owner: str, image_id: str, tags: list[str]) -> ImageView:
         """Replace the tags of one of the owner's images (normalised: trimmed, lower case, unique)."""
         return (await self._change(owner, [image_id], {'tags': normalize_tags(tags)}, strict=True))[0]
 
-    async def delete(self, owner: str, image_id: str) -> Image:
+    async def delete(self, owner: str, image_id: str) -> ImageView:
         """Move one of the owner's images to the trash."""
         return (await self.bulk_delete(owner, [image_id], strict=True))[0]
 
-    async def restore(self, owner: str, image_id: str) -> Image:
+    async def restore(self, owner: str, image_id: str) -> ImageView:
         """Bring one of the owner's images back from the trash."""
         return (await self.bulk_restore(owner, [image_id], strict=True))[0]
 
-    async def bulk_delete(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[Image]:
-        """Move the owner's listed images to the trash; return the rows changed (others' ids are skipped)."""
+    async def bulk_delete(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[ImageView]:
+        """Move the owner's listed images to the trash; return the images changed (others' ids are skipped)."""
         return await self._change(owner, image_ids, {'status': 'trash', 'trashed_at': utcnow()}, strict=strict)
 
-    async def bulk_restore(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[Image]:
-        """Bring the owner's listed images back from the trash; return the rows changed."""
+    async def bulk_restore(self, owner: str, image_ids: list[str], *, strict: bool = False) -> list[ImageView]:
+        """Bring the owner's listed images back from the trash; return the images changed."""
         return await self._change(owner, image_ids, {'status': 'active', 'trashed_at': None}, strict=strict)
 
-    async def _change(self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool) -> list[Image]:
+    async def _change(
+        self, owner: str, image_ids: list[str], fields: dict[str, Any], *, strict: bool
+    ) -> list[ImageView]:
         ids = ids_of(image_ids, MAX_BULK)
-        rows = await self.writer.read(
-            lambda db: list(db.exec(select(Image).where(col(Image.id).in_(ids), Image.owner == owner)).all())
-        )
+        rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if 'status' in fields:  # restore only trashed rows, trash only active ones
             rows = [r for r in rows if r.status != fields['status']]
         if strict and not rows:
@@ -206,7 +176,7 @@ class ImageIndex:
                 changed.append(current)
             return changed
 
-        return await self.writer.write(apply)
+        return [self.view(row) for row in await self.writer.write(apply)]
 
     def _write_sidecar(self, row: Image, fields: dict[str, Any]) -> None:
         """Update the sidecar of `row` with `fields` (rebuilt from the row when missing or unreadable)."""
@@ -223,7 +193,7 @@ class ImageIndex:
 
     # ---- inputs ----------------------------------------------------------------------------------------------
 
-    async def upload_input(self, owner: str, data: bytes, filename: str) -> Image:
+    async def upload_input(self, owner: str, data: bytes, filename: str) -> ImageView:
         """Store an uploaded png/jpg/webp in the owner's inputs library, or raise UploadRejected / QuotaExceeded."""
         if self.block_check and (refusal := await self.block_check(owner)):
             raise ImageProblem('blocked', refusal)
@@ -238,9 +208,9 @@ class ImageIndex:
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)
 
-    async def copy_to_inputs(self, owner: str, image_id: str) -> Image:
+    async def copy_to_inputs(self, owner: str, image_id: str) -> ImageView:
         """Copy one of the owner's generated or control images into the inputs library as a new input image."""
-        row = await self.get(owner, image_id)
+        row = await self.row(owner, image_id)
         if row is None or row.status != 'active':
             raise ImageNotFound()
         if row.kind == 'input':
@@ -251,7 +221,7 @@ class ImageIndex:
             log.warning('copy of %s failed: %s', row.id, error)
             raise ImageNotFound('The file of this image is missing.') from error
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
-        meta = {
+        meta: dict[str, Any] = {
             'original_filename': row.original_filename or os.path.basename(row.rel_path),
             'source_image_id': row.id,
             'prompt': row.prompt,
@@ -260,7 +230,7 @@ class ImageIndex:
         }
         return await self._store(owner, data, meta, None, prompt=row.prompt)
 
-    async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> Image:
+    async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> ImageView:
         try:
             stored: StoredFile = await asyncio.to_thread(
                 self.storage.save, owner=owner, kind='input', data=data, meta=meta, max_bytes=limit
@@ -289,30 +259,13 @@ class ImageIndex:
             await asyncio.to_thread(self.storage.delete, stored.rel_path)
             raise
         log.info('input image stored', extra={'owner': owner, 'image_id': row.id, 'bytes': row.bytes})
-        return row
+        return self.view(row)
 
     # ---- quotas ----------------------------------------------------------------------------------------------
 
     async def usage(self, owner: str) -> Usage:
         """Return what the owner's active images use and the limits that apply (0 = unlimited)."""
-
-        def query(db: Session) -> Usage:
-            used, count = db.exec(
-                select(func.coalesce(func.sum(Image.bytes), 0), func.count()).where(
-                    Image.owner == owner, Image.status == 'active'
-                )
-            ).one()
-            user = db.get(User, owner)
-            max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else None
-            max_images = user.quota_max_images if user and user.quota_max_images is not None else None
-            return Usage(
-                bytes=int(used),
-                images=int(count),
-                max_bytes=self.settings.quota_max_bytes if max_bytes is None else max_bytes,
-                max_images=self.settings.quota_max_images if max_images is None else max_images,
-            )
-
-        return await self.writer.read(query)
+        return await self.writer.read(lambda db: owner_usage(db, owner, self.settings))
 
     async def check_quota(self, owner: str, *, add_bytes: int = 0, add_images: int = 1) -> None:
         """Raise QuotaExceeded (saying what to delete) when adding this much would pass the owner's limits."""
@@ -334,11 +287,7 @@ class ImageIndex:
         """Like purge_trash; return how many images went and their bytes."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        rows: list[Image] = await self.writer.read(
-            lambda db: list(
-                db.exec(select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= cutoff)).all()
-            )
-        )
+        rows: list[Image] = await self.writer.read(lambda db: trash_rows(db, cutoff))
         purged = purged_bytes = 0
         for row in rows:
             try:
@@ -346,7 +295,7 @@ class ImageIndex:
             except StorageError as error:
                 log.warning('purge of %s skipped: %s', row.id, error)
                 continue
-            await self.writer.write(lambda db, i=row.id: _delete_row(db, i))
+            await self.writer.write(partial(delete_rows, image_ids=[row.id]))
             purged, purged_bytes = purged + 1, purged_bytes + row.bytes
         if rows:
             log.info('purged %d trashed image(s) older than %s days', purged, days)
@@ -358,14 +307,7 @@ class ImageIndex:
         """How many images (and bytes) a purge with these arguments would remove now."""
         days = self.settings.trash_retention_days if older_than_days is None else older_than_days
         cutoff = (now or utcnow()) - timedelta(days=days)
-        count, size = await self.writer.read(
-            lambda db: db.exec(
-                select(func.count(), func.coalesce(func.sum(Image.bytes), 0)).where(
-                    Image.status == 'trash', col(Image.trashed_at) <= cutoff
-                )
-            ).one()
-        )
-        return int(count), int(size)
+        return await self.writer.read(lambda db: trash_totals(db, cutoff))
 
     async def purge_loop(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
         """Purge the trash now and then once per interval, until cancelled."""
@@ -379,13 +321,7 @@ class ImageIndex:
     async def zip_images(self, owner: str, image_ids: list[str]) -> Path:
         """Write the owner's listed images into a temporary ZIP file and return its path (the caller removes it)."""
         ids = ids_of(image_ids, MAX_BULK)
-        rows = await self.writer.read(
-            lambda db: list(
-                db.exec(
-                    select(Image).where(col(Image.id).in_(ids), Image.owner == owner).order_by(col(Image.created_at))
-                ).all()
-            )
-        )
+        rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if not rows:
             raise ImageNotFound()
         return await asyncio.to_thread(self._zip, rows)
@@ -408,42 +344,7 @@ class ImageIndex:
         return Path(name)
 
 
-def _delete_row(db: Session, image_id: str) -> None:
-    """Delete an image row and its share links."""
-    db.exec(delete(ShareLink).where(col(ShareLink.image_id) == image_id))  # type: ignore[call-overload]
-    row = db.get(Image, image_id)
-    if row is not None:
-        db.delete(row)
-
-
-def image_dict(row: Image, *, retention_days: int | None = None) -> dict:
-    """The JSON shape of an image in API answers."""
-    purge_at = (
-        row.trashed_at + timedelta(days=retention_days) if row.trashed_at and retention_days is not None else None
-    )
-    return {
-        'id': row.id,
-        'kind': row.kind,
-        'url': Storage.url(row.rel_path),
-        'thumb_url': Storage.url(row.thumb_path) if row.thumb_path else None,
-        'mime': row.mime,
-        'bytes': row.bytes,
-        'width': row.width,
-        'height': row.height,
-        'sha256': row.sha256,
-        'created_at': row.created_at.isoformat(),
-        'status': row.status,
-        'workflow_id': row.workflow_id,
-        'mode': row.mode,
-        'prompt': row.prompt,
-        'negative_prompt': row.negative_prompt,
-        'seed': row.seed,
-        'aspect_ratio': row.aspect_ratio,
-        'job_id': row.job_id,
-        'server': row.server,
-        'tags': row.tags,
-        'favorite': row.favorite,
-        'original_filename': row.original_filename,
-        'trashed_at': row.trashed_at.isoformat() if row.trashed_at else None,
-        'purge_at': purge_at.isoformat() if purge_at else None,
-    }
+def delete_rows(db: Session, image_ids: list[str]) -> None:
+    """Delete image rows and their share links."""
+    db.exec(delete(ShareLink).where(col(ShareLink.image_id).in_(image_ids)))
+    db.exec(delete(Image).where(col(Image.id).in_(image_ids)))

@@ -8,15 +8,18 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Engine, delete
-from sqlmodel import SQLModel, col, func, select
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, select
 
-from vcc_ui.db import session
-from vcc_ui.models import Image, ShareLink, User
+from vcc_ui.models import Image, User
+from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.image_meta import MUTABLE, row_from_sidecar, sidecar_fields, sidecar_of_row
+from vcc_ui.services.images import delete_rows
+from vcc_ui.services.queries import ImageTotals, image_totals, usage_of, user_rows
 from vcc_ui.services.storage import IMAGE_ID_RE, OWNER_RE, ImageRejected, Storage, StorageError, sha256_bytes
 from vcc_ui.services.storage import sniff_image as sniff
 from vcc_ui.settings import Settings
@@ -134,8 +137,7 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
     """Compare the index with the folder; with fix=True the folder (originals + sidecars) wins and rows follow."""
     report = ReindexReport()
     originals, sidecars, temps = scan(storage)
-    with session(engine) as db:
-        rows = {r.rel_path: r for r in db.exec(select(Image)).all()}
+    rows: dict[str, Image] = read(engine, lambda db: {r.rel_path: r for r in db.exec(select(Image)).all()})
     total = len(originals) + len(rows)
     for done, rel in enumerate(sorted(originals), 1):
         progress(done, total)
@@ -153,7 +155,7 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
             if fix:
                 with contextlib.suppress(StorageError):
                     storage.delete(rel)
-                _delete_rows(engine, [row.id])
+                write(engine, partial(delete_rows, image_ids=[row.id]))
                 report.fixed += 1
     covered = {rel.rsplit('.', 1)[0] + '.json' for rel in originals}
     for rel in sorted(set(sidecars) - covered):
@@ -196,7 +198,8 @@ def _check_original(
     if row is None:
         report.files_without_rows.append(rel)
         if fix and meta is not None:
-            _merge(engine, row_from_sidecar(meta))
+            fresh = row_from_sidecar(meta)
+            write(engine, lambda db: db.merge(fresh))
             report.fixed += 1
     elif meta is not None and any(sidecar_fields({k: getattr(row, k)})[k] != meta.get(k) for k in MUTABLE):
         report.mismatched_rows.append(row.id)
@@ -216,35 +219,24 @@ def _check_original(
                 log.warning('cannot make a thumbnail for %s: %s', rel, error)
 
 
-def _merge(engine: Engine, row: Image) -> None:
-    with session(engine) as db:
-        db.merge(row)
-        db.commit()
-
-
 def _update(engine: Engine, image_id: str, values: dict[str, Any]) -> None:
-    with session(engine) as db:
+    def apply(db: Session) -> None:
         row = db.get(Image, image_id)
         if row is not None:
             for key, value in values.items():
                 setattr(row, key, value)
             db.add(row)
-            db.commit()
 
-
-def _delete_rows(engine: Engine, ids: list[str]) -> None:
-    with session(engine) as db:
-        db.exec(delete(ShareLink).where(col(ShareLink.image_id).in_(ids)))  # type: ignore[call-overload]
-        db.exec(delete(Image).where(col(Image.id).in_(ids)))  # type: ignore[call-overload]
-        db.commit()
+    write(engine, apply)
 
 
 def thumbnails(
     engine: Engine, storage: Storage, *, regenerate_all: bool = False, progress: Progress = _no_progress
 ) -> tuple[int, int]:
     """Make missing thumbnails (or all of them); return (made, failed)."""
-    with session(engine) as db:
-        rows = list(db.exec(select(Image.id, Image.rel_path, Image.thumb_path)).all())
+    rows: list[tuple[str, str, str | None]] = read(
+        engine, lambda db: list(db.exec(select(Image.id, Image.rel_path, Image.thumb_path)).all())
+    )
     made = failed = 0
     for done, (image_id, rel, thumb) in enumerate(rows, 1):
         progress(done, len(rows))
@@ -262,37 +254,36 @@ def thumbnails(
 
 def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
     """Return per user: active and trashed images and bytes, limits and whether they are over."""
-    with session(engine) as db:
-        sums = db.exec(
-            select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0)).group_by(
-                Image.owner, Image.status
-            )
-        ).all()
-        users = {u.id: u for u in db.exec(select(User)).all()}
-    report: dict[str, dict[str, Any]] = {}
-    for owner, status, count, used in sums:
-        entry = report.setdefault(owner, {'owner': owner, 'images': 0, 'bytes': 0, 'trash_images': 0, 'trash_bytes': 0})
-        prefix = '' if status == 'active' else 'trash_'
-        entry[f'{prefix}images'] += int(count)
-        entry[f'{prefix}bytes'] += int(used)
-    for owner, entry in report.items():
-        user = users.get(owner)
-        max_bytes = user.quota_max_bytes if user and user.quota_max_bytes is not None else settings.quota_max_bytes
-        max_images = user.quota_max_images if user and user.quota_max_images is not None else settings.quota_max_images
-        entry.update(
-            max_bytes=max_bytes,
-            max_images=max_images,
-            over=bool((max_bytes and entry['bytes'] > max_bytes) or (max_images and entry['images'] > max_images)),
+    totals: dict[str, ImageTotals] = read(engine, image_totals)
+    users: dict[str, User] = read(engine, lambda db: {u.id: u for u in user_rows(db)})
+    report = []
+    for owner, owner_totals in totals.items():
+        usage = usage_of(owner_totals, users.get(owner), settings)
+        over = (usage.max_bytes and usage.bytes > usage.max_bytes) or (
+            usage.max_images and usage.images > usage.max_images
         )
-    return sorted(report.values(), key=lambda e: -e['bytes'])
+        report.append(
+            {
+                'owner': owner,
+                'images': usage.images,
+                'bytes': usage.bytes,
+                'trash_images': usage.trash_images,
+                'trash_bytes': usage.trash_bytes,
+                'max_bytes': usage.max_bytes,
+                'max_images': usage.max_images,
+                'over': bool(over),
+            }
+        )
+    return sorted(report, key=lambda e: -e['bytes'])
 
 
 def reset(engine: Engine, storage: Storage) -> tuple[int, bool]:
     """Delete every row of every app table and the users/ folder; return (rows deleted, folder removed)."""
-    deleted = 0
-    with engine.begin() as connection:
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            deleted += connection.execute(table.delete()).rowcount or 0
+
+    def delete_all(db: Session) -> int:
+        return sum(db.exec(table.delete()).rowcount or 0 for table in reversed(SQLModel.metadata.sorted_tables))
+
+    deleted: int = write(engine, delete_all)
     users = storage.root / 'users'
     existed = users.is_dir()
     if existed:

@@ -108,7 +108,7 @@ class Shares:
             raise ShareGone('This share link was turned off by its owner.')
         if (now or utcnow()) >= link.expires_at:
             raise ShareGone(f'This share link expired on {link.expires_at:%Y-%m-%d %H:%M} UTC.')
-        row = await self.images.get(link.owner, link.image_id)
+        row = await self.images.row(link.owner, link.image_id)
         if row is None or row.status != 'active':
             raise ShareGone('The shared image is no longer available.')
         return row

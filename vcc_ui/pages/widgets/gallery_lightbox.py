@@ -12,8 +12,7 @@ from vcc_ui.pages.widgets.image_grid import ImageGrid, when
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.share_panel import SharePanel
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageProblem, QuotaExceeded, human_bytes
-from vcc_ui.services.images import image_dict
+from vcc_ui.services.image_meta import ImageProblem, ImageView, QuotaExceeded, human_bytes
 
 SWIPE_PX = 50
 SWIPE_JS = f"""(e) => {{
@@ -123,7 +122,7 @@ class GalleryLightbox:
         return ui.button(self.t(key), icon=icon, on_click=handler).props('outline dense no-caps').mark(marker)
 
     @property
-    def image(self) -> dict | None:
+    def image(self) -> ImageView | None:
         """The image shown now."""
         return self.grid.items[self.index] if 0 <= self.index < len(self.grid.items) else None
 
@@ -152,20 +151,20 @@ class GalleryLightbox:
         if image is None:
             self.dialog.close()
             return
-        trashed = image['status'] == 'trash'
-        self.img.props['alt'] = image['prompt'] or self.t(f'kind_{image["kind"]}')
-        self.img.set_source(image['url'])
-        self.download.props(f'href="{image["url"]}" download')
+        trashed = image.status == 'trash'
+        self.img.props['alt'] = image.prompt or self.t(f'kind_{image.kind}')
+        self.img.set_source(image.url)
+        self.download.props(f'href="{image.url}" download')
         self.counter.set_text(f'{self.index + 1} / {self.grid.total}')
         self.prev.set_enabled(self.index > 0)
         self.next.set_enabled(self.index < len(self.grid.items) - 1 or self.grid.has_more)
-        self.favorite.props(f'icon={"star" if image["favorite"] else "star_border"}')
+        self.favorite.props(f'icon={"star" if image.favorite else "star_border"}')
         for element in (self.favorite, self.actions, self.delete, self.tags, self.share_section):
             element.set_visibility(not trashed)
         self.restore.set_visibility(trashed)
-        self.use_input.set_visibility(image['kind'] != 'input')
-        self.again.set_visibility(image['kind'] == 'generated' and bool(image['workflow_id']))
-        self.tags.set_value(list(image['tags'] or []))
+        self.use_input.set_visibility(image.kind != 'input')
+        self.again.set_visibility(image.kind == 'generated' and bool(image.workflow_id))
+        self.tags.set_value(list(image.tags))
         self.meta.clear()
         with self.meta:
             for key, value in self._meta_rows(image):
@@ -173,27 +172,27 @@ class GalleryLightbox:
                     ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-28')
                     ui.label(value).classes('break-words min-w-0 whitespace-pre-wrap').mark(f'meta-{key}')
         if not trashed:
-            await self.share.show(image['id'])
+            await self.share.show(image.id)
 
-    def _meta_rows(self, image: dict) -> list[tuple[str, str]]:
-        rows = [
-            ('meta_prompt', image['prompt']),
-            ('meta_negative', image['negative_prompt']),
-            ('meta_seed', image['seed']),
-            ('meta_workflow', self.services.registry.title(image['workflow_id'] or '', self.lang)),
-            ('meta_mode', image['mode']),
-            ('meta_aspect', image['aspect_ratio']),
-            ('meta_size', f'{image["width"]} x {image["height"]}, {human_bytes(image["bytes"])}'),
-            ('meta_kind', self.t(f'kind_{image["kind"]}')),
-            ('meta_server', image['server']),
-            ('meta_file', image['original_filename']),
-            ('meta_created', when(image['created_at'])),
+    def _meta_rows(self, image: ImageView) -> list[tuple[str, str]]:
+        rows: list[tuple[str, object]] = [
+            ('meta_prompt', image.prompt),
+            ('meta_negative', image.negative_prompt),
+            ('meta_seed', image.seed),
+            ('meta_workflow', self.services.registry.title(image.workflow_id or '', self.lang)),
+            ('meta_mode', image.mode),
+            ('meta_aspect', image.aspect_ratio),
+            ('meta_size', f'{image.width} x {image.height}, {human_bytes(image.bytes)}'),
+            ('meta_kind', self.t(f'kind_{image.kind}')),
+            ('meta_server', image.server),
+            ('meta_file', image.original_filename),
+            ('meta_created', when(image.created_at)),
         ]
-        if image['status'] == 'trash':
+        if image.status == 'trash':
             rows.append(
                 (
                     'gal_view_trash',
-                    self.t('gal_trash_dates', deleted=when(image['trashed_at']), purge=when(image['purge_at'])),
+                    self.t('gal_trash_dates', deleted=when(image.trashed_at), purge=when(image.purge_at)),
                 )
             )
         return [(key, str(value)) for key, value in rows if value not in (None, '')]
@@ -215,31 +214,30 @@ class GalleryLightbox:
 
     # ---- actions -----------------------------------------------------------------------------------------------
 
-    async def _apply(self, change: Awaitable) -> None:
+    async def _apply(self, change: Awaitable[ImageView]) -> None:
         try:
-            row = await change
+            changed = await change
         except ImageProblem as error:
             ui.notify(self.t('gal_failed', reason=error.message), type='warning')
             return
-        item = image_dict(row, retention_days=self.services.settings.trash_retention_days)
-        self.grid.replace(item)
+        self.grid.replace(changed)
         await self._show()
 
     async def toggle_favorite(self) -> None:
         """Mark or unmark the image as a favourite."""
         if image := self.image:
-            await self._apply(self.services.images.set_favorite(self.user, image['id'], not image['favorite']))
+            await self._apply(self.services.images.set_favorite(self.user, image.id, not image.favorite))
 
     async def _tags_changed(self, e: events.ValueChangeEventArguments) -> None:
         image = self.image
-        if image is None or list(e.value or []) == list(image['tags'] or []):
+        if image is None or list(e.value or []) == image.tags:
             return
-        await self._apply(self.services.images.set_tags(self.user, image['id'], list(e.value or [])))
+        await self._apply(self.services.images.set_tags(self.user, image.id, list(e.value or [])))
 
     def copy_prompt(self) -> None:
         """Put the image's prompt on the clipboard."""
-        if (image := self.image) and image['prompt']:
-            ui.clipboard.write(image['prompt'])
+        if (image := self.image) and image.prompt:
+            ui.clipboard.write(image.prompt)
             ui.notify(self.t('lb_copied'))
 
     async def use_as_input(self) -> None:
@@ -247,7 +245,7 @@ class GalleryLightbox:
         if (image := self.image) is None:
             return
         try:
-            row = await self.services.images.copy_to_inputs(self.user, image['id'])
+            copy = await self.services.images.copy_to_inputs(self.user, image.id)
         except QuotaExceeded as error:
             ui.notify(self.t('gal_quota', reason=error.message), type='negative', multi_line=True)
             return
@@ -255,23 +253,23 @@ class GalleryLightbox:
             ui.notify(self.t('gal_failed', reason=error.message), type='warning')
             return
         ui.notify(self.t('lb_used_input'), type='positive')
-        ui.navigate.to(f'/?input={row.id}')  # NOTE: generate.prefill reads it
+        ui.navigate.to(f'/?input={copy.id}')  # NOTE: generate.prefill reads it
 
     def generate_again(self) -> None:
         """Open Generate with this image's settings."""
         if image := self.image:
-            ui.navigate.to(f'/?from={image["id"]}')  # NOTE: generate.prefill reads it
+            ui.navigate.to(f'/?from={image.id}')  # NOTE: generate.prefill reads it
 
     async def remove(self) -> None:
         """Move the image to the trash; the next one takes its place."""
         if image := self.image:
-            await self.on_delete([image['id']])
+            await self.on_delete([image.id])
             await self._after_removal()
 
     async def bring_back(self) -> None:
         """Restore the image from the trash."""
         if image := self.image:
-            await self.on_restore([image['id']])
+            await self.on_restore([image.id])
             await self._after_removal()
 
     async def _after_removal(self) -> None:

@@ -10,10 +10,11 @@ from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
-from vcc_ui.services.images import ImagePage, image_dict
+from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.images import ImagePage
 
-Fetch = Callable[[int, int], Awaitable[ImagePage]]
-TileExtras = Callable[[dict], None]
+Fetch = Callable[[int, int], Awaitable[ImagePage[ImageView]]]
+TileExtras = Callable[[ImageView], None]
 OnOpen = Callable[[int], Awaitable[None] | None]
 
 # NOTE: one IntersectionObserver per browser tab; an element with data-infinite gets a DOM 'visible' event whenever
@@ -46,14 +47,13 @@ def when(value: str | datetime | None) -> str:
 
 
 class ImageGrid:
-    """Shows image dicts newest first, fetching the next page when the end of the grid comes into view."""
+    """Shows images newest first, fetching the next page when the end of the grid comes into view."""
 
     def __init__(
         self,
         *,
         lang: str,
         fetch: Fetch,
-        retention_days: int,
         on_open: OnOpen,
         empty_key: str,
         extras: TileExtras | None = None,
@@ -62,13 +62,12 @@ class ImageGrid:
     ) -> None:
         self.t = partial(translate, lang=lang)
         self.fetch = fetch
-        self.retention_days = retention_days
         self.on_open = on_open
         self.empty_key = empty_key
         self.extras = extras
         self.selectable = selectable
         self.page_size = page_size
-        self.items: list[dict] = []
+        self.items: list[ImageView] = []
         self.selected: set[str] = set()
         self.tiles: dict[str, ui.element] = {}
         self.total = 0
@@ -123,10 +122,9 @@ class ImageGrid:
             return
         self.loaded = True
         self.total, self.has_more = result.total, result.has_more
-        known = {item['id'] for item in self.items}
-        for row in result.items:
-            item = image_dict(row, retention_days=self.retention_days)
-            if item['id'] not in known:
+        known = {item.id for item in self.items}
+        for item in result.items:
+            if item.id not in known:
                 self.items.append(item)
                 self._add_tile(item)
         self._refresh_labels()
@@ -140,22 +138,22 @@ class ImageGrid:
         self.empty.set_visibility(not self.items)
         self.more.set_visibility(self.has_more)
 
-    def _add_tile(self, item: dict) -> None:
+    def _add_tile(self, item: ImageView) -> None:
         with self.grid:
             tile = (
                 ui.element('div')
                 .classes('relative rounded overflow-hidden bg-slate-200 aspect-square')
                 .mark('image-tile')
-                .props(f'data-image-id={item["id"]}')
+                .props(f'data-image-id={item.id}')
             )
-        self.tiles[item['id']] = tile
+        self.tiles[item.id] = tile
         self._fill(tile, item)
 
-    def _fill(self, tile: ui.element, item: dict) -> None:
-        image_id = item['id']
+    def _fill(self, tile: ui.element, item: ImageView) -> None:
+        image_id = item.id
         with tile:
             thumb = (
-                Img(item['thumb_url'] or item['url'], alt=item['prompt'] or self.t(f'kind_{item["kind"]}'))
+                Img(item.thumb_url or item.url, alt=item.prompt or self.t(f'kind_{item.kind}'))
                 .classes('w-full h-full object-cover cursor-pointer')
                 .mark('image-thumb')
             )
@@ -165,13 +163,13 @@ class ImageGrid:
                 ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)).props(
                     'dense color=primary'
                 ).classes('absolute top-1 left-1 bg-white/80 rounded').mark('image-select')
-            if item['favorite']:
+            if item.favorite:
                 ui.icon('star', size='sm').classes('absolute top-1 right-1 text-amber-400 drop-shadow').mark(
                     'image-favorite'
                 )
-            if item['status'] == 'trash':
+            if item.status == 'trash':
                 ui.label(
-                    self.t('gal_trash_dates', deleted=when(item['trashed_at'])[:10], purge=when(item['purge_at'])[:10])
+                    self.t('gal_trash_dates', deleted=when(item.trashed_at)[:10], purge=when(item.purge_at)[:10])
                 ).classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1').mark(
                     'trash-dates'
                 )
@@ -184,7 +182,7 @@ class ImageGrid:
 
     def index_of(self, image_id: str) -> int | None:
         """Return the position of an image among those shown, or None."""
-        return next((i for i, item in enumerate(self.items) if item['id'] == image_id), None)
+        return next((i for i, item in enumerate(self.items) if item.id == image_id), None)
 
     def select(self, image_id: str, selected: bool) -> None:
         """Add an image to the selection or take it out."""
@@ -196,7 +194,7 @@ class ImageGrid:
 
     def select_all(self, selected: bool = True) -> None:
         """Select every image shown, or none."""
-        self.selected = {item['id'] for item in self.items} if selected else set()
+        self.selected = {item.id for item in self.items} if selected else set()
         for image_id, tile in self.tiles.items():
             for box in tile.descendants():
                 if isinstance(box, ui.checkbox):
@@ -207,22 +205,22 @@ class ImageGrid:
         for callback in self.on_selection:
             callback()
 
-    def replace(self, item: dict) -> None:
+    def replace(self, item: ImageView) -> None:
         """Show a changed image (favourite, tags) in its tile."""
-        index = self.index_of(item['id'])
+        index = self.index_of(item.id)
         if index is None:
             return
         self.items[index] = item
-        tile = self.tiles[item['id']]
+        tile = self.tiles[item.id]
         tile.clear()
         self._fill(tile, item)
 
-    def prepend(self, items: list[dict]) -> None:
+    def prepend(self, items: list[ImageView]) -> None:
         """Show new images (newest first) in front of the others."""
-        fresh = [item for item in items if item['id'] not in self.tiles]
+        fresh = [item for item in items if item.id not in self.tiles]
         for item in reversed(fresh):
             self._add_tile(item)
-            self.tiles[item['id']].move(target_index=0)
+            self.tiles[item.id].move(target_index=0)
         self.items[:0] = fresh
         self.total += len(fresh)
         self._refresh_labels()
@@ -230,7 +228,7 @@ class ImageGrid:
     def remove(self, image_ids: list[str]) -> None:
         """Take images out of the grid at once (deleted here, restored from the trash)."""
         gone = {image_id for image_id in image_ids if image_id in self.tiles}
-        self.items = [item for item in self.items if item['id'] not in gone]
+        self.items = [item for item in self.items if item.id not in gone]
         for image_id in gone:
             if tile := self.tiles.pop(image_id, None):
                 tile.delete()

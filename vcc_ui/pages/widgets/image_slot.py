@@ -9,6 +9,7 @@ from nicegui import events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import DRAG_TYPE, Img
+from vcc_ui.services.image_meta import ImageView
 
 ACCEPT = '.png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp'
 _HOVER = 'ring-2 ring-primary'
@@ -20,7 +21,7 @@ _DROP_JS = f'''(e) => {{
 
 
 class ImageSlot:
-    """Holds at most one image dict; thumbnails dropped here arrive as ids, files through the uploader."""
+    """Holds at most one image; thumbnails dropped here arrive as ids, files through the uploader."""
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class ImageSlot:
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.max_bytes = max_bytes
-        self.image: dict | None = None
+        self.image: ImageView | None = None
         self.on_image_id = on_image_id
         self.on_file = on_file
         with (
@@ -80,8 +81,8 @@ class ImageSlot:
             self.error.set_visibility(False)
         self._render()
 
-    def set(self, image: dict) -> None:
-        """Show an image (a dict from image_dict) as the selected input."""
+    def set(self, image: ImageView) -> None:
+        """Show an image as the selected input."""
         self.image = image
         self.show_error('')
         self._render()
@@ -102,9 +103,9 @@ class ImageSlot:
         self.filled.set_visibility(has)
         self.empty.set_visibility(not has)
         if self.image:
-            self.preview.set_source(self.image['thumb_url'] or self.image['url'])
-            self.caption.set_text(self.image.get('original_filename') or self.t(f'kind_{self.image["kind"]}'))
-            self.size.set_text(f'{self.image["width"]} x {self.image["height"]}')
+            self.preview.set_source(self.image.thumb_url or self.image.url)
+            self.caption.set_text(self.image.original_filename or self.t(f'kind_{self.image.kind}'))
+            self.size.set_text(f'{self.image.width} x {self.image.height}')
 
     async def _dropped(self, e: events.GenericEventArguments) -> None:
         image_id = e.args if isinstance(e.args, str) else None

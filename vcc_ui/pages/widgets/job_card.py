@@ -10,6 +10,7 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.jobs import JobView
 
 STATUS_COLOR = {
@@ -23,7 +24,7 @@ STATUS_COLOR = {
     'timed_out': 'orange-9',
 }
 
-ImagesLoader = Callable[[list[str]], Awaitable[list[dict]]]
+ImagesLoader = Callable[[list[str]], Awaitable[list[ImageView]]]
 
 
 def eta_text(seconds: float | None, lang: str) -> str:
@@ -49,7 +50,7 @@ class JobCard:
         title: str,
         load_images: ImagesLoader,
         on_cancel: Callable[[JobView], Awaitable[None]],
-        on_open: Callable[[list[dict], int], None],
+        on_open: Callable[[list[ImageView], int], None],
     ) -> None:
         self.view = view
         self.lang = lang
@@ -126,12 +127,12 @@ class JobCard:
                 with ui.row().classes('w-full gap-2').mark('job-results'):
                     for index, image in enumerate(images):
                         thumb = (
-                            Img(image['thumb_url'] or image['url'], alt=image.get('prompt') or '')
+                            Img(image.thumb_url or image.url, alt=image.prompt or '')
                             .classes('w-24 h-24 sm:w-28 sm:h-28 object-cover rounded cursor-pointer hover:opacity-90')
                             .mark('job-thumb')
                         )
-                        thumb.props(f'data-role=job-thumb data-image-id={image["id"]}')
-                        draggable(thumb, image['id'])
+                        thumb.props(f'data-role=job-thumb data-image-id={image.id}')
+                        draggable(thumb, image.id)
                         thumb.on('click', lambda i=index: self.on_open(images, i))
             elif view.error:
                 ui.label(view.error).classes('text-sm text-negative break-words w-full').mark('job-error')

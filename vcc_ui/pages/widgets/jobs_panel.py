@@ -11,7 +11,7 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.services import Services
-from vcc_ui.services.images import image_dict
+from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.jobs import JobView
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ class JobsPanel:
         user: str,
         *,
         lang: str,
-        on_open: Callable[[list[dict], int], None],
-        on_images: Callable[[list[dict]], None],
+        on_open: Callable[[list[ImageView], int], None],
+        on_images: Callable[[list[ImageView]], None],
     ) -> None:
         self.services = services
         self.user = user
@@ -39,7 +39,7 @@ class JobsPanel:
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.cards: dict[str, JobCard] = {}
-        self.images: dict[str, dict] = {}
+        self.images: dict[str, ImageView] = {}
         self.show_all = False
         with ui.column().classes('w-full gap-2') as self.root:
             self.empty = ui.label(self.t('jobs_empty')).classes('text-sm text-gray-500').mark('jobs-empty')
@@ -56,9 +56,9 @@ class JobsPanel:
         services.jobs.changed.subscribe(self._on_changed)
         background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
 
-    def remember(self, images: list[dict]) -> None:
-        """Cache image dicts so result cards need no extra lookups."""
-        self.images.update((image['id'], image) for image in images)
+    def remember(self, images: list[ImageView]) -> None:
+        """Cache images so result cards need no extra lookups."""
+        self.images.update((image.id, image) for image in images)
 
     def add(self, view: JobView) -> JobCard:
         """Show a card for a job (once), placed by its queue time, newest first."""
@@ -119,14 +119,14 @@ class JobsPanel:
             self.add(view)
         self.empty.set_visibility(not self.cards)
 
-    async def _images_for(self, ids: list[str]) -> list[dict]:
+    async def _images_for(self, ids: list[str]) -> list[ImageView]:
         fetched = []
         for image_id in ids:
             if image_id not in self.images:
-                row = await self.services.images.get(self.user, image_id)
-                if row is not None:
-                    self.images[image_id] = image_dict(row)
-                    fetched.append(self.images[image_id])
+                image = await self.services.images.get(self.user, image_id)
+                if image is not None:
+                    self.images[image_id] = image
+                    fetched.append(image)
         if fetched:
             self.on_images(fetched)
         return [self.images[i] for i in ids if i in self.images]

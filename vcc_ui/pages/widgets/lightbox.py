@@ -9,16 +9,17 @@ from nicegui import events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
+from vcc_ui.services.image_meta import ImageView
 
 
 class Lightbox:
-    """One dialog per page, opened with a list of image dicts (see services.images.image_dict)."""
+    """One dialog per page, opened with a list of images."""
 
     def __init__(self, *, lang: str, workflow_title: Callable[[str], str] = str) -> None:
         self.lang = lang
         self.workflow_title = workflow_title
         self.t = partial(translate, lang=lang)
-        self.images: list[dict] = []
+        self.images: list[ImageView] = []
         self.index = 0
         with (
             ui.dialog().props('maximized=false') as self.dialog,
@@ -50,7 +51,7 @@ class Lightbox:
             self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
         ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'button', 'textarea'])
 
-    def open(self, images: list[dict], index: int = 0) -> None:
+    def open(self, images: list[ImageView], index: int = 0) -> None:
         """Show images[index] and let the user browse the others."""
         if not images:
             return
@@ -66,8 +67,8 @@ class Lightbox:
 
     def _show(self) -> None:
         image = self.images[self.index]
-        self.img.set_source(image['url'])
-        self.download.props(f'href="{image["url"]}" download')
+        self.img.set_source(image.url)
+        self.download.props(f'href="{image.url}" download')
         many = len(self.images) > 1
         self.prev.set_visibility(many)
         self.next.set_visibility(many)
@@ -90,15 +91,14 @@ class Lightbox:
             self.dialog.close()
 
 
-def _meta_rows(image: dict, workflow_title: Callable[[str], str]) -> list[tuple[str, str]]:
+def _meta_rows(image: ImageView, workflow_title: Callable[[str], str]) -> list[tuple[str, str]]:
     """Return (label key, value) pairs of the metadata worth showing."""
-    workflow_id = image.get('workflow_id')
-    rows = [
-        ('meta_prompt', image.get('prompt')),
-        ('meta_negative', image.get('negative_prompt')),
-        ('meta_seed', image.get('seed')),
-        ('meta_size', f'{image.get("width")} x {image.get("height")}'),
-        ('meta_workflow', workflow_title(workflow_id) if workflow_id else None),
-        ('meta_created', (image.get('created_at') or '')[:19].replace('T', ' ')),
+    rows: list[tuple[str, object]] = [
+        ('meta_prompt', image.prompt),
+        ('meta_negative', image.negative_prompt),
+        ('meta_seed', image.seed),
+        ('meta_size', f'{image.width} x {image.height}'),
+        ('meta_workflow', workflow_title(image.workflow_id) if image.workflow_id else None),
+        ('meta_created', f'{image.created_at:%Y-%m-%d %H:%M:%S}'),
     ]
     return [(key, str(value)) for key, value in rows if value not in (None, '')]

@@ -9,10 +9,11 @@ from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.services.image_meta import ImageView
 
 
 class ThumbStrip:
-    """Shows image dicts newest first; each thumbnail is draggable and clickable."""
+    """Shows images newest first; each thumbnail is draggable and clickable."""
 
     def __init__(self, *, lang: str, on_pick: Callable[[str], Awaitable[None]], limit: int = 24) -> None:
         self.lang = lang
@@ -25,25 +26,25 @@ class ThumbStrip:
             self.row = ui.row().classes('w-full no-wrap gap-2 overflow-x-auto pb-1').mark('thumb-strip')
             self.empty = ui.label(self.t('strip_empty')).classes('text-xs text-gray-400')
 
-    def add(self, image: dict, *, front: bool = True) -> None:
+    def add(self, image: ImageView, *, front: bool = True) -> None:
         """Add one image (at the front by default) unless it is already shown."""
-        if image['id'] in self.ids:
+        if image.id in self.ids:
             return
         with self.row:
             thumb = (
-                Img(image['thumb_url'] or image['url'], alt=self.t(f'kind_{image["kind"]}'))
+                Img(image.thumb_url or image.url, alt=self.t(f'kind_{image.kind}'))
                 .classes('w-16 h-16 shrink-0 object-cover rounded cursor-grab border border-gray-200')
                 .mark('strip-thumb')
             )
         thumb.props(f'title="{self.t("strip_tip")}"')
-        thumb.props(f'data-role=strip-thumb data-image-id={image["id"]}')
-        draggable(thumb, image['id'])
-        thumb.on('click', lambda: self.on_pick(image['id']))
+        thumb.props(f'data-role=strip-thumb data-image-id={image.id}')
+        draggable(thumb, image.id)
+        thumb.on('click', lambda: self.on_pick(image.id))
         if front:
             thumb.move(target_index=0)
-            self.ids.insert(0, image['id'])
+            self.ids.insert(0, image.id)
         else:
-            self.ids.append(image['id'])
+            self.ids.append(image.id)
         while len(self.ids) > self.limit:
             gone = self.ids.pop()
             for child in list(self.row):

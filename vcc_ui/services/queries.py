@@ -1,0 +1,167 @@
+"""The read queries the gallery, the admin pages and the ops commands share: image listings, counts and usage.
+
+Every listing goes through `image_conditions`, so a user's gallery and the admin's view of it select the same rows
+for the same filter; the conditions keep the shapes the image indexes serve (owner, kind, status, created_at).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Text, cast
+from sqlmodel import Session, col, func, select
+
+from vcc_ui.models import Image, Job, User
+from vcc_ui.services.image_meta import ImageFilter, Usage
+from vcc_ui.settings import Settings
+
+MAX_PAGE_SIZE = 100
+
+
+def _like(text: str) -> str:
+    """Return a LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped."""
+    return '%' + text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
+
+
+def image_conditions(f: ImageFilter, *, owner: str | None = None) -> list[Any]:
+    """Return the SQL conditions of a filter, scoped to one owner when given (everyone's images otherwise)."""
+    where: list[Any] = []
+    if owner is not None:
+        where.append(Image.owner == owner)
+    if f.status is not None:
+        where.append(Image.status == f.status)
+    kinds = (f.kind,) if isinstance(f.kind, str) else tuple(f.kind or ())
+    if kinds:
+        where.append(Image.kind == kinds[0] if len(kinds) == 1 else col(Image.kind).in_(kinds))
+    if f.from_date:
+        where.append(col(Image.created_at) >= datetime.combine(f.from_date, time.min, UTC))
+    if f.to_date:
+        where.append(col(Image.created_at) < datetime.combine(f.to_date + timedelta(days=1), time.min, UTC))
+    if f.aspect_ratio:
+        where.append(Image.aspect_ratio == f.aspect_ratio)
+    if f.workflow_id:
+        where.append(Image.workflow_id == f.workflow_id)
+    if f.favorite is not None:
+        where.append(Image.favorite == f.favorite)
+    if f.tag:
+        # NOTE: tags are a JSON list stored as json.dumps text on SQLite and PostgreSQL (json, not jsonb).
+        where.append(cast(Image.tags, Text).like(_like(json.dumps(f.tag.strip().lower())), escape='\\'))
+    if f.q and f.q.strip():
+        where.append(col(Image.prompt).ilike(_like(f.q.strip()), escape='\\'))
+    return where
+
+
+def page_bounds(page: int, size: int) -> tuple[int, int]:
+    """Return a requested page number and size brought into range (size 1..MAX_PAGE_SIZE)."""
+    return max(1, page), max(1, min(size, MAX_PAGE_SIZE))
+
+
+def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, size: int) -> tuple[list[Image], int]:
+    """Return one page of the images a filter selects, newest first, and how many it selects in all."""
+    where = image_conditions(f, owner=owner)
+    total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
+    rows = db.exec(
+        select(Image)
+        .where(*where)
+        .order_by(col(Image.created_at).desc(), col(Image.id).desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    ).all()
+    return list(rows), total
+
+
+def owned_rows(db: Session, owner: str, image_ids: Sequence[str]) -> list[Image]:
+    """Return the owner's images among `image_ids`, oldest first (others' ids are skipped)."""
+    return list(
+        db.exec(
+            select(Image).where(col(Image.id).in_(image_ids), Image.owner == owner).order_by(col(Image.created_at))
+        ).all()
+    )
+
+
+def trash_rows(db: Session, trashed_before: datetime) -> list[Image]:
+    """Return every image trashed at or before a moment."""
+    return list(db.exec(select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= trashed_before)).all())
+
+
+def trash_totals(db: Session, trashed_before: datetime) -> tuple[int, int]:
+    """Return how many images were trashed at or before a moment, and their bytes."""
+    count, size = db.exec(
+        select(func.count(), func.coalesce(func.sum(Image.bytes), 0)).where(
+            Image.status == 'trash', col(Image.trashed_at) <= trashed_before
+        )
+    ).one()
+    return int(count), int(size)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImageTotals:
+    """How many active and trashed images one owner has, and their bytes."""
+
+    images: int = 0
+    bytes: int = 0
+    trash_images: int = 0
+    trash_bytes: int = 0
+
+
+def image_totals(db: Session, owner: str | None = None) -> dict[str, ImageTotals]:
+    """Return the image totals per owner (of one owner when given); owners without images are left out."""
+    query = select(Image.owner, Image.status, func.count(), func.coalesce(func.sum(Image.bytes), 0))
+    if owner is not None:
+        query = query.where(Image.owner == owner)
+    sums: dict[str, dict[str, int]] = {}
+    for row_owner, status, count, size in db.exec(query.group_by(Image.owner, Image.status)).all():
+        entry = sums.setdefault(row_owner, {'images': 0, 'bytes': 0, 'trash_images': 0, 'trash_bytes': 0})
+        prefix = '' if status == 'active' else 'trash_'
+        entry[f'{prefix}images'] += int(count)
+        entry[f'{prefix}bytes'] += int(size)
+    return {row_owner: ImageTotals(**entry) for row_owner, entry in sums.items()}
+
+
+def usage_of(totals: ImageTotals | None, user: User | None, settings: Settings) -> Usage:
+    """Return a user's usage from their totals, with their own limits or else the default ones (0 = unlimited)."""
+    totals = totals or ImageTotals()
+    own_bytes = user.quota_max_bytes if user else None
+    own_images = user.quota_max_images if user else None
+    return Usage(
+        bytes=totals.bytes,
+        images=totals.images,
+        trash_bytes=totals.trash_bytes,
+        trash_images=totals.trash_images,
+        max_bytes=settings.quota_max_bytes if own_bytes is None else own_bytes,
+        max_images=settings.quota_max_images if own_images is None else own_images,
+    )
+
+
+def owner_usage(db: Session, owner: str, settings: Settings) -> Usage:
+    """Return what one owner's images use and the limits that apply."""
+    return usage_of(image_totals(db, owner).get(owner), db.get(User, owner), settings)
+
+
+def user_rows(db: Session, *, limit: int | None = None) -> list[User]:
+    """Return the user rows, most recently seen first."""
+    return list(db.exec(select(User).order_by(col(User.last_seen).desc()).limit(limit)).all())
+
+
+def job_counts(db: Session) -> dict[str, int]:
+    """Return how many jobs each owner has."""
+    return {owner: int(count) for owner, count in db.exec(select(Job.owner, func.count()).group_by(Job.owner)).all()}
+
+
+def is_known_owner(db: Session, owner: str) -> bool:
+    """Whether an owner has any job or image."""
+    return bool(
+        db.exec(select(func.count()).select_from(Job).where(Job.owner == owner)).one()
+        or db.exec(select(func.count()).select_from(Image).where(Image.owner == owner)).one()
+    )
+
+
+def server_jobs(db: Session, server_id: int, *, limit: int) -> list[Job]:
+    """Return the newest jobs sent to one server."""
+    return list(
+        db.exec(select(Job).where(Job.server_id == server_id).order_by(col(Job.queued_at).desc()).limit(limit)).all()
+    )
