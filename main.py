@@ -6,6 +6,7 @@ from vcc_ui import api, gate
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import login, root
 from vcc_ui.services import Services
+from vcc_ui.services.auth import LOGIN_PATH
 from vcc_ui.settings import load_settings
 
 settings = load_settings()
@@ -15,7 +16,7 @@ app.state.services = services  # NOTE: page tests reach the services of the app 
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
 api.install(app, services)
-ui.page(gate.LOGIN_PATH, title='VCC UI')(login.create(services))
+ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
 # NOTE: after ui.page (it drops other routes of its path) and after api.install (the gate wraps the identity middleware)
 gate.install(app, services)
 

@@ -10,18 +10,19 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response
 
-from vcc_ui.gate import client_ip
 from vcc_ui.services import Services
-from vcc_ui.services.admin import ADMIN_COOKIE, ADMIN_MAX_AGE, AdminAuth
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.admin import (
+    ADMIN_COOKIE,
+    ADMIN_GRANT_PATH,
+    ADMIN_LOGIN_PATH,
+    ADMIN_LOGOUT_PATH,
+    ADMIN_MAX_AGE,
+    ADMIN_PAGE_PREFIX,
+    AdminAuth,
+    safe_admin_next,
+)
+from vcc_ui.services.auth import client_ip
 
-ADMIN_PAGE_PREFIX = '/admin'
-ADMIN_API_PREFIX = '/api/v1/admin'
-ADMIN_LOGIN_PATH = '/admin/login'
-ADMIN_GRANT_PATH = '/admin/login/grant'
-ADMIN_LOGOUT_PATH = '/admin/logout'
-# NOTE: the only /admin routes a non-admin may reach; tests/api/test_admin_api.py checks every other one refuses
-ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_GRANT_PATH, ADMIN_LOGOUT_PATH})
 ADMIN_OFF_MESSAGE = 'Admin pages are off: set ADMIN_PASSWORD in .env and restart the app'
 REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
 
@@ -29,11 +30,6 @@ REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
 def admin_auth(conn: HTTPConnection) -> AdminAuth:
     """Return the AdminAuth of the app serving this request."""
     return conn.app.state.admin_auth
-
-
-def is_admin(request: HTTPConnection) -> bool:
-    """Whether this request carries a live admin session cookie."""
-    return admin_auth(request).is_session(request.cookies.get(ADMIN_COOKIE))
 
 
 def _refuse(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
@@ -58,39 +54,6 @@ async def require_admin(request: Request) -> None:
 
 
 Admin = Depends(require_admin)
-
-
-def admin_url(rel_path: str | None) -> str | None:
-    """The admin-only URL of any user's stored file."""
-    return ADMIN_API_PREFIX + Storage.url(rel_path) if rel_path else None
-
-
-def safe_admin_next(target: str | None) -> str:
-    """Return `target` when it is an admin page path, else the admin start page."""
-    if (
-        not target
-        or not target.startswith(ADMIN_PAGE_PREFIX)
-        or target.startswith(ADMIN_LOGIN_PATH)
-        or '\\' in target
-        or '//' in target
-        or any(ord(ch) < 32 for ch in target)
-    ):
-        return ADMIN_PAGE_PREFIX
-    return target
-
-
-def is_admin_page(path: str) -> bool:
-    """Whether a path is one of the protected admin pages (the login page is not)."""
-    return (path == ADMIN_PAGE_PREFIX or path.startswith(ADMIN_PAGE_PREFIX + '/')) and path not in ADMIN_OPEN_PATHS
-
-
-def page_redirect(request: Request) -> Response | None:
-    """A 303 to the admin login for a non-admin opening a protected admin page (admin on), else None."""
-    path = request.url.path.rstrip('/') or '/'
-    if not is_admin_page(path) or not admin_auth(request).enabled or is_admin(request):
-        return None
-    target = path + (f'?{request.url.query}' if request.url.query else '')
-    return RedirectResponse(f'{ADMIN_LOGIN_PATH}?next={quote(target)}', status_code=303)
 
 
 def install(app: FastAPI, services: Services) -> None:

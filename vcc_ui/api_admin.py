@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from vcc_ui.admin import ADMIN_API_PREFIX, Admin, admin_url
+from vcc_ui.admin import Admin
 from vcc_ui.api import _error
 from vcc_ui.models import Image
 from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_API_PREFIX, admin_url
 from vcc_ui.services.admin_data import Include
 from vcc_ui.services.image_meta import ImageProblem
 from vcc_ui.services.images import image_dict
@@ -59,7 +60,7 @@ def admin_image_dict(row: Image, retention_days: int) -> dict:
         **image_dict(row, retention_days=retention_days),
         'owner': row.owner,
         'admin_url': admin_url(row.rel_path),
-        'admin_thumb_url': admin_url(row.thumb_path),
+        'admin_thumb_url': admin_url(row.thumb_path) if row.thumb_path else None,
     }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from vcc_ui.admin import ADMIN_API_PREFIX, require_admin
+from vcc_ui.admin import require_admin
 from vcc_ui.api import _error
 from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_API_PREFIX
 
 
 def create_router(services: Services) -> APIRouter:

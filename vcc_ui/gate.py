@@ -15,13 +15,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vcc_ui.services import Services
-from vcc_ui.services.auth import GATE_COOKIE, GATE_MAX_AGE, BetaGate
+from vcc_ui.services.auth import GATE_COOKIE, GATE_MAX_AGE, GRANT_PATH, LOGIN_PATH, BetaGate, client_ip, safe_next
 from vcc_ui.services.shares import PUBLIC_PREFIXES as SHARE_PREFIXES
 
 log = logging.getLogger(__name__)
 
-LOGIN_PATH = '/beta-login'
-GRANT_PATH = '/beta-login/grant'
 OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
 # NiceGUI's own code and styles (never user content) and share links, which are meant for people without the password
 OPEN_PREFIXES = (f'/_nicegui/{__version__}/', *SHARE_PREFIXES)
@@ -84,25 +82,6 @@ def unlocked(response: Response, gate: BetaGate, secure: bool) -> Response:
         GATE_COOKIE, gate.cookie_value(), max_age=GATE_MAX_AGE, httponly=True, samesite='lax', secure=secure, path='/'
     )
     return response
-
-
-def client_ip(request: HTTPConnection) -> str:
-    """The peer address that login attempts are counted against."""
-    return request.client.host if request.client else 'unknown'
-
-
-def safe_next(target: str | None) -> str:
-    """Return `target` when it is a path on this site, else '/' (no open redirects)."""
-    if (
-        not target
-        or not target.startswith('/')
-        or target.startswith('//')
-        or '\\' in target
-        or any(ord(ch) < 32 for ch in target)
-        or target.startswith(LOGIN_PATH)
-    ):
-        return '/'
-    return target
 
 
 class GateMiddleware:

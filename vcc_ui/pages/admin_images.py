@@ -7,12 +7,12 @@ from datetime import date
 
 from nicegui import ui
 
-from vcc_ui.admin import admin_url
 from vcc_ui.i18n import t
 from vcc_ui.models import Image
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.services import Services
+from vcc_ui.services.admin import admin_url
 from vcc_ui.services.image_meta import ImageProblem, human_bytes
 from vcc_ui.services.images import ImagePage
 
@@ -139,7 +139,7 @@ class ImagesPage:
         faded = ' opacity-70' if trashed else ''
         with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
             with ui.link(target=admin_url(row.rel_path), new_tab=True).classes('block w-full'):
-                Img(admin_url(row.thumb_path or row.rel_path) or '', alt=row.prompt or row.id).classes(
+                Img(admin_url(row.thumb_path or row.rel_path), alt=row.prompt or row.id).classes(
                     'w-full aspect-square object-cover bg-slate-100'
                 )
             with ui.column().classes('w-full gap-0 p-2 text-xs'):
