@@ -2,23 +2,21 @@
 
 from nicegui import app, ui
 
-from vcc_ui import api, gate
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import login, root
 from vcc_ui.services import Services
 from vcc_ui.services.auth import LOGIN_PATH
 from vcc_ui.settings import load_settings
+from vcc_ui.web.app import install as install_web
 
 settings = load_settings()
 configure_logging(settings)
 services = Services(settings)
-app.state.services = services  # NOTE: page tests reach the services of the app they run through this
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
-api.install(app, services)
 ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
-# NOTE: after ui.page (it drops other routes of its path) and after api.install (the gate wraps the identity middleware)
-gate.install(app, services)
+# NOTE: after ui.page (it drops other routes of its path); routes and page tests reach the services on app.state
+install_web(app, services)
 
 ui.run(
     root.create(services),

@@ -1,0 +1,27 @@
+"""/api/v1/admin/users: every user with usage, quota and block state, and changes to them (admins only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vcc_ui.services.admin import ADMIN_API_PREFIX
+from vcc_ui.web.deps import AdminDep, ReadyDep, ServicesDep
+from vcc_ui.web.errors import ServiceRoute
+from vcc_ui.web.schemas import ItemsOut, UserOut, UserUpdate
+
+router = APIRouter(prefix=ADMIN_API_PREFIX, tags=['admin'], dependencies=[AdminDep, ReadyDep], route_class=ServiceRoute)
+
+
+@router.get('/users')
+async def list_users(services: ServicesDep) -> ItemsOut[UserOut]:
+    """Every user with jobs, images, bytes, quota and block state."""
+    return ItemsOut[UserOut](items=[UserOut.of(u) for u in await services.admin_data.users()])
+
+
+@router.patch('/users/{user_id}')
+async def update_user(user_id: str, body: UserUpdate, services: ServicesDep) -> UserOut:
+    """Set a user's display name, block state or quota (null quota = the default)."""
+    fields = body.model_dump(exclude_unset=True)
+    if fields.get('blocked') is None:
+        fields.pop('blocked', None)
+    return UserOut.of(await services.admin_data.update_user(user_id, **fields))
