@@ -2,12 +2,13 @@
 
 from nicegui import app, ui
 
-from vcc_ui import api, gate
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import login, root
 from vcc_ui.services import Services
+from vcc_ui.services.auth import LOGIN_PATH
 from vcc_ui.services.servers import BundledServer
 from vcc_ui.settings import Settings, load_settings
+from vcc_ui.web.app import install as install_web
 
 
 async def start_simulator(settings: Settings) -> BundledServer:
@@ -20,13 +21,11 @@ async def start_simulator(settings: Settings) -> BundledServer:
 settings = load_settings()
 configure_logging(settings)
 services = Services(settings, start_simulator=start_simulator)
-app.state.services = services  # NOTE: page tests reach the services of the app they run through this
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
-api.install(app, services)
-ui.page(gate.LOGIN_PATH, title='VCC UI')(login.create(services))
-# NOTE: after ui.page (it drops other routes of its path) and after api.install (the gate wraps the identity middleware)
-gate.install(app, services)
+ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
+# NOTE: after ui.page (it drops other routes of its path); routes and page tests reach the services on app.state
+install_web(app, services)
 
 ui.run(
     root.create(services),

@@ -12,9 +12,8 @@ from nicegui.testing import User
 from tests.fixtures import USER_A, simulator, wait_for
 from tests.images import png_bytes
 from tests.pages.conftest import app_env, sim  # noqa: F401 (the page tests' app configuration)
-from vcc_ui.admin import ADMIN_API_PREFIX, ADMIN_OPEN_PATHS, ADMIN_PAGE_PREFIX
 from vcc_ui.services import Services
-from vcc_ui.services.admin import ADMIN_COOKIE
+from vcc_ui.services.admin import ADMIN_API_PREFIX, ADMIN_COOKIE, ADMIN_OPEN_PATHS, ADMIN_PAGE_PREFIX
 
 PASSWORD = 's3cret-admin'
 AUTH = ('admin', PASSWORD)

@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.fixtures import make_settings, services, simulator, wait_for
-from vcc_ui import api
 from vcc_ui.services import Services
+from vcc_ui.web.app import install
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[tuple[Services, object]]:
 
 def client_for(app: Services) -> httpx.AsyncClient:
     web = FastAPI()
-    api.install(web, app)
+    install(web, app)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://test')
 
 

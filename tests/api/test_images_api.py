@@ -16,9 +16,9 @@ from tests.fixtures import make_settings, services, simulator, wait_for
 from tests.gallery import add_image
 from tests.images import png_bytes
 from tests.services.test_images import bomb_png
-from vcc_ui import api
 from vcc_ui.models import ShareLink
 from vcc_ui.services import Services
+from vcc_ui.web.app import install
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -34,7 +34,7 @@ async def app(tmp_path: Path) -> AsyncIterator[Services]:
 
 def client_for(app: Services) -> httpx.AsyncClient:
     web = FastAPI()
-    api.install(web, app)
+    install(web, app)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url='http://test')
 
 

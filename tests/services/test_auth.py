@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vcc_ui.gate import safe_next
 from vcc_ui.services import auth
-from vcc_ui.services.auth import BetaGate, RateLimiter
+from vcc_ui.services.auth import BetaGate, RateLimiter, safe_next
 
 
 class Clock:

@@ -6,7 +6,6 @@ from functools import partial
 
 from nicegui import Client, app, ui
 
-from vcc_ui.admin import is_admin
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.widgets.health_panel import HealthPanel
@@ -40,7 +39,7 @@ def track_presence(services: Services) -> None:
             user=getattr(client.request.state, 'user', ''),
             path=router.current_path,
             since=client.created,
-            admin=is_admin(client.request),
+            admin=services.admin.is_admin(client.request.cookies),
         )
         if client.id not in watched:
             watched.add(client.id)
@@ -57,6 +56,8 @@ def track_presence(services: Services) -> None:
 
 class Dashboard:
     """Everything updates from service events: jobs.changed, pool.changed, stats.changed, presence.changed."""
+
+    board: JobBoard
 
     def __init__(self, services: Services, lang: str) -> None:
         self.services = services

@@ -7,11 +7,11 @@ from datetime import date
 
 from nicegui import ui
 
-from vcc_ui.admin import admin_url
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.services import Services
+from vcc_ui.services.admin import admin_url
 from vcc_ui.services.image_meta import AdminImageView, ImageProblem, human_bytes
 from vcc_ui.services.images import ImagePage
 

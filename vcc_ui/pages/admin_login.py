@@ -7,11 +7,11 @@ from urllib.parse import quote, urlencode
 
 from nicegui import context, ui
 
-from vcc_ui.admin import ADMIN_GRANT_PATH, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, is_admin, safe_admin_next
-from vcc_ui.gate import client_ip
 from vcc_ui.i18n import t
 from vcc_ui.pages.widgets.password_form import PasswordForm
 from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_GRANT_PATH, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, safe_admin_next
+from vcc_ui.services.auth import client_ip
 
 
 def admin_off() -> None:
@@ -57,7 +57,7 @@ def protected(services: Services, build: Callable[[], Awaitable[None] | None]) -
         if not services.admin.enabled:
             admin_off()
             return None
-        if not is_admin(request):
+        if not services.admin.is_admin(request.cookies):
             path = context.client.sub_pages_router.current_path
             ui.navigate.to(f'{ADMIN_LOGIN_PATH}?next={quote(safe_admin_next(path))}')
             return None
@@ -74,7 +74,7 @@ def page(services: Services) -> None:
         admin_off()
         return
     target = safe_admin_next(request.query_params.get('next'))
-    if is_admin(request):
+    if auth.is_admin(request.cookies):
         with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4').mark('admin-logged-in'):
             ui.label(t('admin_logged_in')).classes('text-lg font-medium')
             with ui.row().classes('w-full gap-2'):

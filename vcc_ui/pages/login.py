@@ -9,12 +9,11 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from vcc_ui.gate import GRANT_PATH, client_ip, safe_next
 from vcc_ui.i18n import t
 from vcc_ui.pages.frame import language_switch
 from vcc_ui.pages.widgets.password_form import PasswordForm
 from vcc_ui.services import Services
-from vcc_ui.services.auth import GATE_COOKIE
+from vcc_ui.services.auth import GATE_COOKIE, GRANT_PATH, client_ip, safe_next
 
 
 def create(services: Services) -> Callable[..., Response | None]:

@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from vcc_ui import admin
 from vcc_ui.pages import (
     admin_dashboard,
     admin_images,
@@ -32,10 +31,10 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
 
     async def root(request: Request) -> Response | None:
         await services.ready.wait()
-        if redirect := admin.page_redirect(request):
-            return redirect
+        if target := services.admin.login_redirect(request.url.path, request.url.query, request.cookies):
+            return RedirectResponse(target, status_code=303)
         services.users.touch(request.state.user)
-        frame(services, is_admin=admin.is_admin(request))
+        frame(services, is_admin=services.admin.is_admin(request.cookies))
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
@@ -51,5 +50,6 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                     '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
                 }
             ).classes('w-full')
+        return None
 
     return root

@@ -1,4 +1,4 @@
-"""Admin login: ADMIN_USER/ADMIN_PASSWORD, the signed `vcc_admin` session cookie and HTTP Basic (no UI here)."""
+"""Admin login: ADMIN_USER/ADMIN_PASSWORD, the signed `vcc_admin` session cookie, HTTP Basic, the admin paths."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -19,6 +21,37 @@ log = logging.getLogger(__name__)
 
 ADMIN_COOKIE = 'vcc_admin'
 ADMIN_MAX_AGE = 12 * 3600
+ADMIN_PAGE_PREFIX = '/admin'
+ADMIN_API_PREFIX = '/api/v1/admin'
+ADMIN_LOGIN_PATH = '/admin/login'
+ADMIN_GRANT_PATH = '/admin/login/grant'
+ADMIN_LOGOUT_PATH = '/admin/logout'
+# NOTE: the only /admin routes a non-admin may reach; tests/api/test_admin_api.py checks every other one refuses
+ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_GRANT_PATH, ADMIN_LOGOUT_PATH})
+
+
+def admin_url(url: str) -> str:
+    """The admin-only URL of any user's stored file, from its /outputs URL (an image view's url or thumb_url)."""
+    return ADMIN_API_PREFIX + url
+
+
+def safe_admin_next(target: str | None) -> str:
+    """Return `target` when it is an admin page path, else the admin start page."""
+    if (
+        not target
+        or not target.startswith(ADMIN_PAGE_PREFIX)
+        or target.startswith(ADMIN_LOGIN_PATH)
+        or '\\' in target
+        or '//' in target
+        or any(ord(ch) < 32 for ch in target)
+    ):
+        return ADMIN_PAGE_PREFIX
+    return target
+
+
+def is_admin_page(path: str) -> bool:
+    """Whether a path is one of the protected admin pages (the login page is not)."""
+    return (path == ADMIN_PAGE_PREFIX or path.startswith(ADMIN_PAGE_PREFIX + '/')) and path not in ADMIN_OPEN_PATHS
 
 
 class AdminAuth:
@@ -77,6 +110,18 @@ class AdminAuth:
         except BadSignature:  # also SignatureExpired
             return False
         return isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+
+    def is_admin(self, cookies: Mapping[str, str]) -> bool:
+        """Whether a request with these cookies carries a live admin session."""
+        return self.is_session(cookies.get(ADMIN_COOKIE))
+
+    def login_redirect(self, path: str, query: str, cookies: Mapping[str, str]) -> str | None:
+        """The admin login URL for a non-admin opening a protected admin page (admin on), else None."""
+        path = path.rstrip('/') or '/'
+        if not is_admin_page(path) or not self.enabled or self.is_admin(cookies):
+            return None
+        target = path + (f'?{query}' if query else '')
+        return f'{ADMIN_LOGIN_PATH}?next={quote(target)}'
 
     def cookie_value(self) -> str:
         """Return a fresh signed session cookie value."""

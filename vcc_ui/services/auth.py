@@ -1,4 +1,4 @@
-"""Anonymous ids, the beta gate and login rate limiting (no UI here)."""
+"""Anonymous ids, the beta gate, its login paths and login rate limiting (no UI here)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
 
 log = logging.getLogger(__name__)
 
 ANON_COOKIE = 'vcc_anon'
 ANON_RE = re.compile(r'^anon-[0-9a-f]{16,64}$')
 ONE_YEAR = 365 * 24 * 3600
+LOGIN_PATH = '/beta-login'
+GRANT_PATH = '/beta-login/grant'
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The peer address that login attempts are counted against."""
+    return conn.client.host if conn.client else 'unknown'
+
+
+def safe_next(target: str | None) -> str:
+    """Return `target` when it is a path on this site, else '/' (no open redirects)."""
+    if (
+        not target
+        or not target.startswith('/')
+        or target.startswith('//')
+        or '\\' in target
+        or any(ord(ch) < 32 for ch in target)
+        or target.startswith(LOGIN_PATH)
+    ):
+        return '/'
+    return target
 
 
 def load_secret(configured: str, folder: Path) -> str:

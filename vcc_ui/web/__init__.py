@@ -1,0 +1,1 @@
+"""The web layer: REST routes, their dependencies, errors and schemas, and the gate and identity middleware."""

@@ -1,0 +1,61 @@
+"""What routes depend on: the services, the caller's anonymous id, the readiness wait and the admin check."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from vcc_ui.services import Services
+from vcc_ui.services.auth import client_ip
+from vcc_ui.web.errors import ApiError
+
+ADMIN_OFF_MESSAGE = 'Admin pages are off: set ADMIN_PASSWORD in .env and restart the app'
+REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
+
+
+def get_services(request: Request) -> Services:
+    """The services of the app serving this request (`install` keeps them on app.state)."""
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_user(request: Request) -> str:
+    """The caller's anonymous id, which the identity middleware put on the request."""
+    return request.state.user
+
+
+UserDep = Annotated[str, Depends(get_user)]
+
+
+async def wait_ready(services: ServicesDep) -> None:
+    """Hold the request until the services have started."""
+    await services.ready.wait()
+
+
+async def require_admin(request: Request, services: ServicesDep) -> None:
+    """Let admins through (session cookie or HTTP Basic); 401 with a Basic challenge, 429 when limited, 403 off."""
+    auth = services.admin
+    if not auth.enabled:
+        raise ApiError(403, 'admin_off', ADMIN_OFF_MESSAGE)
+    if auth.is_admin(request.cookies):
+        return
+    attempt = await auth.basic(request.headers.get('authorization'), client_ip(request))
+    if attempt is not None and attempt.retry_after:
+        seconds = math.ceil(attempt.retry_after)
+        raise ApiError(
+            429,
+            'rate_limited',
+            f'Too many wrong admin logins, retry in {seconds} s',
+            headers={'Retry-After': str(seconds)},
+        )
+    if attempt is None or not attempt.ok:
+        raise ApiError(401, 'admin_required', 'Admin login required', headers={'WWW-Authenticate': REALM})
+
+
+# router-level dependencies: `APIRouter(dependencies=[AdminDep, ReadyDep])`
+ReadyDep = Depends(wait_ready)
+AdminDep = Depends(require_admin)

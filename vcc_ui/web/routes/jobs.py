@@ -1,0 +1,66 @@
+"""/api/v1/jobs: submit, list, read and cancel the caller's jobs, and their live previews."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
+from vcc_ui.web.errors import ApiError, ServiceRoute
+from vcc_ui.web.schemas import ItemsOut, JobCreate, JobOut, file_answer
+
+router = APIRouter(prefix='/api/v1', tags=['jobs'], dependencies=[ReadyDep], route_class=ServiceRoute)
+
+
+@router.post('/jobs', status_code=201)
+async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> JobOut:
+    """Queue a job; 429 when the user's queue or concurrency limit is reached, 503 when no server can run it."""
+    reason = await services.pool.precheck(body.workflow_id) if services.registry.get(body.workflow_id) else None
+    if reason:
+        raise ApiError(503, 'unavailable', f'ComfyUI is not available: {reason}')
+    return JobOut.of(await services.jobs.submit(user, body.workflow_id, body.params))
+
+
+@router.get('/jobs')
+async def list_jobs(
+    user: UserDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> ItemsOut[JobOut]:
+    """The caller's newest jobs, live ones with position, ETA and progress."""
+    return ItemsOut[JobOut](items=[JobOut.of(v) for v in await services.jobs.history(user, limit=limit)])
+
+
+@router.get('/jobs/{job_id}')
+async def get_job(job_id: str, user: UserDep, services: ServicesDep) -> JobOut:
+    """One of the caller's jobs."""
+    view = await services.jobs.get(job_id)
+    if view is None or view.owner != user:
+        raise ApiError(404, 'not_found', 'No such job')
+    return JobOut.of(view)
+
+
+@router.post('/jobs/{job_id}/cancel')
+async def cancel_job(job_id: str, user: UserDep, services: ServicesDep) -> JobOut:
+    """Cancel a queued or running job of the caller."""
+    existing = await services.jobs.get(job_id)
+    if existing is None or existing.owner != user:
+        raise ApiError(404, 'not_found', 'No such job')
+    if existing.finished:
+        raise ApiError(409, 'finished', f'The job is already {existing.status}')
+    view = await services.jobs.cancel(job_id, owner=user)
+    return JobOut.of(view or existing)
+
+
+@router.get(
+    '/jobs/{job_id}/preview',
+    response_class=Response,
+    responses=file_answer('The newest preview frame', 'image/jpeg'),
+)
+async def job_preview(job_id: str, user: UserDep, services: ServicesDep) -> Response:
+    """The latest live preview image of a running job."""
+    view = services.jobs.views.get(job_id)
+    preview = services.jobs.preview(job_id) if view is not None and view.owner == user else None
+    if preview is None:
+        raise ApiError(404, 'not_found', 'No preview')
+    # the URL carries the preview version, so the owner's other tabs take it from the browser's cache
+    return Response(preview[1], media_type=preview[0], headers={'Cache-Control': 'private, max-age=300'})
