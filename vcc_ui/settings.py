@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     civitai_base_url: str = 'https://civitai.com'
     civitai_api_key: str = ''
 
+    llm_base_url: str = ''
+    llm_model: str = ''
+    llm_api_key: str = ''
+    llm_timeout_seconds: float = Field(30, gt=0, le=600)
+    llm_max_per_user_per_minute: int = Field(10, ge=0, le=1000)
+
     @field_validator('log_level', mode='before')
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -83,6 +89,20 @@ class Settings(BaseSettings):
             if any(ch.isspace() for ch in item) or item.startswith(('ws:', 'wss:')):
                 raise ValueError(f'{item!r} is not a ComfyUI address like 127.0.0.1:8188 or http://host:8188')
         return value
+
+    @field_validator('llm_base_url')
+    @classmethod
+    def _check_llm_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith(('http://', 'https://')) or any(ch.isspace() for ch in value)):
+            raise ValueError(f'{value!r} is not an address like http://127.0.0.1:11434 or https://api.example.com/v1')
+        return value
+
+    @property
+    def llm_api_url(self) -> str:
+        """The OpenAI-compatible API root ending in /v1 (LLM_BASE_URL with or without it), empty = helper off."""
+        url = self.llm_base_url.rstrip('/')
+        return url if not url or url.endswith('/v1') else f'{url}/v1'
 
     @property
     def server_urls(self) -> list[str]:

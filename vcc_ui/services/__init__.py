@@ -14,6 +14,7 @@ from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
 from vcc_ui.services.jobs import JobManager
+from vcc_ui.services.llm import PromptHelper
 from vcc_ui.services.logtail import LogTail
 from vcc_ui.services.loras import LoraSync
 from vcc_ui.services.presence import Presence
@@ -62,7 +63,8 @@ class Services:
         )
         self.shares = Shares(self.writer, self.secret, self.images)
         self.admin_data = AdminData(self.writer, self.images, settings)
-        self.health = HealthChecks(settings, self.engine, self.pool, self.storage)
+        self.llm = PromptHelper(settings)
+        self.health = HealthChecks(settings, self.engine, self.pool, self.storage, self.llm)
         self.loras = LoraSync(settings, self.writer, self.pool)
         self.stats = Stats(self.writer, self.jobs)
         self.presence = Presence()
@@ -95,6 +97,7 @@ class Services:
             if task:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        await self.llm.stop()
         await self.stats.stop()
         await self.loras.stop()
         await self.jobs.stop()

@@ -1,4 +1,4 @@
-"""The /healthz checks: ComfyUI per server, a database write, free disk space."""
+"""The /healthz checks: ComfyUI per server, a database write, free disk space, the prompt helper's endpoint."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import Engine, text
 
+from vcc_ui.services.llm import PromptHelper
 from vcc_ui.services.servers import ServerPool
 from vcc_ui.services.storage import Storage
 from vcc_ui.settings import Settings
@@ -17,18 +18,18 @@ CHECK_TIMEOUT = 1.5
 class HealthChecks:
     """Runs every check and reports each with its value."""
 
-    def __init__(self, settings: Settings, engine: Engine, pool: ServerPool, storage: Storage) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, pool: ServerPool, storage: Storage, llm: PromptHelper
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.pool = pool
         self.storage = storage
+        self.llm = llm
 
     async def run(self) -> tuple[bool, dict]:
-        """Return (all ok, the checks with their values)."""
-        try:
-            await asyncio.wait_for(self.pool.check_all(), timeout=CHECK_TIMEOUT + 0.5)
-        except TimeoutError:
-            pass
+        """Return (all ok, the checks with their values); the prompt helper fails only when configured."""
+        _, llm = await asyncio.gather(self._check_servers(), self.llm.check())
         servers = {
             e.health.name: {
                 'ok': e.health.reachable,
@@ -63,8 +64,15 @@ class HealthChecks:
             },
             'db': db,
             'disk': disk,
+            'llm': llm,
         }
-        return comfy_ok and db['ok'] and disk['ok'], checks
+        return bool(comfy_ok and db['ok'] and disk['ok'] and llm['ok']), checks
+
+    async def _check_servers(self) -> None:
+        try:
+            await asyncio.wait_for(self.pool.check_all(), timeout=CHECK_TIMEOUT + 0.5)
+        except TimeoutError:
+            pass
 
     def _db_write(self) -> dict:
         started = time.perf_counter()
