@@ -50,8 +50,7 @@ class Services:
         self.writer = DbWriter(self.engine)
         self.users = UserDirectory(self.writer)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
-        self.images = ImageIndex(self.writer, self.storage, settings)
-        self.images.block_check = self.users.refusal
+        self.images = ImageIndex(self.writer, self.storage, settings, block_check=self.users.refusal)
         self.jobs = JobManager(
             settings,
             self.writer,

@@ -78,14 +78,25 @@ class ImagePage(Generic[V]):
         return self.page * self.size < self.total
 
 
+async def no_refusal(owner: str) -> None:
+    """Refuse nobody (the admission check of the CLI and tests, which act for no signed-in user)."""
+
+
 class ImageIndex:
     """Lists, reads and changes image rows with their files; every user-facing call is scoped to one owner."""
 
-    def __init__(self, writer: DbWriter, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        writer: DbWriter,
+        storage: Storage,
+        settings: Settings,
+        *,
+        block_check: Callable[[str], Awaitable[str | None]] = no_refusal,
+    ) -> None:
         self.writer = writer
         self.storage = storage
         self.settings = settings
-        self.block_check: Callable[[str], Awaitable[str | None]] | None = None  # owner -> refusal or None
+        self.block_check = block_check  # owner -> refusal message or None
 
     # ---- queries ---------------------------------------------------------------------------------------------
 
@@ -195,7 +206,7 @@ class ImageIndex:
 
     async def upload_input(self, owner: str, data: bytes, filename: str) -> ImageView:
         """Store an uploaded png/jpg/webp in the owner's inputs library, or raise UploadRejected / QuotaExceeded."""
-        if self.block_check and (refusal := await self.block_check(owner)):
+        if refusal := await self.block_check(owner):
             raise ImageProblem('blocked', refusal)
         limit = self.settings.controls_max_bytes
         if len(data) > limit:
