@@ -24,7 +24,7 @@ class Presence:
 
     def __init__(self) -> None:
         self.visitors: dict[str, Visitor] = {}
-        self.changed = Event()
+        self.changed: Event[[]] = Event()
 
     def connected(self, client_id: str, *, user: str, path: str, since: float, admin: bool = False) -> None:
         """Record a tab whose socket (re)connected; `since` is when the tab was opened (epoch seconds)."""

@@ -74,7 +74,7 @@ class Stats:
         self.counters = Counters()
         self.depth: deque[Sample] = deque(maxlen=max(2, round(HOURS * 3600 / interval)))
         self.figures = Figures()
-        self.changed = Event()
+        self.changed: Event[[]] = Event()
         self._status: dict[str, str] = {}
         self._task: asyncio.Task | None = None
         self._later: asyncio.Task | None = None
