@@ -9,6 +9,7 @@ from nicegui import Client, app, ui
 from vcc_ui.admin import is_admin
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.services import Services
@@ -88,8 +89,8 @@ class Dashboard:
             self.board = JobBoard(services, lang=lang)
         self._on_stats()
         self._on_presence()
-        services.stats.changed.subscribe(self._on_stats)
-        services.presence.changed.subscribe(self._on_presence)
+        on(services.stats.changed, self._on_stats, owner=self.root)
+        on(services.presence.changed, self._on_presence, owner=self.root)
 
     def _counters(self) -> None:
         counters = self.services.stats.counters

@@ -8,6 +8,7 @@ from nicegui import app, ui
 
 from vcc_ui.i18n import language, t, translate
 from vcc_ui.pages.admin_login import admin_header
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.lora_meta import civitai_url, plain_text
 from vcc_ui.services.loras import LoraSyncStatus, LoraView, unified
@@ -100,7 +101,7 @@ class LoraPage:
     async def build(self) -> None:
         """Build the page."""
         entries = self.services.pool.entries
-        with ui.column().classes('w-full gap-3 p-4').mark('lora-page'):
+        with ui.column().classes('w-full gap-3 p-4').mark('lora-page') as root:
             ui.label(t('lora_title')).classes('text-lg font-medium')
             with ui.row().classes('w-full items-end gap-3'):
                 ui.select(
@@ -115,7 +116,7 @@ class LoraPage:
             self.cards = ui.row().classes('w-full gap-3').mark('lora-cards')
             with ui.expansion(t('lora_diff'), icon='compare_arrows').classes('w-full').mark('lora-diff'):
                 self.diff = ui.column().classes('w-full gap-1')
-        self.services.loras.changed.subscribe(self._on_changed)
+        on(self.services.loras.changed, self._on_changed, owner=root)
         await self._load()
 
     async def _on_server(self, event: object) -> None:

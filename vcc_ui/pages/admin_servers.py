@@ -7,6 +7,7 @@ from nicegui import ui
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.admin_loras import lora_sync_widget
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import human_bytes
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerProblem
@@ -35,12 +36,12 @@ class ServersPage:
         self.data = services.admin_data
         self.shown: list[int] = []
         admin_header('/admin/servers')
-        with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
+        with ui.column().classes('w-full gap-3 p-2 sm:p-4') as root:
             ui.label(t('srv_title')).classes('text-2xl font-medium')
             self._add_form()
             self.list = ui.column().classes('w-full gap-3').mark('server-list')
         self._render()
-        self.pool.changed.subscribe(self._on_change)
+        on(self.pool.changed, self._on_change, owner=root)
 
     def _add_form(self) -> None:
         with ui.expansion(t('srv_add'), icon='add').classes('w-full bg-white rounded-lg shadow-sm').mark('server-add'):
@@ -103,9 +104,6 @@ class ServersPage:
         self._render()
 
     def _on_change(self, _: ServerHealth) -> None:
-        if self.list.is_deleted:
-            self.pool.changed.unsubscribe(self._on_change)
-            return
         if list(self.pool.entries) != self.shown:
             self._render()
 
@@ -166,7 +164,7 @@ class ServerCard:
             ):
                 self.history = ui.column().classes('w-full gap-1 text-sm')
         self.update(h)
-        self.pool.changed.subscribe(self.update)
+        on(self.pool.changed, self.update, owner=self.card)
 
     def _vram(self) -> str:
         h = self.entry.health
@@ -174,9 +172,6 @@ class ServerCard:
 
     def update(self, health: ServerHealth) -> None:
         """Follow the status of this server."""
-        if self.card.is_deleted:
-            self.pool.changed.unsubscribe(self.update)
-            return
         if health is not self.entry.health:
             return
         status = status_of(health)

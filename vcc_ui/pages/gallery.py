@@ -12,6 +12,7 @@ from nicegui import context, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.frame import current_user
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.gallery_lightbox import GalleryLightbox
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.services import Services
@@ -42,7 +43,7 @@ class GalleryPage:
         self.user = user
         self.lang = language()
         self.t = partial(translate, lang=self.lang)
-        with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
+        with ui.column().classes('w-full gap-3 p-2 sm:p-4') as root:
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(self.t('gallery_title')).classes('text-2xl font-medium')
                 ui.space()
@@ -81,7 +82,7 @@ class GalleryPage:
             on_restore=self.restore,
         )
         self._selection_changed()
-        services.jobs.changed.subscribe(self._on_job)
+        on(services.jobs.changed, self._on_job, owner=root)
 
     # ---- layout ----------------------------------------------------------------------------------------------
 
