@@ -138,7 +138,7 @@ class ImagesPage:
         trashed = row.status == 'trash'
         faded = ' opacity-70' if trashed else ''
         with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
-            with ui.link(target=admin_url(row.rel_path), new_tab=True).classes('block w-full'):
+            with ui.link(target=admin_url(row.rel_path) or '', new_tab=True).classes('block w-full'):
                 Img(admin_url(row.thumb_path or row.rel_path) or '', alt=row.prompt or row.id).classes(
                     'w-full aspect-square object-cover bg-slate-100'
                 )

@@ -51,5 +51,6 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                     '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
                 }
             ).classes('w-full')
+        return None
 
     return root
