@@ -260,6 +260,13 @@ class ImageIndex:
         }
         return await self._store(owner, data, meta, None, prompt=row.prompt)
 
+    async def as_input(self, owner: str, image_id: str) -> Image | None:
+        """Return the input image a job can use for one of the owner's images: an input as it is, others copied."""
+        row = await self.get(owner, image_id)
+        if row is None or row.kind == 'input':
+            return row
+        return await self.copy_to_inputs(owner, image_id)
+
     async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> Image:
         try:
             stored: StoredFile = await asyncio.to_thread(

@@ -507,6 +507,15 @@ class WorkflowRegistry:
         parent = self.get(workflow_id)
         return self.get(parent.related_img2img) if parent and parent.related_img2img else None
 
+    def for_mode(self, parent: Workflow, mode: str) -> Workflow:
+        """Return what a card's workflow runs in a mode: its linked edit workflow in img2img mode, else itself."""
+        linked = self.img2img_for(parent.id) if mode == 'img2img' else None
+        return linked or parent
+
+    def parent_of(self, workflow_id: str) -> Workflow | None:
+        """Return the workflow whose card runs this one: itself, or the card that links it as its img2img."""
+        return next((w for w in self.parents() if workflow_id in (w.id, w.related_img2img)), None)
+
     def validate_against(self, server: str, object_info: dict[str, Any]) -> None:
         """Record which workflows this server can run, given its /object_info."""
         self._object_info[server] = object_info
