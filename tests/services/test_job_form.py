@@ -1,4 +1,4 @@
-"""The Generate form's decisions: what a submit still needs, the job params per workflow, what a card runs."""
+"""The Generate form's decisions: what a submit still needs and the job params it makes per workflow."""
 
 from __future__ import annotations
 
@@ -86,17 +86,3 @@ def test_a_random_seed_empty_settings_and_no_input_leave_their_params_to_the_wor
     form = JobForm(prompt='a fox', random_seed=True, seed=3.0, aspect_ratio=None, batch_size=None, steps=None)
     assert form.params(txt2img) == {'prompt': 'a fox', 'negative_prompt': '', 'batch_size': 1}
     assert form.params(img2img) == {'prompt': 'a fox', 'negative_prompt': '', 'input_image': None}
-
-
-def test_a_card_runs_its_linked_edit_workflow_only_in_img2img_mode(registry: WorkflowRegistry) -> None:
-    txt2img, pattern = registry.get('sd15_txt2img'), registry.get('test_pattern')
-    assert txt2img and pattern
-    assert registry.for_mode(txt2img, 'img2img').id == 'sd15_img2img'
-    assert registry.for_mode(txt2img, 'txt2img') is txt2img
-    assert registry.for_mode(pattern, 'img2img') is pattern  # no linked edit workflow: the card's own
-
-
-def test_the_card_of_a_workflow_is_its_own_or_the_one_linking_it(registry: WorkflowRegistry) -> None:
-    assert (parent := registry.parent_of('sd15_img2img')) and parent.id == 'sd15_txt2img'
-    assert (parent := registry.parent_of('test_pattern')) and parent.id == 'test_pattern'
-    assert registry.parent_of('no_such_workflow') is None

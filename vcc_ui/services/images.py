@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import tempfile
 import zipfile
@@ -74,6 +75,11 @@ class ImagePage:
     def has_more(self) -> bool:
         """Whether a next page exists."""
         return self.page * self.size < self.total
+
+    @property
+    def pages(self) -> int:
+        """How many pages of this size the listing has (at least one)."""
+        return max(1, math.ceil(self.total / self.size))
 
 
 def _like(text: str) -> str:
@@ -151,6 +157,11 @@ class ImageIndex:
             return None
         row = await self.writer.read(lambda db: db.get(Image, image_id))
         return row if row is not None and row.owner == owner else None
+
+    async def results(self, owner: str, image_ids: list[str]) -> list[Image]:
+        """Return the owner's active generated images among these ids, the last first (a job's newest first)."""
+        rows = [await self.get(owner, image_id) for image_id in image_ids]
+        return [row for row in reversed(rows) if row is not None and row.status == 'active' and row.kind == 'generated']
 
     def purge_at(self, row: Image) -> datetime | None:
         """When a trashed image will be removed for good."""

@@ -497,6 +497,10 @@ class WorkflowRegistry:
         """Return every loaded workflow, sorted by ui.order then id."""
         return sorted(self._workflows.values(), key=lambda w: (w.order, w.id))
 
+    def aspect_ratios(self) -> list[str]:
+        """Return every aspect ratio some workflow offers, sorted."""
+        return sorted({ratio for w in self._workflows.values() for ratio in w.aspect_ratios})
+
     def parents(self) -> list[Workflow]:
         """Return the workflows that get a card: all but those that are only another's img2img child."""
         children = {w.related_img2img for w in self._workflows.values()}
