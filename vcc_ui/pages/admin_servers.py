@@ -6,8 +6,8 @@ from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
-from vcc_ui.pages.admin_loras import lora_sync_widget
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.lora_sync import lora_sync_widget
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import human_bytes
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerProblem
