@@ -60,6 +60,13 @@ class ServerHealth:
     last_error: str = ''
     last_check: float = 0.0
 
+    @property
+    def status(self) -> str:
+        """Return ok, down, disabled, or draining (disabled while jobs still run on it)."""
+        if not self.enabled:
+            return 'draining' if self.inflight else 'disabled'
+        return 'ok' if self.reachable else 'down'
+
 
 @dataclass(eq=False)
 class ServerEntry:
@@ -149,6 +156,10 @@ class ServerPool:
     def lora_offered(self, lora: str) -> bool:
         """Whether some enabled server lists this LoRA (either path separator)."""
         return any(e.health.enabled and e.offers_lora(lora) for e in self.entries.values())
+
+    def any_reachable(self) -> bool:
+        """Whether some enabled server answers (ComfyUI counts as up)."""
+        return any(e.health.enabled and e.health.reachable for e in self.entries.values())
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""
