@@ -101,7 +101,7 @@ class HealthBanner:
 
     def update(self, health: ServerHealth) -> None:
         """Show or hide the line of one server."""
-        down = health.enabled and not health.reachable
+        down = health.status == 'down'
         if health.id not in self.rows:
             if not down:
                 return

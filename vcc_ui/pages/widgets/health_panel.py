@@ -112,9 +112,8 @@ class HealthPanel:
 
     def _show(self) -> None:
         """Colour the banner and name what fails."""
-        enabled = [e.health for e in self.services.pool.entries.values() if e.health.enabled]
         reasons = []
-        if not any(h.reachable for h in enabled):
+        if not self.services.pool.any_reachable():
             reasons.append(self.t('dash_fail_comfy'))
         if self.db and not self.db.get('ok'):
             reasons.append(self.t('dash_fail_db'))
