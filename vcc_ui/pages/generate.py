@@ -148,7 +148,7 @@ class GeneratePage:
 
 
 # ---- links from the gallery: /?from=<image id> (its settings) and /?input=<image id> (as the input image) -----------
-# NOTE: vcc_ui/pages/widgets/gallery_lightbox.py makes these links.
+# NOTE: vcc_ui/pages/widgets/image_actions.py makes these links.
 
 
 async def prefill(page: GeneratePage, path: str) -> None:
