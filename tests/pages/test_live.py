@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nicegui import Event
+from nicegui import Event, ui
 from nicegui.testing import User
 
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 
@@ -52,6 +53,25 @@ async def test_a_tab_touring_every_live_page_keeps_the_subscriber_counts(user: U
         assert subscribers(services) == baseline, f'after round {round_ + 1}'
     tab.delete()  # the tab goes: what its last page subscribed ends too
     assert subscribers(services) == idle
+
+
+async def test_a_subscription_ends_when_its_owner_goes_or_its_parent_is_cleared(user: User) -> None:
+    await user.open('/')
+    event: Event[int] = Event()
+    seen: list[int] = []
+    with user.client:
+        parent = ui.column()
+        with parent:
+            first, second = ui.column(), ui.column()
+        on(event, seen.append, owner=first)
+        on(event, lambda value: seen.append(-value), owner=second)
+    await event.call(1)
+    assert seen == [1, -1] and len(event.callbacks) == 2
+    first.delete()
+    await event.call(2)
+    assert seen == [1, -1, -2] and len(event.callbacks) == 1
+    parent.clear()
+    assert event.callbacks == []
 
 
 def test_pages_subscribe_only_through_live_on() -> None:
