@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from nicegui import Client, app, ui
+from nicegui import Client, app, events, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.services import Services
@@ -84,13 +85,16 @@ class Dashboard:
                 ui.toggle(
                     {'user': self.t('dash_by_user'), 'server': self.t('dash_by_server')},
                     value='user',
-                    on_change=lambda e: self.board.regroup(e.value),
+                    on_change=self._regroup,
                 ).props('dense no-caps unelevated toggle-color=primary').mark('group-toggle')
             self.board = JobBoard(services, lang=lang)
         self._on_stats()
         self._on_presence()
-        services.stats.changed.subscribe(self._on_stats)
-        services.presence.changed.subscribe(self._on_presence)
+        on(services.stats.changed, self._on_stats, owner=self.root)
+        on(services.presence.changed, self._on_presence, owner=self.root)
+
+    def _regroup(self, event: events.ValueChangeEventArguments) -> None:
+        self.board.regroup(event.value)
 
     def _counters(self) -> None:
         counters = self.services.stats.counters

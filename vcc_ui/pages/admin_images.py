@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import math
-from datetime import date
-
 from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
-from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.admin_image_tile import admin_image_tile
+from vcc_ui.pages.widgets.gallery_filters import parse_day
+from vcc_ui.pages.widgets.purge_dialog import ask_purge
 from vcc_ui.services import Services
-from vcc_ui.services.admin import admin_url
-from vcc_ui.services.image_meta import AdminImageView, ImageProblem, human_bytes
+from vcc_ui.services.image_meta import AdminImageView, ImageProblem
 from vcc_ui.services.images import ImagePage
 
 PAGE_SIZE = 48
@@ -25,21 +23,12 @@ async def page(services: Services) -> None:
     await view.reload()
 
 
-def parse_date(value: str | None) -> date | None:
-    """A yyyy-mm-dd input value as a date (None when empty or malformed)."""
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 class ImagesPage:
     """Filters on top, a pager, a grid of tiles; the purge button asks first and names what goes."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.data = services.admin_data
-        self.retention = services.settings.trash_retention_days
         self.result: ImagePage[AdminImageView] | None = None
         admin_header('/admin/images')
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
@@ -118,12 +107,11 @@ class ImagesPage:
             page=int(self.pager.value or 1),
             size=PAGE_SIZE,
             include=self.include.value,
-            from_date=parse_date(self.from_date.value),
-            to_date=parse_date(self.to_date.value),
+            from_date=parse_day(self.from_date.value),
+            to_date=parse_day(self.to_date.value),
         )
-        pages = max(1, math.ceil(self.result.total / PAGE_SIZE))
-        self.pager.max = pages
-        self.pager.set_visibility(pages > 1)
+        self.pager.max = self.result.pages
+        self.pager.set_visibility(self.result.pages > 1)
         self.pager.update()
         self.total.set_text(t('img_total', n=self.result.total))
         self.grid.clear()
@@ -131,36 +119,9 @@ class ImagesPage:
             if not self.result.items:
                 ui.label(t('img_none')).classes('text-gray-600 col-span-full').mark('images-none')
             for row in self.result.items:
-                self._tile(row)
+                admin_image_tile(row, on_change=self._change)
 
-    def _tile(self, row: AdminImageView) -> None:
-        trashed = row.status == 'trash'
-        faded = ' opacity-70' if trashed else ''
-        with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
-            with ui.link(target=admin_url(row.url), new_tab=True).classes('block w-full'):
-                Img(admin_url(row.thumb_url or row.url), alt=row.prompt or row.id).classes(
-                    'w-full aspect-square object-cover bg-slate-100'
-                )
-            with ui.column().classes('w-full gap-0 p-2 text-xs'):
-                ui.label(row.owner).classes('truncate w-full text-gray-600').tooltip(row.owner)
-                ui.label(f'{row.created_at:%Y-%m-%d %H:%M} · {human_bytes(row.bytes)}').classes('text-gray-500')
-                with ui.row().classes('w-full items-center gap-1 no-wrap'):
-                    ui.badge(t(f'img_kind_{row.kind}'), color='grey-7').props('outline')
-                    if trashed:
-                        ui.badge(t('img_trash'), color='grey-7')
-                    ui.space()
-                    if trashed:
-                        ui.button(
-                            icon='restore_from_trash', on_click=lambda r=row: self._change(r.id, restore=True)
-                        ).props('flat round dense color=primary').tooltip(t('img_restore')).mark(
-                            f'image-restore-{row.id}'
-                        )
-                    else:
-                        ui.button(icon='delete', on_click=lambda r=row: self._change(r.id, restore=False)).props(
-                            'flat round dense color=negative'
-                        ).tooltip(t('img_delete')).mark(f'image-delete-{row.id}')
-
-    async def _change(self, image_id: str, *, restore: bool) -> None:
+    async def _change(self, image_id: str, restore: bool) -> None:
         try:
             if restore:
                 await self.data.restore_image(image_id)
@@ -171,38 +132,8 @@ class ImagesPage:
         await self.reload()
 
     async def _ask_purge(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('purge-dialog'):
-            ui.label(t('img_purge_title')).classes('text-lg font-medium')
-            days = (
-                ui.number(t('img_purge_days'), value=self.retention, min=0, max=3650, step=1, precision=0)
-                .props('outlined dense')
-                .classes('w-48')
-                .mark('purge-days')
-            )
-            summary = ui.label().classes('text-gray-800').mark('purge-summary')
-            counted: dict[str, float] = {}
+        await ask_purge(self.services, on_purged=self._purged)
 
-            async def count() -> None:
-                older = float(days.value or 0)
-                images, size = await self.services.images.trash_summary(older_than_days=older)
-                counted.update(days=older, images=images)
-                summary.set_text(t('img_purge_summary', n=images, size=human_bytes(size), days=f'{older:g}'))
-                confirm.set_enabled(images > 0)
-
-            async def purge() -> None:
-                images, size = await self.services.images.purge(older_than_days=counted.get('days', self.retention))
-                dialog.close()
-                ui.notify(t('img_purged', n=images, size=human_bytes(size)), type='positive')
-                await self.load_users()
-                await self.reload()
-
-            days.on('change', count)
-            with ui.row().classes('w-full justify-end gap-2'):
-                ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
-                confirm = (
-                    ui.button(t('img_purge_confirm'), on_click=purge)
-                    .props('unelevated no-caps color=negative')
-                    .mark('purge-confirm')
-                )
-        await count()
-        dialog.open()
+    async def _purged(self) -> None:
+        await self.load_users()
+        await self.reload()

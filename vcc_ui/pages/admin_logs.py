@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import partial
 
-from nicegui import background_tasks, ui
+from nicegui import background_tasks, events, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
@@ -64,10 +64,7 @@ class LogsPage:
                 ui.button(self.t('logs_refresh'), icon='refresh', on_click=self.refresh).props(
                     'unelevated no-caps'
                 ).mark('logs-refresh')
-                ui.switch(
-                    self.t('logs_auto'),
-                    on_change=lambda e: self.timer.activate() if e.value else self.timer.deactivate(),
-                ).mark('logs-auto')
+                ui.switch(self.t('logs_auto'), on_change=self._auto).mark('logs-auto')
             self.source = ui.label().classes('text-xs text-gray-500').mark('logs-source')
             self.lines = (
                 ui.column()
@@ -76,6 +73,12 @@ class LogsPage:
             )
             self.timer = ui.timer(AUTO_SECONDS, self.refresh, active=False)
         background_tasks.create(self.refresh(), name='admin-logs', context=self.root)
+
+    def _auto(self, event: events.ValueChangeEventArguments) -> None:
+        if event.value:
+            self.timer.activate()
+        else:
+            self.timer.deactivate()
 
     async def refresh(self) -> None:
         """Read the newest matching lines and show them, newest at the bottom."""

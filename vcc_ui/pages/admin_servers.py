@@ -6,20 +6,11 @@ from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
-from vcc_ui.pages.admin_loras import lora_sync_widget
+from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.server_card import ServerCard
+from vcc_ui.pages.widgets.server_form import ServerForm
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import human_bytes
-from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerProblem
-
-HISTORY = 10
-STATUS_COLORS = {'ok': 'positive', 'down': 'negative', 'disabled': 'grey-7', 'draining': 'warning'}
-
-
-def status_of(health: ServerHealth) -> str:
-    """ok, down, disabled or draining."""
-    if not health.enabled:
-        return 'draining' if health.inflight else 'disabled'
-    return 'ok' if health.reachable else 'down'
+from vcc_ui.services.servers import ServerHealth
 
 
 def page(services: Services) -> None:
@@ -32,80 +23,16 @@ class ServersPage:
 
     def __init__(self, services: Services) -> None:
         self.services, self.pool = services, services.pool
-        self.data = services.admin_data
         self.shown: list[int] = []
         admin_header('/admin/servers')
-        with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
+        with ui.column().classes('w-full gap-3 p-2 sm:p-4') as root:
             ui.label(t('srv_title')).classes('text-2xl font-medium')
-            self._add_form()
+            ServerForm(self.pool, on_added=self._render)
             self.list = ui.column().classes('w-full gap-3').mark('server-list')
         self._render()
-        self.pool.changed.subscribe(self._on_change)
-
-    def _add_form(self) -> None:
-        with ui.expansion(t('srv_add'), icon='add').classes('w-full bg-white rounded-lg shadow-sm').mark('server-add'):
-            with ui.row().classes('w-full items-start gap-2'):
-                self.name = (
-                    ui.input(t('srv_name')).props('outlined dense').classes('w-full sm:w-48').mark('server-name')
-                )
-                self.url = (
-                    ui.input(t('srv_url'), placeholder='http://192.168.0.10:8188')
-                    .props('outlined dense')
-                    .classes('w-full sm:w-80')
-                    .mark('server-url')
-                )
-                self.max = (
-                    ui.number(t('srv_max'), value=1, min=1, max=64, step=1, precision=0)
-                    .props('outlined dense')
-                    .classes('w-32')
-                    .mark('server-max')
-                )
-            with ui.row().classes('items-center gap-2'):
-                ui.button(t('srv_test'), icon='network_check', on_click=self._test).props('outline no-caps').mark(
-                    'server-test'
-                )
-                ui.button(t('srv_save_new'), icon='save', on_click=self._add).props('unelevated no-caps').mark(
-                    'server-save'
-                )
-            self.result = ui.label().classes('text-sm whitespace-pre-line').mark('server-test-result')
-
-    async def _test(self) -> None:
-        if not self.url.value:
-            self.result.set_text(t('srv_need_url'))
-            return
-        answer = await self.pool.test_connection(self.url.value)
-        if answer['reachable']:
-            devices = (
-                ', '.join(
-                    f'{d.get("name") or d.get("type")} ({human_bytes(d.get("vram_total") or 0)})'
-                    for d in answer['devices']
-                )
-                or '-'
-            )
-            self.result.set_text(t('srv_test_ok', version=answer['version'] or '?', devices=devices))
-            self.result.classes(replace='text-positive text-sm whitespace-pre-line')
-        else:
-            self.result.set_text(t('srv_test_fail', error=answer['error']))
-            self.result.classes(replace='text-negative text-sm whitespace-pre-line')
-
-    async def _add(self) -> None:
-        try:
-            entry = await self.pool.add_server(
-                name=self.name.value or '', url=self.url.value or '', max_inflight=int(self.max.value or 1)
-            )
-        except ServerProblem as error:
-            ui.notify(error.message, type='negative')
-            return
-        ui.notify(t('srv_added', name=entry.health.name), type='positive')
-        self.name.set_value('')
-        self.url.set_value('')
-        self.result.set_text('')
-        self._render()
+        on(self.pool.changed, self._on_change, owner=root)
 
     def _on_change(self, _: ServerHealth) -> None:
-        if self.list.is_deleted:
-            self.pool.changed.unsubscribe(self._on_change)
-            return
         if list(self.pool.entries) != self.shown:
             self._render()
 
@@ -116,149 +43,4 @@ class ServersPage:
             if not self.shown:
                 ui.label(t('srv_none')).classes('text-gray-600').mark('server-none')
             for entry in self.pool.entries.values():
-                ServerCard(self, entry)
-
-
-class ServerCard:
-    """One server: status, load bound live to its ServerHealth, actions and its recent jobs."""
-
-    def __init__(self, owner: ServersPage, entry: ServerEntry) -> None:
-        self.owner, self.entry, self.pool = owner, entry, owner.pool
-        h = entry.health
-        with ui.card().classes('w-full p-3 gap-2').mark(f'server-{entry.id}') as self.card:
-            with ui.row().classes('w-full items-center gap-2'):
-                ui.icon('dns').classes('text-xl text-slate-600')
-                ui.label().bind_text_from(h, 'name').classes('text-lg font-medium').mark('server-card-name')
-                self.chip = ui.badge().props('rounded').mark(f'server-status-{entry.id}')
-                if h.simulated:
-                    ui.badge(t('srv_simulated'), color='sky-7').props('rounded outline')
-                ui.space()
-                self.toggle = ui.switch(t('srv_enabled'), value=h.enabled, on_change=self._toggle).mark(
-                    f'server-enabled-{entry.id}'
-                )
-            ui.label().bind_text_from(h, 'url').classes('text-sm text-gray-600 break-all')
-            with ui.row().classes('w-full gap-x-6 gap-y-1 text-sm'):
-                with ui.row().classes('items-center gap-1 no-wrap'):
-                    ui.label(t('srv_load'))
-                    ui.label().bind_text_from(h, 'inflight').classes('font-medium').mark(f'server-inflight-{entry.id}')
-                    ui.label('/')
-                    ui.label().bind_text_from(h, 'max_inflight').classes('font-medium')
-                with ui.row().classes('items-center gap-1 no-wrap'):
-                    ui.label(t('srv_queue'))
-                    ui.label().bind_text_from(h, 'queue_remaining').classes('font-medium')
-                with ui.row().classes('items-center gap-1 no-wrap'):
-                    ui.label(t('srv_vram'))
-                    ui.label().bind_text_from(h, 'vram_free', backward=lambda _: self._vram()).classes('font-medium')
-            self.error = ui.label().bind_text_from(h, 'last_error').classes('text-sm text-negative break-all')
-            lora_sync_widget(owner.services, entry.id)
-            with ui.row().classes('items-center gap-2'):
-                ui.button(t('srv_edit'), icon='edit', on_click=self._edit).props('flat dense no-caps').mark(
-                    f'server-edit-{entry.id}'
-                )
-                ui.button(t('srv_remove'), icon='delete', on_click=self._confirm_remove).props(
-                    'flat dense no-caps color=negative'
-                ).mark(f'server-remove-{entry.id}')
-            with (
-                ui.expansion(t('srv_history', n=HISTORY), icon='history', on_value_change=self._history)
-                .classes('w-full')
-                .props('dense')
-                .mark(f'server-history-{entry.id}')
-            ):
-                self.history = ui.column().classes('w-full gap-1 text-sm')
-        self.update(h)
-        self.pool.changed.subscribe(self.update)
-
-    def _vram(self) -> str:
-        h = self.entry.health
-        return f'{human_bytes(h.vram_free)} / {human_bytes(h.vram_total)}' if h.vram_total else '-'
-
-    def update(self, health: ServerHealth) -> None:
-        """Follow the status of this server."""
-        if self.card.is_deleted:
-            self.pool.changed.unsubscribe(self.update)
-            return
-        if health is not self.entry.health:
-            return
-        status = status_of(health)
-        self.chip.set_text(t(f'srv_status_{status}'))
-        self.chip.props(f'color={STATUS_COLORS[status]}')
-        if self.toggle.value != health.enabled:
-            self.toggle.set_value(health.enabled)
-        self.error.set_visibility(bool(health.last_error) and health.enabled)
-
-    async def _toggle(self, event: object) -> None:
-        enabled = bool(self.toggle.value)
-        if enabled == self.entry.health.enabled:
-            return
-        await self.pool.set_enabled(self.entry.id, enabled)
-        if not enabled and self.entry.health.inflight:
-            ui.notify(t('srv_draining', n=self.entry.health.inflight))
-
-    async def _history(self, event: object) -> None:
-        self.history.clear()
-        jobs = await self.owner.data.server_history(self.entry.id, limit=HISTORY)
-        with self.history:
-            if not jobs:
-                ui.label(t('srv_no_history')).classes('text-gray-600')
-            for job in jobs:
-                with ui.row().classes('w-full items-center gap-2 no-wrap').mark('server-job'):
-                    ui.label(job.status).classes('w-24 font-medium')
-                    ui.label(job.workflow_id).classes('truncate')
-                    ui.space()
-                    ui.label(t('seconds', n=f'{job.duration:.1f}') if job.duration is not None else '-').classes(
-                        'text-gray-600'
-                    )
-                    ui.label(job.queued_at.strftime('%m-%d %H:%M')).classes('text-gray-500 gt-xs')
-
-    def _edit(self) -> None:
-        h = self.entry.health
-        with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('server-edit-dialog'):
-            ui.label(t('srv_edit_title', name=h.name)).classes('text-lg font-medium')
-            name = ui.input(t('srv_name'), value=h.name).props('outlined dense').classes('w-full').mark('edit-name')
-            url = ui.input(t('srv_url'), value=h.url).props('outlined dense').classes('w-full').mark('edit-url')
-            url.set_enabled(not h.simulated)
-            size = (
-                ui.number(t('srv_max'), value=h.max_inflight, min=1, max=64, step=1, precision=0)
-                .props('outlined dense')
-                .classes('w-32')
-                .mark('edit-max')
-            )
-
-            async def save() -> None:
-                try:
-                    await self.pool.update_server(
-                        self.entry.id, name=name.value, url=url.value, max_inflight=int(size.value or 1)
-                    )
-                except ServerProblem as error:
-                    ui.notify(error.message, type='negative')
-                    return
-                dialog.close()
-                ui.notify(t('srv_saved'), type='positive')
-
-            with ui.row().classes('w-full justify-end gap-2'):
-                ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
-                ui.button(t('admin_save'), on_click=save).props('unelevated no-caps').mark('edit-save')
-        dialog.open()
-
-    def _confirm_remove(self) -> None:
-        h = self.entry.health
-        with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('server-remove-dialog'):
-            ui.label(t('srv_remove_title', name=h.name)).classes('text-lg font-medium')
-            ui.label(t('srv_remove_body')).classes('text-gray-700')
-
-            async def remove() -> None:
-                try:
-                    await self.pool.remove_server(self.entry.id)
-                except ServerProblem as error:
-                    ui.notify(error.message, type='negative', multi_line=True)
-                    return
-                dialog.close()
-                ui.notify(t('srv_removed', name=h.name))
-                self.owner._render()
-
-            with ui.row().classes('w-full justify-end gap-2'):
-                ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
-                ui.button(t('srv_remove'), on_click=remove).props('unelevated no-caps color=negative').mark(
-                    'remove-confirm'
-                )
-        dialog.open()
+                ServerCard(self.services, entry, on_removed=self._render)

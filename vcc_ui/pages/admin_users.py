@@ -28,15 +28,6 @@ def quota_text(user: UserSummary) -> str:
     return ', '.join(parts) or t('usr_no_limit')
 
 
-def quota_ratio(user: UserSummary) -> float:
-    """The fuller of the two quota uses, 0..1 (0 when unlimited)."""
-    ratios = [
-        user.images / user.max_images if user.max_images else 0.0,
-        user.bytes / user.max_bytes if user.max_bytes else 0.0,
-    ]
-    return min(1.0, max(ratios))
-
-
 class UsersPage:
     """A filter box and a list of user cards; each card opens an edit dialog."""
 
@@ -64,8 +55,7 @@ class UsersPage:
         self._render()
 
     def _render(self) -> None:
-        needle = (self.search.value or '').strip().lower()
-        shown = [u for u in self.users if not needle or needle in u.id or needle in (u.display_name or '').lower()]
+        shown = [user for user in self.users if user.matches(self.search.value or '')]
         self.count.set_text(t('usr_count', n=len(shown)))
         self.list.clear()
         with self.list:
@@ -104,7 +94,7 @@ class UsersPage:
             with ui.row().classes('w-full items-center gap-2 no-wrap text-sm'):
                 ui.label(quota_text(user)).classes('whitespace-nowrap').mark(f'user-quota-{user.id}')
                 if user.max_images or user.max_bytes:
-                    ratio = quota_ratio(user)
+                    ratio = user.quota_fill
                     ui.linear_progress(ratio, show_value=False, size='6px').props(
                         f'rounded color={"negative" if ratio >= 0.9 else "primary"}'
                     ).classes('max-w-48')

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from nicegui import app, context, events, ui
 
 from vcc_ui.i18n import language, set_language, t, translate
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
 
@@ -96,11 +97,11 @@ class HealthBanner:
                     ui.label(t('simulator_note'))
         for entry in services.pool.entries.values():
             self.update(entry.health)
-        services.pool.changed.subscribe(self.update)
+        on(services.pool.changed, self.update, owner=self.container)
 
     def update(self, health: ServerHealth) -> None:
         """Show or hide the line of one server."""
-        down = health.enabled and not health.reachable
+        down = health.status == 'down'
         if health.id not in self.rows:
             if not down:
                 return

@@ -52,6 +52,20 @@ class UserSummary(BaseModel):
     max_bytes: int  # the limit that applies, 0 = unlimited
     max_images: int
 
+    @property
+    def quota_fill(self) -> float:
+        """How full the fuller of the two quotas is, 0..1 (0 when both are unlimited)."""
+        ratios = [
+            self.images / self.max_images if self.max_images else 0.0,
+            self.bytes / self.max_bytes if self.max_bytes else 0.0,
+        ]
+        return min(1.0, max(ratios))
+
+    def matches(self, search: str) -> bool:
+        """Whether a search finds the user by a part of the id or of the display name (any case)."""
+        needle = search.strip().lower()
+        return not needle or needle in self.id or needle in (self.display_name or '').lower()
+
 
 class ServerJob(BaseModel):
     """One job of a server's recent history; the field names are the JSON keys of a history item."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -46,10 +47,10 @@ class HealthChecks:
             for e in self.pool.entries.values()
             if e.health.enabled
         }
-        comfy_ok = any(s['ok'] for s in servers.values())
+        comfy_ok = self.pool.any_reachable()
         db = await asyncio.to_thread(self._db_write)
         free_mb = await asyncio.to_thread(self.storage.disk_free_mb)
-        disk = {
+        disk: dict[str, Any] = {
             'ok': free_mb >= self.settings.healthz_disk_min_free_mb,
             'free_mb': round(free_mb),
             'min_free_mb': self.settings.healthz_disk_min_free_mb,

@@ -132,6 +132,12 @@ class ImageFilter:
     kind: str | tuple[str, ...] | None = None
     status: str | None = 'active'
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether the filter hides some images of its kind and status (a search, a date, a tag, favourites...)."""
+        values = (self.from_date, self.to_date, self.aspect_ratio, self.workflow_id, self.tag, self.favorite, self.q)
+        return any(value not in (None, '') for value in values)
+
 
 def human_bytes(n: int) -> str:
     """Return a size like '1.5 MB'."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import tempfile
 import zipfile
@@ -77,6 +78,11 @@ class ImagePage(Generic[V]):
         """Whether a next page exists."""
         return self.page * self.size < self.total
 
+    @property
+    def pages(self) -> int:
+        """How many pages of this size the listing has (at least one)."""
+        return max(1, math.ceil(self.total / self.size))
+
 
 async def no_refusal(owner: str) -> None:
     """Refuse nobody (the admission check of the CLI and tests, which act for no signed-in user)."""
@@ -132,6 +138,11 @@ class ImageIndex:
     def view(self, row: Image) -> ImageView:
         """Return how the pages and the API show an image row."""
         return ImageView.of(row, purge_at=self.purge_at(row))
+
+    async def results(self, owner: str, image_ids: list[str]) -> list[ImageView]:
+        """Return the owner's active generated images among these ids, the last first (a job's newest first)."""
+        views = [await self.get(owner, image_id) for image_id in image_ids]
+        return [v for v in reversed(views) if v is not None and v.status == 'active' and v.kind == 'generated']
 
     def purge_at(self, row: Image | ImageView) -> datetime | None:
         """When a trashed image will be removed for good."""
@@ -240,6 +251,13 @@ class ImageIndex:
             'favorite': False,
         }
         return await self._store(owner, data, meta, None, prompt=row.prompt)
+
+    async def as_input(self, owner: str, image_id: str) -> ImageView | None:
+        """Return the input image a job can use for one of the owner's images: an input as it is, others copied."""
+        view = await self.get(owner, image_id)
+        if view is None or view.kind == 'input':
+            return view
+        return await self.copy_to_inputs(owner, image_id)
 
     async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> ImageView:
         try:

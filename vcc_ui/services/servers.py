@@ -72,6 +72,13 @@ class ServerHealth:
     last_error: str = ''
     last_check: float = 0.0
 
+    @property
+    def status(self) -> str:
+        """Return ok, down, disabled, or draining (disabled while jobs still run on it)."""
+        if not self.enabled:
+            return 'draining' if self.inflight else 'disabled'
+        return 'ok' if self.reachable else 'down'
+
 
 @dataclass(eq=False)
 class ServerEntry:
@@ -196,6 +203,10 @@ class ServerPool:
         """Give back the job's slot, if it holds one."""
         entry.jobs.discard(job_id)
         entry.health.inflight = len(entry.jobs)
+
+    def any_reachable(self) -> bool:
+        """Whether some enabled server answers (ComfyUI counts as up)."""
+        return any(e.health.enabled and e.health.reachable for e in self.entries.values())
 
     def unavailable_reason(self, workflow_id: str) -> str | None:
         """Why no server could ever run this workflow now, or None if one can."""

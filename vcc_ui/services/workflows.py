@@ -499,6 +499,10 @@ class WorkflowRegistry:
         """Return every loaded workflow, sorted by ui.order then id."""
         return sorted(self._workflows.values(), key=lambda w: (w.order, w.id))
 
+    def aspect_ratios(self) -> list[str]:
+        """Return every aspect ratio some workflow offers, sorted."""
+        return sorted({ratio for w in self._workflows.values() for ratio in w.aspect_ratios})
+
     def parents(self) -> list[Workflow]:
         """Return the workflows that get a card: all but those that are only another's img2img child."""
         children = {w.related_img2img for w in self._workflows.values()}
@@ -508,6 +512,15 @@ class WorkflowRegistry:
         """Return the edit workflow a workflow links to, or None."""
         parent = self.get(workflow_id)
         return self.get(parent.related_img2img) if parent and parent.related_img2img else None
+
+    def for_mode(self, parent: Workflow, mode: str) -> Workflow:
+        """Return what a card's workflow runs in a mode: its linked edit workflow in img2img mode, else itself."""
+        linked = self.img2img_for(parent.id) if mode == 'img2img' else None
+        return linked or parent
+
+    def parent_of(self, workflow_id: str) -> Workflow | None:
+        """Return the workflow whose card runs this one: itself, or the card that links it as its img2img."""
+        return next((w for w in self.parents() if workflow_id in (w.id, w.related_img2img)), None)
 
     def validate_against(self, server: str, object_info: dict[str, Any]) -> None:
         """Record which workflows this server can run, given its /object_info."""

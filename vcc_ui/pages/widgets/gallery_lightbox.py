@@ -8,11 +8,13 @@ from functools import partial
 from nicegui import events, ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.image_grid import ImageGrid, when
+from vcc_ui.pages.widgets.image_actions import ImageActions
+from vcc_ui.pages.widgets.image_grid import ImageGrid
+from vcc_ui.pages.widgets.image_meta import ImageMeta
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.share_panel import SharePanel
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageProblem, ImageView, QuotaExceeded, human_bytes
+from vcc_ui.services.image_meta import ImageProblem, ImageView
 
 SWIPE_PX = 50
 SWIPE_JS = f"""(e) => {{
@@ -37,7 +39,6 @@ class GalleryLightbox:
     ) -> None:
         self.services = services
         self.user = user
-        self.lang = lang
         self.grid = grid
         self.t = partial(translate, lang=lang)
         self.on_delete = on_delete
@@ -89,10 +90,7 @@ class GalleryLightbox:
                         .mark('lightbox-next')
                     )
                 with ui.column().classes('w-full gap-2 min-w-0'):
-                    with ui.row().classes('w-full gap-1') as self.actions:
-                        self._action('content_copy', 'lb_copy_prompt', self.copy_prompt, 'lightbox-copy-prompt')
-                        self.use_input = self._action('input', 'lb_use_input', self.use_as_input, 'lightbox-use-input')
-                        self.again = self._action('replay', 'lb_again', self.generate_again, 'lightbox-again')
+                    self.actions = ImageActions(services, user, lang=lang, image=lambda: self.image)
                     self.delete = (
                         ui.button(self.t('gal_delete'), icon='delete', on_click=self.remove)
                         .props('outline dense no-caps color=negative')
@@ -109,7 +107,7 @@ class GalleryLightbox:
                         .classes('w-full')
                         .mark('lightbox-tags')
                     )
-                    self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
+                    self.meta = ImageMeta(lang=lang, workflow_title=lambda w: services.registry.title(w, lang))
                     with (
                         ui.expansion(self.t('lb_share'), icon='share')
                         .classes('w-full border rounded')
@@ -117,9 +115,6 @@ class GalleryLightbox:
                     ):
                         self.share = SharePanel(services.shares, user, lang=lang, base_url=base_url)
         ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'textarea'])
-
-    def _action(self, icon: str, key: str, handler: Callable, marker: str) -> ui.button:
-        return ui.button(self.t(key), icon=icon, on_click=handler).props('outline dense no-caps').mark(marker)
 
     @property
     def image(self) -> ImageView | None:
@@ -159,43 +154,14 @@ class GalleryLightbox:
         self.prev.set_enabled(self.index > 0)
         self.next.set_enabled(self.index < len(self.grid.items) - 1 or self.grid.has_more)
         self.favorite.props(f'icon={"star" if image.favorite else "star_border"}')
-        for element in (self.favorite, self.actions, self.delete, self.tags, self.share_section):
+        for element in (self.favorite, self.actions.row, self.delete, self.tags, self.share_section):
             element.set_visibility(not trashed)
         self.restore.set_visibility(trashed)
-        self.use_input.set_visibility(image.kind != 'input')
-        self.again.set_visibility(image.kind == 'generated' and bool(image.workflow_id))
+        self.actions.show(image)
         self.tags.set_value(list(image.tags))
-        self.meta.clear()
-        with self.meta:
-            for key, value in self._meta_rows(image):
-                with ui.row().classes('w-full no-wrap gap-2'):
-                    ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-28')
-                    ui.label(value).classes('break-words min-w-0 whitespace-pre-wrap').mark(f'meta-{key}')
+        self.meta.show(image)
         if not trashed:
             await self.share.show(image.id)
-
-    def _meta_rows(self, image: ImageView) -> list[tuple[str, str]]:
-        rows: list[tuple[str, object]] = [
-            ('meta_prompt', image.prompt),
-            ('meta_negative', image.negative_prompt),
-            ('meta_seed', image.seed),
-            ('meta_workflow', self.services.registry.title(image.workflow_id or '', self.lang)),
-            ('meta_mode', image.mode),
-            ('meta_aspect', image.aspect_ratio),
-            ('meta_size', f'{image.width} x {image.height}, {human_bytes(image.bytes)}'),
-            ('meta_kind', self.t(f'kind_{image.kind}')),
-            ('meta_server', image.server),
-            ('meta_file', image.original_filename),
-            ('meta_created', when(image.created_at)),
-        ]
-        if image.status == 'trash':
-            rows.append(
-                (
-                    'gal_view_trash',
-                    self.t('gal_trash_dates', deleted=when(image.trashed_at), purge=when(image.purge_at)),
-                )
-            )
-        return [(key, str(value)) for key, value in rows if value not in (None, '')]
 
     async def _swipe(self, e: events.GenericEventArguments) -> None:
         dx = e.args[0] if isinstance(e.args, list) and e.args else e.args
@@ -230,35 +196,9 @@ class GalleryLightbox:
 
     async def _tags_changed(self, e: events.ValueChangeEventArguments) -> None:
         image = self.image
-        if image is None or list(e.value or []) == image.tags:
+        if image is None or list(e.value or []) == list(image.tags):
             return
         await self._apply(self.services.images.set_tags(self.user, image.id, list(e.value or [])))
-
-    def copy_prompt(self) -> None:
-        """Put the image's prompt on the clipboard."""
-        if (image := self.image) and image.prompt:
-            ui.clipboard.write(image.prompt)
-            ui.notify(self.t('lb_copied'))
-
-    async def use_as_input(self) -> None:
-        """Copy the image into the inputs library and open Generate with it as the input image."""
-        if (image := self.image) is None:
-            return
-        try:
-            copy = await self.services.images.copy_to_inputs(self.user, image.id)
-        except QuotaExceeded as error:
-            ui.notify(self.t('gal_quota', reason=error.message), type='negative', multi_line=True)
-            return
-        except ImageProblem as error:
-            ui.notify(self.t('gal_failed', reason=error.message), type='warning')
-            return
-        ui.notify(self.t('lb_used_input'), type='positive')
-        ui.navigate.to(f'/?input={copy.id}')  # NOTE: generate.prefill reads it
-
-    def generate_again(self) -> None:
-        """Open Generate with this image's settings."""
-        if image := self.image:
-            ui.navigate.to(f'/?from={image.id}')  # NOTE: generate.prefill reads it
 
     async def remove(self) -> None:
         """Move the image to the trash; the next one takes its place."""

@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
 
@@ -45,7 +46,7 @@ class HealthPanel:
                     self.disk_value = ui.label('…').classes('text-gray-600 min-w-0').mark('check-disk-value')
         for entry in services.pool.entries.values():
             self._on_server(entry.health)
-        services.pool.changed.subscribe(self._on_server)
+        on(services.pool.changed, self._on_server, owner=self.card)
         self._show()
         background_tasks.create(self.refresh(), name='admin-health', context=self.card)
 
@@ -111,9 +112,8 @@ class HealthPanel:
 
     def _show(self) -> None:
         """Colour the banner and name what fails."""
-        enabled = [e.health for e in self.services.pool.entries.values() if e.health.enabled]
         reasons = []
-        if not any(h.reachable for h in enabled):
+        if not self.services.pool.any_reachable():
             reasons.append(self.t('dash_fail_comfy'))
         if self.db and not self.db.get('ok'):
             reasons.append(self.t('dash_fail_db'))

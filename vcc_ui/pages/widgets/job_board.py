@@ -10,6 +10,7 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus, utcnow
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.job_card import STATUS_COLOR
 from vcc_ui.services import Services
@@ -131,7 +132,7 @@ class JobBoard:
         for view in sorted(services.jobs.views.values(), key=lambda v: (v.position, v.queued_at)):
             if not view.finished:
                 self.show(view)
-        services.jobs.changed.subscribe(self.show)
+        on(services.jobs.changed, self.show, owner=self.root)
         background_tasks.create(self._load_recent(), name='admin-recent-jobs', context=self.root)
 
     def show(self, view: JobView) -> None:

@@ -9,6 +9,7 @@ from functools import partial
 from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import ImageView
@@ -53,7 +54,7 @@ class JobsPanel:
         self.more.set_visibility(False)
         for view in services.jobs.jobs_of(user):
             self.add(view)
-        services.jobs.changed.subscribe(self._on_changed)
+        on(services.jobs.changed, self._on_changed, owner=self.root)
         background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
 
     def remember(self, images: list[ImageView]) -> None:
@@ -101,9 +102,6 @@ class JobsPanel:
         self._fold()
 
     def _on_changed(self, view: JobView) -> None:
-        if self.root.is_deleted:
-            self.services.jobs.changed.unsubscribe(self._on_changed)
-            return
         if view.owner != self.user:
             return
         card = self.cards.get(view.id) or self.add(view)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.live import on
 from vcc_ui.services import Services
 from vcc_ui.services.comfy.protocol import unified
 from vcc_ui.services.loras import LoraSyncStatus, LoraView
@@ -69,7 +70,7 @@ class LoraPicker:
                 )
                 caption.bind_text_from(self.strength, 'value', backward=lambda v: f'{t("lora_strength")} {v:.2f}')
         self.root.set_visibility(False)
-        services.loras.changed.subscribe(self._on_sync)
+        on(services.loras.changed, self._on_sync, owner=self.root)
 
     def show_for(self, workflow: Workflow) -> None:
         """Show the picker (cleared) only for a workflow that takes a LoRA, and load that workflow's LoRAs."""

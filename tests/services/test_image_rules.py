@@ -1,0 +1,74 @@
+"""Image rules the pages ask for: the input a job gets, a finished job's results, filters that narrow, page counts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.fixtures import USER_A, USER_B
+from tests.gallery import add_image, image_index
+from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
+
+DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def index(engine: Engine, tmp_path: Path) -> AsyncIterator[ImageIndex]:
+    async with image_index(engine, tmp_path) as built:
+        yield built
+
+
+async def test_an_input_is_used_as_it_is_and_a_generated_image_is_copied_first(index: ImageIndex) -> None:
+    upload = await add_image(index, USER_A, created=DAY1, kind='input')
+    generated = await add_image(index, USER_A, created=DAY1, prompt='castle')
+    same = await index.as_input(USER_A, upload.id)
+    assert same is not None and same.id == upload.id
+    copy = await index.as_input(USER_A, generated.id)
+    assert copy is not None and copy.id != generated.id and copy.kind == 'input' and copy.prompt == 'castle'
+    assert (await index.page(USER_A, kind='input')).total == 2
+
+
+async def test_unknown_other_users_and_trashed_generated_images_are_no_input(index: ImageIndex) -> None:
+    generated = await add_image(index, USER_A, created=DAY1)
+    assert await index.as_input(USER_B, generated.id) is None
+    assert await index.as_input(USER_A, 'f' * 32) is None
+    await index.delete(USER_A, generated.id)
+    with pytest.raises(ImageNotFound):
+        await index.as_input(USER_A, generated.id)
+
+
+async def test_a_jobs_results_are_the_owners_active_generated_images_last_first(index: ImageIndex) -> None:
+    first = await add_image(index, USER_A, created=DAY1)
+    second = await add_image(index, USER_A, created=DAY1)
+    trashed = await add_image(index, USER_A, created=DAY1)
+    upload = await add_image(index, USER_A, created=DAY1, kind='input')
+    others = await add_image(index, USER_B, created=DAY1)
+    await index.delete(USER_A, trashed.id)
+    ids = [first.id, second.id, trashed.id, upload.id, others.id, 'f' * 32]
+    assert [row.id for row in await index.results(USER_A, ids)] == [second.id, first.id]
+    assert await index.results(USER_A, []) == []
+
+
+def test_a_filter_narrows_with_any_restriction_beyond_kind_and_status() -> None:
+    assert not ImageFilter(kind='generated', status='trash').narrowed
+    assert not ImageFilter(q='', tag=None, favorite=None).narrowed
+    for restriction in (
+        {'q': 'fox'},
+        {'from_date': date(2025, 3, 1)},
+        {'to_date': date(2025, 3, 1)},
+        {'aspect_ratio': '1:1'},
+        {'workflow_id': 'sd15_txt2img'},
+        {'tag': 'cats'},
+        {'favorite': True},
+    ):
+        assert ImageFilter(kind='generated', **restriction).narrowed, restriction
+
+
+def test_a_listing_has_at_least_one_page() -> None:
+    pages = {total: ImagePage(items=[], page=1, size=48, total=total).pages for total in (0, 1, 48, 49, 96, 97)}
+    assert pages == {0: 1, 1: 1, 48: 1, 49: 2, 96: 2, 97: 3}

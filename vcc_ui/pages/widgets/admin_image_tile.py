@@ -1,0 +1,39 @@
+"""One tile of the admin's all-images grid: the thumbnail links the file; owner, date, size, kind; delete or restore."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nicegui import ui
+
+from vcc_ui.i18n import t
+from vcc_ui.pages.widgets.img import Img
+from vcc_ui.services.admin import admin_url
+from vcc_ui.services.image_meta import AdminImageView, human_bytes
+
+
+def admin_image_tile(row: AdminImageView, *, on_change: Callable[[str, bool], Awaitable[None]]) -> None:
+    """Add the tile of one image; its button calls on_change(image id, restore)."""
+    trashed = row.status == 'trash'
+    faded = ' opacity-70' if trashed else ''
+    with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
+        with ui.link(target=admin_url(row.url), new_tab=True).classes('block w-full'):
+            Img(admin_url(row.thumb_url or row.url), alt=row.prompt or row.id).classes(
+                'w-full aspect-square object-cover bg-slate-100'
+            )
+        with ui.column().classes('w-full gap-0 p-2 text-xs'):
+            ui.label(row.owner).classes('truncate w-full text-gray-600').tooltip(row.owner)
+            ui.label(f'{row.created_at:%Y-%m-%d %H:%M} · {human_bytes(row.bytes)}').classes('text-gray-500')
+            with ui.row().classes('w-full items-center gap-1 no-wrap'):
+                ui.badge(t(f'img_kind_{row.kind}'), color='grey-7').props('outline')
+                if trashed:
+                    ui.badge(t('img_trash'), color='grey-7')
+                ui.space()
+                if trashed:
+                    ui.button(icon='restore_from_trash', on_click=lambda: on_change(row.id, True)).props(
+                        'flat round dense color=primary'
+                    ).tooltip(t('img_restore')).mark(f'image-restore-{row.id}')
+                else:
+                    ui.button(icon='delete', on_click=lambda: on_change(row.id, False)).props(
+                        'flat round dense color=negative'
+                    ).tooltip(t('img_delete')).mark(f'image-delete-{row.id}')

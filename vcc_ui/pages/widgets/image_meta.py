@@ -1,0 +1,53 @@
+"""The metadata of one gallery image: prompts, seed, workflow, mode, size, kind, server, file, dates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from nicegui import ui
+
+from vcc_ui.i18n import translate
+from vcc_ui.pages.widgets.image_grid import when
+from vcc_ui.services.image_meta import ImageView, human_bytes
+
+
+class ImageMeta:
+    """A label and a value per field the image has; trashed images add when they go for good."""
+
+    def __init__(self, *, lang: str, workflow_title: Callable[[str], str]) -> None:
+        self.t = partial(translate, lang=lang)
+        self.workflow_title = workflow_title
+        self.column = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
+
+    def show(self, image: ImageView) -> None:
+        """Show the fields of one image."""
+        self.column.clear()
+        with self.column:
+            for key, value in self._rows(image):
+                with ui.row().classes('w-full no-wrap gap-2'):
+                    ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-28')
+                    ui.label(value).classes('break-words min-w-0 whitespace-pre-wrap').mark(f'meta-{key}')
+
+    def _rows(self, image: ImageView) -> list[tuple[str, str]]:
+        rows = [
+            ('meta_prompt', image.prompt),
+            ('meta_negative', image.negative_prompt),
+            ('meta_seed', image.seed),
+            ('meta_workflow', self.workflow_title(image.workflow_id or '')),
+            ('meta_mode', image.mode),
+            ('meta_aspect', image.aspect_ratio),
+            ('meta_size', f'{image.width} x {image.height}, {human_bytes(image.bytes)}'),
+            ('meta_kind', self.t(f'kind_{image.kind}')),
+            ('meta_server', image.server),
+            ('meta_file', image.original_filename),
+            ('meta_created', when(image.created_at)),
+        ]
+        if image.status == 'trash':
+            rows.append(
+                (
+                    'gal_view_trash',
+                    self.t('gal_trash_dates', deleted=when(image.trashed_at), purge=when(image.purge_at)),
+                )
+            )
+        return [(key, str(value)) for key, value in rows if value not in (None, '')]

@@ -1,0 +1,72 @@
+"""The Generate page's choice of what runs: one card per workflow that has one, and the Txt2Img/Img2Img tabs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nicegui import ui
+
+from vcc_ui.i18n import t
+from vcc_ui.services.workflows import Workflow, WorkflowRegistry
+
+
+class WorkflowCards:
+    """A sideways-scrolling row of cards; a click or Enter on one chooses it, the chosen one is ringed."""
+
+    def __init__(
+        self, registry: WorkflowRegistry, parents: list[Workflow], *, lang: str, on_select: Callable[[str], None]
+    ) -> None:
+        if not parents:
+            ui.label(t('gen_no_workflows')).classes('text-gray-500').mark('no-workflows')
+        self.cards: dict[str, ui.card] = {}
+        with ui.row().classes('w-full no-wrap gap-2 overflow-x-auto p-1').mark('workflow-cards'):
+            for workflow in parents:
+                with (
+                    ui.card()
+                    .tight()
+                    .classes('p-3 w-56 shrink-0 cursor-pointer gap-1 transition-all')
+                    .on('click', lambda w=workflow: on_select(w.id))
+                    .mark(f'workflow-{workflow.id}') as card
+                ):
+                    card.props('tabindex=0').on('keydown.enter', lambda w=workflow: on_select(w.id))
+                    with ui.row().classes('w-full items-center no-wrap gap-1'):
+                        ui.label(workflow.title_for(lang)).classes('font-medium truncate')
+                        if registry.img2img_for(workflow.id):
+                            ui.icon('auto_fix_high', size='xs').classes('text-primary').tooltip(t('gen_has_img2img'))
+                    ui.label(workflow.description_for(lang)).classes('text-xs text-gray-500 line-clamp-3')
+                self.cards[workflow.id] = card
+
+    def highlight(self, workflow_id: str) -> None:
+        """Ring the chosen card and fade the others."""
+        for card_id, card in self.cards.items():
+            if card_id == workflow_id:
+                card.classes(add='ring-2 ring-primary', remove='opacity-80')
+            else:
+                card.classes(add='opacity-80', remove='ring-2 ring-primary')
+
+
+class ModeTabs:
+    """Txt2Img and Img2Img; the Img2Img tab shows only for a card that links an edit workflow."""
+
+    def __init__(self, *, on_change: Callable[[str], None]) -> None:
+        with (
+            ui.tabs(on_change=lambda e: on_change(e.value))
+            .props('dense inline-label no-caps align=left')
+            .classes('w-full border-b')
+            .mark('mode-tabs') as self.tabs
+        ):
+            ui.tab('txt2img', label=t('gen_mode_txt2img'), icon='text_fields').mark('tab-txt2img')
+            self.img2img = (
+                ui.tab('img2img', label=t('gen_mode_img2img'), icon='image')
+                .mark('tab-img2img')
+                .props('data-role=tab-img2img')
+            )
+        self.tabs.set_value('txt2img')
+
+    def set(self, mode: str) -> None:
+        """Switch to a mode's tab (its change handler runs)."""
+        self.tabs.set_value(mode)
+
+    def offer_img2img(self, offered: bool) -> None:
+        """Show or hide the Img2Img tab."""
+        self.img2img.set_visibility(offered)

@@ -1,0 +1,54 @@
+"""What the Generate form holds, what a submit still needs, and the job params it makes for a workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from vcc_ui.services.workflows import Workflow
+
+Missing = Literal['prompt', 'seed', 'input_image']
+
+
+@dataclass(kw_only=True, slots=True)
+class JobForm:
+    """The form's values as the controls hold them (None where a control is empty)."""
+
+    prompt: str = ''
+    negative_prompt: str = ''
+    random_seed: bool = True
+    seed: float | None = None
+    aspect_ratio: str | None = None
+    batch_size: int | None = None
+    steps: float | None = None
+    input_image: str | None = None
+    lora: str | None = None
+    lora_strength: float | None = None
+
+    def missing(self, workflow: Workflow) -> Missing | None:
+        """Return the first thing a job of this workflow still needs from the user, or None."""
+        if not self.prompt.strip():
+            return 'prompt'
+        if not self.random_seed and self.seed is None:
+            return 'seed'
+        if workflow.needs_input_image and self.input_image is None:
+            return 'input_image'
+        return None
+
+    def params(self, workflow: Workflow) -> dict[str, Any]:
+        """Return the job params for this workflow: only what it takes, a seed only when one is fixed."""
+        params: dict[str, Any] = {'prompt': self.prompt, 'negative_prompt': self.negative_prompt}
+        if not self.random_seed and self.seed is not None:
+            params['seed'] = int(self.seed)
+        if workflow.aspect_ratios and self.aspect_ratio:
+            params['aspect_ratio'] = self.aspect_ratio
+        if workflow.max_batch > 1:
+            params['batch_size'] = int(self.batch_size or 1)
+        if workflow.accepts('steps') and self.steps:
+            params['steps'] = int(self.steps)
+        if workflow.needs_input_image:
+            params['input_image'] = self.input_image
+        if workflow.accepts('lora'):
+            params['lora'] = self.lora or None
+            params['lora_strength'] = self.lora_strength
+        return params
