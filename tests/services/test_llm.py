@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_llm import FakeLLM, fake_llm
-from tests.fixtures import USER_A, USER_B, make_settings, services, wait_for
+from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from tests.postgres import free_port
 from vcc_ui.services.llm import (
     IMPROVE_NEGATIVE_PROMPT,
@@ -343,13 +343,14 @@ async def test_check_ok_off_and_failing(helper: PromptHelper, fake: FakeLLM) -> 
 
 
 async def test_healthz_llm_check_off_ok_and_failing(tmp_path: Path, fake: FakeLLM) -> None:
-    async with services(make_settings(tmp_path / 'off')) as off:
-        ok, checks = await off.health.run()
-    assert ok and checks['llm'] == {'ok': True, 'state': 'off'}
-    async with services(make_settings(tmp_path / 'on', llm_base_url=fake.base_url)) as on:
-        ok, checks = await on.health.run()
-        assert ok and checks['llm']['state'] == 'ok' and checks['llm']['model'] == 'test-model'
-        fake.faults = ['html-502']
-        ok, checks = await on.health.run()
+    async with simulator(tmp_path) as sim:
+        async with services(make_settings(tmp_path / 'off', sim.url)) as off:
+            ok, checks = await off.health.run()
+        assert ok and checks['llm'] == {'ok': True, 'state': 'off'}
+        async with services(make_settings(tmp_path / 'on', sim.url, llm_base_url=fake.base_url)) as on:
+            ok, checks = await on.health.run()
+            assert ok and checks['llm']['state'] == 'ok' and checks['llm']['model'] == 'test-model'
+            fake.faults = ['html-502']
+            ok, checks = await on.health.run()
     assert not ok and checks['llm']['state'] == 'failing'
     assert checks['comfyui']['ok'] and checks['db']['ok'] and checks['disk']['ok']
