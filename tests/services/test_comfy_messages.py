@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.samples import binary_frame, image_bytes, load_sample, ws_frames, ws_sample_names
+from tests.samples import FIXTURES, binary_frame, image_bytes, load_sample, ws_frames, ws_sample_names
 from vcc_ui.services.comfy.messages import (
     Executed,
     Executing,
@@ -55,6 +55,7 @@ def parsed(sample: dict[str, Any]) -> list[Message]:
 
 
 def test_captured_samples_are_found() -> None:
+    assert (FIXTURES.parents[1] / 'docs' / 'COMFYUI_PROTOCOL.md').exists()
     assert len(ws_sample_names()) >= 17
 
 
