@@ -1,4 +1,4 @@
-"""Typed ComfyUI WebSocket messages and their parsers (PROTOCOL.md sections 6.1 and 6.3)."""
+"""Typed ComfyUI WebSocket messages and their parsers (docs/COMFYUI_PROTOCOL.md section 4)."""
 
 from __future__ import annotations
 
