@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = 'VCC_LORA_HASH_CACHE'
 CACHE_FORMAT = 1
-CHUNK_SIZE = 1 << 20  # NOTE: 1-4 MiB reads were fastest on our machines (../shared/MACHINE_NOTES.md)
+CHUNK_SIZE = 1 << 20  # NOTE: 1-4 MiB reads were fastest on our machines (tests/bench/test_bench_hash.py)
 SAVE_DELAY = 2.0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file and a real PostgreSQL)."""
+"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template and a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def postgres_url() -> Iterator[str]:
             yield url
     except FileNotFoundError as error:
         pytest.skip(f'PostgreSQL binaries not available: {error}')
+
+
+@pytest.fixture(scope='session')
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; an app started on a copy finds its migrate step a no-op."""
+    path = tmp_path_factory.mktemp('template-db') / 'app.db'
+    engine = make_engine(f'sqlite:///{path}')
+    migrate(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into app.db
+    return path
 
 
 @pytest.fixture(params=['sqlite', 'postgresql'])

@@ -1,20 +1,33 @@
-"""A fake Civitai on loopback (same event loop) answering with ../shared/civitai/samples shapes, with fault knobs."""
+"""A fake Civitai on loopback answering from tests/fixtures/civitai, with fault knobs.
+
+`fake_civitai()` serves on the test's own event loop (the app's async client); `fake_civitai_in_thread()` serves
+the same app from an event loop in a thread (the comfy_node's blocking urllib client).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
-from tests.comfy_node.fake_civitai import SAMPLES, sample
 from tests.images import jpeg_bytes
+from tests.samples import CIVITAI_SAMPLES, fixture_text
 
 BY_HASH = '/api/v1/model-versions/by-hash'
+SAMPLE_MODEL_ID = 117371  # the model of the captured answers (model.json, by-hash_found.json)
+
+
+def sample(name: str) -> Any:
+    """Return one captured Civitai answer (JSON) from tests/fixtures/civitai."""
+    return json.loads(fixture_text(CIVITAI_SAMPLES, name))
 
 
 @dataclass
@@ -22,6 +35,7 @@ class FakeCivitai:
     """Known versions by SHA256 (upper case), models by id, queued faults and request counters by kind."""
 
     base_url: str = ''
+    keep_image_urls: bool = False  # True: image URLs stay the captured image.civitai.com ones, not served here
     versions: dict[str, dict] = field(default_factory=dict)
     models: dict[int, dict] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)  # consumed one per request: '429', '429-wait', '500', 'html'
@@ -39,23 +53,26 @@ class FakeCivitai:
         self,
         sha256: str,
         *,
-        model_id: int = 117371,
+        model_id: int = SAMPLE_MODEL_ID,
         version_id: int = 128713,
         name: str = 'v1.0',
         trained_words: list[str] | None = None,
         base_model: str = 'SDXL 1.0',
     ) -> dict:
-        """Make a file known: the sample version re-keyed to this hash and ids, its images served here."""
+        """Make a file known: the captured version re-keyed to this hash and ids (another model id, another name)."""
         version = copy.deepcopy(sample('by-hash_found.json'))
         version.update(id=version_id, modelId=model_id, name=name, baseModel=base_model)
         if trained_words is not None:
             version['trainedWords'] = trained_words
         version['files'][0]['hashes']['SHA256'] = sha256.upper()
-        for i, image in enumerate(version['images']):
-            image['url'] = f'{self.base_url}/images/{version_id}/{i}.jpeg'
+        if not self.keep_image_urls:
+            for i, image in enumerate(version['images']):
+                image['url'] = f'{self.base_url}/images/{version_id}/{i}.jpeg'
         self.versions[sha256.upper()] = version
         model = copy.deepcopy(sample('model.json'))
-        model.update(id=model_id, name=f'Model {model_id}')
+        model['id'] = model_id
+        if model_id != SAMPLE_MODEL_ID:
+            model['name'] = f'Model {model_id}'
         self.models.setdefault(model_id, model)
         return version
 
@@ -72,7 +89,7 @@ class FakeCivitai:
         if fault == '429-wait':
             return web.json_response({'error': 'Too many requests'}, status=429, headers={'Retry-After': '0'})
         if fault == 'html':
-            html = (SAMPLES / 'edge_challenge.html').read_text(encoding='utf-8')
+            html = fixture_text(CIVITAI_SAMPLES, 'edge_challenge.html')
             return web.Response(text=html, status=503, content_type='text/html')
         return web.json_response({'error': 'Internal error'}, status=500)
 
@@ -107,10 +124,8 @@ class FakeCivitai:
         return web.Response(body=jpeg_bytes(64, 96, (shade, 80, 120)), content_type='image/jpeg')
 
 
-@asynccontextmanager
-async def fake_civitai() -> AsyncIterator[FakeCivitai]:
-    """Run a FakeCivitai on 127.0.0.1 on the running loop."""
-    fake = FakeCivitai()
+async def _serve(fake: FakeCivitai) -> web.AppRunner:
+    """Start the fake's routes on a free 127.0.0.1 port of the running loop and set its base_url."""
     app = web.Application()
     app.router.add_get(BY_HASH + '/{hash}', fake.by_hash)
     app.router.add_post(BY_HASH, fake.by_hash_batch)
@@ -118,10 +133,36 @@ async def fake_civitai() -> AsyncIterator[FakeCivitai]:
     app.router.add_get('/images/{version_id}/{index}', fake.image)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, '127.0.0.1', 0)
-    await site.start()
+    await web.TCPSite(runner, '127.0.0.1', 0).start()
     fake.base_url = f'http://127.0.0.1:{runner.addresses[0][1]}'
+    return runner
+
+
+@asynccontextmanager
+async def fake_civitai(*, keep_image_urls: bool = False) -> AsyncIterator[FakeCivitai]:
+    """Run a FakeCivitai on 127.0.0.1 on the running loop."""
+    fake = FakeCivitai(keep_image_urls=keep_image_urls)
+    runner = await _serve(fake)
     try:
         yield fake
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def fake_civitai_in_thread(*, keep_image_urls: bool = False) -> Iterator[FakeCivitai]:
+    """Run a FakeCivitai on 127.0.0.1 with its own event loop in a background thread (for blocking clients)."""
+    fake = FakeCivitai(keep_image_urls=keep_image_urls)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name='fake-civitai', daemon=True)
+    thread.start()
+    try:
+        runner = asyncio.run_coroutine_threadsafe(_serve(fake), loop).result(timeout=10)
+        try:
+            yield fake
+        finally:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

@@ -1,4 +1,4 @@
-"""The captured real ComfyUI samples in ../shared/comfyui/samples and a loopback server that replays them."""
+"""The captured real ComfyUI and Civitai answers in tests/fixtures/ and a loopback ComfyUI that replays them."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from PIL import Image
 
-SHARED = Path(__file__).resolve().parents[1].parent / 'shared'
-SAMPLES = SHARED / 'comfyui' / 'samples'
+FIXTURES = Path(__file__).resolve().parent / 'fixtures'
+COMFYUI_SAMPLES = FIXTURES / 'comfyui'
+CIVITAI_SAMPLES = FIXTURES / 'civitai'
 
 _FORMATS = {1: 'JPEG', 2: 'PNG'}
 _MIME_FORMATS = {'image/jpeg': 'JPEG', 'image/png': 'PNG'}
@@ -26,14 +27,25 @@ def load_sample(name: str) -> dict[str, Any]:
     return json.loads(_read(name if name.endswith('.json') else f'{name}.json'))
 
 
+def fixture_text(folder: Path, file_name: str) -> str:
+    """Return the text of one captured fixture file; a missing file fails the test with what is missing."""
+    path = folder / file_name
+    if not path.is_file():
+        raise FileNotFoundError(f'captured fixture {path.relative_to(FIXTURES.parents[1])} is missing')
+    return path.read_text(encoding='utf-8')
+
+
 @cache
 def _read(file_name: str) -> str:
-    return (SAMPLES / file_name).read_text(encoding='utf-8')
+    return fixture_text(COMFYUI_SAMPLES, file_name)
 
 
 def ws_sample_names() -> list[str]:
-    """Return the names of every captured WebSocket sample."""
-    return sorted(path.stem for path in SAMPLES.glob('WS_*.json'))
+    """Return the names of every captured WebSocket sample (none found fails the collection, never skips)."""
+    names = sorted(path.stem for path in COMFYUI_SAMPLES.glob('WS_*.json'))
+    if not names:
+        raise FileNotFoundError(f'no captured WebSocket samples (WS_*.json) in {COMFYUI_SAMPLES}')
+    return names
 
 
 def image_bytes(pil_format: str, size: tuple[int, int], length: int | None = None) -> bytes:

@@ -17,7 +17,7 @@ from comfy_node.civitai import CivitaiLookup
 from comfy_node.diagnostics import diagnose
 from comfy_node.extractor import ANY, LoRAInfoExtractor, build_report, clean_name, format_info, size_human
 from comfy_node.hash_cache import HashCache, get_cache
-from tests.comfy_node.fake_civitai import FakeCivitai, fake_civitai
+from tests.fake_civitai import FakeCivitai, fake_civitai_in_thread
 
 # The field names of seed 002's "Output JSON Structure".
 SEED_LORA_KEYS = {'index', 'display_name', 'hash', 'file', 'strength', 'original', 'civitai'}
@@ -46,7 +46,7 @@ def loras(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def civitai() -> Iterator[FakeCivitai]:
-    with fake_civitai() as fake:
+    with fake_civitai_in_thread(keep_image_urls=True) as fake:
         yield fake
 
 
@@ -182,12 +182,12 @@ def test_civitai_results_persist_across_restarts(loras: Path, civitai: FakeCivit
     first = CivitaiLookup(tmp_path / 'civitai.json', base_url=civitai.base_url, sleep=lambda _: None)
     report_for(value, loras, first, api_key='secret-key')
     assert civitai.authorizations[0] == 'Bearer secret-key'
-    asked = sum(civitai.hits.values())
+    asked = civitai.total
     assert asked == 3  # two by-hash lookups (one found, one 404) and one model
 
     restarted = CivitaiLookup(tmp_path / 'civitai.json', base_url=civitai.base_url, sleep=lambda _: None)
     report = report_for(value, loras, restarted)
-    assert sum(civitai.hits.values()) == asked
+    assert civitai.total == asked
     assert report['summary']['civitai_matches'] == 1
 
 
@@ -201,7 +201,7 @@ def test_api_key_from_environment(
 
 def test_civitai_retries_429_500_and_html(loras: Path, civitai: FakeCivitai) -> None:
     civitai.add(sha(b'r' * 3000))
-    civitai.faults = ['429', 'html']
+    civitai.faults = ['429-wait', 'html']
     waits: list[float] = []
     lookup = CivitaiLookup(None, base_url=civitai.base_url, retries=2, sleep=waits.append)
     report = report_for('realistic_vision_v6.safetensors', loras, lookup)
@@ -211,7 +211,7 @@ def test_civitai_retries_429_500_and_html(loras: Path, civitai: FakeCivitai) -> 
 
 
 def test_unreachable_civitai_still_works(loras: Path, tmp_path: Path) -> None:
-    with fake_civitai() as stopped:
+    with fake_civitai_in_thread() as stopped:
         base_url = stopped.base_url
     lookup = CivitaiLookup(tmp_path / 'civitai.json', base_url=base_url, timeout=2, sleep=lambda _: None)
     report = report_for(['realistic_vision_v6.safetensors', 'sub/cinematic_style.safetensors'], loras, lookup)

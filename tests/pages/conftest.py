@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.dependencies import models as fastapi_models
 from nicegui import app
 from nicegui.testing import User
 
@@ -24,6 +27,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line('markers', 'bundled_simulator: configure no ComfyUI server (the app starts its own)')
 
 
+@pytest.fixture(scope='session', autouse=True)
+def frozen_imports() -> Iterator[None]:
+    """Keep what is loaded before the first page test out of the two full gc.collect() NiceGUI runs per test."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def release_the_app() -> Iterator[None]:
+    """Let each test's app be freed after the test: NiceGUI's app object outlives it and FastAPI would keep it."""
+    lifespan = app.router.lifespan_context
+    yield
+    # NOTE: each include_router wraps the app's lifespan around the router's, and FastAPI's lru_caches of callables
+    # hold every route endpoint (closures over the services); both kept every earlier test's app alive, so the heap
+    # grew and NiceGUI's gc.collect() calls got slower test after test
+    app.router.lifespan_context = lifespan
+    for cached in vars(fastapi_models).values():
+        if callable(getattr(cached, 'cache_clear', None)):
+            cached.cache_clear()
+
+
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
     """A ComfyUI simulator on loopback, the app's only server."""
@@ -32,9 +58,11 @@ async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture(autouse=True)
-def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Point the app at tmp_path and the simulator; no developer .env, no log file, no login delay."""
+def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migrated_db: Path) -> None:
+    """Point the app at tmp_path (a migrated database) and the simulator; no .env, no log file, no login delay."""
     monkeypatch.chdir(tmp_path)  # pydantic-settings reads ./.env: there is none here
+    (tmp_path / 'db').mkdir()
+    shutil.copyfile(migrated_db, tmp_path / 'db' / 'app.db')
     values = {
         'OUTPUT_DIR': str(tmp_path / 'outputs'),
         'JOB_DB_PATH': str(tmp_path / 'db' / 'app.db'),

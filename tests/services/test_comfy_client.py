@@ -1,4 +1,4 @@
-"""ComfyClient against a loopback aiohttp server that replays captured real ComfyUI answers (PROTOCOL.md 8)."""
+"""ComfyClient against a loopback server replaying captured real ComfyUI answers (docs/COMFYUI_PROTOCOL.md 8)."""
 
 from __future__ import annotations
 

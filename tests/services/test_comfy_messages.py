@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.samples import SHARED, binary_frame, image_bytes, load_sample, ws_frames, ws_sample_names
+from tests.samples import FIXTURES, binary_frame, image_bytes, load_sample, ws_frames, ws_sample_names
 from vcc_ui.services.comfy.messages import (
     Executed,
     Executing,
@@ -54,8 +54,8 @@ def parsed(sample: dict[str, Any]) -> list[Message]:
     return [parse_text(f) if isinstance(f, str) else parse_binary(f) for f in ws_frames(sample)]
 
 
-def test_shared_samples_are_found() -> None:
-    assert (SHARED / 'comfyui' / 'PROTOCOL.md').exists()
+def test_captured_samples_are_found() -> None:
+    assert (FIXTURES.parents[1] / 'docs' / 'COMFYUI_PROTOCOL.md').exists()
     assert len(ws_sample_names()) >= 17
 
 

@@ -15,18 +15,15 @@ import pytest
 import websockets
 from PIL import Image
 
+from tests.samples import load_sample
 from vcc_ui.simulator import Simulator
-
-SAMPLES = Path(__file__).resolve().parents[3] / 'shared' / 'comfyui' / 'samples'
-if not SAMPLES.is_dir():
-    pytest.skip(f'captured ComfyUI samples not found at {SAMPLES}', allow_module_level=True)
 
 CLIENT = 'probe-43f0b69f'  # the client id the samples were captured with
 
 
 def sample(name: str) -> dict[str, Any]:
     """Load one captured sample."""
-    return json.loads((SAMPLES / f'{name}.json').read_text(encoding='utf-8'))
+    return load_sample(name)
 
 
 def assert_same_shape(real: Any, ours: Any, path: str = '$') -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.samples import load_sample
 from vcc_ui.services.workflows import SEED_MAX, GenerateParams, ParamError, WorkflowRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / 'workflows'
-SAMPLES = ROOT.parent / 'shared' / 'comfyui' / 'samples'
 SIM_CHECKPOINTS = ['sim_sd15.safetensors', 'sim_sdxl.safetensors']
 IMAGE_ID = '0123456789abcdef0123456789abcdef'
 
@@ -23,7 +23,7 @@ IMAGE_ID = '0123456789abcdef0123456789abcdef'
 @pytest.fixture(scope='module')
 def full_object_info() -> dict[str, Any]:
     """Return the real ComfyUI 0.3.64 /object_info catalogue (no checkpoints installed)."""
-    return json.loads((SAMPLES / 'GET_object_info_FULL.json').read_text(encoding='utf-8'))
+    return load_sample('GET_object_info_FULL')
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Client for one ComfyUI server: HTTP calls and a reconnecting WebSocket reader."""
+"""Client for one ComfyUI server: HTTP calls and a reconnecting WebSocket reader (docs/COMFYUI_PROTOCOL.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typed ComfyUI WebSocket messages and their parsers (the frame layouts are in protocol.py)."""
+"""Typed ComfyUI WebSocket messages and their parsers (docs/COMFYUI_PROTOCOL.md; frame layouts in protocol.py)."""
 
 from __future__ import annotations
 
