@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-import weakref
 from contextlib import suppress
 
 from nicegui import app, context
@@ -496,7 +495,7 @@ def translate(key: str, lang: str, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
-_page_language: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()  # client -> language
+PAGE_LANGUAGE = 'lang'  # the key in the client's own storage that remembers the language its page was built in
 
 
 def language() -> str:
@@ -509,15 +508,15 @@ def language() -> str:
         storage = app.storage.user
     except RuntimeError:
         client = context.client
-        if client in _page_language:
-            return _page_language[client]
+        if (remembered := client.storage.get(PAGE_LANGUAGE)) in LANGUAGES:
+            return remembered
         return best_language(client.request.headers.get('accept-language') if client.request else None)
     lang = storage.get('lang')
     if lang not in LANGUAGES:
         lang = best_language(context.client.request.headers.get('accept-language'))
         storage['lang'] = lang
     with suppress(RuntimeError):  # a handler whose element was just removed has no client to remember it for
-        _page_language[context.client] = lang
+        context.client.storage[PAGE_LANGUAGE] = lang
     return lang
 
 
