@@ -50,7 +50,7 @@ class _Model(BaseModel):
 class GenerateParams(_Model):
     """What a user asks a workflow to make."""
 
-    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX)]
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
     negative_prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
     aspect_ratio: str | None = None
@@ -206,6 +206,10 @@ class Workflow:
     def check(self, params: GenerateParams) -> GenerateParams:
         """Validate params against this workflow and fill the seed, aspect ratio and steps defaults."""
         update: dict[str, Any] = {}
+        if not params.prompt:
+            if 'prompt' in self.bindings:
+                raise ParamError('prompt', 'this workflow needs a prompt')
+            update['prompt'] = self.defaults.prompt  # recorded with the image only
         if self.aspect_ratios:
             ratio = params.aspect_ratio or self.defaults.aspect_ratio
             if ratio not in self.aspect_ratios:
