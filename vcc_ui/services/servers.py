@@ -222,7 +222,11 @@ class ServerPool:
         """Check within 1.5 s that some server can take this workflow; the reason if not."""
         usable = [e for e in self.entries.values() if e.health.enabled]
         if usable and not any(e.health.reachable for e in usable):
-            await asyncio.wait([asyncio.create_task(self._check(e)) for e in usable], timeout=PRECHECK_TIMEOUT)
+            checks = [asyncio.create_task(self._check(e)) for e in usable]
+            _, pending = await asyncio.wait(checks, timeout=PRECHECK_TIMEOUT)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
         return self.unavailable_reason(workflow_id)
 
     async def check_all(self) -> None:
