@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tests.fixtures import make_settings, services
+import pytest
+from sqlmodel import select
+
+from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
+from vcc_ui.db import make_engine, session
+from vcc_ui.i18n import translate
+from vcc_ui.models import ComfyServer
 from vcc_ui.services import servers
+from vcc_ui.services.servers import ServerProblem
 
 
 @asynccontextmanager
@@ -40,3 +47,45 @@ async def test_precheck_leaves_no_check_running_after_its_wait(tmp_path: Path, m
         reason = await app.pool.precheck('test_pattern')
         assert reason == 'ComfyUI is not reachable'
         assert _checks_pending() == []
+
+
+BAD_URLS = ['http://127.0.0.1:9/\u0010x', 'http://h :1', 'ftp://x', 'http://', 'http://h:99999', 'http://u:p@h:1']
+
+
+async def test_a_bad_url_is_refused_before_saving(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        for url in BAD_URLS:
+            with pytest.raises(ServerProblem) as refused:
+                await app.pool.add_server(name='bad', url=url)
+            assert refused.value.code == 'invalid' and refused.value.field == 'url'
+            assert 'not a ComfyUI address' in refused.value.message
+            assert '주소가 아닙니다' in translate(refused.value.key, 'ko', **refused.value.values)
+        entry = next(iter(app.pool.entries.values()))
+        with pytest.raises(ServerProblem):
+            await app.pool.update_server(entry.id, url=BAD_URLS[0])
+        with session(app.engine) as db:
+            assert [r.base_url for r in db.exec(select(ComfyServer)).all()] == [sim.url]
+
+
+async def test_a_bad_stored_row_is_reported_and_skipped_and_the_app_starts(tmp_path: Path, caplog) -> None:
+    async with simulator(tmp_path) as sim:
+        settings = make_settings(tmp_path, sim.url)
+        async with services(settings):
+            pass
+        engine = make_engine(settings.db_url)
+        with session(engine) as db:
+            db.add(ComfyServer(name='ghost', base_url=BAD_URLS[0], client_id='vcc-x'))
+            db.commit()
+        engine.dispose()
+        async with services(settings) as app:
+            assert [e.row.base_url for e in app.pool.entries.values()] == [sim.url]
+            ((skipped_id, skipped),) = app.pool.skipped.items()
+            assert skipped.name == 'ghost'
+            assert any('ghost skipped' in r.getMessage() for r in caplog.records)
+            view = await app.jobs.submit(USER_A, 'test_pattern', {})
+            await wait_for(lambda: view.finished)
+            assert view.status == 'completed', view.error
+            await app.pool.remove_skipped(skipped_id)
+            assert not app.pool.skipped
+        async with services(settings) as app:
+            assert not app.pool.skipped

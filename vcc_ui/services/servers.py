@@ -13,6 +13,7 @@ from typing import Protocol
 from nicegui import Event, binding
 from sqlmodel import Session, select
 
+from vcc_ui.i18n import DEFAULT_LANGUAGE, translate
 from vcc_ui.models import ComfyServer
 from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
@@ -46,11 +47,12 @@ StartBundled = Callable[[Settings], Awaitable[BundledServer]]
 
 
 class ServerProblem(Exception):
-    """A server change the app refuses; `code` maps to an HTTP status, `message` is shown to the admin."""
+    """A server change the app refuses: `code` maps to an HTTP status, `key` and `values` name the i18n text."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+    def __init__(self, code: str, key: str, *, field: str | None = None, **values: object) -> None:
+        self.message = translate(key, DEFAULT_LANGUAGE, **values)  # the API's text; pages show t(key, **values)
+        super().__init__(self.message)
+        self.code, self.key, self.values, self.field = code, key, values, field
 
 
 @binding.bindable_dataclass
@@ -127,6 +129,7 @@ class ServerPool:
         self.writer = writer
         self.registry = registry
         self.entries: dict[int, ServerEntry] = {}
+        self.skipped: dict[int, ComfyServer] = {}  # stored rows with an unusable address, shown to the admin
         self.simulator: BundledServer | None = None  # the bundled one, when no server is configured
         self._start_bundled = start_simulator
         self.changed: Event[ServerHealth] = Event()
@@ -143,7 +146,12 @@ class ServerPool:
         if not self.settings.server_urls and not any(r.enabled and not r.simulated for r in rows):
             rows = await self._start_simulator(rows)
         for row in rows:
-            await self._add_entry(row)
+            try:
+                await self._add_entry(row)
+            except ValueError as error:
+                assert row.id is not None
+                self.skipped[row.id] = row
+                log.error('server %s skipped: its stored address is unusable (%s)', row.name, error)
         self._task = asyncio.create_task(self._health_loop(), name='server-health')
 
     async def stop(self) -> None:
@@ -256,13 +264,9 @@ class ServerPool:
         name, url = self._checked(name or entry.row.name, url or entry.row.base_url, skip=entry)
         moved = url != entry.row.base_url
         if moved and entry.row.simulated:
-            raise ServerProblem('invalid', "The bundled simulator's address is managed by the app.")
+            raise ServerProblem('invalid', 'srv_err_sim_url', field='url')
         if moved and entry.health.inflight:
-            raise ServerProblem(
-                'busy',
-                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                'wait until they finish, then change its address.',
-            )
+            raise ServerProblem('busy', 'srv_err_busy_move', name=entry.row.name, n=entry.health.inflight)
         old_name = entry.row.name
         entry.row.name, entry.row.base_url = name, url
         if max_inflight is not None:
@@ -314,11 +318,7 @@ class ServerPool:
         """Forget a server; refused while it still runs jobs (disable it first and let it drain)."""
         entry = self._entry(server_id)
         if entry.health.inflight:
-            raise ServerProblem(
-                'busy',
-                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                'wait until they finish, then remove it.',
-            )
+            raise ServerProblem('busy', 'srv_err_busy_remove', name=entry.row.name, n=entry.health.inflight)
         await entry.client.stop()
         await self.writer.write(lambda db: _delete(db, server_id))
         del self.entries[server_id]
@@ -326,6 +326,14 @@ class ServerPool:
         entry.health.enabled = False
         log.info('server %s (%s) removed', entry.row.name, entry.row.base_url)
         self.changed.emit(entry.health)
+
+    async def remove_skipped(self, server_id: int) -> None:
+        """Delete a stored row that was skipped at start for its unusable address."""
+        row = self.skipped.pop(server_id, None)
+        if row is None:
+            raise ServerProblem('not_found', 'srv_err_not_found')
+        await self.writer.write(lambda db: _delete(db, server_id))
+        log.info('skipped server %s (%r) removed', row.name, row.base_url)
 
     async def test_connection(self, url: str) -> dict:
         """Ask a server (not necessarily stored) for /system_stats: reachable, version, devices or the error."""
@@ -370,26 +378,24 @@ class ServerPool:
     def _entry(self, server_id: int) -> ServerEntry:
         entry = self.entries.get(server_id)
         if entry is None:
-            raise ServerProblem('not_found', 'No such server.')
+            raise ServerProblem('not_found', 'srv_err_not_found')
         return entry
 
     def _checked(self, name: str, url: str, *, skip: ServerEntry | None = None) -> tuple[str, str]:
         name = name.strip()
         if not name or len(name) > 100:
-            raise ServerProblem('invalid', 'A server needs a name of 1 to 100 characters.', field='name')
+            raise ServerProblem('invalid', 'srv_err_name', field='name')
         try:
             url = normalize_base_url(url)
         except ValueError as error:
-            raise ServerProblem(
-                'invalid', f'{url!r} is not a ComfyUI address like http://host:8188', field='url'
-            ) from error
+            raise ServerProblem('invalid', 'srv_err_url', field='url', url=repr(url)) from error
         for other in self.entries.values():
             if other is skip:
                 continue
             if other.row.name == name:
-                raise ServerProblem('conflict', f'A server named {name!r} exists already.', field='name')
+                raise ServerProblem('conflict', 'srv_err_dup_name', field='name', name=name)
             if other.row.base_url == url:
-                raise ServerProblem('conflict', f'{url} is already server {other.row.name!r}.', field='url')
+                raise ServerProblem('conflict', 'srv_err_dup_url', field='url', url=url, name=other.row.name)
         return name, url
 
     async def _save(self, row: ComfyServer) -> None:

@@ -126,7 +126,7 @@ class ServerCard:
                         self.entry.id, name=name.value, url=url.value, max_inflight=int(size.value or 1)
                     )
                 except ServerProblem as error:
-                    ui.notify(error.message, type='negative')
+                    ui.notify(t(error.key, **error.values), type='negative')
                     return
                 dialog.close()
                 ui.notify(t('srv_saved'), type='positive')
@@ -146,7 +146,7 @@ class ServerCard:
                 try:
                     await self.pool.remove_server(self.entry.id)
                 except ServerProblem as error:
-                    ui.notify(error.message, type='negative', multi_line=True)
+                    ui.notify(t(error.key, **error.values), type='negative', multi_line=True)
                     return
                 dialog.close()
                 ui.notify(t('srv_removed', name=h.name))

@@ -150,14 +150,23 @@ class ConnectionState:
 
 
 def normalize_base_url(base_url: str) -> str:
-    """Return `http://host:port` for a URL or a bare `host:port`."""
-    url = base_url.strip().rstrip('/')
+    """Return `http://host:port` for a URL or a bare `host:port`; ValueError unless it is a usable http(s) address."""
+    url = base_url.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValueError(f'not a ComfyUI address (spaces or control characters): {base_url!r}')
     if '://' not in url:
         url = f'http://{url}'
-    parts = urlsplit(url)
-    if parts.scheme not in ('http', 'https') or not parts.netloc:
-        raise ValueError(f'not a ComfyUI address: {base_url!r}')
-    return url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as error:
+        raise ValueError(f'not a ComfyUI address ({error}): {base_url!r}') from error
+    if parts.scheme not in ('http', 'https') or not parts.hostname or parts.netloc.endswith(':'):
+        raise ValueError(f'not a ComfyUI address (http or https and a host): {base_url!r}')
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f'not a ComfyUI address (no query, fragment or credentials): {base_url!r}')
+    return f'{parts.scheme}://{parts.netloc}{parts.path.rstrip("/")}'
 
 
 class ComfyClient:
