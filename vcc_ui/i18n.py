@@ -393,6 +393,32 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '{name}에서 작업 {n}개가 실행 중입니다. 사용을 끄고 작업이 끝난 뒤 삭제하세요.',
     },
     'srv_err_not_found': {'en': 'No such server.', 'ko': '그런 서버가 없습니다.'},
+    'srv_err_env_field': {
+        'en': 'This server comes from .env: change its address in COMFYUI_SERVERS and its slots in '
+        'SERVER_MAX_INFLIGHT, '
+        'then restart the app.',
+        'ko': '이 서버는 .env에서 왔습니다. 주소는 COMFYUI_SERVERS, 동시 실행 수는 SERVER_MAX_INFLIGHT에서 바꾸고 '
+        '앱을 다시 시작하세요.',
+    },
+    'srv_err_sim_off': {
+        'en': 'The bundled simulator is not running: it starts only when no other server is enabled.',
+        'ko': '내장 시뮬레이터가 실행 중이 아닙니다. 사용 중인 다른 서버가 없을 때만 시작됩니다.',
+    },
+    'srv_source_env': {
+        'en': 'Address and max in flight from .env (COMFYUI_SERVERS, SERVER_MAX_INFLIGHT); name and on/off from this '
+        'page',
+        'ko': '주소와 동시 실행 수는 .env(COMFYUI_SERVERS, SERVER_MAX_INFLIGHT), 이름과 사용 여부는 이 페이지 설정',
+    },
+    'srv_source_admin': {
+        'en': 'Every value from this page (added by an admin)',
+        'ko': '모든 값은 이 페이지 설정 (관리자가 추가)',
+    },
+    'srv_source_sim': {
+        'en': 'Bundled simulator: address set by the app; on only while no other server is enabled',
+        'ko': '내장 시뮬레이터: 주소는 앱이 정하며, 사용 중인 다른 서버가 없을 때만 켜집니다',
+    },
+    'srv_env_badge': {'en': '.env', 'ko': '.env'},
+    'srv_admin_badge': {'en': 'admin', 'ko': '관리자'},
     'srv_skipped': {
         'en': 'Stored server {name} was skipped at start: {url} is not a usable address. Remove it and add it again '
         'with a correct address.',

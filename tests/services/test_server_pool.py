@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
 from vcc_ui.db import make_engine, session
 from vcc_ui.i18n import translate
 from vcc_ui.models import ComfyServer
-from vcc_ui.services import servers
+from vcc_ui.services import Services, servers
 from vcc_ui.services.servers import ServerProblem
+from vcc_ui.settings import Settings
+from vcc_ui.simulator import Simulator
 
 
 @asynccontextmanager
@@ -89,3 +92,64 @@ async def test_a_bad_stored_row_is_reported_and_skipped_and_the_app_starts(tmp_p
             assert not app.pool.skipped
         async with services(settings) as app:
             assert not app.pool.skipped
+
+
+async def test_env_servers_take_address_and_slots_from_env_at_each_start(tmp_path: Path) -> None:
+    async with simulator(tmp_path, 'a') as a, simulator(tmp_path, 'b') as b:
+        async with services(make_settings(tmp_path, a.url, server_max_inflight=1)) as app:
+            entry = next(iter(app.pool.entries.values()))
+            assert entry.health.from_env and entry.health.max_inflight == 1
+            with pytest.raises(ServerProblem, match=r'comes from \.env'):
+                await app.pool.update_server(entry.id, max_inflight=3)
+            await app.pool.update_server(entry.id, name='gpu-a')  # the name is the admin's
+            added = await app.pool.add_server(name='b', url=b.url, max_inflight=2)
+            assert not added.health.from_env
+        async with services(make_settings(tmp_path, a.url, server_max_inflight=4)) as app:
+            by_url = {e.row.base_url: e.health for e in app.pool.entries.values()}
+            assert (by_url[a.url].max_inflight, by_url[a.url].name) == (4, 'gpu-a')
+            assert (by_url[b.url].max_inflight, by_url[b.url].from_env) == (2, False)
+        async with services(make_settings(tmp_path, b.url)) as app:  # a left .env: disabled, kept for its history
+            by_url = {e.row.base_url: e.health for e in app.pool.entries.values()}
+            assert not by_url[a.url].enabled and not by_url[a.url].from_env
+            assert by_url[b.url].enabled and by_url[b.url].from_env
+
+
+async def _bundled(tmp_path: Path, settings: Settings) -> Simulator:
+    sim = Simulator(root=tmp_path / 'bundled')
+    sim.faults.step_delay = 0.0
+    await sim.start()
+    return sim
+
+
+async def test_the_simulator_row_is_disabled_once_a_real_server_is_configured(tmp_path: Path) -> None:
+    start = partial(_bundled, tmp_path)
+    async with simulator(tmp_path, 'real') as real:
+        bare = make_settings(tmp_path)
+        app = Services(bare, start_simulator=start)
+        await app.start()
+        try:
+            assert app.pool.simulator is not None
+            await app.pool.add_server(name='real', url=real.url)
+        finally:
+            await app.stop()
+        for settings in (bare, make_settings(tmp_path, real.url)):  # added on the admin page, then in .env
+            app = Services(settings, start_simulator=start)
+            await app.start()
+            try:
+                assert app.pool.simulator is None
+                sim_entry = next(e for e in app.pool.entries.values() if e.row.simulated)
+                assert not sim_entry.health.enabled and not sim_entry.client.state.connected
+                assert all(e.health.reachable for e in app.pool.entries.values() if e.health.enabled)
+                _, checks = await app.health.run()
+                assert checks['comfyui']['ok'] and list(checks['comfyui']['servers']) == ['real']
+                with pytest.raises(ServerProblem, match='not running'):
+                    await app.pool.set_enabled(sim_entry.id, True)
+            finally:
+                await app.stop()
+
+
+async def test_healthz_is_not_ok_while_every_enabled_server_is_dead(tmp_path: Path) -> None:
+    async with simulator(tmp_path, 'a') as a, services(make_settings(tmp_path, a.url)) as app:
+        await a.go_down()
+        ok, checks = await app.health.run()
+        assert not ok and not checks['comfyui']['ok']

@@ -64,6 +64,7 @@ class ServerHealth:
     url: str
     enabled: bool = True
     simulated: bool = False
+    from_env: bool = False  # address and slots come from .env (COMFYUI_SERVERS / COMFYUI_SERVER, SERVER_MAX_INFLIGHT)
     reachable: bool = False
     connected: bool = False
     inflight: int = 0
@@ -141,10 +142,13 @@ class ServerPool:
         self._listeners.append(callback)
 
     async def start(self) -> None:
-        """Seed the table, start the simulator if needed, connect to every enabled server."""
+        """Apply .env to the table, start the simulator when no other server is enabled, connect to enabled ones."""
         rows = await self.writer.write(self._seed_rows)
         if not self.settings.server_urls and not any(r.enabled and not r.simulated for r in rows):
             rows = await self._start_simulator(rows)
+        elif any(r.simulated and r.enabled for r in rows):
+            rows = await self.writer.write(_disable_simulated)
+            log.info('a ComfyUI server is configured: the bundled simulator is not started and its row is disabled')
         for row in rows:
             try:
                 await self._add_entry(row)
@@ -263,6 +267,8 @@ class ServerPool:
         entry = self._entry(server_id)
         name, url = self._checked(name or entry.row.name, url or entry.row.base_url, skip=entry)
         moved = url != entry.row.base_url
+        if entry.row.from_env and (moved or (max_inflight is not None and max_inflight != entry.row.max_inflight)):
+            raise ServerProblem('invalid', 'srv_err_env_field', field='url' if moved else 'max_inflight')
         if moved and entry.row.simulated:
             raise ServerProblem('invalid', 'srv_err_sim_url', field='url')
         if moved and entry.health.inflight:
@@ -294,6 +300,8 @@ class ServerPool:
     async def set_enabled(self, server_id: int, enabled: bool) -> ServerEntry:
         """Enable a server, or disable it: nothing new is sent, running jobs finish (the client stays until then)."""
         entry = self._entry(server_id)
+        if enabled and entry.row.simulated and self.simulator is None:
+            raise ServerProblem('invalid', 'srv_err_sim_off')
         entry.row.enabled = enabled
         await self._save(entry.row)
         entry.health.enabled = enabled
@@ -420,16 +428,29 @@ class ServerPool:
         )
 
     def _seed_rows(self, db: Session) -> list[ComfyServer]:
-        """Return every server row, adding one for each configured URL not stored yet."""
+        """Apply .env: its servers get its address and slots, servers it no longer lists are disabled; all rows."""
         rows = list(db.exec(select(ComfyServer)).all())
+        configured = self.settings.server_urls
+        for row in rows:
+            if row.base_url in configured:
+                row.from_env, row.max_inflight = True, self.settings.server_max_inflight
+            elif row.from_env:
+                row.from_env, row.enabled = False, False
+                log.warning(
+                    'server %s (%s) is no longer in .env: disabled (remove it on the admin page)',
+                    row.name,
+                    row.base_url,
+                )
+            db.add(row)
         known = {r.base_url for r in rows}
-        for url in self.settings.server_urls:
+        for url in configured:
             if url not in known:
                 row = ComfyServer(
                     name=_default_name(url),
                     base_url=url,
                     client_id=_client_id(),
                     max_inflight=self.settings.server_max_inflight,
+                    from_env=True,
                 )
                 db.add(row)
                 rows.append(row)
@@ -471,6 +492,7 @@ class ServerPool:
             url=row.base_url,
             enabled=row.enabled,
             simulated=row.simulated,
+            from_env=row.from_env,
             max_inflight=row.max_inflight,
         )
         entry = ServerEntry(row=row, client=client, health=health)
@@ -520,6 +542,17 @@ class ServerPool:
                 f': {health.last_error}' if health.last_error else '',
             )
         self.changed.emit(health)
+
+
+def _disable_simulated(db: Session) -> list[ComfyServer]:
+    """Disable the bundled simulator's row (it is not started this run); return every row."""
+    rows = list(db.exec(select(ComfyServer)).all())
+    for row in rows:
+        if row.simulated and row.enabled:
+            row.enabled = False
+            db.add(row)
+    db.flush()
+    return rows
 
 
 def _delete(db: Session, server_id: int) -> None:
