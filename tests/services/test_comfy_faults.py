@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
+from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
+from vcc_ui.db import session
+from vcc_ui.models import Image
 
 
 async def test_test_pattern_runs_without_a_prompt(tmp_path: Path) -> None:
@@ -12,3 +14,19 @@ async def test_test_pattern_runs_without_a_prompt(tmp_path: Path) -> None:
         view = await app.jobs.submit(USER_A, 'test_pattern', {'seed': 1})
         await wait_for(lambda: view.finished)
         assert view.status == 'completed', view.error
+
+
+async def test_identical_jobs_get_their_own_server_file_even_when_the_cached_one_is_gone(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        params = {'prompt': 'same', 'seed': 5}
+        first = await app.jobs.submit(USER_A, 'test_pattern', params)
+        await wait_for(lambda: first.finished)
+        assert first.status == 'completed', first.error
+        for png in (tmp_path / 'sim' / 'output').rglob('*.png'):
+            png.unlink()  # ComfyUI's output folder was cleaned; its cache still names the old file
+        second = await app.jobs.submit(USER_B, 'test_pattern', params)
+        await wait_for(lambda: second.finished)
+        assert second.status == 'completed', second.error
+        with session(app.engine) as db:
+            names = [db.get(Image, v.image_ids[0]).original_filename for v in (first, second)]  # type: ignore[union-attr]
+        assert names[0] != names[1] and all(n.startswith('vcc_') for n in names)

@@ -242,8 +242,14 @@ class Workflow:
             update['seed'] = secrets.randbelow(SEED_MAX + 1)
         return params.model_copy(update=update)
 
-    def build(self, params: GenerateParams, *, images: dict[str, str] | None = None) -> dict[str, Any]:
-        """Return a fresh API-format graph with the params applied; images maps image params to uploaded names."""
+    def build(
+        self, params: GenerateParams, *, images: dict[str, str] | None = None, output_prefix: str | None = None
+    ) -> dict[str, Any]:
+        """Return a fresh API-format graph with the params applied; images maps image params to uploaded names.
+
+        `output_prefix` becomes every SaveImage's filename_prefix: a prefix unique to the run makes ComfyUI re-run
+        only the save node of a cached prompt, so every job gets its own new server file.
+        """
         params = self.check(params)
         values: dict[str, Any] = params.model_dump(
             include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps', *LORA_PARAMS}
@@ -263,6 +269,10 @@ class Workflow:
         if 'lora' in self.bindings and params.lora is None:
             for target in self.bindings['lora']:
                 _bypass(graph, target.node)
+        if output_prefix is not None:
+            for node in graph.values():
+                if node['class_type'] == 'SaveImage':
+                    node['inputs']['filename_prefix'] = output_prefix
         return graph
 
     def problems_on(self, object_info: dict[str, Any]) -> list[str]:
