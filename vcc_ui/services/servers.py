@@ -420,7 +420,7 @@ class ServerPool:
         s = self.settings
         return ComfyClient(
             row.base_url,
-            client_id=row.client_id,
+            client_id=_client_id(),  # fresh per process: a socket that reuses an old id cannot take our messages
             connect_timeout=s.comfy_http_connect_timeout,
             read_timeout=s.comfy_http_read_timeout,
             ws_connect_timeout=s.comfy_ws_connect_timeout,

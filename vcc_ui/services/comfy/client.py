@@ -52,6 +52,7 @@ FEATURE_FLAGS = {'type': MessageType.FEATURE_FLAGS, 'data': {SUPPORTS_PREVIEW_ME
 LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
+SILENCE_POLL = 3.0  # ask /history and /queue about prompts in flight when the socket was silent this long
 CANONICAL_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 
 
@@ -181,6 +182,7 @@ class ComfyClient:
         read_timeout: float = 10.0,
         ws_connect_timeout: float = 5.0,
         ws_idle_timeout: float = 120.0,
+        silence_poll: float = SILENCE_POLL,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
@@ -190,6 +192,9 @@ class ComfyClient:
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._ws_connect_timeout = ws_connect_timeout
         self._ws_idle_timeout = ws_idle_timeout
+        self._silence_poll = silence_poll
+        self._last_heard = time.monotonic()
+        self._poller: asyncio.Task | None = None
         self._transport = transport
         self._listeners: list[Callable[[Message], None]] = []
         self._http: httpx.AsyncClient | None = None
@@ -210,13 +215,15 @@ class ComfyClient:
         if self._reader is None and websocket:
             loop = asyncio.get_running_loop()
             self._reader = loop.create_task(self._read_forever(), name=f'comfy-ws {self.base_url}')
+            self._poller = loop.create_task(self._poll_when_silent(), name=f'comfy-poll {self.base_url}')
 
     async def stop(self) -> None:
         """Stop the reader and close the HTTP client; safe to call twice."""
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        tasks = [task for task in (self._reader, self._poller) if task is not None]
+        self._reader = self._poller = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         http, self._http = self._http, None
         if http is not None:
             await http.aclose()
@@ -291,6 +298,7 @@ class ComfyClient:
         if extra_data:
             body['extra_data'] = extra_data
         self._in_flight[prompt_id] = None  # before the POST: events may arrive before its answer
+        self._last_heard = time.monotonic()
         try:
             response = await self._request('POST', PROMPT_PATH, json=body)
             answer = self._json(response, ok=(200, 400))
@@ -411,6 +419,18 @@ class ComfyClient:
                 except ComfyError as error:
                     logger.warning('reconcile of prompt %s on %s failed: %s', prompt_id, self.base_url, error)
 
+    async def _poll_when_silent(self) -> None:
+        """Settle prompts in flight from /history and /queue whenever the socket is silent (another socket may have
+        taken over our clientId, or a message was lost)."""
+        while True:
+            await asyncio.sleep(self._silence_poll / 3)
+            if self._in_flight and time.monotonic() - self._last_heard >= self._silence_poll:
+                self._last_heard = time.monotonic()
+                logger.debug(
+                    'no message from %s for %g s; polling its history and queue', self.base_url, self._silence_poll
+                )
+                await self.reconcile()
+
     def _done(self, prompt_id: str) -> None:
         if prompt_id in self._in_flight:
             self._route_and_deliver(Executing(prompt_id=prompt_id, node=None, display_node=None))
@@ -462,6 +482,7 @@ class ComfyClient:
                 return got_message
             got_message = True
             self.state.last_message_at = time.time()
+            self._last_heard = time.monotonic()
             try:
                 message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
             except MessageError as error:
