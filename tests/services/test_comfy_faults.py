@@ -57,3 +57,14 @@ async def test_every_app_process_uses_a_fresh_client_id(tmp_path: Path) -> None:
             async with services(settings) as app:
                 ids.append(next(iter(app.pool.entries.values())).client.client_id)
         assert ids[0] != ids[1]
+
+
+async def test_transient_500s_on_reads_do_not_fail_a_job(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        sim.faults.http_errors = {'/view': 2, '/system_stats': 1}
+        await app.pool.check_all()  # a health blip: one failed /system_stats
+        assert app.pool.any_reachable()
+        view = await app.jobs.submit(USER_A, 'test_pattern', {'seed': 9, 'batch_size': 2})
+        await wait_for(lambda: view.finished)
+        assert view.status == 'completed', view.error
+        assert len(view.image_ids) == 2 and sim.faults.http_errors == {'/view': 0, '/system_stats': 0}

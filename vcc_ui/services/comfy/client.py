@@ -52,6 +52,7 @@ FEATURE_FLAGS = {'type': MessageType.FEATURE_FLAGS, 'data': {SUPPORTS_PREVIEW_ME
 LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
+READ_RETRIES = (0.2, 0.5, 1.0)  # waits before retrying an idempotent read that failed or answered 5xx
 SILENCE_POLL = 3.0  # ask /history and /queue about prompts in flight when the socket was silent this long
 CANONICAL_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 
@@ -259,6 +260,24 @@ class ComfyClient:
             raise ComfyUnavailable(f'ComfyUI at {self.base_url} is unavailable ({response.status_code} on {path})')
         return response
 
+    async def _get_idempotent(self, path: str, **kwargs: Any) -> httpx.Response:
+        """GET an idempotent path, retrying a failure after connecting or a 5xx answer with bounded backoff."""
+        for wait in READ_RETRIES:
+            try:
+                response = await self._request('GET', path, **kwargs)
+            except ComfyUnavailable as error:
+                if isinstance(error.__cause__, httpx.ConnectError):
+                    raise  # nothing listens: down, not a blip
+                logger.info('GET %s on %s failed (%s); retrying in %g s', path, self.base_url, error, wait)
+            else:
+                if response.status_code < 500:
+                    return response
+                logger.info(
+                    'GET %s on %s answered %d; retrying in %g s', path, self.base_url, response.status_code, wait
+                )
+            await asyncio.sleep(wait)
+        return await self._request('GET', path, **kwargs)
+
     def _json(self, response: httpx.Response, *, ok: tuple[int, ...] = (200,)) -> Any:
         where = f'{response.request.method} {response.request.url.path}'
         try:
@@ -274,7 +293,7 @@ class ComfyClient:
         return body
 
     async def _get_json(self, path: str, kind: type, **kwargs: Any) -> Any:
-        body = self._json(await self._request('GET', path, **kwargs))
+        body = self._json(await self._get_idempotent(path, **kwargs))
         if not isinstance(body, kind):
             raise ComfyBadResponse(f'ComfyUI answered GET {path} with a {type(body).__name__}, not a {kind.__name__}')
         return body
@@ -362,7 +381,7 @@ class ComfyClient:
     async def view(self, filename: str, subfolder: str = '', type: str = 'output') -> bytes:
         """Return the bytes of an output, input or temp file."""
         params = {'filename': filename, 'subfolder': subfolder, 'type': type}
-        response = await self._request('GET', VIEW_PATH, params=params)
+        response = await self._get_idempotent(VIEW_PATH, params=params)
         if response.status_code != 200:
             raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET {VIEW_PATH} for {filename!r}')
         return response.content
