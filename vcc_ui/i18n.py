@@ -367,6 +367,63 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '작업 기록은 남습니다. COMFYUI_SERVERS에 있는 서버는 다음 시작 때 다시 추가되니 그곳에서도 지우세요.',
     },
     'srv_removed': {'en': 'Server {name} removed', 'ko': '서버 {name}을(를) 삭제했습니다'},
+    'srv_err_name': {
+        'en': 'A server needs a name of 1 to 100 characters.',
+        'ko': '서버 이름은 1~100자여야 합니다.',
+    },
+    'srv_err_url': {
+        'en': '{url} is not a ComfyUI address like http://host:8188 (http or https, a host, no spaces or control '
+        'characters)',
+        'ko': '{url}은(는) http://host:8188 형식의 ComfyUI 주소가 아닙니다 '
+        '(http 또는 https, 호스트 필요, 공백·제어 문자 불가)',
+    },
+    'srv_err_dup_name': {'en': 'A server named {name} exists already.', 'ko': '{name} 이름의 서버가 이미 있습니다.'},
+    'srv_err_dup_url': {'en': '{url} is already server {name}.', 'ko': '{url}은(는) 이미 서버 {name}입니다.'},
+    'srv_err_sim_url': {
+        'en': "The bundled simulator's address is managed by the app.",
+        'ko': '내장 시뮬레이터의 주소는 앱이 관리합니다.',
+    },
+    'srv_err_busy_move': {
+        'en': '{name} still runs {n} job(s): disable it, wait until they finish, then change its address.',
+        'ko': '{name}에서 작업 {n}개가 실행 중입니다. 사용을 끄고 작업이 끝난 뒤 주소를 바꾸세요.',
+    },
+    'srv_err_busy_remove': {
+        'en': '{name} still runs {n} job(s): disable it, wait until they finish, then remove it.',
+        'ko': '{name}에서 작업 {n}개가 실행 중입니다. 사용을 끄고 작업이 끝난 뒤 삭제하세요.',
+    },
+    'srv_err_not_found': {'en': 'No such server.', 'ko': '그런 서버가 없습니다.'},
+    'srv_err_env_field': {
+        'en': 'This server comes from .env: change its address in COMFYUI_SERVERS and its slots in '
+        'SERVER_MAX_INFLIGHT, '
+        'then restart the app.',
+        'ko': '이 서버는 .env에서 왔습니다. 주소는 COMFYUI_SERVERS, 동시 실행 수는 SERVER_MAX_INFLIGHT에서 바꾸고 '
+        '앱을 다시 시작하세요.',
+    },
+    'srv_err_sim_off': {
+        'en': 'The bundled simulator is not running: it starts only when no other server is enabled.',
+        'ko': '내장 시뮬레이터가 실행 중이 아닙니다. 사용 중인 다른 서버가 없을 때만 시작됩니다.',
+    },
+    'srv_source_env': {
+        'en': 'Address and max in flight from .env (COMFYUI_SERVERS, SERVER_MAX_INFLIGHT); name and on/off from this '
+        'page',
+        'ko': '주소와 동시 실행 수는 .env(COMFYUI_SERVERS, SERVER_MAX_INFLIGHT), 이름과 사용 여부는 이 페이지 설정',
+    },
+    'srv_source_admin': {
+        'en': 'Every value from this page (added by an admin)',
+        'ko': '모든 값은 이 페이지 설정 (관리자가 추가)',
+    },
+    'srv_source_sim': {
+        'en': 'Bundled simulator: address set by the app; on only while no other server is enabled',
+        'ko': '내장 시뮬레이터: 주소는 앱이 정하며, 사용 중인 다른 서버가 없을 때만 켜집니다',
+    },
+    'srv_env_badge': {'en': '.env', 'ko': '.env'},
+    'srv_admin_badge': {'en': 'admin', 'ko': '관리자'},
+    'srv_skipped': {
+        'en': 'Stored server {name} was skipped at start: {url} is not a usable address. Remove it and add it again '
+        'with a correct address.',
+        'ko': '저장된 서버 {name}을(를) 시작할 때 건너뛰었습니다: {url}은(는) 쓸 수 없는 주소입니다. '
+        '삭제한 뒤 올바른 주소로 다시 추가하세요.',
+    },
     'usr_title': {'en': 'Users', 'ko': '사용자'},
     'usr_count': {'en': '{n} users', 'ko': '{n}명'},
     'usr_search': {'en': 'Search id or name', 'ko': 'ID 또는 이름 검색'},

@@ -74,6 +74,7 @@ class ComfyServer(SQLModel, table=True):
     max_inflight: int = 1
     client_id: str = Field(max_length=64)
     simulated: bool = False
+    from_env: bool = False  # listed in COMFYUI_SERVERS / COMFYUI_SERVER: its address and slots come from .env
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 

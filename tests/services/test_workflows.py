@@ -243,7 +243,6 @@ def test_check_rejects_params_the_workflow_cannot_take(
     'params',
     [
         {'prompt': 'x' * 4001},
-        {'prompt': '   '},
         {'prompt': 'x', 'negative_prompt': 'x' * 4001},
         {'prompt': 'x', 'batch_size': 'many'},
         {'prompt': 'x', 'batch_size': 17},
@@ -415,3 +414,16 @@ def test_lora_workflow_applies_the_chosen_lora_or_bypasses_the_loader() -> None:
     assert without['3']['inputs']['model'] == ['4', 0] and without['6']['inputs']['clip'] == ['4', 1]
     with pytest.raises(ParamError):
         registry.get('sd15_txt2img').check(GenerateParams(prompt='x', lora='style_a.safetensors'))
+
+
+def test_a_workflow_that_does_not_use_the_prompt_runs_without_one(registry: WorkflowRegistry) -> None:
+    pattern = registry.get('test_pattern')
+    txt2img = registry.get('sd15_txt2img')
+    assert pattern is not None and txt2img is not None
+    checked = pattern.check(GenerateParams.model_validate({'seed': 3}))
+    assert checked.prompt == pattern.defaults.prompt
+    assert pattern.build(GenerateParams.model_validate({}))['1']['inputs']['batch_size'] == 1
+    for params in ({}, {'prompt': '   '}):
+        with pytest.raises(ParamError) as error:
+            txt2img.check(GenerateParams.model_validate(params))
+        assert error.value.field == 'prompt' and 'needs a prompt' in error.value.message

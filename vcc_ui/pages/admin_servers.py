@@ -32,6 +32,10 @@ class ServersPage:
         self._render()
         on(self.pool.changed, self._on_change, owner=root)
 
+    async def _remove_skipped(self, row_id: int) -> None:
+        await self.pool.remove_skipped(row_id)
+        self._render()
+
     def _on_change(self, _: ServerHealth) -> None:
         if list(self.pool.entries) != self.shown:
             self._render()
@@ -40,7 +44,15 @@ class ServersPage:
         self.shown = list(self.pool.entries)
         self.list.clear()
         with self.list:
-            if not self.shown:
+            for row_id, row in self.pool.skipped.items():
+                with ui.card().classes('w-full p-3 gap-2 bg-red-50').mark(f'server-skipped-{row_id}'):
+                    ui.label(t('srv_skipped', name=row.name, url=repr(row.base_url))).classes(
+                        'text-sm text-negative break-all'
+                    )
+                    ui.button(t('srv_remove'), icon='delete', on_click=lambda i=row_id: self._remove_skipped(i)).props(
+                        'flat dense no-caps color=negative'
+                    )
+            if not self.shown and not self.pool.skipped:
                 ui.label(t('srv_none')).classes('text-gray-600').mark('server-none')
             for entry in self.pool.entries.values():
                 ServerCard(self.services, entry, on_removed=self._render)

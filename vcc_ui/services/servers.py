@@ -13,6 +13,7 @@ from typing import Protocol
 from nicegui import Event, binding
 from sqlmodel import Session, select
 
+from vcc_ui.i18n import DEFAULT_LANGUAGE, translate
 from vcc_ui.models import ComfyServer
 from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
@@ -46,11 +47,12 @@ StartBundled = Callable[[Settings], Awaitable[BundledServer]]
 
 
 class ServerProblem(Exception):
-    """A server change the app refuses; `code` maps to an HTTP status, `message` is shown to the admin."""
+    """A server change the app refuses: `code` maps to an HTTP status, `key` and `values` name the i18n text."""
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.field = code, message, field
+    def __init__(self, code: str, key: str, *, field: str | None = None, **values: object) -> None:
+        self.message = translate(key, DEFAULT_LANGUAGE, **values)  # the API's text; pages show t(key, **values)
+        super().__init__(self.message)
+        self.code, self.key, self.values, self.field = code, key, values, field
 
 
 @binding.bindable_dataclass
@@ -62,6 +64,7 @@ class ServerHealth:
     url: str
     enabled: bool = True
     simulated: bool = False
+    from_env: bool = False  # address and slots come from .env (COMFYUI_SERVERS / COMFYUI_SERVER, SERVER_MAX_INFLIGHT)
     reachable: bool = False
     connected: bool = False
     inflight: int = 0
@@ -127,6 +130,7 @@ class ServerPool:
         self.writer = writer
         self.registry = registry
         self.entries: dict[int, ServerEntry] = {}
+        self.skipped: dict[int, ComfyServer] = {}  # stored rows with an unusable address, shown to the admin
         self.simulator: BundledServer | None = None  # the bundled one, when no server is configured
         self._start_bundled = start_simulator
         self.changed: Event[ServerHealth] = Event()
@@ -138,12 +142,20 @@ class ServerPool:
         self._listeners.append(callback)
 
     async def start(self) -> None:
-        """Seed the table, start the simulator if needed, connect to every enabled server."""
+        """Apply .env to the table, start the simulator when no other server is enabled, connect to enabled ones."""
         rows = await self.writer.write(self._seed_rows)
         if not self.settings.server_urls and not any(r.enabled and not r.simulated for r in rows):
             rows = await self._start_simulator(rows)
+        elif any(r.simulated and r.enabled for r in rows):
+            rows = await self.writer.write(_disable_simulated)
+            log.info('a ComfyUI server is configured: the bundled simulator is not started and its row is disabled')
         for row in rows:
-            await self._add_entry(row)
+            try:
+                await self._add_entry(row)
+            except ValueError as error:
+                assert row.id is not None
+                self.skipped[row.id] = row
+                log.error('server %s skipped: its stored address is unusable (%s)', row.name, error)
         self._task = asyncio.create_task(self._health_loop(), name='server-health')
 
     async def stop(self) -> None:
@@ -222,7 +234,11 @@ class ServerPool:
         """Check within 1.5 s that some server can take this workflow; the reason if not."""
         usable = [e for e in self.entries.values() if e.health.enabled]
         if usable and not any(e.health.reachable for e in usable):
-            await asyncio.wait([asyncio.create_task(self._check(e)) for e in usable], timeout=PRECHECK_TIMEOUT)
+            checks = [asyncio.create_task(self._check(e)) for e in usable]
+            _, pending = await asyncio.wait(checks, timeout=PRECHECK_TIMEOUT)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
         return self.unavailable_reason(workflow_id)
 
     async def check_all(self) -> None:
@@ -251,14 +267,12 @@ class ServerPool:
         entry = self._entry(server_id)
         name, url = self._checked(name or entry.row.name, url or entry.row.base_url, skip=entry)
         moved = url != entry.row.base_url
+        if entry.row.from_env and (moved or (max_inflight is not None and max_inflight != entry.row.max_inflight)):
+            raise ServerProblem('invalid', 'srv_err_env_field', field='url' if moved else 'max_inflight')
         if moved and entry.row.simulated:
-            raise ServerProblem('invalid', "The bundled simulator's address is managed by the app.")
+            raise ServerProblem('invalid', 'srv_err_sim_url', field='url')
         if moved and entry.health.inflight:
-            raise ServerProblem(
-                'busy',
-                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                'wait until they finish, then change its address.',
-            )
+            raise ServerProblem('busy', 'srv_err_busy_move', name=entry.row.name, n=entry.health.inflight)
         old_name = entry.row.name
         entry.row.name, entry.row.base_url = name, url
         if max_inflight is not None:
@@ -286,6 +300,8 @@ class ServerPool:
     async def set_enabled(self, server_id: int, enabled: bool) -> ServerEntry:
         """Enable a server, or disable it: nothing new is sent, running jobs finish (the client stays until then)."""
         entry = self._entry(server_id)
+        if enabled and entry.row.simulated and self.simulator is None:
+            raise ServerProblem('invalid', 'srv_err_sim_off')
         entry.row.enabled = enabled
         await self._save(entry.row)
         entry.health.enabled = enabled
@@ -310,11 +326,7 @@ class ServerPool:
         """Forget a server; refused while it still runs jobs (disable it first and let it drain)."""
         entry = self._entry(server_id)
         if entry.health.inflight:
-            raise ServerProblem(
-                'busy',
-                f'{entry.row.name} still runs {entry.health.inflight} job(s): disable it, '
-                'wait until they finish, then remove it.',
-            )
+            raise ServerProblem('busy', 'srv_err_busy_remove', name=entry.row.name, n=entry.health.inflight)
         await entry.client.stop()
         await self.writer.write(lambda db: _delete(db, server_id))
         del self.entries[server_id]
@@ -322,6 +334,14 @@ class ServerPool:
         entry.health.enabled = False
         log.info('server %s (%s) removed', entry.row.name, entry.row.base_url)
         self.changed.emit(entry.health)
+
+    async def remove_skipped(self, server_id: int) -> None:
+        """Delete a stored row that was skipped at start for its unusable address."""
+        row = self.skipped.pop(server_id, None)
+        if row is None:
+            raise ServerProblem('not_found', 'srv_err_not_found')
+        await self.writer.write(lambda db: _delete(db, server_id))
+        log.info('skipped server %s (%r) removed', row.name, row.base_url)
 
     async def test_connection(self, url: str) -> dict:
         """Ask a server (not necessarily stored) for /system_stats: reachable, version, devices or the error."""
@@ -366,26 +386,24 @@ class ServerPool:
     def _entry(self, server_id: int) -> ServerEntry:
         entry = self.entries.get(server_id)
         if entry is None:
-            raise ServerProblem('not_found', 'No such server.')
+            raise ServerProblem('not_found', 'srv_err_not_found')
         return entry
 
     def _checked(self, name: str, url: str, *, skip: ServerEntry | None = None) -> tuple[str, str]:
         name = name.strip()
         if not name or len(name) > 100:
-            raise ServerProblem('invalid', 'A server needs a name of 1 to 100 characters.', field='name')
+            raise ServerProblem('invalid', 'srv_err_name', field='name')
         try:
             url = normalize_base_url(url)
         except ValueError as error:
-            raise ServerProblem(
-                'invalid', f'{url!r} is not a ComfyUI address like http://host:8188', field='url'
-            ) from error
+            raise ServerProblem('invalid', 'srv_err_url', field='url', url=repr(url)) from error
         for other in self.entries.values():
             if other is skip:
                 continue
             if other.row.name == name:
-                raise ServerProblem('conflict', f'A server named {name!r} exists already.', field='name')
+                raise ServerProblem('conflict', 'srv_err_dup_name', field='name', name=name)
             if other.row.base_url == url:
-                raise ServerProblem('conflict', f'{url} is already server {other.row.name!r}.', field='url')
+                raise ServerProblem('conflict', 'srv_err_dup_url', field='url', url=url, name=other.row.name)
         return name, url
 
     async def _save(self, row: ComfyServer) -> None:
@@ -402,7 +420,7 @@ class ServerPool:
         s = self.settings
         return ComfyClient(
             row.base_url,
-            client_id=row.client_id,
+            client_id=_client_id(),  # fresh per process: a socket that reuses an old id cannot take our messages
             connect_timeout=s.comfy_http_connect_timeout,
             read_timeout=s.comfy_http_read_timeout,
             ws_connect_timeout=s.comfy_ws_connect_timeout,
@@ -410,16 +428,29 @@ class ServerPool:
         )
 
     def _seed_rows(self, db: Session) -> list[ComfyServer]:
-        """Return every server row, adding one for each configured URL not stored yet."""
+        """Apply .env: its servers get its address and slots, servers it no longer lists are disabled; all rows."""
         rows = list(db.exec(select(ComfyServer)).all())
+        configured = self.settings.server_urls
+        for row in rows:
+            if row.base_url in configured:
+                row.from_env, row.max_inflight = True, self.settings.server_max_inflight
+            elif row.from_env:
+                row.from_env, row.enabled = False, False
+                log.warning(
+                    'server %s (%s) is no longer in .env: disabled (remove it on the admin page)',
+                    row.name,
+                    row.base_url,
+                )
+            db.add(row)
         known = {r.base_url for r in rows}
-        for url in self.settings.server_urls:
+        for url in configured:
             if url not in known:
                 row = ComfyServer(
                     name=_default_name(url),
                     base_url=url,
                     client_id=_client_id(),
                     max_inflight=self.settings.server_max_inflight,
+                    from_env=True,
                 )
                 db.add(row)
                 rows.append(row)
@@ -461,6 +492,7 @@ class ServerPool:
             url=row.base_url,
             enabled=row.enabled,
             simulated=row.simulated,
+            from_env=row.from_env,
             max_inflight=row.max_inflight,
         )
         entry = ServerEntry(row=row, client=client, health=health)
@@ -510,6 +542,17 @@ class ServerPool:
                 f': {health.last_error}' if health.last_error else '',
             )
         self.changed.emit(health)
+
+
+def _disable_simulated(db: Session) -> list[ComfyServer]:
+    """Disable the bundled simulator's row (it is not started this run); return every row."""
+    rows = list(db.exec(select(ComfyServer)).all())
+    for row in rows:
+        if row.simulated and row.enabled:
+            row.enabled = False
+            db.add(row)
+    db.flush()
+    return rows
 
 
 def _delete(db: Session, server_id: int) -> None:

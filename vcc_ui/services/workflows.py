@@ -50,7 +50,7 @@ class _Model(BaseModel):
 class GenerateParams(_Model):
     """What a user asks a workflow to make."""
 
-    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX)]
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
     negative_prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX)
     aspect_ratio: str | None = None
@@ -206,6 +206,10 @@ class Workflow:
     def check(self, params: GenerateParams) -> GenerateParams:
         """Validate params against this workflow and fill the seed, aspect ratio and steps defaults."""
         update: dict[str, Any] = {}
+        if not params.prompt:
+            if 'prompt' in self.bindings:
+                raise ParamError('prompt', 'this workflow needs a prompt')
+            update['prompt'] = self.defaults.prompt  # recorded with the image only
         if self.aspect_ratios:
             ratio = params.aspect_ratio or self.defaults.aspect_ratio
             if ratio not in self.aspect_ratios:
@@ -238,8 +242,14 @@ class Workflow:
             update['seed'] = secrets.randbelow(SEED_MAX + 1)
         return params.model_copy(update=update)
 
-    def build(self, params: GenerateParams, *, images: dict[str, str] | None = None) -> dict[str, Any]:
-        """Return a fresh API-format graph with the params applied; images maps image params to uploaded names."""
+    def build(
+        self, params: GenerateParams, *, images: dict[str, str] | None = None, output_prefix: str | None = None
+    ) -> dict[str, Any]:
+        """Return a fresh API-format graph with the params applied; images maps image params to uploaded names.
+
+        `output_prefix` becomes every SaveImage's filename_prefix: a prefix unique to the run makes ComfyUI re-run
+        only the save node of a cached prompt, so every job gets its own new server file.
+        """
         params = self.check(params)
         values: dict[str, Any] = params.model_dump(
             include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps', *LORA_PARAMS}
@@ -259,6 +269,10 @@ class Workflow:
         if 'lora' in self.bindings and params.lora is None:
             for target in self.bindings['lora']:
                 _bypass(graph, target.node)
+        if output_prefix is not None:
+            for node in graph.values():
+                if node['class_type'] == 'SaveImage':
+                    node['inputs']['filename_prefix'] = output_prefix
         return graph
 
     def problems_on(self, object_info: dict[str, Any]) -> list[str]:

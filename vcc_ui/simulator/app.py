@@ -240,6 +240,11 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
             raise web.HTTPServiceUnavailable
+        path = request.path.removeprefix(protocol.API_PREFIX)
+        if self.faults.http_errors.get(path, 0) > 0:
+            self.faults.http_errors[path] -= 1
+            log.info('answering 500 to %s %s (fault injection)', request.method, request.path)
+            return web.Response(status=500, text='Simulated server error (fault injection)')
         host, origin = request.headers.get('Host'), request.headers.get('Origin')
         if host and origin and _is_loopback(host):
             origin_host = urlparse(origin).netloc.lower()

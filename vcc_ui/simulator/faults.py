@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(kw_only=True, slots=True)
@@ -14,3 +14,4 @@ class Faults:
     fail_message: str = 'Simulated sampler failure (fault injection)'
     drop_ws_after_steps: int | None = None
     refuse: bool = False
+    http_errors: dict[str, int] = field(default_factory=dict)  # path -> how many next requests answer 500

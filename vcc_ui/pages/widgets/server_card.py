@@ -31,11 +31,17 @@ class ServerCard:
                 self.chip = ui.badge().props('rounded').mark(f'server-status-{entry.id}')
                 if h.simulated:
                     ui.badge(t('srv_simulated'), color='sky-7').props('rounded outline')
+                elif h.from_env:
+                    ui.badge(t('srv_env_badge'), color='teal-7').props('rounded outline').mark(f'server-env-{entry.id}')
+                else:
+                    ui.badge(t('srv_admin_badge'), color='indigo-7').props('rounded outline')
                 ui.space()
                 self.toggle = ui.switch(t('srv_enabled'), value=h.enabled, on_change=self._toggle).mark(
                     f'server-enabled-{entry.id}'
                 )
             ui.label().bind_text_from(h, 'url').classes('text-sm text-gray-600 break-all')
+            source = 'srv_source_sim' if h.simulated else 'srv_source_env' if h.from_env else 'srv_source_admin'
+            ui.label(t(source)).classes('text-xs text-gray-500').mark(f'server-source-{entry.id}')
             with ui.row().classes('w-full gap-x-6 gap-y-1 text-sm'):
                 with ui.row().classes('items-center gap-1 no-wrap'):
                     ui.label(t('srv_load'))
@@ -86,7 +92,12 @@ class ServerCard:
         enabled = bool(self.toggle.value)
         if enabled == self.entry.health.enabled:
             return
-        await self.pool.set_enabled(self.entry.id, enabled)
+        try:
+            await self.pool.set_enabled(self.entry.id, enabled)
+        except ServerProblem as error:
+            self.toggle.set_value(self.entry.health.enabled)
+            ui.notify(t(error.key, **error.values), type='negative', multi_line=True)
+            return
         if not enabled and self.entry.health.inflight:
             ui.notify(t('srv_draining', n=self.entry.health.inflight))
 
@@ -112,13 +123,16 @@ class ServerCard:
             ui.label(t('srv_edit_title', name=h.name)).classes('text-lg font-medium')
             name = ui.input(t('srv_name'), value=h.name).props('outlined dense').classes('w-full').mark('edit-name')
             url = ui.input(t('srv_url'), value=h.url).props('outlined dense').classes('w-full').mark('edit-url')
-            url.set_enabled(not h.simulated)
+            url.set_enabled(not h.simulated and not h.from_env)
             size = (
                 ui.number(t('srv_max'), value=h.max_inflight, min=1, max=64, step=1, precision=0)
                 .props('outlined dense')
                 .classes('w-32')
                 .mark('edit-max')
             )
+            size.set_enabled(not h.from_env)
+            if h.from_env:
+                ui.label(t('srv_err_env_field')).classes('text-xs text-gray-500')
 
             async def save() -> None:
                 try:
@@ -126,7 +140,7 @@ class ServerCard:
                         self.entry.id, name=name.value, url=url.value, max_inflight=int(size.value or 1)
                     )
                 except ServerProblem as error:
-                    ui.notify(error.message, type='negative')
+                    ui.notify(t(error.key, **error.values), type='negative')
                     return
                 dialog.close()
                 ui.notify(t('srv_saved'), type='positive')
@@ -146,7 +160,7 @@ class ServerCard:
                 try:
                     await self.pool.remove_server(self.entry.id)
                 except ServerProblem as error:
-                    ui.notify(error.message, type='negative', multi_line=True)
+                    ui.notify(t(error.key, **error.values), type='negative', multi_line=True)
                     return
                 dialog.close()
                 ui.notify(t('srv_removed', name=h.name))

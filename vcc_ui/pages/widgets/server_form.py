@@ -68,7 +68,7 @@ class ServerForm:
                 name=self.name.value or '', url=self.url.value or '', max_inflight=int(self.max.value or 1)
             )
         except ServerProblem as error:
-            ui.notify(error.message, type='negative')
+            ui.notify(t(error.key, **error.values), type='negative')
             return
         ui.notify(t('srv_added', name=entry.health.name), type='positive')
         self.name.set_value('')

@@ -52,6 +52,8 @@ FEATURE_FLAGS = {'type': MessageType.FEATURE_FLAGS, 'data': {SUPPORTS_PREVIEW_ME
 LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
+READ_RETRIES = (0.2, 0.5, 1.0)  # waits before retrying an idempotent read that failed or answered 5xx
+SILENCE_POLL = 3.0  # ask /history and /queue about prompts in flight when the socket was silent this long
 CANONICAL_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 
 
@@ -150,14 +152,23 @@ class ConnectionState:
 
 
 def normalize_base_url(base_url: str) -> str:
-    """Return `http://host:port` for a URL or a bare `host:port`."""
-    url = base_url.strip().rstrip('/')
+    """Return `http://host:port` for a URL or a bare `host:port`; ValueError unless it is a usable http(s) address."""
+    url = base_url.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValueError(f'not a ComfyUI address (spaces or control characters): {base_url!r}')
     if '://' not in url:
         url = f'http://{url}'
-    parts = urlsplit(url)
-    if parts.scheme not in ('http', 'https') or not parts.netloc:
-        raise ValueError(f'not a ComfyUI address: {base_url!r}')
-    return url
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as error:
+        raise ValueError(f'not a ComfyUI address ({error}): {base_url!r}') from error
+    if parts.scheme not in ('http', 'https') or not parts.hostname or parts.netloc.endswith(':'):
+        raise ValueError(f'not a ComfyUI address (http or https and a host): {base_url!r}')
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f'not a ComfyUI address (no query, fragment or credentials): {base_url!r}')
+    return f'{parts.scheme}://{parts.netloc}{parts.path.rstrip("/")}'
 
 
 class ComfyClient:
@@ -172,6 +183,7 @@ class ComfyClient:
         read_timeout: float = 10.0,
         ws_connect_timeout: float = 5.0,
         ws_idle_timeout: float = 120.0,
+        silence_poll: float = SILENCE_POLL,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
@@ -181,6 +193,9 @@ class ComfyClient:
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._ws_connect_timeout = ws_connect_timeout
         self._ws_idle_timeout = ws_idle_timeout
+        self._silence_poll = silence_poll
+        self._last_heard = time.monotonic()
+        self._poller: asyncio.Task | None = None
         self._transport = transport
         self._listeners: list[Callable[[Message], None]] = []
         self._http: httpx.AsyncClient | None = None
@@ -201,13 +216,15 @@ class ComfyClient:
         if self._reader is None and websocket:
             loop = asyncio.get_running_loop()
             self._reader = loop.create_task(self._read_forever(), name=f'comfy-ws {self.base_url}')
+            self._poller = loop.create_task(self._poll_when_silent(), name=f'comfy-poll {self.base_url}')
 
     async def stop(self) -> None:
         """Stop the reader and close the HTTP client; safe to call twice."""
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        tasks = [task for task in (self._reader, self._poller) if task is not None]
+        self._reader = self._poller = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         http, self._http = self._http, None
         if http is not None:
             await http.aclose()
@@ -243,6 +260,24 @@ class ComfyClient:
             raise ComfyUnavailable(f'ComfyUI at {self.base_url} is unavailable ({response.status_code} on {path})')
         return response
 
+    async def _get_idempotent(self, path: str, **kwargs: Any) -> httpx.Response:
+        """GET an idempotent path, retrying a failure after connecting or a 5xx answer with bounded backoff."""
+        for wait in READ_RETRIES:
+            try:
+                response = await self._request('GET', path, **kwargs)
+            except ComfyUnavailable as error:
+                if isinstance(error.__cause__, httpx.ConnectError):
+                    raise  # nothing listens: down, not a blip
+                logger.info('GET %s on %s failed (%s); retrying in %g s', path, self.base_url, error, wait)
+            else:
+                if response.status_code < 500:
+                    return response
+                logger.info(
+                    'GET %s on %s answered %d; retrying in %g s', path, self.base_url, response.status_code, wait
+                )
+            await asyncio.sleep(wait)
+        return await self._request('GET', path, **kwargs)
+
     def _json(self, response: httpx.Response, *, ok: tuple[int, ...] = (200,)) -> Any:
         where = f'{response.request.method} {response.request.url.path}'
         try:
@@ -258,7 +293,7 @@ class ComfyClient:
         return body
 
     async def _get_json(self, path: str, kind: type, **kwargs: Any) -> Any:
-        body = self._json(await self._request('GET', path, **kwargs))
+        body = self._json(await self._get_idempotent(path, **kwargs))
         if not isinstance(body, kind):
             raise ComfyBadResponse(f'ComfyUI answered GET {path} with a {type(body).__name__}, not a {kind.__name__}')
         return body
@@ -282,6 +317,7 @@ class ComfyClient:
         if extra_data:
             body['extra_data'] = extra_data
         self._in_flight[prompt_id] = None  # before the POST: events may arrive before its answer
+        self._last_heard = time.monotonic()
         try:
             response = await self._request('POST', PROMPT_PATH, json=body)
             answer = self._json(response, ok=(200, 400))
@@ -345,7 +381,7 @@ class ComfyClient:
     async def view(self, filename: str, subfolder: str = '', type: str = 'output') -> bytes:
         """Return the bytes of an output, input or temp file."""
         params = {'filename': filename, 'subfolder': subfolder, 'type': type}
-        response = await self._request('GET', VIEW_PATH, params=params)
+        response = await self._get_idempotent(VIEW_PATH, params=params)
         if response.status_code != 200:
             raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET {VIEW_PATH} for {filename!r}')
         return response.content
@@ -402,6 +438,18 @@ class ComfyClient:
                 except ComfyError as error:
                     logger.warning('reconcile of prompt %s on %s failed: %s', prompt_id, self.base_url, error)
 
+    async def _poll_when_silent(self) -> None:
+        """Settle prompts in flight from /history and /queue whenever the socket is silent (another socket may have
+        taken over our clientId, or a message was lost)."""
+        while True:
+            await asyncio.sleep(self._silence_poll / 3)
+            if self._in_flight and time.monotonic() - self._last_heard >= self._silence_poll:
+                self._last_heard = time.monotonic()
+                logger.debug(
+                    'no message from %s for %g s; polling its history and queue', self.base_url, self._silence_poll
+                )
+                await self.reconcile()
+
     def _done(self, prompt_id: str) -> None:
         if prompt_id in self._in_flight:
             self._route_and_deliver(Executing(prompt_id=prompt_id, node=None, display_node=None))
@@ -453,6 +501,7 @@ class ComfyClient:
                 return got_message
             got_message = True
             self.state.last_message_at = time.time()
+            self._last_heard = time.monotonic()
             try:
                 message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
             except MessageError as error:

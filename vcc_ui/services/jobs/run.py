@@ -185,7 +185,8 @@ class JobRunner:
             uploaded = await run.server.client.upload_image(data, f'vcc_{view.id}_{key}.{ext}', overwrite=True)
             run.uploaded.append(uploaded.name)
             names[key] = uploaded.load_image_value
-        return workflow.build(params, images=names)
+        assert run.prompt_id is not None
+        return workflow.build(params, images=names, output_prefix=f'vcc_{view.id[:12]}_{run.prompt_id[:8]}')
 
     async def _await_outcome(self, run: Run) -> Outcome:
         view = run.view
