@@ -14,6 +14,7 @@ from tests.fake_llm import FakeLLM, fake_llm
 from tests.fixtures import wait_for
 from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
+from vcc_ui.services.llm import HelperError
 
 KOREAN = '눈 덮인 숲 속의 아늑한 오두막, 해질녘'
 ENGLISH = 'a cozy cabin in a snowy forest at dusk'
@@ -176,3 +177,30 @@ async def test_without_llm_base_url_there_is_no_trace_of_the_helper(user: User) 
     for marker in ('llm-actions-prompt', 'llm-actions-negative', 'llm-box-prompt', 'llm-box-negative'):
         await user.should_not_see(marker=marker)
     await user.should_not_see('Translate to English')
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD='helper-admin-pw', ADMIN_USER='boss')
+async def test_the_admin_sees_the_llm_check_and_helper_uses_and_failures_per_hour_live(
+    llm: FakeLLM, user: User, services: Services
+) -> None:
+    await user.open('/admin/login?next=/admin')
+    user.find(marker='admin-user').type('boss')
+    user.find(marker='admin-password').type('helper-admin-pw').trigger('keydown.enter')
+    await user.should_see(marker='chart-llm')
+    await user.should_see('test-model', marker='check-llm-value')
+    chart = user.find(marker='chart-llm').elements.pop()
+    assert chart.options['series'][0]['data'][-1] == 0
+    await services.llm.suggestion('someone', 'translate', KOREAN)
+    llm.faults = ['500']
+    with pytest.raises(HelperError):
+        await services.llm.suggestion('someone', 'improve', KOREAN)
+    await wait_for(lambda: (chart.options['series'][0]['data'][-1], chart.options['series'][1]['data'][-1]) == (2, 1))
+
+
+@pytest.mark.usefixtures('down')
+@pytest.mark.app_env(ADMIN_PASSWORD='helper-admin-pw', ADMIN_USER='boss')
+async def test_an_unreachable_helper_turns_the_admin_health_banner_red(user: User) -> None:
+    await user.open('/admin/login?next=/admin')
+    user.find(marker='admin-user').type('boss')
+    user.find(marker='admin-password').type('helper-admin-pw').trigger('keydown.enter')
+    await user.should_see('the prompt helper is not reachable', marker='health-status')
