@@ -60,6 +60,7 @@ class PromptHelperBox:
                 ui.button(self.t(label), icon=icon, on_click=partial(self.ask, action))
                 .props('flat dense no-caps size=sm color=primary')
                 .tooltip(self.t(f'{label}_hint'))
+                .props(f'data-role=llm-{action}-{kind}')
                 .mark(f'llm-{action}-{kind}')
                 for action, icon, label in ACTIONS
             ]
@@ -70,13 +71,13 @@ class PromptHelperBox:
                 self.spinner = ui.spinner(size='sm')
                 self.state = ui.label().classes('text-xs text-gray-600 grow').mark(f'llm-state-{kind}')
             self.text = ui.textarea().props('outlined dense autogrow bg-color=white').classes('w-full')
-            self.text.mark(f'llm-text-{kind}')
+            self.text.props(f'data-role=llm-text-{kind}').mark(f'llm-text-{kind}')
             self.error = ui.label().classes('text-negative text-sm').mark(f'llm-error-{kind}')
             with ui.row().classes('w-full justify-end gap-1'):
                 self.stop_button = ui.button(self.t('llm_stop'), icon='stop', on_click=self.stop).props(
                     'flat dense no-caps color=negative'
                 )
-                self.stop_button.mark(f'llm-stop-{kind}')
+                self.stop_button.props(f'data-role=llm-stop-{kind}').mark(f'llm-stop-{kind}')
                 self.discard_button = ui.button(self.t('llm_discard'), icon='close', on_click=self.discard).props(
                     'flat dense no-caps'
                 )
@@ -84,7 +85,7 @@ class PromptHelperBox:
                 self.accept_button = ui.button(self.t('llm_accept'), icon='check', on_click=self.accept).props(
                     'unelevated dense no-caps color=primary'
                 )
-                self.accept_button.mark(f'llm-accept-{kind}')
+                self.accept_button.props(f'data-role=llm-accept-{kind}').mark(f'llm-accept-{kind}')
         self.box.set_visibility(False)
 
     @property
