@@ -516,6 +516,78 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_picker_none': {'en': 'No LoRA', 'ko': 'LoRA 없음'},
     'lora_trigger_added': {'en': 'Trigger words added to the prompt', 'ko': '트리거 워드를 프롬프트에 추가했습니다'},
     'lora_strength': {'en': 'Strength', 'ko': '강도'},
+    # prompt helper (LLM)
+    'llm_translate': {'en': 'Translate to English', 'ko': '영어로 번역'},
+    'llm_improve': {'en': 'Improve', 'ko': '다듬기'},
+    'llm_translate_hint': {
+        'en': 'Ask the language model for an English version of this prompt',
+        'ko': '언어 모델에게 이 프롬프트의 영어 번역을 요청합니다',
+    },
+    'llm_improve_hint': {
+        'en': "Ask the language model to add detail in this workflow's style",
+        'ko': '언어 모델에게 이 워크플로우 스타일로 묘사를 더해 달라고 요청합니다',
+    },
+    'llm_suggestion': {'en': 'Suggestion', 'ko': '제안'},
+    'llm_suggestion_negative': {'en': 'Suggested negative prompt', 'ko': '제안된 네거티브 프롬프트'},
+    'llm_streaming': {'en': 'Writing…', 'ko': '작성 중…'},
+    'llm_accept': {'en': 'Use it', 'ko': '적용'},
+    'llm_discard': {'en': 'Discard', 'ko': '버리기'},
+    'llm_stop': {'en': 'Stop', 'ko': '중지'},
+    'llm_stopped': {
+        'en': 'Stopped. You can still use what was written.',
+        'ko': '중지했습니다. 작성된 내용은 적용할 수 있습니다.',
+    },
+    'llm_accepted': {
+        'en': 'Suggestion applied; the original is kept with the image.',
+        'ko': '제안을 적용했습니다. 원래 프롬프트는 이미지 정보에 함께 저장됩니다.',
+    },
+    'llm_error_off': {'en': 'The prompt helper is not configured.', 'ko': '프롬프트 도우미가 설정되어 있지 않습니다.'},
+    'llm_error_empty': {'en': 'Write a prompt first.', 'ko': '먼저 프롬프트를 입력하세요.'},
+    'llm_error_too_long': {
+        'en': 'The prompt is too long for the helper ({max} characters at most).',
+        'ko': '프롬프트가 너무 길어 도우미가 처리할 수 없습니다 (최대 {max}자).',
+    },
+    'llm_error_unreachable': {
+        'en': 'The prompt helper is not reachable right now. You can still generate.',
+        'ko': '지금은 프롬프트 도우미에 연결할 수 없습니다. 생성은 그대로 할 수 있습니다.',
+    },
+    'llm_error_unauthorized': {
+        'en': 'The prompt helper refused the request (access key). Please tell the admin.',
+        'ko': '프롬프트 도우미가 요청을 거부했습니다 (접근 키). 관리자에게 알려 주세요.',
+    },
+    'llm_error_rate_limited': {
+        'en': 'Too many suggestions for now. Try again in a moment.',
+        'ko': '요청이 너무 많습니다. 잠시 후 다시 시도하세요.',
+    },
+    'llm_error_rate_limited_wait': {
+        'en': 'Too many suggestions for now. Try again in {seconds} s.',
+        'ko': '요청이 너무 많습니다. {seconds}초 후에 다시 시도하세요.',
+    },
+    'llm_error_bad_stream': {
+        'en': 'The prompt helper gave an unreadable answer. Try again.',
+        'ko': '프롬프트 도우미의 응답을 읽을 수 없습니다. 다시 시도하세요.',
+    },
+    'llm_error_timeout': {
+        'en': 'The prompt helper took too long to answer. Try again.',
+        'ko': '프롬프트 도우미의 응답이 너무 늦습니다. 다시 시도하세요.',
+    },
+    'llm_error_server_error': {
+        'en': 'The prompt helper had an error. Try again later.',
+        'ko': '프롬프트 도우미에 오류가 발생했습니다. 나중에 다시 시도하세요.',
+    },
+    'meta_prompt_original': {'en': 'Original prompt', 'ko': '원래 프롬프트'},
+    'meta_negative_original': {'en': 'Original negative', 'ko': '원래 네거티브'},
+    'meta_llm_action': {'en': 'Prompt helper', 'ko': '프롬프트 도우미'},
+    'meta_llm_translate': {'en': 'translated', 'ko': '번역'},
+    'meta_llm_improve': {'en': 'improved', 'ko': '다듬기'},
+    'meta_llm_negative': {'en': 'negative {action}', 'ko': '네거티브 {action}'},
+    'dash_check_llm': {'en': 'Prompt helper', 'ko': '프롬프트 도우미'},
+    'dash_llm_ok': {'en': '{model}, {ms} ms', 'ko': '{model}, {ms} ms'},
+    'dash_llm_off': {'en': 'off (LLM_BASE_URL not set)', 'ko': '꺼짐 (LLM_BASE_URL 미설정)'},
+    'dash_fail_llm': {'en': 'the prompt helper is not reachable', 'ko': '프롬프트 도우미에 연결할 수 없음'},
+    'dash_chart_llm': {'en': 'Prompt helper per hour (24 h)', 'ko': '시간당 프롬프트 도우미 사용 (24시간)'},
+    'dash_series_llm_uses': {'en': 'uses', 'ko': '사용'},
+    'dash_series_llm_failures': {'en': 'failures', 'ko': '실패'},
 }
 
 

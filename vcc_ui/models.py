@@ -129,6 +129,9 @@ class Image(SQLModel, table=True):
     original_filename: str | None = Field(default=None, max_length=255)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     favorite: bool = False
+    prompt_original: str | None = None  # the user's own prompt when the prompt helper's suggestion replaced it
+    negative_prompt_original: str | None = None
+    llm_action: str | None = Field(default=None, max_length=200)  # accepted helper actions: 'translate,improve'
 
 
 class ShareLink(SQLModel, table=True):

@@ -345,6 +345,9 @@ API_IMAGE_KEYS = [
     'tags',
     'favorite',
     'original_filename',
+    'prompt_original',
+    'negative_prompt_original',
+    'llm_action',
     'trashed_at',
     'purge_at',
 ]
@@ -382,6 +385,9 @@ async def test_image_view_has_typed_fields_and_serializes_as_the_api_always_did(
         'tags': [],
         'favorite': False,
         'original_filename': 'out.png',
+        'prompt_original': None,
+        'negative_prompt_original': None,
+        'llm_action': None,
         'trashed_at': view.trashed_at.isoformat(),
         'purge_at': view.purge_at.isoformat(),
     }

@@ -252,6 +252,13 @@ def test_check_rejects_params_the_workflow_cannot_take(
         {'prompt': ['x']},
         {'prompt': 'x', 'input_image': '../etc/passwd'},
         {'prompt': 'x', 'cfg': 7},
+        {'prompt': 'x', 'prompt_original': 'y'},
+        {'prompt': 'x', 'llm_action': 'translate'},
+        {'prompt': 'x', 'prompt_original': '  ', 'llm_action': 'translate'},
+        {'prompt': 'x', 'prompt_original': 'y', 'llm_action': 'summarize'},
+        {'prompt': 'x', 'prompt_original': 'y', 'llm_action': 'translate;drop table'},
+        {'prompt': 'x', 'prompt_original': 'y', 'llm_action': ','.join(['improve'] * 11)},
+        {'prompt': 'x', 'prompt_original': 'y' * 4001, 'llm_action': 'translate'},
     ],
 )
 def test_generate_params_reject_bad_values(params: dict[str, Any]) -> None:
@@ -427,3 +434,31 @@ def test_a_workflow_that_does_not_use_the_prompt_runs_without_one(registry: Work
         with pytest.raises(ParamError) as error:
             txt2img.check(GenerateParams.model_validate(params))
         assert error.value.field == 'prompt' and 'needs a prompt' in error.value.message
+
+
+def test_accepted_suggestions_are_valid_params_and_stay_out_of_the_graph(registry: WorkflowRegistry) -> None:
+    workflow = registry.get('sd15_txt2img')
+    assert workflow is not None
+    params = GenerateParams(
+        prompt='a cabin',
+        prompt_original='오두막',
+        negative_prompt_original='흐림',
+        llm_action='translate,negative:improve',
+    )
+    graph = workflow.build(params)
+    assert '오두막' not in json.dumps(graph, ensure_ascii=False) and 'a cabin' in json.dumps(graph)
+
+
+def test_a_workflow_may_give_the_prompt_helper_its_instruction(registry: WorkflowRegistry, folder: Path) -> None:
+    shipped = registry.get('sd15_txt2img')
+    assert shipped is not None and shipped.llm_instruction and 'Stable Diffusion 1.5' in shipped.llm_instruction
+    plain = registry.get('test_pattern')
+    assert plain is not None and plain.llm_instruction is None
+    path = folder / 'test_pattern.json'
+    data = json.loads(path.read_text(encoding='utf-8'))
+    data['ui']['llm_instruction'] = 'x' * 2001
+    path.write_text(json.dumps(data), encoding='utf-8')
+    too_long = WorkflowRegistry(folder)
+    too_long.load()
+    assert too_long.get('test_pattern') is None
+    assert any('llm_instruction' in p.reason for p in too_long.problems)

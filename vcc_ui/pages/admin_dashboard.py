@@ -10,6 +10,7 @@ from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
+from vcc_ui.pages.widgets.helper_hours import HelperHours
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.services import Services
 
@@ -70,6 +71,8 @@ class Dashboard:
             with ui.element('div').classes('w-full grid grid-cols-1 md:grid-cols-2 gap-4'):
                 self.depth_chart = self._chart('dash_chart_depth', 'chart-depth', _depth_options(self.t))
                 self.hourly_chart = self._chart('dash_chart_hourly', 'chart-hourly', _hourly_options(self.t))
+                if services.llm.enabled:
+                    HelperHours(services, lang=lang)
             with ui.element('div').classes('w-full grid grid-cols-1 md:grid-cols-2 gap-4'):
                 with ui.card().classes('w-full p-3 gap-1'):
                     ui.label(self.t('dash_durations')).classes('font-medium')

@@ -55,7 +55,7 @@ class GeneratePage:
             with ui.column().classes('lg:col-span-7 gap-3 min-w-0 w-full').mark('generate-form'):
                 self.cards = WorkflowCards(self.registry, parents, lang=lang, on_select=self.select)
                 self.modes = ModeTabs(on_change=self.switch_mode)
-                self.prompts = PromptFields(lang=lang, on_submit=self.generate)
+                self.prompts = PromptFields(lang=lang, on_submit=self.generate, helper=services.llm, user=user)
                 self.lora = LoraPicker(services, prompt=self.prompts.prompt)
                 self.input = InputImage(services, user, lang=lang)
                 self.settings = JobSettings()
@@ -143,7 +143,7 @@ class GeneratePage:
             if missing == 'input_image':
                 self.input.slot.show_error(t(MISSING_KEYS[missing]))
             return self.submit.say(t(MISSING_KEYS[missing]), notify=True)
-        if view := await self.submit.queue(workflow.id, form.params(workflow)):
+        if view := await self.submit.queue(workflow.id, form.params(workflow) | self.prompts.helped()):
             self.jobs.add(view)
 
 

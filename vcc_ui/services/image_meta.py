@@ -27,6 +27,9 @@ ROW_FIELDS = (
     'job_id',
     'server',
     'original_filename',
+    'prompt_original',
+    'negative_prompt_original',
+    'llm_action',
 )
 
 
@@ -61,6 +64,9 @@ class ImageView(BaseModel):
     tags: list[str]
     favorite: bool
     original_filename: str | None
+    prompt_original: str | None = None
+    negative_prompt_original: str | None = None
+    llm_action: str | None = None
     trashed_at: IsoTime | None
     purge_at: IsoTime | None  # when a trashed image is removed for good
 

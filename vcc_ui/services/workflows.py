@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from nicegui import Event
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from vcc_ui.services.comfy.protocol import combo_options, node_inputs, node_outputs, required_inputs
 
@@ -22,6 +22,8 @@ ID_PATTERN = r'^[a-z0-9][a-z0-9_-]{0,63}$'
 SEED_MAX = 2**53 - 1
 STEPS_MIN, STEPS_MAX = 1, 150
 PROMPT_MAX = 4000
+INSTRUCTION_MAX = 2000  # the prompt helper refuses longer instructions
+LLM_ACTIONS = r'(?:negative:)?(?:translate|improve)'
 OUTPUT_NODE_CLASSES = frozenset({'SaveImage', 'PreviewImage'})
 IMAGE_PARAMS = ('input_image', 'control_image')
 ParamName = Literal[
@@ -60,6 +62,21 @@ class GenerateParams(_Model):
     control_image: str | None = Field(default=None, pattern=r'^[0-9a-f]{32}$')
     lora: str | None = Field(default=None, min_length=1, max_length=255, pattern=r'^[^\x00-\x1f]+$')
     lora_strength: float | None = Field(default=None, ge=-4, le=4)
+    prompt_original: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX)] | None
+    ) = None
+    negative_prompt_original: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=PROMPT_MAX)] | None
+    ) = None
+    llm_action: str | None = Field(default=None, max_length=200, pattern=rf'^{LLM_ACTIONS}(?:,{LLM_ACTIONS}){{0,9}}$')
+
+    @model_validator(mode='after')
+    def _helped_together(self) -> GenerateParams:
+        """An original prompt comes with the helper actions that changed it, and those with an original."""
+        originals = self.prompt_original is not None or self.negative_prompt_original is not None
+        if originals != (self.llm_action is not None):
+            raise ValueError('prompt_original / negative_prompt_original and llm_action go together')
+        return self
 
 
 class ParamError(ValueError):
@@ -111,6 +128,7 @@ class _Related(_Model):
 class _Ui(_Model):
     related: _Related = _Related()
     order: int = 100
+    llm_instruction: str | None = Field(default=None, min_length=1, max_length=INSTRUCTION_MAX)
 
 
 class _GraphNode(BaseModel):
@@ -181,6 +199,7 @@ class Workflow:
     bindings: dict[str, list[BindingTarget]]
     graph: dict[str, dict[str, Any]]
     source: Path
+    llm_instruction: str | None = None
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -457,6 +476,7 @@ def load_workflow(path: Path) -> Workflow:
         bindings={name: targets for name, targets in data.bindings.items()},
         graph=graph,
         source=path,
+        llm_instruction=data.ui.llm_instruction,
         defaults=data.defaults.model_copy(
             update={'aspect_ratio': data.defaults.aspect_ratio or next(iter(data.aspect_ratios), None)}
         ),

@@ -23,6 +23,7 @@ class HealthPanel:
         self.t = partial(translate, lang=lang)
         self.db: dict = {}
         self.disk: dict = {}
+        self.llm: dict = {}
         self.servers: set[int] = set()
         with ui.card().classes('w-full p-0 gap-0 overflow-hidden').mark('admin-health') as self.card:
             with ui.row().classes('w-full items-center no-wrap gap-2 px-4 py-2 text-white') as self.banner:
@@ -44,6 +45,10 @@ class HealthPanel:
                     self.disk_icon = ui.icon('hourglass_empty').classes('text-lg')
                     ui.label(self.t('dash_check_disk')).classes('font-medium w-32 shrink-0')
                     self.disk_value = ui.label('…').classes('text-gray-600 min-w-0').mark('check-disk-value')
+                with ui.row().classes('w-full items-center no-wrap gap-2').mark('check-llm'):
+                    self.llm_icon = ui.icon('hourglass_empty').classes('text-lg')
+                    ui.label(self.t('dash_check_llm')).classes('font-medium w-32 shrink-0')
+                    self.llm_value = ui.label('…').classes('text-gray-600 min-w-0 break-words').mark('check-llm-value')
         for entry in services.pool.entries.values():
             self._on_server(entry.health)
         on(services.pool.changed, self._on_server, owner=self.card)
@@ -65,8 +70,25 @@ class HealthPanel:
         )
         _mark(self.db_icon, db_ok)
         _mark(self.disk_icon, disk_ok)
+        self._show_llm(checks['llm'])
         self.checked.set_text(self.t('dash_checked_at', time=_clock()))
         self._show()
+
+    def _show_llm(self, llm: dict) -> None:
+        self.llm = llm
+        state = llm.get('state')
+        if state == 'ok':
+            text = self.t('dash_llm_ok', model=llm.get('model', '?'), ms=llm.get('latency_ms', '?'))
+        elif state == 'off':
+            text = self.t('dash_llm_off')
+        else:
+            text = llm.get('error') or llm.get('code') or '?'
+        self.llm_value.set_text(text)
+        if state == 'off':
+            self.llm_icon.set_name('remove_circle_outline')
+            self.llm_icon.set_text_color('grey')
+        else:
+            _mark(self.llm_icon, state == 'ok')
 
     def _on_server(self, health: ServerHealth) -> None:
         if self.card.is_deleted:
@@ -119,6 +141,8 @@ class HealthPanel:
             reasons.append(self.t('dash_fail_db'))
         if self.disk and not self.disk.get('ok'):
             reasons.append(self.t('dash_fail_disk'))
+        if self.llm and not self.llm.get('ok'):
+            reasons.append(self.t('dash_fail_llm'))
         text = self.t('dash_health_fail', reasons='; '.join(reasons)) if reasons else self.t('dash_health_ok')
         if self.status.text != text:
             self.status.set_text(text)

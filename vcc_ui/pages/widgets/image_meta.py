@@ -32,7 +32,10 @@ class ImageMeta:
     def _rows(self, image: ImageView) -> list[tuple[str, str]]:
         rows = [
             ('meta_prompt', image.prompt),
+            ('meta_prompt_original', image.prompt_original),
             ('meta_negative', image.negative_prompt),
+            ('meta_negative_original', image.negative_prompt_original),
+            ('meta_llm_action', self._actions(image.llm_action)),
             ('meta_seed', image.seed),
             ('meta_workflow', self.workflow_title(image.workflow_id or '')),
             ('meta_mode', image.mode),
@@ -51,3 +54,14 @@ class ImageMeta:
                 )
             )
         return [(key, str(value)) for key, value in rows if value not in (None, '')]
+
+    def _actions(self, llm_action: str | None) -> str:
+        """The prompt helper's accepted actions in words, e.g. 'translated → improved'."""
+        words = []
+        for action in (llm_action or '').split(','):
+            name = action.removeprefix('negative:')
+            if name not in ('translate', 'improve'):
+                continue
+            word = self.t(f'meta_llm_{name}')
+            words.append(self.t('meta_llm_negative', action=word) if action.startswith('negative:') else word)
+        return ' → '.join(words)

@@ -270,6 +270,7 @@ class JobRunner:
                     'server': view.server,
                     'original_filename': ref.filename,
                     'tags': [],
+                    **_helped(params),
                 }
                 stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
             row = _image_row(stored, view, params)
@@ -322,4 +323,13 @@ def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> I
         job_id=view.id,
         server=view.server,
         original_filename=meta.get('original_filename'),
+        prompt_original=params.prompt_original,
+        negative_prompt_original=params.negative_prompt_original,
+        llm_action=params.llm_action,
     )
+
+
+def _helped(params: GenerateParams) -> dict[str, str]:
+    """The prompt helper's part of an image's sidecar: the original prompts and the actions, when it was used."""
+    fields = params.model_dump(include={'prompt_original', 'negative_prompt_original', 'llm_action'})
+    return {name: value for name, value in fields.items() if value is not None}
