@@ -83,6 +83,7 @@ async def test_a_translation_streams_in_accept_fills_the_prompt_and_the_image_ke
     assert (meta['prompt'], meta['prompt_original'], meta['llm_action']) == (ENGLISH, KOREAN, 'translate')
 
     await user.open('/gallery')
+    await user.should_see(marker='image-thumb')  # the grid loads its first page after the page is built
     user.find(marker='image-thumb').click()
     await user.should_see(marker='gallery-lightbox')
     await user.should_see(KOREAN, marker='meta-meta_prompt_original')
