@@ -71,9 +71,12 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
-        'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',
-        'ko': '대기열이 가득 찼습니다 (대기 {queued}개, 한도 {limit}개). '
-        '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.',
+        'en': 'You already have {queued} jobs waiting (the limit). Wait for one to finish or cancel one.',
+        'ko': '이미 작업 {queued}개가 대기 중입니다 (최대). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.',
+    },
+    'gen_limit_queue_full_one': {
+        'en': 'You already have 1 job waiting (the limit). Wait for it to finish or cancel it.',
+        'ko': '이미 작업 1개가 대기 중입니다 (최대). 작업이 끝나거나 취소한 뒤 다시 시도하세요.',
     },
     'gen_limit_running_full': {
         'en': 'You already have {active} job(s) running (limit {limit}). Wait for one to finish or cancel it.',

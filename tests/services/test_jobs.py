@@ -69,7 +69,7 @@ async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:
         await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
         with pytest.raises(SubmitError) as refused:
             await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
-        assert refused.value.code == 'limit' and 'queue is full' in refused.value.message
+        assert refused.value.code == 'limit' and 'job waiting (the limit)' in refused.value.message
         await app.jobs.submit(USER_B, 'sd15_txt2img', PROMPT)  # other users are not affected
 
 

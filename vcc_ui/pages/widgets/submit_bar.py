@@ -23,7 +23,8 @@ FIELD_LABELS = {
 def refusal(error: SubmitError) -> str:
     """Say why a job was not queued in the browser's language (the service's English text where no case fits)."""
     if error.code == 'limit' and error.reason:
-        return t(f'gen_limit_{error.reason}', **error.values)
+        one = f'gen_limit_{error.reason}_one'
+        return t(one if one in STRINGS and 1 in error.values.values() else f'gen_limit_{error.reason}', **error.values)
     if error.code == 'limit':
         return t('gen_limit', reason=error.message)
     if error.code == 'invalid_params':
