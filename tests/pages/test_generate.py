@@ -195,7 +195,7 @@ async def test_refusals_are_said_in_korean_with_their_figures(user: User, servic
         )
     user.find(marker='generate').click()
     await user.should_see(
-        '대기열이 가득 찼습니다 (대기 1개, 한도 1개). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.', retries=20
+        '이미 작업 1개가 대기 중입니다 (최대). 작업이 끝나거나 취소한 뒤 다시 시도하세요.', retries=20
     )
     assert len(services.jobs.jobs_of(owner_of(user))) == 2
 
