@@ -139,6 +139,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'job_status_failed': {'en': 'Failed', 'ko': '실패'},
     'job_status_cancelled': {'en': 'Cancelled', 'ko': '취소됨'},
     'job_status_timed_out': {'en': 'Timed out', 'ko': '시간 초과'},
+    'job_waiting_on_server': {
+        'en': 'Waiting on the server (another job runs there first)',
+        'ko': '서버에서 대기 중 (다른 작업이 먼저 실행 중)',
+    },
     'job_position': {'en': 'Position {n} in the queue', 'ko': '대기 순서 {n}번'},
     'job_eta': {'en': 'about {time} left', 'ko': '약 {time} 남음'},
     'seconds': {'en': '{n} s', 'ko': '{n}초'},

@@ -284,3 +284,19 @@ async def test_a_fixed_seed_must_be_given(user: User, services: Services) -> Non
     user.find(marker='generate').click()
     await user.should_see('Enter a seed, or turn on random seed.')
     assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+@pytest.mark.app_env(SERVER_MAX_INFLIGHT='2', MAX_PER_USER_CONCURRENT='2')
+async def test_a_job_waiting_in_comfyuis_own_queue_says_so(user: User, services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.3
+    await user.open('/')
+    button = user.find(marker='generate').elements.pop()
+    for count in (1, 2):
+        user.find(marker='generate').click()
+        await wait_for(
+            lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
+        )
+    await wait_for(lambda: any(v.waiting for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see('Waiting on the server (another job runs there first)')
+    for view in services.jobs.jobs_of(owner_of(user)):
+        await services.jobs.cancel(view.id)

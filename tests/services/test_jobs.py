@@ -401,3 +401,17 @@ def _kept_about(engine: object, job_ids: set[str]) -> list[str]:
 
     walk(engine, 'jobs')
     return found
+
+
+async def test_the_timeout_counts_from_execution_start_not_from_dispatch(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim:
+        settings = make_settings(
+            tmp_path, sim.url, server_max_inflight=2, job_timeout_seconds=3.0, max_per_user_concurrent=2
+        )
+        async with services(settings) as app:
+            first = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})  # about 2 s of 3
+            second = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'seed': 8, 'steps': 20})
+            await wait_for(lambda: first.status == 'running' and second.status == 'dispatched' and second.waiting)
+            await wait_for(lambda: second.finished, timeout=30)
+            assert (first.status, second.status) == ('completed', 'completed'), second.error
+            assert not second.waiting

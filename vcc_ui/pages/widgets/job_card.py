@@ -87,6 +87,7 @@ class JobCard:
                     view, 'position', backward=lambda p: self.t('job_position', n=p)
                 ).bind_visibility_from(view, 'position', backward=bool).mark('job-position')
                 ui.label().bind_text_from(view, 'eta_seconds', backward=self._eta_text).mark('job-eta')
+                ui.label(self.t('job_waiting_on_server')).bind_visibility_from(view, 'waiting').mark('job-waiting')
                 ui.space()
                 ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step').props(
                     'data-role=job-step'
