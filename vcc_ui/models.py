@@ -128,6 +128,7 @@ class Image(SQLModel, table=True):
     original_filename: str | None = Field(default=None, max_length=255)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     favorite: bool = False
+    params: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # what the job was built from
 
 
 class ShareLink(SQLModel, table=True):

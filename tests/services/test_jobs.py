@@ -415,3 +415,31 @@ async def test_the_timeout_counts_from_execution_start_not_from_dispatch(tmp_pat
             await wait_for(lambda: second.finished, timeout=30)
             assert (first.status, second.status) == ('completed', 'completed'), second.error
             assert not second.waiting
+
+
+async def test_an_image_records_every_param_of_its_job_and_the_workflow_version(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        asked = {**PROMPT, 'steps': 33, 'aspect_ratio': '16:9', 'lora': 'style_a.safetensors', 'lora_strength': 0.7}
+        view = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', asked)
+        await wait_for(lambda: view.finished)
+        assert view.status == 'completed', view.error
+        workflow = app.registry.get('sd15_lora_txt2img')
+        assert workflow is not None
+        expected = {
+            **asked,
+            'negative_prompt': '',
+            'batch_size': 1,
+            'workflow_id': 'sd15_lora_txt2img',
+            'mode': 'txt2img',
+            'workflow_version': workflow.version,
+        }
+        image = await app.images.get(USER_A, view.image_ids[0])
+        assert image is not None and image.params == expected
+        with session(app.engine) as db:
+            row = db.get(Image, view.image_ids[0])
+        assert row is not None and row.params == expected
+        assert app.storage.read_sidecar(row.rel_path)['params'] == expected
+        assert (
+            len(workflow.version) == 12
+            and workflow.version == hashlib.sha256(workflow.source.read_bytes()).hexdigest()[:12]
+        )

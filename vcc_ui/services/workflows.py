@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import logging
 import secrets
@@ -181,6 +182,7 @@ class Workflow:
     bindings: dict[str, list[BindingTarget]]
     graph: dict[str, dict[str, Any]]
     source: Path
+    version: str = ''  # the first 12 hex digits of the file's sha256: which edit of the workflow made an image
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -418,8 +420,9 @@ def _describe(error: ValidationError) -> str:
 
 def load_workflow(path: Path) -> Workflow:
     """Read and validate one workflow file; raise ValueError with a one-line reason."""
+    content = path.read_bytes()
     try:
-        raw = json.loads(path.read_text(encoding='utf-8'))
+        raw = json.loads(content.decode('utf-8'))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f'not valid JSON: {e}') from e
     try:
@@ -443,6 +446,7 @@ def load_workflow(path: Path) -> Workflow:
         bindings={name: targets for name, targets in data.bindings.items()},
         graph=graph,
         source=path,
+        version=hashlib.sha256(content).hexdigest()[:12],
         defaults=data.defaults.model_copy(
             update={'aspect_ratio': data.defaults.aspect_ratio or next(iter(data.aspect_ratios), None)}
         ),

@@ -197,6 +197,7 @@ class JobRunner:
             uploaded = await run.server.client.upload_image(data, f'vcc_{view.id}_{key}.{ext}', overwrite=True)
             run.uploaded.append(uploaded.name)
             names[key] = uploaded.load_image_value
+        run.workflow_version = workflow.version
         return workflow.build(params, images=names)
 
     async def _await_outcome(self, run: Run) -> Outcome:
@@ -275,6 +276,13 @@ class JobRunner:
             entry = await client.history(run.prompt_id)
             refs = ComfyClient.output_images(entry) if entry is not None else []
         params = GenerateParams(**view.params)
+        workflow = self.registry.get(view.workflow_id)
+        recorded = {
+            **view.params,
+            'workflow_id': view.workflow_id,
+            'mode': view.mode,
+            'workflow_version': run.workflow_version or (workflow.version if workflow else ''),
+        }
         created = view.started_at or view.queued_at
         ids: list[str] = []
         for ref in refs:
@@ -300,9 +308,10 @@ class JobRunner:
                     'server': view.server,
                     'original_filename': ref.filename,
                     'tags': [],
+                    'params': recorded,
                 }
                 stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
-            row = _image_row(stored, view, params)
+            row = _image_row(stored, view, params, recorded)
             await self.writer.write(partial(put_image, row=row, merge=run.recovering))
         return ids
 
@@ -330,7 +339,7 @@ class JobRunner:
         }
 
 
-def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> Image:
+def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams, recorded: dict[str, Any]) -> Image:
     return Image(
         id=meta['id'],
         owner=view.owner,
@@ -352,4 +361,5 @@ def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> I
         job_id=view.id,
         server=view.server,
         original_filename=meta.get('original_filename'),
+        params=meta.get('params') or recorded,
     )

@@ -140,6 +140,7 @@ class Run:
     succeeded: bool = False
     outputs: list[ImageRef] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
+    workflow_version: str = ''  # of the workflow file the graph was built from
     started: float = field(default_factory=time.monotonic)
     executing: float | None = None  # when ComfyUI began executing the prompt: the timeout counts from here
     began: asyncio.Event = field(default_factory=asyncio.Event)
