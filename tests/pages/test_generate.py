@@ -300,3 +300,28 @@ async def test_a_job_waiting_in_comfyuis_own_queue_says_so(user: User, services:
     await user.should_see('Waiting on the server (another job runs there first)')
     for view in services.jobs.jobs_of(owner_of(user)):
         await services.jobs.cancel(view.id)
+
+
+async def test_generate_again_restores_every_param_of_the_image(user: User, services: Services) -> None:
+    await user.open('/')
+    asked = {
+        'prompt': 'a fox at dawn',
+        'seed': 9,
+        'steps': 33,
+        'aspect_ratio': '16:9',
+        'lora': 'style_a.safetensors',
+        'lora_strength': 0.7,
+    }
+    view = await services.jobs.submit(owner_of(user), 'sd15_lora_txt2img', asked)
+    await wait_for(lambda: view.finished)
+    assert view.status == JobStatus.COMPLETED, view.error
+    await user.open(f'/?from={view.image_ids[0]}')
+    await wait_for(lambda: value_of(user, 'lora-select') == 'style_a.safetensors')
+    assert value_of(user, 'prompt') == 'a fox at dawn'
+    assert (value_of(user, 'steps'), value_of(user, 'aspect'), value_of(user, 'seed')) == (33, '16:9', 9)
+    assert value_of(user, 'seed-random') is False
+    assert value_of(user, 'lora-strength') == 0.7
+    user.find(marker='generate').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
+    again = services.jobs.jobs_of(owner_of(user))[-1]
+    assert (again.workflow_id, again.params) == ('sd15_lora_txt2img', view.params)

@@ -17,7 +17,7 @@ from vcc_ui.pages.widgets.prompt_fields import PromptFields
 from vcc_ui.pages.widgets.submit_bar import SubmitBar
 from vcc_ui.pages.widgets.workflow_picker import ModeTabs, WorkflowCards
 from vcc_ui.services import Services
-from vcc_ui.services.job_form import JobForm
+from vcc_ui.services.job_form import JobForm, recorded_params
 from vcc_ui.services.workflows import Workflow
 
 MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_image': 'gen_need_input'}
@@ -162,15 +162,24 @@ async def prefill(page: GeneratePage, path: str) -> None:
         if row is None or workflow is None or parent is None:
             page.submit.say(t('gen_image_missing'), notify=True)
             return
-        page.select(parent.id)
-        if workflow.id != parent.id:
-            page.modes.set('img2img')
-        page.prompts.set(row.prompt or '', row.negative_prompt or '')
-        if row.seed is not None:
-            page.settings.fix_seed(row.seed)
-        if row.aspect_ratio in workflow.aspect_ratios:
-            page.settings.aspect.set_value(row.aspect_ratio)
+        await apply_params(page, parent, workflow, recorded_params(row))
     if image_id := (query.get('input') or [''])[0]:
         if page.parent and registry.img2img_for(page.parent.id) and page.mode != 'img2img':
             page.modes.set('img2img')
         await page.input.use(image_id)
+
+
+async def apply_params(page: GeneratePage, parent: Workflow, workflow: Workflow, params: dict) -> None:
+    """Put every recorded param of a job back into the form: workflow, mode, prompts, settings, LoRA, input image."""
+    page.select(parent.id)
+    if workflow.id != parent.id:
+        page.modes.set('img2img')
+    page.prompts.set(params.get('prompt') or '', params.get('negative_prompt') or '')
+    page.settings.apply(params)
+    if params.get('lora') and workflow.accepts('lora'):
+        await page.lora.load()
+        page.lora.select.set_value(params['lora'] if params['lora'] in page.lora.select.options else '')
+        if isinstance(params.get('lora_strength'), int | float):
+            page.lora.strength.set_value(params['lora_strength'])
+    if params.get('input_image') and workflow.needs_input_image:
+        await page.input.use(params['input_image'])

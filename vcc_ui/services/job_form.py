@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.workflows import Workflow
 
 Missing = Literal['prompt', 'seed', 'input_image']
@@ -52,3 +53,24 @@ class JobForm:
             params['lora'] = self.lora or None
             params['lora_strength'] = self.lora_strength
         return params
+
+
+RECORD_ONLY = ('workflow_id', 'mode', 'workflow_version')  # recorded beside the params, not params themselves
+
+
+def recorded_params(image: ImageView) -> dict[str, Any]:
+    """Return the job params an image was made with (older images recorded only prompts, seed and aspect)."""
+    if image.params:
+        return {k: v for k, v in image.params.items() if k not in RECORD_ONLY}
+    known = {
+        'prompt': image.prompt,
+        'negative_prompt': image.negative_prompt,
+        'seed': image.seed,
+        'aspect_ratio': image.aspect_ratio,
+    }
+    return {k: v for k, v in known.items() if v is not None}
+
+
+def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Return the workflow and params that make an image again, with `overrides` over its recorded params."""
+    return workflow_id or image.workflow_id or '', {**recorded_params(image), **overrides}
