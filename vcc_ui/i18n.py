@@ -25,7 +25,19 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'ComfyUI server {name} is not reachable: {error}',
         'ko': 'ComfyUI 서버 {name}에 연결할 수 없습니다: {error}',
     },
-    'server_down_hint': {'en': 'New jobs wait until it is back.', 'ko': '서버가 복구될 때까지 새 작업은 대기합니다.'},
+    'server_down_hint': {
+        'en': 'New jobs are refused until a server is back.',
+        'ko': '서버가 복구될 때까지 새 작업은 받지 않습니다.',
+    },
+    'server_down_others': {'en': 'Jobs run on the other servers.', 'ko': '작업은 다른 서버에서 실행됩니다.'},
+    'server_some_down': {
+        'en': 'A ComfyUI server is not reachable right now.',
+        'ko': '지금 연결할 수 없는 ComfyUI 서버가 있습니다.',
+    },
+    'server_down_public': {
+        'en': 'No ComfyUI server is reachable right now.',
+        'ko': '지금은 연결 가능한 ComfyUI 서버가 없습니다.',
+    },
     'simulator_note': {
         'en': 'Using the bundled ComfyUI simulator (no COMFYUI_SERVERS configured): images are test patterns.',
         'ko': '내장 ComfyUI 시뮬레이터 사용 중 (COMFYUI_SERVERS 미설정): 이미지는 테스트 패턴입니다.',
@@ -66,8 +78,12 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': 'Img2Img에는 입력 이미지가 필요합니다. 썸네일을 끌어다 놓거나 파일을 업로드하세요.',
     },
     'gen_unavailable': {
-        'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
-        'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).',
+        'en': 'No ComfyUI server is reachable right now, so nothing was queued. Try again once it is back.',
+        'ko': '지금은 연결 가능한 ComfyUI 서버가 없어 작업을 등록하지 않았습니다. 서버가 복구되면 다시 시도하세요.',
+    },
+    'gen_workflow_unavailable': {
+        'en': 'This workflow cannot run now, so nothing can be queued: {reason}',
+        'ko': '이 워크플로우는 지금 실행할 수 없어 작업을 등록할 수 없습니다: {reason}',
     },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {

@@ -228,3 +228,16 @@ async def test_remix_repeats_every_param_of_an_image_with_overrides(stack) -> No
         assert missing.status_code == 404 and 'image' in missing.json()['detail']['message'].lower()
         neither = await alice.post('/api/v1/jobs', json={'params': {'prompt': 'x'}})
         assert neither.status_code == 422
+
+
+async def test_a_missing_checkpoint_answers_503_naming_it(stack) -> None:
+    app, sim = stack
+    sim.catalogue.checkpoints.remove('sim_sd15.safetensors')
+    for entry in app.pool.entries.values():
+        entry.object_info = {}
+    await app.pool.check_all()
+    async with client_for(app) as http:
+        answer = await http.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x'}})
+        message = answer.json()['detail']['message']
+        assert answer.status_code == 503 and not message.startswith('ComfyUI is not available')
+        assert message == ("This workflow cannot run on any ComfyUI server now: no checkpoint 'sim_sd15.safetensors'")

@@ -13,6 +13,7 @@ from tests.fixtures import wait_for
 from tests.images import png_bytes
 from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
+from vcc_ui.services.job_form import without_addresses
 from vcc_ui.simulator import Simulator
 
 
@@ -206,9 +207,13 @@ async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(
     await user.open('/')
     await sim.go_down()
     await wait_for(lambda: not any(e.health.reachable for e in services.pool.entries.values()))
+    await user.should_see('New jobs are refused until a server is back.')  # the banner says what Generate does
     user.find(marker='generate').click()
-    await user.should_see('ComfyUI is not available right now', retries=40)
+    await user.should_see('No ComfyUI server is reachable right now, so nothing was queued.', retries=40)
     assert services.jobs.jobs_of(owner_of(user)) == []
+    address = sim.url.removeprefix('http://')
+    banner = ' '.join(label.text for label in user.find(marker='health-banner-text').elements)
+    assert banner and address not in banner  # a beta user never sees the internal server address
 
 
 async def test_a_job_started_elsewhere_appears_and_finished_jobs_survive_a_reload(
@@ -325,3 +330,27 @@ async def test_generate_again_restores_every_param_of_the_image(user: User, serv
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
     again = services.jobs.jobs_of(owner_of(user))[-1]
     assert (again.workflow_id, again.params) == ('sd15_lora_txt2img', view.params)
+
+
+async def test_a_missing_checkpoint_is_named_its_cards_marked_and_a_runnable_one_chosen(
+    user: User, services: Services, sim: Simulator
+) -> None:
+    sim.catalogue.checkpoints.remove('sim_sd15.safetensors')
+    for entry in services.pool.entries.values():
+        entry.object_info = {}
+    await services.pool.check_all()
+    await user.open('/')
+    await user.should_see(marker='unavailable-sd15_txt2img')
+    await user.should_not_see(marker='unavailable-test_pattern')
+    assert 'ring-2' in user.find(marker='workflow-test_pattern').elements.pop().classes
+    user.find(marker='workflow-sd15_txt2img').click()
+    reason = "This workflow cannot run now, so nothing can be queued: no checkpoint 'sim_sd15.safetensors'"
+    await user.should_see(reason)
+    user.find(marker='generate').click()
+    await user.should_see(reason)
+    assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+def test_job_errors_shown_to_users_carry_no_server_address() -> None:
+    text = 'ComfyUI server 10.0.0.7:8188 stopped responding: Cannot connect to host http://10.0.0.7:8188/ws [refused]'
+    assert without_addresses(text) == 'ComfyUI server … stopped responding: Cannot connect to host … [refused]'

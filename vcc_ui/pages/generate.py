@@ -8,13 +8,14 @@ from nicegui import app, background_tasks, context, ui
 
 from vcc_ui.i18n import language, t
 from vcc_ui.pages.frame import DRAFT_KEY
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.input_image import InputImage
 from vcc_ui.pages.widgets.job_settings import JobSettings
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.pages.widgets.lora_picker import LoraPicker
 from vcc_ui.pages.widgets.prompt_fields import PromptFields
-from vcc_ui.pages.widgets.submit_bar import SubmitBar
+from vcc_ui.pages.widgets.submit_bar import SubmitBar, unavailable_text
 from vcc_ui.pages.widgets.workflow_picker import ModeTabs, WorkflowCards
 from vcc_ui.services import Services
 from vcc_ui.services.job_form import JobForm, recorded_params
@@ -25,7 +26,8 @@ MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_ima
 
 def page(services: Services) -> None:
     """Build the Generate page for the browser's anonymous user."""
-    generate = GeneratePage(services, context.client.request.state.user)
+    request = context.client.request
+    generate = GeneratePage(services, request.state.user, is_admin=services.admin.is_admin(request.cookies))
     app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
     if draft := app.storage.user.pop(DRAFT_KEY, None):
         generate.restore(draft)
@@ -40,13 +42,14 @@ def page(services: Services) -> None:
 class GeneratePage:
     """The form on the left (top on a phone), the user's jobs on the right (below)."""
 
-    def __init__(self, services: Services, user: str) -> None:
+    def __init__(self, services: Services, user: str, *, is_admin: bool = False) -> None:
         self.services = services
         self.registry = services.registry
         self.user = user
         lang = language()
         parents = self.registry.parents()
-        self.parent: Workflow | None = parents[0] if parents else None
+        runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
+        self.parent: Workflow | None = next(iter(runnable or parents), None)
         self.mode = 'txt2img'
         self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: self.registry.title(w, lang))
         with ui.element('div').classes(
@@ -63,9 +66,15 @@ class GeneratePage:
             with ui.column().classes('lg:col-span-5 gap-2 min-w-0 w-full lg:sticky lg:top-20'):
                 ui.label(t('jobs_title')).classes('text-lg font-medium')
                 self.jobs = JobsPanel(
-                    services, user, lang=lang, on_open=self.lightbox.open, on_images=self.input.add_recent
+                    services,
+                    user,
+                    lang=lang,
+                    on_open=self.lightbox.open,
+                    on_images=self.input.add_recent,
+                    is_admin=is_admin,
                 )
         self._apply_workflow()
+        on(services.pool.changed, lambda _: self._mark_cards(), owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
@@ -100,7 +109,15 @@ class GeneratePage:
         self.settings.show_for(workflow)
         self.input.section.set_visibility(workflow.needs_input_image)
         self.lora.show_for(workflow)
-        self.submit.say('')
+        self._mark_unavailable()
+
+    def _mark_unavailable(self) -> None:
+        """Mark the cards that cannot run now and say why the chosen workflow cannot (or nothing)."""
+        self._mark_cards()
+        self.submit.say(unavailable_text(self.services, self.workflow.id, when_down=False) if self.workflow else '')
+
+    def _mark_cards(self) -> None:
+        self.cards.mark({w: unavailable_text(self.services, w, when_down=False) for w in self.cards.cards})
 
     def draft(self) -> dict:
         """The form as it stands (what a reload in another language should keep)."""

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.servers import ServerPool
 from vcc_ui.services.workflows import Workflow
 
+ADDRESS = re.compile(
+    r'\b(?:https?|wss?)://[^\s\'"<>]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b'
+    r'|\[[0-9a-fA-F:]+\](?::\d+)?',
+)
 Missing = Literal['prompt', 'seed', 'input_image']
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Why a workflow cannot run now: no ComfyUI server is reachable, or the reachable ones lack what it needs."""
+
+    down: bool
+    reason: str = ''  # what the servers lack, without server names or addresses
+
+
+def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
+    """Return why no server can run the workflow now, or None when one can."""
+    usable = [e for e in pool.entries.values() if e.usable]
+    if not usable:
+        return Unavailable(down=True)
+    if pool.unavailable_reason(workflow_id) is None:
+        return None
+    reasons = pool.registry.availability(workflow_id)
+    unique = dict.fromkeys(reasons.get(e.health.name) or '' for e in usable)
+    return Unavailable(down=False, reason='; '.join(r for r in unique if r) or 'the workflow is not loaded')
 
 
 @dataclass(kw_only=True, slots=True)
@@ -74,3 +100,8 @@ def recorded_params(image: ImageView) -> dict[str, Any]:
 def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None) -> tuple[str, dict[str, Any]]:
     """Return the workflow and params that make an image again, with `overrides` over its recorded params."""
     return workflow_id or image.workflow_id or '', {**recorded_params(image), **overrides}
+
+
+def without_addresses(text: str) -> str:
+    """Return text with server URLs and host:port addresses replaced by '…' (what users other than admins see)."""
+    return ADDRESS.sub('…', text)

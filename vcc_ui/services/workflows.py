@@ -42,6 +42,15 @@ LORA_PARAMS = ('lora', 'lora_strength')
 LocalText = Annotated[dict[str, str], Field(min_length=1)]
 Size = tuple[Annotated[int, Field(ge=1, le=16384)], Annotated[int, Field(ge=1, le=16384)]]
 Snapshot = dict[str, tuple[int, int]]
+MODEL_INPUTS = {  # loader inputs that name a model file, and what to call a missing one
+    'ckpt_name': 'checkpoint',
+    'lora_name': 'LoRA',
+    'vae_name': 'VAE',
+    'unet_name': 'diffusion model',
+    'clip_name': 'text encoder',
+    'control_net_name': 'ControlNet model',
+    'model_name': 'model',
+}
 
 
 class _Model(BaseModel):
@@ -182,7 +191,7 @@ class Workflow:
     bindings: dict[str, list[BindingTarget]]
     graph: dict[str, dict[str, Any]]
     source: Path
-    version: str = ''  # the first 12 hex digits of the file's sha256: which edit of the workflow made an image
+    version: str = field(default='', compare=False)  # first 12 hex of the file's sha256: the edit that made an image
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -289,6 +298,9 @@ class Workflow:
                     continue
                 for candidate in candidates.get((node_id, name), [value]):
                     reason = _check_value(candidate, spec)
+                    if reason and name in MODEL_INPUTS and combo_options(spec) is not None:
+                        reasons.append(f'no {MODEL_INPUTS[name]} {candidate!r}')  # the file a user can name
+                        break
                     if reason:
                         reasons.append(f"{where} input '{name}': {reason}")
                         break

@@ -11,6 +11,7 @@ from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.widgets.img import Img, draggable
 from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.job_form import without_addresses
 from vcc_ui.services.jobs import JobView
 
 STATUS_COLOR = {
@@ -51,8 +52,10 @@ class JobCard:
         load_images: ImagesLoader,
         on_cancel: Callable[[JobView], Awaitable[None]],
         on_open: Callable[[list[ImageView], int], None],
+        is_admin: bool = False,
     ) -> None:
         self.view = view
+        self.is_admin = is_admin
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.load_images = load_images
@@ -136,4 +139,5 @@ class JobCard:
                         draggable(thumb, image.id)
                         thumb.on('click', lambda i=index: self.on_open(images, i))
             elif view.error:
-                ui.label(view.error).classes('text-sm text-negative break-words w-full').mark('job-error')
+                error = view.error if self.is_admin else without_addresses(view.error)
+                ui.label(error).classes('text-sm text-negative break-words w-full').mark('job-error')

@@ -32,8 +32,10 @@ class JobsPanel:
         lang: str,
         on_open: Callable[[list[ImageView], int], None],
         on_images: Callable[[list[ImageView]], None],
+        is_admin: bool = False,
     ) -> None:
         self.services = services
+        self.is_admin = is_admin
         self.user = user
         self.on_open = on_open
         self.on_images = on_images
@@ -75,6 +77,7 @@ class JobsPanel:
                 load_images=self._images_for,
                 on_cancel=self._cancel,
                 on_open=self.on_open,
+                is_admin=self.is_admin,
             )
         newer = sum(1 for c in self.cards.values() if c.view.queued_at > view.queued_at)
         card.card.move(target_index=newer)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from vcc_ui.services.job_form import remix
+from vcc_ui.services.job_form import remix, unavailable
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
 from vcc_ui.web.schemas import ItemsOut, JobCreate, JobOut, file_answer
@@ -23,9 +23,11 @@ async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> J
         if image is None:
             raise ApiError(404, 'not_found', 'No such image to remix', 'remix')
         workflow_id, params = remix(image, body.params, body.workflow_id)
-    reason = await services.pool.precheck(workflow_id) if services.registry.get(workflow_id) else None
-    if reason:
-        raise ApiError(503, 'unavailable', f'ComfyUI is not available: {reason}')
+    if services.registry.get(workflow_id) and await services.pool.precheck(workflow_id):
+        refused = unavailable(services.pool, workflow_id)
+        if refused is None or refused.down:
+            raise ApiError(503, 'unavailable', 'ComfyUI is not available: no server is reachable')
+        raise ApiError(503, 'unavailable', f'This workflow cannot run on any ComfyUI server now: {refused.reason}')
     return JobOut.of(await services.jobs.submit(user, workflow_id, params))
 
 
