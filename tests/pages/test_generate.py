@@ -354,3 +354,39 @@ async def test_a_missing_checkpoint_is_named_its_cards_marked_and_a_runnable_one
 def test_job_errors_shown_to_users_carry_no_server_address() -> None:
     text = 'ComfyUI server 10.0.0.7:8188 stopped responding: Cannot connect to host http://10.0.0.7:8188/ws [refused]'
     assert without_addresses(text) == 'ComfyUI server … stopped responding: Cannot connect to host … [refused]'
+
+
+async def test_a_typed_prompt_survives_a_mode_switch_a_card_click_and_a_reload(user: User) -> None:
+    await user.open('/')
+    user.find(marker='prompt').elements.pop().set_value('my own fox')
+    user.find(marker='tab-img2img').click()
+    assert value_of(user, 'prompt') == 'the same scene as a detailed oil painting, rich brush strokes'
+    user.find(marker='prompt').elements.pop().set_value('my fox, edited')
+    user.find(marker='tab-txt2img').click()
+    assert value_of(user, 'prompt') == 'my own fox'
+    user.find(marker='workflow-test_pattern').click()
+    user.find(marker='workflow-sd15_txt2img').click()
+    assert value_of(user, 'prompt') == 'my own fox'
+    user.find(marker='tab-img2img').click()
+    assert value_of(user, 'prompt') == 'my fox, edited'
+    await user.open('/')
+    await user.should_see(marker='prompt')
+    assert value_of(user, 'prompt') == 'my fox, edited'  # the workflow and mode last used, with their draft
+
+
+async def test_the_prompt_history_keeps_submitted_prompts_and_filters_them(user: User, services: Services) -> None:
+    await user.open('/')
+    button = user.find(marker='generate').elements.pop()
+    for count, prompt in enumerate(('a red fox', 'a blue whale'), start=1):
+        user.find(marker='prompt').elements.pop().set_value(prompt)
+        user.find(marker='generate').click()
+        await wait_for(
+            lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
+        )
+    user.find(marker='prompt').elements.pop().set_value('')
+    user.find(marker='prompt-history').click()
+    await user.should_see(marker='history-item', content='a blue whale')
+    user.find(marker='history-filter').elements.pop().set_value('fox')
+    await user.should_not_see(marker='history-item', content='a blue whale')
+    user.find(marker='history-item', content='a red fox').click()
+    assert value_of(user, 'prompt') == 'a red fox'

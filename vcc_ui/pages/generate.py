@@ -21,17 +21,21 @@ from vcc_ui.services import Services
 from vcc_ui.services.job_form import JobForm, recorded_params
 from vcc_ui.services.workflows import Workflow
 
+LAST_KEY = 'generate_last'  # app.storage.user: the workflow and mode last shown
 MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_image': 'gen_need_input'}
 
 
 def page(services: Services) -> None:
     """Build the Generate page for the browser's anonymous user."""
     request = context.client.request
+    last = app.storage.user.get(LAST_KEY) or {}
     generate = GeneratePage(services, request.state.user, is_admin=services.admin.is_admin(request.cookies))
     app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
     if draft := app.storage.user.pop(DRAFT_KEY, None):
         generate.restore(draft)
-    elif urlsplit(context.client.sub_pages_router.current_path).query:
+    elif not urlsplit(context.client.sub_pages_router.current_path).query:
+        generate.choose(last)  # the workflow and mode last used, with the draft typed there
+    else:
         background_tasks.create(
             prefill(generate, context.client.sub_pages_router.current_path),
             name='generate-prefill',
@@ -105,7 +109,8 @@ class GeneratePage:
             return
         self.cards.highlight(self.parent.id)
         self.modes.offer_img2img(self.registry.img2img_for(self.parent.id) is not None)
-        self.prompts.show_for(workflow)
+        self.prompts.show_for(workflow, self.mode)
+        app.storage.user[LAST_KEY] = {'workflow': self.parent.id, 'mode': self.mode}
         self.settings.show_for(workflow)
         self.input.section.set_visibility(workflow.needs_input_image)
         self.lora.show_for(workflow)
@@ -124,12 +129,16 @@ class GeneratePage:
         workflow_id = self.parent.id if self.parent else None
         return {'workflow': workflow_id, 'mode': self.mode, **self.prompts.draft(), **self.settings.draft()}
 
+    def choose(self, last: dict) -> None:
+        """Show a workflow and mode (the draft typed there comes with them)."""
+        if last.get('workflow') in self.cards.cards:
+            self.select(last['workflow'])
+        if last.get('mode') == 'img2img':
+            self.modes.set('img2img')
+
     def restore(self, draft: dict) -> None:
         """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
-        if draft.get('workflow') in self.cards.cards:
-            self.select(draft['workflow'])
-        if draft.get('mode') == 'img2img':
-            self.modes.set('img2img')
+        self.choose(draft)
         self.prompts.restore(draft)
         self.settings.restore(draft)
 
@@ -161,6 +170,7 @@ class GeneratePage:
                 self.input.slot.show_error(t(MISSING_KEYS[missing]))
             return self.submit.say(t(MISSING_KEYS[missing]), notify=True)
         if view := await self.submit.queue(workflow.id, form.params(workflow)):
+            self.prompts.remember(form.prompt)
             self.jobs.add(view)
 
 

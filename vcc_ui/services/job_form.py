@@ -105,3 +105,14 @@ def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None =
 def without_addresses(text: str) -> str:
     """Return text with server URLs and host:port addresses replaced by '…' (what users other than admins see)."""
     return ADDRESS.sub('…', text)
+
+
+HISTORY_SIZE = 50
+
+
+def remember_prompt(history: list[str], prompt: str) -> list[str]:
+    """Return the prompt history with `prompt` first (once) and at most HISTORY_SIZE entries."""
+    prompt = prompt.strip()
+    if not prompt:
+        return history[:HISTORY_SIZE]
+    return [prompt, *(p for p in history if p != prompt)][:HISTORY_SIZE]
