@@ -167,6 +167,8 @@ STRINGS: dict[str, dict[str, str]] = {
     'seconds': {'en': '{n} s', 'ko': '{n}초'},
     'job_cancel': {'en': 'Cancel this job', 'ko': '이 작업 취소'},
     'job_cancel_failed': {'en': 'This job can no longer be cancelled.', 'ko': '이 작업은 더 이상 취소할 수 없습니다.'},
+    'job_retry': {'en': 'Retry', 'ko': '다시 실행'},
+    'job_open_gallery': {'en': 'Open in gallery', 'ko': '갤러리에서 보기'},
     'job_preview': {'en': 'Live preview', 'ko': '실시간 미리보기'},
     'lightbox_download': {'en': 'Download', 'ko': '다운로드'},
     'lightbox_close': {'en': 'Close (Esc)', 'ko': '닫기 (Esc)'},

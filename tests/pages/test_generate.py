@@ -390,3 +390,20 @@ async def test_the_prompt_history_keeps_submitted_prompts_and_filters_them(user:
     await user.should_not_see(marker='history-item', content='a blue whale')
     user.find(marker='history-item', content='a red fox').click()
     assert value_of(user, 'prompt') == 'a red fox'
+
+
+async def test_a_finished_card_retries_with_the_same_params_and_links_the_gallery(
+    user: User, services: Services, sim: Simulator
+) -> None:
+    sim.faults.step_delay = 0.1
+    await user.open('/')
+    user.find(marker='generate').click()
+    await wait_for(lambda: any(v.preview_seq for v in services.jobs.jobs_of(owner_of(user))))
+    user.find(marker='job-preview').click()
+    await user.should_see(marker='job-preview-full')  # the live preview full size, in place
+    await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see(marker='job-gallery', retries=40)
+    user.find(marker='job-retry').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
+    first, again = services.jobs.jobs_of(owner_of(user))
+    assert (again.workflow_id, again.params) == (first.workflow_id, first.params)
