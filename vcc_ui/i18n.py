@@ -24,7 +24,19 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'ComfyUI server {name} is not reachable: {error}',
         'ko': 'ComfyUI 서버 {name}에 연결할 수 없습니다: {error}',
     },
-    'server_down_hint': {'en': 'New jobs wait until it is back.', 'ko': '서버가 복구될 때까지 새 작업은 대기합니다.'},
+    'server_down_hint': {
+        'en': 'New jobs are refused until a server is back.',
+        'ko': '서버가 복구될 때까지 새 작업은 받지 않습니다.',
+    },
+    'server_down_others': {'en': 'Jobs run on the other servers.', 'ko': '작업은 다른 서버에서 실행됩니다.'},
+    'server_some_down': {
+        'en': 'A ComfyUI server is not reachable right now.',
+        'ko': '지금 연결할 수 없는 ComfyUI 서버가 있습니다.',
+    },
+    'server_down_public': {
+        'en': 'No ComfyUI server is reachable right now.',
+        'ko': '지금은 연결 가능한 ComfyUI 서버가 없습니다.',
+    },
     'simulator_note': {
         'en': 'Using the bundled ComfyUI simulator (no COMFYUI_SERVERS configured): images are test patterns.',
         'ko': '내장 ComfyUI 시뮬레이터 사용 중 (COMFYUI_SERVERS 미설정): 이미지는 테스트 패턴입니다.',
@@ -48,6 +60,9 @@ STRINGS: dict[str, dict[str, str]] = {
     'gen_mode_img2img': {'en': 'Img2Img', 'ko': 'Img2Img'},
     'gen_prompt': {'en': 'Prompt', 'ko': '프롬프트'},
     'gen_negative': {'en': 'Negative prompt', 'ko': '네거티브 프롬프트'},
+    'gen_history': {'en': 'Recent prompts', 'ko': '최근 프롬프트'},
+    'gen_history_filter': {'en': 'Search your prompts', 'ko': '프롬프트 검색'},
+    'gen_history_empty': {'en': 'No prompts yet.', 'ko': '아직 프롬프트가 없습니다.'},
     'gen_templates': {'en': 'Recommended templates', 'ko': '추천 템플릿'},
     'gen_input_image': {'en': 'Input image', 'ko': '입력 이미지'},
     'gen_aspect': {'en': 'Aspect ratio', 'ko': '비율'},
@@ -65,14 +80,21 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': 'Img2Img에는 입력 이미지가 필요합니다. 썸네일을 끌어다 놓거나 파일을 업로드하세요.',
     },
     'gen_unavailable': {
-        'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
-        'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).',
+        'en': 'No ComfyUI server is reachable right now, so nothing was queued. Try again once it is back.',
+        'ko': '지금은 연결 가능한 ComfyUI 서버가 없어 작업을 등록하지 않았습니다. 서버가 복구되면 다시 시도하세요.',
+    },
+    'gen_workflow_unavailable': {
+        'en': 'This workflow cannot run now, so nothing can be queued: {reason}',
+        'ko': '이 워크플로우는 지금 실행할 수 없어 작업을 등록할 수 없습니다: {reason}',
     },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
-        'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',
-        'ko': '대기열이 가득 찼습니다 (대기 {queued}개, 한도 {limit}개). '
-        '작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.',
+        'en': 'You already have {queued} jobs waiting (the limit). Wait for one to finish or cancel one.',
+        'ko': '이미 작업 {queued}개가 대기 중입니다 (최대). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.',
+    },
+    'gen_limit_queue_full_one': {
+        'en': 'You already have 1 job waiting (the limit). Wait for it to finish or cancel it.',
+        'ko': '이미 작업 1개가 대기 중입니다 (최대). 작업이 끝나거나 취소한 뒤 다시 시도하세요.',
     },
     'gen_limit_running_full': {
         'en': 'You already have {active} job(s) running (limit {limit}). Wait for one to finish or cancel it.',
@@ -135,11 +157,17 @@ STRINGS: dict[str, dict[str, str]] = {
     'job_status_failed': {'en': 'Failed', 'ko': '실패'},
     'job_status_cancelled': {'en': 'Cancelled', 'ko': '취소됨'},
     'job_status_timed_out': {'en': 'Timed out', 'ko': '시간 초과'},
+    'job_waiting_on_server': {
+        'en': 'Waiting on the server (another job runs there first)',
+        'ko': '서버에서 대기 중 (다른 작업이 먼저 실행 중)',
+    },
     'job_position': {'en': 'Position {n} in the queue', 'ko': '대기 순서 {n}번'},
     'job_eta': {'en': 'about {time} left', 'ko': '약 {time} 남음'},
     'seconds': {'en': '{n} s', 'ko': '{n}초'},
     'job_cancel': {'en': 'Cancel this job', 'ko': '이 작업 취소'},
     'job_cancel_failed': {'en': 'This job can no longer be cancelled.', 'ko': '이 작업은 더 이상 취소할 수 없습니다.'},
+    'job_retry': {'en': 'Retry', 'ko': '다시 실행'},
+    'job_open_gallery': {'en': 'Open in gallery', 'ko': '갤러리에서 보기'},
     'job_preview': {'en': 'Live preview', 'ko': '실시간 미리보기'},
     'lightbox_download': {'en': 'Download', 'ko': '다운로드'},
     'lightbox_close': {'en': 'Close (Esc)', 'ko': '닫기 (Esc)'},

@@ -132,6 +132,7 @@ class Image(SQLModel, table=True):
     prompt_original: str | None = None  # the user's own prompt when the prompt helper's suggestion replaced it
     negative_prompt_original: str | None = None
     llm_action: str | None = Field(default=None, max_length=200)  # accepted helper actions: 'translate,improve'
+    params: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # what the job was built from
 
 
 class ShareLink(SQLModel, table=True):

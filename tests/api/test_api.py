@@ -206,3 +206,38 @@ async def test_not_json_from_comfyui_fails_the_job_clearly(stack, monkeypatch: p
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         done = (await http.get(f'/api/v1/jobs/{job["id"]}')).json()
     assert done['status'] == 'failed' and 'not JSON' in done['error']
+
+
+async def test_remix_repeats_every_param_of_an_image_with_overrides(stack) -> None:
+    app, _ = stack
+    asked = {'prompt': 'a fox', 'seed': 9, 'steps': 33, 'aspect_ratio': '16:9', 'lora': 'style_a.safetensors'}
+    async with client_for(app) as alice, client_for(app) as bob:
+        first = (
+            await alice.post(
+                '/api/v1/jobs', json={'workflow_id': 'sd15_lora_txt2img', 'params': {**asked, 'lora_strength': 0.7}}
+            )
+        ).json()
+        await wait_for(lambda: app.jobs.views[first['id']].finished)
+        image_id = app.jobs.views[first['id']].image_ids[0]
+        again = await alice.post('/api/v1/jobs', json={'remix': image_id, 'params': {'seed': 10}})
+        assert again.status_code == 201, again.text
+        job = again.json()
+        assert job['workflow_id'] == 'sd15_lora_txt2img'
+        assert job['params'] == {**asked, 'seed': 10, 'lora_strength': 0.7, 'negative_prompt': '', 'batch_size': 1}
+        missing = await bob.post('/api/v1/jobs', json={'remix': image_id})  # another user's image
+        assert missing.status_code == 404 and 'image' in missing.json()['detail']['message'].lower()
+        neither = await alice.post('/api/v1/jobs', json={'params': {'prompt': 'x'}})
+        assert neither.status_code == 422
+
+
+async def test_a_missing_checkpoint_answers_503_naming_it(stack) -> None:
+    app, sim = stack
+    sim.catalogue.checkpoints.remove('sim_sd15.safetensors')
+    for entry in app.pool.entries.values():
+        entry.object_info = {}
+    await app.pool.check_all()
+    async with client_for(app) as http:
+        answer = await http.post('/api/v1/jobs', json={'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x'}})
+        message = answer.json()['detail']['message']
+        assert answer.status_code == 503 and not message.startswith('ComfyUI is not available')
+        assert message == ("This workflow cannot run on any ComfyUI server now: no checkpoint 'sim_sd15.safetensors'")

@@ -13,6 +13,7 @@ from tests.fixtures import wait_for
 from tests.images import png_bytes
 from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
+from vcc_ui.services.job_form import without_addresses
 from vcc_ui.simulator import Simulator
 
 
@@ -195,7 +196,7 @@ async def test_refusals_are_said_in_korean_with_their_figures(user: User, servic
         )
     user.find(marker='generate').click()
     await user.should_see(
-        '대기열이 가득 찼습니다 (대기 1개, 한도 1개). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.', retries=20
+        '이미 작업 1개가 대기 중입니다 (최대). 작업이 끝나거나 취소한 뒤 다시 시도하세요.', retries=20
     )
     assert len(services.jobs.jobs_of(owner_of(user))) == 2
 
@@ -206,9 +207,13 @@ async def test_comfyui_down_is_caught_by_the_precheck_and_nothing_is_queued(
     await user.open('/')
     await sim.go_down()
     await wait_for(lambda: not any(e.health.reachable for e in services.pool.entries.values()))
+    await user.should_see('New jobs are refused until a server is back.')  # the banner says what Generate does
     user.find(marker='generate').click()
-    await user.should_see('ComfyUI is not available right now', retries=40)
+    await user.should_see('No ComfyUI server is reachable right now, so nothing was queued.', retries=40)
     assert services.jobs.jobs_of(owner_of(user)) == []
+    address = sim.url.removeprefix('http://')
+    banner = ' '.join(label.text for label in user.find(marker='health-banner-text').elements)
+    assert banner and address not in banner  # a beta user never sees the internal server address
 
 
 async def test_a_job_started_elsewhere_appears_and_finished_jobs_survive_a_reload(
@@ -284,3 +289,121 @@ async def test_a_fixed_seed_must_be_given(user: User, services: Services) -> Non
     user.find(marker='generate').click()
     await user.should_see('Enter a seed, or turn on random seed.')
     assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+@pytest.mark.app_env(SERVER_MAX_INFLIGHT='2', MAX_PER_USER_CONCURRENT='2')
+async def test_a_job_waiting_in_comfyuis_own_queue_says_so(user: User, services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.3
+    await user.open('/')
+    button = user.find(marker='generate').elements.pop()
+    for count in (1, 2):
+        user.find(marker='generate').click()
+        await wait_for(
+            lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
+        )
+    await wait_for(lambda: any(v.waiting for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see('Waiting on the server (another job runs there first)')
+    for view in services.jobs.jobs_of(owner_of(user)):
+        await services.jobs.cancel(view.id)
+
+
+async def test_generate_again_restores_every_param_of_the_image(user: User, services: Services) -> None:
+    await user.open('/')
+    asked = {
+        'prompt': 'a fox at dawn',
+        'seed': 9,
+        'steps': 33,
+        'aspect_ratio': '16:9',
+        'lora': 'style_a.safetensors',
+        'lora_strength': 0.7,
+    }
+    view = await services.jobs.submit(owner_of(user), 'sd15_lora_txt2img', asked)
+    await wait_for(lambda: view.finished)
+    assert view.status == JobStatus.COMPLETED, view.error
+    await user.open(f'/?from={view.image_ids[0]}')
+    await wait_for(lambda: value_of(user, 'lora-select') == 'style_a.safetensors')
+    assert value_of(user, 'prompt') == 'a fox at dawn'
+    assert (value_of(user, 'steps'), value_of(user, 'aspect'), value_of(user, 'seed')) == (33, '16:9', 9)
+    assert value_of(user, 'seed-random') is False
+    assert value_of(user, 'lora-strength') == 0.7
+    user.find(marker='generate').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
+    again = services.jobs.jobs_of(owner_of(user))[-1]
+    assert (again.workflow_id, again.params) == ('sd15_lora_txt2img', view.params)
+
+
+async def test_a_missing_checkpoint_is_named_its_cards_marked_and_a_runnable_one_chosen(
+    user: User, services: Services, sim: Simulator
+) -> None:
+    sim.catalogue.checkpoints.remove('sim_sd15.safetensors')
+    for entry in services.pool.entries.values():
+        entry.object_info = {}
+    await services.pool.check_all()
+    await user.open('/')
+    await user.should_see(marker='unavailable-sd15_txt2img')
+    await user.should_not_see(marker='unavailable-test_pattern')
+    assert 'ring-2' in user.find(marker='workflow-test_pattern').elements.pop().classes
+    user.find(marker='workflow-sd15_txt2img').click()
+    reason = "This workflow cannot run now, so nothing can be queued: no checkpoint 'sim_sd15.safetensors'"
+    await user.should_see(reason)
+    user.find(marker='generate').click()
+    await user.should_see(reason)
+    assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+def test_job_errors_shown_to_users_carry_no_server_address() -> None:
+    text = 'ComfyUI server 10.0.0.7:8188 stopped responding: Cannot connect to host http://10.0.0.7:8188/ws [refused]'
+    assert without_addresses(text) == 'ComfyUI server … stopped responding: Cannot connect to host … [refused]'
+
+
+async def test_a_typed_prompt_survives_a_mode_switch_a_card_click_and_a_reload(user: User) -> None:
+    await user.open('/')
+    user.find(marker='prompt').elements.pop().set_value('my own fox')
+    user.find(marker='tab-img2img').click()
+    assert value_of(user, 'prompt') == 'the same scene as a detailed oil painting, rich brush strokes'
+    user.find(marker='prompt').elements.pop().set_value('my fox, edited')
+    user.find(marker='tab-txt2img').click()
+    assert value_of(user, 'prompt') == 'my own fox'
+    user.find(marker='workflow-test_pattern').click()
+    user.find(marker='workflow-sd15_txt2img').click()
+    assert value_of(user, 'prompt') == 'my own fox'
+    user.find(marker='tab-img2img').click()
+    assert value_of(user, 'prompt') == 'my fox, edited'
+    await user.open('/')
+    await user.should_see(marker='prompt')
+    assert value_of(user, 'prompt') == 'my fox, edited'  # the workflow and mode last used, with their draft
+
+
+async def test_the_prompt_history_keeps_submitted_prompts_and_filters_them(user: User, services: Services) -> None:
+    await user.open('/')
+    button = user.find(marker='generate').elements.pop()
+    for count, prompt in enumerate(('a red fox', 'a blue whale'), start=1):
+        user.find(marker='prompt').elements.pop().set_value(prompt)
+        user.find(marker='generate').click()
+        await wait_for(
+            lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
+        )
+    user.find(marker='prompt').elements.pop().set_value('')
+    user.find(marker='prompt-history').click()
+    await user.should_see(marker='history-item', content='a blue whale')
+    user.find(marker='history-filter').elements.pop().set_value('fox')
+    await user.should_not_see(marker='history-item', content='a blue whale')
+    user.find(marker='history-item', content='a red fox').click()
+    assert value_of(user, 'prompt') == 'a red fox'
+
+
+async def test_a_finished_card_retries_with_the_same_params_and_links_the_gallery(
+    user: User, services: Services, sim: Simulator
+) -> None:
+    sim.faults.step_delay = 0.1
+    await user.open('/')
+    user.find(marker='generate').click()
+    await wait_for(lambda: any(v.preview_seq for v in services.jobs.jobs_of(owner_of(user))))
+    user.find(marker='job-preview').click()
+    await user.should_see(marker='job-preview-full')  # the live preview full size, in place
+    await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(user))))
+    await user.should_see(marker='job-gallery', retries=40)
+    user.find(marker='job-retry').click()
+    await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
+    first, again = services.jobs.jobs_of(owner_of(user))
+    assert (again.workflow_id, again.params) == (first.workflow_id, first.params)

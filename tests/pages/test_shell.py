@@ -9,6 +9,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.simulator import Simulator
 
 
@@ -59,7 +60,8 @@ async def test_the_health_banner_appears_when_comfyui_goes_down(user: User, serv
     await user.should_see(marker='health-banner')
     name = next(iter(services.pool.entries.values())).health.name
     text = user.find(marker='health-banner-text').elements.pop()
-    assert isinstance(text, ui.label) and text.text.startswith(f'ComfyUI server {name} is not reachable: ')
+    assert isinstance(text, ui.label) and text.text == 'No ComfyUI server is reachable right now.'
+    assert name not in text.text  # the server's name or address is for admins
     await sim.come_back()
     await services.pool.check_all()
     await user.should_not_see(marker='health-banner')
@@ -86,3 +88,16 @@ async def wait_for_row(services: Services, user_id: str) -> None:
     async with asyncio.timeout(10):
         while await services.users.get(user_id) is None:
             await asyncio.sleep(0.01)
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD='correct horse battery staple', ADMIN_USER='boss')
+async def test_admins_see_which_server_is_down_and_why(user: User, services: Services, sim: Simulator) -> None:
+    user.http_client.cookies.set(ADMIN_COOKIE, services.admin.cookie_value())
+    await user.open('/')
+    await sim.go_down()
+    await services.pool.check_all()
+    await user.should_see(marker='health-banner')
+    name = next(iter(services.pool.entries.values())).health.name
+    text = user.find(marker='health-banner-text').elements.pop()
+    assert isinstance(text, ui.label) and text.text.startswith(f'ComfyUI server {name} is not reachable: ')
+    await user.should_see('New jobs are refused until a server is back.')

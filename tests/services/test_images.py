@@ -350,6 +350,7 @@ API_IMAGE_KEYS = [
     'llm_action',
     'trashed_at',
     'purge_at',
+    'params',
 ]
 
 
@@ -390,6 +391,7 @@ async def test_image_view_has_typed_fields_and_serializes_as_the_api_always_did(
         'llm_action': None,
         'trashed_at': view.trashed_at.isoformat(),
         'purge_at': view.purge_at.isoformat(),
+        'params': None,
     }
     assert json.loads(view.model_dump_json()) == dumped
     restored = await index.restore(USER_A, row.id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.fixtures import USER_A, USER_B, USER_C
+from vcc_ui.i18n import translate
 from vcc_ui.services.jobs import JobView, SubmitError
 from vcc_ui.services.jobs.queue import DEFAULT_DURATION, Durations, FairQueue
 
@@ -99,8 +100,8 @@ def test_limits_refuse_with_code_reason_and_figures() -> None:
     queue.push(job(USER_A, 2))
     with pytest.raises(SubmitError) as full:
         queue.check(USER_A)
-    assert (full.value.code, full.value.reason, full.value.values) == ('limit', 'queue_full', {'queued': 2, 'limit': 2})
-    assert full.value.message == ('Your queue is full (2 waiting, limit 2). Wait for a job to finish or cancel one.')
+    assert (full.value.code, full.value.reason, full.value.values) == ('limit', 'queue_full', {'queued': 2})
+    assert full.value.message == 'You already have 2 jobs waiting (the limit). Wait for one to finish or cancel one.'
     queue.check(USER_B)  # other users are not affected
 
     limits.max_per_user_queue = 0  # read at each check
@@ -174,3 +175,23 @@ def test_durations_are_smoothed_per_server_and_per_workflow() -> None:
     assert durations.expected('wf') == pytest.approx(0.7 * 10.0 + 0.3 * 20.0)
     assert durations.expected('wf', 'gpu-3') == durations.expected('wf')  # an unmeasured server: the workflow's
     assert durations.expected('other') == DEFAULT_DURATION
+
+
+def test_a_full_queue_is_said_naturally_with_the_jobs_waiting_now() -> None:
+    queue = FairQueue(Limits(max_per_user_queue=3, max_per_user_concurrent=1))
+    for number in range(4):  # nothing runs yet, so a fourth job may wait in the running job's place
+        queue.check(USER_A)
+        queue.push(job(USER_A, number))
+    with pytest.raises(SubmitError) as full:
+        queue.check(USER_A)
+    assert full.value.values == {'queued': 4}
+    assert full.value.message == 'You already have 4 jobs waiting (the limit). Wait for one to finish or cancel one.'
+    assert translate('gen_limit_queue_full', 'en', **full.value.values) == full.value.message
+    assert translate('gen_limit_queue_full', 'ko', **full.value.values) == (
+        '이미 작업 4개가 대기 중입니다 (최대). 작업이 끝나거나 하나를 취소한 뒤 다시 시도하세요.'
+    )
+    single = FairQueue(Limits(max_per_user_queue=1, max_per_user_concurrent=0))
+    single.push(job(USER_B, 1))
+    with pytest.raises(SubmitError) as one:
+        single.check(USER_B)
+    assert one.value.message == 'You already have 1 job waiting (the limit). Wait for it to finish or cancel it.'

@@ -69,7 +69,7 @@ async def test_queue_limit_refuses_clearly(tmp_path: Path) -> None:
         await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
         with pytest.raises(SubmitError) as refused:
             await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
-        assert refused.value.code == 'limit' and 'queue is full' in refused.value.message
+        assert refused.value.code == 'limit' and 'job waiting (the limit)' in refused.value.message
         await app.jobs.submit(USER_B, 'sd15_txt2img', PROMPT)  # other users are not affected
 
 
@@ -401,3 +401,45 @@ def _kept_about(engine: object, job_ids: set[str]) -> list[str]:
 
     walk(engine, 'jobs')
     return found
+
+
+async def test_the_timeout_counts_from_execution_start_not_from_dispatch(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim:
+        settings = make_settings(
+            tmp_path, sim.url, server_max_inflight=2, job_timeout_seconds=3.0, max_per_user_concurrent=2
+        )
+        async with services(settings) as app:
+            first = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 20})  # about 2 s of 3
+            second = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'seed': 8, 'steps': 20})
+            await wait_for(lambda: first.status == 'running' and second.status == 'dispatched' and second.waiting)
+            await wait_for(lambda: second.finished, timeout=30)
+            assert (first.status, second.status) == ('completed', 'completed'), second.error
+            assert not second.waiting
+
+
+async def test_an_image_records_every_param_of_its_job_and_the_workflow_version(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        asked = {**PROMPT, 'steps': 33, 'aspect_ratio': '16:9', 'lora': 'style_a.safetensors', 'lora_strength': 0.7}
+        view = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', asked)
+        await wait_for(lambda: view.finished)
+        assert view.status == 'completed', view.error
+        workflow = app.registry.get('sd15_lora_txt2img')
+        assert workflow is not None
+        expected = {
+            **asked,
+            'negative_prompt': '',
+            'batch_size': 1,
+            'workflow_id': 'sd15_lora_txt2img',
+            'mode': 'txt2img',
+            'workflow_version': workflow.version,
+        }
+        image = await app.images.get(USER_A, view.image_ids[0])
+        assert image is not None and image.params == expected
+        with session(app.engine) as db:
+            row = db.get(Image, view.image_ids[0])
+        assert row is not None and row.params == expected
+        assert app.storage.read_sidecar(row.rel_path)['params'] == expected
+        assert (
+            len(workflow.version) == 12
+            and workflow.version == hashlib.sha256(workflow.source.read_bytes()).hexdigest()[:12]
+        )

@@ -54,7 +54,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
                     links.setdefault(path, []).append(link)
             ui.space()
             language_switch(dark=True)
-        HealthBanner(services)
+        HealthBanner(services, is_admin=is_admin)
     ui.add_css(CSS)
     ui.query('html').props(f'lang={language()}')  # screen readers, hyphenation and the browser's own widgets
     _highlight_active(links)
@@ -81,11 +81,17 @@ def language_switch(*, dark: bool = False) -> None:
 
 
 class HealthBanner:
-    """One red line per enabled server that is down, plus the simulator note; follows `pool.changed`."""
+    """A red line per enabled server that is down (admins: its name and error; others: one line without addresses).
 
-    def __init__(self, services: Services) -> None:
+    The hint says what Generate does: it refuses new jobs while no server is reachable (the pre-check).
+    """
+
+    def __init__(self, services: Services, *, is_admin: bool = False) -> None:
         self.lang = language()  # NOTE: updates arrive outside any request, so the language is fixed here
-        self.rows: dict[int, tuple[ui.row, ui.label]] = {}
+        self.pool = services.pool
+        self.is_admin = is_admin
+        self.down: dict[int, ServerHealth] = {}
+        self.rows: dict[int, tuple[ui.row, ui.label, ui.label]] = {}
         with ui.column().classes('w-full gap-0') as self.container:
             if services.pool.simulator:
                 with (
@@ -100,11 +106,26 @@ class HealthBanner:
         on(services.pool.changed, self.update, owner=self.container)
 
     def update(self, health: ServerHealth) -> None:
-        """Show or hide the line of one server."""
-        down = health.status == 'down'
-        if health.id not in self.rows:
-            if not down:
-                return
+        """Follow one server's health: show, word or hide the lines."""
+        if health.status == 'down':
+            self.down[health.id] = health
+        else:
+            self.down.pop(health.id, None)
+        reachable = any(e.health.reachable for e in self.pool.entries.values() if e.health.enabled)
+        hint = translate('server_down_hint' if not reachable else 'server_down_others', self.lang)
+        lines = (
+            {
+                i: translate('server_down', self.lang, name=h.name, error=h.last_error or '?')
+                for i, h in self.down.items()
+            }
+            if self.is_admin
+            else (
+                {0: translate('server_down_public' if not reachable else 'server_some_down', self.lang)}
+                if self.down
+                else {}
+            )
+        )
+        for key in lines.keys() - self.rows.keys():
             with (
                 self.container,
                 ui.row()
@@ -113,14 +134,15 @@ class HealthBanner:
             ):
                 ui.icon('warning')
                 label = ui.label().mark('health-banner-text')
-                ui.label(translate('server_down_hint', self.lang)).classes('gt-xs opacity-80')
-            self.rows[health.id] = (row, label)
-        row, label = self.rows[health.id]
-        text = translate('server_down', self.lang, name=health.name, error=health.last_error or '?')
-        if label.text != text:
-            label.set_text(text)
-        if row.visible != down:
-            row.set_visibility(down)
+                note = ui.label().classes('gt-xs opacity-80')
+            self.rows[key] = (row, label, note)
+        for key, (row, label, note) in self.rows.items():
+            if key in lines and label.text != lines[key]:
+                label.set_text(lines[key])
+            if note.text != hint:
+                note.set_text(hint)
+            if row.visible != (key in lines):
+                row.set_visibility(key in lines)
 
 
 def _highlight_active(links: dict[str, list[ui.link]]) -> None:

@@ -8,28 +8,34 @@ from nicegui import app, background_tasks, context, ui
 
 from vcc_ui.i18n import language, t
 from vcc_ui.pages.frame import DRAFT_KEY
+from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.input_image import InputImage
 from vcc_ui.pages.widgets.job_settings import JobSettings
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.pages.widgets.lora_picker import LoraPicker
 from vcc_ui.pages.widgets.prompt_fields import PromptFields
-from vcc_ui.pages.widgets.submit_bar import SubmitBar
+from vcc_ui.pages.widgets.submit_bar import SubmitBar, unavailable_text
 from vcc_ui.pages.widgets.workflow_picker import ModeTabs, WorkflowCards
 from vcc_ui.services import Services
-from vcc_ui.services.job_form import JobForm
+from vcc_ui.services.job_form import JobForm, recorded_params
 from vcc_ui.services.workflows import Workflow
 
+LAST_KEY = 'generate_last'  # app.storage.user: the workflow and mode last shown
 MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_image': 'gen_need_input'}
 
 
 def page(services: Services) -> None:
     """Build the Generate page for the browser's anonymous user."""
-    generate = GeneratePage(services, context.client.request.state.user)
+    request = context.client.request
+    last = app.storage.user.get(LAST_KEY) or {}
+    generate = GeneratePage(services, request.state.user, is_admin=services.admin.is_admin(request.cookies))
     app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
     if draft := app.storage.user.pop(DRAFT_KEY, None):
         generate.restore(draft)
-    elif urlsplit(context.client.sub_pages_router.current_path).query:
+    elif not urlsplit(context.client.sub_pages_router.current_path).query:
+        generate.choose(last)  # the workflow and mode last used, with the draft typed there
+    else:
         background_tasks.create(
             prefill(generate, context.client.sub_pages_router.current_path),
             name='generate-prefill',
@@ -40,13 +46,14 @@ def page(services: Services) -> None:
 class GeneratePage:
     """The form on the left (top on a phone), the user's jobs on the right (below)."""
 
-    def __init__(self, services: Services, user: str) -> None:
+    def __init__(self, services: Services, user: str, *, is_admin: bool = False) -> None:
         self.services = services
         self.registry = services.registry
         self.user = user
         lang = language()
         parents = self.registry.parents()
-        self.parent: Workflow | None = parents[0] if parents else None
+        runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
+        self.parent: Workflow | None = next(iter(runnable or parents), None)
         self.mode = 'txt2img'
         self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: self.registry.title(w, lang))
         with ui.element('div').classes(
@@ -63,9 +70,15 @@ class GeneratePage:
             with ui.column().classes('lg:col-span-5 gap-2 min-w-0 w-full lg:sticky lg:top-20'):
                 ui.label(t('jobs_title')).classes('text-lg font-medium')
                 self.jobs = JobsPanel(
-                    services, user, lang=lang, on_open=self.lightbox.open, on_images=self.input.add_recent
+                    services,
+                    user,
+                    lang=lang,
+                    on_open=self.lightbox.open,
+                    on_images=self.input.add_recent,
+                    is_admin=is_admin,
                 )
         self._apply_workflow()
+        on(services.pool.changed, lambda _: self._mark_cards(), owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
@@ -96,23 +109,36 @@ class GeneratePage:
             return
         self.cards.highlight(self.parent.id)
         self.modes.offer_img2img(self.registry.img2img_for(self.parent.id) is not None)
-        self.prompts.show_for(workflow)
+        self.prompts.show_for(workflow, self.mode)
+        app.storage.user[LAST_KEY] = {'workflow': self.parent.id, 'mode': self.mode}
         self.settings.show_for(workflow)
         self.input.section.set_visibility(workflow.needs_input_image)
         self.lora.show_for(workflow)
-        self.submit.say('')
+        self._mark_unavailable()
+
+    def _mark_unavailable(self) -> None:
+        """Mark the cards that cannot run now and say why the chosen workflow cannot (or nothing)."""
+        self._mark_cards()
+        self.submit.say(unavailable_text(self.services, self.workflow.id, when_down=False) if self.workflow else '')
+
+    def _mark_cards(self) -> None:
+        self.cards.mark({w: unavailable_text(self.services, w, when_down=False) for w in self.cards.cards})
 
     def draft(self) -> dict:
         """The form as it stands (what a reload in another language should keep)."""
         workflow_id = self.parent.id if self.parent else None
         return {'workflow': workflow_id, 'mode': self.mode, **self.prompts.draft(), **self.settings.draft()}
 
+    def choose(self, last: dict) -> None:
+        """Show a workflow and mode (the draft typed there comes with them)."""
+        if last.get('workflow') in self.cards.cards:
+            self.select(last['workflow'])
+        if last.get('mode') == 'img2img':
+            self.modes.set('img2img')
+
     def restore(self, draft: dict) -> None:
         """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
-        if draft.get('workflow') in self.cards.cards:
-            self.select(draft['workflow'])
-        if draft.get('mode') == 'img2img':
-            self.modes.set('img2img')
+        self.choose(draft)
         self.prompts.restore(draft)
         self.settings.restore(draft)
 
@@ -144,6 +170,7 @@ class GeneratePage:
                 self.input.slot.show_error(t(MISSING_KEYS[missing]))
             return self.submit.say(t(MISSING_KEYS[missing]), notify=True)
         if view := await self.submit.queue(workflow.id, form.params(workflow) | self.prompts.helped()):
+            self.prompts.remember(form.prompt)
             self.jobs.add(view)
 
 
@@ -162,15 +189,24 @@ async def prefill(page: GeneratePage, path: str) -> None:
         if row is None or workflow is None or parent is None:
             page.submit.say(t('gen_image_missing'), notify=True)
             return
-        page.select(parent.id)
-        if workflow.id != parent.id:
-            page.modes.set('img2img')
-        page.prompts.set(row.prompt or '', row.negative_prompt or '')
-        if row.seed is not None:
-            page.settings.fix_seed(row.seed)
-        if row.aspect_ratio in workflow.aspect_ratios:
-            page.settings.aspect.set_value(row.aspect_ratio)
+        await apply_params(page, parent, workflow, recorded_params(row))
     if image_id := (query.get('input') or [''])[0]:
         if page.parent and registry.img2img_for(page.parent.id) and page.mode != 'img2img':
             page.modes.set('img2img')
         await page.input.use(image_id)
+
+
+async def apply_params(page: GeneratePage, parent: Workflow, workflow: Workflow, params: dict) -> None:
+    """Put every recorded param of a job back into the form: workflow, mode, prompts, settings, LoRA, input image."""
+    page.select(parent.id)
+    if workflow.id != parent.id:
+        page.modes.set('img2img')
+    page.prompts.set(params.get('prompt') or '', params.get('negative_prompt') or '')
+    page.settings.apply(params)
+    if params.get('lora') and workflow.accepts('lora'):
+        await page.lora.load()
+        page.lora.select.set_value(params['lora'] if params['lora'] in page.lora.select.options else '')
+        if isinstance(params.get('lora_strength'), int | float):
+            page.lora.strength.set_value(params['lora_strength'])
+    if params.get('input_image') and workflow.needs_input_image:
+        await page.input.use(params['input_image'])

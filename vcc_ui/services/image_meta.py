@@ -69,6 +69,7 @@ class ImageView(BaseModel):
     llm_action: str | None = None
     trashed_at: IsoTime | None
     purge_at: IsoTime | None  # when a trashed image is removed for good
+    params: dict | None = None  # every parameter the job was built from, with the workflow's version
 
     @classmethod
     def of(cls, row: Image, *, purge_at: datetime | None = None) -> Self:
@@ -255,6 +256,7 @@ def sidecar_of_row(row: Image) -> dict[str, Any]:
         'sha256': row.sha256,
         'created_at': row.created_at.isoformat(),
         **{k: getattr(row, k) for k in ROW_FIELDS},
+        'params': row.params,
     }
     meta.update(sidecar_fields({k: getattr(row, k) for k in MUTABLE}))
     return meta
@@ -288,5 +290,6 @@ def row_from_sidecar(meta: dict[str, Any]) -> Image:
         tags=[str(t) for t in tags] if isinstance(tags, list) else [],
         favorite=bool(meta.get('favorite')),
         seed=int(seed) if isinstance(seed, int) else None,
+        params=meta['params'] if isinstance(meta.get('params'), dict) else None,
         **{k: meta.get(k) if isinstance(meta.get(k), str) else None for k in ROW_FIELDS if k != 'seed'},
     )

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.servers import ServerPool
 from vcc_ui.services.workflows import Workflow
 
+ADDRESS = re.compile(
+    r'\b(?:https?|wss?)://[^\s\'"<>]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b'
+    r'|\[[0-9a-fA-F:]+\](?::\d+)?',
+)
 Missing = Literal['prompt', 'seed', 'input_image']
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Why a workflow cannot run now: no ComfyUI server is reachable, or the reachable ones lack what it needs."""
+
+    down: bool
+    reason: str = ''  # what the servers lack, without server names or addresses
+
+
+def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
+    """Return why no server can run the workflow now, or None when one can."""
+    usable = [e for e in pool.entries.values() if e.usable]
+    if not usable:
+        return Unavailable(down=True)
+    if pool.unavailable_reason(workflow_id) is None:
+        return None
+    reasons = pool.registry.availability(workflow_id)
+    unique = dict.fromkeys(reasons.get(e.health.name) or '' for e in usable)
+    return Unavailable(down=False, reason='; '.join(r for r in unique if r) or 'the workflow is not loaded')
 
 
 @dataclass(kw_only=True, slots=True)
@@ -52,3 +79,40 @@ class JobForm:
             params['lora'] = self.lora or None
             params['lora_strength'] = self.lora_strength
         return params
+
+
+RECORD_ONLY = ('workflow_id', 'mode', 'workflow_version')  # recorded beside the params, not params themselves
+
+
+def recorded_params(image: ImageView) -> dict[str, Any]:
+    """Return the job params an image was made with (older images recorded only prompts, seed and aspect)."""
+    if image.params:
+        return {k: v for k, v in image.params.items() if k not in RECORD_ONLY}
+    known = {
+        'prompt': image.prompt,
+        'negative_prompt': image.negative_prompt,
+        'seed': image.seed,
+        'aspect_ratio': image.aspect_ratio,
+    }
+    return {k: v for k, v in known.items() if v is not None}
+
+
+def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Return the workflow and params that make an image again, with `overrides` over its recorded params."""
+    return workflow_id or image.workflow_id or '', {**recorded_params(image), **overrides}
+
+
+def without_addresses(text: str) -> str:
+    """Return text with server URLs and host:port addresses replaced by '…' (what users other than admins see)."""
+    return ADDRESS.sub('…', text)
+
+
+HISTORY_SIZE = 50
+
+
+def remember_prompt(history: list[str], prompt: str) -> list[str]:
+    """Return the prompt history with `prompt` first (once) and at most HISTORY_SIZE entries."""
+    prompt = prompt.strip()
+    if not prompt:
+        return history[:HISTORY_SIZE]
+    return [prompt, *(p for p in history if p != prompt)][:HISTORY_SIZE]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 import logging
 import secrets
@@ -43,6 +44,15 @@ LORA_PARAMS = ('lora', 'lora_strength')
 LocalText = Annotated[dict[str, str], Field(min_length=1)]
 Size = tuple[Annotated[int, Field(ge=1, le=16384)], Annotated[int, Field(ge=1, le=16384)]]
 Snapshot = dict[str, tuple[int, int]]
+MODEL_INPUTS = {  # loader inputs that name a model file, and what to call a missing one
+    'ckpt_name': 'checkpoint',
+    'lora_name': 'LoRA',
+    'vae_name': 'VAE',
+    'unet_name': 'diffusion model',
+    'clip_name': 'text encoder',
+    'control_net_name': 'ControlNet model',
+    'model_name': 'model',
+}
 
 
 class _Model(BaseModel):
@@ -200,6 +210,7 @@ class Workflow:
     graph: dict[str, dict[str, Any]]
     source: Path
     llm_instruction: str | None = None
+    version: str = field(default='', compare=False)  # first 12 hex of the file's sha256: the edit that made an image
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -320,6 +331,9 @@ class Workflow:
                     continue
                 for candidate in candidates.get((node_id, name), [value]):
                     reason = _check_value(candidate, spec)
+                    if reason and name in MODEL_INPUTS and combo_options(spec) is not None:
+                        reasons.append(f'no {MODEL_INPUTS[name]} {candidate!r}')  # the file a user can name
+                        break
                     if reason:
                         reasons.append(f"{where} input '{name}': {reason}")
                         break
@@ -451,8 +465,9 @@ def _describe(error: ValidationError) -> str:
 
 def load_workflow(path: Path) -> Workflow:
     """Read and validate one workflow file; raise ValueError with a one-line reason."""
+    content = path.read_bytes()
     try:
-        raw = json.loads(path.read_text(encoding='utf-8'))
+        raw = json.loads(content.decode('utf-8'))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f'not valid JSON: {e}') from e
     try:
@@ -477,6 +492,7 @@ def load_workflow(path: Path) -> Workflow:
         graph=graph,
         source=path,
         llm_instruction=data.ui.llm_instruction,
+        version=hashlib.sha256(content).hexdigest()[:12],
         defaults=data.defaults.model_copy(
             update={'aspect_ratio': data.defaults.aspect_ratio or next(iter(data.aspect_ratios), None)}
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vcc_ui.models import JobStatus, ShareLink
 from vcc_ui.services.admin import admin_url
@@ -44,10 +44,17 @@ class Out(BaseModel):
 
 
 class JobCreate(Body):
-    """What POST /api/v1/jobs takes."""
+    """What POST /api/v1/jobs takes: a workflow and its params, or `remix` (an image id) with params to change."""
 
-    workflow_id: str = Field(min_length=1, max_length=64)
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=64)
+    remix: ImageId | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode='after')
+    def _workflow_or_remix(self) -> JobCreate:
+        if self.workflow_id is None and self.remix is None:
+            raise ValueError('give a workflow_id, or an image id as remix')
+        return self
 
 
 class FavoriteBody(Body):

@@ -11,6 +11,7 @@ from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.widgets.img import Img, draggable
 from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.job_form import without_addresses
 from vcc_ui.services.jobs import JobView
 
 STATUS_COLOR = {
@@ -51,8 +52,12 @@ class JobCard:
         load_images: ImagesLoader,
         on_cancel: Callable[[JobView], Awaitable[None]],
         on_open: Callable[[list[ImageView], int], None],
+        on_retry: Callable[[JobView], Awaitable[None]] | None = None,
+        is_admin: bool = False,
     ) -> None:
+        self.on_retry = on_retry
         self.view = view
+        self.is_admin = is_admin
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.load_images = load_images
@@ -87,6 +92,7 @@ class JobCard:
                     view, 'position', backward=lambda p: self.t('job_position', n=p)
                 ).bind_visibility_from(view, 'position', backward=bool).mark('job-position')
                 ui.label().bind_text_from(view, 'eta_seconds', backward=self._eta_text).mark('job-eta')
+                ui.label(self.t('job_waiting_on_server')).bind_visibility_from(view, 'waiting').mark('job-waiting')
                 ui.space()
                 ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step').props(
                     'data-role=job-step'
@@ -94,11 +100,20 @@ class JobCard:
             ui.linear_progress(value=view.progress, show_value=False, size='8px').bind_value_from(
                 view, 'progress'
             ).props('rounded instant-feedback').classes('w-full').mark('job-progress')
-            Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center').mark(
+            Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center cursor-zoom-in').mark(
                 'job-preview'
             ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
                 view, 'preview_seq', backward=bool
-            )
+            ).props('tabindex=0').on('click', self._zoom).on('keydown.enter', self._zoom)
+
+    def _zoom(self) -> None:
+        """Open the live preview full size in a dialog that follows it; Escape or a click closes it."""
+        with self.card, ui.dialog() as dialog, ui.card().classes('p-2 max-w-5xl w-full').mark('job-preview-full'):
+            Img(alt=self.t('job_preview')).classes('max-h-[85vh] max-w-full mx-auto object-contain').bind_source_from(
+                self.view, 'preview_seq', backward=self._preview_url
+            ).on('click', dialog.close)
+        dialog.on('hide', dialog.delete)
+        dialog.open()
 
     def _eta_text(self, seconds: float | None) -> str:
         return eta_text(seconds, self.lang)
@@ -135,4 +150,15 @@ class JobCard:
                         draggable(thumb, image.id)
                         thumb.on('click', lambda i=index: self.on_open(images, i))
             elif view.error:
-                ui.label(view.error).classes('text-sm text-negative break-words w-full').mark('job-error')
+                error = view.error if self.is_admin else without_addresses(view.error)
+                ui.label(error).classes('text-sm text-negative break-words w-full').mark('job-error')
+            with ui.row().classes('w-full gap-1'):
+                if self.on_retry is not None:
+                    retry = self.on_retry
+                    ui.button(self.t('job_retry'), icon='replay', on_click=lambda: retry(view)).props(
+                        'flat dense no-caps color=primary'
+                    ).mark('job-retry')
+                if images:
+                    ui.button(self.t('job_open_gallery'), icon='photo_library').props(
+                        'flat dense no-caps color=primary href=/gallery'
+                    ).mark('job-gallery')

@@ -79,3 +79,15 @@ class JobSettings:
             self.steps.set_value(draft['steps'])
         self.random_seed.set_value(draft.get('random_seed', True) is not False)
         self.seed.set_value(draft.get('seed'))
+
+    def apply(self, params: dict) -> None:
+        """Use a job's params (aspect ratio, batch size, steps, a fixed seed) where the workflow offers them."""
+        self.restore(
+            {
+                'aspect': params.get('aspect_ratio'),
+                'batch': params.get('batch_size'),
+                'steps': params.get('steps'),
+                'random_seed': params.get('seed') is None,
+                'seed': params.get('seed'),
+            }
+        )

@@ -11,9 +11,10 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.job_card import JobCard
+from vcc_ui.pages.widgets.submit_bar import refusal
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import ImageView
-from vcc_ui.services.jobs import JobView
+from vcc_ui.services.jobs import JobView, SubmitError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,10 @@ class JobsPanel:
         lang: str,
         on_open: Callable[[list[ImageView], int], None],
         on_images: Callable[[list[ImageView]], None],
+        is_admin: bool = False,
     ) -> None:
         self.services = services
+        self.is_admin = is_admin
         self.user = user
         self.on_open = on_open
         self.on_images = on_images
@@ -75,6 +78,8 @@ class JobsPanel:
                 load_images=self._images_for,
                 on_cancel=self._cancel,
                 on_open=self.on_open,
+                on_retry=self._retry,
+                is_admin=self.is_admin,
             )
         newer = sum(1 for c in self.cards.values() if c.view.queued_at > view.queued_at)
         card.card.move(target_index=newer)
@@ -128,6 +133,16 @@ class JobsPanel:
         if fetched:
             self.on_images(fetched)
         return [self.images[i] for i in ids if i in self.images]
+
+    async def _retry(self, view: JobView) -> None:
+        """Queue the job again with the same params (its seed included); a refusal is said."""
+        try:
+            again = await self.services.jobs.submit(self.user, view.workflow_id, view.params)
+        except SubmitError as error:
+            ui.notify(refusal(error), type='warning', position='top')
+            return
+        self.add(again)
+        ui.notify(self.t('gen_queued'), type='positive', position='top')
 
     async def _cancel(self, view: JobView) -> None:
         if await self.services.jobs.cancel(view.id, owner=self.user) is None:

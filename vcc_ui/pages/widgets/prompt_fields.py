@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from nicegui import ui
+from nicegui import app, ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.widgets.prompt_helper import PromptHelperBox
+from vcc_ui.services.job_form import remember_prompt
 from vcc_ui.services.llm import PromptHelper
 from vcc_ui.services.workflows import Template, Workflow
+
+DRAFTS_KEY = 'prompt_drafts'  # app.storage.user: '<workflow>:<mode>' -> the prompts typed there
+HISTORY_KEY = 'prompt_history'  # app.storage.user: the user's last submitted prompts, newest first
 
 
 class PromptFields:
@@ -21,18 +25,32 @@ class PromptFields:
         self.lang = lang
         self.instruction: str | None = None
         self.helpers: list[PromptHelperBox] = []
-        self.prompt = (
-            ui.textarea(t('gen_prompt'))
-            .props('outlined autogrow clearable')
-            .classes('w-full')
-            .mark('prompt')
-            .on('keydown.ctrl.enter', on_submit)
-            .on('keydown.meta.enter', on_submit)
-        )
+        self.key = ''  # the workflow and mode whose draft the fields hold
+        with ui.row().classes('w-full no-wrap items-start gap-1'):
+            self.prompt = (
+                ui.textarea(t('gen_prompt'), on_change=self._keep)
+                .props('outlined autogrow clearable')
+                .classes('grow')
+                .mark('prompt')
+                .on('keydown.ctrl.enter', on_submit)
+                .on('keydown.meta.enter', on_submit)
+            )
+            ui.button(icon='history', on_click=self.show_history).props('flat round').tooltip(t('gen_history')).mark(
+                'prompt-history'
+            )
+        with ui.dialog() as self.history, ui.card().classes('w-full max-w-xl gap-2').mark('history-dialog'):
+            ui.label(t('gen_history')).classes('text-lg font-medium')
+            self.filter = (
+                ui.input(t('gen_history_filter'), on_change=self._list_history)
+                .props('outlined dense clearable autofocus')
+                .classes('w-full')
+                .mark('history-filter')
+            )
+            self.items = ui.column().classes('w-full gap-1 max-h-[60vh] overflow-y-auto')
         if helper is not None and helper.enabled:
             self.helpers.append(PromptHelperBox(helper, user, self.prompt, lang=lang, instruction=self._instruction))
         self.negative = (
-            ui.textarea(t('gen_negative'))
+            ui.textarea(t('gen_negative'), on_change=self._keep)
             .props('outlined autogrow dense')
             .classes('w-full')
             .mark('negative')
@@ -47,12 +65,15 @@ class PromptFields:
             ui.label(t('gen_templates')).classes('text-xs text-gray-500')
             self.templates = ui.row().classes('w-full gap-1').mark('templates')
 
-    def show_for(self, workflow: Workflow) -> None:
-        """Load the workflow's default prompts and its templates."""
+    def show_for(self, workflow: Workflow, mode: str) -> None:
+        """Load the workflow's templates and the draft typed for it in this mode, else its default prompts."""
+        self.key = ''
         self.instruction = workflow.llm_instruction
         self.forget()
-        self.prompt.set_value(workflow.defaults.prompt)
-        self.negative.set_value(workflow.defaults.negative_prompt)
+        draft = app.storage.user.get(DRAFTS_KEY, {}).get(f'{workflow.id}:{mode}') or {}
+        self.prompt.set_value(draft.get('prompt') or workflow.defaults.prompt)
+        self.negative.set_value(draft.get('negative', workflow.defaults.negative_prompt))
+        self.key = f'{workflow.id}:{mode}'
         self.negative.set_visibility(workflow.accepts('negative_prompt'))
         self.templates.clear()
         with self.templates:
@@ -102,3 +123,38 @@ class PromptFields:
 
     def _instruction(self) -> str | None:
         return self.instruction
+
+    def _keep(self) -> None:
+        """Keep what is typed as the draft of the shown workflow and mode."""
+        if self.key:
+            drafts = dict(app.storage.user.get(DRAFTS_KEY, {}))
+            drafts[self.key] = self.draft()
+            app.storage.user[DRAFTS_KEY] = drafts
+
+    def remember(self, prompt: str) -> None:
+        """Put a submitted prompt first in the user's history."""
+        app.storage.user[HISTORY_KEY] = remember_prompt(app.storage.user.get(HISTORY_KEY, []), prompt)
+
+    def show_history(self) -> None:
+        """Open the history of the user's last prompts."""
+        self.filter.set_value('')
+        self._list_history()
+        self.history.open()
+
+    def _list_history(self) -> None:
+        needle = (self.filter.value or '').casefold()
+        prompts = [p for p in app.storage.user.get(HISTORY_KEY, []) if needle in p.casefold()]
+        self.items.clear()
+        with self.items:
+            if not prompts:
+                ui.label(t('gen_history_empty')).classes('text-sm text-gray-500')
+            for prompt in prompts:
+                ui.label(prompt).classes(
+                    'w-full text-sm rounded px-2 py-1 cursor-pointer hover:bg-slate-100 break-words'
+                ).props('tabindex=0 role=button').on('click', lambda p=prompt: self._pick(p)).on(
+                    'keydown.enter', lambda p=prompt: self._pick(p)
+                ).mark('history-item')
+
+    def _pick(self, prompt: str) -> None:
+        self.prompt.set_value(prompt)
+        self.history.close()

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import STRINGS, t
 from vcc_ui.services import Services
+from vcc_ui.services.job_form import unavailable
 from vcc_ui.services.jobs import JobView, SubmitError
 
 FIELD_LABELS = {
@@ -23,7 +24,8 @@ FIELD_LABELS = {
 def refusal(error: SubmitError) -> str:
     """Say why a job was not queued in the browser's language (the service's English text where no case fits)."""
     if error.code == 'limit' and error.reason:
-        return t(f'gen_limit_{error.reason}', **error.values)
+        one = f'gen_limit_{error.reason}_one'
+        return t(one if one in STRINGS and 1 in error.values.values() else f'gen_limit_{error.reason}', **error.values)
     if error.code == 'limit':
         return t('gen_limit', reason=error.message)
     if error.code == 'invalid_params':
@@ -32,6 +34,14 @@ def refusal(error: SubmitError) -> str:
             return t('gen_invalid', reason=t(key, field=t(FIELD_LABELS[error.field]), **error.values))
         return t('gen_invalid', reason=error.message)
     return t('gen_refused', reason=error.message)
+
+
+def unavailable_text(services: Services, workflow_id: str, *, when_down: bool = True) -> str:
+    """Say why a workflow cannot run now in the browser's language ('' when it can, or when all are down unasked)."""
+    refused = unavailable(services.pool, workflow_id)
+    if refused is None or (refused.down and not when_down):
+        return ''
+    return t('gen_unavailable') if refused.down else t('gen_workflow_unavailable', reason=refused.reason)
 
 
 class SubmitBar:
@@ -68,9 +78,8 @@ class SubmitBar:
         """Pre-check that a server can take the workflow, then queue the job; None (and the reason said) if not."""
         self.button.props('loading')
         try:
-            reason = await self.services.pool.precheck(workflow_id)
-            if reason:
-                self.say(t('gen_unavailable', reason=reason), notify=True)
+            if await self.services.pool.precheck(workflow_id):
+                self.say(unavailable_text(self.services, workflow_id) or t('gen_unavailable'), notify=True)
                 return None
             view = await self.services.jobs.submit(self.user, workflow_id, params)
         except SubmitError as error:

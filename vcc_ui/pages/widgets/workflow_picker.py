@@ -19,6 +19,7 @@ class WorkflowCards:
         if not parents:
             ui.label(t('gen_no_workflows')).classes('text-gray-500').mark('no-workflows')
         self.cards: dict[str, ui.card] = {}
+        self.warnings: dict[str, tuple[ui.icon, ui.tooltip]] = {}
         with ui.row().classes('w-full no-wrap gap-2 overflow-x-auto p-1').mark('workflow-cards'):
             for workflow in parents:
                 with (
@@ -33,8 +34,25 @@ class WorkflowCards:
                         ui.label(workflow.title_for(lang)).classes('font-medium truncate')
                         if registry.img2img_for(workflow.id):
                             ui.icon('auto_fix_high', size='xs').classes('text-primary').tooltip(t('gen_has_img2img'))
+                        ui.space()
+                        with (
+                            ui.icon('block', size='xs')
+                            .classes('text-negative')
+                            .mark(f'unavailable-{workflow.id}') as warning
+                        ):
+                            tip = ui.tooltip('')
+                        warning.set_visibility(False)
+                        self.warnings[workflow.id] = (warning, tip)
                     ui.label(workflow.description_for(lang)).classes('text-xs text-gray-500 line-clamp-3')
                 self.cards[workflow.id] = card
+
+    def mark(self, reasons: dict[str, str]) -> None:
+        """Mark the cards of workflows that cannot run now, with the reason on hover."""
+        for workflow_id, (warning, tip) in self.warnings.items():
+            reason = reasons.get(workflow_id, '')
+            tip.set_text(reason)
+            warning.set_visibility(bool(reason))
+            warning.props(f'aria-label="{reason}"' if reason else 'aria-label=""')
 
     def highlight(self, workflow_id: str) -> None:
         """Ring the chosen card and fade the others."""

@@ -15,6 +15,10 @@ DEFAULT_DURATION = 20.0
 T = TypeVar('T')
 
 
+QUEUE_FULL = 'You already have {queued} jobs waiting (the limit). Wait for one to finish or cancel one.'
+QUEUE_FULL_ONE = 'You already have 1 job waiting (the limit). Wait for it to finish or cancel it.'
+
+
 class Limits(Protocol):
     """The per-user limits, read at each check so a changed setting applies at once."""
 
@@ -74,9 +78,9 @@ class FairQueue:
             )
         raise SubmitError(
             'limit',
-            f'Your queue is full ({queued} waiting, limit {max_queue}). Wait for a job to finish or cancel one.',
+            QUEUE_FULL_ONE if queued == 1 else QUEUE_FULL.format(queued=queued),
             reason='queue_full',
-            values={'queued': queued, 'limit': max_queue},
+            values={'queued': queued},
         )
 
     def push(self, view: JobView) -> None:

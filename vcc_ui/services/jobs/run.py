@@ -77,6 +77,9 @@ class JobRunner:
             graph = await self._prepare(run)
             await run.server.client.queue_prompt(graph, prompt_id=prompt_id)
             run.posted = True
+            if run.executing is None and not run.done.is_set():
+                view.waiting = True
+                self.live.emit(run.job, force=True)
             log.info(
                 'job_start',
                 extra={'job_id': view.id, 'owner': view.owner, 'server': view.server, 'prompt_id': run.prompt_id},
@@ -105,6 +108,7 @@ class JobRunner:
             client.watch(run.prompt_id)
         if view.started_at:
             run.started -= (utcnow() - view.started_at).total_seconds()
+            self._began(run, run.started)
         log.info('recovering job %s (%s) on %s', view.id, view.status, view.server)
         try:
             if view.status == JobStatus.SAVING:
@@ -119,8 +123,10 @@ class JobRunner:
         """Apply one message about the run's prompt."""
         view = run.view
         if isinstance(message, ExecutionStart) or (isinstance(message, Executing) and message.node is not None):
+            if run.executing is None:
+                self._began(run, time.monotonic())
             if view.status == JobStatus.DISPATCHED:
-                view.status, view.started_at = JobStatus.RUNNING, utcnow()
+                view.status, view.started_at, view.waiting = JobStatus.RUNNING, utcnow(), False
                 started = view.started_at
                 self.writer.write_later(
                     lambda db: update_job(db, view.id, status=JobStatus.RUNNING, started_at=started)
@@ -145,6 +151,12 @@ class JobRunner:
             run.done.set()
         elif isinstance(message, Executing) and message.node is None:
             run.done.set()
+
+    @staticmethod
+    def _began(run: Run, when: float) -> None:
+        """Note that ComfyUI began executing the run's prompt: its timeout counts from `when`."""
+        run.executing = when
+        run.began.set()
 
     async def cleanup(self, run: Run) -> None:
         """Remove the run's uploads from COMFY_INPUT_DIR, best effort."""
@@ -185,17 +197,14 @@ class JobRunner:
             uploaded = await run.server.client.upload_image(data, f'vcc_{view.id}_{key}.{ext}', overwrite=True)
             run.uploaded.append(uploaded.name)
             names[key] = uploaded.load_image_value
+        run.workflow_version = workflow.version
         assert run.prompt_id is not None
         return workflow.build(params, images=names, output_prefix=f'vcc_{view.id[:12]}_{run.prompt_id[:8]}')
 
     async def _await_outcome(self, run: Run) -> Outcome:
         view = run.view
-        remaining = self.settings.job_timeout_seconds - (time.monotonic() - run.started)
-        timed_out = False
-        try:
-            await asyncio.wait_for(run.done.wait(), timeout=max(0.0, remaining))
-        except TimeoutError:
-            timed_out = True
+        timed_out = not await self._wait_for_end(run)
+        view.waiting = False
         if (timed_out or run.cancel_requested) and run.prompt_id:
             await self._interrupt(run)
         if timed_out:
@@ -215,6 +224,29 @@ class JobRunner:
         if run.interrupted:
             return Outcome(JobStatus.FAILED, 'Interrupted on the ComfyUI server')
         return await self._save_outputs(run)
+
+    async def _wait_for_end(self, run: Run) -> bool:
+        """Wait for the run's end; False when it ran longer than the timeout since ComfyUI began executing it.
+
+        A prompt waiting in ComfyUI's own queue (another job of the server runs) has no clock running yet.
+        """
+        limit = self.settings.job_timeout_seconds
+        if run.executing is None:
+            began = asyncio.ensure_future(run.began.wait())
+            ended = asyncio.ensure_future(run.done.wait())
+            try:
+                await asyncio.wait((began, ended), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                began.cancel()
+                ended.cancel()
+        if run.done.is_set():
+            return True
+        assert run.executing is not None
+        try:
+            await asyncio.wait_for(run.done.wait(), timeout=max(0.0, limit - (time.monotonic() - run.executing)))
+        except TimeoutError:
+            return False
+        return True
 
     async def _interrupt(self, run: Run) -> None:
         """Stop the run's prompt on its server (targeted, never a global interrupt)."""
@@ -245,6 +277,13 @@ class JobRunner:
             entry = await client.history(run.prompt_id)
             refs = ComfyClient.output_images(entry) if entry is not None else []
         params = GenerateParams(**view.params)
+        workflow = self.registry.get(view.workflow_id)
+        recorded = {
+            **view.params,
+            'workflow_id': view.workflow_id,
+            'mode': view.mode,
+            'workflow_version': run.workflow_version or (workflow.version if workflow else ''),
+        }
         created = view.started_at or view.queued_at
         ids: list[str] = []
         for ref in refs:
@@ -271,9 +310,10 @@ class JobRunner:
                     'original_filename': ref.filename,
                     'tags': [],
                     **_helped(params),
+                    'params': recorded,
                 }
                 stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
-            row = _image_row(stored, view, params)
+            row = _image_row(stored, view, params, recorded)
             await self.writer.write(partial(put_image, row=row, merge=run.recovering))
         return ids
 
@@ -301,7 +341,7 @@ class JobRunner:
         }
 
 
-def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> Image:
+def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams, recorded: dict[str, Any]) -> Image:
     return Image(
         id=meta['id'],
         owner=view.owner,
@@ -326,6 +366,7 @@ def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams) -> I
         prompt_original=params.prompt_original,
         negative_prompt_original=params.negative_prompt_original,
         llm_action=params.llm_action,
+        params=meta.get('params') or recorded,
     )
 
 

@@ -56,6 +56,7 @@ class JobView:
     error: str = ''
     image_ids: list[str] = field(default_factory=list)
     preview_seq: int = 0
+    waiting: bool = False  # posted to ComfyUI, waiting in its own queue for execution to start
 
     @property
     def finished(self) -> bool:
@@ -139,7 +140,10 @@ class Run:
     succeeded: bool = False
     outputs: list[ImageRef] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
+    workflow_version: str = ''  # of the workflow file the graph was built from
     started: float = field(default_factory=time.monotonic)
+    executing: float | None = None  # when ComfyUI began executing the prompt: the timeout counts from here
+    began: asyncio.Event = field(default_factory=asyncio.Event)
     pace_from: tuple[float, int] | None = None  # (when, step) of the first step seen of the current sampler
     preview: tuple[str, bytes] | None = None  # the newest preview frame: (image type, data)
     preview_shown: float | None = None  # when the preview version was last bumped

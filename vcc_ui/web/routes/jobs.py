@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from vcc_ui.services.job_form import remix, unavailable
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
 from vcc_ui.web.schemas import ItemsOut, JobCreate, JobOut, file_answer
@@ -15,11 +16,19 @@ router = APIRouter(prefix='/api/v1', tags=['jobs'], dependencies=[ReadyDep], rou
 
 @router.post('/jobs', status_code=201)
 async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> JobOut:
-    """Queue a job; 429 when the user's queue or concurrency limit is reached, 503 when no server can run it."""
-    reason = await services.pool.precheck(body.workflow_id) if services.registry.get(body.workflow_id) else None
-    if reason:
-        raise ApiError(503, 'unavailable', f'ComfyUI is not available: {reason}')
-    return JobOut.of(await services.jobs.submit(user, body.workflow_id, body.params))
+    """Queue a job (`remix`: an image's params again); 429 at the user's limits, 503 when no server can run it."""
+    workflow_id, params = body.workflow_id or '', body.params
+    if body.remix:
+        image = await services.images.get(user, body.remix)
+        if image is None:
+            raise ApiError(404, 'not_found', 'No such image to remix', 'remix')
+        workflow_id, params = remix(image, body.params, body.workflow_id)
+    if services.registry.get(workflow_id) and await services.pool.precheck(workflow_id):
+        refused = unavailable(services.pool, workflow_id)
+        if refused is None or refused.down:
+            raise ApiError(503, 'unavailable', 'ComfyUI is not available: no server is reachable')
+        raise ApiError(503, 'unavailable', f'This workflow cannot run on any ComfyUI server now: {refused.reason}')
+    return JobOut.of(await services.jobs.submit(user, workflow_id, params))
 
 
 @router.get('/jobs')
