@@ -321,6 +321,7 @@ async def test_generate_again_restores_every_param_of_the_image(user: User, serv
     await wait_for(lambda: view.finished)
     assert view.status == JobStatus.COMPLETED, view.error
     await user.open(f'/?from={view.image_ids[0]}')
+    await user.should_see(marker='lora-select')  # the form is filled by a task after the page is built
     await wait_for(lambda: value_of(user, 'lora-select') == 'style_a.safetensors')
     assert value_of(user, 'prompt') == 'a fox at dawn'
     assert (value_of(user, 'steps'), value_of(user, 'aspect'), value_of(user, 'seed')) == (33, '16:9', 9)
