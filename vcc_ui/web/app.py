@@ -50,7 +50,7 @@ def install(app: FastAPI, services: Services) -> None:
     app.state.services = services
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
-    app.add_middleware(GateMiddleware, gate=services.gate)
+    app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
     if services.gate.enabled:
         log.info('beta gate is on: every page and API route needs the BETA_PASSWORD')
     else:

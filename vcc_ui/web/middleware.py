@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -13,7 +14,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vcc_ui.services import Services
-from vcc_ui.services.auth import ANON_COOKIE, GATE_COOKIE, GRANT_PATH, LOGIN_PATH, ONE_YEAR, BetaGate, safe_next
+from vcc_ui.services.admin import AdminAuth
+from vcc_ui.services.auth import (
+    ANON_COOKIE,
+    GATE_COOKIE,
+    GRANT_PATH,
+    LOGIN_PATH,
+    ONE_YEAR,
+    BetaGate,
+    client_ip,
+    safe_next,
+)
 from vcc_ui.services.shares import PUBLIC_PREFIXES as SHARE_PREFIXES
 from vcc_ui.web.errors import ApiError
 
@@ -55,9 +66,10 @@ class IdentityMiddleware(BaseHTTPMiddleware):
 class GateMiddleware:
     """Answer locked requests before they reach any route, page or socket."""
 
-    def __init__(self, app: ASGIApp, gate: BetaGate) -> None:
+    def __init__(self, app: ASGIApp, gate: BetaGate, admin: AdminAuth) -> None:
         self.app = app
         self.gate = gate
+        self.admin = admin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass open requests on; close a locked socket; answer a locked request."""
@@ -68,6 +80,13 @@ class GateMiddleware:
         if self.gate.is_open(conn.cookies.get(GATE_COOKIE)) or self._allowed_while_locked(scope):
             await self.app(scope, receive, send)
             return
+        if (admin := await self.admin.basic(conn.headers.get('authorization'), client_ip(conn))) is not None:
+            if admin.ok:  # scripts with the admin's HTTP Basic credentials need no beta login
+                await self.app(scope, receive, send)
+                return
+            if admin.retry_after:
+                await rate_limited(admin.retry_after, 'Too many wrong admin logins')(scope, receive, send)
+                return
         if scope['type'] == 'websocket':
             await send({'type': 'websocket.close', 'code': 1008})
             return
@@ -85,6 +104,14 @@ class GateMiddleware:
             client = Client.instances.get((query.get('client_id') or [''])[0])
             return client is not None and client.page.path == LOGIN_PATH
         return False
+
+
+def rate_limited(retry_after: float, message: str) -> Response:
+    """429 with Retry-After in whole seconds."""
+    seconds = math.ceil(retry_after)
+    return ApiError(
+        429, 'rate_limited', f'{message}, retry in {seconds} s', headers={'Retry-After': str(seconds)}
+    ).response()
 
 
 def locked_response(conn: HTTPConnection) -> Response:

@@ -1,0 +1,47 @@
+"""Web security over ASGI: the gate, login limits, sessions, origins, headers and body limits, on real services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.fixtures import make_settings, services, simulator
+from vcc_ui.services import Services, auth
+from vcc_ui.web.app import install
+
+BETA = 'open sesame'
+ADMIN = ('admin', 's3cret-admin')
+
+
+@pytest.fixture(autouse=True)
+def no_login_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong passwords answer at once in these tests."""
+    monkeypatch.setattr(auth, 'WRONG_PASSWORD_DELAY', 0.0)
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[Services]:
+    settings = make_settings(tmp_path, beta_password=BETA, admin_password=ADMIN[1])
+    async with simulator(tmp_path) as sim:
+        settings.comfyui_servers = sim.url
+        async with services(settings) as running:
+            yield running
+
+
+def client_for(app: Services, ip: str = '203.0.113.7') -> httpx.AsyncClient:
+    web = FastAPI()
+    install(web, app)
+    transport = httpx.ASGITransport(app=web, client=(ip, 4711))
+    return httpx.AsyncClient(transport=transport, base_url='http://test')
+
+
+async def test_admin_basic_credentials_pass_the_beta_gate(app: Services) -> None:
+    async with client_for(app) as http:
+        assert (await http.get('/api/v1/admin/users', auth=ADMIN)).status_code == 200
+        wrong = await http.get('/api/v1/admin/users', auth=('admin', 'nope'))
+        assert wrong.status_code == 401 and wrong.json()['detail']['code'] == 'beta_locked'
+        assert (await http.get('/api/v1/jobs', auth=('admin', 'nope'))).status_code == 401
