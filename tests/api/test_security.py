@@ -45,3 +45,28 @@ async def test_admin_basic_credentials_pass_the_beta_gate(app: Services) -> None
         wrong = await http.get('/api/v1/admin/users', auth=('admin', 'nope'))
         assert wrong.status_code == 401 and wrong.json()['detail']['code'] == 'beta_locked'
         assert (await http.get('/api/v1/jobs', auth=('admin', 'nope'))).status_code == 401
+
+
+async def test_typos_behind_one_address_do_not_lock_out_the_right_password(app: Services) -> None:
+    async with client_for(app) as office:
+        for _ in range(10):
+            assert (await office.post('/beta-login', data={'password': 'typo'})).status_code == 401
+        answer = await office.post('/beta-login', data={'password': BETA})
+        assert answer.status_code == 303 and 'vcc_beta' in answer.cookies
+
+
+async def test_a_brute_force_stays_slowed_to_a_few_tries_a_minute(app: Services) -> None:
+    async with client_for(app) as attacker:
+        statuses = [(await attacker.post('/beta-login', data={'password': f'guess{n}'})).status_code for n in range(30)]
+        assert statuses.count(401) <= 11 and statuses[-1] == 429
+        for _ in range(10):
+            await attacker.get('/api/v1/admin/users', auth=('admin', 'nope'))
+        refused = await attacker.get('/api/v1/admin/users', auth=('admin', 'nope'))
+        assert refused.status_code == 429
+
+
+async def test_admin_typos_do_not_lock_out_the_admin(app: Services) -> None:
+    async with client_for(app) as office:
+        for _ in range(5):
+            assert (await office.get('/api/v1/admin/users', auth=('admin', 'typo'))).status_code == 401
+        assert (await office.get('/api/v1/admin/users', auth=ADMIN)).status_code == 200

@@ -26,6 +26,7 @@ from vcc_ui.services.auth import (
     safe_next,
 )
 from vcc_ui.services.shares import PUBLIC_PREFIXES as SHARE_PREFIXES
+from vcc_ui.web.deps import ADMIN_CHECKED
 from vcc_ui.web.errors import ApiError
 
 OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
@@ -82,6 +83,7 @@ class GateMiddleware:
             return
         if (admin := await self.admin.basic(conn.headers.get('authorization'), client_ip(conn))) is not None:
             if admin.ok:  # scripts with the admin's HTTP Basic credentials need no beta login
+                scope.setdefault('state', {})[ADMIN_CHECKED] = True  # checked once: require_admin takes it
                 await self.app(scope, receive, send)
                 return
             if admin.retry_after:
