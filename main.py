@@ -39,4 +39,5 @@ ui.run(
     favicon='🎨',
     reconnect_timeout=10,
     fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'},
+    **settings.uvicorn_proxy_options,
 )

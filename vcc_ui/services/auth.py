@@ -27,7 +27,11 @@ GRANT_PATH = '/beta-login/grant'
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    """The peer address that login attempts are counted against."""
+    """The peer address that login attempts are counted against.
+
+    uvicorn rewrites it from X-Forwarded-For only for a peer listed in TRUSTED_PROXIES (Settings.uvicorn_proxy_options),
+    so a client cannot choose the address its attempts are counted against.
+    """
     return conn.client.host if conn.client else 'unknown'
 
 
