@@ -70,3 +70,40 @@ async def test_admin_typos_do_not_lock_out_the_admin(app: Services) -> None:
         for _ in range(5):
             assert (await office.get('/api/v1/admin/users', auth=('admin', 'typo'))).status_code == 401
         assert (await office.get('/api/v1/admin/users', auth=ADMIN)).status_code == 200
+
+
+@pytest.fixture
+async def open_app(tmp_path: Path) -> AsyncIterator[Services]:
+    """The app without the beta gate, admin on."""
+    async with (
+        simulator(tmp_path) as sim,
+        services(make_settings(tmp_path, sim.url, admin_password=ADMIN[1])) as running,
+    ):
+        yield running
+
+
+@pytest.mark.parametrize('header', ['Origin', 'Referer'])
+async def test_state_changing_requests_from_another_site_are_refused(open_app: Services, header: str) -> None:
+    from tests.images import png_bytes
+
+    evil = {header: 'http://evil.example' + ('/page' if header == 'Referer' else '')}
+    async with client_for(open_app) as http:
+        for answer in [
+            await http.post('/api/v1/jobs/' + 'f' * 32 + '/cancel', headers=evil),
+            await http.post('/api/v1/inputs/upload', files={'file': ('a.png', png_bytes(), 'image/png')}, headers=evil),
+            await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {}}, headers=evil),
+            await http.delete('/api/v1/images/' + 'f' * 32, headers=evil),
+        ]:
+            assert answer.status_code == 403 and answer.json()['detail']['code'] == 'cross_origin', answer.text
+        assert (await http.get('/api/v1/inputs')).json()['items'] == []
+        mine = {header: 'http://test' + ('/gallery' if header == 'Referer' else '')}
+        upload = await http.post(
+            '/api/v1/inputs/upload', files={'file': ('a.png', png_bytes(), 'image/png')}, headers=mine
+        )
+        assert upload.status_code == 201, upload.text
+
+
+async def test_scripts_without_origin_pass(open_app: Services) -> None:
+    async with client_for(open_app) as http:
+        assert (await http.post('/api/v1/jobs/' + 'f' * 32 + '/cancel')).status_code == 404
+        assert (await http.post('/api/v1/admin/purge-trash', json={'dry_run': True}, auth=ADMIN)).status_code == 200
