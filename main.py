@@ -35,6 +35,7 @@ ui.run(
     reload=False,
     show=False,
     storage_secret=services.secret,
+    session_middleware_kwargs={'https_only': settings.cookie_secure, 'same_site': 'lax'},
     binding_refresh_interval=None,
     favicon='🎨',
     reconnect_timeout=10,

@@ -107,3 +107,26 @@ async def test_scripts_without_origin_pass(open_app: Services) -> None:
     async with client_for(open_app) as http:
         assert (await http.post('/api/v1/jobs/' + 'f' * 32 + '/cancel')).status_code == 404
         assert (await http.post('/api/v1/admin/purge-trash', json={'dry_run': True}, auth=ADMIN)).status_code == 200
+
+
+async def test_every_answer_carries_the_security_headers(open_app: Services) -> None:
+    async with client_for(open_app) as http:
+        for answer in [await http.get('/api/v1/jobs'), await http.get('/healthz'), await http.get('/nope')]:
+            assert answer.headers['x-content-type-options'] == 'nosniff'
+            assert "frame-ancestors 'none'" in answer.headers['content-security-policy']
+            assert answer.headers['referrer-policy'] == 'same-origin'
+            assert 'strict-transport-security' not in answer.headers
+
+
+async def test_hsts_when_cookies_are_secure(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url, cookie_secure=True)) as app:
+        async with client_for(app) as http:
+            assert 'max-age=' in (await http.get('/api/v1/jobs')).headers['strict-transport-security']
+
+
+async def test_healthz_tells_details_only_to_admins(open_app: Services) -> None:
+    async with client_for(open_app) as http:
+        public = await http.get('/healthz')
+        assert public.status_code == 200 and public.json() == {'ok': True, 'status': 'ok', 'checks': {}}
+        detailed = (await http.get('/healthz', auth=ADMIN)).json()
+        assert detailed['checks']['db']['ok'] and detailed['checks']['comfyui']['ok']

@@ -147,3 +147,11 @@ async def test_a_share_link_opens_without_the_password(user: User, services: Ser
     answer = await user.http_client.get(services.shares.url(link))
     assert answer.status_code == 200 and answer.headers['content-type'].startswith('image/')
     assert (await user.http_client.get('/s/forged-token')).status_code == 404
+
+
+@pytest.mark.app_env(COOKIE_SECURE='true')
+@pytest.mark.beta_password('')
+async def test_nicegui_session_cookie_is_secure_when_asked(user: User) -> None:
+    answer = await user.http_client.get('/')
+    cookie = next(h for h in answer.headers.get_list('set-cookie') if h.startswith('session='))
+    assert 'secure' in cookie.lower() and 'httponly' in cookie.lower()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from vcc_ui.services import Services
 from vcc_ui.web.errors import install_error_handler
-from vcc_ui.web.middleware import GateMiddleware, IdentityMiddleware, OriginMiddleware
+from vcc_ui.web.middleware import GateMiddleware, IdentityMiddleware, OriginMiddleware, SecurityHeadersMiddleware
 from vcc_ui.web.routes import (
     admin_dashboard,
     admin_images,
@@ -46,12 +46,13 @@ router.include_router(beta_login.router)
 
 
 def install(app: FastAPI, services: Services) -> None:
-    """Keep the services on app.state, add the middleware (origin check, gate, identity: outside in) and every route."""
+    """Keep the services on app.state, add the middleware (headers, origin, gate, identity: outside in), the routes."""
     app.state.services = services
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
     app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
-    app.add_middleware(OriginMiddleware)  # outermost: a cross-site request costs no login attempt
+    app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt
+    app.add_middleware(SecurityHeadersMiddleware, secure=services.settings.cookie_secure)
     if services.gate.enabled:
         log.info('beta gate is on: every page and API route needs the BETA_PASSWORD')
     else:
