@@ -15,6 +15,7 @@ from vcc_ui.web.app import install
 
 BETA = 'open sesame'
 ADMIN = ('admin', 's3cret-admin')
+JSON = {'content-type': 'application/json'}
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +131,31 @@ async def test_healthz_tells_details_only_to_admins(open_app: Services) -> None:
         assert public.status_code == 200 and public.json() == {'ok': True, 'status': 'ok', 'checks': {}}
         detailed = (await http.get('/healthz', auth=ADMIN)).json()
         assert detailed['checks']['db']['ok'] and detailed['checks']['comfyui']['ok']
+
+
+async def test_bodies_stop_at_the_limit(open_app: Services) -> None:
+    sent: list[int] = []
+
+    async def endless(chunk: bytes, count: int) -> AsyncIterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
+        for n in range(count):
+            sent.append(n)
+            yield chunk
+
+    async with client_for(open_app) as http:
+        big = await http.post('/api/v1/jobs', content=b'[' + b'1,' * 1_000_000 + b'1]', headers=JSON)
+        assert big.status_code == 413 and big.json()['detail']['code'] == 'too_large'
+        chunked = await http.post('/api/v1/jobs', content=endless(b' ' * 65536, 10_000), headers=JSON)
+        assert chunked.status_code == 413 and len(sent) < 100
+        sent.clear()
+        declared = {'content-type': 'multipart/form-data; boundary=x', 'content-length': str(1 << 30)}
+        upload = await http.post('/api/v1/inputs/upload', content=endless(b'x' * 65536, 16384), headers=declared)
+        assert upload.status_code == 413 and len(sent) < 5
+        sent.clear()
+        streamed = await http.post(
+            '/api/v1/inputs/upload',
+            content=endless(b'x' * 65536, 16384),
+            headers={'content-type': 'multipart/form-data; boundary=x'},
+        )
+        assert streamed.status_code == 413 and len(sent) < 400  # CONTROLS_MAX_BYTES is 10 MiB
+        assert (await http.get('/api/v1/inputs')).json()['items'] == []

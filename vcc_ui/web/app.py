@@ -8,7 +8,13 @@ from fastapi import APIRouter, FastAPI
 
 from vcc_ui.services import Services
 from vcc_ui.web.errors import install_error_handler
-from vcc_ui.web.middleware import GateMiddleware, IdentityMiddleware, OriginMiddleware, SecurityHeadersMiddleware
+from vcc_ui.web.middleware import (
+    BodyLimitMiddleware,
+    GateMiddleware,
+    IdentityMiddleware,
+    OriginMiddleware,
+    SecurityHeadersMiddleware,
+)
 from vcc_ui.web.routes import (
     admin_dashboard,
     admin_images,
@@ -51,6 +57,7 @@ def install(app: FastAPI, services: Services) -> None:
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
     app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
+    app.add_middleware(BodyLimitMiddleware, upload_max=services.settings.controls_max_bytes)
     app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt
     app.add_middleware(SecurityHeadersMiddleware, secure=services.settings.cookie_secure)
     if services.gate.enabled:

@@ -213,3 +213,61 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+JSON_MAX_BYTES = 1 << 20  # any body but a multipart upload: JSON and forms are small
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the other fields around the file
+BODILESS_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
+
+
+class BodyTooLarge(Exception):
+    """The request body went past its limit."""
+
+
+class BodyLimitMiddleware:
+    """Stop reading a request body at its limit and answer 413: a declared Content-Length before reading, a
+    chunked or understated body as soon as the bytes received pass the limit (nothing past it is read)."""
+
+    def __init__(self, app: ASGIApp, *, upload_max: int) -> None:
+        self.app = app
+        self.upload_max = upload_max + FORM_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass bodies within the limit on; answer 413 to the others without reading the rest."""
+        if scope['type'] != 'http' or scope['method'] in BODILESS_METHODS:
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        limit = self.upload_max if conn.headers.get('content-type', '').startswith('multipart/') else JSON_MAX_BYTES
+        too_large = ApiError(413, 'too_large', f'The request body is larger than {limit} bytes').response()
+        declared = conn.headers.get('content-length', '')
+        if declared.isdigit() and int(declared) > limit:
+            await too_large(scope, receive, send)
+            return
+        received = 0
+        started = exceeded = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            received += len(message.get('body', b''))
+            if received > limit:
+                exceeded = True
+                raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:  # whatever the app made of the cut body (a parse error), the answer is 413
+                if not started:
+                    started = True
+                    await too_large(scope, receive, send)
+                return
+            started = started or message['type'] == 'http.response.start'
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except BodyTooLarge:
+            if not started:
+                await too_large(scope, receive, send)
