@@ -25,7 +25,7 @@ app.on_startup(services.start)
 app.on_shutdown(services.stop)
 ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
 # NOTE: after ui.page (it drops other routes of its path); routes and page tests reach the services on app.state
-install_web(app, services)
+install_web(app, services, pages=root.PAGE_PATHS)
 
 ui.run(
     root.create(services),

@@ -86,3 +86,12 @@ async def wait_for_row(services: Services, user_id: str) -> None:
     async with asyncio.timeout(10):
         while await services.users.get(user_id) is None:
             await asyncio.sleep(0.01)
+
+
+def test_page_paths_are_the_root_pages_sub_pages() -> None:
+    import inspect
+    import re
+
+    from vcc_ui.pages import root
+
+    assert set(re.findall(r"^\s+'(/[a-z/]*)': ", inspect.getsource(root.create), re.M)) == root.PAGE_PATHS

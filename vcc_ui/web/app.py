@@ -14,6 +14,7 @@ from vcc_ui.web.middleware import (
     IdentityMiddleware,
     OriginMiddleware,
     SecurityHeadersMiddleware,
+    UnknownPathMiddleware,
 )
 from vcc_ui.web.routes import (
     admin_dashboard,
@@ -51,11 +52,12 @@ router.include_router(admin_dashboard.router)
 router.include_router(beta_login.router)
 
 
-def install(app: FastAPI, services: Services) -> None:
+def install(app: FastAPI, services: Services, *, pages: frozenset[str] = frozenset()) -> None:
     """Keep the services on app.state, add the middleware (headers, origin, gate, identity: outside in), the routes."""
     app.state.services = services
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
+    app.add_middleware(UnknownPathMiddleware, routes=app, pages=pages)  # `pages`: the paths of the root page
     app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
     app.add_middleware(BodyLimitMiddleware, upload_max=services.settings.controls_max_bytes)
     app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt

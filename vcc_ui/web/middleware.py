@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from nicegui import Client
 from nicegui.version import __version__
+from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vcc_ui.services import Services
@@ -26,7 +29,7 @@ from vcc_ui.services.auth import (
     client_ip,
     safe_next,
 )
-from vcc_ui.services.shares import PUBLIC_PREFIXES as SHARE_PREFIXES
+from vcc_ui.services.shares import SHARE_PATH
 from vcc_ui.web.deps import ADMIN_CHECKED
 from vcc_ui.web.errors import ApiError
 
@@ -34,7 +37,9 @@ log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
 # NiceGUI's own code and styles (never user content) and share links, which are meant for people without the password
-OPEN_PREFIXES = (f'/_nicegui/{__version__}/', *SHARE_PREFIXES)
+NICEGUI_STATIC = f'/_nicegui/{__version__}/'
+# a share link is one path segment of signed-token characters: nothing below /s/ builds a page
+SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}')
 SOCKET_PREFIX = '/_nicegui_ws/'
 LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
 
@@ -100,7 +105,7 @@ class GateMiddleware:
     @staticmethod
     def _allowed_while_locked(scope: Scope) -> bool:
         path: str = scope['path']
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        if path in OPEN_PATHS or path.startswith(NICEGUI_STATIC) or SHARE_LINK.fullmatch(path):
             return True
         if path.startswith(SOCKET_PREFIX):
             # NOTE: only a socket of a login page client may connect; NiceGUI's handshake rejects any other
@@ -271,3 +276,24 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not started:
                 await too_large(scope, receive, send)
+
+
+class UnknownPathMiddleware:
+    """Answer a plain 404 to a path that no route and no page serves, before NiceGUI builds its root page for it."""
+
+    def __init__(self, app: ASGIApp, *, routes: Starlette, pages: frozenset[str]) -> None:
+        self.app = app
+        self.routes = routes
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass known paths on; 404 JSON for the rest (no client, no page, no user row)."""
+        if scope['type'] != 'http' or self._known(scope):
+            await self.app(scope, receive, send)
+            return
+        await ApiError(404, 'not_found', 'Not found').response()(scope, receive, send)
+
+    def _known(self, scope: Scope) -> bool:
+        if (scope['path'].rstrip('/') or '/') in self.pages:
+            return True
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes.router.routes)
