@@ -291,6 +291,7 @@ class UnknownPathMiddleware:
         if scope['type'] != 'http' or self._known(scope):
             await self.app(scope, receive, send)
             return
+        log.info('404 for %s %s: no route or page serves it', scope['method'], scope['path'][:200])
         await ApiError(404, 'not_found', 'Not found').response()(scope, receive, send)
 
     def _known(self, scope: Scope) -> bool:
