@@ -25,7 +25,7 @@ app.on_startup(services.start)
 app.on_shutdown(services.stop)
 ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
 # NOTE: after ui.page (it drops other routes of its path); routes and page tests reach the services on app.state
-install_web(app, services)
+install_web(app, services, pages=root.PAGE_PATHS)
 
 ui.run(
     root.create(services),
@@ -35,8 +35,10 @@ ui.run(
     reload=False,
     show=False,
     storage_secret=services.secret,
+    session_middleware_kwargs={'https_only': settings.cookie_secure, 'same_site': 'lax'},
     binding_refresh_interval=None,
     favicon='🎨',
     reconnect_timeout=10,
     fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'},
+    **settings.uvicorn_proxy_options,
 )

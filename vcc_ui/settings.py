@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     admin_password: str = ''
     cookie_secure: bool = False
     secret_key: str = ''
+    trusted_proxies: str = ''
 
     civitai_base_url: str = 'https://civitai.com'
     civitai_api_key: str = ''
@@ -103,6 +105,22 @@ class Settings(BaseSettings):
         """The OpenAI-compatible API root ending in /v1 (LLM_BASE_URL with or without it), empty = helper off."""
         url = self.llm_base_url.rstrip('/')
         return url if not url or url.endswith('/v1') else f'{url}/v1'
+
+    @field_validator('trusted_proxies')
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f'{item!r} is not an IP address or network like 127.0.0.1 or 10.0.0.0/8') from None
+        return value
+
+    @property
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """uvicorn's options: X-Forwarded-For/-Proto count only from TRUSTED_PROXIES (none by default)."""
+        proxies = _split(self.trusted_proxies)
+        return {'proxy_headers': bool(proxies), 'forwarded_allow_ips': ','.join(proxies)}
 
     @property
     def server_urls(self) -> list[str]:

@@ -151,14 +151,13 @@ async def test_comfyui_down_refuses_with_503_and_queues_nothing(stack) -> None:
         assert (await http.get('/api/v1/jobs')).json()['items'] == []
         health = await http.get('/healthz')
         assert health.status_code == 503
-        assert health.json()['checks']['comfyui']['ok'] is False
+        assert health.json() == {'ok': False, 'status': 'failing', 'checks': {}}  # details for admins only
     await sim.come_back()
     await app.pool.check_all()
     async with client_for(app) as http:
         health = await http.get('/healthz')
         assert health.status_code == 200, health.text
-        checks = health.json()['checks']
-        assert checks['db']['ok'] and checks['disk']['ok']
+        assert health.json()['status'] == 'ok'
 
 
 async def test_workflows_listed_with_availability(stack) -> None:

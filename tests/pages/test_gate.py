@@ -104,7 +104,7 @@ async def test_next_never_leaves_the_site(user: User) -> None:
 
 
 async def test_ten_wrong_passwords_a_minute_then_429(user: User) -> None:
-    for _ in range(10):
+    for _ in range(11):  # the budget, then one check per interval
         assert (await user.http_client.post('/beta-login', data={'password': 'guess'})).status_code == 401
     limited = await user.http_client.post('/beta-login', data={'password': BETA_PASSWORD})
     assert limited.status_code == 429 and limited.json()['detail']['code'] == 'rate_limited'
@@ -147,3 +147,37 @@ async def test_a_share_link_opens_without_the_password(user: User, services: Ser
     answer = await user.http_client.get(services.shares.url(link))
     assert answer.status_code == 200 and answer.headers['content-type'].startswith('image/')
     assert (await user.http_client.get('/s/forged-token')).status_code == 404
+
+
+@pytest.mark.app_env(COOKIE_SECURE='true')
+@pytest.mark.beta_password('')
+async def test_nicegui_session_cookie_is_secure_when_asked(user: User) -> None:
+    answer = await user.http_client.get('/')
+    cookie = next(h for h in answer.headers.get_list('set-cookie') if h.startswith('session='))
+    assert 'secure' in cookie.lower() and 'httponly' in cookie.lower()
+
+
+async def test_unknown_paths_answer_a_plain_404_without_a_page_or_a_user(user: User, services: Services) -> None:
+    from nicegui import Client
+    from sqlmodel import Session, func, select
+
+    from vcc_ui.models import User as UserRow
+
+    await services.ready.wait()
+    clients = len(Client.instances)
+    for path in ['/s/a/b', '/s/x/y/z', '/nope', '/admin/nope/deeper']:
+        answer = await user.http_client.get(path, headers=HTML)
+        assert answer.status_code in {303, 404} and 'text/html' not in answer.headers.get('content-type', '')
+        assert 'vcc_anon' not in answer.cookies, path
+        assert answer.status_code == 303 or path.startswith('/s/')  # only share links pass the locked gate
+    await log_in(user)
+    await user.should_see(marker='nav-nav_generate')
+    clients = len(Client.instances)
+    with Session(services.engine) as db:
+        users = db.exec(select(func.count()).select_from(UserRow)).one()
+    for path in ['/s/a/b', '/nope', '/gallery/x']:
+        answer = await user.http_client.get(path, headers=HTML)
+        assert answer.status_code == 404 and answer.headers['content-type'].startswith('application/json'), path
+    assert len(Client.instances) == clients
+    with Session(services.engine) as db:
+        assert db.exec(select(func.count()).select_from(UserRow)).one() == users

@@ -101,3 +101,12 @@ async def test_admins_see_which_server_is_down_and_why(user: User, services: Ser
     text = user.find(marker='health-banner-text').elements.pop()
     assert isinstance(text, ui.label) and text.text.startswith(f'ComfyUI server {name} is not reachable: ')
     await user.should_see('New jobs are refused until a server is back.')
+
+
+def test_page_paths_are_the_root_pages_sub_pages() -> None:
+    import inspect
+    import re
+
+    from vcc_ui.pages import root
+
+    assert set(re.findall(r"^\s+'(/[a-z/]*)': ", inspect.getsource(root.create), re.M)) == root.PAGE_PATHS

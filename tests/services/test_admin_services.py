@@ -13,7 +13,7 @@ from vcc_ui.models import Job, JobStatus
 from vcc_ui.services import auth as auth_module
 from vcc_ui.services.admin import AdminAuth
 from vcc_ui.services.admin_data import ServerJob
-from vcc_ui.services.auth import RateLimiter
+from vcc_ui.services.auth import LoginThrottle
 from vcc_ui.services.image_meta import ImageProblem
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.servers import ServerProblem
@@ -91,7 +91,7 @@ async def test_a_blocked_user_cannot_submit_or_upload(tmp_path) -> None:
 
 async def test_admin_credentials_sessions_and_basic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth_module, 'WRONG_PASSWORD_DELAY', 0.0)
-    auth = AdminAuth('boss', 'pw', 'secret', limiter=RateLimiter(2, 60.0))
+    auth = AdminAuth('boss', 'pw', 'secret', limiter=LoginThrottle(2, 60.0, probe_interval=20.0))
     assert auth.check('boss', 'pw') and not auth.check('boss', 'PW') and not auth.check('admin', 'pw')
     cookie = auth.cookie_value()
     assert auth.is_session(cookie) and not auth.is_session(cookie + 'x')
@@ -102,7 +102,7 @@ async def test_admin_credentials_sessions_and_basic(monkeypatch: pytest.MonkeyPa
     header = 'Basic ' + base64.b64encode(b'boss:pw').decode()
     assert (await auth.basic(header, '1.2.3.4')).ok
     assert await auth.basic(None, '1.2.3.4') is None
-    for _ in range(2):
+    for _ in range(3):  # the budget, then the one check per interval
         assert not (await auth.basic('Basic ' + base64.b64encode(b'boss:no').decode(), '1.2.3.4')).ok
     assert (await auth.basic(header, '1.2.3.4')).retry_after > 0  # limited per client
     assert (await auth.basic(header, '5.6.7.8')).ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import BetaGate, RateLimiter, safe_next
+from vcc_ui.services.auth import BetaGate, LoginThrottle, RateLimiter, safe_next
 
 
 class Clock:
@@ -48,11 +48,25 @@ def test_the_limiter_forgets_the_oldest_key_when_full() -> None:
     assert limiter.retry_after('a') == 0 and limiter.retry_after('c') > 0
 
 
+def test_over_budget_a_source_gets_one_check_per_interval() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(2, 60.0, probe_interval=15.0, clock=clock)
+    for _ in range(2):
+        assert throttle.admit('nat') == 0
+        throttle.failed('nat')
+    assert throttle.admit('nat') == 0  # over budget: this one is checked (a right password gets in) ...
+    assert throttle.admit('nat') == pytest.approx(15.0)  # ... and the next waits for the next check
+    clock.now += 15
+    assert throttle.admit('nat') == 0
+    assert throttle.admit('elsewhere') == 0
+
+
 async def test_a_wrong_password_is_slowed_and_counted(no_delay: list[float]) -> None:
-    gate = BetaGate('right', 'secret', limiter=RateLimiter(2, 60.0, clock=Clock()))
+    gate = BetaGate('right', 'secret', limiter=LoginThrottle(2, 60.0, probe_interval=15.0, clock=Clock()))
     assert (await gate.attempt('right', 'ip')).ok and no_delay == []
     assert not (await gate.attempt('wrong', 'ip')).ok and no_delay == [0.6]
     await gate.attempt('wronger', 'ip')
+    await gate.attempt('wrongest', 'ip')  # the one check over budget
     refused = await gate.attempt('right', 'ip')
     assert not refused.ok and refused.retry_after > 0
     assert (await gate.attempt('right', 'other-ip')).ok

@@ -23,6 +23,11 @@ from vcc_ui.pages import (
 from vcc_ui.pages.frame import frame
 from vcc_ui.services import Services
 
+PAGE_PATHS = frozenset(
+    {'/', '/gallery', '/inputs', '/admin/login', '/admin', '/admin/servers', '/admin/users', '/admin/images'}
+    | {'/admin/loras', '/admin/logs'}
+)  # the sub pages below; any other path the root page would build answers 404 first (web.UnknownPathMiddleware)
+
 
 def create(services: Services) -> Callable[[Request], Awaitable[Response | None]]:
     """Return the root page function bound to the services."""

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import Attempt, OneTimeGrants, RateLimiter
+from vcc_ui.services.auth import Attempt, LoginThrottle, OneTimeGrants
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def is_admin_page(path: str) -> bool:
 class AdminAuth:
     """Checks admin credentials and mints the session cookie; it dies when the user or password changes."""
 
-    def __init__(self, user: str, password: str, secret: str, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, user: str, password: str, secret: str, *, limiter: LoginThrottle | None = None) -> None:
         self.enabled = bool(password)
         self.user = user
         self._user = hashlib.sha256(user.encode()).digest()
@@ -68,7 +68,7 @@ class AdminAuth:
         ).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
         self._grants = OneTimeGrants(secret, salt='vcc-admin-grant', fingerprint=self._fingerprint)
-        self.limiter = limiter or RateLimiter(5, 60.0)
+        self.limiter = limiter or LoginThrottle(5, 60.0, probe_interval=20.0)
 
     def check(self, user: str, password: str) -> bool:
         """Whether these are the admin's credentials (constant time; never when admin is off)."""
@@ -78,12 +78,12 @@ class AdminAuth:
 
     async def attempt(self, user: str, password: str, client: str) -> Attempt:
         """Check credentials from `client` (an IP); wrong ones are slowed and counted against the client."""
-        wait = self.limiter.retry_after(client)
+        wait = self.limiter.admit(client)
         if wait:
             return Attempt(ok=False, retry_after=wait)
         if self.check(user, password):
             return Attempt(ok=True)
-        self.limiter.hit(client)
+        self.limiter.failed(client)
         log.warning('wrong admin login from %s', client)
         await asyncio.sleep(auth.WRONG_PASSWORD_DELAY)
         return Attempt(ok=False)

@@ -27,7 +27,11 @@ GRANT_PATH = '/beta-login/grant'
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    """The peer address that login attempts are counted against."""
+    """The peer address that login attempts are counted against.
+
+    uvicorn rewrites it from X-Forwarded-For only for a peer listed in TRUSTED_PROXIES (Settings.uvicorn_proxy_options),
+    so a client cannot choose the address its attempts are counted against.
+    """
     return conn.client.host if conn.client else 'unknown'
 
 
@@ -157,6 +161,45 @@ class RateLimiter:
         return hits
 
 
+class LoginThrottle:
+    """Slows password guessing per source (an IP) without locking a right password out of that source.
+
+    Wrong attempts are counted per source in a sliding window. Within the budget every attempt is checked. Over the
+    budget the source is not locked: one attempt per `probe_interval` is still checked (a right one gets in, a wrong
+    one is counted) and the attempts in between are refused unchecked with the wait until the next check. A brute
+    force from one source so gets `budget` guesses and then one per interval, a few a minute; testers behind one
+    office NAT who used up the budget with typos delay a colleague's right password by one interval at most instead
+    of locking it out for the whole window. Keys per (source, password) would not do: a brute force never repeats a
+    password, so it would never be slowed. Checking a right password even when refused would not do either: the
+    refusal would then tell a guesser "wrong" at full speed.
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        window: float,
+        *,
+        probe_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.failures = RateLimiter(budget, window, clock=clock, max_keys=max_keys)
+        self.probes = RateLimiter(1, probe_interval, clock=clock, max_keys=max_keys)
+
+    def admit(self, source: str) -> float:
+        """Return 0 when an attempt from `source` may be checked now (over budget: taking the probe), else the wait."""
+        if not self.failures.retry_after(source):
+            return 0.0
+        wait = self.probes.retry_after(source)
+        if not wait:
+            self.probes.hit(source)
+        return wait
+
+    def failed(self, source: str) -> None:
+        """Count one wrong attempt from `source`."""
+        self.failures.hit(source)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """The outcome of one password attempt: ok, or wrong, or refused for `retry_after` seconds."""
@@ -168,13 +211,13 @@ class Attempt:
 class BetaGate:
     """The shared beta password: checks attempts and mints the signed cookie that unlocks the app."""
 
-    def __init__(self, password: str, secret: str, *, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, password: str, secret: str, *, limiter: LoginThrottle | None = None) -> None:
         self.enabled = bool(password)
         self._password = hashlib.sha256(password.encode()).digest()
         self._fingerprint = hmac.new(secret.encode(), b'beta:' + password.encode(), hashlib.sha256).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-beta-gate')
         self._grants = OneTimeGrants(secret, salt='vcc-beta-grant', fingerprint=self._fingerprint)
-        self.limiter = limiter or RateLimiter(10, 60.0)
+        self.limiter = limiter or LoginThrottle(10, 60.0, probe_interval=15.0)
 
     def is_open(self, cookie: str | None) -> bool:
         """Whether a request carrying this cookie may pass (always, when the gate is off)."""
@@ -194,12 +237,12 @@ class BetaGate:
 
     async def attempt(self, password: str, client: str) -> Attempt:
         """Check a password from `client` (an IP); wrong ones are slowed and counted against the client."""
-        wait = self.limiter.retry_after(client)
+        wait = self.limiter.admit(client)
         if wait:
             return Attempt(ok=False, retry_after=wait)
         if self.enabled and hmac.compare_digest(hashlib.sha256(password.encode()).digest(), self._password):
             return Attempt(ok=True)
-        self.limiter.hit(client)
+        self.limiter.failed(client)
         log.info('wrong beta password from %s', client)
         await asyncio.sleep(WRONG_PASSWORD_DELAY)
         return Attempt(ok=False)

@@ -8,7 +8,14 @@ from fastapi import APIRouter, FastAPI
 
 from vcc_ui.services import Services
 from vcc_ui.web.errors import install_error_handler
-from vcc_ui.web.middleware import GateMiddleware, IdentityMiddleware
+from vcc_ui.web.middleware import (
+    BodyLimitMiddleware,
+    GateMiddleware,
+    IdentityMiddleware,
+    OriginMiddleware,
+    SecurityHeadersMiddleware,
+    UnknownPathMiddleware,
+)
 from vcc_ui.web.routes import (
     admin_dashboard,
     admin_images,
@@ -45,12 +52,16 @@ router.include_router(admin_dashboard.router)
 router.include_router(beta_login.router)
 
 
-def install(app: FastAPI, services: Services) -> None:
-    """Keep the services on app.state, add the middleware (the gate outside the identity) and every route."""
+def install(app: FastAPI, services: Services, *, pages: frozenset[str] = frozenset()) -> None:
+    """Keep the services on app.state, add the middleware (headers, origin, gate, identity: outside in), the routes."""
     app.state.services = services
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
-    app.add_middleware(GateMiddleware, gate=services.gate)
+    app.add_middleware(UnknownPathMiddleware, routes=app, pages=pages)  # `pages`: the paths of the root page
+    app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
+    app.add_middleware(BodyLimitMiddleware, upload_max=services.settings.controls_max_bytes)
+    app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt
+    app.add_middleware(SecurityHeadersMiddleware, secure=services.settings.cookie_secure)
     if services.gate.enabled:
         log.info('beta gate is on: every page and API route needs the BETA_PASSWORD')
     else:

@@ -12,6 +12,7 @@ from vcc_ui.services.auth import client_ip
 from vcc_ui.web.errors import ApiError
 
 ADMIN_OFF_MESSAGE = 'Admin pages are off: set ADMIN_PASSWORD in .env and restart the app'
+ADMIN_CHECKED = 'admin_basic_ok'  # request.state flag: the gate found this request's Basic credentials right
 REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
 
 
@@ -41,7 +42,7 @@ async def require_admin(request: Request, services: ServicesDep) -> None:
     auth = services.admin
     if not auth.enabled:
         raise ApiError(403, 'admin_off', ADMIN_OFF_MESSAGE)
-    if auth.is_admin(request.cookies):
+    if getattr(request.state, ADMIN_CHECKED, False) or auth.is_admin(request.cookies):
         return
     attempt = await auth.basic(request.headers.get('authorization'), client_ip(request))
     if attempt is not None and attempt.retry_after:

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from nicegui import Client
 from nicegui.version import __version__
+from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vcc_ui.services import Services
-from vcc_ui.services.auth import ANON_COOKIE, GATE_COOKIE, GRANT_PATH, LOGIN_PATH, ONE_YEAR, BetaGate, safe_next
-from vcc_ui.services.shares import PUBLIC_PREFIXES as SHARE_PREFIXES
+from vcc_ui.services.admin import AdminAuth
+from vcc_ui.services.auth import (
+    ANON_COOKIE,
+    GATE_COOKIE,
+    GRANT_PATH,
+    LOGIN_PATH,
+    ONE_YEAR,
+    BetaGate,
+    client_ip,
+    safe_next,
+)
+from vcc_ui.services.shares import SHARE_PATH
+from vcc_ui.web.deps import ADMIN_CHECKED
 from vcc_ui.web.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
 # NiceGUI's own code and styles (never user content) and share links, which are meant for people without the password
-OPEN_PREFIXES = (f'/_nicegui/{__version__}/', *SHARE_PREFIXES)
+NICEGUI_STATIC = f'/_nicegui/{__version__}/'
+# a share link is one path segment of signed-token characters: nothing below /s/ builds a page
+SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}')
 SOCKET_PREFIX = '/_nicegui_ws/'
 LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
 
@@ -55,9 +75,10 @@ class IdentityMiddleware(BaseHTTPMiddleware):
 class GateMiddleware:
     """Answer locked requests before they reach any route, page or socket."""
 
-    def __init__(self, app: ASGIApp, gate: BetaGate) -> None:
+    def __init__(self, app: ASGIApp, gate: BetaGate, admin: AdminAuth) -> None:
         self.app = app
         self.gate = gate
+        self.admin = admin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass open requests on; close a locked socket; answer a locked request."""
@@ -68,6 +89,14 @@ class GateMiddleware:
         if self.gate.is_open(conn.cookies.get(GATE_COOKIE)) or self._allowed_while_locked(scope):
             await self.app(scope, receive, send)
             return
+        if (admin := await self.admin.basic(conn.headers.get('authorization'), client_ip(conn))) is not None:
+            if admin.ok:  # scripts with the admin's HTTP Basic credentials need no beta login
+                scope.setdefault('state', {})[ADMIN_CHECKED] = True  # checked once: require_admin takes it
+                await self.app(scope, receive, send)
+                return
+            if admin.retry_after:
+                await rate_limited(admin.retry_after, 'Too many wrong admin logins')(scope, receive, send)
+                return
         if scope['type'] == 'websocket':
             await send({'type': 'websocket.close', 'code': 1008})
             return
@@ -76,7 +105,7 @@ class GateMiddleware:
     @staticmethod
     def _allowed_while_locked(scope: Scope) -> bool:
         path: str = scope['path']
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        if path in OPEN_PATHS or path.startswith(NICEGUI_STATIC) or SHARE_LINK.fullmatch(path):
             return True
         if path.startswith(SOCKET_PREFIX):
             # NOTE: only a socket of a login page client may connect; NiceGUI's handshake rejects any other
@@ -85,6 +114,14 @@ class GateMiddleware:
             client = Client.instances.get((query.get('client_id') or [''])[0])
             return client is not None and client.page.path == LOGIN_PATH
         return False
+
+
+def rate_limited(retry_after: float, message: str) -> Response:
+    """429 with Retry-After in whole seconds."""
+    seconds = math.ceil(retry_after)
+    return ApiError(
+        429, 'rate_limited', f'{message}, retry in {seconds} s', headers={'Retry-After': str(seconds)}
+    ).response()
 
 
 def locked_response(conn: HTTPConnection) -> Response:
@@ -99,3 +136,165 @@ def locked_response(conn: HTTPConnection) -> Response:
         target = path + (f'?{conn.url.query}' if conn.url.query else '')
         return RedirectResponse(f'{LOGIN_PATH}?next={quote(safe_next(target))}', status_code=303)
     return ApiError(401, 'beta_locked', LOCKED_MESSAGE).response()
+
+
+CHANGING_METHODS = frozenset({'POST', 'PUT', 'PATCH', 'DELETE'})
+CROSS_ORIGIN_MESSAGE = 'This request came from another site and was refused'
+
+
+class OriginMiddleware:
+    """Refuse state-changing requests that a browser sent from another site (the CSRF defence beyond SameSite=Lax).
+
+    A browser names the page's origin in Origin (or, when it leaves that out, Referer) on every POST/PUT/PATCH/DELETE,
+    forms and multipart uploads included; it must be this app's host (the Host header, which nginx passes on). The
+    scheme is not compared: behind a TLS proxy the app itself may be spoken to over plain HTTP. A request without
+    either header is not from a page (curl, scripts with HTTP Basic or a cookie jar) and passes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 403 to a cross-site state change, pass everything else on."""
+        if scope['type'] == 'http' and scope['method'] in CHANGING_METHODS:
+            conn = HTTPConnection(scope)
+            source = conn.headers.get('origin') or conn.headers.get('referer')
+            if source is not None and not same_host(source, conn.headers.get('host', '')):
+                log.warning('refused %s %s from origin %r', scope['method'], scope['path'], source[:200])
+                await ApiError(403, 'cross_origin', CROSS_ORIGIN_MESSAGE).response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def same_host(source: str, host: str) -> bool:
+    """Whether an Origin or Referer value names this host (an opaque 'null' origin never does)."""
+    parsed = urlsplit(source)
+    return parsed.scheme in {'http', 'https'} and bool(host) and parsed.netloc.lower() == host.lower()
+
+
+# NOTE: NiceGUI's page is inline script and Vue compiles templates at run time ('unsafe-inline', 'unsafe-eval');
+# everything it loads (Vue, Quasar, Tailwind, fonts) comes from /_nicegui on this origin
+CSP = '; '.join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+HSTS = 'max-age=31536000'
+
+
+class SecurityHeadersMiddleware:
+    """Add CSP, nosniff, Referrer-Policy, X-Frame-Options and (behind HTTPS) HSTS to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b'content-security-policy', CSP.encode()),
+            (b'x-content-type-options', b'nosniff'),
+            (b'referrer-policy', b'same-origin'),
+            (b'x-frame-options', b'DENY'),
+        ] + ([(b'strict-transport-security', HSTS.encode())] if secure else [])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; put the headers on its answer."""
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message['type'] == 'http.response.start':
+                names = {name.lower() for name, _ in message.get('headers', [])}
+                extra = [(name, value) for name, value in self.headers if name not in names]
+                message = {**message, 'headers': [*message.get('headers', []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+JSON_MAX_BYTES = 1 << 20  # any body but a multipart upload: JSON and forms are small
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries, headers and the other fields around the file
+BODILESS_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
+
+
+class BodyTooLarge(Exception):
+    """The request body went past its limit."""
+
+
+class BodyLimitMiddleware:
+    """Stop reading a request body at its limit and answer 413: a declared Content-Length before reading, a
+    chunked or understated body as soon as the bytes received pass the limit (nothing past it is read)."""
+
+    def __init__(self, app: ASGIApp, *, upload_max: int) -> None:
+        self.app = app
+        self.upload_max = upload_max + FORM_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass bodies within the limit on; answer 413 to the others without reading the rest."""
+        if scope['type'] != 'http' or scope['method'] in BODILESS_METHODS:
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        limit = self.upload_max if conn.headers.get('content-type', '').startswith('multipart/') else JSON_MAX_BYTES
+        too_large = ApiError(413, 'too_large', f'The request body is larger than {limit} bytes').response()
+        declared = conn.headers.get('content-length', '')
+        if declared.isdigit() and int(declared) > limit:
+            await too_large(scope, receive, send)
+            return
+        received = 0
+        started = exceeded = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            received += len(message.get('body', b''))
+            if received > limit:
+                exceeded = True
+                raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if exceeded:  # whatever the app made of the cut body (a parse error), the answer is 413
+                if not started:
+                    started = True
+                    await too_large(scope, receive, send)
+                return
+            started = started or message['type'] == 'http.response.start'
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except BodyTooLarge:
+            if not started:
+                await too_large(scope, receive, send)
+
+
+class UnknownPathMiddleware:
+    """Answer a plain 404 to a path that no route and no page serves, before NiceGUI builds its root page for it."""
+
+    def __init__(self, app: ASGIApp, *, routes: Starlette, pages: frozenset[str]) -> None:
+        self.app = app
+        self.routes = routes
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass known paths on; 404 JSON for the rest (no client, no page, no user row)."""
+        if scope['type'] != 'http' or self._known(scope):
+            await self.app(scope, receive, send)
+            return
+        log.info('404 for %s %s: no route or page serves it', scope['method'], scope['path'][:200])
+        await ApiError(404, 'not_found', 'Not found').response()(scope, receive, send)
+
+    def _known(self, scope: Scope) -> bool:
+        if (scope['path'].rstrip('/') or '/') in self.pages:
+            return True
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes.router.routes)

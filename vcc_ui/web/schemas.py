@@ -263,9 +263,10 @@ class WorkflowsOut(Out):
 
 
 class HealthOut(Out):
-    """Whether ComfyUI, the database and the disk are fine, each check with its values."""
+    """Whether ComfyUI, the database and the disk are fine; each check with its values for admins only."""
 
     ok: bool
+    status: Literal['ok', 'failing', 'starting']
     checks: dict[str, dict[str, Any]]
 
 
