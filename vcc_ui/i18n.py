@@ -68,6 +68,10 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'ComfyUI is not available right now, so nothing was queued ({reason}).',
         'ko': '지금은 ComfyUI를 사용할 수 없어 작업을 등록하지 않았습니다 ({reason}).',
     },
+    'gen_unavailable_db': {
+        'en': 'The job could not be stored, so nothing was queued. Try again later.',
+        'ko': '작업을 저장하지 못해 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
         'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',

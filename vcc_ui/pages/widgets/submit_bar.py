@@ -22,8 +22,8 @@ FIELD_LABELS = {
 
 def refusal(error: SubmitError) -> str:
     """Say why a job was not queued in the browser's language (the service's English text where no case fits)."""
-    if error.code == 'limit' and error.reason:
-        return t(f'gen_limit_{error.reason}', **error.values)
+    if f'gen_{error.code}_{error.reason}' in STRINGS:
+        return t(f'gen_{error.code}_{error.reason}', **error.values)
     if error.code == 'limit':
         return t('gen_limit', reason=error.message)
     if error.code == 'invalid_params':

@@ -125,8 +125,6 @@ class JobManager:
             mode=workflow.mode,
             params=checked.model_dump(exclude_none=True),
         )
-        self._track(view)
-        self._queue.push(view)
         row = Job(
             id=view.id,
             owner=owner,
@@ -135,7 +133,16 @@ class JobManager:
             params=view.params,
             queued_at=view.queued_at,
         )
-        await self.writer.write(lambda db: db.add(row))
+        # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
+        try:
+            await self.writer.write(lambda db: db.add(row))
+        except Exception as error:
+            log.exception('storing job %s failed; it is refused', view.id)
+            raise SubmitError(
+                'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
+            ) from error
+        self._track(view)
+        self._queue.push(view)
         self._reposition()
         log.info(
             'enqueue',
