@@ -165,6 +165,20 @@ def _fsync_dir(folder: Path) -> None:
             os.close(dir_fd)
 
 
+def _same_file(path: Path, size: int, sha256: str) -> bool:
+    """Whether the file at `path` has this size and sha256."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open('rb') as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b''):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha256
+
+
 def _check_rel(rel_path: str) -> list[str]:
     """Return the segments of a relative path, refusing anything that could name a place outside the root."""
     if not isinstance(rel_path, str) or not rel_path:
@@ -300,17 +314,20 @@ class Storage:
         sidecar_bytes = self._encode_json(sidecar)  # fails on unserialisable meta before anything is written
         original = self.resolve(stored.rel_path)
         thumb = self.resolve(stored.thumb_rel)
-        if original.exists() or self.resolve(stored.sidecar_rel).exists():
+        if self.resolve(stored.sidecar_rel).exists():
             raise StorageError(f'image {image_id} already exists for {owner}')
+        # NOTE: an original without its sidecar is what a kill between the two leaves; the same bytes are completed
+        # (the original kept), other bytes replace it
+        kept = original.is_file() and _same_file(original, stored.bytes, stored.sha256)
+        if kept:
+            log.info('completing %s: its original was written before an interruption', stored.rel_path)
+        files = [(stored.rel_path, data)] if not kept else []
+        files += [(stored.thumb_rel, thumb_bytes), (stored.sidecar_rel, sidecar_bytes)]
 
         written: list[Path] = []
         try:
             thumb.parent.mkdir(parents=True, exist_ok=True)
-            for rel, payload in (
-                (stored.rel_path, data),
-                (stored.thumb_rel, thumb_bytes),
-                (stored.sidecar_rel, sidecar_bytes),
-            ):
+            for rel, payload in files:
                 path = self.resolve(rel)
                 written.append(path)
                 _atomic_write(path, payload, sync_dir=False)

@@ -114,6 +114,11 @@ class JobRunner:
             return await self._await_outcome(run)
         except ComfyError as error:
             return Outcome(JobStatus.FAILED, f'Could not fetch the result: {error}')
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # recovery ends every job it finds, whatever went wrong
+            log.exception('recovering job %s failed unexpectedly', view.id)
+            return Outcome(JobStatus.FAILED, f'Internal error: {error}')
 
     def follow(self, run: Run, message: Message) -> None:
         """Apply one message about the run's prompt."""
