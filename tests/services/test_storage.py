@@ -81,6 +81,7 @@ def test_save_puts_original_thumbnail_and_sidecar_at_scheme_paths(store: Storage
     assert store.read_sidecar(stored.rel_path) == {
         'prompt': '고양이',
         'tags': [],
+        'favorite': False,
         'id': IMAGE_ID,
         'owner': OWNER,
         'kind': kind,

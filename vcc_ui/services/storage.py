@@ -297,6 +297,8 @@ class Storage:
             created_at=created,
         )
         sidecar = {
+            'tags': [],  # the fields users change start at the row's defaults, so a fresh sidecar matches its row
+            'favorite': False,
             **meta,
             'id': image_id,
             'owner': owner,
