@@ -72,6 +72,18 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'The job could not be stored, so nothing was queued. Try again later.',
         'ko': '작업을 저장하지 못해 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
     },
+    'gen_limit_server_full': {
+        'en': 'The queue is full ({limit} jobs are waiting). Try again in a few minutes.',
+        'ko': '대기열이 가득 찼습니다 (대기 작업 {limit}개). 몇 분 뒤 다시 시도하세요.',
+    },
+    'gen_limit_source_full': {
+        'en': 'Too many unfinished jobs come from your network ({limit}). Wait for some to finish.',
+        'ko': '같은 네트워크에서 끝나지 않은 작업이 너무 많습니다 ({limit}개). 일부가 끝날 때까지 기다리세요.',
+    },
+    'new_ids_limit': {
+        'en': 'Too many new visitors from your network this hour. Keep your cookies, or try again later.',
+        'ko': '이번 시간에 같은 네트워크에서 새 방문자가 너무 많습니다. 쿠키를 유지하거나 나중에 다시 시도하세요.',
+    },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
         'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_per_user_queue: int = Field(3, ge=0, le=1000)
     max_per_user_concurrent: int = Field(1, ge=1, le=100)
     job_timeout_seconds: float = Field(180, gt=0)
+    max_queued_jobs: int = Field(500, ge=0)  # waiting jobs of everyone together; 0 = no cap
+    max_queued_per_source: int = Field(20, ge=0)  # unfinished jobs per client address, whatever its ids; 0 = no cap
+    max_new_ids_per_source: int = Field(30, ge=0)  # new anonymous ids per client address and hour; 0 = no cap
 
     comfy_http_connect_timeout: float = Field(3, gt=0)
     comfy_http_read_timeout: float = Field(10, gt=0)

@@ -63,3 +63,35 @@ async def test_a_job_that_cannot_be_stored_answers_503_and_is_not_queued(stack: 
         with session(app.engine) as db:
             assert db.exec(select(Job)).all() == []
         assert (await http.post('/api/v1/jobs', json=JOB)).status_code == 201
+
+
+async def test_fresh_ids_per_address_are_limited_in_the_users_language(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, 'http://127.0.0.1:9', max_new_ids_per_source=3)
+    async with services(settings) as app:
+        web = FastAPI()
+        install(web, app)
+        transport = httpx.ASGITransport(app=web)
+        for _ in range(3):  # a client that drops its cookie gets a new id each time, up to the limit
+            async with httpx.AsyncClient(transport=transport, base_url='http://test') as http:
+                assert (await http.get('/api/v1/jobs')).status_code == 200
+        async with httpx.AsyncClient(transport=transport, base_url='http://test') as http:
+            assert (await http.get('/healthz')).status_code in {200, 503}  # public paths need no id
+            answer = await http.get('/api/v1/jobs', headers={'accept-language': 'ko'})
+            assert answer.status_code == 429 and '새 방문자' in answer.json()['detail']['message']
+            assert 'set-cookie' not in answer.headers
+
+
+async def test_fresh_ids_cannot_pass_the_per_address_job_limit(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.5) as sim:
+        settings = make_settings(tmp_path, sim.url, max_queued_per_source=2)
+        async with services(settings) as app:
+            web = FastAPI()
+            install(web, app)
+            transport = httpx.ASGITransport(app=web)
+            codes = []
+            for _ in range(3):
+                async with httpx.AsyncClient(transport=transport, base_url='http://test') as http:
+                    answer = await http.post('/api/v1/jobs', json=JOB, headers={'accept-language': 'en'})
+                    codes.append(answer.status_code)
+            assert codes == [201, 201, 429]
+            assert 'your network' in answer.json()['detail']['message']

@@ -48,7 +48,7 @@ class Services:
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.writer = DbWriter(self.engine)
-        self.users = UserDirectory(self.writer)
+        self.users = UserDirectory(self.writer, settings=settings)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
         self.images = ImageIndex(self.writer, self.storage, settings, block_check=self.users.refusal)
         self.jobs = JobManager(

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import STRINGS, t
 from vcc_ui.services import Services
+from vcc_ui.services.auth import client_ip
 from vcc_ui.services.jobs import JobView, SubmitError
 
 FIELD_LABELS = {
@@ -72,7 +73,9 @@ class SubmitBar:
             if reason:
                 self.say(t('gen_unavailable', reason=reason), notify=True)
                 return None
-            view = await self.services.jobs.submit(self.user, workflow_id, params)
+            request = ui.context.client.request
+            source = client_ip(request) if request is not None else None
+            view = await self.services.jobs.submit(self.user, workflow_id, params, source=source)
         except SubmitError as error:
             self.say(refusal(error), notify=True)
             return None

@@ -89,8 +89,10 @@ class JobManager:
 
     # ---- public API ------------------------------------------------------------------------------------------
 
-    async def submit(self, owner: str, workflow_id: str, params: dict | GenerateParams) -> JobView:
-        """Validate and queue a job, or raise SubmitError with a clear reason."""
+    async def submit(
+        self, owner: str, workflow_id: str, params: dict | GenerateParams, *, source: str | None = None
+    ) -> JobView:
+        """Validate and queue a job, or raise SubmitError with a clear reason; `source` is the client's address."""
         workflow = self.registry.get(workflow_id)
         if workflow is None:
             raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
@@ -116,6 +118,7 @@ class JobManager:
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._queue.check(owner)
+        self._check_source(source)
         if refusal := await self._quota_check(owner):
             raise SubmitError('quota', refusal)
         view = JobView(
@@ -141,7 +144,7 @@ class JobManager:
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
-        self._track(view)
+        self._track(view).source = source
         self._queue.push(view)
         self._reposition()
         log.info(
@@ -205,6 +208,19 @@ class JobManager:
         """Whether the user owns an active image with this id."""
         row = await self.writer.read(partial(get_image, image_id=image_id))
         return row is not None and row.owner == owner and row.status == 'active'
+
+    def _check_source(self, source: str | None) -> None:
+        """Refuse a job when its client address has too many unfinished jobs, whichever anonymous ids it used."""
+        cap = self.settings.max_queued_per_source
+        if source is None or not cap:
+            return
+        if sum(1 for job in self._jobs.values() if job.source == source) >= cap:
+            raise SubmitError(
+                'limit',
+                f'Too many unfinished jobs come from your network ({cap}). Wait for some to finish.',
+                reason='source_full',
+                values={'limit': cap},
+            )
 
     def _track(self, view: JobView) -> LiveJob:
         self.views[view.id] = view

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from vcc_ui.services.auth import client_ip
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
 from vcc_ui.web.schemas import ItemsOut, JobCreate, JobOut, file_answer
@@ -14,12 +15,12 @@ router = APIRouter(prefix='/api/v1', tags=['jobs'], dependencies=[ReadyDep], rou
 
 
 @router.post('/jobs', status_code=201)
-async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> JobOut:
+async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep, request: Request) -> JobOut:
     """Queue a job; 429 when the user's queue or concurrency limit is reached, 503 when no server can run it."""
     reason = await services.pool.precheck(body.workflow_id) if services.registry.get(body.workflow_id) else None
     if reason:
         raise ApiError(503, 'unavailable', f'ComfyUI is not available: {reason}')
-    return JobOut.of(await services.jobs.submit(user, body.workflow_id, body.params))
+    return JobOut.of(await services.jobs.submit(user, body.workflow_id, body.params, source=client_ip(request)))
 
 
 @router.get('/jobs')
