@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     progress_log_level: Literal['debug', 'info', 'warning'] = 'info'
 
     controls_max_bytes: int = Field(10_485_760, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=1_000_000, le=100_000_000)  # per image, checked before decoding
+    max_concurrent_decodes: int = Field(2, ge=1, le=32)
 
     trash_retention_days: int = Field(30, ge=0, le=3650)
     quota_max_bytes: int = Field(0, ge=0)

@@ -44,7 +44,11 @@ class Services:
         self.identity = Identity(self.secret)
         self.gate = BetaGate(settings.beta_password, self.secret)
         self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret)
-        self.storage = Storage(Path(settings.output_dir))
+        self.storage = Storage(
+            Path(settings.output_dir),
+            max_pixels=settings.max_image_pixels,
+            max_decodes=settings.max_concurrent_decodes,
+        )
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.writer = DbWriter(self.engine)

@@ -42,7 +42,7 @@ from vcc_ui.services.image_meta import (
     sidecar_of_row,
 )
 from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
-from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
+from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile
 from vcc_ui.settings import Settings
 
 __all__ = [
@@ -222,10 +222,6 @@ class ImageIndex:
         limit = self.settings.controls_max_bytes
         if len(data) > limit:
             raise rejected('too large', limit)
-        try:
-            await asyncio.to_thread(sniff_image, data, max_bytes=limit)
-        except ImageRejected as error:
-            raise rejected(error.reason, limit) from error
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)

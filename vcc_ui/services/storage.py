@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import json
@@ -13,7 +15,9 @@ import re
 import shutil
 import stat
 import struct
+import sys
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,10 +34,14 @@ OWNER_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 IMAGE_ID_RE = re.compile(r'^[0-9a-f]{32}$')
 DEFAULT_ALLOWED = ('image/png', 'image/jpeg', 'image/webp')
 THUMB_MAX_SIDE = 320
+DEFAULT_MAX_PIXELS = 40_000_000  # a 40 MP RGBA image decodes to 160 MB
+DEFAULT_MAX_DECODES = 2  # images decoded at once; each may take 4 bytes per pixel
 THUMB_QUALITY = 80
 _KIND_DIRS: dict[str, tuple[str, ...]] = {'generated': (), 'control': ('controls',), 'input': ('inputs',)}
 _EXT_BY_MIME = {'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp'}
 _THUMB_EXTS = ('webp', 'jpg')
+RELEASE_AFTER_PIXELS = 4_000_000
+_LIBC = ctypes.CDLL(ctypes.util.find_library('c')) if sys.platform.startswith('linux') else None
 
 
 class StorageError(Exception):
@@ -114,7 +122,7 @@ def _decode(
 
 
 def sniff_image(
-    data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED, max_pixels: int = 64_000_000
+    data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> SniffedImage:
     """Identify an image by its content (never its name), refusing disallowed, oversized, truncated or bomb files."""
     sniffed, image = _decode(data, max_bytes=max_bytes, allowed=allowed, max_pixels=max_pixels)
@@ -123,11 +131,15 @@ def sniff_image(
 
 
 def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
-    """Encode a thumbnail of `image` (EXIF orientation applied, long side <= THUMB_MAX_SIDE) as webp or jpg."""
-    thumb = ImageOps.exif_transpose(image) or image
-    has_alpha = thumb.mode in ('RGBA', 'LA', 'PA') or (thumb.mode == 'P' and 'transparency' in thumb.info)
-    thumb = thumb.convert('RGBA' if has_alpha else 'RGB')
-    thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    """Encode a thumbnail of `image` (EXIF orientation applied, long side <= THUMB_MAX_SIDE) as webp or jpg.
+
+    `image` is shrunk in place first, so no full-size copy is made of the common RGB(A) images.
+    """
+    has_alpha = image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and 'transparency' in image.info)
+    mode = 'RGBA' if has_alpha else 'RGB'
+    small = image if image.mode == mode else image.convert(mode)
+    small.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    thumb = ImageOps.exif_transpose(small) or small
     if ext == 'jpg' and thumb.mode == 'RGBA':
         background = Image.new('RGB', thumb.size, (255, 255, 255))
         background.paste(thumb, mask=thumb.getchannel('A'))
@@ -136,6 +148,14 @@ def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
     options = {'method': 2} if ext == 'webp' else {'optimize': False}
     thumb.save(out, format='WEBP' if ext == 'webp' else 'JPEG', quality=THUMB_QUALITY, **options)
     return out.getvalue()
+
+
+def _release_memory(pixels: int) -> None:
+    """Hand the freed pages of a big decode back to the system (glibc keeps them in its arenas otherwise)."""
+    if pixels < RELEASE_AFTER_PIXELS or _LIBC is None:
+        return
+    with contextlib.suppress(AttributeError, OSError):
+        _LIBC.malloc_trim(0)
 
 
 def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
@@ -208,9 +228,14 @@ def _thumbs_of(rel_path: str) -> list[str]:
 class Storage:
     """The output root: builds every path, writes files atomically and never reads or writes outside it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_decodes: int = DEFAULT_MAX_DECODES
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
+        self.max_pixels = max_pixels
+        # NOTE: decodes run in worker threads; this bounds how many full-size images are in memory at once
+        self.decoding = threading.BoundedSemaphore(max_decodes)
         self.thumb_ext = 'webp' if features.check('webp') else 'jpg'
         if self.thumb_ext != 'webp':
             log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
@@ -278,9 +303,7 @@ class Storage:
             raise ValueError('created_at must be timezone-aware')
         created = created.astimezone(UTC)
 
-        sniffed, image = _decode(data, max_bytes=max_bytes, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
-        with image:
-            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+        sniffed, thumb_bytes = self._thumbnail_of(data, max_bytes=max_bytes)
         folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created.strftime('%Y/%m/%d')))
         stored = StoredFile(
             id=image_id,
@@ -344,6 +367,18 @@ class Storage:
         log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
         return stored
 
+    def _thumbnail_of(self, data: bytes, *, max_bytes: int | None) -> tuple[SniffedImage, bytes]:
+        """Check `data` and render its thumbnail, at most `max_decodes` at once, handing the memory back after."""
+        with self.decoding:
+            sniffed, image = _decode(data, max_bytes=max_bytes, allowed=DEFAULT_ALLOWED, max_pixels=self.max_pixels)
+            try:
+                thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+            finally:
+                image.close()
+                del image
+                _release_memory(sniffed.width * sniffed.height)
+        return sniffed, thumb_bytes
+
     def find(self, *, owner: str, kind: Kind, image_id: str, created_at: datetime) -> dict[str, Any] | None:
         """Return the sidecar of an image saved earlier under this id and date, or None."""
         if not OWNER_RE.fullmatch(owner) or not IMAGE_ID_RE.fullmatch(image_id) or kind not in _KIND_DIRS:
@@ -384,11 +419,9 @@ class Storage:
         """(Re)generate the thumbnail of an original, point its sidecar at it and return its relative path."""
         data = self.read_bytes(rel_path)
         try:
-            _, image = _decode(data, max_bytes=None, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
+            _, thumb_bytes = self._thumbnail_of(data, max_bytes=None)
         except ImageRejected as exc:
             raise StorageError(f'{rel_path!r} is not a usable image: {exc.reason}') from exc
-        with image:
-            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
         thumb_rel = next(t for t in _thumbs_of(rel_path) if t.endswith('.' + self.thumb_ext))
         thumb = self.resolve(thumb_rel)
         thumb.parent.mkdir(parents=True, exist_ok=True)
