@@ -84,6 +84,18 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'Too many new visitors from your network this hour. Keep your cookies, or try again later.',
         'ko': '이번 시간에 같은 네트워크에서 새 방문자가 너무 많습니다. 쿠키를 유지하거나 나중에 다시 시도하세요.',
     },
+    'gen_unavailable_storage_full': {
+        'en': 'The image storage is full, so nothing was queued. Try again later.',
+        'ko': '이미지 저장 공간이 가득 차 작업을 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
+    'gen_unavailable_storage_read_only': {
+        'en': 'The image storage cannot be written, so nothing was queued. Try again later.',
+        'ko': '이미지 저장소에 쓸 수 없어 작업을 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
+    'storage_unavailable': {
+        'en': 'The image storage cannot be written right now, so nothing was changed. Try again later.',
+        'ko': '지금은 이미지 저장소에 쓸 수 없어 아무것도 바꾸지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
         'en': 'Your queue is full ({queued} waiting, limit {limit}). Wait for a job to finish or cancel one.',

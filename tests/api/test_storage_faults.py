@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, event
 from sqlmodel import select
 
+from tests.disks import small_disk
 from tests.fixtures import make_settings, services, simulator
+from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Job
 from vcc_ui.services import Services
@@ -95,3 +97,36 @@ async def test_fresh_ids_cannot_pass_the_per_address_job_limit(tmp_path: Path) -
                     codes.append(answer.status_code)
             assert codes == [201, 201, 429]
             assert 'your network' in answer.json()['detail']['message']
+
+
+async def test_read_only_storage_answers_503_and_refuses_new_jobs(tmp_path: Path) -> None:
+    with small_disk(tmp_path / 'outputs') as remount:
+        async with (
+            simulator(tmp_path) as sim,
+            services(make_settings(tmp_path, sim.url, healthz_disk_min_free_mb=0)) as app,
+        ):
+            async with client_for(app) as http:
+                item = (
+                    await http.post('/api/v1/inputs/upload', files={'file': ('a.png', png_bytes(), 'image/png')})
+                ).json()
+                remount('ro')
+                try:
+                    health = await http.get('/healthz')
+                    upload = await http.post(
+                        '/api/v1/inputs/upload',
+                        files={'file': ('b.png', png_bytes(), 'image/png')},
+                        headers={'accept-language': 'ko'},
+                    )
+                    favourite = await http.post(f'/api/v1/images/{item["id"]}/favorite', json={'favorite': True})
+                    deleted = await http.post(f'/api/v1/images/{item["id"]}/delete')
+                    job = await http.post('/api/v1/jobs', json=JOB)
+                finally:
+                    remount('rw')
+                assert health.status_code == 503
+                assert [upload.status_code, favourite.status_code, deleted.status_code] == [503, 503, 503]
+                assert '저장소' in upload.json()['detail']['message']
+                assert job.status_code == 503 and job.json()['detail']['code'] == 'unavailable'
+                for answer in (upload, favourite, deleted, job):
+                    assert str(tmp_path) not in answer.text
+                after = (await http.get(f'/api/v1/images/{item["id"]}')).json()
+                assert after['favorite'] is False and after['status'] == 'active'  # nothing changed

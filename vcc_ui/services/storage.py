@@ -48,6 +48,10 @@ class StorageError(Exception):
     """Raised for path escapes, bad owners or ids, and files that cannot be read or written."""
 
 
+class StorageUnavailable(StorageError):
+    """Raised when the output folder cannot take a write now (read-only, full, gone); names no server path."""
+
+
 class ImageRejected(ValueError):
     """Raised when uploaded or fetched bytes are not an acceptable image; `reason` is safe to show to users."""
 
@@ -279,6 +283,30 @@ class Storage:
         """Return the free space of the root's filesystem in MiB."""
         return shutil.disk_usage(self.root).free / (1024 * 1024)
 
+    def writable(self) -> bool:
+        """Whether a file can be created, written and removed under the root now (a real write, not a guess)."""
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix='.probe.', suffix='.tmp') as fh:
+                fh.write(b'probe')
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            log.warning('the output folder cannot be written: %s', exc.strerror or type(exc).__name__)
+            return False
+        return True
+
+    def problem(self, min_free_mb: float) -> Literal['full', 'read_only'] | None:
+        """Why new images cannot be stored now: 'full' (less than min_free_mb free), 'read_only', or None."""
+        try:
+            free_mb = self.disk_free_mb()
+        except OSError:
+            return 'read_only'
+        if free_mb < min_free_mb:
+            return 'full'
+        if self.writable():
+            return None
+        return 'full' if free_mb < 1 else 'read_only'
+
     def save(
         self,
         *,
@@ -350,6 +378,7 @@ class Storage:
         files += [(stored.thumb_rel, thumb_bytes), (stored.sidecar_rel, sidecar_bytes)]
 
         written: list[Path] = []
+        rel = stored.rel_path
         try:
             thumb.parent.mkdir(parents=True, exist_ok=True)
             for rel, payload in files:
@@ -361,8 +390,10 @@ class Storage:
         except Exception as exc:
             log.warning('saving %s image %s for %s failed (%s); removing partial files', kind, image_id, owner, exc)
             for path in written:
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     path.unlink()
+            if isinstance(exc, OSError):
+                raise StorageUnavailable(f'cannot write {rel}: {exc.strerror or type(exc).__name__}') from exc
             raise
         log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
         return stored
@@ -396,7 +427,7 @@ class Storage:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or exc}') from exc
+            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or type(exc).__name__}') from exc
 
     def read_sidecar(self, rel_path: str) -> dict[str, Any]:
         """Return the metadata stored beside the original at `rel_path`."""
@@ -413,7 +444,12 @@ class Storage:
         """Atomically replace the metadata stored beside the existing original at `rel_path`."""
         if not self.resolve(rel_path).is_file():
             raise StorageError(f'no file at {rel_path!r}')
-        _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
+        try:
+            _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
+        except OSError as exc:
+            raise StorageUnavailable(
+                f'cannot write {_sidecar_of(rel_path)}: {exc.strerror or type(exc).__name__}'
+            ) from exc
 
     def make_thumbnail(self, rel_path: str) -> str:
         """(Re)generate the thumbnail of an original, point its sidecar at it and return its relative path."""
@@ -445,7 +481,7 @@ class Storage:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise StorageError(f'cannot delete {rel!r}: {exc.strerror or exc}') from exc
+                raise StorageUnavailable(f'cannot delete {rel}: {exc.strerror or type(exc).__name__}') from exc
         log.info('deleted %s with its thumbnail and sidecar', rel_path)
 
     @staticmethod

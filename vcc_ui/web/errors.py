@@ -61,6 +61,8 @@ class ApiError(Exception):
         if isinstance(error, SubmitError) and f'gen_{error.code}_{error.reason}' in STRINGS:
             message = translate(f'gen_{error.code}_{error.reason}', lang, **error.values)
             return cls(STATUS_BY_CODE.get(error.code, 422), error.code, message, error.field)
+        if isinstance(error, ImageProblem) and error.code == 'unavailable':
+            return cls(503, error.code, translate('storage_unavailable', lang))
         if isinstance(error, UploadRejected):
             message, field = error.reason, 'file'
         elif isinstance(error, ImageProblem):

@@ -49,6 +49,7 @@ class JobManager:
         self.writer = writer
         self.pool = pool
         self.registry = registry
+        self.storage = storage
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
         self._quota_check = quota_check
@@ -119,6 +120,14 @@ class JobManager:
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._queue.check(owner)
         self._check_source(source)
+        if problem := await asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb):
+            raise SubmitError(
+                'unavailable',
+                'The image storage is full, so nothing was queued. Try again later.'
+                if problem == 'full'
+                else 'The image storage cannot be written, so nothing was queued. Try again later.',
+                reason=f'storage_{problem}',
+            )
         if refusal := await self._quota_check(owner):
             raise SubmitError('quota', refusal)
         view = JobView(
