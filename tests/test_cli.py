@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from tests.fixtures import USER_A, USER_B, make_settings
+from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from tests.gallery import add_image, image_index
 from vcc_ui import cli
 from vcc_ui.db import make_engine, migrate, session
@@ -273,3 +273,18 @@ def test_module_runs_from_the_command_line(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[1],
     )
     assert bad.returncode == 2 and 'not a date' in bad.stderr
+
+
+def test_reindex_finds_generated_images_consistent(tmp_path: Path, capsys) -> None:
+    async def generate() -> Settings:
+        async with simulator(tmp_path) as sim:
+            made = make_settings(tmp_path, sim.url)
+            async with services(made) as app:
+                view = await app.jobs.submit(USER_A, 'test_pattern', {'prompt': 'x', 'seed': 1, 'batch_size': 2})
+                await wait_for(lambda: view.finished)
+                assert view.status == 'completed' and len(view.image_ids) == 2, view.error
+            return made
+
+    made = asyncio.run(generate())
+    code, out = run(made, 'reindex', capsys=capsys)
+    assert code == 0 and 'all consistent' in out, out

@@ -55,7 +55,7 @@ def _say(text: str = '') -> None:
 def _open(settings: Settings) -> tuple[Engine, Storage]:
     engine = make_engine(settings.db_url)
     migrate(engine)
-    return engine, Storage(Path(settings.output_dir))
+    return engine, Storage(Path(settings.output_dir), max_pixels=settings.max_image_pixels)
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:

@@ -87,6 +87,34 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'This workflow cannot run now, so nothing can be queued: {reason}',
         'ko': '이 워크플로우는 지금 실행할 수 없어 작업을 등록할 수 없습니다: {reason}',
     },
+    'gen_unavailable_db': {
+        'en': 'The job could not be stored, so nothing was queued. Try again later.',
+        'ko': '작업을 저장하지 못해 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
+    'gen_limit_server_full': {
+        'en': 'The queue is full ({limit} jobs are waiting). Try again in a few minutes.',
+        'ko': '대기열이 가득 찼습니다 (대기 작업 {limit}개). 몇 분 뒤 다시 시도하세요.',
+    },
+    'gen_limit_source_full': {
+        'en': 'Too many unfinished jobs come from your network ({limit}). Wait for some to finish.',
+        'ko': '같은 네트워크에서 끝나지 않은 작업이 너무 많습니다 ({limit}개). 일부가 끝날 때까지 기다리세요.',
+    },
+    'new_ids_limit': {
+        'en': 'Too many new visitors from your network this hour. Keep your cookies, or try again later.',
+        'ko': '이번 시간에 같은 네트워크에서 새 방문자가 너무 많습니다. 쿠키를 유지하거나 나중에 다시 시도하세요.',
+    },
+    'gen_unavailable_storage_full': {
+        'en': 'The image storage is full, so nothing was queued. Try again later.',
+        'ko': '이미지 저장 공간이 가득 차 작업을 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
+    'gen_unavailable_storage_read_only': {
+        'en': 'The image storage cannot be written, so nothing was queued. Try again later.',
+        'ko': '이미지 저장소에 쓸 수 없어 작업을 등록하지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
+    'storage_unavailable': {
+        'en': 'The image storage cannot be written right now, so nothing was changed. Try again later.',
+        'ko': '지금은 이미지 저장소에 쓸 수 없어 아무것도 바꾸지 않았습니다. 잠시 후 다시 시도하세요.',
+    },
     'gen_limit': {'en': 'Limit reached: {reason}', 'ko': '한도에 도달했습니다: {reason}'},
     'gen_limit_queue_full': {
         'en': 'You already have {queued} jobs waiting (the limit). Wait for one to finish or cancel one.',

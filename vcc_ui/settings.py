@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_per_user_queue: int = Field(3, ge=0, le=1000)
     max_per_user_concurrent: int = Field(1, ge=1, le=100)
     job_timeout_seconds: float = Field(180, gt=0)
+    max_queued_jobs: int = Field(500, ge=0)  # waiting jobs of everyone together; 0 = no cap
+    max_queued_per_source: int = Field(20, ge=0)  # unfinished jobs per client address, whatever its ids; 0 = no cap
+    max_new_ids_per_source: int = Field(30, ge=0)  # new anonymous ids per client address and hour; 0 = no cap
 
     comfy_http_connect_timeout: float = Field(3, gt=0)
     comfy_http_read_timeout: float = Field(10, gt=0)
@@ -53,6 +56,8 @@ class Settings(BaseSettings):
     progress_log_level: Literal['debug', 'info', 'warning'] = 'info'
 
     controls_max_bytes: int = Field(10_485_760, ge=1024)
+    max_image_pixels: int = Field(40_000_000, ge=1_000_000, le=100_000_000)  # per image, checked before decoding
+    max_concurrent_decodes: int = Field(2, ge=1, le=32)
 
     trash_retention_days: int = Field(30, ge=0, le=3650)
     quota_max_bytes: int = Field(0, ge=0)

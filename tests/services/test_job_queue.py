@@ -19,6 +19,7 @@ START = datetime(2025, 1, 1, 12, 0)
 class Limits:
     max_per_user_queue: int = 10
     max_per_user_concurrent: int = 1
+    max_queued_jobs: int = 0
 
 
 def job(owner: str, number: int, workflow_id: str = 'wf') -> JobView:

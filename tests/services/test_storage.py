@@ -19,7 +19,14 @@ from PIL import Image
 from tests.fixtures import make_settings, services
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
 from vcc_ui.services import storage as storage_mod
-from vcc_ui.services.storage import ImageRejected, Storage, StorageError, sha256_bytes, sniff_image
+from vcc_ui.services.storage import (
+    ImageRejected,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    sha256_bytes,
+    sniff_image,
+)
 
 OWNER = 'anon-0123456789abcdef'
 WHEN = datetime(2025, 3, 7, 12, 30, tzinfo=UTC)
@@ -81,6 +88,7 @@ def test_save_puts_original_thumbnail_and_sidecar_at_scheme_paths(store: Storage
     assert store.read_sidecar(stored.rel_path) == {
         'prompt': '고양이',
         'tags': [],
+        'favorite': False,
         'id': IMAGE_ID,
         'owner': OWNER,
         'kind': kind,
@@ -254,7 +262,7 @@ def test_write_failure_after_original_removes_everything(
         real_replace(src, dst)
 
     monkeypatch.setattr(storage_mod.os, 'replace', flaky_replace)
-    with pytest.raises(OSError, match='No space left'):
+    with pytest.raises(StorageUnavailable, match='No space left'):
         store.save(owner=OWNER, kind='input', data=png_bytes(), meta={})
     assert files_under(store.root) == []
 
@@ -276,7 +284,7 @@ def test_write_sidecar_replaces_atomically(store: Storage, monkeypatch: pytest.M
         raise OSError(5, 'I/O error')
 
     monkeypatch.setattr(storage_mod.os, 'replace', failing_replace)
-    with pytest.raises(OSError, match='I/O error'):
+    with pytest.raises(StorageUnavailable, match='I/O error'):
         store.write_sidecar(stored.rel_path, {'broken': True})
     assert store.read_sidecar(stored.rel_path)['tags'] == ['cat']
     assert files_under(store.root) == sorted([stored.rel_path, stored.thumb_rel, stored.sidecar_rel])

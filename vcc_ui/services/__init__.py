@@ -44,11 +44,15 @@ class Services:
         self.identity = Identity(self.secret)
         self.gate = BetaGate(settings.beta_password, self.secret)
         self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret)
-        self.storage = Storage(Path(settings.output_dir))
+        self.storage = Storage(
+            Path(settings.output_dir),
+            max_pixels=settings.max_image_pixels,
+            max_decodes=settings.max_concurrent_decodes,
+        )
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.writer = DbWriter(self.engine)
-        self.users = UserDirectory(self.writer)
+        self.users = UserDirectory(self.writer, settings=settings)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
         self.images = ImageIndex(self.writer, self.storage, settings, block_check=self.users.refusal)
         self.jobs = JobManager(

@@ -23,10 +23,16 @@ Write = Callable[[Session], Any]
 
 
 def write(engine: Engine, fn: Write) -> Any:
-    """Run fn(session) in one transaction and return its result once committed."""
+    """Run fn(session) in one transaction and return its result once committed; on failure roll it all back."""
     with session(engine) as db:
-        result = fn(db)
-        db.commit()
+        try:
+            result = fn(db)
+            db.commit()
+        except BaseException:
+            # NOTE: the rollback turns objects flushed in this transaction back into new ones, so a retry of fn
+            # INSERTs them again; closing without it leaves them detached with an identity and a retry inserts nothing
+            db.rollback()
+            raise
         return result
 
 
@@ -76,11 +82,14 @@ class DbWriter:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                results = await asyncio.to_thread(self._commit, batch)
-            except Exception:
-                log.exception('a batch of %d database writes failed; retrying them one by one', len(batch))
-                results = [await asyncio.to_thread(self._commit_one, item) for item in batch]
+            if len(batch) == 1:
+                results = [await asyncio.to_thread(self._commit_one, batch[0])]
+            else:
+                try:
+                    results = await asyncio.to_thread(self._commit, batch)
+                except Exception:
+                    log.warning('a batch of %d database writes failed; retrying them one by one', len(batch))
+                    results = [await asyncio.to_thread(self._commit_one, item) for item in batch]
             for (_, future), result in zip(batch, results, strict=True):
                 if future is not None and not future.done():
                     if isinstance(result, BaseException):

@@ -50,8 +50,10 @@ class HealthChecks:
         comfy_ok = self.pool.any_reachable()
         db = await asyncio.to_thread(self._db_write)
         free_mb = await asyncio.to_thread(self.storage.disk_free_mb)
+        writable = await asyncio.to_thread(self.storage.writable)
         disk: dict[str, Any] = {
-            'ok': free_mb >= self.settings.healthz_disk_min_free_mb,
+            'ok': writable and free_mb >= self.settings.healthz_disk_min_free_mb,
+            'writable': writable,
             'free_mb': round(free_mb),
             'min_free_mb': self.settings.healthz_disk_min_free_mb,
         }

@@ -42,7 +42,14 @@ from vcc_ui.services.image_meta import (
     sidecar_of_row,
 )
 from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
-from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
+from vcc_ui.services.storage import (
+    IMAGE_ID_RE,
+    ImageRejected,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    StoredFile,
+)
 from vcc_ui.settings import Settings
 
 __all__ = [
@@ -59,6 +66,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BULK = 500
+STORAGE_UNAVAILABLE = 'The image storage cannot be written right now, so nothing was changed. Try again later.'
 PURGE_INTERVAL_SECONDS = 24 * 3600
 
 V = TypeVar('V', bound=ImageView)
@@ -183,6 +191,8 @@ class ImageIndex:
             rows = [r for r in rows if r.status != fields['status']]
         if strict and not rows:
             raise ImageNotFound()
+        if rows and not await asyncio.to_thread(self.storage.writable):
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE)
         for row in rows:
             await asyncio.to_thread(self._write_sidecar, row, fields)
 
@@ -210,6 +220,9 @@ class ImageIndex:
         meta.update(sidecar_fields(fields))
         try:
             self.storage.write_sidecar(row.rel_path, meta)
+        except StorageUnavailable as error:
+            log.warning('cannot update sidecar of %s: %s', row.id, error)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
         except StorageError as error:
             log.warning('cannot update sidecar of %s: %s (reindex will report it)', row.id, error)
 
@@ -222,10 +235,6 @@ class ImageIndex:
         limit = self.settings.controls_max_bytes
         if len(data) > limit:
             raise rejected('too large', limit)
-        try:
-            await asyncio.to_thread(sniff_image, data, max_bytes=limit)
-        except ImageRejected as error:
-            raise rejected(error.reason, limit) from error
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)
@@ -266,6 +275,9 @@ class ImageIndex:
             )
         except ImageRejected as error:
             raise rejected(error.reason, limit or len(data)) from error
+        except StorageUnavailable as error:
+            log.warning('storing an input of %s failed: %s', owner, error)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
         row = Image(
             id=stored.id,
             owner=owner,

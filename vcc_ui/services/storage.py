@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import io
 import json
@@ -13,7 +15,9 @@ import re
 import shutil
 import stat
 import struct
+import sys
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,14 +34,22 @@ OWNER_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 IMAGE_ID_RE = re.compile(r'^[0-9a-f]{32}$')
 DEFAULT_ALLOWED = ('image/png', 'image/jpeg', 'image/webp')
 THUMB_MAX_SIDE = 320
+DEFAULT_MAX_PIXELS = 40_000_000  # a 40 MP RGBA image decodes to 160 MB
+DEFAULT_MAX_DECODES = 2  # images decoded at once; each may take 4 bytes per pixel
 THUMB_QUALITY = 80
 _KIND_DIRS: dict[str, tuple[str, ...]] = {'generated': (), 'control': ('controls',), 'input': ('inputs',)}
 _EXT_BY_MIME = {'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp'}
 _THUMB_EXTS = ('webp', 'jpg')
+RELEASE_AFTER_PIXELS = 4_000_000
+_LIBC = ctypes.CDLL(ctypes.util.find_library('c')) if sys.platform.startswith('linux') else None
 
 
 class StorageError(Exception):
     """Raised for path escapes, bad owners or ids, and files that cannot be read or written."""
+
+
+class StorageUnavailable(StorageError):
+    """Raised when the output folder cannot take a write now (read-only, full, gone); names no server path."""
 
 
 class ImageRejected(ValueError):
@@ -114,7 +126,7 @@ def _decode(
 
 
 def sniff_image(
-    data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED, max_pixels: int = 64_000_000
+    data: bytes, *, max_bytes: int, allowed: tuple[str, ...] = DEFAULT_ALLOWED, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> SniffedImage:
     """Identify an image by its content (never its name), refusing disallowed, oversized, truncated or bomb files."""
     sniffed, image = _decode(data, max_bytes=max_bytes, allowed=allowed, max_pixels=max_pixels)
@@ -123,11 +135,15 @@ def sniff_image(
 
 
 def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
-    """Encode a thumbnail of `image` (EXIF orientation applied, long side <= THUMB_MAX_SIDE) as webp or jpg."""
-    thumb = ImageOps.exif_transpose(image) or image
-    has_alpha = thumb.mode in ('RGBA', 'LA', 'PA') or (thumb.mode == 'P' and 'transparency' in thumb.info)
-    thumb = thumb.convert('RGBA' if has_alpha else 'RGB')
-    thumb.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    """Encode a thumbnail of `image` (EXIF orientation applied, long side <= THUMB_MAX_SIDE) as webp or jpg.
+
+    `image` is shrunk in place first, so no full-size copy is made of the common RGB(A) images.
+    """
+    has_alpha = image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and 'transparency' in image.info)
+    mode = 'RGBA' if has_alpha else 'RGB'
+    small = image if image.mode == mode else image.convert(mode)
+    small.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    thumb = ImageOps.exif_transpose(small) or small
     if ext == 'jpg' and thumb.mode == 'RGBA':
         background = Image.new('RGB', thumb.size, (255, 255, 255))
         background.paste(thumb, mask=thumb.getchannel('A'))
@@ -136,6 +152,14 @@ def _render_thumbnail(image: Image.Image, ext: str) -> bytes:
     options = {'method': 2} if ext == 'webp' else {'optimize': False}
     thumb.save(out, format='WEBP' if ext == 'webp' else 'JPEG', quality=THUMB_QUALITY, **options)
     return out.getvalue()
+
+
+def _release_memory(pixels: int) -> None:
+    """Hand the freed pages of a big decode back to the system (glibc keeps them in its arenas otherwise)."""
+    if pixels < RELEASE_AFTER_PIXELS or _LIBC is None:
+        return
+    with contextlib.suppress(AttributeError, OSError):
+        _LIBC.malloc_trim(0)
 
 
 def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
@@ -163,6 +187,20 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _same_file(path: Path, size: int, sha256: str) -> bool:
+    """Whether the file at `path` has this size and sha256."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open('rb') as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b''):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha256
 
 
 def _check_rel(rel_path: str) -> list[str]:
@@ -194,9 +232,14 @@ def _thumbs_of(rel_path: str) -> list[str]:
 class Storage:
     """The output root: builds every path, writes files atomically and never reads or writes outside it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_decodes: int = DEFAULT_MAX_DECODES
+    ) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
+        self.max_pixels = max_pixels
+        # NOTE: decodes run in worker threads; this bounds how many full-size images are in memory at once
+        self.decoding = threading.BoundedSemaphore(max_decodes)
         self.thumb_ext = 'webp' if features.check('webp') else 'jpg'
         if self.thumb_ext != 'webp':
             log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
@@ -240,6 +283,30 @@ class Storage:
         """Return the free space of the root's filesystem in MiB."""
         return shutil.disk_usage(self.root).free / (1024 * 1024)
 
+    def writable(self) -> bool:
+        """Whether a file can be created, written and removed under the root now (a real write, not a guess)."""
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix='.probe.', suffix='.tmp') as fh:
+                fh.write(b'probe')
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            log.warning('the output folder cannot be written: %s', exc.strerror or type(exc).__name__)
+            return False
+        return True
+
+    def problem(self, min_free_mb: float) -> Literal['full', 'read_only'] | None:
+        """Why new images cannot be stored now: 'full' (less than min_free_mb free), 'read_only', or None."""
+        try:
+            free_mb = self.disk_free_mb()
+        except OSError:
+            return 'read_only'
+        if free_mb < min_free_mb:
+            return 'full'
+        if self.writable():
+            return None
+        return 'full' if free_mb < 1 else 'read_only'
+
     def save(
         self,
         *,
@@ -264,9 +331,7 @@ class Storage:
             raise ValueError('created_at must be timezone-aware')
         created = created.astimezone(UTC)
 
-        sniffed, image = _decode(data, max_bytes=max_bytes, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
-        with image:
-            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+        sniffed, thumb_bytes = self._thumbnail_of(data, max_bytes=max_bytes)
         folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created.strftime('%Y/%m/%d')))
         stored = StoredFile(
             id=image_id,
@@ -283,6 +348,8 @@ class Storage:
             created_at=created,
         )
         sidecar = {
+            'tags': [],  # the fields users change start at the row's defaults, so a fresh sidecar matches its row
+            'favorite': False,
             **meta,
             'id': image_id,
             'owner': owner,
@@ -300,17 +367,21 @@ class Storage:
         sidecar_bytes = self._encode_json(sidecar)  # fails on unserialisable meta before anything is written
         original = self.resolve(stored.rel_path)
         thumb = self.resolve(stored.thumb_rel)
-        if original.exists() or self.resolve(stored.sidecar_rel).exists():
+        if self.resolve(stored.sidecar_rel).exists():
             raise StorageError(f'image {image_id} already exists for {owner}')
+        # NOTE: an original without its sidecar is what a kill between the two leaves; the same bytes are completed
+        # (the original kept), other bytes replace it
+        kept = original.is_file() and _same_file(original, stored.bytes, stored.sha256)
+        if kept:
+            log.info('completing %s: its original was written before an interruption', stored.rel_path)
+        files = [(stored.rel_path, data)] if not kept else []
+        files += [(stored.thumb_rel, thumb_bytes), (stored.sidecar_rel, sidecar_bytes)]
 
         written: list[Path] = []
+        rel = stored.rel_path
         try:
             thumb.parent.mkdir(parents=True, exist_ok=True)
-            for rel, payload in (
-                (stored.rel_path, data),
-                (stored.thumb_rel, thumb_bytes),
-                (stored.sidecar_rel, sidecar_bytes),
-            ):
+            for rel, payload in files:
                 path = self.resolve(rel)
                 written.append(path)
                 _atomic_write(path, payload, sync_dir=False)
@@ -319,11 +390,25 @@ class Storage:
         except Exception as exc:
             log.warning('saving %s image %s for %s failed (%s); removing partial files', kind, image_id, owner, exc)
             for path in written:
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     path.unlink()
+            if isinstance(exc, OSError):
+                raise StorageUnavailable(f'cannot write {rel}: {exc.strerror or type(exc).__name__}') from exc
             raise
         log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
         return stored
+
+    def _thumbnail_of(self, data: bytes, *, max_bytes: int | None) -> tuple[SniffedImage, bytes]:
+        """Check `data` and render its thumbnail, at most `max_decodes` at once, handing the memory back after."""
+        with self.decoding:
+            sniffed, image = _decode(data, max_bytes=max_bytes, allowed=DEFAULT_ALLOWED, max_pixels=self.max_pixels)
+            try:
+                thumb_bytes = _render_thumbnail(image, self.thumb_ext)
+            finally:
+                image.close()
+                del image
+                _release_memory(sniffed.width * sniffed.height)
+        return sniffed, thumb_bytes
 
     def find(self, *, owner: str, kind: Kind, image_id: str, created_at: datetime) -> dict[str, Any] | None:
         """Return the sidecar of an image saved earlier under this id and date, or None."""
@@ -342,7 +427,7 @@ class Storage:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or exc}') from exc
+            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or type(exc).__name__}') from exc
 
     def read_sidecar(self, rel_path: str) -> dict[str, Any]:
         """Return the metadata stored beside the original at `rel_path`."""
@@ -359,17 +444,20 @@ class Storage:
         """Atomically replace the metadata stored beside the existing original at `rel_path`."""
         if not self.resolve(rel_path).is_file():
             raise StorageError(f'no file at {rel_path!r}')
-        _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
+        try:
+            _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
+        except OSError as exc:
+            raise StorageUnavailable(
+                f'cannot write {_sidecar_of(rel_path)}: {exc.strerror or type(exc).__name__}'
+            ) from exc
 
     def make_thumbnail(self, rel_path: str) -> str:
         """(Re)generate the thumbnail of an original, point its sidecar at it and return its relative path."""
         data = self.read_bytes(rel_path)
         try:
-            _, image = _decode(data, max_bytes=None, allowed=DEFAULT_ALLOWED, max_pixels=64_000_000)
+            _, thumb_bytes = self._thumbnail_of(data, max_bytes=None)
         except ImageRejected as exc:
             raise StorageError(f'{rel_path!r} is not a usable image: {exc.reason}') from exc
-        with image:
-            thumb_bytes = _render_thumbnail(image, self.thumb_ext)
         thumb_rel = next(t for t in _thumbs_of(rel_path) if t.endswith('.' + self.thumb_ext))
         thumb = self.resolve(thumb_rel)
         thumb.parent.mkdir(parents=True, exist_ok=True)
@@ -393,7 +481,7 @@ class Storage:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise StorageError(f'cannot delete {rel!r}: {exc.strerror or exc}') from exc
+                raise StorageUnavailable(f'cannot delete {rel}: {exc.strerror or type(exc).__name__}') from exc
         log.info('deleted %s with its thumbnail and sidecar', rel_path)
 
     @staticmethod

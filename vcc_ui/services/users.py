@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 from sqlmodel import Session
 
 from vcc_ui.models import User, utcnow
 from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.settings import Settings
 
 TOUCH_INTERVAL = 60.0  # seconds between two last_seen writes of one user
+NEW_ID_WINDOW = 3600.0  # seconds over which new anonymous ids per client address are counted
 BLOCKED_MESSAGE = 'An administrator has blocked this browser from generating and uploading. Ask them to unblock it.'
 
 
 class UserDirectory:
     """Records each user's first and last visit without making a request wait on the database."""
 
-    def __init__(self, writer: DbWriter, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, writer: DbWriter, *, settings: Settings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.writer = writer
+        self.settings = settings
         self._clock = clock
         self._touched: dict[str, float] = {}
+        self._minted: dict[str, deque[float]] = {}  # client address -> when it was given its recent new ids
+
+    def admit_new_id(self, source: str) -> bool:
+        """Count a new anonymous id for this client address; False once it had MAX_NEW_IDS_PER_SOURCE this hour."""
+        cap = self.settings.max_new_ids_per_source if self.settings is not None else 0
+        if not cap:
+            return True
+        now = self._clock()
+        for address in [a for a, times in self._minted.items() if now - times[-1] >= NEW_ID_WINDOW]:
+            del self._minted[address]  # forget quiet addresses, so the record stays small
+        times = self._minted.setdefault(source, deque())
+        while times and now - times[0] >= NEW_ID_WINDOW:
+            times.popleft()
+        if len(times) >= cap:
+            return False
+        times.append(now)
+        return True
 
     def touch(self, user_id: str) -> None:
         """Create the user's row on first sight, else move last_seen (at most once a minute per user)."""

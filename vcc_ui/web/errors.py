@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from vcc_ui.i18n import STRINGS, best_language, translate
 from vcc_ui.services.image_meta import ImageProblem, UploadRejected
 from vcc_ui.services.jobs import SubmitError
 from vcc_ui.services.servers import ServerProblem
@@ -55,8 +56,13 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     @classmethod
-    def of(cls, error: SubmitError | ServerProblem | ImageProblem | UploadRejected) -> ApiError:
-        """The answer to a service's refusal, its status picked by the refusal's code."""
+    def of(cls, error: SubmitError | ServerProblem | ImageProblem | UploadRejected, lang: str = 'en') -> ApiError:
+        """The answer to a service's refusal, its status picked by the refusal's code (said in `lang` where known)."""
+        if isinstance(error, SubmitError) and f'gen_{error.code}_{error.reason}' in STRINGS:
+            message = translate(f'gen_{error.code}_{error.reason}', lang, **error.values)
+            return cls(STATUS_BY_CODE.get(error.code, 422), error.code, message, error.field)
+        if isinstance(error, ImageProblem) and error.code == 'unavailable':
+            return cls(503, error.code, translate('storage_unavailable', lang))
         if isinstance(error, UploadRejected):
             message, field = error.reason, 'file'
         elif isinstance(error, ImageProblem):
@@ -93,6 +99,6 @@ class ServiceRoute(APIRoute):
             try:
                 return await handler(request)
             except SERVICE_ERRORS as error:
-                raise ApiError.of(error) from error
+                raise ApiError.of(error, best_language(request.headers.get('accept-language'))) from error
 
         return handle

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vcc_ui.i18n import best_language, translate
 from vcc_ui.services import Services
 from vcc_ui.services.admin import AdminAuth
 from vcc_ui.services.auth import (
@@ -55,10 +56,16 @@ class IdentityMiddleware(BaseHTTPMiddleware):
         """Read or mint the id; a fresh one goes out as the cookie."""
         identity = self.services.identity
         user = identity.read(request.cookies.get(ANON_COOKIE))
-        fresh = user is None
+        # NOTE: a new id is handed out (and counted per client address) only where one is used: public paths get a
+        # throwaway id and no cookie, so they cannot be used to collect ids past the limit
+        public = self._public(request.url.path)
+        fresh = user is None and not public
+        if fresh and not self.services.users.admit_new_id(client_ip(request)):
+            lang = best_language(request.headers.get('accept-language'))
+            return ApiError(429, 'limit', translate('new_ids_limit', lang)).response()
         request.state.user = user or identity.new_id()
-        if not fresh:  # a first visit is recorded by the root page; a cookieless script makes no User row
-            self.services.users.touch(request.state.user)
+        if user is not None:  # a first visit is recorded by the root page; a cookieless script makes no User row
+            self.services.users.touch(user)
         response = await call_next(request)
         if fresh:
             response.set_cookie(
@@ -70,6 +77,11 @@ class IdentityMiddleware(BaseHTTPMiddleware):
                 secure=self.services.settings.cookie_secure,
             )
         return response
+
+    @staticmethod
+    def _public(path: str) -> bool:
+        """Paths that need no anonymous id of their own: login, health, NiceGUI's static files."""
+        return path in OPEN_PATHS or path.startswith(f'/_nicegui/{__version__}/')
 
 
 class GateMiddleware:

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import STRINGS, t
 from vcc_ui.services import Services
+from vcc_ui.services.auth import client_ip
 from vcc_ui.services.job_form import unavailable
 from vcc_ui.services.jobs import JobView, SubmitError
 
@@ -23,9 +24,10 @@ FIELD_LABELS = {
 
 def refusal(error: SubmitError) -> str:
     """Say why a job was not queued in the browser's language (the service's English text where no case fits)."""
-    if error.code == 'limit' and error.reason:
-        one = f'gen_limit_{error.reason}_one'
-        return t(one if one in STRINGS and 1 in error.values.values() else f'gen_limit_{error.reason}', **error.values)
+    key = f'gen_{error.code}_{error.reason}'
+    if error.reason and key in STRINGS:
+        one = f'{key}_one'
+        return t(one if one in STRINGS and 1 in error.values.values() else key, **error.values)
     if error.code == 'limit':
         return t('gen_limit', reason=error.message)
     if error.code == 'invalid_params':
@@ -81,7 +83,9 @@ class SubmitBar:
             if await self.services.pool.precheck(workflow_id):
                 self.say(unavailable_text(self.services, workflow_id) or t('gen_unavailable'), notify=True)
                 return None
-            view = await self.services.jobs.submit(self.user, workflow_id, params)
+            request = ui.context.client.request
+            source = client_ip(request) if request is not None else None
+            view = await self.services.jobs.submit(self.user, workflow_id, params, source=source)
         except SubmitError as error:
             self.say(refusal(error), notify=True)
             return None

@@ -49,6 +49,7 @@ class JobManager:
         self.writer = writer
         self.pool = pool
         self.registry = registry
+        self.storage = storage
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
         self._quota_check = quota_check
@@ -89,8 +90,10 @@ class JobManager:
 
     # ---- public API ------------------------------------------------------------------------------------------
 
-    async def submit(self, owner: str, workflow_id: str, params: dict | GenerateParams) -> JobView:
-        """Validate and queue a job, or raise SubmitError with a clear reason."""
+    async def submit(
+        self, owner: str, workflow_id: str, params: dict | GenerateParams, *, source: str | None = None
+    ) -> JobView:
+        """Validate and queue a job, or raise SubmitError with a clear reason; `source` is the client's address."""
         workflow = self.registry.get(workflow_id)
         if workflow is None:
             raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
@@ -116,6 +119,15 @@ class JobManager:
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._queue.check(owner)
+        self._check_source(source)
+        if problem := await asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb):
+            raise SubmitError(
+                'unavailable',
+                'The image storage is full, so nothing was queued. Try again later.'
+                if problem == 'full'
+                else 'The image storage cannot be written, so nothing was queued. Try again later.',
+                reason=f'storage_{problem}',
+            )
         if refusal := await self._quota_check(owner):
             raise SubmitError('quota', refusal)
         view = JobView(
@@ -125,8 +137,6 @@ class JobManager:
             mode=workflow.mode,
             params=checked.model_dump(exclude_none=True),
         )
-        self._track(view)
-        self._queue.push(view)
         row = Job(
             id=view.id,
             owner=owner,
@@ -135,7 +145,16 @@ class JobManager:
             params=view.params,
             queued_at=view.queued_at,
         )
-        await self.writer.write(lambda db: db.add(row))
+        # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
+        try:
+            await self.writer.write(lambda db: db.add(row))
+        except Exception as error:
+            log.exception('storing job %s failed; it is refused', view.id)
+            raise SubmitError(
+                'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
+            ) from error
+        self._track(view).source = source
+        self._queue.push(view)
         self._reposition()
         log.info(
             'enqueue',
@@ -198,6 +217,19 @@ class JobManager:
         """Whether the user owns an active image with this id."""
         row = await self.writer.read(partial(get_image, image_id=image_id))
         return row is not None and row.owner == owner and row.status == 'active'
+
+    def _check_source(self, source: str | None) -> None:
+        """Refuse a job when its client address has too many unfinished jobs, whichever anonymous ids it used."""
+        cap = self.settings.max_queued_per_source
+        if source is None or not cap:
+            return
+        if sum(1 for job in self._jobs.values() if job.source == source) >= cap:
+            raise SubmitError(
+                'limit',
+                f'Too many unfinished jobs come from your network ({cap}). Wait for some to finish.',
+                reason='source_full',
+                values={'limit': cap},
+            )
 
     def _track(self, view: JobView) -> LiveJob:
         self.views[view.id] = view

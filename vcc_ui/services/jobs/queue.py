@@ -24,6 +24,7 @@ class Limits(Protocol):
 
     max_per_user_queue: int
     max_per_user_concurrent: int
+    max_queued_jobs: int
 
 
 class Durations:
@@ -63,8 +64,20 @@ class FairQueue:
         """How many jobs of this user are on a server."""
         return self._running.get(owner, 0)
 
+    def total(self) -> int:
+        """How many jobs wait, of every user."""
+        return sum(len(jobs) for jobs in self._queued.values())
+
     def check(self, owner: str) -> None:
-        """Raise SubmitError('limit') when this user may not queue one more job."""
+        """Raise SubmitError('limit') when this user, or anyone (the queue is full), may not queue one more job."""
+        cap = self.limits.max_queued_jobs
+        if cap and self.total() >= cap:
+            raise SubmitError(
+                'limit',
+                f'The queue is full ({cap} jobs are waiting). Try again in a few minutes.',
+                reason='server_full',
+                values={'limit': cap},
+            )
         queued, active = self.queued(owner), self.running(owner)
         max_queue, max_active = self.limits.max_per_user_queue, self.limits.max_per_user_concurrent
         if queued + active < max_queue + max_active:

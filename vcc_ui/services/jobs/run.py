@@ -31,7 +31,7 @@ from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs.live import Live
 from vcc_ui.services.jobs.rows import get_image, put_image, update_job
 from vcc_ui.services.jobs.types import JobView, Run
-from vcc_ui.services.storage import Storage, StorageError, StoredFile
+from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable, StoredFile
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
 from vcc_ui.settings import Settings
 
@@ -40,6 +40,9 @@ log = logging.getLogger('vcc_ui.jobs')
 PROGRESS_DB_INTERVAL = 5.0
 OUTPUT_NAMESPACE = uuid.UUID('6f1c1a52-3c1e-4c0e-9a55-6d3c2f0a7e11')
 IMAGE_PARAMS = ('input_image', 'control_image')
+SAVE_RETRY_FIRST = 1.0  # seconds before the first retry of an output the storage could not take
+SAVE_RETRY_MAX = 60.0  # the longest wait between two retries
+SAVE_RETRY_FOR = 3600.0  # how long a finished job waits for the storage before it fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,9 @@ class JobRunner:
             return Outcome(JobStatus.FAILED, f'ComfyUI error: {error}')
         except ParamError as error:
             return Outcome(JobStatus.FAILED, error.message)
+        except StorageError as error:
+            log.warning('job %s could not save its output: %s', view.id, error)
+            return Outcome(JobStatus.FAILED, f'Could not save the image: {error}')
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -118,6 +124,11 @@ class JobRunner:
             return await self._await_outcome(run)
         except ComfyError as error:
             return Outcome(JobStatus.FAILED, f'Could not fetch the result: {error}')
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # recovery ends every job it finds, whatever went wrong
+            log.exception('recovering job %s failed unexpectedly', view.id)
+            return Outcome(JobStatus.FAILED, f'Internal error: {error}')
 
     def follow(self, run: Run, message: Message) -> None:
         """Apply one message about the run's prompt."""
@@ -312,10 +323,29 @@ class JobRunner:
                     **_helped(params),
                     'params': recorded,
                 }
-                stored = await asyncio.to_thread(self._save, view.owner, data, meta, image_id, created)
+                stored = await self._save_when_possible(run, data, meta, image_id, created)
             row = _image_row(stored, view, params, recorded)
             await self.writer.write(partial(put_image, row=row, merge=run.recovering))
         return ids
+
+    async def _save_when_possible(
+        self, run: Run, data: bytes, meta: dict[str, Any], image_id: str, created: datetime
+    ) -> dict[str, Any]:
+        """Save one output, retrying with backoff while the storage cannot take it (full or read-only).
+
+        The bytes are held meanwhile and ComfyUI keeps its file, so nothing is lost while the folder is fixed.
+        """
+        delay, waited = SAVE_RETRY_FIRST, 0.0
+        while True:
+            try:
+                return await asyncio.to_thread(self._save, run.view.owner, data, meta, image_id, created)
+            except StorageUnavailable as error:
+                if waited >= SAVE_RETRY_FOR or run.cancel_requested:
+                    raise
+                log.warning('job %s: cannot save its output yet (%s); retrying in %g s', run.view.id, error, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, SAVE_RETRY_MAX)
 
     def _save(self, owner: str, data: bytes, meta: dict[str, Any], image_id: str, created: datetime) -> dict[str, Any]:
         try:

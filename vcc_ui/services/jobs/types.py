@@ -114,6 +114,7 @@ class LiveJob:
     """Everything the engine keeps about one unfinished job; dropping this record forgets the job."""
 
     view: JobView
+    source: str | None = None  # the client address that submitted it (None: recovered after a restart, or the CLI)
     run: Run | None = None  # while the job is on a server
     requeues: int = 0
     finishing: bool = False

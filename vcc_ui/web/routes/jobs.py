@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from vcc_ui.services.auth import client_ip
 from vcc_ui.services.job_form import remix, unavailable
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
@@ -15,7 +16,7 @@ router = APIRouter(prefix='/api/v1', tags=['jobs'], dependencies=[ReadyDep], rou
 
 
 @router.post('/jobs', status_code=201)
-async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> JobOut:
+async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep, request: Request) -> JobOut:
     """Queue a job (`remix`: an image's params again); 429 at the user's limits, 503 when no server can run it."""
     workflow_id, params = body.workflow_id or '', body.params
     if body.remix:
@@ -28,7 +29,7 @@ async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep) -> J
         if refused is None or refused.down:
             raise ApiError(503, 'unavailable', 'ComfyUI is not available: no server is reachable')
         raise ApiError(503, 'unavailable', f'This workflow cannot run on any ComfyUI server now: {refused.reason}')
-    return JobOut.of(await services.jobs.submit(user, workflow_id, params))
+    return JobOut.of(await services.jobs.submit(user, workflow_id, params, source=client_ip(request)))
 
 
 @router.get('/jobs')

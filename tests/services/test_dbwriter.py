@@ -1,0 +1,84 @@
+"""DbWriter against a real SQLite file: a failed write fails only its caller, the others of its batch commit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import select
+
+from vcc_ui.db import make_engine, migrate, session
+from vcc_ui.models import Job
+from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.jobs.rows import update_job
+
+
+def _job(job_id: str) -> Job:
+    return Job(id=job_id, owner='anon-' + 'a' * 32, workflow_id='sd15_txt2img', mode='txt2img', params={})
+
+
+def _ids(engine: object) -> set[str]:
+    with session(engine) as db:  # type: ignore[arg-type]
+        return {row.id for row in db.exec(select(Job)).all()}
+
+
+async def test_a_failed_write_in_a_batch_fails_alone_and_the_others_commit(tmp_path: Path) -> None:
+    engine = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    migrate(engine)
+    writer = DbWriter(engine)
+    writer.start()
+    try:
+        await writer.write(lambda db: [db.add(_job('taken')), db.add(_job('other'))])
+        first, last = _job('first'), _job('last')
+        # queued in one loop turn, so the writer takes them as one batch; the second fails after 'first' was flushed
+        results = await asyncio.gather(
+            writer.write(lambda db: db.add(first)),
+            writer.write(lambda db: update_job(db, 'other', id='taken')),
+            writer.write(lambda db: db.add(last)),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], IntegrityError)
+    assert _ids(engine) == {'taken', 'other', 'first', 'last'}
+    engine.dispose()
+
+
+async def test_a_full_disk_fails_every_write_of_the_batch_and_claims_nothing(tmp_path: Path) -> None:
+    engine = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    migrate(engine)
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql('PRAGMA page_count').scalar()
+    full = {'on': False}
+
+    def limit_pages(dbapi_connection: object, _record: object) -> None:
+        if full['on']:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute(f'PRAGMA max_page_count={pages}')  # no page more: 'database or disk is full'
+            cursor.close()
+
+    event.listen(engine, 'connect', limit_pages)
+    full['on'] = True
+    engine.dispose()
+    writer = DbWriter(engine)
+    writer.start()
+    try:
+        rows = [_job(f'job{i}') for i in range(20)]
+        writes = []
+        for row in rows:  # an insert, then a growing update of it: a statement that fails after a flush
+            writes.append(writer.write(lambda db, row=row: db.add(row)))
+            writes.append(writer.write(lambda db, row=row: update_job(db, row.id, error='e' * 3000)))
+        results = (await asyncio.gather(*writes, return_exceptions=True))[::2]
+    finally:
+        await writer.stop()
+    full['on'] = False
+    engine.dispose()
+    stored = _ids(engine)
+    claimed = {row.id for row, result in zip(rows, results, strict=True) if result is None}
+    assert claimed == stored  # a write reported done is a row on disk, and only those
+    assert all(isinstance(r, OperationalError) for row, r in zip(rows, results, strict=True) if row.id not in stored)
+    assert len(stored) < len(rows)
+    engine.dispose()
