@@ -14,3 +14,6 @@ class Faults:
     fail_message: str = 'Simulated sampler failure (fault injection)'
     drop_ws_after_steps: int | None = None
     refuse: bool = False
+    error_rate: float = 0.0  # share of prompts that fail at their sampler (or output node), drawn per prompt
+    ws_drop_every: int = 0  # abort every socket after each Nth prompt started (0 = never)
+    slow_ms: int = 0  # delay every HTTP answer (not /ws, not /sim/) by this many milliseconds
