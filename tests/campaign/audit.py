@@ -84,6 +84,7 @@ def audit(
     sim_events: dict[str, list[str]] = defaultdict(list)  # job id -> what the simulators saw
     started: Counter[str] = Counter()
     succeeded: Counter[str] = Counter()
+    lives: dict[str, set[str]] = defaultdict(set)  # job id -> the simulator lives (name/pid) it succeeded on
     starts_per_prompt: Counter[str] = Counter()
     orphan_prompts: list[str] = []
     for sim in sims:
@@ -99,6 +100,7 @@ def audit(
             if job_id is not None:
                 if entry['event'] == 'finished' and entry['status'] == 'success':
                     succeeded[job_id] += 1
+                    lives[job_id].add(f'{sim.name}/{entry.get("pid")}')
                 detail = entry.get('status', entry.get('accepted', ''))
                 sim_events[job_id].append(f'{entry["time"]:.3f} sim {sim.name}: {entry["event"]} {prompt_id} {detail}')
 
@@ -129,7 +131,10 @@ def audit(
             j for j, status in statuses.items() if status in ('failed', 'timed_out') and not jobs[j]['error']
         ],
         'duplicated_image_rows': sorted({job for (job, _), n in by_output.items() if n > 1}),
-        'duplicated_executions': [j for j, n in succeeded.items() if n > 1],
+        # a second success on the same simulator life ran a prompt twice; one on another life re-ran a result that
+        # died with its server before the app fetched it (counted apart: it costs a run, the user gets one image)
+        'duplicated_executions': [j for j, n in succeeded.items() if n > len(lives[j])],
+        'reruns_after_server_loss': [j for j in succeeded if len(lives[j]) > 1],
         'completed_without_images': [
             j
             for j, status in statuses.items()
@@ -167,6 +172,7 @@ def audit(
         'tmp_files_left': len(tmp_files),
         'prompts_started_on_simulators': sum(started.values()) + len(orphan_prompts),
         'jobs_started_more_than_once': sum(n > 1 for n in started.values()),
+        'reruns_after_server_loss': len(bad['reruns_after_server_loss']),
     }
     result.reasons = Counter(
         UUIDISH.sub('#', jobs[j]['error'] or '')[:160] for j, s in statuses.items() if s in ('failed', 'timed_out')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class PromptLog:
-    """Append one line per received prompt and per finished execution; keep this process's lines in memory."""
+    """Append one line per received prompt and per finished execution (with the pid: a restart is a new life)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -37,7 +38,7 @@ class PromptLog:
         self._add({'event': 'finished', 'prompt_id': prompt_id, 'status': status, 'files': files})
 
     def _add(self, entry: dict[str, Any]) -> None:
-        entry = {'time': round(time.time(), 3), **entry}
+        entry = {'time': round(time.time(), 3), 'pid': os.getpid(), **entry}
         self.entries.append(entry)
         try:
             with self.path.open('a', encoding='utf-8') as out:  # flushed on close: a SIGKILL keeps every line
