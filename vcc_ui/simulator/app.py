@@ -27,6 +27,7 @@ from .executor import Executor
 from .faults import Faults
 from .hub import Hub
 from .loras import LoraFolder, seed_demo_loras
+from .promptlog import PromptLog
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Simulator:
         lora_folder: bool = False,
         demo_loras: bool = False,
         node_installed: bool = True,
+        prompt_log: Path | None = None,
+        seed: int | None = None,
     ) -> None:
         self.root = Path(root)
         self.node_installed = node_installed
@@ -76,6 +79,7 @@ class Simulator:
         self.port = port
         self.faults = Faults()
         self.prompts_received = 0
+        self.prompt_log = PromptLog(prompt_log) if prompt_log is not None else None
         self.hub = Hub()
         self.catalogue = Catalogue(
             root=self.root,
@@ -90,6 +94,8 @@ class Simulator:
             faults=self.faults,
             preview_size=preview_size,
             preview_method=preview_method,
+            prompt_log=self.prompt_log,
+            seed=seed,
         )
         self.discovery = Discovery(
             root=self.root,
@@ -223,6 +229,7 @@ class Simulator:
         app.router.add_get(protocol.INTERNAL_FILES_PATH, self._internal_files)
         app.router.add_get('/sim/faults', self._get_faults)
         app.router.add_post('/sim/faults', self._post_faults)
+        app.router.add_get('/sim/prompts', self._get_prompts)
         return app
 
     # middlewares -------------------------------------------------------------------------------------------
@@ -240,6 +247,8 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
             raise web.HTTPServiceUnavailable
+        if self.faults.slow_ms > 0 and not request.path.startswith('/sim/') and not request.path.endswith('/ws'):
+            await asyncio.sleep(self.faults.slow_ms / 1000)
         path = request.path.removeprefix(protocol.API_PREFIX)
         if self.faults.http_errors.get(path, 0) > 0:
             self.faults.http_errors[path] -= 1
@@ -315,10 +324,12 @@ class Simulator:
         extra_data = dict(body.get('extra_data') or {})
         if 'client_id' in body:
             extra_data['client_id'] = body['client_id']
+        prompt_id = str(body.get('prompt_id') or uuid.uuid4())
+        if self.prompt_log is not None:
+            self.prompt_log.received(prompt_id, body.get('client_id'), accepted=result.ok)
         if not result.ok:
             log.info('invalid prompt: %s', result.error)
             return web.json_response({'error': result.error, 'node_errors': result.node_errors}, status=400)
-        prompt_id = str(body.get('prompt_id') or uuid.uuid4())
         await self.executor.put([number, prompt_id, prompt, extra_data, result.outputs])
         return web.json_response({'prompt_id': prompt_id, 'number': number, 'node_errors': result.node_errors})
 
@@ -424,6 +435,11 @@ class Simulator:
 
     async def _get_faults(self, _: web.Request) -> web.Response:
         return web.json_response(dataclasses.asdict(self.faults))
+
+    async def _get_prompts(self, _: web.Request) -> web.Response:
+        if self.prompt_log is None:
+            return web.json_response({'error': 'the prompt log is off (start with --prompt-log FILE)'}, status=404)
+        return web.json_response({'entries': self.prompt_log.entries})
 
     async def _post_faults(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -9,6 +9,7 @@ import heapq
 import itertools
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .catalogue import Catalogue, split_annotation
 from .faults import Faults
 from .hub import Hub
 from .nodes import SAMPLERS, NodeContext, NodeError, run_node
+from .promptlog import PromptLog
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,16 @@ class Executor:
     """Run queued prompts one at a time and emit the WS sequence ComfyUI 0.3.64 emits."""
 
     def __init__(
-        self, *, root: Path, catalogue: Catalogue, hub: Hub, faults: Faults, preview_size: int, preview_method: str
+        self,
+        *,
+        root: Path,
+        catalogue: Catalogue,
+        hub: Hub,
+        faults: Faults,
+        preview_size: int,
+        preview_method: str,
+        prompt_log: PromptLog | None = None,
+        seed: int | None = None,
     ) -> None:
         self.root = root
         self.catalogue = catalogue
@@ -93,6 +104,9 @@ class Executor:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._steps_this_prompt = 0
+        self.prompt_log = prompt_log
+        self.rng = random.Random(seed)
+        self.prompts_started = 0
 
     # queue -----------------------------------------------------------------------------------------------------
 
@@ -242,7 +256,8 @@ class Executor:
         await self._emit(
             MessageType.EXECUTION_CACHED, {'nodes': cached, 'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
         )
-        status_str = 'success'
+        await self._started(prompt_id)
+        status_str, outcome = 'success', 'success'
         try:
             for node_id in order:
                 run.current = node_id
@@ -254,11 +269,13 @@ class Executor:
                 MessageType.EXECUTION_SUCCESS, {'prompt_id': prompt_id, 'timestamp': now_ms()}, run.messages
             )
         except Interrupted:
-            status_str = 'error'
+            status_str, outcome = 'error', 'interrupted'
             await self._report_interrupt(run)
         except NodeError as ex:
-            status_str = 'error'
+            status_str, outcome = 'error', 'error'
             await self._report_error(run, ex)
+        if self.prompt_log is not None:
+            self.prompt_log.finished(prompt_id, outcome, run.ui_outputs)
         self.state.cache = {**{s: v for s, v in self.state.cache.items() if s in signatures.values()}, **run.new_cache}
         self.state.history[prompt_id] = {
             'prompt': item,
@@ -274,6 +291,16 @@ class Executor:
         if client_id is not None:
             await self.hub.send_json(MessageType.EXECUTING, {'node': None, 'prompt_id': prompt_id}, client_id)
         log.info('Prompt %s (number %s) finished: %s', prompt_id, number, status_str)
+
+    async def _started(self, prompt_id: str) -> None:
+        """Log the start and drop every socket after each `ws_drop_every`-th prompt started."""
+        self.prompts_started += 1
+        if self.prompt_log is not None:
+            self.prompt_log.started(prompt_id)
+        every = self.faults.ws_drop_every
+        if every > 0 and self.prompts_started % every == 0:
+            log.info('fault: dropping all websockets at the start of prompt %s', prompt_id)
+            await self.hub.drop_all()
 
     async def _reuse_node(self, run: _Run, node_id: str) -> None:
         signature = run.signatures[node_id]
@@ -348,7 +375,7 @@ class Executor:
         await self._emit(MessageType.EXECUTION_ERROR, data, run.messages)
 
     def _pick_fail_node(self, prompt: dict[str, Any], order: list[str], cached: list[str]) -> str | None:
-        if self.faults.fail_next <= 0:
+        if self.faults.fail_next <= 0 and self.faults.error_rate <= 0:
             return None
         runnable = [n for n in order if n not in cached]
         samplers = [n for n in runnable if prompt[n]['class_type'] in SAMPLERS]
@@ -356,8 +383,10 @@ class Executor:
         candidates = samplers or outputs or runnable
         if not candidates:
             return None
-        self.faults.fail_next -= 1
-        return candidates[0]
+        if self.faults.fail_next > 0:
+            self.faults.fail_next -= 1
+            return candidates[0]
+        return candidates[0] if self.rng.random() < self.faults.error_rate else None
 
     @staticmethod
     def _meta(node_id: str) -> dict[str, Any]:

@@ -15,3 +15,6 @@ class Faults:
     drop_ws_after_steps: int | None = None
     refuse: bool = False
     http_errors: dict[str, int] = field(default_factory=dict)  # path -> how many next requests answer 500
+    error_rate: float = 0.0  # share of prompts that fail at their sampler (or output node), drawn per prompt
+    ws_drop_every: int = 0  # abort every socket after each Nth prompt started (0 = never)
+    slow_ms: int = 0  # delay every HTTP answer (not /ws, not /sim/) by this many milliseconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -23,10 +24,13 @@ from vcc_ui.services.comfy.messages import (
     ExecutionStart,
     ExecutionSuccess,
     Message,
+    MessageError,
     PreviewImageWithMetadata,
     Progress,
     PromptLost,
+    parse_text,
 )
+from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs.live import Live
 from vcc_ui.services.jobs.rows import get_image, put_image, update_job
@@ -43,6 +47,7 @@ IMAGE_PARAMS = ('input_image', 'control_image')
 SAVE_RETRY_FIRST = 1.0  # seconds before the first retry of an output the storage could not take
 SAVE_RETRY_MAX = 60.0  # the longest wait between two retries
 SAVE_RETRY_FOR = 3600.0  # how long a finished job waits for the storage before it fails
+END_MESSAGES = (MessageType.EXECUTION_SUCCESS, MessageType.EXECUTION_ERROR, MessageType.EXECUTION_INTERRUPTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +231,8 @@ class JobRunner:
             return Outcome(JobStatus.QUEUED, run.lost)  # it never started, so running it again is safe
         if run.lost:
             return Outcome(JobStatus.FAILED, run.lost)
+        if not (run.succeeded or run.error or run.interrupted):
+            await self._end_from_history(run)
         if run.error:
             e = run.error
             return Outcome(
@@ -258,6 +265,22 @@ class JobRunner:
         except TimeoutError:
             return False
         return True
+
+    async def _end_from_history(self, run: Run) -> None:
+        """Learn how the prompt ended from /history when its end messages were missed (a dropped socket, a restart)."""
+        assert run.prompt_id is not None
+        entry = await run.server.client.history(run.prompt_id)
+        status = entry.get('status') if isinstance(entry, dict) else None
+        messages = status.get('messages') if isinstance(status, dict) else None
+        for item in messages if isinstance(messages, list) else []:
+            if not (isinstance(item, list) and len(item) == 2 and item[0] in END_MESSAGES):
+                continue
+            try:
+                message = parse_text(json.dumps({'type': item[0], 'data': item[1]}))
+            except MessageError as error:
+                log.warning('job %s: unreadable %s in the history: %s', run.view.id, item[0], error)
+                continue
+            self.follow(run, message)
 
     async def _interrupt(self, run: Run) -> None:
         """Stop the run's prompt on its server (targeted, never a global interrupt)."""
