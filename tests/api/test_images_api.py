@@ -164,7 +164,7 @@ async def test_quota_refuses_upload_and_generate(app: Services) -> None:
     app.settings.quota_max_images = 1
     async with client_for(app) as http:
         assert (await upload(http, png_bytes())).status_code == 201
-        refused = await upload(http, png_bytes())
+        refused = await upload(http, png_bytes(color=(7, 7, 7)))
         assert refused.status_code == 403 and 'Delete at least 1 image' in refused.json()['detail']['message']
         job = await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x'}})
         assert job.status_code == 403 and job.json()['detail']['code'] == 'quota'

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
+from tests.images import png_bytes
 from vcc_ui.services.image_meta import ImageFilter
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 
@@ -24,7 +25,7 @@ async def index(engine: Engine, tmp_path: Path) -> AsyncIterator[ImageIndex]:
 
 
 async def test_an_input_is_used_as_it_is_and_a_generated_image_is_copied_first(index: ImageIndex) -> None:
-    upload = await add_image(index, USER_A, created=DAY1, kind='input')
+    upload = await add_image(index, USER_A, created=DAY1, kind='input', color=(1, 2, 3))
     generated = await add_image(index, USER_A, created=DAY1, prompt='castle')
     same = await index.as_input(USER_A, upload.id)
     assert same is not None and same.id == upload.id
@@ -46,7 +47,7 @@ async def test_a_jobs_results_are_the_owners_active_generated_images_last_first(
     first = await add_image(index, USER_A, created=DAY1)
     second = await add_image(index, USER_A, created=DAY1)
     trashed = await add_image(index, USER_A, created=DAY1)
-    upload = await add_image(index, USER_A, created=DAY1, kind='input')
+    upload = await add_image(index, USER_A, created=DAY1, kind='input', color=(1, 2, 3))
     others = await add_image(index, USER_B, created=DAY1)
     await index.delete(USER_A, trashed.id)
     ids = [first.id, second.id, trashed.id, upload.id, others.id, 'f' * 32]
@@ -72,3 +73,31 @@ def test_a_filter_narrows_with_any_restriction_beyond_kind_and_status() -> None:
 def test_a_listing_has_at_least_one_page() -> None:
     pages = {total: ImagePage(items=[], page=1, size=48, total=total).pages for total in (0, 1, 48, 49, 96, 97)}
     assert pages == {0: 1, 1: 1, 48: 1, 49: 2, 96: 2, 97: 3}
+
+
+# ---- duplicates: one input per content and owner (issue 12 item 8) ---------------------------------------------
+
+
+async def test_an_identical_upload_returns_the_existing_input(index: ImageIndex) -> None:
+    first = await index.upload_input(USER_A, png_bytes(30, 20), 'a.png')
+    again = await index.upload_input(USER_A, png_bytes(30, 20), 'b.png')
+    assert again.id == first.id
+    assert (await index.page(USER_A, kind='input')).total == 1
+    other = await index.upload_input(USER_B, png_bytes(30, 20), 'a.png')
+    assert other.id != first.id  # per user
+
+
+async def test_use_as_input_twice_copies_once_and_matches_an_upload(index: ImageIndex) -> None:
+    generated = await add_image(index, USER_A, created=DAY1, prompt='castle')
+    first = await index.copy_to_inputs(USER_A, generated.id)
+    assert (await index.copy_to_inputs(USER_A, generated.id)).id == first.id
+    assert (await index.as_input(USER_A, generated.id)).id == first.id
+    assert (await index.page(USER_A, kind='input')).total == 1
+
+
+async def test_a_duplicate_of_a_trashed_input_restores_it(index: ImageIndex) -> None:
+    first = await index.upload_input(USER_A, png_bytes(30, 20), 'a.png')
+    await index.delete(USER_A, first.id)
+    again = await index.upload_input(USER_A, png_bytes(30, 20), 'a.png')
+    assert again.id == first.id and again.status == 'active' and again.trashed_at is None
+    assert (await index.page(USER_A, kind='input')).total == 1

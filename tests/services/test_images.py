@@ -122,15 +122,15 @@ async def test_copy_to_inputs_refuses_other_users_trashed_and_unknown_ids(index:
 
 async def test_quota_refuses_upload_and_says_what_to_delete(index: ImageIndex) -> None:
     index.settings.quota_max_images = 2
-    first = await index.upload_input(USER_A, png_bytes(), 'a.png')
-    await index.upload_input(USER_A, png_bytes(), 'b.png')
+    first = await index.upload_input(USER_A, png_bytes(color=(1, 1, 1)), 'a.png')
+    await index.upload_input(USER_A, png_bytes(color=(2, 2, 2)), 'b.png')
     with pytest.raises(QuotaExceeded, match=r'2 of 2 images.*Delete at least 1 image '):
-        await index.upload_input(USER_A, png_bytes(), 'c.png')
+        await index.upload_input(USER_A, png_bytes(color=(3, 3, 3)), 'c.png')
     assert await index.quota_refusal(USER_A) is not None
     assert await index.quota_refusal(USER_B) is None
     await index.delete(USER_A, first.id)  # the trash does not count
     assert await index.quota_refusal(USER_A) is None
-    await index.upload_input(USER_A, png_bytes(), 'c.png')
+    await index.upload_input(USER_A, png_bytes(color=(3, 3, 3)), 'c.png')
 
 
 async def test_quota_per_user_override_of_bytes(index: ImageIndex) -> None:
@@ -138,7 +138,7 @@ async def test_quota_per_user_override_of_bytes(index: ImageIndex) -> None:
     await index.writer.write(lambda db: db.add(User(id=USER_A, quota_max_bytes=len(data) + 10)))
     await index.upload_input(USER_A, data, 'a.png')
     with pytest.raises(QuotaExceeded, match='Delete at least'):
-        await index.upload_input(USER_A, data, 'b.png')
+        await index.upload_input(USER_A, png_bytes(64, 64, color=(9, 9, 9)), 'b.png')
     await index.upload_input(USER_B, data, 'b.png')  # settings say unlimited
     usage = await index.usage(USER_A)
     assert (usage.images, usage.bytes, usage.max_bytes, usage.max_images) == (1, len(data), len(data) + 10, 0)

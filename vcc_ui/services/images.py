@@ -41,8 +41,24 @@ from vcc_ui.services.image_meta import (
     sidecar_fields,
     sidecar_of_row,
 )
-from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
-from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage, StorageError, StoredFile, sniff_image
+from vcc_ui.services.queries import (
+    image_rows,
+    input_by_sha256,
+    owned_rows,
+    owner_usage,
+    page_bounds,
+    trash_rows,
+    trash_totals,
+)
+from vcc_ui.services.storage import (
+    IMAGE_ID_RE,
+    ImageRejected,
+    Storage,
+    StorageError,
+    StoredFile,
+    sha256_bytes,
+    sniff_image,
+)
 from vcc_ui.settings import Settings
 
 __all__ = [
@@ -226,6 +242,8 @@ class ImageIndex:
             await asyncio.to_thread(sniff_image, data, max_bytes=limit)
         except ImageRejected as error:
             raise rejected(error.reason, limit) from error
+        if (same := await self._same_input(owner, data)) is not None:
+            return same
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)
@@ -242,6 +260,8 @@ class ImageIndex:
         except StorageError as error:
             log.warning('copy of %s failed: %s', row.id, error)
             raise ImageNotFound('The file of this image is missing.') from error
+        if (same := await self._same_input(owner, data)) is not None:
+            return same
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta: dict[str, Any] = {
             'original_filename': row.original_filename or os.path.basename(row.rel_path),
@@ -258,6 +278,16 @@ class ImageIndex:
         if view is None or view.kind == 'input':
             return view
         return await self.copy_to_inputs(owner, image_id)
+
+    async def _same_input(self, owner: str, data: bytes) -> ImageView | None:
+        """Return the owner's input with these exact bytes (restored from the trash when there), or None."""
+        digest = sha256_bytes(data)
+        row = await self.writer.read(lambda db: input_by_sha256(db, owner, digest))
+        if row is None:
+            return None
+        if row.status == 'trash':
+            return await self.restore(owner, row.id)
+        return self.view(row)
 
     async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> ImageView:
         try:

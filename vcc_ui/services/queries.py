@@ -83,6 +83,12 @@ def owned_rows(db: Session, owner: str, image_ids: Sequence[str]) -> list[Image]
     )
 
 
+def input_by_sha256(db: Session, owner: str, sha256: str) -> Image | None:
+    """Return the owner's input image with this content (an active one before a trashed one), or None."""
+    query = select(Image).where(Image.owner == owner, Image.kind == 'input', Image.sha256 == sha256)
+    return db.exec(query.order_by(col(Image.status)).limit(1)).first()
+
+
 def trash_rows(db: Session, trashed_before: datetime) -> list[Image]:
     """Return every image trashed at or before a moment."""
     return list(db.exec(select(Image).where(Image.status == 'trash', col(Image.trashed_at) <= trashed_before)).all())
