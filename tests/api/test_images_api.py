@@ -114,6 +114,7 @@ async def test_delete_restore_bulk_and_zip(app: Services) -> None:
         answer = await http.post('/api/v1/images/zip', json={'ids': [r.id for r in rows]})
         assert answer.status_code == 200 and answer.headers['content-type'] == 'application/zip'
         assert len(zipfile.ZipFile(io.BytesIO(answer.content)).namelist()) == 3
+        assert 'filename="images-20' in answer.headers['content-disposition']
         assert (await http.post('/api/v1/images/zip', json={'ids': []})).status_code == 422
 
 
@@ -244,3 +245,18 @@ async def test_generated_image_reaches_the_gallery(app: Services) -> None:
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         items = (await http.get('/api/v1/images')).json()['items']
         assert len(items) == 1 and items[0]['job_id'] == job['id']
+
+
+async def test_download_is_named_from_date_workflow_and_prompt(app: Services) -> None:
+    async with client_for(app) as http, client_for(app) as stranger:
+        user = await identify(app, http)
+        row = await add_image(app.images, user, created=DAY1, prompt='붉은 여우 in snow')
+        answer = await http.get(f'/api/v1/images/{row.id}/download')
+        assert answer.status_code == 200 and answer.content.startswith(b'\x89PNG')
+        assert answer.headers['content-disposition'] == (
+            'attachment; filename="20250301-100000_sd15_txt2img_in-snow.png"; '
+            "filename*=UTF-8''20250301-100000_sd15_txt2img_%EB%B6%89%EC%9D%80-%EC%97%AC%EC%9A%B0-in-snow.png"
+        )
+        await identify(app, stranger)
+        assert (await stranger.get(f'/api/v1/images/{row.id}/download')).status_code == 404
+        assert (await http.get('/api/v1/images/' + 'f' * 32 + '/download')).status_code == 404

@@ -379,3 +379,15 @@ async def test_a_finished_job_puts_its_images_in_front_while_the_gallery_is_open
     await user.should_see('3 image(s)', retries=100)
     assert view.status == 'completed' and len(view.image_ids) == 2
     assert set(shown(user)[:2]) == set(view.image_ids) and shown(user)[2] == old.id
+
+
+async def test_the_lightbox_download_is_named_from_date_workflow_and_prompt(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    (row,) = await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see('1 / 1')
+    button = value_of(user, 'lightbox-download')
+    assert button.props['href'] == f'/api/v1/images/{row.id}/download'
+    assert button.props['download'] == f'{T0:%Y%m%d-%H%M%S}_sd15_txt2img_image-number-0.png'

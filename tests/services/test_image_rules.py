@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
 from tests.images import png_bytes
-from vcc_ui.services.image_meta import ImageFilter
+from vcc_ui.services.image_meta import ImageFilter, ImageView, content_disposition, download_name
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -101,3 +101,70 @@ async def test_a_duplicate_of_a_trashed_input_restores_it(index: ImageIndex) -> 
     again = await index.upload_input(USER_A, png_bytes(30, 20), 'a.png')
     assert again.id == first.id and again.status == 'active' and again.trashed_at is None
     assert (await index.page(USER_A, kind='input')).total == 1
+
+
+# ---- download names (issue 12 item 9) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ('prompt', 'workflow', 'kind', 'expected'),
+    [
+        (
+            'A red fox, in the snow; highly detailed (masterpiece)',
+            'sd15_txt2img',
+            'generated',
+            '20250301-100000_sd15_txt2img_a-red-fox-in-the-snow.png',
+        ),
+        (
+            '붉은 여우가 눈 속에서 뛰노는 모습',
+            'sdxl_lora',
+            'generated',
+            '20250301-100000_sdxl_lora_붉은-여우가-눈-속에서-뛰노는-모습.png',
+        ),
+        ('../../etc/passwd "x"', None, 'generated', '20250301-100000_etc-passwd-x.png'),
+        (None, None, 'input', '20250301-100000_input.png'),
+        ('x' * 300, 'w', 'generated', '20250301-100000_w_' + 'x' * 60 + '.png'),
+    ],
+)
+def test_download_names_come_from_date_workflow_and_prompt(
+    prompt: str | None, workflow: str | None, kind: str, expected: str
+) -> None:
+    view = _view(prompt=prompt, workflow_id=workflow, kind=kind)
+    assert download_name(view) == expected
+
+
+def test_content_disposition_has_an_ascii_fallback_and_utf8_name() -> None:
+    header = content_disposition('20250301_붉은-여우.png')
+    assert header == (
+        'attachment; filename="20250301.png"; filename*=UTF-8\'\'20250301_%EB%B6%89%EC%9D%80-%EC%97%AC%EC%9A%B0.png'
+    )
+
+
+def _view(**fields: object) -> ImageView:
+    base: dict[str, object] = {
+        'id': 'a' * 32,
+        'kind': 'generated',
+        'url': '/outputs/x.png',
+        'thumb_url': None,
+        'mime': 'image/png',
+        'bytes': 1,
+        'width': 1,
+        'height': 1,
+        'sha256': '0' * 64,
+        'created_at': DAY1,
+        'status': 'active',
+        'workflow_id': None,
+        'mode': None,
+        'prompt': None,
+        'negative_prompt': None,
+        'seed': None,
+        'aspect_ratio': None,
+        'job_id': None,
+        'server': None,
+        'tags': [],
+        'favorite': False,
+        'original_filename': None,
+        'trashed_at': None,
+        'purge_at': None,
+    }
+    return ImageView(**(base | fields))

@@ -252,12 +252,26 @@ async def test_zip_contains_only_the_owners_selected_files(index: ImageIndex) ->
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            assert len(names) == 2 and all(any(r.id in n for n in names) for r in mine)
+            assert names == ['20250301-100000_sd15_txt2img_a-red-fox.png', '20250301-100100_sd15_txt2img_a-red-fox.png']
             assert archive.read(names[0]).startswith(b'\x89PNG')
     finally:
         path.unlink()
     with pytest.raises(ImageNotFound):
         await index.zip_images(USER_B, [r.id for r in mine])
+
+
+async def test_zip_entries_of_one_moment_and_prompt_get_distinct_names(index: ImageIndex) -> None:
+    rows = [await add_image(index, USER_A, created=DAY1, prompt='붉은 여우', color=(i, 0, 0)) for i in range(3)]
+    path = await index.zip_images(USER_A, [r.id for r in rows])
+    try:
+        with zipfile.ZipFile(path) as archive:
+            assert sorted(archive.namelist()) == [
+                '20250301-100000_sd15_txt2img_붉은-여우-2.png',
+                '20250301-100000_sd15_txt2img_붉은-여우-3.png',
+                '20250301-100000_sd15_txt2img_붉은-여우.png',
+            ]
+    finally:
+        path.unlink()
 
 
 async def test_change_rebuilds_a_corrupt_sidecar_from_the_row(index: ImageIndex) -> None:

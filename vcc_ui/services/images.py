@@ -35,6 +35,7 @@ from vcc_ui.services.image_meta import (
     UploadRejected,
     Usage,
     clean_filename,
+    download_name,
     ids_of,
     normalize_tags,
     rejected,
@@ -390,17 +391,29 @@ class ImageIndex:
         os.close(fd)
         try:
             with zipfile.ZipFile(name, 'w', compression=zipfile.ZIP_STORED) as archive:
+                taken: set[str] = set()
                 for row in rows:
                     try:
                         path = self.storage.resolve(row.rel_path)
                     except StorageError:
                         continue
                     if path.is_file():
-                        archive.write(path, f'{row.created_at:%Y%m%d-%H%M%S}_{row.id}{path.suffix}')
+                        archive.write(path, unique_name(download_name(row), taken))
         except BaseException:
             os.unlink(name)
             raise
         return Path(name)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """Return `name`, or with '-2', '-3'... before its suffix when taken; remember it as taken."""
+    stem, dot, suffix = name.rpartition('.')
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f'{stem}-{n}{dot}{suffix}'
+    taken.add(candidate)
+    return candidate
 
 
 def delete_rows(db: Session, image_ids: list[str]) -> None:

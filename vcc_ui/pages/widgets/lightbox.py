@@ -9,7 +9,7 @@ from nicegui import events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
-from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.image_meta import ImageView, download_name
 
 
 class Lightbox:
@@ -83,7 +83,7 @@ class Lightbox:
     def _show(self) -> None:
         image = self.images[self.index]
         self.img.set_source(image.url)
-        self.download.props(f'href="{image.url}" download')
+        self.download.props(f'href="/api/v1/images/{image.id}/download" download="{download_name(image)}"')
         many = len(self.images) > 1
         self.prev.set_visibility(many)
         self.next.set_visibility(many)
