@@ -136,6 +136,15 @@ STRINGS: dict[str, dict[str, str]] = {
     'job_status_failed': {'en': 'Failed', 'ko': '실패'},
     'job_status_cancelled': {'en': 'Cancelled', 'ko': '취소됨'},
     'job_status_timed_out': {'en': 'Timed out', 'ko': '시간 초과'},
+    'job_status_deleted': {'en': 'Deleted', 'ko': '삭제됨'},
+    'job_images_deleted': {
+        'en': 'The images of this job were deleted.',
+        'ko': '이 작업의 이미지는 삭제되었습니다.',
+    },
+    'job_some_deleted': {
+        'en': '{n} image(s) of this job were deleted.',
+        'ko': '이 작업의 이미지 {n}개가 삭제되었습니다.',
+    },
     'job_position': {'en': 'Position {n} in the queue', 'ko': '대기 순서 {n}번'},
     'job_eta': {'en': 'about {time} left', 'ko': '약 {time} 남음'},
     'seconds': {'en': '{n} s', 'ko': '{n}초'},

@@ -127,7 +127,7 @@ class JobsPanel:
                     fetched.append(image)
         if fetched:
             self.on_images(fetched)
-        return [self.images[i] for i in ids if i in self.images]
+        return [self.images[i] for i in ids if i in self.images and self.images[i].status == 'active']
 
     async def _cancel(self, view: JobView) -> None:
         if await self.services.jobs.cancel(view.id, owner=self.user) is None:
