@@ -391,3 +391,24 @@ async def test_the_lightbox_download_is_named_from_date_workflow_and_prompt(user
     button = value_of(user, 'lightbox-download')
     assert button.props['href'] == f'/api/v1/images/{row.id}/download'
     assert button.props['download'] == f'{T0:%Y%m%d-%H%M%S}_sd15_txt2img_image-number-0.png'
+
+
+async def test_a_share_is_made_without_metadata_unless_unticked(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    (row,) = await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(marker='share-strip')
+    assert value_of(user, 'share-strip').value is True
+    user.find(marker='share-create').click()
+    await user.should_see(marker='share-state-active')
+    value_of(user, 'share-strip').set_value(False)
+    user.find(marker='share-create').click()
+    await eventually(lambda: _links_made(services, owner, row.id, 2))
+    links = await services.shares.links(owner, row.id)
+    assert sorted(link.strip_metadata for link in links) == [False, True]
+
+
+async def _links_made(services: Services, owner: str, image_id: str, count: int) -> bool:
+    return len(await services.shares.links(owner, image_id)) == count
