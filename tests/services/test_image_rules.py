@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,59 @@ def _view(**fields: object) -> ImageView:
         'purge_at': None,
     }
     return ImageView(**(base | fields))
+
+
+# ---- cheap totals and full-text search (issue 12 item 12) ------------------------------------------------------
+
+
+async def test_totals_come_from_counters_kept_by_the_database(index: ImageIndex) -> None:
+    rows = [await add_image(index, USER_A, created=DAY1, color=(i, 1, 1)) for i in range(4)]
+    await add_image(index, USER_A, created=DAY1, kind='input', color=(9, 9, 9))
+    await add_image(index, USER_B, created=DAY1)
+    counted = partial(_counted, index)
+
+    assert counted(USER_A, ('generated',), 'active') == 4
+    await index.bulk_delete(USER_A, [rows[0].id, rows[1].id])
+    assert counted(USER_A, ('generated',), 'active') == 2 and counted(USER_A, ('generated',), 'trash') == 2
+    assert counted(USER_A, ('generated', 'input'), 'active') == 3
+    await index.restore(USER_A, rows[0].id)
+    await index.purge(older_than_days=0, now=datetime(2100, 1, 1, tzinfo=UTC))
+    assert counted(USER_A, ('generated',), 'trash') == 0 and counted(USER_A, ('generated',), 'active') == 3
+    page = await index.page(USER_A, kind='generated', size=2)
+    assert page.total == 3 and page.has_more
+
+
+def _counted(index: ImageIndex, owner: str, kinds: tuple[str, ...], status: str) -> int | None:
+    from sqlmodel import Session
+
+    from vcc_ui.services.queries import counted_total
+
+    with Session(index.writer.engine) as db:
+        return counted_total(db, owner, kinds, status)
+
+
+async def test_prompt_search_finds_words_and_word_starts_in_both_languages(index: ImageIndex) -> None:
+    fox = await add_image(index, USER_A, created=DAY1, prompt='A Red Fox in the snow', color=(1, 1, 1))
+    korean = await add_image(index, USER_A, created=DAY1, prompt='눈 속의 붉은 여우가 달린다', color=(2, 2, 2))
+    await add_image(index, USER_A, created=DAY1, prompt='a black cat', color=(3, 3, 3))
+
+    async def ids(q: str) -> set[str]:
+        return {r.id for r in (await index.page(USER_A, filters=ImageFilter(q=q))).items}
+
+    assert await ids('red fox') == {fox.id}
+    assert await ids('FOX snow') == set()  # the words in this order, as typed
+    assert await ids('fo') == {fox.id}
+    assert await ids('여우') == {korean.id}
+    assert await ids('붉은 여우') == {korean.id}
+    page = await index.page(USER_A, filters=ImageFilter(q='red'))
+    assert page.total == 1
+    await index.writer.write(lambda db: _set_prompt(db, fox.id, 'a green owl'))
+    assert await ids('fox') == set() and await ids('owl') == {fox.id}
+
+
+def _set_prompt(db, image_id: str, prompt: str) -> None:
+    from vcc_ui.models import Image
+
+    row = db.get(Image, image_id)
+    row.prompt = prompt
+    db.add(row)
