@@ -223,6 +223,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'share_state_active': {'en': 'active until {time}', 'ko': '{time}까지 유효'},
     'share_state_expired': {'en': 'expired {time}', 'ko': '{time}에 만료됨'},
     'share_state_revoked': {'en': 'revoked', 'ko': '해제됨'},
+    'usage_images': {'en': '{n} images', 'ko': '이미지 {n}개'},
+    'usage_images_of': {'en': '{n} of {max} images', 'ko': '이미지 {n}/{max}개'},
+    'usage_bytes_of': {'en': '{used} of {max}', 'ko': '{used}/{max}'},
+    'usage_label': {'en': 'Your storage: {text}', 'ko': '내 저장 공간: {text}'},
     'share_strip': {'en': 'Without prompt and settings', 'ko': '프롬프트와 설정 없이'},
     'share_strip_hint': {
         'en': 'Shares a copy without the prompt, seed, model and graph embedded in the file.',

@@ -410,3 +410,16 @@ async def test_a_share_is_made_without_metadata_unless_unticked(user: User, serv
 
 async def _links_made(services: Services, owner: str, image_id: str, count: int) -> bool:
     return len(await services.shares.links(owner, image_id)) == count
+
+
+@pytest.mark.app_env(QUOTA_MAX_IMAGES='10', QUOTA_MAX_BYTES='1048576')
+async def test_the_gallery_shows_the_users_quota_use(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    rows = await seed(services, owner, 3)
+    used = sum(row.bytes for row in rows)
+    await user.open('/gallery')
+    await user.should_see(f'Your storage: 3 of 10 images · {used} bytes of 1.0 MB')
+    user.find(marker='image-thumb').click()
+    await user.should_see('1 / 3')
+    user.find(marker='lightbox-delete').click()
+    await user.should_see('Your storage: 2 of 10 images')
