@@ -189,6 +189,15 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'Waiting on the server (another job runs there first)',
         'ko': '서버에서 대기 중 (다른 작업이 먼저 실행 중)',
     },
+    'job_status_deleted': {'en': 'Deleted', 'ko': '삭제됨'},
+    'job_images_deleted': {
+        'en': 'The images of this job were deleted.',
+        'ko': '이 작업의 이미지는 삭제되었습니다.',
+    },
+    'job_some_deleted': {
+        'en': '{n} image(s) of this job were deleted.',
+        'ko': '이 작업의 이미지 {n}개가 삭제되었습니다.',
+    },
     'job_position': {'en': 'Position {n} in the queue', 'ko': '대기 순서 {n}번'},
     'job_eta': {'en': 'about {time} left', 'ko': '약 {time} 남음'},
     'seconds': {'en': '{n} s', 'ko': '{n}초'},
@@ -269,6 +278,37 @@ STRINGS: dict[str, dict[str, str]] = {
     'share_state_active': {'en': 'active until {time}', 'ko': '{time}까지 유효'},
     'share_state_expired': {'en': 'expired {time}', 'ko': '{time}에 만료됨'},
     'share_state_revoked': {'en': 'revoked', 'ko': '해제됨'},
+    'usage_images': {'en': '{n} images', 'ko': '이미지 {n}개'},
+    'usage_images_of': {'en': '{n} of {max} images', 'ko': '이미지 {n}/{max}개'},
+    'usage_bytes_of': {'en': '{used} of {max}', 'ko': '{used}/{max}'},
+    'usage_label': {'en': 'Your storage: {text}', 'ko': '내 저장 공간: {text}'},
+    'share_strip': {'en': 'Without prompt and settings', 'ko': '프롬프트와 설정 없이'},
+    'share_strip_hint': {
+        'en': 'Shares a copy without the prompt, seed, model and graph embedded in the file.',
+        'ko': '파일에 들어 있는 프롬프트, 시드, 모델, 그래프를 뺀 사본을 공유합니다.',
+    },
+    'share_page_shared': {'en': 'A shared image', 'ko': '공유된 이미지'},
+    'share_page_description': {'en': 'An image made with VCC.', 'ko': 'VCC로 만든 이미지입니다.'},
+    'share_page_unknown': {
+        'en': 'This share link does not exist. Check that it was copied whole.',
+        'ko': '이 공유 링크는 존재하지 않습니다. 링크 전체가 복사되었는지 확인하세요.',
+    },
+    'share_page_revoked': {
+        'en': 'This share link was turned off by its owner.',
+        'ko': '이 공유 링크는 소유자가 해제했습니다.',
+    },
+    'share_page_expired': {
+        'en': 'This share link expired on {time} UTC.',
+        'ko': '이 공유 링크는 {time} UTC에 만료되었습니다.',
+    },
+    'share_page_image': {
+        'en': 'The shared image is no longer available.',
+        'ko': '공유된 이미지를 더 이상 볼 수 없습니다.',
+    },
+    'share_page_ask': {
+        'en': 'Ask the person who sent it for a new link.',
+        'ko': '보낸 사람에게 새 링크를 요청하세요.',
+    },
     'share_made': {'en': 'Share link made and copied.', 'ko': '공유 링크를 만들어 복사했습니다.'},
     'inp_upload': {
         'en': 'Upload PNG, JPEG or WEBP (drop files here)',

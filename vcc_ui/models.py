@@ -142,6 +142,7 @@ class ShareLink(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     revoked_at: datetime | None = _when()
+    strip_metadata: bool = True  # serve a copy without the PNG text chunks (prompt, graph)
 
 
 class LoraFile(SQLModel, table=True):

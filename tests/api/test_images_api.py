@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -114,6 +115,7 @@ async def test_delete_restore_bulk_and_zip(app: Services) -> None:
         answer = await http.post('/api/v1/images/zip', json={'ids': [r.id for r in rows]})
         assert answer.status_code == 200 and answer.headers['content-type'] == 'application/zip'
         assert len(zipfile.ZipFile(io.BytesIO(answer.content)).namelist()) == 3
+        assert 'filename="images-20' in answer.headers['content-disposition']
         assert (await http.post('/api/v1/images/zip', json={'ids': []})).status_code == 422
 
 
@@ -164,7 +166,7 @@ async def test_quota_refuses_upload_and_generate(app: Services) -> None:
     app.settings.quota_max_images = 1
     async with client_for(app) as http:
         assert (await upload(http, png_bytes())).status_code == 201
-        refused = await upload(http, png_bytes())
+        refused = await upload(http, png_bytes(color=(7, 7, 7)))
         assert refused.status_code == 403 and 'Delete at least 1 image' in refused.json()['detail']['message']
         job = await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x'}})
         assert job.status_code == 403 and job.json()['detail']['code'] == 'quota'
@@ -178,16 +180,19 @@ async def test_share_link_lifecycle_without_identity(app: Services) -> None:
         assert created.status_code == 201 and created.json()['state'] == 'active'
         link = created.json()
         shown = await stranger.get(link['url'])
-        assert shown.status_code == 200 and shown.content.startswith(b'\x89PNG')
+        assert shown.status_code == 200 and shown.headers['content-type'].startswith('text/html')
+        assert (await stranger.get(link['url'] + '/image')).content.startswith(b'\x89PNG')
         assert (await stranger.get(link['url'][:-2] + 'xx')).status_code == 404
         assert (await stranger.get('/s/not-a-token')).status_code == 404
+        assert (await stranger.get('/s/not-a-token/image')).status_code == 404
         assert [s['id'] for s in (await owner.get(f'/api/v1/images/{row.id}/shares')).json()['items']] == [link['id']]
         assert (await stranger.post(f'/api/v1/shares/{link["id"]}/revoke')).status_code == 404
         assert (await stranger.get('/api/v1/shares')).json()['items'] == []
         revoked = await owner.post(f'/api/v1/shares/{link["id"]}/revoke')
         assert revoked.json()['state'] == 'revoked'
         gone = await stranger.get(link['url'])
-        assert gone.status_code == 410 and 'turned off' in gone.json()['detail']['message']
+        assert gone.status_code == 410 and 'turned off' in gone.text
+        assert (await stranger.get(link['url'] + '/image')).status_code == 410
         assert (await owner.post(f'/api/v1/images/{row.id}/shares', json={'expires': '2y'})).status_code == 422
 
 
@@ -199,7 +204,7 @@ async def test_expired_share_link_answers_410(app: Services) -> None:
         past = datetime.now(UTC) - timedelta(seconds=1)
         await app.writer.write(lambda db: setattr(db.get(ShareLink, link['id']), 'expires_at', past))
         answer = await http.get(link['url'])
-        assert answer.status_code == 410 and 'expired' in answer.json()['detail']['message']
+        assert answer.status_code == 410 and 'expired' in answer.text and '<html' in answer.text
         assert (await http.get('/api/v1/shares')).json()['items'][0]['state'] == 'expired'
 
 
@@ -244,3 +249,89 @@ async def test_generated_image_reaches_the_gallery(app: Services) -> None:
         await wait_for(lambda: app.jobs.views[job['id']].finished)
         items = (await http.get('/api/v1/images')).json()['items']
         assert len(items) == 1 and items[0]['job_id'] == job['id']
+
+
+async def test_download_is_named_from_date_workflow_and_prompt(app: Services) -> None:
+    async with client_for(app) as http, client_for(app) as stranger:
+        user = await identify(app, http)
+        row = await add_image(app.images, user, created=DAY1, prompt='붉은 여우 in snow')
+        answer = await http.get(f'/api/v1/images/{row.id}/download')
+        assert answer.status_code == 200 and answer.content.startswith(b'\x89PNG')
+        assert answer.headers['content-disposition'] == (
+            'attachment; filename="20250301-100000_sd15_txt2img_in-snow.png"; '
+            "filename*=UTF-8''20250301-100000_sd15_txt2img_%EB%B6%89%EC%9D%80-%EC%97%AC%EC%9A%B0-in-snow.png"
+        )
+        await identify(app, stranger)
+        assert (await stranger.get(f'/api/v1/images/{row.id}/download')).status_code == 404
+        assert (await http.get('/api/v1/images/' + 'f' * 32 + '/download')).status_code == 404
+
+
+def png_with_graph(prompt: str) -> bytes:
+    """A PNG carrying ComfyUI-style text chunks (the graph and the workflow)."""
+    from PIL import Image as PILImage
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text('prompt', json.dumps({'3': {'inputs': {'text': prompt, 'seed': 42}}}))
+    info.add_itxt('workflow', '{"nodes": []}')
+    out = io.BytesIO()
+    PILImage.new('RGB', (24, 16), (10, 20, 30)).save(out, format='PNG', pnginfo=info)
+    return out.getvalue()
+
+
+async def share_of(app: Services, http: httpx.AsyncClient, prompt: str, **body: object) -> tuple[str, bytes]:
+    """Index a generated PNG with an embedded graph, share it and return the link path and the original bytes."""
+    user = await identify(app, http)
+    data = png_with_graph(prompt)
+    stored = app.storage.save(owner=user, kind='generated', data=data, meta={'prompt': prompt}, created_at=DAY1)
+    from vcc_ui.models import Image
+
+    row = Image(
+        id=stored.id,
+        owner=user,
+        rel_path=stored.rel_path,
+        thumb_path=stored.thumb_rel,
+        mime=stored.mime,
+        bytes=stored.bytes,
+        width=stored.width,
+        height=stored.height,
+        sha256=stored.sha256,
+        created_at=stored.created_at,
+        prompt=prompt,
+        workflow_id='sd15_txt2img',
+    )
+    await app.writer.write(lambda db: db.add(row))
+    link = (await http.post(f'/api/v1/images/{row.id}/shares', json={'expires': '1d', **body})).json()
+    return link['url'], data
+
+
+async def test_a_share_link_is_an_html_page_titled_from_the_prompt(app: Services) -> None:
+    async with client_for(app) as owner, client_for(app) as stranger:
+        url, _ = await share_of(app, owner, 'A <red> fox in the snow')
+        page = await stranger.get(url)
+        token = url.rsplit('/', 1)[1]
+        assert page.status_code == 200 and page.headers['content-type'].startswith('text/html')
+        assert '<title>A &lt;red&gt; fox in the snow</title>' in page.text and f'<title>{token}' not in page.text
+        assert '<meta property="og:title" content="A &lt;red&gt; fox in the snow">' in page.text
+        assert f'<meta property="og:image" content="http://test{url}/image">' in page.text
+        assert f'<img src="{url}/image"' in page.text
+
+
+async def test_unknown_and_expired_links_get_a_friendly_page_in_the_visitors_language(app: Services) -> None:
+    async with client_for(app) as http:
+        unknown = await http.get('/s/not-a-token', headers={'Accept-Language': 'ko-KR,ko;q=0.9'})
+        assert unknown.status_code == 404 and unknown.headers['content-type'].startswith('text/html')
+        assert '공유 링크' in unknown.text and '"detail"' not in unknown.text
+
+
+async def test_a_share_serves_a_copy_without_the_embedded_graph_by_default(app: Services) -> None:
+    async with client_for(app) as owner, client_for(app) as stranger:
+        url, original = await share_of(app, owner, 'secret prompt words')
+        assert b'secret prompt words' in original
+        served = (await stranger.get(url + '/image')).content
+        assert served.startswith(b'\x89PNG') and b'secret prompt words' not in served and b'workflow' not in served
+        assert (await stranger.get(url + '/image')).content == served  # the cached copy
+        kept_url, _ = await share_of(app, owner, 'open prompt words', strip_metadata=False)
+        assert (await stranger.get(kept_url + '/image')).content == png_with_graph('open prompt words')
+        links = (await owner.get('/api/v1/shares')).json()['items']
+        assert sorted(link['strip_metadata'] for link in links) == [False, True]

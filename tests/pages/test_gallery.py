@@ -15,7 +15,7 @@ from nicegui.testing import User
 from tests.gallery import add_image
 from vcc_ui.models import Image
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.image_meta import ImageView, download_name
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -246,9 +246,7 @@ async def test_bulk_select_deletes_restores_and_zips(user: User, services: Servi
     await user.should_see('2 selected')
     user.find(marker='bulk-zip').click()
     archive = zipfile.ZipFile(io.BytesIO((await user.download.next()).content))
-    assert sorted(name.rsplit('_', 1)[1].split('.')[0] for name in archive.namelist()) == sorted(
-        [rows[2].id, rows[1].id]
-    )
+    assert sorted(archive.namelist()) == sorted(download_name(row) for row in (rows[2], rows[1]))
     user.find(marker='bulk-delete').click()
     await user.should_see('2 image(s) moved to the trash.')
     await expect(user, [rows[0].id])
@@ -379,3 +377,49 @@ async def test_a_finished_job_puts_its_images_in_front_while_the_gallery_is_open
     await user.should_see('3 image(s)', retries=100)
     assert view.status == 'completed' and len(view.image_ids) == 2
     assert set(shown(user)[:2]) == set(view.image_ids) and shown(user)[2] == old.id
+
+
+async def test_the_lightbox_download_is_named_from_date_workflow_and_prompt(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    (row,) = await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see('1 / 1')
+    button = value_of(user, 'lightbox-download')
+    assert button.props['href'] == f'/api/v1/images/{row.id}/download'
+    assert button.props['download'] == f'{T0:%Y%m%d-%H%M%S}_sd15_txt2img_image-number-0.png'
+
+
+async def test_a_share_is_made_without_metadata_unless_unticked(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    (row,) = await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(marker='share-strip')
+    assert value_of(user, 'share-strip').value is True
+    user.find(marker='share-create').click()
+    await user.should_see(marker='share-state-active')
+    value_of(user, 'share-strip').set_value(False)
+    user.find(marker='share-create').click()
+    await eventually(lambda: _links_made(services, owner, row.id, 2))
+    links = await services.shares.links(owner, row.id)
+    assert sorted(link.strip_metadata for link in links) == [False, True]
+
+
+async def _links_made(services: Services, owner: str, image_id: str, count: int) -> bool:
+    return len(await services.shares.links(owner, image_id)) == count
+
+
+@pytest.mark.app_env(QUOTA_MAX_IMAGES='10', QUOTA_MAX_BYTES='1048576')
+async def test_the_gallery_shows_the_users_quota_use(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    rows = await seed(services, owner, 3)
+    used = sum(row.bytes for row in rows)
+    await user.open('/gallery')
+    await user.should_see(f'Your storage: 3 of 10 images · {used} bytes of 1.0 MB')
+    user.find(marker='image-thumb').click()
+    await user.should_see('1 / 3')
+    user.find(marker='lightbox-delete').click()
+    await user.should_see('Your storage: 2 of 10 images')

@@ -145,7 +145,9 @@ async def test_a_share_link_opens_without_the_password(user: User, services: Ser
     image = await services.images.upload_input(owner, png_bytes(), 'cat.png')
     link = await services.shares.create(owner, image.id, '1h')
     answer = await user.http_client.get(services.shares.url(link))
-    assert answer.status_code == 200 and answer.headers['content-type'].startswith('image/')
+    assert answer.status_code == 200 and answer.headers['content-type'].startswith('text/html')
+    image_answer = await user.http_client.get(services.shares.url(link) + '/image')
+    assert image_answer.status_code == 200 and image_answer.headers['content-type'].startswith('image/')
     assert (await user.http_client.get('/s/forged-token')).status_code == 404
 
 

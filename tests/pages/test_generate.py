@@ -408,3 +408,18 @@ async def test_a_finished_card_retries_with_the_same_params_and_links_the_galler
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
     first, again = services.jobs.jobs_of(owner_of(user))
     assert (again.workflow_id, again.params) == (first.workflow_id, first.params)
+
+
+async def test_a_finished_job_whose_images_were_deleted_says_deleted(user: User, services: Services) -> None:
+    await user.open('/')
+    owner = owner_of(user)
+    view = await services.jobs.submit(owner, 'test_pattern', {'prompt': 'soon gone', 'seed': 7})
+    await wait_for(lambda: view.finished)
+    assert view.status == JobStatus.COMPLETED and view.image_ids
+    await services.images.bulk_delete(owner, view.image_ids)
+    await user.open('/')
+    await user.should_see('soon gone', retries=20)
+    await user.should_see(marker='job-deleted', retries=20)
+    await user.should_see('The images of this job were deleted.')
+    assert value_of_text(user, 'job-status') == 'Deleted'
+    await user.should_not_see(marker='job-thumb')

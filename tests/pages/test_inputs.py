@@ -69,7 +69,7 @@ async def test_an_upload_over_quota_is_refused_with_what_to_delete(user: User, s
     owner = await visit(user, services, '/inputs')
     await upload(user, png_bytes(), 'one.png')
     await user.should_see('one.png added to your inputs.')
-    await upload(user, png_bytes(), 'two.png')
+    await upload(user, png_bytes(color=(7, 7, 7)), 'two.png')
     await user.should_see(
         'Storage quota reached: Your storage is full (1 of 1 images used). '
         'Delete at least 1 image from your gallery or inputs to continue.'
@@ -116,3 +116,16 @@ async def test_a_click_opens_the_image_in_the_lightbox(user: User, services: Ser
     await user.should_see(marker='image-thumb')
     user.find(marker='image-thumb').click()
     await user.should_see(marker='lightbox-image')
+
+
+async def test_the_inputs_lightbox_uses_an_input_on_generate(user: User, services: Services) -> None:
+    owner = await visit(user, services, '/inputs')
+    image = await add_image(services.images, owner, created=T0, kind='input')
+    await user.open('/inputs')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(marker='lightbox-use-input')
+    user.find(marker='lightbox-use-input').click()
+    await user.should_see(marker='generate-form')
+    assert user.back_history[-1] == f'/?input={image.id}'
+    assert (await services.images.page(owner, kind='input')).total == 1

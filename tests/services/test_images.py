@@ -122,15 +122,15 @@ async def test_copy_to_inputs_refuses_other_users_trashed_and_unknown_ids(index:
 
 async def test_quota_refuses_upload_and_says_what_to_delete(index: ImageIndex) -> None:
     index.settings.quota_max_images = 2
-    first = await index.upload_input(USER_A, png_bytes(), 'a.png')
-    await index.upload_input(USER_A, png_bytes(), 'b.png')
+    first = await index.upload_input(USER_A, png_bytes(color=(1, 1, 1)), 'a.png')
+    await index.upload_input(USER_A, png_bytes(color=(2, 2, 2)), 'b.png')
     with pytest.raises(QuotaExceeded, match=r'2 of 2 images.*Delete at least 1 image '):
-        await index.upload_input(USER_A, png_bytes(), 'c.png')
+        await index.upload_input(USER_A, png_bytes(color=(3, 3, 3)), 'c.png')
     assert await index.quota_refusal(USER_A) is not None
     assert await index.quota_refusal(USER_B) is None
     await index.delete(USER_A, first.id)  # the trash does not count
     assert await index.quota_refusal(USER_A) is None
-    await index.upload_input(USER_A, png_bytes(), 'c.png')
+    await index.upload_input(USER_A, png_bytes(color=(3, 3, 3)), 'c.png')
 
 
 async def test_quota_per_user_override_of_bytes(index: ImageIndex) -> None:
@@ -138,7 +138,7 @@ async def test_quota_per_user_override_of_bytes(index: ImageIndex) -> None:
     await index.writer.write(lambda db: db.add(User(id=USER_A, quota_max_bytes=len(data) + 10)))
     await index.upload_input(USER_A, data, 'a.png')
     with pytest.raises(QuotaExceeded, match='Delete at least'):
-        await index.upload_input(USER_A, data, 'b.png')
+        await index.upload_input(USER_A, png_bytes(64, 64, color=(9, 9, 9)), 'b.png')
     await index.upload_input(USER_B, data, 'b.png')  # settings say unlimited
     usage = await index.usage(USER_A)
     assert (usage.images, usage.bytes, usage.max_bytes, usage.max_images) == (1, len(data), len(data) + 10, 0)
@@ -252,12 +252,26 @@ async def test_zip_contains_only_the_owners_selected_files(index: ImageIndex) ->
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            assert len(names) == 2 and all(any(r.id in n for n in names) for r in mine)
+            assert names == ['20250301-100000_sd15_txt2img_a-red-fox.png', '20250301-100100_sd15_txt2img_a-red-fox.png']
             assert archive.read(names[0]).startswith(b'\x89PNG')
     finally:
         path.unlink()
     with pytest.raises(ImageNotFound):
         await index.zip_images(USER_B, [r.id for r in mine])
+
+
+async def test_zip_entries_of_one_moment_and_prompt_get_distinct_names(index: ImageIndex) -> None:
+    rows = [await add_image(index, USER_A, created=DAY1, prompt='붉은 여우', color=(i, 0, 0)) for i in range(3)]
+    path = await index.zip_images(USER_A, [r.id for r in rows])
+    try:
+        with zipfile.ZipFile(path) as archive:
+            assert sorted(archive.namelist()) == [
+                '20250301-100000_sd15_txt2img_붉은-여우-2.png',
+                '20250301-100000_sd15_txt2img_붉은-여우-3.png',
+                '20250301-100000_sd15_txt2img_붉은-여우.png',
+            ]
+    finally:
+        path.unlink()
 
 
 async def test_change_rebuilds_a_corrupt_sidecar_from_the_row(index: ImageIndex) -> None:

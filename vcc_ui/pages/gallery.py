@@ -17,7 +17,7 @@ from vcc_ui.pages.widgets.gallery_filters import GalleryFilters
 from vcc_ui.pages.widgets.gallery_lightbox import GalleryLightbox
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageFilter, ImageProblem
+from vcc_ui.services.image_meta import ImageFilter, ImageProblem, human_bytes
 from vcc_ui.services.images import ImagePage
 from vcc_ui.services.jobs import JobView
 
@@ -39,6 +39,7 @@ class GalleryPage:
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(self.t('gallery_title')).classes('text-2xl font-medium')
                 ui.space()
+                self.usage = ui.label().classes('text-sm text-gray-500').mark('gallery-usage')
                 self.view = (
                     ui.toggle(
                         {'active': self.t('gal_view_active'), 'trash': self.t('gal_view_trash')},
@@ -107,6 +108,20 @@ class GalleryPage:
         empty = 'gal_trash_empty' if trash else 'gal_no_match' if self.filter().narrowed else 'gallery_empty'
         await self.grid.reload(empty)
         self._selection_changed()
+        await self.show_usage()
+
+    async def show_usage(self) -> None:
+        """Show what the user's images use against their limits."""
+        usage = await self.services.images.usage(self.user)
+        if usage.max_images:
+            parts = [self.t('usage_images_of', n=usage.images, max=usage.max_images)]
+        else:
+            parts = [self.t('usage_images', n=usage.images)]
+        if usage.max_bytes:
+            parts.append(self.t('usage_bytes_of', used=human_bytes(usage.bytes), max=human_bytes(usage.max_bytes)))
+        else:
+            parts.append(human_bytes(usage.bytes))
+        self.usage.set_text(self.t('usage_label', text=' · '.join(parts)))
 
     async def _on_job(self, view: JobView) -> None:
         """Put a finished job's images in front while the unfiltered gallery is shown."""
@@ -137,6 +152,7 @@ class GalleryPage:
             return
         self.grid.remove([row.id for row in changed])
         ui.notify(self.t(done_key, count=len(changed)), type='positive')
+        await self.show_usage()
 
     async def download_zip(self) -> None:
         """Send the selected images as one ZIP file."""

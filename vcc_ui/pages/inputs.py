@@ -38,7 +38,9 @@ class InputsPage:
         self.lang = language()
         self.t = partial(translate, lang=self.lang)
         self.max_bytes = services.settings.controls_max_bytes
-        self.lightbox = Lightbox(lang=self.lang, workflow_title=lambda w: services.registry.title(w, self.lang))
+        self.lightbox = Lightbox(
+            lang=self.lang, workflow_title=lambda w: services.registry.title(w, self.lang), on_use=self.use_as_input
+        )
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(self.t('inputs_title')).classes('text-2xl font-medium')
@@ -122,6 +124,21 @@ class InputsPage:
             return
         ui.notify(self.t('gal_restored' if restore else 'gal_deleted', count=1), type='positive')
         self.grid.remove([row.id])  # last: the clicked button goes with its tile, and with it this slot
+
+    async def use_as_input(self, image: ImageView) -> None:
+        """Open Generate with this image as the input image (a control image is copied to the inputs first)."""
+        try:
+            row = await self.services.images.as_input(self.user, image.id)
+        except QuotaExceeded as error:
+            ui.notify(self.t('gal_quota', reason=error.message), type='negative', multi_line=True)
+            return
+        except ImageProblem as error:
+            ui.notify(self.t('gal_failed', reason=error.message), type='warning')
+            return
+        if row is None:
+            ui.notify(self.t('gen_image_missing'), type='warning')
+            return
+        ui.navigate.to(f'/?input={row.id}')  # NOTE: generate.prefill reads it
 
     # ---- upload ------------------------------------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Self
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
@@ -15,6 +17,9 @@ from vcc_ui.services.storage import IMAGE_ID_RE, ImageRejected, Storage
 MAX_TAGS = 20
 MAX_TAG_LEN = 32
 _TAG_BAD = re.compile(r'["\\\x00-\x1f\x7f,]')
+NAME_WORDS = 6
+NAME_WORDS_CHARS = 60
+_WORD = re.compile(r'[^\W_]+')
 # Mutable fields a sidecar mirrors; everything else in it is fixed when the file is saved.
 MUTABLE = ('status', 'trashed_at', 'tags', 'favorite')
 ROW_FIELDS = (
@@ -293,3 +298,24 @@ def row_from_sidecar(meta: dict[str, Any]) -> Image:
         params=meta['params'] if isinstance(meta.get('params'), dict) else None,
         **{k: meta.get(k) if isinstance(meta.get(k), str) else None for k in ROW_FIELDS if k != 'seed'},
     )
+
+
+def download_name(image: ImageView | Image) -> str:
+    """Return the name a download gets from the date, the workflow and the prompt's first words."""
+    parts = [f'{image.created_at:%Y%m%d-%H%M%S}']
+    if workflow := re.sub(r'[^\w-]', '', image.workflow_id or '', flags=re.ASCII):
+        parts.append(workflow)
+    words = '-'.join(_WORD.findall((image.prompt or '').lower())[:NAME_WORDS])[:NAME_WORDS_CHARS].strip('-')
+    if words:
+        parts.append(words)
+    if len(parts) == 1:
+        parts.append(image.kind)
+    path = image.url if isinstance(image, ImageView) else image.rel_path
+    return '_'.join(parts) + (PurePosixPath(path).suffix or '.png')
+
+
+def content_disposition(filename: str) -> str:
+    """Return an attachment header with an ASCII fallback name and the UTF-8 name (RFC 6266 / 5987)."""
+    fallback = ''.join(ch for ch in filename if ch.isascii() and (ch.isalnum() or ch in '.-_'))
+    fallback = re.sub(r'[-_]+(?=\.)', '', re.sub(r'_-+|-+_', '_', re.sub(r'-{2,}', '-', fallback))) or 'image'
+    return f'attachment; filename="{fallback}"; filename*=UTF-8\'\'{quote(filename, safe="")}'

@@ -35,13 +35,22 @@ from vcc_ui.services.image_meta import (
     UploadRejected,
     Usage,
     clean_filename,
+    download_name,
     ids_of,
     normalize_tags,
     rejected,
     sidecar_fields,
     sidecar_of_row,
 )
-from vcc_ui.services.queries import image_rows, owned_rows, owner_usage, page_bounds, trash_rows, trash_totals
+from vcc_ui.services.queries import (
+    image_rows,
+    input_by_sha256,
+    owned_rows,
+    owner_usage,
+    page_bounds,
+    trash_rows,
+    trash_totals,
+)
 from vcc_ui.services.storage import (
     IMAGE_ID_RE,
     ImageRejected,
@@ -49,6 +58,7 @@ from vcc_ui.services.storage import (
     StorageError,
     StorageUnavailable,
     StoredFile,
+    sha256_bytes,
 )
 from vcc_ui.settings import Settings
 
@@ -235,6 +245,8 @@ class ImageIndex:
         limit = self.settings.controls_max_bytes
         if len(data) > limit:
             raise rejected('too large', limit)
+        if (same := await self._same_input(owner, data)) is not None:
+            return same
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta = {'original_filename': clean_filename(filename), 'tags': [], 'favorite': False}
         return await self._store(owner, data, meta, limit)
@@ -251,6 +263,8 @@ class ImageIndex:
         except StorageError as error:
             log.warning('copy of %s failed: %s', row.id, error)
             raise ImageNotFound('The file of this image is missing.') from error
+        if (same := await self._same_input(owner, data)) is not None:
+            return same
         await self.check_quota(owner, add_bytes=len(data), add_images=1)
         meta: dict[str, Any] = {
             'original_filename': row.original_filename or os.path.basename(row.rel_path),
@@ -267,6 +281,16 @@ class ImageIndex:
         if view is None or view.kind == 'input':
             return view
         return await self.copy_to_inputs(owner, image_id)
+
+    async def _same_input(self, owner: str, data: bytes) -> ImageView | None:
+        """Return the owner's input with these exact bytes (restored from the trash when there), or None."""
+        digest = sha256_bytes(data)
+        row = await self.writer.read(lambda db: input_by_sha256(db, owner, digest))
+        if row is None:
+            return None
+        if row.status == 'trash':
+            return await self.restore(owner, row.id)
+        return self.view(row)
 
     async def _store(self, owner: str, data: bytes, meta: dict, limit: int | None, **extra: Any) -> ImageView:
         try:
@@ -372,17 +396,29 @@ class ImageIndex:
         os.close(fd)
         try:
             with zipfile.ZipFile(name, 'w', compression=zipfile.ZIP_STORED) as archive:
+                taken: set[str] = set()
                 for row in rows:
                     try:
                         path = self.storage.resolve(row.rel_path)
                     except StorageError:
                         continue
                     if path.is_file():
-                        archive.write(path, f'{row.created_at:%Y%m%d-%H%M%S}_{row.id}{path.suffix}')
+                        archive.write(path, unique_name(download_name(row), taken))
         except BaseException:
             os.unlink(name)
             raise
         return Path(name)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """Return `name`, or with '-2', '-3'... before its suffix when taken; remember it as taken."""
+    stem, dot, suffix = name.rpartition('.')
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f'{stem}-{n}{dot}{suffix}'
+    taken.add(candidate)
+    return candidate
 
 
 def delete_rows(db: Session, image_ids: list[str]) -> None:

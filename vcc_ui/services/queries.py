@@ -7,12 +7,13 @@ for the same filter; the conditions keep the shapes the image indexes serve (own
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast
+from sqlalchemy import Text, cast, column, literal_column, table, text
 from sqlmodel import Session, col, func, select
 
 from vcc_ui.models import Image, Job, User
@@ -20,6 +21,9 @@ from vcc_ui.services.image_meta import ImageFilter, Usage
 from vcc_ui.settings import Settings
 
 MAX_PAGE_SIZE = 100
+# Per owner, kind and status image counts that triggers keep in step (migration 0007).
+IMAGE_COUNTS = table('imagecount', column('owner'), column('kind'), column('status'), column('n'))
+_WORDS = re.compile(r'[^\W_]+')
 
 
 def _like(text: str) -> str:
@@ -27,7 +31,7 @@ def _like(text: str) -> str:
     return '%' + text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
 
 
-def image_conditions(f: ImageFilter, *, owner: str | None = None) -> list[Any]:
+def image_conditions(f: ImageFilter, *, owner: str | None = None, dialect: str = '') -> list[Any]:
     """Return the SQL conditions of a filter, scoped to one owner when given (everyone's images otherwise)."""
     where: list[Any] = []
     if owner is not None:
@@ -51,7 +55,21 @@ def image_conditions(f: ImageFilter, *, owner: str | None = None) -> list[Any]:
         # NOTE: tags are a JSON list stored as json.dumps text on SQLite and PostgreSQL (json, not jsonb).
         where.append(cast(Image.tags, Text).like(_like(json.dumps(f.tag.strip().lower())), escape='\\'))
     if f.q and f.q.strip():
-        where.append(col(Image.prompt).ilike(_like(f.q.strip()), escape='\\'))
+        where.extend(prompt_search(f.q.strip(), dialect))
+    return where
+
+
+def prompt_search(q: str, dialect: str) -> list[Any]:
+    """Return the conditions of a prompt search: the text anywhere in the prompt (ILIKE), first narrowed on SQLite
+    by the FTS5 word index (the query's words as a phrase, the last one a word start); PostgreSQL's trigram index
+    serves the ILIKE itself."""
+    where: list[Any] = []
+    words = _WORDS.findall(q.lower())
+    if dialect == 'sqlite' and words:
+        match = '"' + ' '.join(words) + '"*'
+        fts = text('SELECT rowid FROM image_fts WHERE image_fts MATCH :match').bindparams(match=match)
+        where.append(literal_column('image.rowid').in_(fts))
+    where.append(col(Image.prompt).ilike(_like(q), escape='\\'))
     return where
 
 
@@ -62,8 +80,11 @@ def page_bounds(page: int, size: int) -> tuple[int, int]:
 
 def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, size: int) -> tuple[list[Image], int]:
     """Return one page of the images a filter selects, newest first, and how many it selects in all."""
-    where = image_conditions(f, owner=owner)
-    total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
+    where = image_conditions(f, owner=owner, dialect=db.get_bind().dialect.name)
+    if owner is not None and f.status is not None and f.kind and not f.narrowed:
+        total = counted_total(db, owner, (f.kind,) if isinstance(f.kind, str) else tuple(f.kind), f.status)
+    else:
+        total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
     rows = db.exec(
         select(Image)
         .where(*where)
@@ -74,6 +95,15 @@ def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, siz
     return list(rows), total
 
 
+def counted_total(db: Session, owner: str, kinds: tuple[str, ...], status: str) -> int:
+    """Return how many images of these kinds and status an owner has, from the counters the database keeps."""
+    counts = IMAGE_COUNTS.c
+    query = select(func.coalesce(func.sum(counts.n), 0)).where(
+        counts.owner == owner, counts.status == status, counts.kind.in_(kinds)
+    )
+    return int(db.exec(query).one())
+
+
 def owned_rows(db: Session, owner: str, image_ids: Sequence[str]) -> list[Image]:
     """Return the owner's images among `image_ids`, oldest first (others' ids are skipped)."""
     return list(
@@ -81,6 +111,12 @@ def owned_rows(db: Session, owner: str, image_ids: Sequence[str]) -> list[Image]
             select(Image).where(col(Image.id).in_(image_ids), Image.owner == owner).order_by(col(Image.created_at))
         ).all()
     )
+
+
+def input_by_sha256(db: Session, owner: str, sha256: str) -> Image | None:
+    """Return the owner's input image with this content (an active one before a trashed one), or None."""
+    query = select(Image).where(Image.owner == owner, Image.kind == 'input', Image.sha256 == sha256)
+    return db.exec(query.order_by(col(Image.status)).limit(1)).first()
 
 
 def trash_rows(db: Session, trashed_before: datetime) -> list[Image]:

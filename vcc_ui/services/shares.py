@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import struct
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from PIL import Image as PILImage
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import Image, ShareLink, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import ImageNotFound, ImageProblem
 from vcc_ui.services.images import ImageIndex
+from vcc_ui.services.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +32,60 @@ EXPIRY_CHOICES: dict[str, timedelta] = {
     '30d': timedelta(days=30),
 }
 
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+# Ancillary PNG chunks that carry text or metadata (ComfyUI writes the prompt and the workflow graph as tEXt).
+PNG_METADATA_CHUNKS = frozenset({b'tEXt', b'zTXt', b'iTXt', b'eXIf', b'tIME'})
+CACHE_DIR = 'cache/shared'
+TITLE_CHARS = 80
+
+
+def strip_png_text(data: bytes) -> bytes:
+    """Return a PNG without its text and metadata chunks (pixels untouched), or raise ValueError."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError('not a PNG')
+    out, pos = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack('>I', data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError('truncated PNG chunk')
+        if kind not in PNG_METADATA_CHUNKS:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b'IEND':
+            break
+    return b''.join(out)
+
+
+def without_metadata(data: bytes, mime: str) -> bytes:
+    """Return an image file without embedded metadata: PNG chunks dropped, JPEG/WEBP re-encoded without EXIF."""
+    if mime == 'image/png':
+        return strip_png_text(data)
+    with PILImage.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        fmt = 'JPEG' if mime == 'image/jpeg' else 'WEBP'
+        image.save(out, format=fmt, quality=95)
+        return out.getvalue()
+
+
+def share_title(row: Image, workflow_title: str | None) -> str:
+    """Return what a shared page is called: the prompt's start, else the workflow's title, else a plain word."""
+    prompt = ' '.join((row.prompt or '').split())
+    if prompt:
+        return prompt if len(prompt) <= TITLE_CHARS else prompt[: TITLE_CHARS - 1].rstrip() + '…'
+    return workflow_title or ''
+
 
 class ShareGone(ImageProblem):
     """The link existed but expired, was revoked, or its image is gone (HTTP 410)."""
 
     code = 'gone'
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str = 'image', until: datetime | None = None) -> None:
         super().__init__('gone', message)
+        self.reason = reason  # revoked | expired | image
+        self.until = until
 
 
 class Shares:
@@ -52,7 +104,15 @@ class Shares:
         """Return the public path of a link."""
         return SHARE_PATH + self.token(link)
 
-    async def create(self, owner: str, image_id: str, expires: str, *, now: datetime | None = None) -> ShareLink:
+    async def create(
+        self,
+        owner: str,
+        image_id: str,
+        expires: str,
+        *,
+        strip_metadata: bool = True,
+        now: datetime | None = None,
+    ) -> ShareLink:
         """Make a link to one of the owner's active images, valid for one of EXPIRY_CHOICES."""
         if expires not in EXPIRY_CHOICES:
             raise ImageProblem('invalid', f'Choose an expiry among {", ".join(EXPIRY_CHOICES)}.')
@@ -66,6 +126,7 @@ class Shares:
             image_id=row.id,
             created_at=created,
             expires_at=created + EXPIRY_CHOICES[expires],
+            strip_metadata=bool(strip_metadata),
         )
         await self.writer.write(lambda db: db.add(link))
         log.info('share link created', extra={'owner': owner, 'image_id': row.id, 'expires': expires})
@@ -97,6 +158,10 @@ class Shares:
 
     async def resolve(self, token: str, *, now: datetime | None = None) -> Image:
         """Return the image a token shows, or raise ImageNotFound (bad token) / ShareGone (expired, revoked, gone)."""
+        return (await self.resolve_link(token, now=now))[1]
+
+    async def resolve_link(self, token: str, *, now: datetime | None = None) -> tuple[ShareLink, Image]:
+        """Return the link and the image a token shows; raise like `resolve`."""
         try:
             link_id = self._signer.loads(token)
         except BadSignature as error:
@@ -105,13 +170,45 @@ class Shares:
         if link is None:
             raise ImageNotFound('This share link does not exist.')
         if link.revoked_at is not None:
-            raise ShareGone('This share link was turned off by its owner.')
+            raise ShareGone('This share link was turned off by its owner.', reason='revoked')
         if (now or utcnow()) >= link.expires_at:
-            raise ShareGone(f'This share link expired on {link.expires_at:%Y-%m-%d %H:%M} UTC.')
+            raise ShareGone(
+                f'This share link expired on {link.expires_at:%Y-%m-%d %H:%M} UTC.',
+                reason='expired',
+                until=link.expires_at,
+            )
         row = await self.images.row(link.owner, link.image_id)
         if row is None or row.status != 'active':
             raise ShareGone('The shared image is no longer available.')
-        return row
+        return link, row
+
+    async def file(self, link: ShareLink, row: Image) -> Path:
+        """Return the file a link serves: the original, or a cached copy without metadata; ShareGone when missing."""
+        storage = self.images.storage
+        try:
+            original = storage.resolve(row.rel_path)
+        except StorageError as error:
+            raise ShareGone('The shared image is no longer available.') from error
+        if not original.is_file():
+            raise ShareGone('The shared image is no longer available.')
+        if not link.strip_metadata:
+            return original
+        copy = storage.root / CACHE_DIR / f'{row.id}-{row.sha256[:16]}{original.suffix}'
+        if not copy.is_file():
+            await asyncio.to_thread(self._write_copy, original, copy, row.mime)
+        return copy
+
+    @staticmethod
+    def _write_copy(original: Path, copy: Path, mime: str) -> None:
+        try:
+            data = without_metadata(original.read_bytes(), mime)
+        except (OSError, ValueError) as error:
+            log.warning('cannot strip the metadata of %s: %s', original.name, error)
+            raise ShareGone('The shared image is no longer available.') from error
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial_copy = copy.with_name(f'.{copy.name}.{uuid.uuid4().hex}.tmp')
+        partial_copy.write_bytes(data)
+        partial_copy.replace(copy)  # atomic: readers see the whole copy or none
 
     def as_dict(self, link: ShareLink, *, now: datetime | None = None) -> dict:
         """The JSON shape of a link in API answers."""
@@ -125,4 +222,5 @@ class Shares:
             'created_at': link.created_at.isoformat(),
             'expires_at': link.expires_at.isoformat(),
             'revoked_at': link.revoked_at.isoformat() if link.revoked_at else None,
+            'strip_metadata': link.strip_metadata,
         }

@@ -92,6 +92,7 @@ class ShareBody(Body):
     """How long a share link lives."""
 
     expires: Literal['1h', '1d', '7d', '30d'] = '1d'
+    strip_metadata: bool = True  # share a copy without the embedded prompt and graph
 
 
 class ServerCreate(Body):
@@ -303,6 +304,7 @@ class ShareOut(Out):
     created_at: Timestamp
     expires_at: Timestamp
     revoked_at: Timestamp | None
+    strip_metadata: bool
 
     @classmethod
     def of(cls, shares: Shares, link: ShareLink) -> ShareOut:

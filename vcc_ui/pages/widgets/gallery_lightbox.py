@@ -14,7 +14,7 @@ from vcc_ui.pages.widgets.image_meta import ImageMeta
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.share_panel import SharePanel
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageProblem, ImageView
+from vcc_ui.services.image_meta import ImageProblem, ImageView, download_name
 
 SWIPE_PX = 50
 SWIPE_JS = f"""(e) => {{
@@ -149,7 +149,7 @@ class GalleryLightbox:
         trashed = image.status == 'trash'
         self.img.props['alt'] = image.prompt or self.t(f'kind_{image.kind}')
         self.img.set_source(image.url)
-        self.download.props(f'href="{image.url}" download')
+        self.download.props(f'href="/api/v1/images/{image.id}/download" download="{download_name(image)}"')
         self.counter.set_text(f'{self.index + 1} / {self.grid.total}')
         self.prev.set_enabled(self.index > 0)
         self.next.set_enabled(self.index < len(self.grid.items) - 1 or self.grid.has_more)

@@ -63,13 +63,15 @@ class JobCard:
         self.load_images = load_images
         self.on_open = on_open
         self.showing_result = False
+        self.images_deleted = False  # a finished job whose images were all trashed or purged
         with ui.card().classes('w-full p-3 gap-2 shadow-sm').mark('job-card') as self.card:
             self.card.props(f'data-job-id={view.id}')
             with ui.row().classes('w-full items-center no-wrap gap-2'):
-                ui.badge().bind_text_from(
-                    view, 'status', backward=lambda s: self.t(f'job_status_{s}')
-                ).bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')).mark(
-                    'job-status'
+                self.badge = (
+                    ui.badge()
+                    .bind_text_from(view, 'status', backward=self._status_text)
+                    .bind_background_color_from(view, 'status', backward=self._status_color)
+                    .mark('job-status')
                 )
                 with ui.column().classes('gap-0 min-w-0 grow'):
                     ui.label(title).classes('text-sm font-medium truncate w-full')
@@ -83,6 +85,12 @@ class JobCard:
             self.show_result_later()
         else:
             self._live_body()
+
+    def _status_text(self, status: str) -> str:
+        return self.t('job_status_deleted' if self.images_deleted else f'job_status_{status}')
+
+    def _status_color(self, status: str) -> str:
+        return 'grey-6' if self.images_deleted else STATUS_COLOR.get(status, 'grey')
 
     def _live_body(self) -> None:
         view = self.view
@@ -137,8 +145,16 @@ class JobCard:
         images = await self.load_images(view.image_ids) if view.image_ids else []
         if self.body.is_deleted:
             return
+        gone = len(view.image_ids) - len(images) if view.status == JobStatus.COMPLETED else 0
         with self.body:
-            if view.status == JobStatus.COMPLETED:
+            if gone and not images:
+                self.images_deleted = True
+                self.badge.set_text(self._status_text(view.status))
+                self.badge.set_background_color(self._status_color(view.status))
+                ui.label(self.t('job_images_deleted')).classes('text-sm text-gray-500').mark('job-deleted')
+            elif gone:
+                ui.label(self.t('job_some_deleted', n=gone)).classes('text-xs text-gray-500').mark('job-deleted')
+            if images:
                 with ui.row().classes('w-full gap-2').mark('job-results'):
                     for index, image in enumerate(images):
                         thumb = (

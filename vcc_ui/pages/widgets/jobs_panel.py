@@ -132,7 +132,7 @@ class JobsPanel:
                     fetched.append(image)
         if fetched:
             self.on_images(fetched)
-        return [self.images[i] for i in ids if i in self.images]
+        return [self.images[i] for i in ids if i in self.images and self.images[i].status == 'active']
 
     async def _retry(self, view: JobView) -> None:
         """Queue the job again with the same params (its seed included); a refusal is said."""

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from nicegui import events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
-from vcc_ui.services.image_meta import ImageView
+from vcc_ui.services.image_meta import ImageView, download_name
 
 
 class Lightbox:
     """One dialog per page, opened with a list of images."""
 
-    def __init__(self, *, lang: str, workflow_title: Callable[[str], str] = str) -> None:
+    def __init__(
+        self,
+        *,
+        lang: str,
+        workflow_title: Callable[[str], str] = str,
+        on_use: Callable[[ImageView], Awaitable[None]] | None = None,
+    ) -> None:
         self.lang = lang
         self.workflow_title = workflow_title
         self.t = partial(translate, lang=lang)
@@ -28,6 +34,10 @@ class Lightbox:
             with ui.row().classes('w-full items-center no-wrap'):
                 self.counter = ui.label().classes('text-sm text-gray-500')
                 ui.space()
+                if on_use is not None:
+                    ui.button(self.t('lb_use_input'), icon='input', on_click=lambda: on_use(self.image)).props(
+                        'outline dense no-caps'
+                    ).mark('lightbox-use-input')
                 self.download = (
                     ui.button(icon='download').props('flat round dense').tooltip(self.t('lightbox_download'))
                 )
@@ -59,6 +69,11 @@ class Lightbox:
         self._show()
         self.dialog.open()
 
+    @property
+    def image(self) -> ImageView:
+        """The image shown now."""
+        return self.images[self.index]
+
     def step(self, delta: int) -> None:
         """Show the previous (-1) or next (+1) image, wrapping around."""
         if self.images:
@@ -68,7 +83,7 @@ class Lightbox:
     def _show(self) -> None:
         image = self.images[self.index]
         self.img.set_source(image.url)
-        self.download.props(f'href="{image.url}" download')
+        self.download.props(f'href="/api/v1/images/{image.id}/download" download="{download_name(image)}"')
         many = len(self.images) > 1
         self.prev.set_visibility(many)
         self.next.set_visibility(many)

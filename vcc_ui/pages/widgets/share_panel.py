@@ -31,6 +31,13 @@ class SharePanel:
                 ui.button(self.t('share_create'), icon='link', on_click=self.create).props(
                     'unelevated dense no-caps'
                 ).mark('share-create')
+            self.strip = (
+                ui.checkbox(self.t('share_strip'), value=True)
+                .props('dense')
+                .classes('text-sm')
+                .tooltip(self.t('share_strip_hint'))
+                .mark('share-strip')
+            )
             self.rows = ui.column().classes('w-full gap-1').mark('share-links')
 
     async def show(self, image_id: str) -> None:
@@ -63,7 +70,9 @@ class SharePanel:
         if self.image_id is None:
             return
         try:
-            link = await self.shares.create(self.user, self.image_id, self.expiry.value or '1d')
+            link = await self.shares.create(
+                self.user, self.image_id, self.expiry.value or '1d', strip_metadata=bool(self.strip.value)
+            )
         except ImageProblem as error:
             ui.notify(self.t('gal_failed', reason=error.message), type='warning')
             return

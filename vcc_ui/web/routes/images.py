@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from vcc_ui.models import utcnow
 from vcc_ui.services import Services
-from vcc_ui.services.image_meta import ImageFilter, ImageView
+from vcc_ui.services.image_meta import ImageFilter, ImageView, content_disposition, download_name
+from vcc_ui.services.storage import StorageError
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
 from vcc_ui.web.schemas import BulkBody, BulkOut, FavoriteBody, PageOut, TagsBody, ZipBody, file_answer
@@ -116,6 +118,25 @@ async def bulk(body: BulkBody, user: UserDep, services: ServicesDep) -> BulkOut:
     return BulkOut(action=body.action, changed=[row.id for row in await run(user, body.ids)])
 
 
+@router.get(
+    '/images/{image_id}/download',
+    response_class=FileResponse,
+    responses=file_answer('The image file, named from its date, workflow and prompt', 'image/png', 'image/jpeg'),
+)
+async def download_image(image_id: str, user: UserDep, services: ServicesDep) -> FileResponse:
+    """One of the caller's images as a download named from its date, workflow and prompt."""
+    await owned(services, user, image_id, IMAGE_KINDS['all'])
+    row = await services.images.row(user, image_id)
+    try:
+        path = services.storage.resolve(row.rel_path) if row else None
+    except StorageError:
+        path = None
+    if row is None or path is None or not path.is_file():
+        raise ApiError(404, 'not_found', 'No such image.')
+    disposition = content_disposition(download_name(row))
+    return FileResponse(path, media_type=row.mime, headers={'Content-Disposition': disposition})
+
+
 @router.post(
     '/images/zip', response_class=FileResponse, responses=file_answer('A ZIP of the images', 'application/zip')
 )
@@ -123,7 +144,10 @@ async def download_zip(body: ZipBody, user: UserDep, services: ServicesDep) -> F
     """A ZIP of the caller's selected images."""
     path = await services.images.zip_images(user, body.ids)
     return FileResponse(
-        path, media_type='application/zip', filename='images.zip', background=BackgroundTask(remove, str(path))
+        path,
+        media_type='application/zip',
+        filename=f'images-{utcnow():%Y%m%d-%H%M%S}.zip',
+        background=BackgroundTask(remove, str(path)),
     )
 
 
