@@ -50,15 +50,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def has_korean_font() -> bool:
+    """Whether fontconfig knows a font with Korean glyphs (else Chromium draws Korean as empty boxes)."""
+    if not shutil.which('fc-list'):
+        return False
+    found = subprocess.run(['fc-list', ':lang=ko'], capture_output=True, text=True, timeout=60, check=False)
+    return bool(found.stdout.strip())
+
+
 def ensure_chromium() -> str | None:
-    """Return the chromium path, installing Debian's package first when missing; None with a reason printed."""
-    if Path(CHROMIUM).exists():
+    """Return the chromium path, installing chromium and a Korean font first when missing; None with a reason."""
+    missing = [
+        name
+        for name, there in (('chromium', Path(CHROMIUM).exists()), ('fonts-noto-cjk', has_korean_font()))
+        if not there
+    ]
+    if not missing:
         return CHROMIUM
     if os.geteuid() != 0 or not shutil.which('apt-get'):
-        print(f'e2e: {CHROMIUM} is missing and apt-get cannot run here (not root or no apt-get)')
-        return None
+        print(f'e2e: {", ".join(missing)} missing and apt-get cannot run here (not root or no apt-get)')
+        return CHROMIUM if Path(CHROMIUM).exists() else None
     env = {**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'}
-    for command in (['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'chromium']):
+    for command in (['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', *missing]):
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
         if result.returncode != 0:
             print(f'e2e: {" ".join(command)} failed: {result.stderr[-500:]}')
