@@ -23,7 +23,6 @@ from vcc_ui.services.storage import StorageError
 log = logging.getLogger(__name__)
 
 # NOTE: the beta gate lets these paths through without the password; the share route below lives under it.
-PUBLIC_PREFIXES = ('/s/',)
 SHARE_PATH = '/s/'
 EXPIRY_CHOICES: dict[str, timedelta] = {
     '1h': timedelta(hours=1),
