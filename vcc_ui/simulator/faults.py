@@ -15,3 +15,6 @@ class Faults:
     drop_ws_after_steps: int | None = None
     refuse: bool = False
     http_errors: dict[str, int] = field(default_factory=dict)  # path -> how many next requests answer 500
+    # each next POST /prompt is queued, then answered 500 ('500') or its connection dropped ('drop')
+    accept_then_fail: list[str] = field(default_factory=list)
+    lose_last_output: int = 0  # the next N finished prompts have their last output file removed from output/
