@@ -124,6 +124,19 @@ async def test_a_prompt_refused_with_a_500_before_queueing_is_posted_again(tmp_p
         assert sim.prompts_received == 1 and sim.faults.http_errors == {'/prompt': 0}
 
 
+async def test_one_failed_health_check_does_not_fail_a_running_job(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        health = next(iter(app.pool.entries.values())).health
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', {'prompt': 'x', 'seed': 1, 'steps': 80})
+        await wait_for(lambda: view.step >= 1)
+        sim.faults.http_errors = {'/system_stats': 8}  # more than the retries: this round fails
+        await app.pool.check_all()
+        assert not health.reachable
+        sim.faults.http_errors = {}
+        await wait_for(lambda: view.finished, timeout=30)
+        assert view.status == 'completed', view.error
+
+
 async def test_a_save_that_fails_half_way_removes_what_it_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
