@@ -372,7 +372,10 @@ async def test_non_json_500_is_a_bad_response(fake: FakeComfy, client: ComfyClie
 async def test_a_failed_post_the_server_cannot_account_for_stays_in_flight(
     fake: FakeComfy, client: ComfyClient
 ) -> None:
-    fake.routes = {('POST', '/prompt'): 'POST_prompt_invalid_not_json'}  # and /queue answers 404
+    fake.routes = {
+        ('POST', '/prompt'): 'POST_prompt_invalid_not_json',
+        ('GET', '/queue'): lambda: web.Response(status=503),  # a gateway in front of a dead ComfyUI
+    }
     await client.start()
     with pytest.raises(PromptUncertain, match='could not say whether it queued'):
         await client.queue_prompt(GRAPH, prompt_id=SAVE_ID)

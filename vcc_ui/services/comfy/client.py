@@ -74,7 +74,7 @@ class ComfyNotFound(ComfyBadResponse):
 
 
 class PromptUncertain(ComfyUnavailable):
-    """A POST /prompt failed mid-request and neither /queue nor /history could tell whether it was queued.
+    """A POST /prompt failed mid-request and /queue and /history could not be reached to tell whether it was queued.
 
     The prompt stays in flight: the next reconcile settles it (done, still queued or lost), never a second POST.
     """
@@ -362,7 +362,9 @@ class ComfyClient:
             await asyncio.sleep(wait)
             try:
                 number = await self._known_number(prompt_id)
-            except ComfyError as error:
+            except ComfyBadResponse as error:
+                raise failure from error  # it answers, but not sensibly: the job fails rather than waits
+            except ComfyUnavailable as error:
                 raise PromptUncertain(
                     f'ComfyUI at {self.base_url} failed on POST {PROMPT_PATH} ({failure}) and could not say whether '
                     f'it queued prompt {prompt_id} ({error})'
