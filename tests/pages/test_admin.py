@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 
 import pytest
 from nicegui import ui
@@ -188,3 +189,20 @@ async def test_without_a_password_admin_is_off_and_says_how_to_turn_it_on(user: 
     await user.should_not_see(marker='server-list')
     answer = await user.http_client.get('/api/v1/admin/servers', auth=('admin', ''))
     assert answer.status_code == 403 and answer.json()['detail']['code'] == 'admin_off'
+
+
+QUASAR_COLOR = re.compile(
+    r'(red|pink|purple|deep-purple|indigo|blue|light-blue|cyan|teal|green|light-green|lime|yellow|amber|orange'
+    r'|deep-orange|brown|grey|blue-grey)(-\d{1,2})?'
+)
+
+
+@pytest.mark.bundled_simulator
+async def test_every_server_card_shows_its_source_badge_in_a_quasar_color(user: User, services: Services) -> None:
+    become_admin(user, services)
+    await user.open('/admin/servers')
+    entry = next(iter(services.pool.entries.values()))
+    assert entry.health.simulated
+    await user.should_see('simulator', marker=f'server-sim-{entry.id}')
+    [badge] = user.find(marker=f'server-sim-{entry.id}').elements
+    assert QUASAR_COLOR.fullmatch(str(badge.props.get('color'))), badge.props  # 'sky-7' is no Quasar colour

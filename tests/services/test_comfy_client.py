@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import socket
@@ -17,8 +18,10 @@ from vcc_ui.services.comfy.client import (
     LOST_REASON,
     ComfyBadResponse,
     ComfyClient,
+    ComfyNotFound,
     ComfyUnavailable,
     PromptRejected,
+    PromptUncertain,
 )
 from vcc_ui.services.comfy.messages import (
     Executed,
@@ -348,13 +351,47 @@ async def test_windows_path_separators_pass_through_untouched(fake: FakeComfy, c
 
 
 async def test_non_json_500_is_a_bad_response(fake: FakeComfy, client: ComfyClient) -> None:
-    fake.routes = {('POST', '/prompt'): 'POST_prompt_invalid_not_json', ('GET', '/view'): 'GET_view_missing_404'}
+    fake.routes = {
+        ('POST', '/prompt'): 'POST_prompt_invalid_not_json',
+        ('GET', '/queue'): 'GET_queue_idle',
+        ('GET', f'/history/{SAVE_ID}'): 'GET_history_empty_unknown_id',
+        ('GET', '/view'): 'GET_view_missing_404',
+    }
     await client.start()
     with pytest.raises(ComfyBadResponse, match=r'500 and a body that is not JSON \(text/plain'):
-        await client.queue_prompt(GRAPH)
+        await client.queue_prompt(GRAPH, prompt_id=SAVE_ID)
     assert client.in_flight == []
-    with pytest.raises(ComfyBadResponse, match='404'):
+    # each 500 was followed by a look at /queue and /history: the prompt was unknown, so it was posted again
+    posts = [i for i, e in enumerate(fake.events) if e == 'POST /prompt']
+    assert len(posts) == 4
+    assert all('GET /queue' in fake.events[a:b] for a, b in itertools.pairwise(posts))
+    with pytest.raises(ComfyNotFound, match='404'):
         await client.view('nope.png')
+
+
+async def test_a_failed_post_the_server_cannot_account_for_stays_in_flight(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
+    fake.routes = {
+        ('POST', '/prompt'): 'POST_prompt_invalid_not_json',
+        ('GET', '/queue'): lambda: web.Response(status=503),  # a gateway in front of a dead ComfyUI
+    }
+    await client.start()
+    with pytest.raises(PromptUncertain, match='could not say whether it queued'):
+        await client.queue_prompt(GRAPH, prompt_id=SAVE_ID)
+    assert client.in_flight == [SAVE_ID]
+    assert len(fake.bodies('POST', '/prompt')) == 1  # never posted twice without knowing
+
+
+async def test_a_prompt_the_server_queued_despite_a_500_is_not_posted_again(
+    fake: FakeComfy, client: ComfyClient
+) -> None:
+    fake.routes = {('POST', '/prompt'): 'POST_prompt_invalid_not_json', ('GET', '/queue'): 'GET_queue_while_running'}
+    await client.start()
+    running = load_sample('GET_queue_while_running')['body']['queue_running'][0]
+    accepted = await client.queue_prompt(GRAPH, prompt_id=running[1])
+    assert accepted.prompt_id == running[1] and accepted.number == running[0]
+    assert len(fake.bodies('POST', '/prompt')) == 1 and client.in_flight == [running[1]]
 
 
 async def test_refused_connection_is_unavailable_with_a_clear_message() -> None:

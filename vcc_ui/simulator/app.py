@@ -331,6 +331,12 @@ class Simulator:
             log.info('invalid prompt: %s', result.error)
             return web.json_response({'error': result.error, 'node_errors': result.node_errors}, status=400)
         await self.executor.put([number, prompt_id, prompt, extra_data, result.outputs])
+        if self.faults.accept_then_fail:
+            how = self.faults.accept_then_fail.pop(0)
+            log.info('prompt %s queued, then %s (fault injection)', prompt_id, how)
+            if how == 'drop' and request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500, text='Simulated failure after queueing the prompt (fault injection)')
         return web.json_response({'prompt_id': prompt_id, 'number': number, 'node_errors': result.node_errors})
 
     async def _get_prompt(self, _: web.Request) -> web.Response:

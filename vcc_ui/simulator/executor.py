@@ -283,6 +283,9 @@ class Executor:
             'status': {'status_str': status_str, 'completed': status_str == 'success', 'messages': run.messages},
             'meta': run.meta,
         }
+        if status_str == 'success' and self.faults.lose_last_output > 0:
+            self.faults.lose_last_output -= 1
+            await asyncio.to_thread(self._lose_last_output, run.ui_outputs)
         while len(self.state.history) > MAX_HISTORY:
             self.state.history.pop(next(iter(self.state.history)))
         self.state.running = None
@@ -301,6 +304,14 @@ class Executor:
         if every > 0 and self.prompts_started % every == 0:
             log.info('fault: dropping all websockets at the start of prompt %s', prompt_id)
             await self.hub.drop_all()
+
+    def _lose_last_output(self, ui_outputs: dict[str, Any]) -> None:
+        """Remove the last output file a prompt listed, as if the output folder had been cleaned."""
+        files = [i for ui in ui_outputs.values() for i in ui.get('images', []) if i.get('type') == 'output']
+        if files:
+            last = files[-1]
+            (self.root / 'output' / last.get('subfolder', '') / last['filename']).unlink(missing_ok=True)
+            log.info('fault: removed output %s', last['filename'])
 
     async def _reuse_node(self, run: _Run, node_id: str) -> None:
         signature = run.signatures[node_id]

@@ -18,3 +18,6 @@ class Faults:
     error_rate: float = 0.0  # share of prompts that fail at their sampler (or output node), drawn per prompt
     ws_drop_every: int = 0  # abort every socket after each Nth prompt started (0 = never)
     slow_ms: int = 0  # delay every HTTP answer (not /ws, not /sim/) by this many milliseconds
+    # each next POST /prompt is queued, then answered 500 ('500') or its connection dropped ('drop')
+    accept_then_fail: list[str] = field(default_factory=list)
+    lose_last_output: int = 0  # the next N finished prompts have their last output file removed from output/

@@ -30,15 +30,22 @@ class ServerCard:
                 ui.label().bind_text_from(h, 'name').classes('text-lg font-medium').mark('server-card-name')
                 self.chip = ui.badge().props('rounded').mark(f'server-status-{entry.id}')
                 if h.simulated:
-                    ui.badge(t('srv_simulated'), color='sky-7').props('rounded outline')
+                    ui.badge(t('srv_simulated'), color='light-blue-8').props('rounded outline').mark(
+                        f'server-sim-{entry.id}'
+                    )
                 elif h.from_env:
                     ui.badge(t('srv_env_badge'), color='teal-7').props('rounded outline').mark(f'server-env-{entry.id}')
                 else:
-                    ui.badge(t('srv_admin_badge'), color='indigo-7').props('rounded outline')
+                    ui.badge(t('srv_admin_badge'), color='indigo-7').props('rounded outline').mark(
+                        f'server-admin-{entry.id}'
+                    )
                 ui.space()
                 self.toggle = ui.switch(t('srv_enabled'), value=h.enabled, on_change=self._toggle).mark(
                     f'server-enabled-{entry.id}'
                 )
+                if h.simulated and not h.enabled and self.pool.simulator is None:  # not started: cannot be switched on
+                    self.toggle.disable()
+                    self.toggle.tooltip(t('srv_err_sim_off'))
             ui.label().bind_text_from(h, 'url').classes('text-sm text-gray-600 break-all')
             source = 'srv_source_sim' if h.simulated else 'srv_source_env' if h.from_env else 'srv_source_admin'
             ui.label(t(source)).classes('text-xs text-gray-500').mark(f'server-source-{entry.id}')

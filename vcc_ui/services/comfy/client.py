@@ -69,6 +69,17 @@ class ComfyBadResponse(ComfyError):
     """The server answered with an unexpected status or shape."""
 
 
+class ComfyNotFound(ComfyBadResponse):
+    """The server answered 404 for a file (e.g. an output removed from its output folder)."""
+
+
+class PromptUncertain(ComfyUnavailable):
+    """A POST /prompt failed mid-request and /queue and /history could not be reached to tell whether it was queued.
+
+    The prompt stays in flight: the next reconcile settles it (done, still queued or lost), never a second POST.
+    """
+
+
 class PromptRejected(ComfyError):
     """ComfyUI refused a prompt (400 from /prompt)."""
 
@@ -279,17 +290,12 @@ class ComfyClient:
         return await self._request('GET', path, **kwargs)
 
     def _json(self, response: httpx.Response, *, ok: tuple[int, ...] = (200,)) -> Any:
-        where = f'{response.request.method} {response.request.url.path}'
         try:
             body = response.json()
         except ValueError as error:
-            content_type = response.headers.get('content-type', 'no content-type')
-            raise ComfyBadResponse(
-                f'ComfyUI answered {where} with {response.status_code} and a body that is not JSON '
-                f'({content_type}){_snippet(response)}'
-            ) from error
+            raise _bad_response(response) from error
         if response.status_code not in ok:
-            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to {where}{_snippet(response)}')
+            raise _bad_response(response)
         return body
 
     async def _get_json(self, path: str, kind: type, **kwargs: Any) -> Any:
@@ -319,17 +325,9 @@ class ComfyClient:
         self._in_flight[prompt_id] = None  # before the POST: events may arrive before its answer
         self._last_heard = time.monotonic()
         try:
-            response = await self._request('POST', PROMPT_PATH, json=body)
-            answer = self._json(response, ok=(200, 400))
-            if not isinstance(answer, dict):
-                raise ComfyBadResponse(f'ComfyUI answered POST {PROMPT_PATH} with a {type(answer).__name__}')
-            if response.status_code == 400:
-                raise PromptRejected(answer.get('error') or {}, answer.get('node_errors') or {})
-            accepted = PromptAccepted(
-                prompt_id=str(answer.get('prompt_id') or prompt_id),
-                number=float(answer.get('number', 0)),
-                node_errors=answer.get('node_errors') or {},
-            )
+            accepted = await self._post_prompt(body, prompt_id)
+        except PromptUncertain:
+            raise  # still in flight: reconcile settles it
         except BaseException:
             self.forget(prompt_id)
             raise
@@ -344,6 +342,45 @@ class ComfyClient:
                 _rejection_message({}, accepted.node_errors),
             )
         return accepted
+
+    async def _post_prompt(self, body: dict[str, Any], prompt_id: str) -> PromptAccepted:
+        """POST /prompt; after a failure mid-request or a 5xx answer post again only if the server does not know it."""
+        for wait in (*READ_RETRIES, None):
+            try:
+                response = await self._request('POST', PROMPT_PATH, json=body)
+            except ComfyUnavailable as error:
+                if isinstance(error.__cause__, httpx.ConnectError):
+                    raise  # nothing was sent
+                failure: ComfyError = error
+            else:
+                if response.status_code < 500:
+                    return _accepted(self._json(response, ok=(200, 400)), response.status_code, prompt_id)
+                failure = _bad_response(response)
+            if wait is None:
+                raise failure
+            logger.info('POST %s on %s failed (%s); asking whether it was queued', PROMPT_PATH, self.base_url, failure)
+            await asyncio.sleep(wait)
+            try:
+                number = await self._known_number(prompt_id)
+            except ComfyBadResponse as error:
+                raise failure from error  # it answers, but not sensibly: the job fails rather than waits
+            except ComfyUnavailable as error:
+                raise PromptUncertain(
+                    f'ComfyUI at {self.base_url} failed on POST {PROMPT_PATH} ({failure}) and could not say whether '
+                    f'it queued prompt {prompt_id} ({error})'
+                ) from error
+            if number is not None:
+                logger.info('prompt %s was queued on %s despite the failed answer', prompt_id, self.base_url)
+                return PromptAccepted(prompt_id=prompt_id, number=number)
+        raise AssertionError('unreachable')
+
+    async def _known_number(self, prompt_id: str) -> float | None:
+        """The queue number of a prompt the server knows (queued, running or finished: 0), None if it does not."""
+        snapshot = await self.queue()
+        for item in snapshot.running + snapshot.pending:
+            if item.prompt_id == prompt_id:
+                return item.number
+        return 0.0 if await self.history(prompt_id) is not None else None
 
     async def history(self, prompt_id: str) -> dict | None:
         """Return the finished history entry, or None while running or unknown."""
@@ -383,7 +420,8 @@ class ComfyClient:
         params = {'filename': filename, 'subfolder': subfolder, 'type': type}
         response = await self._get_idempotent(VIEW_PATH, params=params)
         if response.status_code != 200:
-            raise ComfyBadResponse(f'ComfyUI answered {response.status_code} to GET {VIEW_PATH} for {filename!r}')
+            kind = ComfyNotFound if response.status_code == 404 else ComfyBadResponse
+            raise kind(f'ComfyUI answered {response.status_code} to GET {VIEW_PATH} for {filename!r}')
         return response.content
 
     async def object_info(self, node_class: str | None = None) -> dict:
@@ -554,6 +592,32 @@ class ComfyClient:
                 callback(message)
             except Exception:
                 logger.exception('listener %r failed on %s from %s', callback, type(message).__name__, self.base_url)
+
+
+def _bad_response(response: httpx.Response) -> ComfyBadResponse:
+    """The error for an answer with an unexpected status or a body that is not JSON."""
+    where = f'{response.request.method} {response.request.url.path}'
+    try:
+        response.json()
+    except ValueError:
+        content_type = response.headers.get('content-type', 'no content-type')
+        return ComfyBadResponse(
+            f'ComfyUI answered {where} with {response.status_code} and a body that is not JSON '
+            f'({content_type}){_snippet(response)}'
+        )
+    return ComfyBadResponse(f'ComfyUI answered {response.status_code} to {where}{_snippet(response)}')
+
+
+def _accepted(answer: object, status: int, prompt_id: str) -> PromptAccepted:
+    if not isinstance(answer, dict):
+        raise ComfyBadResponse(f'ComfyUI answered POST {PROMPT_PATH} with a {type(answer).__name__}')
+    if status == 400:
+        raise PromptRejected(answer.get('error') or {}, answer.get('node_errors') or {})
+    return PromptAccepted(
+        prompt_id=str(answer.get('prompt_id') or prompt_id),
+        number=float(answer.get('number', 0)),
+        node_errors=answer.get('node_errors') or {},
+    )
 
 
 def _queue_item(item: object) -> QueueItem:

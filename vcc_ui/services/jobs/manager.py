@@ -13,6 +13,7 @@ from nicegui import Event
 from pydantic import ValidationError
 
 from vcc_ui.models import Job, JobStatus, utcnow
+from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs.live import Live, time_left
@@ -29,6 +30,8 @@ log = logging.getLogger('vcc_ui.jobs')
 
 KEEP_FINISHED = 2000
 MAX_REQUEUES = 3
+DOWN_ROUNDS = 2  # failed health checks in a row before the jobs running on a server are given up
+DOWN_GRACE = 4.0  # and at least this many seconds since the first of them
 
 
 class JobManager:
@@ -60,6 +63,8 @@ class JobManager:
         self._jobs: dict[str, LiveJob] = {}  # every unfinished job
         self._runs: dict[str, Run] = {}  # job id -> its run, while on a server
         self._reposition_pending = False
+        self._down: dict[int, tuple[float, int]] = {}  # server id -> (first failed check, failed checks in a row)
+        self._settling: set[int] = set()  # servers whose running prompts are being settled
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -374,13 +379,35 @@ class JobManager:
                 return
 
     def _on_server_change(self, health: ServerHealth) -> None:
+        """Wake the dispatcher for a server that answers; settle the runs on one that stayed down past the grace."""
         if health.reachable:
+            self._down.pop(health.id, None)
             self._wake.set()
             return
-        for run in list(self._runs.values()):
-            if run.server.health is health and run.prompt_id and not run.done.is_set():
-                run.lost = f'ComfyUI server {health.name} stopped responding: {health.last_error}'
-                run.done.set()
+        first, rounds = self._down.get(health.id, (time.monotonic(), 0))
+        self._down[health.id] = (first, rounds + 1)
+        if rounds + 1 < DOWN_ROUNDS or time.monotonic() - first < DOWN_GRACE or health.id in self._settling:
+            return  # a blip: one failed check or a short drop fails no job
+        runs = [r for r in self._runs.values() if r.server.health is health and r.prompt_id and not r.done.is_set()]
+        if runs:
+            self._settling.add(health.id)
+            self._spawn(self._settle(health, runs))
+
+    async def _settle(self, health: ServerHealth, runs: list[Run]) -> None:
+        """Ask /history and /queue about the runs on a server that stayed down; give up those it cannot account for."""
+        try:
+            client = runs[0].server.client
+            await client.reconcile()  # finished prompts get their done signal, forgotten ones are reported lost
+            try:
+                queued = (await client.queue()).prompt_ids
+            except ComfyError:
+                queued = set()
+            for run in runs:
+                if not run.done.is_set() and run.prompt_id not in queued:
+                    run.lost = f'ComfyUI server {health.name} stopped responding: {health.last_error}'
+                    run.done.set()
+        finally:
+            self._settling.discard(health.id)
 
     # ---- positions and ETAs ----------------------------------------------------------------------------------
 

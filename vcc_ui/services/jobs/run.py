@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from vcc_ui.models import Image, JobStatus, utcnow
-from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, PromptRejected
+from vcc_ui.services.comfy.client import (
+    ComfyClient,
+    ComfyError,
+    ComfyNotFound,
+    ComfyUnavailable,
+    PromptRejected,
+    PromptUncertain,
+)
 from vcc_ui.services.comfy.messages import (
     Executed,
     Executing,
@@ -23,6 +30,7 @@ from vcc_ui.services.comfy.messages import (
     ExecutionInterrupted,
     ExecutionStart,
     ExecutionSuccess,
+    ImageRef,
     Message,
     MessageError,
     PreviewImageWithMetadata,
@@ -32,6 +40,7 @@ from vcc_ui.services.comfy.messages import (
 )
 from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.images import delete_rows
 from vcc_ui.services.jobs.live import Live
 from vcc_ui.services.jobs.rows import get_image, put_image, update_job
 from vcc_ui.services.jobs.types import JobView, Run
@@ -82,9 +91,7 @@ class JobRunner:
         try:
             if run.cancel_requested:
                 return Outcome(JobStatus.CANCELLED)
-            graph = await self._prepare(run)
-            await run.server.client.queue_prompt(graph, prompt_id=prompt_id)
-            run.posted = True
+            await self._post(run, await self._prepare(run))
             if run.executing is None and not run.done.is_set():
                 view.waiting = True
                 self.live.emit(run.job, force=True)
@@ -92,7 +99,7 @@ class JobRunner:
                 'job_start',
                 extra={'job_id': view.id, 'owner': view.owner, 'server': view.server, 'prompt_id': run.prompt_id},
             )
-            return await self._await_outcome(run)
+            return await self._outcome(run)
         except ComfyUnavailable as error:
             if not run.posted:
                 return Outcome(JobStatus.QUEUED, str(error))
@@ -126,14 +133,47 @@ class JobRunner:
                 run.done.set()
             else:
                 await client.reconcile()
-            return await self._await_outcome(run)
+            return await self._outcome(run)
         except ComfyError as error:
             return Outcome(JobStatus.FAILED, f'Could not fetch the result: {error}')
+        except ParamError as error:
+            return Outcome(JobStatus.FAILED, error.message)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # recovery ends every job it finds, whatever went wrong
             log.exception('recovering job %s failed unexpectedly', view.id)
             return Outcome(JobStatus.FAILED, f'Internal error: {error}')
+
+    async def _post(self, run: Run, graph: dict) -> None:
+        """Post the run's prompt; one the server may have queued before failing counts as posted (reconcile settles
+        it), so it is never posted twice."""
+        assert run.prompt_id is not None
+        try:
+            await run.server.client.queue_prompt(graph, prompt_id=run.prompt_id)
+        except PromptUncertain as error:
+            log.warning('job %s: %s; /history and /queue will settle it', run.view.id, error)
+        run.posted = True
+
+    async def _outcome(self, run: Run) -> Outcome:
+        """Wait for the run's end and save its outputs; once, when ComfyUI lost an output file, run it again."""
+        try:
+            return await self._await_outcome(run)
+        except ComfyNotFound as error:
+            log.warning('job %s: %s; running its prompt once more with a fresh output prefix', run.view.id, error)
+        await self._rerun(run)
+        return await self._await_outcome(run)
+
+    async def _rerun(self, run: Run) -> None:
+        """Post the job again under a new prompt id (so a new filename_prefix) on the same server."""
+        view = run.view
+        run.prompt_id = prompt_id = str(uuid.uuid4())
+        run.done.clear()
+        run.outputs.clear()
+        run.succeeded, run.error, run.lost, run.interrupted, run.recovering = False, None, None, False, False
+        view.status = JobStatus.RUNNING
+        await self.writer.write(lambda db: update_job(db, view.id, status=JobStatus.RUNNING, prompt_id=prompt_id))
+        self.live.emit(run.job, force=True)
+        await self._post(run, await self._prepare(run))
 
     def follow(self, run: Run, message: Message) -> None:
         """Apply one message about the run's prompt."""
@@ -302,7 +342,10 @@ class JobRunner:
         return Outcome(JobStatus.COMPLETED)
 
     async def _store_outputs(self, run: Run) -> list[str]:
-        """Fetch every output image of the finished prompt and store it once; return the image ids."""
+        """Fetch every output image of the finished prompt, then store each once; return the image ids.
+
+        All or nothing: a fetch that fails stores nothing, and a save that fails removes what this call stored.
+        """
         view, client = run.view, run.server.client
         assert run.prompt_id is not None
         if run.succeeded and run.outputs and not run.recovering:
@@ -319,37 +362,63 @@ class JobRunner:
             'workflow_version': run.workflow_version or (workflow.version if workflow else ''),
         }
         created = view.started_at or view.queued_at
-        ids: list[str] = []
-        for ref in refs:
-            image_id = uuid.uuid5(OUTPUT_NAMESPACE, f'{view.id}/{ref.subfolder}/{ref.filename}').hex
-            ids.append(image_id)
-            stored: dict[str, Any] | None = None
+        ids = [uuid.uuid5(OUTPUT_NAMESPACE, f'{view.id}/{ref.subfolder}/{ref.filename}').hex for ref in refs]
+        todo: list[tuple[str, ImageRef, bytes | dict[str, Any]]] = []
+        for image_id, ref in zip(ids, refs, strict=True):
             if run.recovering:  # an earlier run of the app may have saved some outputs already
                 if await self.writer.read(partial(get_image, image_id=image_id)) is not None:
                     continue
-                stored = await asyncio.to_thread(
+                found = await asyncio.to_thread(
                     self.storage.find, owner=view.owner, kind='generated', image_id=image_id, created_at=created
                 )
-            if stored is None:
-                data = await client.view(ref.filename, ref.subfolder, ref.type)
-                meta: dict[str, Any] = {
-                    'workflow_id': view.workflow_id,
-                    'mode': view.mode,
-                    'prompt': params.prompt,
-                    'negative_prompt': params.negative_prompt,
-                    'seed': params.seed,
-                    'aspect_ratio': params.aspect_ratio,
-                    'job_id': view.id,
-                    'server': view.server,
-                    'original_filename': ref.filename,
-                    'tags': [],
-                    **_helped(params),
-                    'params': recorded,
-                }
-                stored = await self._save_when_possible(run, data, meta, image_id, created)
-            row = _image_row(stored, view, params, recorded)
-            await self.writer.write(partial(put_image, row=row, merge=run.recovering))
+                if found is not None:
+                    todo.append((image_id, ref, found))
+                    continue
+            todo.append((image_id, ref, await client.view(ref.filename, ref.subfolder, ref.type)))
+        stored: dict[str, str] = {}  # image id -> path, of what this call stored
+        try:
+            for image_id, ref, got in todo:
+                if isinstance(got, bytes):
+                    meta = self._meta(view, params, ref.filename, recorded)
+                    saved = await self._save_when_possible(run, got, meta, image_id, created)
+                else:
+                    saved = got
+                stored[image_id] = saved['path']
+                row = _image_row(saved, view, params, recorded)
+                await self.writer.write(partial(put_image, row=row, merge=run.recovering))
+        except Exception:
+            await self._discard(stored)
+            raise
         return ids
+
+    @staticmethod
+    def _meta(view: JobView, params: GenerateParams, filename: str, recorded: dict[str, Any]) -> dict[str, Any]:
+        return {
+            'workflow_id': view.workflow_id,
+            'mode': view.mode,
+            'prompt': params.prompt,
+            'negative_prompt': params.negative_prompt,
+            'seed': params.seed,
+            'aspect_ratio': params.aspect_ratio,
+            'job_id': view.id,
+            'server': view.server,
+            'original_filename': filename,
+            'tags': [],
+            **_helped(params),
+            'params': recorded,
+        }
+
+    async def _discard(self, stored: dict[str, str]) -> None:
+        """Remove the rows and files of outputs a failed save stored, so a failed job keeps no images."""
+        if not stored:
+            return
+        log.warning('a save failed: removing the %d image(s) it had stored', len(stored))
+        try:
+            await self.writer.write(partial(delete_rows, image_ids=list(stored)))
+            for path in stored.values():
+                await asyncio.to_thread(self.storage.delete, path)
+        except Exception:
+            log.exception('could not remove the images of a failed save: %s', list(stored))
 
     async def _save_when_possible(
         self, run: Run, data: bytes, meta: dict[str, Any], image_id: str, created: datetime
