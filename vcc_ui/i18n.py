@@ -213,7 +213,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'meta_seed': {'en': 'Seed', 'ko': '시드'},
     'meta_size': {'en': 'Size', 'ko': '크기'},
     'meta_workflow': {'en': 'Workflow', 'ko': '워크플로우'},
-    'meta_created': {'en': 'Created (UTC)', 'ko': '생성 시각 (UTC)'},
+    'meta_created': {'en': 'Created', 'ko': '생성 시각'},
     # gallery
     'gallery_title': {'en': 'Gallery', 'ko': '갤러리'},
     'gallery_empty': {'en': 'No images yet.', 'ko': '아직 이미지가 없습니다.'},
@@ -337,7 +337,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'dash_health_ok': {'en': 'OK: every check passes', 'ko': 'OK: 모든 점검 정상'},
     'dash_health_fail': {'en': 'FAIL: {reasons}', 'ko': 'FAIL: {reasons}'},
     'dash_refresh': {'en': 'Run the checks again', 'ko': '점검 다시 실행'},
-    'dash_checked_at': {'en': 'checked {time} UTC', 'ko': '점검 {time} UTC'},
+    'dash_checked_at': {'en': 'checked {time}', 'ko': '점검 {time}'},
     'dash_reachable': {'en': 'reachable', 'ko': '연결됨'},
     'dash_unreachable': {'en': 'not reachable', 'ko': '연결 안 됨'},
     'dash_server_load': {
@@ -384,7 +384,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     'dash_connected': {'en': 'Connected now', 'ko': '현재 접속'},
     'dash_nobody': {'en': 'Nobody else is connected.', 'ko': '다른 접속자가 없습니다.'},
-    'dash_since': {'en': 'since {time} UTC', 'ko': '{time} UTC부터'},
+    'dash_since': {'en': 'since {time}', 'ko': '{time}부터'},
     'dash_admin_badge': {'en': 'admin', 'ko': '관리자'},
     'logs_title': {'en': 'Log', 'ko': '로그'},
     'logs_job': {'en': 'Job id', 'ko': '작업 ID'},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -423,3 +424,22 @@ async def test_the_gallery_shows_the_users_quota_use(user: User, services: Servi
     await user.should_see('1 / 3')
     user.find(marker='lightbox-delete').click()
     await user.should_see('Your storage: 2 of 10 images')
+
+
+@pytest.mark.parametrize(
+    ('answer', 'created'),
+    [('Asia/Seoul', '2025-05-01 21:00:00 KST'), ('../../etc/passwd', '2025-05-01 12:00:00 UTC'), (None, None)],
+)
+async def test_the_lightbox_shows_times_in_the_browsers_zone_and_utc_labelled_until_known(
+    user: User, services: Services, answer: str | None, created: str | None
+) -> None:
+    if answer is not None:  # None: the browser never answers, the time stays UTC and says so
+        user.javascript_rules[re.compile(re.escape('Intl.DateTimeFormat().resolvedOptions().timeZone'))] = lambda _: (
+            answer
+        )
+    owner = await visit(user, services)
+    await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(created or '2025-05-01 12:00:00 UTC', marker='meta-meta_created')

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import partial
 
 from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.time_text import DAY, local_time
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.images import ImagePage
 
@@ -36,14 +36,6 @@ if (!window.vccInfinite) {
   scan();
 }
 """
-
-
-def when(value: str | datetime | None) -> str:
-    """Return a moment as 'YYYY-MM-DD HH:MM' (UTC)."""
-    if not value:
-        return ''
-    text = value.isoformat() if isinstance(value, datetime) else value
-    return text[:16].replace('T', ' ')
 
 
 class ImageGrid:
@@ -169,7 +161,11 @@ class ImageGrid:
                 )
             if item.status == 'trash':
                 ui.label(
-                    self.t('gal_trash_dates', deleted=when(item.trashed_at)[:10], purge=when(item.purge_at)[:10])
+                    self.t(
+                        'gal_trash_dates',
+                        deleted=local_time(item.trashed_at, DAY, label=False),
+                        purge=local_time(item.purge_at, DAY, label=False),
+                    )
                 ).classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1').mark(
                     'trash-dates'
                 )
