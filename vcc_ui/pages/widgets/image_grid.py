@@ -63,6 +63,7 @@ class ImageGrid:
         self.selected: set[str] = set()
         self.tiles: dict[str, ui.element] = {}
         self.total = 0
+        self.total_capped = False  # the total is a lower bound (the search stopped counting)
         self.loaded = False
         self.has_more = False
         self._generation = 0
@@ -113,7 +114,7 @@ class ImageGrid:
         if generation != self._generation:
             return
         self.loaded = True
-        self.total, self.has_more = result.total, result.has_more
+        self.total, self.total_capped, self.has_more = result.total, result.total_capped, result.has_more
         known = {item.id for item in self.items}
         for item in result.items:
             if item.id not in known:
@@ -124,7 +125,8 @@ class ImageGrid:
             ui.run_javascript(f'window.vccRearm && window.vccRearm({self.more.id})')
 
     def _refresh_labels(self) -> None:
-        self.count.set_text(self.t('gallery_count', count=self.total))
+        key = 'gallery_count_capped' if self.total_capped else 'gallery_count'
+        self.count.set_text(self.t(key, count=f'{self.total:,}'))
         self.count.set_visibility(bool(self.items))
         self.empty.set_text(self.t(self.empty_key))
         self.empty.set_visibility(not self.items)
