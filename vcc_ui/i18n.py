@@ -217,6 +217,14 @@ STRINGS: dict[str, dict[str, str]] = {
     # gallery
     'gallery_title': {'en': 'Gallery', 'ko': '갤러리'},
     'gallery_empty': {'en': 'No images yet.', 'ko': '아직 이미지가 없습니다.'},
+    'cmp_open': {'en': 'Compare with the input image', 'ko': '입력 이미지와 비교'},
+    'cmp_before': {'en': 'Before (input)', 'ko': '이전 (입력)'},
+    'cmp_after': {'en': 'After (result)', 'ko': '이후 (결과)'},
+    'cmp_divider': {'en': 'Divider between input and result', 'ko': '입력과 결과 사이 구분선'},
+    'cmp_hint': {
+        'en': 'Drag the divider, or focus it and use the arrow keys.',
+        'ko': '구분선을 끌거나, 선택한 뒤 화살표 키로 움직이세요.',
+    },
     'gallery_count': {'en': '{count} image(s)', 'ko': '이미지 {count}개'},
     'gallery_count_capped': {'en': 'more than {count} images', 'ko': '이미지 {count}개 이상'},
     'inputs_title': {'en': 'Inputs', 'ko': '입력 보관함'},
