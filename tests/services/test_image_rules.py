@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
 from tests.images import png_bytes
+from vcc_ui.services import queries
 from vcc_ui.services.image_meta import ImageFilter, ImageView, content_disposition, download_name
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 
@@ -230,7 +231,7 @@ def _set_prompt(db, image_id: str, prompt: str) -> None:
 async def test_a_search_counts_its_matches_only_up_to_the_cap_and_says_so(
     index: ImageIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr('vcc_ui.services.queries.COUNT_CAP', 3)
+    monkeypatch.setattr(queries, 'COUNT_CAP', 3)
     for i in range(6):
         await add_image(index, USER_A, created=DAY1, prompt=f'red fox {i}', color=(i, 5, 5))
     await add_image(index, USER_A, created=DAY1, prompt='a black cat', color=(9, 5, 5))
