@@ -55,7 +55,7 @@ async def test_listing_filters_and_answer_shape(app: Services) -> None:
         old = await add_image(app.images, user, created=DAY1, prompt='red fox', aspect_ratio='16:9')
         new = await add_image(app.images, user, created=DAY1 + timedelta(days=2), prompt='blue sky')
         page = (await http.get('/api/v1/images', params={'size': 1})).json()
-        assert set(page) == {'items', 'page', 'size', 'total', 'has_more'}
+        assert set(page) == {'items', 'page', 'size', 'total', 'total_capped', 'has_more'}
         assert [i['id'] for i in page['items']] == [new.id] and page['total'] == 2 and page['has_more']
         assert page['items'][0]['thumb_url'].startswith('/outputs/users/')
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from nicegui import ui
@@ -423,3 +425,56 @@ async def test_the_gallery_shows_the_users_quota_use(user: User, services: Servi
     await user.should_see('1 / 3')
     user.find(marker='lightbox-delete').click()
     await user.should_see('Your storage: 2 of 10 images')
+
+
+@pytest.mark.parametrize(
+    ('answer', 'created'),
+    [('Asia/Seoul', '2025-05-01 21:00:00 KST'), ('../../etc/passwd', '2025-05-01 12:00:00 UTC'), (None, None)],
+)
+async def test_the_lightbox_shows_times_in_the_browsers_zone_and_utc_labelled_until_known(
+    user: User, services: Services, answer: str | None, created: str | None
+) -> None:
+    if answer is not None:  # None: the browser never answers, the time stays UTC and says so
+        user.javascript_rules[re.compile(re.escape('Intl.DateTimeFormat().resolvedOptions().timeZone'))] = lambda _: (
+            answer
+        )
+    owner = await visit(user, services)
+    await seed(services, owner, 1)
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(created or '2025-05-01 12:00:00 UTC', marker='meta-meta_created')
+
+
+async def test_an_img2img_result_opens_a_before_after_view_of_its_input(user: User, services: Services) -> None:
+    owner = await visit(user, services)
+    source = await add_image(services.images, owner, created=T0, kind='input', prompt='', color=(10, 200, 10))
+    plain, result = await seed(services, owner, 2)
+    await services.images.writer.write(partial(_set_params, image_id=result.id, params={'input_image': source.id}))
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()  # the newest: the img2img result
+    await user.should_see('image number 1')
+    await user.should_see(marker='lightbox-compare')
+    await user.should_not_see(marker='compare-view')
+    user.find(marker='lightbox-compare').click()
+    await user.should_see(marker='compare-slider')
+    before, after = value_of(user, 'compare-before'), value_of(user, 'compare-after')
+    assert before.props['src'] == (await row_of(services, owner, source.id)).url
+    assert after.props['src'] == (await row_of(services, owner, result.id)).url
+    assert value_of(user, 'compare-side-before').props['src'] == before.props['src']
+    divider = value_of(user, 'compare-divider')
+    assert divider.props['role'] == 'slider' and divider.props['tabindex'] == '0'
+    user.find(marker='lightbox-compare').click()  # back to the result alone
+    await user.should_not_see(marker='compare-view')
+    user.find(marker='lightbox-next').click()  # a text-to-image result has no input: no compare button
+    await user.should_see('image number 0')
+    await user.should_not_see(marker='lightbox-compare')
+    await user.should_not_see(marker='compare-view')
+    assert plain.id != result.id
+
+
+def _set_params(db: object, *, image_id: str, params: dict) -> None:
+    row = db.get(Image, image_id)  # type: ignore[attr-defined]
+    row.params = params
+    db.add(row)  # type: ignore[attr-defined]

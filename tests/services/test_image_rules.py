@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
 from tests.images import png_bytes
+from vcc_ui.services import queries
 from vcc_ui.services.image_meta import ImageFilter, ImageView, content_disposition, download_name
 from vcc_ui.services.images import ImageIndex, ImageNotFound, ImagePage
 
@@ -225,3 +226,23 @@ def _set_prompt(db, image_id: str, prompt: str) -> None:
     row = db.get(Image, image_id)
     row.prompt = prompt
     db.add(row)
+
+
+async def test_a_search_counts_its_matches_only_up_to_the_cap_and_says_so(
+    index: ImageIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, 'COUNT_CAP', 3)
+    for i in range(6):
+        await add_image(index, USER_A, created=DAY1, prompt=f'red fox {i}', color=(i, 5, 5))
+    await add_image(index, USER_A, created=DAY1, prompt='a black cat', color=(9, 5, 5))
+    fox = ImageFilter(q='fox')
+
+    first = await index.page(USER_A, size=2, filters=fox)
+    assert (len(first.items), first.total, first.total_capped, first.has_more) == (2, 3, True, True)
+    assert first.pages == 3  # the pages counted so far and one more
+    far = await index.page(USER_A, page=3, size=2, filters=fox)  # counting reaches past the page asked for
+    assert (len(far.items), far.total, far.total_capped, far.has_more) == (2, 6, False, False)
+    cat = await index.page(USER_A, size=2, filters=ImageFilter(q='cat'))
+    assert (cat.total, cat.total_capped, cat.has_more) == (1, False, False)
+    past = await index.page(USER_A, page=5, size=2, filters=fox)
+    assert (past.items, past.total, past.total_capped, past.has_more) == ([], 6, False, False)

@@ -12,6 +12,7 @@ from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.helper_hours import HelperHours
 from vcc_ui.pages.widgets.job_board import JobBoard
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 
 COUNTERS = [
@@ -122,13 +123,13 @@ class Dashboard:
         stats = self.services.stats
         depth = list(stats.depth)
         options = self.depth_chart.options
-        options['xAxis']['data'] = [s.at.strftime('%H:%M') for s in depth]
+        options['xAxis']['data'] = [local_time(s.at, '%H:%M', label=False) for s in depth]
         options['series'][0]['data'] = [s.queued for s in depth]
         options['series'][1]['data'] = [s.running for s in depth]
         self.depth_chart.update()
         hours = stats.figures.per_hour
         options = self.hourly_chart.options
-        options['xAxis']['data'] = [h.start.strftime('%H') for h in hours]
+        options['xAxis']['data'] = [local_time(h.start, '%H', label=False) for h in hours]
         options['series'][0]['data'] = [h.done for h in hours]
         options['series'][1]['data'] = [h.failed for h in hours]
         self.hourly_chart.update()
@@ -159,7 +160,7 @@ class Dashboard:
                         ui.badge(self.t('dash_admin_badge')).props('color=slate-700')
                     ui.label(visitor.path).classes('font-mono text-xs text-blue-800 shrink-0')
                     ui.space()
-                    ui.label(self.t('dash_since', time=visitor.since.strftime('%H:%M'))).classes(
+                    ui.label(self.t('dash_since', time=local_time(visitor.since, '%H:%M'))).classes(
                         'text-xs text-gray-500 shrink-0 whitespace-nowrap'
                     )
 

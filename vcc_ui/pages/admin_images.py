@@ -113,7 +113,8 @@ class ImagesPage:
         self.pager.max = self.result.pages
         self.pager.set_visibility(self.result.pages > 1)
         self.pager.update()
-        self.total.set_text(t('img_total', n=self.result.total))
+        key = 'img_total_capped' if self.result.total_capped else 'img_total'
+        self.total.set_text(t(key, n=f'{self.result.total:,}'))
         self.grid.clear()
         with self.grid:
             if not self.result.items:

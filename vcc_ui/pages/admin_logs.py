@@ -9,6 +9,7 @@ from nicegui import background_tasks, events, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.admin_login import admin_header
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 from vcc_ui.services.logtail import LEVELS, LogEntry
 
@@ -101,9 +102,7 @@ def _line(entry: LogEntry) -> None:
         .mark('log-line')
         .props(f'data-level={entry.level or "NONE"}')
     ):
-        ui.label(entry.time[11:23] if len(entry.time) >= 23 else entry.time).classes('text-gray-500 shrink-0').tooltip(
-            entry.time
-        )
+        ui.label(local_time(entry.time, '%H:%M:%S')).classes('text-gray-500 shrink-0').tooltip(entry.time)
         ui.label(entry.level or '·').classes(f'w-16 shrink-0 font-bold {LEVEL_COLOR.get(entry.level, "")}')
         ui.label(entry.logger).classes('text-gray-500 shrink-0 gt-xs')
         text = entry.event + (' ' + json.dumps(entry.fields, ensure_ascii=False, default=str) if entry.fields else '')

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 from vcc_ui.services.admin_data import UserSummary
 from vcc_ui.services.image_meta import ImageProblem, human_bytes
@@ -157,4 +160,4 @@ class UsersPage:
 
 
 def _when(value: object) -> str:
-    return value.strftime('%Y-%m-%d %H:%M') if hasattr(value, 'strftime') else '-'
+    return local_time(value) if isinstance(value, datetime) else '-'

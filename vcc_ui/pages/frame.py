@@ -8,6 +8,7 @@ from nicegui import app, context, events, ui
 
 from vcc_ui.i18n import language, set_language, t, translate
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.time_text import learn_zone
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
 
@@ -58,6 +59,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
     ui.add_css(CSS)
     ui.query('html').props(f'lang={language()}')  # screen readers, hyphenation and the browser's own widgets
     _highlight_active(links)
+    learn_zone()
 
 
 def language_switch(*, dark: bool = False) -> None:

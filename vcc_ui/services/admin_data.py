@@ -190,8 +190,8 @@ class AdminData:
         """One page of everyone's (or one user's) images, newest first."""
         page, size = page_bounds(page, size)
         f = ImageFilter(status=None if include == 'all' else include, from_date=from_date, to_date=to_date)
-        rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=user_id or None, page=page, size=size))
-        return ImagePage(items=[self._view(row) for row in rows], page=page, size=size, total=total)
+        found = await self.writer.read(lambda db: image_rows(db, f, owner=user_id or None, page=page, size=size))
+        return ImagePage.of(found, [self._view(row) for row in found.rows], page=page, size=size)
 
     async def image(self, image_id: str) -> AdminImageView:
         """Any user's image, or raise ImageNotFound."""

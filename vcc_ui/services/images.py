@@ -43,6 +43,7 @@ from vcc_ui.services.image_meta import (
     sidecar_of_row,
 )
 from vcc_ui.services.queries import (
+    ImageRows,
     image_rows,
     input_by_sha256,
     owned_rows,
@@ -90,16 +91,23 @@ class ImagePage(Generic[V]):
     page: int
     size: int
     total: int
+    total_capped: bool = False  # counting stopped at `total`: there are more
+    more: bool | None = None  # whether a next page exists, when the query found out (else told by `total`)
+
+    @classmethod
+    def of(cls, found: ImageRows, items: list[V], *, page: int, size: int) -> ImagePage[V]:
+        """Return the page of a query's rows, given as items."""
+        return cls(items=items, page=page, size=size, total=found.total, total_capped=found.capped, more=found.more)
 
     @property
     def has_more(self) -> bool:
         """Whether a next page exists."""
-        return self.page * self.size < self.total
+        return self.page * self.size < self.total if self.more is None else self.more
 
     @property
     def pages(self) -> int:
-        """How many pages of this size the listing has (at least one)."""
-        return max(1, math.ceil(self.total / self.size))
+        """How many pages of this size are known (at least one; one more past a capped total)."""
+        return max(1, math.ceil(self.total / self.size) + (1 if self.total_capped else 0))
 
 
 async def no_refusal(owner: str) -> None:
@@ -138,8 +146,8 @@ class ImageIndex:
         f = filters or ImageFilter()
         if kind is not None:
             f = replace(f, kind=kind)
-        rows, total = await self.writer.read(lambda db: image_rows(db, f, owner=owner, page=page, size=size))
-        return ImagePage(items=[self.view(row) for row in rows], page=page, size=size, total=total)
+        found = await self.writer.read(lambda db: image_rows(db, f, owner=owner, page=page, size=size))
+        return ImagePage.of(found, [self.view(row) for row in found.rows], page=page, size=size)
 
     async def get(self, owner: str, image_id: str) -> ImageView | None:
         """Return one of the owner's images, or None (also for other owners' ids)."""

@@ -21,6 +21,7 @@ from vcc_ui.services.image_meta import ImageFilter, Usage
 from vcc_ui.settings import Settings
 
 MAX_PAGE_SIZE = 100
+COUNT_CAP = 1_000  # a filtered listing counts its matches up to here (or to the end of the page asked for)
 # Per owner, kind and status image counts that triggers keep in step (migration 0007).
 IMAGE_COUNTS = table('imagecount', column('owner'), column('kind'), column('status'), column('n'))
 _WORDS = re.compile(r'[^\W_]+')
@@ -78,21 +79,40 @@ def page_bounds(page: int, size: int) -> tuple[int, int]:
     return max(1, page), max(1, min(size, MAX_PAGE_SIZE))
 
 
-def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, size: int) -> tuple[list[Image], int]:
-    """Return one page of the images a filter selects, newest first, and how many it selects in all."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImageRows:
+    """One page of rows, whether a next page exists, and the total (a lower bound when `capped`)."""
+
+    rows: list[Image]
+    total: int
+    capped: bool
+    more: bool
+
+
+def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, size: int) -> ImageRows:
+    """Return one page of the images a filter selects, newest first, and how many it selects.
+
+    An unfiltered gallery's total comes from the kept counters; any other listing counts its matches only up to
+    `COUNT_CAP` (or the end of this page, if further), so a broad search never counts every match.
+    """
     where = image_conditions(f, owner=owner, dialect=db.get_bind().dialect.name)
-    if owner is not None and f.status is not None and f.kind and not f.narrowed:
-        total = counted_total(db, owner, (f.kind,) if isinstance(f.kind, str) else tuple(f.kind), f.status)
-    else:
-        total = db.exec(select(func.count()).select_from(Image).where(*where)).one()
-    rows = db.exec(
+    fetched = db.exec(
         select(Image)
         .where(*where)
         .order_by(col(Image.created_at).desc(), col(Image.id).desc())
         .offset((page - 1) * size)
-        .limit(size)
+        .limit(size + 1)
     ).all()
-    return list(rows), total
+    rows, more = list(fetched[:size]), len(fetched) > size
+    if owner is not None and f.status is not None and f.kind and not f.narrowed:
+        kinds = (f.kind,) if isinstance(f.kind, str) else tuple(f.kind)
+        return ImageRows(rows=rows, total=counted_total(db, owner, kinds, f.status), capped=False, more=more)
+    if not more and (rows or page == 1):
+        return ImageRows(rows=rows, total=(page - 1) * size + len(rows), capped=False, more=False)
+    reach = max(COUNT_CAP, page * size)
+    matches = select(literal_column('1')).select_from(Image).where(*where).limit(reach + 1).subquery()
+    found = int(db.exec(select(func.count()).select_from(matches)).one())
+    return ImageRows(rows=rows, total=min(found, reach), capped=found > reach, more=more)
 
 
 def counted_total(db: Session, owner: str, kinds: tuple[str, ...], status: str) -> int:

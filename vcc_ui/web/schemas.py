@@ -151,12 +151,20 @@ class PageOut(Out, Generic[T]):
     page: int
     size: int
     total: int
+    total_capped: bool = Field(description='counting stopped at `total`: the listing has more matches than that')
     has_more: bool
 
     @classmethod
     def of(cls, result: ImagePage, items: list[T]) -> Self:
         """The answer for a page of rows, given its items as answered."""
-        return cls(items=items, page=result.page, size=result.size, total=result.total, has_more=result.has_more)
+        return cls(
+            items=items,
+            page=result.page,
+            size=result.size,
+            total=result.total,
+            total_capped=result.total_capped,
+            has_more=result.has_more,
+        )
 
 
 class ErrorDetail(Out):

@@ -8,6 +8,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services.admin import admin_url
 from vcc_ui.services.image_meta import AdminImageView, human_bytes
 
@@ -23,7 +24,7 @@ def admin_image_tile(row: AdminImageView, *, on_change: Callable[[str, bool], Aw
             )
         with ui.column().classes('w-full gap-0 p-2 text-xs'):
             ui.label(row.owner).classes('truncate w-full text-gray-600').tooltip(row.owner)
-            ui.label(f'{row.created_at:%Y-%m-%d %H:%M} · {human_bytes(row.bytes)}').classes('text-gray-500')
+            ui.label(f'{local_time(row.created_at)} · {human_bytes(row.bytes)}').classes('text-gray-500')
             with ui.row().classes('w-full items-center gap-1 no-wrap'):
                 ui.badge(t(f'img_kind_{row.kind}'), color='grey-7').props('outline')
                 if trashed:

@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import events, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.widgets.compare_view import CompareView, input_of
 from vcc_ui.pages.widgets.image_actions import ImageActions
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.pages.widgets.image_meta import ImageMeta
@@ -44,6 +45,7 @@ class GalleryLightbox:
         self.on_delete = on_delete
         self.on_restore = on_restore
         self.index = 0
+        self.comparing = False
         with (
             ui.dialog() as self.dialog,
             ui.card().classes('p-2 sm:p-4 w-full max-w-6xl gap-2').mark('gallery-lightbox'),
@@ -51,6 +53,12 @@ class GalleryLightbox:
             with ui.row().classes('w-full items-center no-wrap gap-1'):
                 self.counter = ui.label().classes('text-sm text-gray-500').mark('lightbox-counter')
                 ui.space()
+                self.compare_button = (
+                    ui.button(icon='compare', on_click=self.toggle_compare)
+                    .props('flat round dense')
+                    .tooltip(self.t('cmp_open'))
+                    .mark('lightbox-compare')
+                )
                 self.favorite = (
                     ui.button(icon='star_border', on_click=self.toggle_favorite)
                     .props('flat round dense color=amber-8')
@@ -67,7 +75,9 @@ class GalleryLightbox:
                     self.t('lightbox_close')
                 ).mark('lightbox-close')
             with ui.element('div').classes('w-full grid grid-cols-1 md:grid-cols-3 gap-3 items-start'):
-                with ui.row().classes('md:col-span-2 w-full no-wrap items-center gap-0 justify-center'):
+                with ui.column().classes('md:col-span-2 w-full gap-0'):
+                    self.compare = CompareView(lang=lang)
+                with ui.row().classes('md:col-span-2 w-full no-wrap items-center gap-0 justify-center') as self.stage:
                     self.prev = (
                         ui.button(icon='chevron_left', on_click=lambda: self.step(-1))
                         .props('flat round')
@@ -160,8 +170,27 @@ class GalleryLightbox:
         self.actions.show(image)
         self.tags.set_value(list(image.tags))
         self.meta.show(image)
+        await self._show_compare(image)
         if not trashed:
             await self.share.show(image.id)
+
+    async def toggle_compare(self) -> None:
+        """Switch between the result alone and the before/after view."""
+        self.comparing = not self.comparing
+        if image := self.image:
+            await self._show_compare(image)
+
+    async def _show_compare(self, image: ImageView) -> None:
+        source_id = input_of(image)
+        source = await self.services.images.get(self.user, source_id) if source_id else None
+        self.compare_button.set_visibility(source is not None)
+        self.compare_button.props(f'color={"primary" if self.comparing else "grey-8"}')
+        if source is not None and self.comparing:
+            self.compare.show(source, image)
+            self.stage.set_visibility(False)
+        else:
+            self.compare.hide()
+            self.stage.set_visibility(True)
 
     async def _swipe(self, e: events.GenericEventArguments) -> None:
         dx = e.args[0] if isinstance(e.args, list) and e.args else e.args

@@ -9,6 +9,7 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
 
@@ -167,4 +168,4 @@ def _mark(icon: ui.icon, ok: bool) -> None:
 
 
 def _clock() -> str:
-    return datetime.now(UTC).strftime('%H:%M:%S')
+    return local_time(datetime.now(UTC), '%H:%M:%S')

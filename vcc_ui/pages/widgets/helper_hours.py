@@ -8,6 +8,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 
 
@@ -30,7 +31,7 @@ class HelperHours:
             return
         hours = self.services.llm.per_hour()
         options = self.chart.options
-        options['xAxis']['data'] = [h.start.strftime('%H') for h in hours]
+        options['xAxis']['data'] = [local_time(h.start, '%H', label=False) for h in hours]
         options['series'][0]['data'] = [h.uses for h in hours]
         options['series'][1]['data'] = [h.failures for h in hours]
         self.chart.update()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import partial
 
 from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.time_text import DAY, local_time
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.images import ImagePage
 
@@ -38,14 +38,6 @@ if (!window.vccInfinite) {
 """
 
 
-def when(value: str | datetime | None) -> str:
-    """Return a moment as 'YYYY-MM-DD HH:MM' (UTC)."""
-    if not value:
-        return ''
-    text = value.isoformat() if isinstance(value, datetime) else value
-    return text[:16].replace('T', ' ')
-
-
 class ImageGrid:
     """Shows images newest first, fetching the next page when the end of the grid comes into view."""
 
@@ -71,6 +63,7 @@ class ImageGrid:
         self.selected: set[str] = set()
         self.tiles: dict[str, ui.element] = {}
         self.total = 0
+        self.total_capped = False  # the total is a lower bound (the search stopped counting)
         self.loaded = False
         self.has_more = False
         self._generation = 0
@@ -121,7 +114,7 @@ class ImageGrid:
         if generation != self._generation:
             return
         self.loaded = True
-        self.total, self.has_more = result.total, result.has_more
+        self.total, self.total_capped, self.has_more = result.total, result.total_capped, result.has_more
         known = {item.id for item in self.items}
         for item in result.items:
             if item.id not in known:
@@ -132,7 +125,8 @@ class ImageGrid:
             ui.run_javascript(f'window.vccRearm && window.vccRearm({self.more.id})')
 
     def _refresh_labels(self) -> None:
-        self.count.set_text(self.t('gallery_count', count=self.total))
+        key = 'gallery_count_capped' if self.total_capped else 'gallery_count'
+        self.count.set_text(self.t(key, count=f'{self.total:,}'))
         self.count.set_visibility(bool(self.items))
         self.empty.set_text(self.t(self.empty_key))
         self.empty.set_visibility(not self.items)
@@ -169,7 +163,11 @@ class ImageGrid:
                 )
             if item.status == 'trash':
                 ui.label(
-                    self.t('gal_trash_dates', deleted=when(item.trashed_at)[:10], purge=when(item.purge_at)[:10])
+                    self.t(
+                        'gal_trash_dates',
+                        deleted=local_time(item.trashed_at, DAY, label=False),
+                        purge=local_time(item.purge_at, DAY, label=False),
+                    )
                 ).classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1').mark(
                     'trash-dates'
                 )

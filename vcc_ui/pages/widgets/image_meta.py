@@ -8,7 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.image_grid import when
+from vcc_ui.pages.widgets.time_text import SECONDS, local_time
 from vcc_ui.services.image_meta import ImageView, human_bytes
 
 
@@ -44,13 +44,13 @@ class ImageMeta:
             ('meta_kind', self.t(f'kind_{image.kind}')),
             ('meta_server', image.server),
             ('meta_file', image.original_filename),
-            ('meta_created', when(image.created_at)),
+            ('meta_created', local_time(image.created_at, SECONDS)),
         ]
         if image.status == 'trash':
             rows.append(
                 (
                     'gal_view_trash',
-                    self.t('gal_trash_dates', deleted=when(image.trashed_at), purge=when(image.purge_at)),
+                    self.t('gal_trash_dates', deleted=local_time(image.trashed_at), purge=local_time(image.purge_at)),
                 )
             )
         return [(key, str(value)) for key, value in rows if value not in (None, '')]

@@ -9,6 +9,7 @@ from nicegui import events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.time_text import SECONDS, local_time
 from vcc_ui.services.image_meta import ImageView, download_name
 
 
@@ -114,6 +115,6 @@ def _meta_rows(image: ImageView, workflow_title: Callable[[str], str]) -> list[t
         ('meta_seed', image.seed),
         ('meta_size', f'{image.width} x {image.height}'),
         ('meta_workflow', workflow_title(image.workflow_id) if image.workflow_id else None),
-        ('meta_created', f'{image.created_at:%Y-%m-%d %H:%M:%S}'),
+        ('meta_created', local_time(image.created_at, SECONDS)),
     ]
     return [(key, str(value)) for key, value in rows if value not in (None, '')]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from nicegui import ui
 
 from vcc_ui.i18n import language, t, translate
+from vcc_ui.pages.widgets.time_text import from_timestamp
 from vcc_ui.services import Services
 from vcc_ui.services.loras import LoraSyncStatus
 
@@ -25,7 +24,7 @@ def summary_text(status: LoraSyncStatus, lang: str) -> str:
     """Return count, matches and last sync time."""
     text = translate('lora_counts', lang, count=status.lora_count, matched=status.matched)
     if status.last_sync:
-        text += ' · ' + datetime.fromtimestamp(status.last_sync).strftime('%Y-%m-%d %H:%M')
+        text += ' · ' + from_timestamp(status.last_sync)
     return text
 
 

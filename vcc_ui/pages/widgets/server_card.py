@@ -9,6 +9,7 @@ from nicegui import ui
 from vcc_ui.i18n import t
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.lora_sync import lora_sync_widget
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import human_bytes
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerProblem
@@ -122,7 +123,7 @@ class ServerCard:
                     ui.label(t('seconds', n=f'{job.duration:.1f}') if job.duration is not None else '-').classes(
                         'text-gray-600'
                     )
-                    ui.label(job.queued_at.strftime('%m-%d %H:%M')).classes('text-gray-500 gt-xs')
+                    ui.label(local_time(job.queued_at, '%m-%d %H:%M')).classes('text-gray-500 gt-xs')
 
     def _edit(self) -> None:
         h = self.entry.health

@@ -7,7 +7,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.image_grid import when
+from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services.image_meta import ImageProblem
 from vcc_ui.services.shares import EXPIRY_CHOICES, Shares
 
@@ -55,7 +55,7 @@ class SharePanel:
                 url = self.base_url + info['url']
                 with ui.row().classes('w-full items-center no-wrap gap-1 text-xs').mark('share-link'):
                     ui.link(url, url, new_tab=True).classes('truncate min-w-0 grow font-mono')
-                    state = self.t(f'share_state_{info["state"]}', time=when(info['expires_at']))
+                    state = self.t(f'share_state_{info["state"]}', time=local_time(info['expires_at']))
                     ui.label(state).classes('shrink-0 text-gray-500').mark(f'share-state-{info["state"]}')
                     if info['state'] == 'active':
                         ui.button(icon='content_copy', on_click=lambda u=url: self._copy(u)).props(
