@@ -168,3 +168,26 @@ async def test_the_admin_preview_route_serves_any_users_preview_to_admins_only(
     assert (await user.http_client.get('/api/v1/admin/jobs/nope/preview')).status_code == 404
     stats = (await user.http_client.get('/api/v1/admin/stats')).json()
     assert stats['running'] == 1 and len(stats['jobs_per_hour']) == 24
+
+
+async def test_a_finished_jobs_preview_gives_way_to_its_result_or_goes(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
+    sim.faults.step_delay = 0.05
+    alice = await visitor(create_user)
+    await log_in_admin(user)
+    await user.should_see(marker='admin-dashboard')
+    done = await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 12})
+    gone = await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 150})
+    await wait_for(lambda: done.id in rows(user))
+    preview = inside(user, rows(user)[done.id], 'admin-job-preview')
+    await wait_for(lambda: '/preview?v=' in preview.props['src'] and preview.visible)  # the live frame
+    await wait_for(lambda: done.status == 'completed')
+    await wait_for(lambda: '/api/v1/admin/outputs/' in preview.props['src'])  # the result replaced the last frame
+    assert preview.visible
+
+    await wait_for(lambda: gone.preview_seq > 0)
+    await services.jobs.cancel(gone.id)
+    await wait_for(lambda: gone.finished)
+    await wait_for(lambda: not inside(user, rows(user)[gone.id], 'admin-job-preview').visible)
+    assert '/preview' not in inside(user, rows(user)[gone.id], 'admin-job-preview').props['src']

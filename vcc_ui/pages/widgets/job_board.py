@@ -14,6 +14,8 @@ from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.job_card import STATUS_COLOR
 from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_API_PREFIX, admin_url
+from vcc_ui.services.images import ImageNotFound
 from vcc_ui.services.jobs import JobView
 
 SECTIONS = ('running', 'queued', 'finished')
@@ -40,6 +42,7 @@ class JobRow:
         on_front: Callable[[JobView], None],
     ) -> None:
         self.view = view
+        self.result_asked = False
         queued = partial(_status_is, JobStatus.QUEUED)
         with (
             ui.row()
@@ -56,11 +59,10 @@ class JobRow:
                 ui.label().classes('font-mono text-sm font-medium').bind_text_from(
                     view, 'position', backward=lambda p: t('dash_position', n=p)
                 ).bind_visibility_from(view, 'status', backward=queued).mark('admin-job-position')
-            Img(alt=t('job_preview')).classes('w-14 h-14 object-cover rounded shrink-0').mark(
-                'admin-job-preview'
-            ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
-                view, 'preview_seq', backward=lambda s: bool(s) and not view.finished
+            self.preview = (
+                Img(alt=t('job_preview')).classes('w-14 h-14 object-cover rounded shrink-0').mark('admin-job-preview')
             )
+            self.preview.set_visibility(False)
             with ui.column().classes('gap-0 min-w-0 grow basis-56'):
                 ui.label(title).classes('text-sm font-medium truncate w-full')
                 ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
@@ -93,8 +95,28 @@ class JobRow:
                     view, 'status', backward=lambda s: not JobStatus(s).finished
                 )
 
-    def _preview_url(self, seq: int) -> str:
-        return f'/api/v1/admin/jobs/{self.view.id}/preview?v={seq}' if seq else ''
+    def show_preview(self, load_result: Callable[[str], Awaitable[str]]) -> None:
+        """Show the live frame while the job runs; once it ended the result's thumbnail in its place, or nothing."""
+        view = self.view
+        url = view.preview_path(f'{ADMIN_API_PREFIX}/jobs')
+        if url:
+            self._set_preview(url)
+        elif view.status == JobStatus.COMPLETED and view.image_ids and self.preview.visible and not self.result_asked:
+            self.result_asked = True  # the last frame stays until the result's thumbnail replaces it
+            background_tasks.create(self._show_result(load_result), name='admin-job-result', context=self.element)
+        elif view.finished and not self.result_asked:
+            self.preview.set_visibility(False)
+            self.preview.set_source('')
+
+    async def _show_result(self, load_result: Callable[[str], Awaitable[str]]) -> None:
+        url = await load_result(self.view.image_ids[0])
+        if not self.element.is_deleted:
+            self._set_preview(url)
+
+    def _set_preview(self, url: str) -> None:
+        if url and self.preview.source != url:
+            self.preview.set_source(url)
+        self.preview.set_visibility(bool(url))
 
 
 class Group:
@@ -159,6 +181,7 @@ class JobBoard:
             self.placed[view.id] = (key, section)
             if before and before[0] != key:
                 self._drop_if_empty(before[0])
+        self.rows[view.id].show_preview(self._result_thumb)
         if section == 'queued':
             self._order(key)
         self.empty.set_visibility(not self.rows)
@@ -194,6 +217,13 @@ class JobBoard:
             if view.id not in self.views:
                 self.show(view)
         self.empty.set_visibility(not self.rows)
+
+    async def _result_thumb(self, image_id: str) -> str:
+        try:
+            image = await self.services.admin_data.image(image_id)
+        except ImageNotFound:
+            return ''
+        return admin_url(image.thumb_url or image.url)
 
     def _key(self, view: JobView) -> str:
         return view.owner if self.group_by == 'user' else view.server
