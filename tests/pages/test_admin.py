@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing import User
+from nicegui.testing.user_notify import UserNotify
 
 from tests.fixtures import USER_A, USER_B, simulator, wait_for
 from tests.images import png_bytes
@@ -81,6 +84,14 @@ async def test_the_session_cookie_is_httponly_and_lax(user: User, services: Serv
     assert 'HttpOnly' in cookie and 'SameSite=lax' in cookie and 'Secure' not in cookie
 
 
+class SlotCheckedNotify(UserNotify):
+    """The test user's ui.notify records without a slot; this one first reaches the client like the real one."""
+
+    def __call__(self, message: str, **kwargs: Any) -> None:
+        assert ui.context.client is not None  # raises when the current slot's element was deleted
+        super().__call__(message, **kwargs)
+
+
 async def test_servers_test_add_disable_and_remove(user: User, services: Services, tmp_path) -> None:
     become_admin(user, services)
     async with simulator(tmp_path, 'second') as second:
@@ -103,6 +114,15 @@ async def test_servers_test_add_disable_and_remove(user: User, services: Service
         await wait_for(lambda: not entry.health.enabled)
         await user.should_see('disabled')
         user.find(marker=f'server-remove-{entry.id}').click()
+        # the list is rebuilt when the pool changes; Python's automatic collection may then free the old card at once
+        remove_server = services.pool.remove_server
+
+        async def remove_and_collect(server_id: int) -> None:
+            await remove_server(server_id)
+            gc.collect()
+
+        services.pool.remove_server = remove_and_collect  # type: ignore[method-assign]
+        user.notify = SlotCheckedNotify()
         user.find(marker='remove-confirm').click()
         await user.should_see('Server gpu-2 removed')
         assert entry.id not in services.pool.entries
