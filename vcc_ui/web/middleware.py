@@ -37,7 +37,7 @@ class IdentityMiddleware(BaseHTTPMiddleware):
         user = identity.read(request.cookies.get(ANON_COOKIE))
         fresh = user is None
         request.state.user = user or identity.new_id()
-        if not fresh:  # a first visit is recorded by the root page; a cookieless script makes no User row
+        if not fresh and self._passed_gate(request):  # a first visit is recorded by the root page
             self.services.users.touch(request.state.user)
         response = await call_next(request)
         if fresh:
@@ -50,6 +50,14 @@ class IdentityMiddleware(BaseHTTPMiddleware):
                 secure=self.services.settings.cookie_secure,
             )
         return response
+
+    def _passed_gate(self, request: Request) -> bool:
+        """Whether the request is the app's own use: the gate let it in, and it is no open path or share link."""
+        path = request.url.path
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+            return False
+        gate = self.services.gate
+        return not gate.enabled or gate.is_open(request.cookies.get(GATE_COOKIE))
 
 
 class GateMiddleware:
