@@ -96,7 +96,7 @@ async def test_counters_follow_jobs_and_samples_record_queue_depth(tmp_path: Pat
         assert stats.counters.queued == 2
         sample = stats.sample()
         assert (sample.queued, sample.running) == (2, 1)
-        assert stats.depth[-1] is sample
+        assert stats.series()[-1] is sample
         await app.jobs.cancel(first.id)
         await wait_for(lambda: (stats.counters.queued, stats.counters.running) == (0, 0))
         assert all(v.finished for v in app.jobs.views.values())
@@ -104,8 +104,27 @@ async def test_counters_follow_jobs_and_samples_record_queue_depth(tmp_path: Pat
         assert stats.counters.failed_hour == 0
 
 
-def test_the_depth_ring_buffer_keeps_24_hours_of_samples() -> None:
-    stats = Stats(None, SimpleNamespace(views={}, changed=Event()), interval=3600)  # type: ignore[arg-type]
-    for _ in range(30):
-        stats.sample()
-    assert len(stats.depth) == 24
+def test_the_depth_buckets_keep_each_10_s_peak_and_24_hours() -> None:
+    stats = Stats(None, SimpleNamespace(views={}, changed=Event()))  # type: ignore[arg-type]
+    stats.writer = SimpleNamespace(write_later=lambda fn: None)  # type: ignore[assignment]
+    for queued, second in [(1, 0), (4, 3), (2, 9), (0, 12)]:
+        stats.counters.queued = queued
+        stats._note(NOW + timedelta(seconds=second))
+    assert [(s.at.second, s.queued) for s in stats.series()] == [(0, 4), (10, 0)]  # the burst's peak, not its end
+    for n in range(9000):
+        stats._note(NOW + timedelta(seconds=10 * n + 20))
+    assert len(stats.depth) == 24 * 360
+
+
+async def test_a_burst_between_two_minute_samples_is_kept_in_the_database_across_a_restart(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.05) as sim:
+        async with services(make_settings(tmp_path, sim.url)) as app:
+            burst = [await app.jobs.submit(owner, 'sd15_txt2img', PROMPT) for owner in (USER_A, USER_B) * 2]
+            await wait_for(lambda: app.stats.counters.queued == 3)
+            for view in burst:
+                await app.jobs.cancel(view.id)
+            await wait_for(lambda: (app.stats.counters.queued, app.stats.counters.running) == (0, 0))
+            assert max(s.queued for s in app.stats.series()) == 3  # seen although no minute sample fell in it
+        async with services(make_settings(tmp_path, sim.url)) as again:  # a restart: the series is read back
+            assert max(s.queued for s in again.stats.series()) == 3
+            assert max(s.running for s in again.stats.series()) >= 1

@@ -117,11 +117,10 @@ class Dashboard:
         if self.root.is_deleted:
             return
         stats = self.services.stats
-        depth = list(stats.depth)
+        depth = stats.series()
         options = self.depth_chart.options
-        options['xAxis']['data'] = [s.at.strftime('%H:%M') for s in depth]
-        options['series'][0]['data'] = [s.queued for s in depth]
-        options['series'][1]['data'] = [s.running for s in depth]
+        options['series'][0]['data'] = [[s.at.isoformat(), s.queued] for s in depth]
+        options['series'][1]['data'] = [[s.at.isoformat(), s.running] for s in depth]
         self.depth_chart.update()
         hours = stats.figures.per_hour
         options = self.hourly_chart.options
@@ -166,18 +165,26 @@ def _depth_options(t: partial) -> dict:
         'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24},
         'tooltip': {'trigger': 'axis'},
         'legend': {'top': 0},
-        'xAxis': {'type': 'category', 'data': [], 'boundaryGap': False},
+        'xAxis': {'type': 'time'},  # buckets are stored only when something changed: the time axis keeps the gaps
         'yAxis': {'type': 'value', 'minInterval': 1},
         'series': [
             {
                 'name': t('dash_queued'),
                 'type': 'line',
+                'step': 'end',
                 'data': [],
                 'showSymbol': False,
                 'areaStyle': {},
                 'color': '#475569',
             },
-            {'name': t('dash_running'), 'type': 'line', 'data': [], 'showSymbol': False, 'color': '#1d4ed8'},
+            {
+                'name': t('dash_running'),
+                'type': 'line',
+                'step': 'end',
+                'data': [],
+                'showSymbol': False,
+                'color': '#1d4ed8',
+            },
         ],
     }
 
