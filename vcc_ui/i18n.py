@@ -460,6 +460,12 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_picker_none': {'en': 'No LoRA', 'ko': 'LoRA 없음'},
     'lora_trigger_added': {'en': 'Trigger words added to the prompt', 'ko': '트리거 워드를 프롬프트에 추가했습니다'},
     'lora_strength': {'en': 'Strength', 'ko': '강도'},
+    # wave 2 admin: usage, nicknames, dashboard paging and filters, LoRA help
+    'usr_jobs_done': {'en': '{n} done', 'ko': '완료 {n}개'},
+    'usr_gpu_time': {'en': 'GPU time {time}', 'ko': 'GPU 사용 시간 {time}'},
+    'dur_seconds': {'en': '{s} s', 'ko': '{s}초'},
+    'dur_minutes': {'en': '{m} min {s} s', 'ko': '{m}분 {s}초'},
+    'dur_hours': {'en': '{h} h {m} min', 'ko': '{h}시간 {m}분'},
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from nicegui.testing.user_notify import UserNotify
 
 from tests.fixtures import USER_A, USER_B, simulator, wait_for
 from tests.images import png_bytes
+from vcc_ui.models import Job, JobStatus
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.services.image_meta import human_bytes
@@ -166,6 +168,29 @@ async def test_users_list_block_and_quota(user: User, services: Services) -> Non
     usage = await services.images.usage(USER_B)
     assert usage.max_images == 1
     assert await services.images.quota_refusal(USER_B)
+
+
+async def test_users_show_job_counts_and_gpu_time_in_both_languages(user: User, services: Services) -> None:
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    job = Job(
+        id='f' * 32,
+        owner=USER_A,
+        workflow_id='sd15_txt2img',
+        mode='txt2img',
+        params={},
+        status=JobStatus.COMPLETED,
+        queued_at=start,
+        started_at=start,
+        finished_at=start + timedelta(seconds=65),
+    )
+    await services.writer.write(lambda db: db.add(job))
+    become_admin(user, services)
+    await user.open('/admin/users')
+    await user.should_see(marker=f'user-gpu-{USER_A}', content='GPU time 1 min 5 s')
+    await user.should_see('1 done')
+    user.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    user.find(marker='lang-switch').elements.pop().set_value('ko')
+    await user.should_see(marker=f'user-gpu-{USER_A}', content='GPU 사용 시간 1분 5초')
 
 
 async def test_all_images_filter_delete_restore_and_purge(user: User, services: Services) -> None:

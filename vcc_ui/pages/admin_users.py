@@ -28,6 +28,16 @@ def quota_text(user: UserSummary) -> str:
     return ', '.join(parts) or t('usr_no_limit')
 
 
+def duration_text(seconds: float) -> str:
+    """Like '42 s', '3 min 12 s' or '2 h 5 min'."""
+    whole = round(seconds)
+    if whole < 60:
+        return t('dur_seconds', s=whole)
+    if whole < 3600:
+        return t('dur_minutes', m=whole // 60, s=whole % 60)
+    return t('dur_hours', h=whole // 3600, m=whole % 3600 // 60)
+
+
 class UsersPage:
     """A filter box and a list of user cards; each card opens an edit dialog."""
 
@@ -86,7 +96,9 @@ class UsersPage:
                         f'user-block-{user.id}'
                     )
             with ui.row().classes('w-full gap-x-5 gap-y-0 text-sm text-gray-700'):
-                ui.label(t('usr_jobs', n=user.jobs))
+                ui.label(t('usr_jobs', n=user.jobs)).mark(f'user-jobs-{user.id}')
+                ui.label(t('usr_jobs_done', n=user.jobs_done))
+                ui.label(t('usr_gpu_time', time=duration_text(user.gpu_seconds))).mark(f'user-gpu-{user.id}')
                 ui.label(t('usr_images', n=user.images, trash=user.trash_images))
                 ui.label(human_bytes(user.bytes))
                 ui.label(t('usr_first', when=_when(user.created_at)))

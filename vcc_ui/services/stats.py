@@ -252,7 +252,7 @@ def _figures(db: Session, now: datetime) -> Figures:
         elif is_recent and kind == 'failed':
             figures.failed_hour += number
     figures.per_hour = [HourCount(start=start, **c) for start, c in zip(starts, counts, strict=True)]
-    seconds = _seconds_between(db, Job.started_at, Job.finished_at)
+    seconds = seconds_between(db, Job.started_at, Job.finished_at)
     figures.durations = {
         workflow: float(avg)
         for workflow, avg in db.exec(
@@ -268,7 +268,8 @@ def _figures(db: Session, now: datetime) -> Figures:
     return figures
 
 
-def _seconds_between(db: Session, start: Any, end: Any) -> Any:
+def seconds_between(db: Session, start: Any, end: Any) -> Any:
+    """The SQL expression of the seconds from `start` to `end` (SQLite or PostgreSQL)."""
     if db.get_bind().dialect.name == 'sqlite':
         return (func.julianday(end) - func.julianday(start)) * 86400.0
     return func.extract('epoch', end - start)
