@@ -466,6 +466,24 @@ STRINGS: dict[str, dict[str, str]] = {
     'dur_seconds': {'en': '{s} s', 'ko': '{s}초'},
     'dur_minutes': {'en': '{m} min {s} s', 'ko': '{m}분 {s}초'},
     'dur_hours': {'en': '{h} h {m} min', 'ko': '{h}시간 {m}분'},
+    'nick_button': {'en': 'Nickname', 'ko': '닉네임'},
+    'nick_title': {'en': 'Your nickname', 'ko': '내 닉네임'},
+    'nick_hint': {
+        'en': 'Shown to the admins instead of your anonymous id. Leave empty to remove it.',
+        'ko': '관리자에게 익명 ID 대신 표시됩니다. 비워 두면 지워집니다.',
+    },
+    'nick_label': {'en': 'Nickname (up to 30 characters)', 'ko': '닉네임 (최대 30자)'},
+    'nick_saved': {'en': 'Nickname saved', 'ko': '닉네임을 저장했습니다'},
+    'nick_cleared': {'en': 'Nickname removed', 'ko': '닉네임을 지웠습니다'},
+    'nick_too_long': {'en': 'A nickname has at most 30 characters.', 'ko': '닉네임은 최대 30자입니다.'},
+    'nick_bad_chars': {
+        'en': 'A nickname cannot contain control or direction characters.',
+        'ko': '닉네임에는 제어 문자나 방향 문자를 쓸 수 없습니다.',
+    },
+    'nick_reserved': {
+        'en': 'A nickname cannot look like an anonymous id.',
+        'ko': '닉네임은 익명 ID처럼 보일 수 없습니다.',
+    },
 }
 
 

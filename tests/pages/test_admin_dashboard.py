@@ -191,3 +191,30 @@ async def test_a_finished_jobs_preview_gives_way_to_its_result_or_goes(
     await wait_for(lambda: gone.finished)
     await wait_for(lambda: not inside(user, rows(user)[gone.id], 'admin-job-preview').visible)
     assert '/preview' not in inside(user, rows(user)[gone.id], 'admin-job-preview').props['src']
+
+
+async def test_a_tester_names_themselves_and_the_dashboard_shows_the_nickname(
+    user: User, create_user: Callable[[], User], services: Services
+) -> None:
+    tester = create_user()
+    tester.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    await tester.open('/')
+    anon = tester.client.request.state.user
+    tester.find(marker='nickname-button').click()
+    await tester.should_see(marker='nickname-dialog')
+    tester.find(marker='nickname-input').type('anon-' + '0' * 16)
+    tester.find(marker='nickname-save').click()
+    await wait_for(lambda: 'error' in marked(tester, 'nickname-input')[0].props)
+    assert marked(tester, 'nickname-input')[0].props['error-message'] == '닉네임은 익명 ID처럼 보일 수 없습니다.'
+    assert services.users.label(anon) == anon  # nothing changed
+    tester.find(marker='nickname-input').clear().type('  민지  ')
+    tester.find(marker='nickname-save').click()
+    await tester.should_see('닉네임을 저장했습니다')
+    await tester.should_see(marker='nickname-button', content='민지')
+    assert services.users.label(anon) == '민지'
+
+    await services.jobs.submit(anon, 'sd15_txt2img', {**PROMPT, 'steps': 2})
+    await log_in_admin(user)
+    await user.should_see(marker='admin-group-title', content='민지')
+    await user.should_see(marker='visitor-user', content='민지')
+    assert anon not in {e.text for e in marked(user, 'admin-group-title')}

@@ -150,7 +150,9 @@ class Dashboard:
                 ui.label(self.t('dash_nobody')).classes('text-gray-500')
             for visitor in visitors:
                 with ui.row().classes('w-full items-center no-wrap gap-2 py-0.5').mark('visitor'):
-                    ui.label(visitor.user).classes('font-mono text-xs truncate min-w-0').mark('visitor-user')
+                    ui.label(self.services.users.label(visitor.user)).classes('text-xs truncate min-w-0').mark(
+                        'visitor-user'
+                    )
                     if visitor.admin:
                         ui.badge(self.t('dash_admin_badge')).props('color=slate-700')
                     ui.label(visitor.path).classes('font-mono text-xs text-blue-800 shrink-0')

@@ -9,6 +9,7 @@ from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.services import Services
 from vcc_ui.services.admin_data import UserSummary
 from vcc_ui.services.image_meta import ImageProblem, human_bytes
+from vcc_ui.services.users import NicknameError
 
 MB = 1024 * 1024
 
@@ -115,7 +116,7 @@ class UsersPage:
         try:
             await self.data.update_user(user.id, **fields)
         except ImageProblem as error:
-            ui.notify(error.message, type='negative')
+            ui.notify(t(error.reason) if isinstance(error, NicknameError) else error.message, type='negative')
             return False
         await self.reload()
         return True
@@ -126,7 +127,7 @@ class UsersPage:
             ui.label(user.id).classes('text-xs text-gray-500 break-all -mt-2')
             name = (
                 ui.input(t('usr_display_name'), value=user.display_name or '')
-                .props('outlined dense maxlength=100')
+                .props('outlined dense maxlength=40')
                 .classes('w-full')
                 .mark('user-name')
             )

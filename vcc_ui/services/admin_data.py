@@ -27,6 +27,7 @@ from vcc_ui.services.queries import (
     user_rows,
 )
 from vcc_ui.services.stats import seconds_between
+from vcc_ui.services.users import UserDirectory, clean_nickname
 from vcc_ui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,10 +130,11 @@ def job_usage(db: Session) -> dict[str, JobUsage]:
 class AdminData:
     """Cross-user queries and changes; every call here is for admins only (the routes check that)."""
 
-    def __init__(self, writer: DbWriter, images: ImageIndex, settings: Settings) -> None:
+    def __init__(self, writer: DbWriter, images: ImageIndex, settings: Settings, users: UserDirectory) -> None:
         self.writer = writer
         self.images = images
         self.settings = settings
+        self.directory = users
 
     # ---- users -----------------------------------------------------------------------------------------------
 
@@ -184,7 +186,7 @@ class AdminData:
         if not ANON_RE.fullmatch(user_id):
             raise ImageNotFound('No such user.')
         if 'display_name' in fields:
-            fields['display_name'] = (fields['display_name'] or '').strip()[:100] or None
+            fields['display_name'] = clean_nickname(fields['display_name'])
 
         def apply(db: Session) -> None:
             row = db.get(User, user_id)
@@ -198,6 +200,8 @@ class AdminData:
             db.add(row)
 
         await self.writer.write(apply)
+        if 'display_name' in fields:
+            self.directory.remember(user_id, fields['display_name'])
         log.info('admin changed user %s: %s', user_id, ', '.join(f'{k}={v!r}' for k, v in fields.items()))
         summary = await self.user(user_id)
         assert summary is not None

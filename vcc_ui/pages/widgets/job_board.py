@@ -38,6 +38,7 @@ class JobRow:
         *,
         t: Callable[..., str],
         title: str,
+        owner: str,
         on_cancel: Callable[[JobView], Awaitable[None]],
         on_front: Callable[[JobView], None],
     ) -> None:
@@ -67,8 +68,8 @@ class JobRow:
                 ui.label(title).classes('text-sm font-medium truncate w-full')
                 ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
                 ui.label().classes('text-xs text-gray-400 font-mono truncate w-full').bind_text_from(
-                    view, 'server', backward=lambda s: ' · '.join(x for x in (view.owner, s) if x)
-                )
+                    view, 'server', backward=lambda s: ' · '.join(x for x in (owner, s) if x)
+                ).mark('admin-job-owner')
                 ui.label().classes('text-xs text-negative break-words w-full').bind_text_from(
                     view, 'error'
                 ).bind_visibility_from(view, 'error', backward=bool).mark('admin-job-error')
@@ -172,7 +173,12 @@ class JobBoard:
             if row is None:
                 with target:
                     row = self.rows[view.id] = JobRow(
-                        view, t=self.t, title=self._title(view), on_cancel=self._cancel, on_front=self._front
+                        view,
+                        t=self.t,
+                        title=self._title(view),
+                        owner=self.services.users.label(view.owner),
+                        on_cancel=self._cancel,
+                        on_front=self._front,
                     )
                 if index == 0:
                     row.element.move(target, 0)
@@ -234,9 +240,9 @@ class JobBoard:
 
     def _add_group(self, key: str) -> Group:
         with self.column:
-            group = self.groups[key] = Group(
-                key, key or self.t('dash_no_server'), 'person' if self.group_by == 'user' else 'dns'
-            )
+            by_user = self.group_by == 'user'
+            title = self.services.users.label(key) if by_user else key or self.t('dash_no_server')
+            group = self.groups[key] = Group(key, title, 'person' if by_user else 'dns')
         return group
 
     def _drop_if_empty(self, key: str) -> None:
