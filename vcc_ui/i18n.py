@@ -484,6 +484,15 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     'dash_cancel_keep': {'en': 'Keep it', 'ko': '그대로 두기'},
     'dash_cancel_confirm': {'en': 'Cancel the job', 'ko': '작업 취소'},
+    'lora_browse': {'en': 'Browse LoRAs with previews', 'ko': '미리보기와 함께 LoRA 보기'},
+    'lora_browse_title': {'en': 'Choose a LoRA', 'ko': 'LoRA 선택'},
+    'lora_browse_base': {'en': 'This workflow uses {base}.', 'ko': '이 워크플로우의 기본 모델: {base}'},
+    'lora_choose': {'en': 'Use', 'ko': '사용'},
+    'lora_no_triggers': {'en': 'no trigger words', 'ko': '트리거 워드 없음'},
+    'lora_mismatch': {
+        'en': 'Made for {lora}; this workflow uses {workflow}: results may be poor.',
+        'ko': '{lora}용 LoRA입니다. 이 워크플로우는 {workflow} 기반이라 결과가 좋지 않을 수 있습니다.',
+    },
     'nick_button': {'en': 'Nickname', 'ko': '닉네임'},
     'nick_title': {'en': 'Your nickname', 'ko': '내 닉네임'},
     'nick_hint': {

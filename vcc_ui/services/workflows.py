@@ -111,6 +111,7 @@ class _Related(_Model):
 class _Ui(_Model):
     related: _Related = _Related()
     order: int = 100
+    base_model: str | None = Field(default=None, max_length=100)  # Civitai's name, e.g. 'SD 1.5': LoRAs must fit
 
 
 class _GraphNode(BaseModel):
@@ -181,6 +182,7 @@ class Workflow:
     bindings: dict[str, list[BindingTarget]]
     graph: dict[str, dict[str, Any]]
     source: Path
+    base_model: str | None = None
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -437,6 +439,7 @@ def load_workflow(path: Path) -> Workflow:
         mode=data.mode,
         related_img2img=data.ui.related.img2img,
         order=data.ui.order,
+        base_model=data.ui.base_model,
         aspect_ratios=dict(data.aspect_ratios),
         templates=data.templates,
         max_batch=data.max_batch,
