@@ -167,7 +167,7 @@ def _depth_options(t: partial) -> dict:
         'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24},
         'tooltip': {'trigger': 'axis'},
         'legend': {'top': 0},
-        'xAxis': {'type': 'time'},  # buckets are stored only when something changed: the time axis keeps the gaps
+        'xAxis': {'type': 'time', 'axisLabel': {'hideOverlap': True}},  # stored buckets have gaps: a time axis
         'yAxis': {'type': 'value', 'minInterval': 1},
         'series': [
             {
