@@ -293,7 +293,8 @@ def test_seed_003_rehearsal_checklist_in_korean(rehearsal: Rehearsal, browser) -
         f'[...document.querySelectorAll("button i")].filter(i => i.textContent === "delete").length === {tiles - 1}'
     )
     admin.get_by_role('button', name='휴지통 비우기').click()
-    admin.get_by_label('휴지통에 들어간 지 (일) 이상').fill('0')  # the count follows the typing
+    admin.get_by_label('휴지통에 들어간 지 (일) 이상').fill('0')
+    admin.get_by_text('지 0일이 넘은 이미지 파일 1개').wait_for()  # the count follows the typing, focus still there
     shot(admin, 7, 'purge_dialog')
     admin.get_by_role('button', name='영구 삭제').click()
     admin.get_by_text('영구 삭제했습니다').first.wait_for()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from vcc_ui.models import Job
+from vcc_ui.services import Services
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.stats import Stats
 
@@ -128,3 +130,14 @@ async def test_a_burst_between_two_minute_samples_is_kept_in_the_database_across
         async with services(make_settings(tmp_path, sim.url)) as again:  # a restart: the series is read back
             assert max(s.queued for s in again.stats.series()) == 3
             assert max(s.running for s in again.stats.series()) >= 1
+
+
+async def test_a_second_stop_after_a_late_job_event_does_not_wait_for_the_stopped_writer(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim:
+        app = Services(make_settings(tmp_path, sim.url))
+        await app.start()
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        await app.stop()  # NiceGUI's test fixtures may run the shutdown handlers twice
+        view.status = 'cancelled'
+        app.jobs.changed.emit(view)  # a job event after the stop
+        await asyncio.wait_for(app.stats.stop(), timeout=5)

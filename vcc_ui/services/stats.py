@@ -95,7 +95,8 @@ class Stats:
         self._task = asyncio.create_task(self._loop(), name='stats')
 
     async def stop(self) -> None:
-        """Stop the loop and store the open bucket."""
+        """Stop following jobs and the loop, and store the open bucket (a second stop writes nothing)."""
+        self.jobs.changed.unsubscribe(self._on_job)  # jobs stopping after this must not open a bucket
         tasks = [t for t in (self._task, self._later) if t]
         for task in tasks:
             task.cancel()
