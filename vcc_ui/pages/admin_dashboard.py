@@ -7,11 +7,13 @@ from functools import partial
 from nicegui import Client, app, events, ui
 
 from vcc_ui.i18n import language, translate
+from vcc_ui.models import utcnow
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.services import Services
+from vcc_ui.services.stats import Sample
 
 COUNTERS = [
     ('queued', 'dash_queued', 'hourglass_top', 'text-slate-700'),
@@ -117,8 +119,8 @@ class Dashboard:
         if self.root.is_deleted:
             return
         stats = self.services.stats
-        depth = stats.series()
-        options = self.depth_chart.options
+        depth = [*stats.series(), Sample(at=utcnow(), queued=stats.counters.queued, running=stats.counters.running)]
+        options = self.depth_chart.options  # the last point is now: the steps reach it, and one bucket has a width
         options['series'][0]['data'] = [[s.at.isoformat(), s.queued] for s in depth]
         options['series'][1]['data'] = [[s.at.isoformat(), s.running] for s in depth]
         self.depth_chart.update()
