@@ -189,3 +189,11 @@ class LoraSyncState(SQLModel, table=True):
     matched: int = 0
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when()
+
+
+class QueueDepth(SQLModel, table=True):
+    """The queue's peak within one 10 s bucket (the dashboard's depth chart; written when the bucket closes)."""
+
+    at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    queued: int = 0
+    running: int = 0

@@ -79,6 +79,10 @@ async def test_live_preview_is_the_owners_and_cacheable_by_version(stack) -> Non
         assert preview.headers['cache-control'] == 'private, max-age=300'  # the URL names the preview version
         assert (await bob.get(url)).status_code == 404
         await alice.post(f'/api/v1/jobs/{job["id"]}/cancel')
+        await wait_for(lambda: app.jobs.views[job['id']].finished)
+        ended = (await alice.get(f'/api/v1/jobs/{job["id"]}')).json()
+        assert ended['preview_url'] is None  # an ended job names no preview that would answer 404
+        assert (await alice.get(url)).status_code == 404
 
 
 async def test_forged_identity_cookie_is_replaced(stack) -> None:

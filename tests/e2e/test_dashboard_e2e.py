@@ -78,7 +78,10 @@ async def test_dashboard_shows_jobs_moving_with_progress_and_preview(
         await page.locator(f'[data-job-id="{bob[1]}"] button').first.click()  # move to front
         await page.get_by_text('Moved to the front').wait_for()
         await page.locator(f'[data-job-id="{bob[1]}"]').get_by_text('#1').wait_for()
-        await running.locator('button').last.click()  # cancel the running job
+        await running.locator('button').last.click()  # cancel the running job: asked first
+        await page.get_by_text('Cancel this job?').wait_for()
+        await page.screenshot(path=str(ARTIFACTS / 'admin_dashboard_desktop_cancel_confirm.png'))
+        await page.get_by_role('button', name='Cancel the job').click()
         await running.get_by_text('Cancelled').wait_for()
         await page.locator(f'[data-job-id="{bob[1]}"]').get_by_text('Running').wait_for()
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from nicegui import ui
 from nicegui.testing import User
+from nicegui.testing.user_notify import UserNotify
 
 from tests.fixtures import USER_A, USER_B, simulator, wait_for
 from tests.images import png_bytes
+from vcc_ui.models import Job, JobStatus
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.services.image_meta import human_bytes
@@ -82,6 +87,14 @@ async def test_the_session_cookie_is_httponly_and_lax(user: User, services: Serv
     assert 'HttpOnly' in cookie and 'SameSite=lax' in cookie and 'Secure' not in cookie
 
 
+class SlotCheckedNotify(UserNotify):
+    """The test user's ui.notify records without a slot; this one first reaches the client like the real one."""
+
+    def __call__(self, message: str, **kwargs: Any) -> None:
+        assert ui.context.client is not None  # raises when the current slot's element was deleted
+        super().__call__(message, **kwargs)
+
+
 async def test_servers_test_add_disable_and_remove(user: User, services: Services, tmp_path) -> None:
     become_admin(user, services)
     async with simulator(tmp_path, 'second') as second:
@@ -104,6 +117,15 @@ async def test_servers_test_add_disable_and_remove(user: User, services: Service
         await wait_for(lambda: not entry.health.enabled)
         await user.should_see('disabled')
         user.find(marker=f'server-remove-{entry.id}').click()
+        # the list is rebuilt when the pool changes; Python's automatic collection may then free the old card at once
+        remove_server = services.pool.remove_server
+
+        async def remove_and_collect(server_id: int) -> None:
+            await remove_server(server_id)
+            gc.collect()
+
+        services.pool.remove_server = remove_and_collect  # type: ignore[method-assign]
+        user.notify = SlotCheckedNotify()
         user.find(marker='remove-confirm').click()
         await user.should_see('Server gpu-2 removed')
         assert entry.id not in services.pool.entries
@@ -149,6 +171,29 @@ async def test_users_list_block_and_quota(user: User, services: Services) -> Non
     assert await services.images.quota_refusal(USER_B)
 
 
+async def test_users_show_job_counts_and_gpu_time_in_both_languages(user: User, services: Services) -> None:
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    job = Job(
+        id='f' * 32,
+        owner=USER_A,
+        workflow_id='sd15_txt2img',
+        mode='txt2img',
+        params={},
+        status=JobStatus.COMPLETED,
+        queued_at=start,
+        started_at=start,
+        finished_at=start + timedelta(seconds=65),
+    )
+    await services.writer.write(lambda db: db.add(job))
+    become_admin(user, services)
+    await user.open('/admin/users')
+    await user.should_see(marker=f'user-gpu-{USER_A}', content='GPU time 1 min 5 s')
+    await user.should_see('1 done')
+    user.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    user.find(marker='lang-switch').elements.pop().set_value('ko')
+    await user.should_see(marker=f'user-gpu-{USER_A}', content='GPU 사용 시간 1분 5초')
+
+
 async def test_all_images_filter_delete_restore_and_purge(user: User, services: Services) -> None:
     a = await services.images.upload_input(USER_A, png_bytes(), 'a.png')
     b = await services.images.upload_input(USER_B, png_bytes(color=(0, 0, 255)), 'b.png')
@@ -169,8 +214,11 @@ async def test_all_images_filter_delete_restore_and_purge(user: User, services: 
     await services.admin_data.delete_image(b.id)
     user.find(marker='images-purge').click()
     await user.should_see('0 image files (0 bytes) trashed more than 30 days ago')
+    user.find(marker='purge-days').elements.pop().set_value(0)  # typed: the field still has the focus
+    await user.should_see(f'1 image files ({_size(b.bytes)}) trashed more than 0 days ago')
+    user.find(marker='purge-days').elements.pop().set_value(2)
+    await user.should_see('0 image files (0 bytes) trashed more than 2 days ago')
     user.find(marker='purge-days').elements.pop().set_value(0)
-    user.find(marker='purge-days').trigger('change')
     await user.should_see(f'1 image files ({_size(b.bytes)}) trashed more than 0 days ago')
     user.find(marker='purge-confirm').click()
     await user.should_see('Purged 1 images')

@@ -82,6 +82,13 @@ async def test_the_admin_sees_every_users_jobs_live_cancels_one_and_moves_one_to
     await user.should_see(marker='counter-queued-value', content='3')
 
     click(user, inside(user, rows(user)[a1.id], 'admin-job-cancel'))  # the running one: interrupted on ComfyUI
+    await user.should_see(marker='cancel-dialog')
+    user.find(marker='cancel-keep').click()  # a second thought: nothing happens
+    with user.client:
+        assert not any(dialog.value for dialog in ElementFilter(kind=ui.dialog, local_scope=False))
+    assert a1.status == 'running'
+    click(user, inside(user, rows(user)[a1.id], 'admin-job-cancel'))
+    user.find(marker='cancel-confirm').click()
     await wait_for(lambda: a1.status == 'cancelled')
     await wait_for(lambda: b2.status in ('dispatched', 'running'))  # the job moved to the front runs next
     row = rows(user)[a1.id]
@@ -168,3 +175,93 @@ async def test_the_admin_preview_route_serves_any_users_preview_to_admins_only(
     assert (await user.http_client.get('/api/v1/admin/jobs/nope/preview')).status_code == 404
     stats = (await user.http_client.get('/api/v1/admin/stats')).json()
     assert stats['running'] == 1 and len(stats['jobs_per_hour']) == 24
+
+
+async def test_a_finished_jobs_preview_gives_way_to_its_result_or_goes(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
+    sim.faults.step_delay = 0.05
+    alice = await visitor(create_user)
+    await log_in_admin(user)
+    await user.should_see(marker='admin-dashboard')
+    done = await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 12})
+    gone = await services.jobs.submit(alice, 'sd15_txt2img', {**PROMPT, 'steps': 150})
+    await wait_for(lambda: done.id in rows(user))
+    preview = inside(user, rows(user)[done.id], 'admin-job-preview')
+    await wait_for(lambda: '/preview?v=' in preview.props['src'] and preview.visible)  # the live frame
+    await wait_for(lambda: done.status == 'completed')
+    await wait_for(lambda: '/api/v1/admin/outputs/' in preview.props['src'])  # the result replaced the last frame
+    assert preview.visible
+
+    await wait_for(lambda: gone.preview_seq > 0)
+    await services.jobs.cancel(gone.id)
+    await wait_for(lambda: gone.finished)
+    await wait_for(lambda: not inside(user, rows(user)[gone.id], 'admin-job-preview').visible)
+    assert '/preview' not in inside(user, rows(user)[gone.id], 'admin-job-preview').props['src']
+
+
+async def test_a_tester_names_themselves_and_the_dashboard_shows_the_nickname(
+    user: User, create_user: Callable[[], User], services: Services
+) -> None:
+    tester = create_user()
+    tester.http_client.headers['Accept-Language'] = 'ko-KR,ko;q=0.9'
+    await tester.open('/')
+    anon = tester.client.request.state.user
+    tester.find(marker='nickname-button').click()
+    await tester.should_see(marker='nickname-dialog')
+    tester.find(marker='nickname-input').type('anon-' + '0' * 16)
+    tester.find(marker='nickname-save').click()
+    await wait_for(lambda: 'error' in marked(tester, 'nickname-input')[0].props)
+    assert marked(tester, 'nickname-input')[0].props['error-message'] == '닉네임은 익명 ID처럼 보일 수 없습니다.'
+    assert services.users.label(anon) == anon  # nothing changed
+    tester.find(marker='nickname-input').clear().type('  민지  ')
+    tester.find(marker='nickname-save').click()
+    await tester.should_see('닉네임을 저장했습니다')
+    await tester.should_see(marker='nickname-button', content='민지')
+    assert services.users.label(anon) == '민지'
+
+    await services.jobs.submit(anon, 'sd15_txt2img', {**PROMPT, 'steps': 2})
+    await log_in_admin(user)
+    await user.should_see(marker='admin-group-title', content='민지')
+    await user.should_see(marker='visitor-user', content='민지')
+    assert anon not in {e.text for e in marked(user, 'admin-group-title')}
+
+
+def shown(user: User) -> set[str]:
+    """The ids of the job rows on the current page (and passing the filters)."""
+    return {job_id for job_id, row in rows(user).items() if row.visible}
+
+
+async def test_the_job_list_is_paged_and_filtered_by_status_user_server_and_workflow(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
+    sim.faults.step_delay = 0.2
+    alice, bob = await visitor(create_user), await visitor(create_user)
+    views = [await services.jobs.submit(owner, 'sd15_txt2img', PROMPT) for owner in (alice, bob) * 9]
+    await log_in_admin(user)
+    await wait_for(lambda: len(rows(user)) == 18)
+    await wait_for(lambda: len(shown(user)) == 15)  # one page
+    assert user.find(marker='job-pager').elements.pop().visible
+    await user.should_see(marker='job-count', content='18 of 18 jobs match')
+    running = {v.id for v in views if v.status in ('dispatched', 'running')}
+    assert running and running <= shown(user)  # running jobs come first
+
+    user.find(marker='job-pager').elements.pop().set_value(2)
+    await wait_for(lambda: len(shown(user)) == 3)
+    user.find(marker='filter-user').elements.pop().set_value(alice)
+    await wait_for(lambda: len(shown(user)) == 9)
+    assert {v.id for v in views if v.owner == alice} == shown(user)
+    assert not marked(user, 'job-pager')[0].visible
+    user.find(marker='filter-status').elements.pop().set_value('queued')
+    await wait_for(lambda: shown(user) == {v.id for v in views if v.owner == alice and v.status == 'queued'})
+    user.find(marker='filter-workflow').elements.pop().set_value('sd15_txt2img')
+    user.find(marker='filter-status').elements.pop().set_value('cancelled')
+    await user.should_see(marker='admin-no-jobs')
+    assert shown(user) == set()
+
+    for view in views:
+        await services.jobs.cancel(view.id)
+    await wait_for(lambda: shown(user) == {v.id for v in views if v.owner == alice})  # live: now cancelled
+    user.find(marker='filter-user').elements.pop().set_value('')
+    user.find(marker='filter-server').elements.pop().set_value(sim_name(services))
+    await wait_for(lambda: shown(user) == {v.id for v in views if v.server})

@@ -183,3 +183,26 @@ async def test_unknown_paths_answer_a_plain_404_without_a_page_or_a_user(user: U
     assert len(Client.instances) == clients
     with Session(services.engine) as db:
         assert db.exec(select(func.count()).select_from(UserRow)).one() == users
+
+
+async def test_only_a_browser_that_passed_the_gate_becomes_a_user(user: User, services: Services) -> None:
+    from tests.images import png_bytes
+
+    await services.ready.wait()
+    owner = 'anon-' + 'e' * 32
+    image = await services.images.upload_input(owner, png_bytes(), 'cat.png')
+    link = services.shares.url(await services.shares.create(owner, image.id, '1h'))
+    for _ in range(2):  # the second visit carries the identity cookie the first one was given
+        assert (await user.http_client.get(link)).status_code == 200
+    assert (await user.http_client.get('/gallery', headers=HTML)).status_code == 303
+    await user.open('/beta-login')
+    await user.should_see(marker='password')
+    assert (await user.http_client.get('/beta-login', headers=HTML)).status_code == 200
+    await services.writer.write(lambda db: None)  # every pending touch is committed
+    visitors = [u.id for u in await services.admin_data.users() if u.id != owner]
+    assert visitors == []  # a share link visitor, a redirect to the login page and the login page make no user
+
+    user.find(marker='password').type(BETA_PASSWORD).trigger('keydown.enter')
+    await user.should_see(marker='nav-nav_gallery')
+    await services.writer.write(lambda db: None)
+    assert [u.id for u in await services.admin_data.users() if u.id != owner] == [user.client.request.state.user]

@@ -6,7 +6,9 @@ import hashlib
 from typing import Any
 
 import pytest
+from nicegui import ElementFilter
 from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
 
 from tests.fake_civitai import fake_civitai
 from tests.fixtures import wait_for
@@ -113,3 +115,41 @@ async def test_workflows_without_a_lora_submit_no_lora_params(user: User, servic
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 1)
     view = services.jobs.jobs_of(owner_of(user))[0]
     assert 'lora' not in view.params and 'lora_strength' not in view.params
+
+
+@pytest.mark.bundled_simulator
+async def test_the_picker_shows_preview_triggers_and_warns_about_another_base_model(
+    user: User, services: Services
+) -> None:
+    await services.ready.wait()
+    server_id = next(iter(services.pool.entries))
+    async with fake_civitai() as civitai:
+        for name, base, words in [(STYLE, 'SDXL 1.0', ['demo style']), ('Zeta_Detail.safetensors', 'SD 1.5', ['zeta'])]:
+            civitai.add(
+                hashlib.sha256(demo_bytes(name, DEMO_LORAS[name])).hexdigest(),
+                model_id=len(name),
+                version_id=len(name) * 10,
+                trained_words=words,
+                base_model=base,
+            )
+        services.loras.civitai.base_url = civitai.base_url
+        await services.loras.sync(server_id)
+    await open_lora_workflow(user, services)
+    select = element(user, 'lora-select')
+    await wait_for(lambda: STYLE in select.options)
+    assert select.options[STYLE].startswith('⚠')  # an SDXL LoRA offered to an SD 1.5 workflow
+    assert not select.options['Zeta_Detail.safetensors'].startswith('⚠')
+
+    user.find(marker='lora-browse').click()  # before choosing: every LoRA with its help
+    await user.should_see(marker='lora-browser')
+    await user.should_see(marker='lora-trigger', content='zeta')
+    await user.should_see('Made for SDXL 1.0; this workflow uses SD 1.5: results may be poor.')
+    await user.should_see(marker='lora-base', content='SD 1.5')
+    [style_row] = [r for r in user.find(marker='lora-option').elements if STYLE in r.props['data-lora']]
+    with user.client:
+        [choose] = ElementFilter(marker='lora-choose', local_scope=False).within(instance=style_row)
+    UserInteraction(user, {choose}, None).click()
+    await wait_for(lambda: select.value == STYLE)
+    await user.should_see(marker='lora-trigger', content='demo style')
+    with user.client:  # still said under the select once chosen
+        assert list(ElementFilter(marker='lora-warning', local_scope=False).within(marker='lora-chosen'))

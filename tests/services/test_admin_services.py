@@ -135,3 +135,32 @@ def test_a_server_history_item_is_typed_and_serializes_as_the_api_always_did() -
     }
     assert list(item.model_dump(mode='json'))[-2:] == ['duration', 'error']
     assert ServerJob.of(Job(id='k' * 32, owner=USER_A, workflow_id='x', mode='txt2img')).duration is None
+
+
+async def test_users_show_their_job_counts_and_time_on_the_gpu(tmp_path) -> None:
+    start = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def ran(n: int, owner: str, status: JobStatus, seconds: float | None) -> Job:
+        return Job(
+            id=f'{n:032x}',
+            owner=owner,
+            workflow_id='sd15_txt2img',
+            mode='txt2img',
+            params={},
+            status=status,
+            queued_at=start,
+            started_at=None if seconds is None else start,
+            finished_at=start + timedelta(seconds=seconds or 1),
+        )
+
+    rows = [
+        ran(1, USER_A, JobStatus.COMPLETED, 12.5),
+        ran(2, USER_A, JobStatus.FAILED, 3.0),  # it ran before it failed: its time counts
+        ran(3, USER_A, JobStatus.CANCELLED, None),  # cancelled while queued: no time on a GPU
+        ran(4, USER_B, JobStatus.COMPLETED, 40.0),
+    ]
+    async with services(make_settings(tmp_path)) as app:
+        await app.writer.write(lambda db: db.add_all(rows))
+        users = {u.id: u for u in await app.admin_data.users()}
+        assert (users[USER_A].jobs, users[USER_A].jobs_done, users[USER_A].gpu_seconds) == (3, 1, 15.5)
+        assert (users[USER_B].jobs, users[USER_B].jobs_done, users[USER_B].gpu_seconds) == (1, 1, 40.0)

@@ -21,6 +21,7 @@ from vcc_ui.services.admin_data import AdminData
 from vcc_ui.services.image_meta import AdminImageView, ImageView
 from vcc_ui.services.images import ImageFilter, ImageIndex, ImageNotFound, ImageProblem, QuotaExceeded, Usage
 from vcc_ui.services.storage import ImageRejected, Storage
+from vcc_ui.services.users import UserDirectory
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -289,7 +290,7 @@ async def test_the_gallery_and_the_admin_listing_give_the_same_rows_for_one_filt
     rows = [await add_image(index, USER_A, created=DAY1 + timedelta(days=i)) for i in range(4)]
     await add_image(index, USER_B, created=DAY1 + timedelta(days=1))
     await index.delete(USER_A, rows[2].id)
-    admin = AdminData(index.writer, index, index.settings)
+    admin = AdminData(index.writer, index, index.settings, UserDirectory(index.writer))
     days = {'from_date': date(2025, 3, 2), 'to_date': date(2025, 3, 4)}
     for status, include in [('active', 'active'), ('trash', 'trash'), (None, 'all')]:
         mine = await index.page(USER_A, size=2, filters=ImageFilter(status=status, **days))
@@ -307,7 +308,7 @@ async def test_the_admin_user_summary_counts_like_the_users_own_usage(index: Ima
     kept, trashed = [await add_image(index, USER_A, created=DAY1) for _ in range(2)]
     await index.delete(USER_A, trashed.id)
     await index.writer.write(lambda db: db.add(User(id=USER_A, quota_max_images=9)))
-    admin = AdminData(index.writer, index, index.settings)
+    admin = AdminData(index.writer, index, index.settings, UserDirectory(index.writer))
     usage = await index.usage(USER_A)
     summary = await admin.user(USER_A)
     assert summary is not None
@@ -322,6 +323,8 @@ async def test_the_admin_user_summary_counts_like_the_users_own_usage(index: Ima
         'last_seen',
         'blocked',
         'jobs',
+        'jobs_done',
+        'gpu_seconds',
         'images',
         'bytes',
         'trash_images',
@@ -415,7 +418,7 @@ async def test_image_view_has_typed_fields_and_serializes_as_the_api_always_did(
 
 async def test_the_admin_view_adds_the_owner(index: ImageIndex) -> None:
     row = await add_image(index, USER_A, created=DAY1)
-    seen = (await AdminData(index.writer, index, index.settings).images_page()).items
+    seen = (await AdminData(index.writer, index, index.settings, UserDirectory(index.writer)).images_page()).items
     assert [type(v) for v in seen] == [AdminImageView] and seen[0].owner == USER_A
     assert seen[0].model_dump(mode='json') == {
         **(await index.get(USER_A, row.id)).model_dump(mode='json'),

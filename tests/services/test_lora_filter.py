@@ -1,9 +1,12 @@
-"""The LoRA page's rules: search and filters, the choices they offer, match states and the server diff."""
+"""The LoRA page's rules: search and filters, the choices they offer, match states, the server diff, base models."""
 
 from __future__ import annotations
 
+import pytest
+
 from vcc_ui.models import CivitaiVersion
 from vcc_ui.services.lora_filter import LoraFilter, filter_choices, match_state, uneven
+from vcc_ui.services.lora_fit import lora_mismatch
 from vcc_ui.services.loras import LoraView
 
 STYLE = LoraView(
@@ -75,3 +78,22 @@ def test_the_diff_lists_by_name_the_loras_not_on_every_server() -> None:
     assert uneven(presence, [1, 2]) == {'a.safetensors': {2}, 'b.safetensors': {1}}
     assert list(uneven(presence, [1, 2])) == ['a.safetensors', 'b.safetensors']
     assert uneven({'only.safetensors': {1}}, [1]) == {}
+
+
+@pytest.mark.parametrize(
+    ('workflow', 'lora', 'mismatch'),
+    [
+        ('SD 1.5', 'SDXL 1.0', True),
+        ('SD 1.5', 'SD 1.4', False),
+        ('SD 1.5', 'sd 1.5', False),
+        ('SDXL 1.0', 'Pony', False),
+        ('SDXL 1.0', 'Flux.1 D', True),
+        ('SD 1.5', None, False),  # not on Civitai: nothing to warn about
+        (None, 'SDXL 1.0', False),  # the workflow declares no base model
+        ('SD 1.5', 'Some Future Model', True),
+    ],
+)
+def test_a_lora_of_another_base_model_family_is_a_mismatch(
+    workflow: str | None, lora: str | None, mismatch: bool
+) -> None:
+    assert lora_mismatch(workflow, lora) is mismatch

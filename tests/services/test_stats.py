@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
 from vcc_ui.models import Job
+from vcc_ui.services import Services
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.stats import Stats
 
@@ -96,7 +98,7 @@ async def test_counters_follow_jobs_and_samples_record_queue_depth(tmp_path: Pat
         assert stats.counters.queued == 2
         sample = stats.sample()
         assert (sample.queued, sample.running) == (2, 1)
-        assert stats.depth[-1] is sample
+        assert stats.series()[-1] is sample
         await app.jobs.cancel(first.id)
         await wait_for(lambda: (stats.counters.queued, stats.counters.running) == (0, 0))
         assert all(v.finished for v in app.jobs.views.values())
@@ -104,8 +106,38 @@ async def test_counters_follow_jobs_and_samples_record_queue_depth(tmp_path: Pat
         assert stats.counters.failed_hour == 0
 
 
-def test_the_depth_ring_buffer_keeps_24_hours_of_samples() -> None:
-    stats = Stats(None, SimpleNamespace(views={}, changed=Event()), interval=3600)  # type: ignore[arg-type]
-    for _ in range(30):
-        stats.sample()
-    assert len(stats.depth) == 24
+def test_the_depth_buckets_keep_each_10_s_peak_and_24_hours() -> None:
+    stats = Stats(None, SimpleNamespace(views={}, changed=Event()))  # type: ignore[arg-type]
+    stats.writer = SimpleNamespace(write_later=lambda fn: None)  # type: ignore[assignment]
+    for queued, second in [(1, 0), (4, 3), (2, 9), (0, 12)]:
+        stats.counters.queued = queued
+        stats._note(NOW + timedelta(seconds=second))
+    assert [(s.at.second, s.queued) for s in stats.series()] == [(0, 4), (10, 0)]  # the burst's peak, not its end
+    for n in range(9000):
+        stats._note(NOW + timedelta(seconds=10 * n + 20))
+    assert len(stats.depth) == 24 * 360
+
+
+async def test_a_burst_between_two_minute_samples_is_kept_in_the_database_across_a_restart(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.05) as sim:
+        async with services(make_settings(tmp_path, sim.url)) as app:
+            burst = [await app.jobs.submit(owner, 'sd15_txt2img', PROMPT) for owner in (USER_A, USER_B) * 2]
+            await wait_for(lambda: app.stats.counters.queued == 3)
+            for view in burst:
+                await app.jobs.cancel(view.id)
+            await wait_for(lambda: (app.stats.counters.queued, app.stats.counters.running) == (0, 0))
+            assert max(s.queued for s in app.stats.series()) == 3  # seen although no minute sample fell in it
+        async with services(make_settings(tmp_path, sim.url)) as again:  # a restart: the series is read back
+            assert max(s.queued for s in again.stats.series()) == 3
+            assert max(s.running for s in again.stats.series()) >= 1
+
+
+async def test_a_second_stop_after_a_late_job_event_does_not_wait_for_the_stopped_writer(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim:
+        app = Services(make_settings(tmp_path, sim.url))
+        await app.start()
+        view = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        await app.stop()  # NiceGUI's test fixtures may run the shutdown handlers twice
+        view.status = 'cancelled'
+        app.jobs.changed.emit(view)  # a job event after the stop
+        await asyncio.wait_for(app.stats.stop(), timeout=5)

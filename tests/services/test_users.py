@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from tests.fixtures import USER_A, USER_B
 from vcc_ui.models import User
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.users import UserDirectory
+from vcc_ui.services.users import NicknameError, UserDirectory
 
 
 async def test_touch_creates_then_moves_last_seen_once_a_minute(engine: Engine) -> None:
@@ -33,5 +34,45 @@ async def test_touch_creates_then_moves_last_seen_once_a_minute(engine: Engine) 
         later = await users.get(USER_A)
         assert later.last_seen > first.last_seen and later.created_at == first.created_at
         assert len(await writer.read(lambda db: db.exec(select(User)).all())) == 2
+    finally:
+        await writer.stop()
+
+
+@pytest.mark.parametrize(
+    ('typed', 'reason'),
+    [('x' * 31, 'nick_too_long'), ('tab\there', 'nick_bad_chars'), ('anon-' + 'b' * 32, 'nick_reserved')],
+)
+async def test_a_bad_nickname_is_refused_with_a_reason_and_changes_nothing(
+    engine: Engine, typed: str, reason: str
+) -> None:
+    writer = DbWriter(engine)
+    writer.start()
+    users = UserDirectory(writer)
+    try:
+        await users.load()
+        await users.set_name(USER_A, 'Kim')
+        with pytest.raises(NicknameError) as refused:
+            await users.set_name(USER_A, typed)
+        assert refused.value.reason == reason
+        assert users.label(USER_A) == 'Kim' and (await users.get(USER_A)).display_name == 'Kim'
+    finally:
+        await writer.stop()
+
+
+async def test_a_nickname_is_shown_instead_of_the_id_and_survives_a_restart(engine: Engine) -> None:
+    writer = DbWriter(engine)
+    writer.start()
+    try:
+        users = UserDirectory(writer)
+        await users.load()
+        renamed: list[str] = []
+        users.renamed.subscribe(renamed.append, unsubscribe_on_delete=False)
+        assert users.label(USER_A) == USER_A  # no nickname: the id
+        assert await users.set_name(USER_A, '  Park   Ji  ') == 'Park Ji'
+        assert users.label(USER_A) == 'Park Ji' and renamed == [USER_A]
+        again = UserDirectory(writer)
+        await again.load()
+        assert again.label(USER_A) == 'Park Ji' and again.label(USER_B) == USER_B
+        assert await again.set_name(USER_A, '') is None and again.label(USER_A) == USER_A  # cleared
     finally:
         await writer.stop()

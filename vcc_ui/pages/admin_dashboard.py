@@ -7,6 +7,7 @@ from functools import partial
 from nicegui import Client, app, events, ui
 
 from vcc_ui.i18n import language, translate
+from vcc_ui.models import utcnow
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
@@ -14,6 +15,7 @@ from vcc_ui.pages.widgets.helper_hours import HelperHours
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
+from vcc_ui.services.stats import Sample
 
 COUNTERS = [
     ('queued', 'dash_queued', 'hourglass_top', 'text-slate-700'),
@@ -121,11 +123,10 @@ class Dashboard:
         if self.root.is_deleted:
             return
         stats = self.services.stats
-        depth = list(stats.depth)
-        options = self.depth_chart.options
-        options['xAxis']['data'] = [local_time(s.at, '%H:%M', label=False) for s in depth]
-        options['series'][0]['data'] = [s.queued for s in depth]
-        options['series'][1]['data'] = [s.running for s in depth]
+        depth = [*stats.series(), Sample(at=utcnow(), queued=stats.counters.queued, running=stats.counters.running)]
+        options = self.depth_chart.options  # the last point is now: the steps reach it, and one bucket has a width
+        options['series'][0]['data'] = [[s.at.isoformat(), s.queued] for s in depth]
+        options['series'][1]['data'] = [[s.at.isoformat(), s.running] for s in depth]
         self.depth_chart.update()
         hours = stats.figures.per_hour
         options = self.hourly_chart.options
@@ -155,7 +156,9 @@ class Dashboard:
                 ui.label(self.t('dash_nobody')).classes('text-gray-500')
             for visitor in visitors:
                 with ui.row().classes('w-full items-center no-wrap gap-2 py-0.5').mark('visitor'):
-                    ui.label(visitor.user).classes('font-mono text-xs truncate min-w-0').mark('visitor-user')
+                    ui.label(self.services.users.label(visitor.user)).classes('text-xs truncate min-w-0').mark(
+                        'visitor-user'
+                    )
                     if visitor.admin:
                         ui.badge(self.t('dash_admin_badge')).props('color=slate-700')
                     ui.label(visitor.path).classes('font-mono text-xs text-blue-800 shrink-0')
@@ -170,18 +173,26 @@ def _depth_options(t: partial) -> dict:
         'grid': {'left': 32, 'right': 12, 'top': 28, 'bottom': 24},
         'tooltip': {'trigger': 'axis'},
         'legend': {'top': 0},
-        'xAxis': {'type': 'category', 'data': [], 'boundaryGap': False},
+        'xAxis': {'type': 'time', 'axisLabel': {'hideOverlap': True}},  # stored buckets have gaps: a time axis
         'yAxis': {'type': 'value', 'minInterval': 1},
         'series': [
             {
                 'name': t('dash_queued'),
                 'type': 'line',
+                'step': 'end',
                 'data': [],
                 'showSymbol': False,
                 'areaStyle': {},
                 'color': '#475569',
             },
-            {'name': t('dash_running'), 'type': 'line', 'data': [], 'showSymbol': False, 'color': '#1d4ed8'},
+            {
+                'name': t('dash_running'),
+                'type': 'line',
+                'step': 'end',
+                'data': [],
+                'showSymbol': False,
+                'color': '#1d4ed8',
+            },
         ],
     }
 

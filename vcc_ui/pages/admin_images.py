@@ -29,6 +29,7 @@ class ImagesPage:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.data = services.admin_data
+        self.names = services.users
         self.result: ImagePage[AdminImageView] | None = None
         admin_header('/admin/images')
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
@@ -120,7 +121,7 @@ class ImagesPage:
             if not self.result.items:
                 ui.label(t('img_none')).classes('text-gray-600 col-span-full').mark('images-none')
             for row in self.result.items:
-                admin_image_tile(row, on_change=self._change)
+                admin_image_tile(row, owner=self.names.label(row.owner), on_change=self._change)
 
     async def _change(self, image_id: str, restore: bool) -> None:
         try:

@@ -25,18 +25,25 @@ class ServersPage:
         self.services, self.pool = services, services.pool
         self.shown: list[int] = []
         admin_header('/admin/servers')
-        with ui.column().classes('w-full gap-3 p-2 sm:p-4') as root:
+        with ui.column().classes('w-full gap-3 p-2 sm:p-4') as self.root:
             ui.label(t('srv_title')).classes('text-2xl font-medium')
             ServerForm(self.pool, on_added=self._render)
             self.list = ui.column().classes('w-full gap-3').mark('server-list')
         self._render()
-        on(self.pool.changed, self._on_change, owner=root)
+        on(self.pool.changed, self._on_change, owner=self.root)
 
     async def _remove_skipped(self, row_id: int) -> None:
         await self.pool.remove_skipped(row_id)
         self._render()
 
     def _on_change(self, _: ServerHealth) -> None:
+        if list(self.pool.entries) != self.shown:
+            self._render()
+
+    def _removed(self, name: str) -> None:
+        """Say a server was removed from the page's own context (the card that asked is deleted by then)."""
+        with self.root:
+            ui.notify(t('srv_removed', name=name))
         if list(self.pool.entries) != self.shown:
             self._render()
 
@@ -55,4 +62,4 @@ class ServersPage:
             if not self.shown and not self.pool.skipped:
                 ui.label(t('srv_none')).classes('text-gray-600').mark('server-none')
             for entry in self.pool.entries.values():
-                ServerCard(self.services, entry, on_removed=self._render)
+                ServerCard(self.services, entry, on_removed=self._removed)

@@ -12,6 +12,7 @@ from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
 from vcc_ui.services.admin_data import UserSummary
 from vcc_ui.services.image_meta import ImageProblem, human_bytes
+from vcc_ui.services.users import NicknameError
 
 MB = 1024 * 1024
 
@@ -29,6 +30,16 @@ def quota_text(user: UserSummary) -> str:
     if user.max_bytes:
         parts.append(t('usr_quota_bytes', used=human_bytes(user.bytes), max=human_bytes(user.max_bytes)))
     return ', '.join(parts) or t('usr_no_limit')
+
+
+def duration_text(seconds: float) -> str:
+    """Like '42 s', '3 min 12 s' or '2 h 5 min'."""
+    whole = round(seconds)
+    if whole < 60:
+        return t('dur_seconds', s=whole)
+    if whole < 3600:
+        return t('dur_minutes', m=whole // 60, s=whole % 60)
+    return t('dur_hours', h=whole // 3600, m=whole % 3600 // 60)
 
 
 class UsersPage:
@@ -89,7 +100,9 @@ class UsersPage:
                         f'user-block-{user.id}'
                     )
             with ui.row().classes('w-full gap-x-5 gap-y-0 text-sm text-gray-700'):
-                ui.label(t('usr_jobs', n=user.jobs))
+                ui.label(t('usr_jobs', n=user.jobs)).mark(f'user-jobs-{user.id}')
+                ui.label(t('usr_jobs_done', n=user.jobs_done))
+                ui.label(t('usr_gpu_time', time=duration_text(user.gpu_seconds))).mark(f'user-gpu-{user.id}')
                 ui.label(t('usr_images', n=user.images, trash=user.trash_images))
                 ui.label(human_bytes(user.bytes))
                 ui.label(t('usr_first', when=_when(user.created_at)))
@@ -106,7 +119,7 @@ class UsersPage:
         try:
             await self.data.update_user(user.id, **fields)
         except ImageProblem as error:
-            ui.notify(error.message, type='negative')
+            ui.notify(t(error.reason) if isinstance(error, NicknameError) else error.message, type='negative')
             return False
         await self.reload()
         return True
@@ -117,7 +130,7 @@ class UsersPage:
             ui.label(user.id).classes('text-xs text-gray-500 break-all -mt-2')
             name = (
                 ui.input(t('usr_display_name'), value=user.display_name or '')
-                .props('outlined dense maxlength=100')
+                .props('outlined dense maxlength=40')
                 .classes('w-full')
                 .mark('user-name')
             )

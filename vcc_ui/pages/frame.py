@@ -8,6 +8,7 @@ from nicegui import app, context, events, ui
 
 from vcc_ui.i18n import language, set_language, t, translate
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.nickname import NicknameButton
 from vcc_ui.pages.widgets.time_text import learn_zone
 from vcc_ui.services import Services
 from vcc_ui.services.servers import ServerHealth
@@ -54,6 +55,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
                         ui.label(t(key))
                     links.setdefault(path, []).append(link)
             ui.space()
+            NicknameButton(services.users, current_user())
             language_switch(dark=True)
         HealthBanner(services, is_admin=is_admin)
     ui.add_css(CSS)

@@ -65,7 +65,7 @@ class Services:
             block_check=self.users.refusal,
         )
         self.shares = Shares(self.writer, self.secret, self.images)
-        self.admin_data = AdminData(self.writer, self.images, settings)
+        self.admin_data = AdminData(self.writer, self.images, settings, self.users)
         self.llm = PromptHelper(settings)
         self.health = HealthChecks(settings, self.engine, self.pool, self.storage, self.llm)
         self.loras = LoraSync(settings, self.writer, self.pool)
@@ -85,6 +85,7 @@ class Services:
         self._started = True
         await self.storage.start()  # before any write of this process, so every temp file found is stale
         self.writer.start()
+        await self.users.load()
         await self.pool.start()
         await self.jobs.start()
         await self.loras.start()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
 
-from vcc_ui.models import Image, Job, User, utcnow
+from vcc_ui.models import Image, Job, JobStatus, User, utcnow
 from vcc_ui.services.auth import ANON_RE
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import AdminImageView, ImageFilter, IsoTime
@@ -19,12 +21,13 @@ from vcc_ui.services.queries import (
     image_rows,
     image_totals,
     is_known_owner,
-    job_counts,
     page_bounds,
     server_jobs,
     usage_of,
     user_rows,
 )
+from vcc_ui.services.stats import seconds_between
+from vcc_ui.services.users import UserDirectory, clean_nickname
 from vcc_ui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ class UserSummary(BaseModel):
     last_seen: IsoTime | None
     blocked: bool
     jobs: int
+    jobs_done: int = 0  # completed
+    gpu_seconds: float = 0.0  # summed execution time (start of execution to the end) of every job that ran
     images: int
     bytes: int
     trash_images: int
@@ -101,13 +106,35 @@ class ServerJob(BaseModel):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class JobUsage:
+    """One owner's jobs: how many, how many completed, and their summed execution seconds."""
+
+    count: int = 0
+    done: int = 0
+    seconds: float = 0.0
+
+
+NO_JOBS = JobUsage()
+
+
+def job_usage(db: Session) -> dict[str, JobUsage]:
+    """Per owner: jobs, completed jobs and time on a GPU (started_at is when the server began executing)."""
+    ran = and_(col(Job.started_at).is_not(None), col(Job.finished_at).is_not(None))
+    seconds = func.sum(case((ran, seconds_between(db, Job.started_at, Job.finished_at)), else_=0.0))
+    done = func.sum(case((col(Job.status) == JobStatus.COMPLETED, 1), else_=0))
+    rows = db.exec(select(Job.owner, func.count(), done, seconds).group_by(Job.owner)).all()
+    return {owner: JobUsage(int(n), int(d or 0), round(float(s or 0.0), 1)) for owner, n, d, s in rows}
+
+
 class AdminData:
     """Cross-user queries and changes; every call here is for admins only (the routes check that)."""
 
-    def __init__(self, writer: DbWriter, images: ImageIndex, settings: Settings) -> None:
+    def __init__(self, writer: DbWriter, images: ImageIndex, settings: Settings, users: UserDirectory) -> None:
         self.writer = writer
         self.images = images
         self.settings = settings
+        self.directory = users
 
     # ---- users -----------------------------------------------------------------------------------------------
 
@@ -116,11 +143,12 @@ class AdminData:
 
         def query(db: Session) -> list[UserSummary]:
             rows = {u.id: u for u in user_rows(db, limit=MAX_USERS)}
-            jobs = job_counts(db)
+            jobs = job_usage(db)
             totals = image_totals(db)
             ids = list(rows) + sorted((set(jobs) | set(totals)) - set(rows))
             return [
-                self._summary(user_id, rows.get(user_id), jobs.get(user_id, 0), totals.get(user_id)) for user_id in ids
+                self._summary(user_id, rows.get(user_id), jobs.get(user_id, NO_JOBS), totals.get(user_id))
+                for user_id in ids
             ]
 
         return await self.writer.read(query)
@@ -129,7 +157,7 @@ class AdminData:
         """One user's summary, or None for an unknown id."""
         return next((u for u in await self.users() if u.id == user_id), None)
 
-    def _summary(self, user_id: str, row: User | None, jobs: int, totals: ImageTotals | None) -> UserSummary:
+    def _summary(self, user_id: str, row: User | None, jobs: JobUsage, totals: ImageTotals | None) -> UserSummary:
         usage = usage_of(totals, row, self.settings)
         return UserSummary(
             id=user_id,
@@ -137,7 +165,9 @@ class AdminData:
             created_at=row.created_at if row else None,
             last_seen=row.last_seen if row else None,
             blocked=bool(row and row.blocked),
-            jobs=jobs,
+            jobs=jobs.count,
+            jobs_done=jobs.done,
+            gpu_seconds=jobs.seconds,
             images=usage.images,
             bytes=usage.bytes,
             trash_images=usage.trash_images,
@@ -156,7 +186,7 @@ class AdminData:
         if not ANON_RE.fullmatch(user_id):
             raise ImageNotFound('No such user.')
         if 'display_name' in fields:
-            fields['display_name'] = (fields['display_name'] or '').strip()[:100] or None
+            fields['display_name'] = clean_nickname(fields['display_name'])
 
         def apply(db: Session) -> None:
             row = db.get(User, user_id)
@@ -170,6 +200,8 @@ class AdminData:
             db.add(row)
 
         await self.writer.write(apply)
+        if 'display_name' in fields:
+            self.directory.remember(user_id, fields['display_name'])
         log.info('admin changed user %s: %s', user_id, ', '.join(f'{k}={v!r}' for k, v in fields.items()))
         summary = await self.user(user_id)
         assert summary is not None

@@ -203,11 +203,6 @@ def user_rows(db: Session, *, limit: int | None = None) -> list[User]:
     return list(db.exec(select(User).order_by(col(User.last_seen).desc()).limit(limit)).all())
 
 
-def job_counts(db: Session) -> dict[str, int]:
-    """Return how many jobs each owner has."""
-    return {owner: int(count) for owner, count in db.exec(select(Job.owner, func.count()).group_by(Job.owner)).all()}
-
-
 def is_known_owner(db: Session, owner: str) -> bool:
     """Whether an owner has any job or image."""
     return bool(

@@ -1,4 +1,4 @@
-"""Dashboard figures: live queue counters, queue depth sampled every minute, jobs per hour and durations from the DB."""
+"""Dashboard figures: live queue counters, queue depth peaks per 10 s (kept in the DB), jobs per hour and durations."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from nicegui import Event, binding
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from vcc_ui.models import ACTIVE, Job, JobStatus, utcnow
+from vcc_ui.models import ACTIVE, Job, JobStatus, QueueDepth, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs import JobManager, JobView
 
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL = 60.0
+BUCKET_SECONDS = 10  # the depth chart's resolution: a burst of a few seconds shows as its bucket's peak
 HOURS = 24
 REFRESH_DELAY = 2.0  # finishes that arrive in a burst cost one query
 FAILED = frozenset({JobStatus.FAILED, JobStatus.TIMED_OUT})
@@ -37,7 +38,7 @@ class Counters:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The queue at one moment."""
+    """The queue's peak within the bucket that starts at `at`."""
 
     at: datetime
     queued: int
@@ -65,14 +66,19 @@ class Figures:
 
 
 class Stats:
-    """Keeps the counters live and refreshes the 24 h figures once a minute; `changed` fires after each refresh."""
+    """Keeps the counters live and refreshes the 24 h figures once a minute; `changed` fires after each refresh.
+
+    The queue depth is noted on every change: each 10 s bucket keeps its peak, and a bucket is written to the
+    database when it closes (at the latest by the minute sample or at stop), so the series survives restarts.
+    """
 
     def __init__(self, writer: DbWriter, jobs: JobManager, *, interval: float = SAMPLE_INTERVAL) -> None:
         self.writer = writer
         self.jobs = jobs
         self.interval = interval
         self.counters = Counters()
-        self.depth: deque[Sample] = deque(maxlen=max(2, round(HOURS * 3600 / interval)))
+        self.depth: deque[Sample] = deque(maxlen=HOURS * 3600 // BUCKET_SECONDS)  # closed buckets, oldest first
+        self._bucket: Sample | None = None  # the open bucket
         self.figures = Figures()
         self.changed: Event[[]] = Event()
         self._status: dict[str, str] = {}
@@ -81,23 +87,53 @@ class Stats:
         jobs.changed.subscribe(self._on_job, unsubscribe_on_delete=False)
 
     async def start(self) -> None:
-        """Count the current queue and start the minute loop."""
+        """Read the last 24 h of queue depth back, count the current queue and start the minute loop."""
+        since = utcnow() - timedelta(hours=HOURS)
+        rows = await self.writer.write(lambda db: _depth_since(db, since))
+        self.depth.extend(rows)
         self._recount()
         self._task = asyncio.create_task(self._loop(), name='stats')
 
     async def stop(self) -> None:
-        """Stop the loop."""
+        """Stop following jobs and the loop, and store the open bucket (a second stop writes nothing)."""
+        self.jobs.changed.unsubscribe(self._on_job)  # jobs stopping after this must not open a bucket
         tasks = [t for t in (self._task, self._later) if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._bucket is not None:
+            bucket, self._bucket = self._bucket, None
+            await self.writer.write(lambda db: _store(db, bucket))
 
     def sample(self) -> Sample:
-        """Record the queue depth now."""
+        """Count the queue again and note its depth now; returns the open bucket."""
         self._recount()
-        taken = Sample(at=utcnow(), queued=self.counters.queued, running=self.counters.running)
-        self.depth.append(taken)
-        return taken
+        return self._note()
+
+    def series(self) -> list[Sample]:
+        """The depth chart's points: every stored bucket of the last 24 h and the open one."""
+        return [*self.depth, *([self._bucket] if self._bucket else [])]
+
+    def _note(self, now: datetime | None = None) -> Sample:
+        """Raise the open bucket's peak to the queue now, or close it and open the bucket `now` falls in."""
+        now = now or utcnow()
+        start = now.replace(second=now.second // BUCKET_SECONDS * BUCKET_SECONDS, microsecond=0)
+        queued, running = self.counters.queued, self.counters.running
+        bucket = self._bucket
+        if bucket is not None and bucket.at == start:
+            if queued > bucket.queued or running > bucket.running:
+                bucket = Sample(at=start, queued=max(queued, bucket.queued), running=max(running, bucket.running))
+        else:
+            if bucket is not None:
+                self._close(bucket)
+            bucket = Sample(at=start, queued=queued, running=running)
+        self._bucket = bucket
+        return bucket
+
+    def _close(self, bucket: Sample) -> None:
+        self.depth.append(bucket)
+        self.writer.write_later(lambda db: _store(db, bucket))
+        self.changed.emit()  # the chart shows a burst once its bucket closed, not a minute later
 
     async def refresh(self, now: datetime | None = None) -> Figures:
         """Read jobs per hour, the last hour's outcomes and durations per workflow (one grouped query each)."""
@@ -143,6 +179,7 @@ class Stats:
             self._status[view.id] = view.status
         self._count(old, -1)
         self._count(None if view.finished else view.status, 1)
+        self._note()
 
     def _count(self, status: str | None, delta: int) -> None:
         if status == JobStatus.QUEUED:
@@ -178,6 +215,21 @@ def hour_starts(now: datetime) -> list[datetime]:
     return [top - timedelta(hours=HOURS - 1 - i) for i in range(HOURS)]
 
 
+def _depth_since(db: Session, since: datetime) -> list[Sample]:
+    """Drop buckets older than `since` and read the rest, oldest first."""
+    for old in db.exec(select(QueueDepth).where(col(QueueDepth.at) < since)).all():
+        db.delete(old)
+    rows = db.exec(select(QueueDepth).where(col(QueueDepth.at) >= since).order_by(col(QueueDepth.at))).all()
+    return [Sample(at=row.at, queued=row.queued, running=row.running) for row in rows]
+
+
+def _store(db: Session, bucket: Sample) -> None:
+    """Write a bucket (its peak wins over a row stored for the same start before a restart)."""
+    row = db.get(QueueDepth, bucket.at) or QueueDepth(at=bucket.at)
+    row.queued, row.running = max(row.queued, bucket.queued), max(row.running, bucket.running)
+    db.add(row)
+
+
 def _figures(db: Session, now: datetime) -> Figures:
     starts = hour_starts(now)
     hour_ago = now - timedelta(hours=1)
@@ -201,7 +253,7 @@ def _figures(db: Session, now: datetime) -> Figures:
         elif is_recent and kind == 'failed':
             figures.failed_hour += number
     figures.per_hour = [HourCount(start=start, **c) for start, c in zip(starts, counts, strict=True)]
-    seconds = _seconds_between(db, Job.started_at, Job.finished_at)
+    seconds = seconds_between(db, Job.started_at, Job.finished_at)
     figures.durations = {
         workflow: float(avg)
         for workflow, avg in db.exec(
@@ -217,7 +269,8 @@ def _figures(db: Session, now: datetime) -> Figures:
     return figures
 
 
-def _seconds_between(db: Session, start: Any, end: Any) -> Any:
+def seconds_between(db: Session, start: Any, end: Any) -> Any:
+    """The SQL expression of the seconds from `start` to `end` (SQLite or PostgreSQL)."""
     if db.get_bind().dialect.name == 'sqlite':
         return (func.julianday(end) - func.julianday(start)) * 86400.0
     return func.extract('epoch', end - start)

@@ -139,6 +139,7 @@ class _Ui(_Model):
     related: _Related = _Related()
     order: int = 100
     llm_instruction: str | None = Field(default=None, min_length=1, max_length=INSTRUCTION_MAX)
+    base_model: str | None = Field(default=None, max_length=100)  # Civitai's name, e.g. 'SD 1.5': LoRAs must fit
 
 
 class _GraphNode(BaseModel):
@@ -211,6 +212,7 @@ class Workflow:
     source: Path
     llm_instruction: str | None = None
     version: str = field(default='', compare=False)  # first 12 hex of the file's sha256: the edit that made an image
+    base_model: str | None = None
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -485,6 +487,7 @@ def load_workflow(path: Path) -> Workflow:
         mode=data.mode,
         related_img2img=data.ui.related.img2img,
         order=data.ui.order,
+        base_model=data.ui.base_model,
         aspect_ratios=dict(data.aspect_ratios),
         templates=data.templates,
         max_batch=data.max_batch,

@@ -64,7 +64,7 @@ class IdentityMiddleware(BaseHTTPMiddleware):
             lang = best_language(request.headers.get('accept-language'))
             return ApiError(429, 'limit', translate('new_ids_limit', lang)).response()
         request.state.user = user or identity.new_id()
-        if user is not None:  # a first visit is recorded by the root page; a cookieless script makes no User row
+        if user is not None and self._passed_gate(request):  # a first visit is recorded by the root page
             self.services.users.touch(user)
         response = await call_next(request)
         if fresh:
@@ -82,6 +82,14 @@ class IdentityMiddleware(BaseHTTPMiddleware):
     def _public(path: str) -> bool:
         """Paths that need no anonymous id of their own: login, health, NiceGUI's static files."""
         return path in OPEN_PATHS or path.startswith(f'/_nicegui/{__version__}/')
+
+    def _passed_gate(self, request: Request) -> bool:
+        """Whether the request is the app's own use: the gate let it in, and it is no open path or share link."""
+        path = request.url.path
+        if self._public(path) or SHARE_LINK.fullmatch(path):
+            return False
+        gate = self.services.gate
+        return not gate.enabled or gate.is_open(request.cookies.get(GATE_COOKIE))
 
 
 class GateMiddleware:

@@ -445,5 +445,5 @@ class StatsOut(Out):
                 HourOut(hour=h.start.isoformat(), done=h.done, failed=h.failed, cancelled=h.cancelled)
                 for h in f.per_hour
             ],
-            queue_depth=[DepthOut(at=s.at.isoformat(), queued=s.queued, running=s.running) for s in stats.depth],
+            queue_depth=[DepthOut(at=s.at.isoformat(), queued=s.queued, running=s.running) for s in stats.series()],
         )

@@ -13,8 +13,8 @@ from vcc_ui.services.admin import admin_url
 from vcc_ui.services.image_meta import AdminImageView, human_bytes
 
 
-def admin_image_tile(row: AdminImageView, *, on_change: Callable[[str, bool], Awaitable[None]]) -> None:
-    """Add the tile of one image; its button calls on_change(image id, restore)."""
+def admin_image_tile(row: AdminImageView, *, owner: str, on_change: Callable[[str, bool], Awaitable[None]]) -> None:
+    """Add the tile of one image (`owner`: how to name its owner); its button calls on_change(image id, restore)."""
     trashed = row.status == 'trash'
     faded = ' opacity-70' if trashed else ''
     with ui.card().tight().classes('w-full min-w-0 gap-0' + faded).mark(f'image-{row.id}'):
@@ -23,7 +23,7 @@ def admin_image_tile(row: AdminImageView, *, on_change: Callable[[str, bool], Aw
                 'w-full aspect-square object-cover bg-slate-100'
             )
         with ui.column().classes('w-full gap-0 p-2 text-xs'):
-            ui.label(row.owner).classes('truncate w-full text-gray-600').tooltip(row.owner)
+            ui.label(owner).classes('truncate w-full text-gray-600').tooltip(row.owner).mark('image-owner')
             ui.label(f'{local_time(row.created_at)} · {human_bytes(row.bytes)}').classes('text-gray-500')
             with ui.row().classes('w-full items-center gap-1 no-wrap'):
                 ui.badge(t(f'img_kind_{row.kind}'), color='grey-7').props('outline')

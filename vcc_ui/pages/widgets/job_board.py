@@ -1,8 +1,11 @@
-"""Every job in the system by user or by server: queued, running with live preview, finished in the last hour."""
+"""Every job in the system by user or by server: queued, running with live preview, finished in the last hour.
+
+Filters (status, user, server, workflow) and pages of PAGE_SIZE narrow what is shown; rows are hidden, not rebuilt.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
 from datetime import timedelta
 from functools import partial
 
@@ -11,13 +14,16 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus, utcnow
 from vcc_ui.pages.live import on
-from vcc_ui.pages.widgets.img import Img
-from vcc_ui.pages.widgets.job_card import STATUS_COLOR
+from vcc_ui.pages.widgets.job_filters import FilterBar
+from vcc_ui.pages.widgets.job_row import JobRow
 from vcc_ui.services import Services
+from vcc_ui.services.admin import admin_url
+from vcc_ui.services.images import ImageNotFound
 from vcc_ui.services.jobs import JobView
 
 SECTIONS = ('running', 'queued', 'finished')
 RECENT = timedelta(hours=1)
+PAGE_SIZE = 15
 
 
 def section_of(view: JobView) -> str:
@@ -25,76 +31,6 @@ def section_of(view: JobView) -> str:
     if view.status == JobStatus.QUEUED:
         return 'queued'
     return 'finished' if view.finished else 'running'
-
-
-class JobRow:
-    """One job, bound to its live view: nothing is rebuilt on a progress step."""
-
-    def __init__(
-        self,
-        view: JobView,
-        *,
-        t: Callable[..., str],
-        title: str,
-        on_cancel: Callable[[JobView], Awaitable[None]],
-        on_front: Callable[[JobView], None],
-    ) -> None:
-        self.view = view
-        queued = partial(_status_is, JobStatus.QUEUED)
-        with (
-            ui.row()
-            .classes('w-full items-center gap-x-3 gap-y-1 py-2 border-b border-slate-100')
-            .mark('admin-job') as self.element
-        ):
-            self.element.props(f'data-job-id={view.id}')
-            with ui.column().classes('gap-1 items-center w-20 shrink-0'):
-                ui.badge().bind_text_from(
-                    view, 'status', backward=lambda s: t(f'job_status_{s}')
-                ).bind_background_color_from(view, 'status', backward=lambda s: STATUS_COLOR.get(s, 'grey')).mark(
-                    'admin-job-status'
-                )
-                ui.label().classes('font-mono text-sm font-medium').bind_text_from(
-                    view, 'position', backward=lambda p: t('dash_position', n=p)
-                ).bind_visibility_from(view, 'status', backward=queued).mark('admin-job-position')
-            Img(alt=t('job_preview')).classes('w-14 h-14 object-cover rounded shrink-0').mark(
-                'admin-job-preview'
-            ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
-                view, 'preview_seq', backward=lambda s: bool(s) and not view.finished
-            )
-            with ui.column().classes('gap-0 min-w-0 grow basis-56'):
-                ui.label(title).classes('text-sm font-medium truncate w-full')
-                ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
-                ui.label().classes('text-xs text-gray-400 font-mono truncate w-full').bind_text_from(
-                    view, 'server', backward=lambda s: ' · '.join(x for x in (view.owner, s) if x)
-                )
-                ui.label().classes('text-xs text-negative break-words w-full').bind_text_from(
-                    view, 'error'
-                ).bind_visibility_from(view, 'error', backward=bool).mark('admin-job-error')
-            with (
-                ui.column()
-                .classes('gap-0 w-36 shrink-0')
-                .bind_visibility_from(
-                    view, 'status', backward=lambda s: s in (JobStatus.RUNNING, JobStatus.SAVING, JobStatus.DISPATCHED)
-                )
-            ):
-                ui.linear_progress(value=view.progress, show_value=False, size='8px').props('rounded').bind_value_from(
-                    view, 'progress'
-                ).classes('w-full').mark('admin-job-progress')
-                ui.label().classes('text-xs text-gray-500 self-end').bind_text_from(
-                    view, 'step', backward=lambda s: f'{s} / {view.steps}' if view.steps else ''
-                )
-            with ui.row().classes('gap-0 no-wrap shrink-0 ml-auto'):
-                ui.button(icon='vertical_align_top', on_click=lambda: on_front(view)).props('flat round dense').tooltip(
-                    t('dash_front')
-                ).mark('admin-job-front').bind_visibility_from(view, 'status', backward=queued)
-                ui.button(icon='close', on_click=lambda: on_cancel(view)).props(
-                    'flat round dense color=negative'
-                ).tooltip(t('dash_cancel')).mark('admin-job-cancel').bind_visibility_from(
-                    view, 'status', backward=lambda s: not JobStatus(s).finished
-                )
-
-    def _preview_url(self, seq: int) -> str:
-        return f'/api/v1/admin/jobs/{self.view.id}/preview?v={seq}' if seq else ''
 
 
 class Group:
@@ -126,12 +62,21 @@ class JobBoard:
         self.rows: dict[str, JobRow] = {}
         self.placed: dict[str, tuple[str, str]] = {}
         self.groups: dict[str, Group] = {}
+        self.page = 1
         with ui.column().classes('w-full gap-3') as self.root:
+            self.filters = FilterBar(self.t, self._refilter)
             self.empty = ui.label(self.t('dash_no_jobs')).classes('text-sm text-gray-500').mark('admin-no-jobs')
             self.column = ui.column().classes('w-full gap-3').mark('job-board')
+            with ui.row().classes('w-full items-center justify-center gap-3'):
+                self.pager = ui.pagination(1, 1, direction_links=True, on_change=self._turn).props(
+                    'max-pages=7 boundary-numbers'
+                )
+                self.pager.mark('job-pager')
+                self.shown_label = ui.label().classes('text-sm text-gray-500').mark('job-count')
         for view in sorted(services.jobs.views.values(), key=lambda v: (v.position, v.queued_at)):
             if not view.finished:
                 self.show(view)
+        self._paginate()
         on(services.jobs.changed, self.show, owner=self.root)
         background_tasks.create(self._load_recent(), name='admin-recent-jobs', context=self.root)
 
@@ -139,7 +84,10 @@ class JobBoard:
         """Add, move or reorder the row of one job."""
         if self.root.is_deleted:
             return
+        new = view.id not in self.views
         self.views[view.id] = view
+        if new:
+            self._offer(view)
         key, section = self._key(view), section_of(view)
         before = self.placed.get(view.id)
         if before != (key, section):
@@ -150,7 +98,12 @@ class JobBoard:
             if row is None:
                 with target:
                     row = self.rows[view.id] = JobRow(
-                        view, t=self.t, title=self._title(view), on_cancel=self._cancel, on_front=self._front
+                        view,
+                        t=self.t,
+                        title=self._title(view),
+                        owner=self.services.users.label(view.owner),
+                        on_cancel=self._confirm_cancel,
+                        on_front=self._front,
                     )
                 if index == 0:
                     row.element.move(target, 0)
@@ -159,9 +112,10 @@ class JobBoard:
             self.placed[view.id] = (key, section)
             if before and before[0] != key:
                 self._drop_if_empty(before[0])
+            self._paginate()
+        self.rows[view.id].show_preview(self._result_thumb)
         if section == 'queued':
             self._order(key)
-        self.empty.set_visibility(not self.rows)
 
     def regroup(self, group_by: str) -> None:
         """Group by 'user' or 'server' (rebuilds the rows once)."""
@@ -174,6 +128,7 @@ class JobBoard:
         self.placed.clear()
         for view in sorted(self.views.values(), key=_display_order):
             self.show(view)
+        self._paginate()
 
     def prune(self) -> None:
         """Drop rows of jobs that finished more than an hour ago."""
@@ -184,7 +139,7 @@ class JobBoard:
                 self.rows.pop(job_id).element.delete()
                 key, _ = self.placed.pop(job_id)
                 self._drop_if_empty(key)
-        self.empty.set_visibility(not self.rows)
+        self._paginate()
 
     async def _load_recent(self) -> None:
         views = await self.services.stats.recent_jobs(hours=RECENT.total_seconds() / 3600)
@@ -193,7 +148,51 @@ class JobBoard:
         for view in sorted(views, key=lambda v: v.finished_at or v.queued_at):
             if view.id not in self.views:
                 self.show(view)
-        self.empty.set_visibility(not self.rows)
+        self._paginate()
+
+    def _offer(self, view: JobView) -> None:
+        """Let the user, server and workflow filters choose this job's values."""
+        self.filters.offer('user', view.owner, self.services.users.label(view.owner))
+        self.filters.offer('server', view.server, view.server)
+        self.filters.offer('workflow', view.workflow_id, self._title(view))
+
+    def _refilter(self) -> None:
+        self.page = 1
+        self._paginate()
+
+    def _turn(self) -> None:
+        self.page = int(self.pager.value)
+        self._paginate()
+
+    def _paginate(self) -> None:
+        """Show the rows of the current page of jobs that pass the filters (running, queued, newest finished)."""
+        wanted = self.filters.value
+        if wanted.server:
+            for view in self.views.values():  # a job gets its server on dispatch: offer it then
+                self.filters.offer('server', view.server, view.server)
+        matching = sorted((v for v in self.views.values() if wanted.matches(v) and v.id in self.rows), key=_page_order)
+        pages = max(1, math.ceil(len(matching) / PAGE_SIZE))
+        self.page = min(self.page, pages)
+        shown = {v.id for v in matching[(self.page - 1) * PAGE_SIZE : self.page * PAGE_SIZE]}
+        for job_id, row in self.rows.items():
+            if row.element.visible != (job_id in shown):
+                row.element.set_visibility(job_id in shown)
+        for key, group in self.groups.items():
+            has_rows = any(self.placed[job_id][0] == key for job_id in shown)
+            if group.card.visible != has_rows:
+                group.card.set_visibility(has_rows)
+        if (self.pager.max, self.pager.value) != (pages, self.page):
+            self.pager.max, self.pager.value = pages, self.page
+        self.pager.set_visibility(pages > 1)
+        self.shown_label.set_text(self.t('dash_jobs_shown', n=len(matching), total=len(self.rows)))
+        self.empty.set_visibility(not shown)
+
+    async def _result_thumb(self, image_id: str) -> str:
+        try:
+            image = await self.services.admin_data.image(image_id)
+        except ImageNotFound:
+            return ''
+        return admin_url(image.thumb_url or image.url)
 
     def _key(self, view: JobView) -> str:
         return view.owner if self.group_by == 'user' else view.server
@@ -204,9 +203,9 @@ class JobBoard:
 
     def _add_group(self, key: str) -> Group:
         with self.column:
-            group = self.groups[key] = Group(
-                key, key or self.t('dash_no_server'), 'person' if self.group_by == 'user' else 'dns'
-            )
+            by_user = self.group_by == 'user'
+            title = self.services.users.label(key) if by_user else key or self.t('dash_no_server')
+            group = self.groups[key] = Group(key, title, 'person' if by_user else 'dns')
         return group
 
     def _drop_if_empty(self, key: str) -> None:
@@ -222,9 +221,30 @@ class JobBoard:
             if column.default_slot.children.index(row.element) != index:
                 row.element.move(column, index)
 
+    def _confirm_cancel(self, view: JobView) -> None:
+        """Ask before cancelling: the job is another user's, and a running one is interrupted on its server."""
+        with self.root, ui.dialog() as dialog, ui.card().classes('w-full max-w-sm gap-3').mark('cancel-dialog'):
+            ui.label(self.t('dash_cancel_title')).classes('text-lg font-medium')
+            ui.label(
+                self.t('dash_cancel_body', user=self.services.users.label(view.owner), workflow=self._title(view))
+            ).classes('text-gray-700 break-words')
+
+            async def cancel() -> None:
+                dialog.close()
+                await self._cancel(view)
+
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button(self.t('dash_cancel_keep'), on_click=dialog.close).props('flat no-caps').mark('cancel-keep')
+                ui.button(self.t('dash_cancel_confirm'), on_click=cancel).props(
+                    'unelevated no-caps color=negative'
+                ).mark('cancel-confirm')
+        dialog.on('hide', dialog.delete)
+        dialog.open()
+
     async def _cancel(self, view: JobView) -> None:
         if view.finished or await self.services.jobs.cancel(view.id) is None:
-            ui.notify(self.t('dash_cancel_failed'), type='warning')
+            with self.root:
+                ui.notify(self.t('dash_cancel_failed'), type='warning')
 
     def _front(self, view: JobView) -> None:
         if self.services.jobs.move_to_front(view.id):
@@ -233,9 +253,11 @@ class JobBoard:
             ui.notify(self.t('dash_front_failed'), type='warning')
 
 
-def _status_is(status: str, value: str) -> bool:
-    return value == status
-
-
 def _display_order(view: JobView) -> tuple:
     return (SECTIONS.index(section_of(view)), view.position, view.finished_at or view.queued_at)
+
+
+def _page_order(view: JobView) -> tuple:
+    """Running first, then the queue in order, then the newest finished."""
+    when = view.finished_at or view.queued_at
+    return (SECTIONS.index(section_of(view)), view.position, -when.timestamp())

@@ -1,4 +1,8 @@
-"""The Generate page's LoRA picker: a searchable list of the LoRAs on the workflow's servers and a strength."""
+"""The Generate page's LoRA picker: a searchable list of the LoRAs on the workflow's servers and a strength.
+
+Each LoRA's preview, base model and trigger words show before choosing (the browse dialog, the option labels)
+and after (under the select); a LoRA made for another base model than the workflow's is warned about.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.live import on
+from vcc_ui.pages.widgets.lora_browser import LoraInfo, browse_loras, lora_summary
 from vcc_ui.services import Services
 from vcc_ui.services.comfy.protocol import unified
+from vcc_ui.services.lora_fit import lora_mismatch
 from vcc_ui.services.loras import LoraSyncStatus, LoraView
 from vcc_ui.services.workflows import Workflow
 
@@ -47,30 +53,37 @@ class LoraPicker:
         self.services = services
         self.prompt = prompt
         self.workflow_id = ''
-        self.triggers: dict[str, list[str]] = {}
-        with ui.row().classes('w-full items-end no-wrap gap-4').mark('lora-picker') as self.root:
-            self.select = (
-                ui.select(
-                    {NONE: t('lora_picker_none')},
-                    value=NONE,
-                    label=t('lora_picker'),
-                    with_input=True,
-                    on_change=lambda e: self._chosen(e.value),
-                )
-                .props('dense outlined options-dense')
-                .classes('grow min-w-0')
-                .mark('lora-select')
-            )
-            with ui.column().classes('gap-0 w-40 shrink-0'):
-                caption = ui.label().classes('text-xs text-gray-500')
-                self.strength = (
-                    ui.slider(min=0, max=1.5, step=0.05, value=DEFAULT_STRENGTH)
-                    .props('dense label')
-                    .mark('lora-strength')
-                )
-                caption.bind_text_from(self.strength, 'value', backward=lambda v: f'{t("lora_strength")} {v:.2f}')
+        self.base_model: str | None = None
+        self.infos: dict[str, LoraInfo] = {}
+        with ui.column().classes('w-full gap-2').mark('lora-picker') as self.root:
+            with ui.row().classes('w-full items-end no-wrap gap-4'):
+                self._controls()
+            self.chosen = ui.row().classes('w-full items-center no-wrap gap-3').mark('lora-chosen')
         self.root.set_visibility(False)
         on(services.loras.changed, self._on_sync, owner=self.root)
+
+    def _controls(self) -> None:
+        self.select = (
+            ui.select(
+                {NONE: t('lora_picker_none')},
+                value=NONE,
+                label=t('lora_picker'),
+                with_input=True,
+                on_change=lambda e: self._chosen(e.value),
+            )
+            .props('dense outlined options-dense')
+            .classes('grow min-w-0')
+            .mark('lora-select')
+        )
+        ui.button(icon='collections', on_click=self._browse).props('flat round dense').tooltip(t('lora_browse')).mark(
+            'lora-browse'
+        )
+        with ui.column().classes('gap-0 w-40 shrink-0'):
+            caption = ui.label().classes('text-xs text-gray-500')
+            self.strength = (
+                ui.slider(min=0, max=1.5, step=0.05, value=DEFAULT_STRENGTH).props('dense label').mark('lora-strength')
+            )
+            caption.bind_text_from(self.strength, 'value', backward=lambda v: f'{t("lora_strength")} {v:.2f}')
 
     def show_for(self, workflow: Workflow) -> None:
         """Show the picker (cleared) only for a workflow that takes a LoRA, and load that workflow's LoRAs."""
@@ -79,6 +92,7 @@ class LoraPicker:
         self.select.set_value(NONE)
         self.strength.set_value(DEFAULT_STRENGTH)
         self.workflow_id = workflow.id if accepts else ''
+        self.base_model = workflow.base_model
         if accepts:
             background_tasks.create(self.load(), name='lora-picker-load', context=self.root)
 
@@ -95,23 +109,46 @@ class LoraPicker:
         for entry in self.services.pool.lora_servers(workflow_id):
             for view in await self.services.loras.loras(entry.id):
                 views.setdefault(unified(view.name), view)
-        options: dict[str, str] = {}
-        triggers: dict[str, list[str]] = {}
-        for name in self.services.pool.loras_for(workflow_id):
-            synced = views.get(unified(name))
-            options[name] = lora_label(synced) if synced else unified(name)
-            if synced and synced.civitai and synced.civitai.found and synced.civitai.trained_words:
-                triggers[name] = list(synced.civitai.trained_words)
+        infos = [self._info(name, views.get(unified(name))) for name in self.services.pool.loras_for(workflow_id)]
         if workflow_id != self.workflow_id:
             return
-        self.triggers = triggers
-        value = self.select.value if self.select.value in options else NONE
-        self.select.set_options(
-            {NONE: t('lora_picker_none'), **dict(sorted(options.items(), key=lambda o: o[1]))}, value=value
+        self.infos = {info.name: info for info in sorted(infos, key=lambda i: (i.mismatch, i.label.lower()))}
+        value = self.select.value if self.select.value in self.infos else NONE
+        options = {name: f'⚠ {info.label}' if info.mismatch else info.label for name, info in self.infos.items()}
+        self.select.set_options({NONE: t('lora_picker_none'), **options}, value=value)
+        self._show_chosen()
+
+    def _info(self, name: str, synced: LoraView | None) -> LoraInfo:
+        civ = synced.civitai if synced else None
+        if civ is None or not civ.found:
+            return LoraInfo(name=name, label=lora_label(synced) if synced else unified(name))
+        return LoraInfo(
+            name=name,
+            label=lora_label(synced) if synced else unified(name),
+            base_model=civ.base_model,
+            preview=LoraInfo.preview_url(civ.preview_path),
+            triggers=list(civ.trained_words),
+            mismatch=lora_mismatch(self.base_model, civ.base_model),
         )
 
+    def _browse(self) -> None:
+        browse_loras(list(self.infos.values()), self.base_model, self._pick)
+
+    def _pick(self, name: str) -> None:
+        self.select.set_value(name)
+
+    def _show_chosen(self) -> None:
+        self.chosen.clear()
+        info = self.infos.get(self.select.value or NONE)
+        self.chosen.set_visibility(info is not None)
+        if info is not None:
+            with self.chosen:
+                lora_summary(info, self.base_model)
+
     def _chosen(self, name: str | None) -> None:
-        words = self.triggers.get(name or NONE) or []
+        self._show_chosen()
+        info = self.infos.get(name or NONE)
+        words = info.triggers if info else []
         merged = merge_triggers(self.prompt.value or '', words)
         if merged != (self.prompt.value or ''):
             self.prompt.set_value(merged)

@@ -21,7 +21,7 @@ STATUS_COLORS = {'ok': 'positive', 'down': 'negative', 'disabled': 'grey-7', 'dr
 class ServerCard:
     """One server: status, load bound live to its ServerHealth, actions and its recent jobs."""
 
-    def __init__(self, services: Services, entry: ServerEntry, *, on_removed: Callable[[], None]) -> None:
+    def __init__(self, services: Services, entry: ServerEntry, *, on_removed: Callable[[str], None]) -> None:
         self.services, self.entry, self.pool = services, entry, services.pool
         self.on_removed = on_removed
         h = entry.health
@@ -171,8 +171,7 @@ class ServerCard:
                     ui.notify(t(error.key, **error.values), type='negative', multi_line=True)
                     return
                 dialog.close()
-                ui.notify(t('srv_removed', name=h.name))
-                self.on_removed()
+                self.on_removed(h.name)  # this card and its dialog are gone now: the page says it
 
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')

@@ -63,6 +63,10 @@ class JobView:
         """Whether the job reached an end state."""
         return JobStatus(self.status) in FINISHED
 
+    def preview_path(self, prefix: str) -> str:
+        """The URL of the newest preview frame under `prefix`, or '' when there is none (none once the job ended)."""
+        return f'{prefix}/{self.id}/preview?v={self.preview_seq}' if self.preview_seq and not self.finished else ''
+
     def to_dict(self) -> dict:
         """The JSON shape the API answers with."""
         return {
@@ -83,7 +87,7 @@ class JobView:
             'queued_at': self.queued_at.isoformat(),
             'started_at': self.started_at.isoformat() if self.started_at else None,
             'finished_at': self.finished_at.isoformat() if self.finished_at else None,
-            'preview_url': f'/api/v1/jobs/{self.id}/preview?v={self.preview_seq}' if self.preview_seq else None,
+            'preview_url': self.preview_path('/api/v1/jobs') or None,
         }
 
     @classmethod
