@@ -59,6 +59,8 @@ class UserDirectory:
         self._clock = clock
         self._touched: dict[str, float] = {}
         self._minted: dict[str, deque[float]] = {}  # client address -> when it was given its recent new ids
+        self.names: dict[str, str] = {}  # user id -> nickname, for every user that has one
+        self.renamed: Event[str] = Event()  # a user id whose nickname changed
 
     def admit_new_id(self, source: str) -> bool:
         """Count a new anonymous id for this client address; False once it had MAX_NEW_IDS_PER_SOURCE this hour."""
@@ -75,9 +77,6 @@ class UserDirectory:
             return False
         times.append(now)
         return True
-
-        self.names: dict[str, str] = {}  # user id -> nickname, for every user that has one
-        self.renamed: Event[str] = Event()  # a user id whose nickname changed
 
     async def load(self) -> None:
         """Read every nickname (once at start; set_name and remember keep them current)."""
