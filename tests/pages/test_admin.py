@@ -188,3 +188,16 @@ async def test_without_a_password_admin_is_off_and_says_how_to_turn_it_on(user: 
     await user.should_not_see(marker='server-list')
     answer = await user.http_client.get('/api/v1/admin/servers', auth=('admin', ''))
     assert answer.status_code == 403 and answer.json()['detail']['code'] == 'admin_off'
+
+
+@pytest.mark.beta_password('open sesame')
+async def test_the_users_page_signs_out_all_beta_testers(user: User, services: Services) -> None:
+    tester = services.gate.cookie_value()
+    user.http_client.cookies.set('vcc_beta', services.gate.cookie_value())
+    become_admin(user, services)
+    await user.open('/admin/users')
+    user.find(marker='user-signout-beta').click()
+    user.find(marker='user-signout-confirm').click()
+    await user.should_see('beta sessions signed out')
+    assert not services.gate.is_open(tester)
+    assert services.admin.is_admin({ADMIN_COOKIE: user.http_client.cookies[ADMIN_COOKIE]})  # admins stay in

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from vcc_ui.services.admin import (
@@ -46,8 +46,9 @@ async def admin_grant(
 
 
 @router.get(ADMIN_LOGOUT_PATH)
-async def admin_logout(services: ServicesDep) -> Response:
-    """Forget the admin session of this browser."""
+async def admin_logout(request: Request, services: ServicesDep) -> Response:
+    """End this browser's admin session (revoked server-side, so a copied cookie dies too) and drop the cookie."""
+    services.admin.log_out(request.cookies.get(ADMIN_COOKIE))
     response = RedirectResponse('/', status_code=303)
     response.delete_cookie(
         ADMIN_COOKIE, path='/', httponly=True, samesite='lax', secure=services.settings.cookie_secure
