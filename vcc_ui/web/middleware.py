@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
 # NiceGUI's own code and styles (never user content) and share links, which are meant for people without the password
 NICEGUI_STATIC = f'/_nicegui/{__version__}/'
-# a share link is one path segment of signed-token characters: nothing below /s/ builds a page
-SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}')
+# a share link is one path segment of signed-token characters (and its /image): nothing below /s/ builds a page
+SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}(/image)?')
 SOCKET_PREFIX = '/_nicegui_ws/'
 LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
 
