@@ -47,7 +47,6 @@ STRINGS: dict[str, dict[str, str]] = {
     'login_password': {'en': 'Password', 'ko': '비밀번호'},
     'login_submit': {'en': 'Enter', 'ko': '입장'},
     'login_wrong': {'en': 'Wrong password. Please try again.', 'ko': '비밀번호가 틀렸습니다. 다시 입력하세요.'},
-    'login_empty': {'en': 'Please enter the password.', 'ko': '비밀번호를 입력하세요.'},
     'login_limited': {
         'en': 'Too many wrong attempts. Try again in {seconds} s.',
         'ko': '잘못된 시도가 너무 많습니다. {seconds}초 후에 다시 시도하세요.',

@@ -164,7 +164,7 @@ async def test_bodies_stop_at_the_limit(open_app: Services) -> None:
 async def test_an_admin_cookie_stops_working_after_logout(app: Services) -> None:
     async with client_for(app) as browser:
         await browser.post('/beta-login', data={'password': BETA})
-        answer = await browser.get(f'/admin/login/grant?token={app.admin.grant()}&next=/admin')
+        answer = await browser.post('/admin/login', data={'user': ADMIN[0], 'password': ADMIN[1]})
         cookie = answer.cookies['vcc_admin']
         assert (await browser.get('/api/v1/admin/users')).status_code == 200
         await browser.get('/admin/logout')

@@ -1,4 +1,4 @@
-"""The beta gate's password checks, cookies and grants, and the login rate limiter."""
+"""The beta gate's password checks, cookies and sessions, and the login rate limiter."""
 
 from __future__ import annotations
 
@@ -88,15 +88,6 @@ def test_the_cookie_dies_with_a_new_password_or_secret_or_its_session() -> None:
     assert BetaGate('', 'secret').is_open(None)  # gate off
     BetaGate('one', 'secret', sessions=sessions).revoke_all()
     assert not BetaGate('one', 'secret', sessions=sessions).is_open(cookie)
-
-
-def test_a_grant_is_redeemed_once() -> None:
-    gate = BetaGate('pw', 'secret')
-    token = gate.grant()
-    assert gate.redeem(token)
-    assert not gate.redeem(token)
-    assert not gate.redeem('forged')
-    assert not BetaGate('new pw', 'secret').redeem(BetaGate('pw', 'secret').grant())
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import Attempt, LoginThrottle, OneTimeGrants, SessionStore
+from vcc_ui.services.auth import Attempt, LoginThrottle, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,9 @@ ADMIN_SESSION = 'admin'
 ADMIN_PAGE_PREFIX = '/admin'
 ADMIN_API_PREFIX = '/api/v1/admin'
 ADMIN_LOGIN_PATH = '/admin/login'
-ADMIN_GRANT_PATH = '/admin/login/grant'
 ADMIN_LOGOUT_PATH = '/admin/logout'
 # NOTE: the only /admin routes a non-admin may reach; tests/api/test_admin_api.py checks every other one refuses
-ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_GRANT_PATH, ADMIN_LOGOUT_PATH})
+ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH})
 
 
 def admin_url(url: str) -> str:
@@ -77,7 +76,6 @@ class AdminAuth:
             secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(), hashlib.sha256
         ).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
-        self._grants = OneTimeGrants(secret, salt='vcc-admin-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or LoginThrottle(5, 60.0, probe_interval=20.0)
 
     def check(self, user: str, password: str) -> bool:
@@ -148,11 +146,3 @@ class AdminAuth:
     def cookie_value(self) -> str:
         """Return the signed cookie value of a new session."""
         return self._cookie.dumps({'v': self._fingerprint, 's': self.sessions.open(ADMIN_SESSION, ADMIN_MAX_AGE)})
-
-    def grant(self) -> str:
-        """Return a one-time token that the login page exchanges for the cookie."""
-        return self._grants.issue()
-
-    def redeem(self, token: str) -> bool:
-        """Accept a grant token once."""
-        return self.enabled and self._grants.redeem(token)

@@ -28,7 +28,6 @@ ANON_COOKIE = 'vcc_anon'
 ANON_RE = re.compile(r'^anon-[0-9a-f]{16,64}$')
 ONE_YEAR = 365 * 24 * 3600
 LOGIN_PATH = '/beta-login'
-GRANT_PATH = '/beta-login/grant'
 
 
 def client_ip(conn: HTTPConnection) -> str:
@@ -98,36 +97,6 @@ WRONG_PASSWORD_DELAY = 0.75  # seconds a wrong password waits before its answer
 GATE_COOKIE = 'vcc_beta'
 GATE_MAX_AGE = 30 * 24 * 3600
 BETA_SESSION = 'beta'
-GRANT_MAX_AGE = 60
-
-
-class OneTimeGrants:
-    """One-time tokens, valid for a minute, that a page login exchanges for an HttpOnly cookie."""
-
-    def __init__(self, secret: str, *, salt: str, fingerprint: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=salt)
-        self._fingerprint = fingerprint
-        self._redeemed: dict[str, float] = {}
-
-    def issue(self) -> str:
-        """Return a fresh token."""
-        return self._serializer.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
-
-    def redeem(self, token: str) -> bool:
-        """Accept a token once, within its minute, while the password it was issued under still holds."""
-        if not token:
-            return False
-        try:
-            value = self._serializer.loads(token, max_age=GRANT_MAX_AGE)
-        except BadSignature:
-            return False
-        now = time.monotonic()
-        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
-        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
-        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
-            return False
-        self._redeemed[nonce] = now + GRANT_MAX_AGE
-        return True
 
 
 class RateLimiter:
@@ -281,7 +250,6 @@ class BetaGate:
         self._password = hashlib.sha256(password.encode()).digest()
         self._fingerprint = hmac.new(secret.encode(), b'beta:' + password.encode(), hashlib.sha256).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-beta-gate')
-        self._grants = OneTimeGrants(secret, salt='vcc-beta-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or LoginThrottle(10, 60.0, probe_interval=15.0)
 
     def is_open(self, cookie: str | None) -> bool:
@@ -319,11 +287,3 @@ class BetaGate:
         log.info('wrong beta password from %s', client)
         await asyncio.sleep(WRONG_PASSWORD_DELAY)
         return Attempt(ok=False)
-
-    def grant(self) -> str:
-        """Return a one-time token that a page login exchanges for the cookie."""
-        return self._grants.issue()
-
-    def redeem(self, token: str) -> bool:
-        """Accept a grant token once."""
-        return self._grants.redeem(token)
