@@ -3,9 +3,8 @@
 from nicegui import app, ui
 
 from vcc_ui.logs import configure_logging
-from vcc_ui.pages import login, root
+from vcc_ui.pages import root
 from vcc_ui.services import Services
-from vcc_ui.services.auth import LOGIN_PATH
 from vcc_ui.services.servers import BundledServer
 from vcc_ui.settings import Settings, load_settings
 from vcc_ui.web.app import install as install_web
@@ -23,8 +22,7 @@ configure_logging(settings)
 services = Services(settings, start_simulator=start_simulator)
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
-ui.page(LOGIN_PATH, title='VCC UI')(login.create(services))
-# NOTE: after ui.page (it drops other routes of its path); routes and page tests reach the services on app.state
+# NOTE: routes and page tests reach the services on app.state
 install_web(app, services, pages=root.PAGE_PATHS)
 
 ui.run(

@@ -47,7 +47,6 @@ STRINGS: dict[str, dict[str, str]] = {
     'login_password': {'en': 'Password', 'ko': '비밀번호'},
     'login_submit': {'en': 'Enter', 'ko': '입장'},
     'login_wrong': {'en': 'Wrong password. Please try again.', 'ko': '비밀번호가 틀렸습니다. 다시 입력하세요.'},
-    'login_empty': {'en': 'Please enter the password.', 'ko': '비밀번호를 입력하세요.'},
     'login_limited': {
         'en': 'Too many wrong attempts. Try again in {seconds} s.',
         'ko': '잘못된 시도가 너무 많습니다. {seconds}초 후에 다시 시도하세요.',
@@ -538,6 +537,12 @@ STRINGS: dict[str, dict[str, str]] = {
     'usr_block': {'en': 'Block', 'ko': '차단'},
     'usr_unblock': {'en': 'Unblock', 'ko': '차단 해제'},
     'usr_edit': {'en': 'Edit', 'ko': '편집'},
+    'usr_signout_beta': {'en': 'Sign out all beta testers', 'ko': '모든 베타 테스터 로그아웃'},
+    'usr_signout_beta_confirm': {
+        'en': 'Every beta tester is signed out and must enter the beta password again. Continue?',
+        'ko': '모든 베타 테스터가 로그아웃되며 베타 비밀번호를 다시 입력해야 합니다. 계속할까요?',
+    },
+    'usr_signout_beta_done': {'en': '{n} beta sessions signed out.', 'ko': '베타 세션 {n}개를 로그아웃했습니다.'},
     'usr_jobs': {'en': '{n} jobs', 'ko': '작업 {n}개'},
     'usr_images': {'en': '{n} images ({trash} in trash)', 'ko': '이미지 {n}개 (휴지통 {trash}개)'},
     'usr_first': {'en': 'first seen {when}', 'ko': '처음 접속 {when}'},

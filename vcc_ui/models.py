@@ -197,3 +197,10 @@ class QueueDepth(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     queued: int = 0
     running: int = 0
+
+
+class WebSession(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)  # the session id inside the signed admin or beta cookie
+    kind: str = Field(index=True, max_length=16)  # 'admin' or 'beta'
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

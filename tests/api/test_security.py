@@ -159,3 +159,29 @@ async def test_bodies_stop_at_the_limit(open_app: Services) -> None:
         )
         assert streamed.status_code == 413 and len(sent) < 400  # CONTROLS_MAX_BYTES is 10 MiB
         assert (await http.get('/api/v1/inputs')).json()['items'] == []
+
+
+async def test_an_admin_cookie_stops_working_after_logout(app: Services) -> None:
+    async with client_for(app) as browser:
+        await browser.post('/beta-login', data={'password': BETA})
+        answer = await browser.post('/admin/login', data={'user': ADMIN[0], 'password': ADMIN[1]})
+        cookie = answer.cookies['vcc_admin']
+        assert (await browser.get('/api/v1/admin/users')).status_code == 200
+        await browser.get('/admin/logout')
+    async with client_for(app) as copy:  # someone who kept a copy of the cookie
+        copy.cookies.set('vcc_admin', cookie)
+        copy.cookies.set('vcc_beta', browser.cookies['vcc_beta'])
+        assert (await copy.get('/api/v1/admin/users')).status_code == 401
+
+
+async def test_sign_out_all_beta_testers_ends_every_beta_cookie(app: Services) -> None:
+    async with client_for(app) as tester, client_for(app) as admin:
+        assert (await tester.post('/beta-login', data={'password': BETA})).status_code == 303
+        assert (await tester.get('/api/v1/jobs')).status_code == 200
+        answer = await admin.post('/api/v1/admin/beta-sessions/revoke', auth=ADMIN)
+        assert answer.status_code == 200 and answer.json()['revoked'] >= 1
+        assert (await tester.get('/api/v1/jobs')).status_code == 401
+        assert (
+            await tester.post('/beta-login', data={'password': BETA})
+        ).status_code == 303  # the password still works
+        assert (await tester.get('/api/v1/jobs')).status_code == 200

@@ -184,9 +184,8 @@ async def test_without_llm_base_url_there_is_no_trace_of_the_helper(user: User) 
 async def test_the_admin_sees_the_llm_check_and_helper_uses_and_failures_per_hour_live(
     llm: FakeLLM, user: User, services: Services
 ) -> None:
-    await user.open('/admin/login?next=/admin')
-    user.find(marker='admin-user').type('boss')
-    user.find(marker='admin-password').type('helper-admin-pw').trigger('keydown.enter')
+    await user.http_client.post('/admin/login', data={'user': 'boss', 'password': 'helper-admin-pw'})
+    await user.open('/admin')
     await user.should_see(marker='chart-llm')
     await user.should_see('test-model', marker='check-llm-value')
     chart = user.find(marker='chart-llm').elements.pop()
@@ -201,7 +200,6 @@ async def test_the_admin_sees_the_llm_check_and_helper_uses_and_failures_per_hou
 @pytest.mark.usefixtures('down')
 @pytest.mark.app_env(ADMIN_PASSWORD='helper-admin-pw', ADMIN_USER='boss')
 async def test_an_unreachable_helper_turns_the_admin_health_banner_red(user: User) -> None:
-    await user.open('/admin/login?next=/admin')
-    user.find(marker='admin-user').type('boss')
-    user.find(marker='admin-password').type('helper-admin-pw').trigger('keydown.enter')
+    await user.http_client.post('/admin/login', data={'user': 'boss', 'password': 'helper-admin-pw'})
+    await user.open('/admin')
     await user.should_see('the prompt helper is not reachable', marker='health-status')

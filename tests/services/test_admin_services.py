@@ -95,10 +95,13 @@ async def test_admin_credentials_sessions_and_basic(monkeypatch: pytest.MonkeyPa
     assert auth.check('boss', 'pw') and not auth.check('boss', 'PW') and not auth.check('admin', 'pw')
     cookie = auth.cookie_value()
     assert auth.is_session(cookie) and not auth.is_session(cookie + 'x')
-    assert not AdminAuth('boss', 'new password', 'secret').is_session(cookie)  # a password change logs everyone out
+    auth.log_out(cookie)
+    assert not auth.is_session(cookie)  # revoked server-side
+    cookie = auth.cookie_value()
+    assert not AdminAuth('boss', 'new password', 'secret', sessions=auth.sessions).is_session(
+        cookie
+    )  # a password change logs everyone out
     assert not AdminAuth('boss', '', 'secret').check('boss', '')  # no password, no admin
-    token = auth.grant()
-    assert auth.redeem(token) and not auth.redeem(token)
     header = 'Basic ' + base64.b64encode(b'boss:pw').decode()
     assert (await auth.basic(header, '1.2.3.4')).ok
     assert await auth.basic(None, '1.2.3.4') is None

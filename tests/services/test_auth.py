@@ -1,11 +1,15 @@
-"""The beta gate's password checks, cookies and grants, and the login rate limiter."""
+"""The beta gate's password checks, cookies and sessions, and the login rate limiter."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from vcc_ui.db import make_engine, migrate
 from vcc_ui.services import auth
-from vcc_ui.services.auth import BetaGate, LoginThrottle, RateLimiter, safe_next
+from vcc_ui.services.auth import BetaGate, LoginThrottle, RateLimiter, SessionStore, safe_next
+from vcc_ui.services.dbwriter import DbWriter
 
 
 class Clock:
@@ -72,23 +76,18 @@ async def test_a_wrong_password_is_slowed_and_counted(no_delay: list[float]) -> 
     assert (await gate.attempt('right', 'other-ip')).ok
 
 
-def test_the_cookie_dies_with_a_new_password_or_secret() -> None:
-    cookie = BetaGate('one', 'secret').cookie_value()
-    assert BetaGate('one', 'secret').is_open(cookie)
-    assert not BetaGate('two', 'secret').is_open(cookie)
-    assert not BetaGate('one', 'other secret').is_open(cookie)
-    assert not BetaGate('one', 'secret').is_open(cookie[:-2] + 'xx')
-    assert not BetaGate('one', 'secret').is_open(None)
+def test_the_cookie_dies_with_a_new_password_or_secret_or_its_session() -> None:
+    sessions = SessionStore()
+    cookie = BetaGate('one', 'secret', sessions=sessions).cookie_value()
+    assert BetaGate('one', 'secret', sessions=sessions).is_open(cookie)
+    assert not BetaGate('two', 'secret', sessions=sessions).is_open(cookie)
+    assert not BetaGate('one', 'other secret', sessions=sessions).is_open(cookie)
+    assert not BetaGate('one', 'secret', sessions=sessions).is_open(cookie[:-2] + 'xx')
+    assert not BetaGate('one', 'secret', sessions=sessions).is_open(None)
+    assert not BetaGate('one', 'secret').is_open(cookie)  # a session this store never opened
     assert BetaGate('', 'secret').is_open(None)  # gate off
-
-
-def test_a_grant_is_redeemed_once() -> None:
-    gate = BetaGate('pw', 'secret')
-    token = gate.grant()
-    assert gate.redeem(token)
-    assert not gate.redeem(token)
-    assert not gate.redeem('forged')
-    assert not BetaGate('new pw', 'secret').redeem(BetaGate('pw', 'secret').grant())
+    BetaGate('one', 'secret', sessions=sessions).revoke_all()
+    assert not BetaGate('one', 'secret', sessions=sessions).is_open(cookie)
 
 
 @pytest.mark.parametrize(
@@ -105,3 +104,29 @@ def test_a_grant_is_redeemed_once() -> None:
 )
 def test_next_stays_on_the_site(target: str, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+async def test_sessions_survive_a_restart_and_revocations_too(tmp_path: Path) -> None:
+    engine = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    migrate(engine)
+    writer = DbWriter(engine)
+    writer.start()
+    store = SessionStore(writer)
+    kept, ended = store.open('beta', 60), store.open('admin', 60)
+    other = store.open('beta', 60)
+    store.revoke(ended)
+    await writer.stop()
+    again = SessionStore(DbWriter(engine))
+    assert again.is_live(kept, 'beta') and again.is_live(other, 'beta')
+    assert not again.is_live(ended, 'admin') and not again.is_live(kept, 'admin')
+    assert again.revoke_all('beta') == 2 and not again.is_live(kept, 'beta')
+    engine.dispose()
+
+
+def test_a_session_expires_and_only_its_kind_counts() -> None:
+    clock = Clock()
+    store = SessionStore(clock=clock)
+    sid = store.open('admin', 10)
+    assert store.is_live(sid, 'admin') and not store.is_live(sid, 'beta') and not store.is_live(None, 'admin')
+    clock.now += 11
+    assert not store.is_live(sid, 'admin')

@@ -1,17 +1,15 @@
-"""The admin login sub page, and the guard every other admin sub page is built through."""
+"""The admin section header and the guard every admin sub page is built through (the login form is web/)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from nicegui import context, ui
 
 from vcc_ui.i18n import t
-from vcc_ui.pages.widgets.password_form import PasswordForm
 from vcc_ui.services import Services
-from vcc_ui.services.admin import ADMIN_GRANT_PATH, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, safe_admin_next
-from vcc_ui.services.auth import client_ip
+from vcc_ui.services.admin import ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, safe_admin_next
 
 
 def admin_off() -> None:
@@ -59,45 +57,13 @@ def protected(services: Services, build: Callable[[], Awaitable[None] | None]) -
             return None
         if not services.admin.is_admin(request.cookies):
             path = context.client.sub_pages_router.current_path
-            ui.navigate.to(f'{ADMIN_LOGIN_PATH}?next={quote(safe_admin_next(path))}')
+            context.client.open(
+                f'{ADMIN_LOGIN_PATH}?next={quote(safe_admin_next(path))}'
+            )  # a page load: not a sub page
             return None
         return build()
 
     return guarded
-
-
-def page(services: Services) -> None:
-    """The admin login form; success exchanges a one-time token for the HttpOnly session cookie."""
-    auth = services.admin
-    request = context.client.request
-    if not auth.enabled:
-        admin_off()
-        return
-    target = safe_admin_next(request.query_params.get('next'))
-    if auth.is_admin(request.cookies):
-        with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4').mark('admin-logged-in'):
-            ui.label(t('admin_logged_in')).classes('text-lg font-medium')
-            with ui.row().classes('w-full gap-2'):
-                ui.button(t('admin_open'), on_click=lambda: ui.navigate.to(target)).props('unelevated no-caps')
-                ui.button(t('admin_logout'), on_click=lambda: ui.navigate.to(ADMIN_LOGOUT_PATH)).props(
-                    'flat no-caps'
-                ).mark('admin-logout')
-        return
-    ip = client_ip(request)
-
-    with ui.card().classes('w-full max-w-sm mx-auto mt-8 p-6 gap-4'):
-        with ui.row().classes('items-center gap-2 no-wrap'):
-            ui.icon('admin_panel_settings', size='md').classes('text-slate-600')
-            ui.label(t('admin_login_title')).classes('text-lg font-medium')
-        name = ui.input(t('admin_user')).props('outlined autocomplete=username').classes('w-full').mark('admin-user')
-        name.props['hint'] = t('admin_user_hint')
-        PasswordForm(
-            prefix='admin-',
-            submit_label=t('admin_login_submit'),
-            wrong_text=t('admin_login_wrong'),
-            attempt=lambda password: auth.attempt(name.value or '', password, ip),
-            grant_url=lambda: f'{ADMIN_GRANT_PATH}?{urlencode({"token": auth.grant(), "next": target})}',
-        )
 
 
 CSS = """

@@ -47,6 +47,7 @@ class UsersPage:
 
     def __init__(self, services: Services) -> None:
         self.data = services.admin_data
+        self.gate = services.gate
         self.users: list[UserSummary] = []
         admin_header('/admin/users')
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
@@ -61,6 +62,9 @@ class UsersPage:
                     .mark('user-search')
                 )
                 ui.button(icon='refresh', on_click=self.reload).props('flat round').mark('user-refresh')
+                ui.button(t('usr_signout_beta'), icon='logout', on_click=self._confirm_sign_out).props(
+                    'outline no-caps color=negative'
+                ).mark('user-signout-beta')
             self.list = ui.column().classes('w-full gap-2').mark('user-list')
 
     async def reload(self) -> None:
@@ -123,6 +127,21 @@ class UsersPage:
             return False
         await self.reload()
         return True
+
+    def _confirm_sign_out(self) -> None:
+        with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('user-signout-dialog'):
+            ui.label(t('usr_signout_beta_confirm'))
+
+            def sign_out() -> None:
+                dialog.close()
+                ui.notify(t('usr_signout_beta_done', n=self.gate.revoke_all()), type='positive')
+
+            with ui.row().classes('w-full justify-end gap-2'):
+                ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
+                ui.button(t('usr_signout_beta'), on_click=sign_out).props('unelevated no-caps color=negative').mark(
+                    'user-signout-confirm'
+                )
+        dialog.open()
 
     def _edit(self, user: UserSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes('w-full max-w-md gap-3').mark('user-edit-dialog'):

@@ -9,7 +9,7 @@ from pathlib import Path
 from vcc_ui.db import make_engine, migrate
 from vcc_ui.services.admin import AdminAuth
 from vcc_ui.services.admin_data import AdminData
-from vcc_ui.services.auth import BetaGate, Identity, load_secret
+from vcc_ui.services.auth import BetaGate, Identity, SessionStore, load_secret
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
@@ -42,8 +42,10 @@ class Services:
         migrate(self.engine)
         self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
         self.identity = Identity(self.secret)
-        self.gate = BetaGate(settings.beta_password, self.secret)
-        self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret)
+        self.writer = DbWriter(self.engine)
+        self.sessions = SessionStore(self.writer)
+        self.gate = BetaGate(settings.beta_password, self.secret, sessions=self.sessions)
+        self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret, sessions=self.sessions)
         self.storage = Storage(
             Path(settings.output_dir),
             max_pixels=settings.max_image_pixels,
@@ -51,7 +53,6 @@ class Services:
         )
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
-        self.writer = DbWriter(self.engine)
         self.users = UserDirectory(self.writer, settings=settings)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
         self.images = ImageIndex(self.writer, self.storage, settings, block_check=self.users.refusal)

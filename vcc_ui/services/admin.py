@@ -15,19 +15,19 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import Attempt, LoginThrottle, OneTimeGrants
+from vcc_ui.services.auth import Attempt, LoginThrottle, SessionStore
 
 log = logging.getLogger(__name__)
 
 ADMIN_COOKIE = 'vcc_admin'
 ADMIN_MAX_AGE = 12 * 3600
+ADMIN_SESSION = 'admin'
 ADMIN_PAGE_PREFIX = '/admin'
 ADMIN_API_PREFIX = '/api/v1/admin'
 ADMIN_LOGIN_PATH = '/admin/login'
-ADMIN_GRANT_PATH = '/admin/login/grant'
 ADMIN_LOGOUT_PATH = '/admin/logout'
 # NOTE: the only /admin routes a non-admin may reach; tests/api/test_admin_api.py checks every other one refuses
-ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_GRANT_PATH, ADMIN_LOGOUT_PATH})
+ADMIN_OPEN_PATHS = frozenset({ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH})
 
 
 def admin_url(url: str) -> str:
@@ -57,8 +57,17 @@ def is_admin_page(path: str) -> bool:
 class AdminAuth:
     """Checks admin credentials and mints the session cookie; it dies when the user or password changes."""
 
-    def __init__(self, user: str, password: str, secret: str, *, limiter: LoginThrottle | None = None) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        secret: str,
+        *,
+        limiter: LoginThrottle | None = None,
+        sessions: SessionStore | None = None,
+    ) -> None:
         self.enabled = bool(password)
+        self.sessions = sessions or SessionStore()
         self.user = user
         self._user = hashlib.sha256(user.encode()).digest()
         self._password = hashlib.sha256(password.encode()).digest()
@@ -67,7 +76,6 @@ class AdminAuth:
             secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(), hashlib.sha256
         ).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
-        self._grants = OneTimeGrants(secret, salt='vcc-admin-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or LoginThrottle(5, 60.0, probe_interval=20.0)
 
     def check(self, user: str, password: str) -> bool:
@@ -102,14 +110,26 @@ class AdminAuth:
         return await self.attempt(user, password, client)
 
     def is_session(self, cookie: str | None) -> bool:
-        """Whether this cookie is a live admin session for the current credentials."""
+        """Whether this cookie is a live (not logged out) admin session for the current credentials."""
+        value = self._session(cookie)
+        return value is not None and self.sessions.is_live(value.get('s'), ADMIN_SESSION)
+
+    def log_out(self, cookie: str | None) -> None:
+        """Revoke the session this cookie carries, so a copy of it no longer works either."""
+        if (value := self._session(cookie)) is not None:
+            self.sessions.revoke(value.get('s'))
+
+    def _session(self, cookie: str | None) -> dict | None:
+        """The payload of a validly signed, unexpired session cookie for the current credentials, else None."""
         if not self.enabled or not cookie:
-            return False
+            return None
         try:
             value = self._cookie.loads(cookie, max_age=ADMIN_MAX_AGE)
         except BadSignature:  # also SignatureExpired
-            return False
-        return isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+            return None
+        if isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint):
+            return value
+        return None
 
     def is_admin(self, cookies: Mapping[str, str]) -> bool:
         """Whether a request with these cookies carries a live admin session."""
@@ -124,13 +144,5 @@ class AdminAuth:
         return f'{ADMIN_LOGIN_PATH}?next={quote(target)}'
 
     def cookie_value(self) -> str:
-        """Return a fresh signed session cookie value."""
-        return self._cookie.dumps({'v': self._fingerprint})
-
-    def grant(self) -> str:
-        """Return a one-time token that the login page exchanges for the cookie."""
-        return self._grants.issue()
-
-    def redeem(self, token: str) -> bool:
-        """Accept a grant token once."""
-        return self.enabled and self._grants.redeem(token)
+        """Return the signed cookie value of a new session."""
+        return self._cookie.dumps({'v': self._fingerprint, 's': self.sessions.open(ADMIN_SESSION, ADMIN_MAX_AGE)})

@@ -1,4 +1,4 @@
-"""Anonymous ids, the beta gate, its login paths and login rate limiting (no UI here)."""
+"""Anonymous ids, the beta gate, its login paths, revocable sessions and login rate limiting (no UI here)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from sqlmodel import Session, col, delete, select
 from starlette.requests import HTTPConnection
+
+from vcc_ui.models import WebSession
+from vcc_ui.services.dbwriter import DbWriter, read
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,6 @@ ANON_COOKIE = 'vcc_anon'
 ANON_RE = re.compile(r'^anon-[0-9a-f]{16,64}$')
 ONE_YEAR = 365 * 24 * 3600
 LOGIN_PATH = '/beta-login'
-GRANT_PATH = '/beta-login/grant'
 
 
 def client_ip(conn: HTTPConnection) -> str:
@@ -92,36 +96,7 @@ class Identity:
 WRONG_PASSWORD_DELAY = 0.75  # seconds a wrong password waits before its answer
 GATE_COOKIE = 'vcc_beta'
 GATE_MAX_AGE = 30 * 24 * 3600
-GRANT_MAX_AGE = 60
-
-
-class OneTimeGrants:
-    """One-time tokens, valid for a minute, that a page login exchanges for an HttpOnly cookie."""
-
-    def __init__(self, secret: str, *, salt: str, fingerprint: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=salt)
-        self._fingerprint = fingerprint
-        self._redeemed: dict[str, float] = {}
-
-    def issue(self) -> str:
-        """Return a fresh token."""
-        return self._serializer.dumps({'n': secrets.token_hex(16), 'v': self._fingerprint})
-
-    def redeem(self, token: str) -> bool:
-        """Accept a token once, within its minute, while the password it was issued under still holds."""
-        if not token:
-            return False
-        try:
-            value = self._serializer.loads(token, max_age=GRANT_MAX_AGE)
-        except BadSignature:
-            return False
-        now = time.monotonic()
-        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
-        nonce = str(value.get('n', '')) if isinstance(value, dict) else ''
-        if not nonce or nonce in self._redeemed or value.get('v') != self._fingerprint:
-            return False
-        self._redeemed[nonce] = now + GRANT_MAX_AGE
-        return True
+BETA_SESSION = 'beta'
 
 
 class RateLimiter:
@@ -200,6 +175,62 @@ class LoginThrottle:
         self.failures.hit(source)
 
 
+class SessionStore:
+    """The live admin and beta session ids: a set in memory that the checks ask, kept in the `websession` table.
+
+    Opening, revoking and expiring change the memory at once and write the table behind (the one write path); a
+    restart loads the live rows back. Without a writer (unit tests) the sessions live in memory only.
+    """
+
+    def __init__(self, writer: DbWriter | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._live: dict[str, tuple[str, float]] = {}  # id -> (kind, expiry as a unix time)
+        if writer is not None:
+            now = datetime.fromtimestamp(clock(), UTC)
+            rows = read(writer.engine, lambda db: db.exec(select(WebSession).where(WebSession.expires_at > now)).all())
+            self._live = {row.id: (row.kind, row.expires_at.timestamp()) for row in rows}
+            self._write(lambda db: db.exec(delete(WebSession).where(col(WebSession.expires_at) <= now)))
+
+    def open(self, kind: str, max_age: float) -> str:
+        """Start a session of `kind` that lives `max_age` seconds (unless revoked) and return its id."""
+        now = self._clock()
+        self._live = {sid: entry for sid, entry in self._live.items() if entry[1] > now}
+        sid = secrets.token_urlsafe(24)
+        self._live[sid] = (kind, now + max_age)
+        row = WebSession(
+            id=sid,
+            kind=kind,
+            created_at=datetime.fromtimestamp(now, UTC),
+            expires_at=datetime.fromtimestamp(now, UTC) + timedelta(seconds=max_age),
+        )
+        self._write(lambda db: db.add(row))
+        return sid
+
+    def is_live(self, sid: object, kind: str) -> bool:
+        """Whether `sid` is an unexpired, unrevoked session of `kind`."""
+        entry = self._live.get(sid) if isinstance(sid, str) else None
+        return entry is not None and entry[0] == kind and entry[1] > self._clock()
+
+    def revoke(self, sid: object) -> None:
+        """End one session (unknown ids are ignored)."""
+        if isinstance(sid, str) and self._live.pop(sid, None) is not None:
+            self._write(lambda db: db.exec(delete(WebSession).where(col(WebSession.id) == sid)))
+
+    def revoke_all(self, kind: str) -> int:
+        """End every session of `kind`; return how many were live."""
+        ended = [sid for sid, entry in self._live.items() if entry[0] == kind]
+        for sid in ended:
+            del self._live[sid]
+        self._write(lambda db: db.exec(delete(WebSession).where(col(WebSession.kind) == kind)))
+        log.info('revoked all %d %s sessions', len(ended), kind)
+        return len(ended)
+
+    def _write(self, fn: Callable[[Session], object]) -> None:
+        if self._writer is not None:
+            self._writer.write_later(fn)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """The outcome of one password attempt: ok, or wrong, or refused for `retry_after` seconds."""
@@ -211,12 +242,14 @@ class Attempt:
 class BetaGate:
     """The shared beta password: checks attempts and mints the signed cookie that unlocks the app."""
 
-    def __init__(self, password: str, secret: str, *, limiter: LoginThrottle | None = None) -> None:
+    def __init__(
+        self, password: str, secret: str, *, limiter: LoginThrottle | None = None, sessions: SessionStore | None = None
+    ) -> None:
         self.enabled = bool(password)
+        self.sessions = sessions or SessionStore()
         self._password = hashlib.sha256(password.encode()).digest()
         self._fingerprint = hmac.new(secret.encode(), b'beta:' + password.encode(), hashlib.sha256).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-beta-gate')
-        self._grants = OneTimeGrants(secret, salt='vcc-beta-grant', fingerprint=self._fingerprint)
         self.limiter = limiter or LoginThrottle(10, 60.0, probe_interval=15.0)
 
     def is_open(self, cookie: str | None) -> bool:
@@ -229,11 +262,19 @@ class BetaGate:
             value = self._cookie.loads(cookie, max_age=GATE_MAX_AGE)
         except BadSignature:  # also SignatureExpired
             return False
-        return isinstance(value, dict) and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+        return (
+            isinstance(value, dict)
+            and hmac.compare_digest(str(value.get('v', '')), self._fingerprint)
+            and self.sessions.is_live(value.get('s'), BETA_SESSION)
+        )
 
     def cookie_value(self) -> str:
-        """Return a fresh signed cookie value; it dies when the password changes."""
-        return self._cookie.dumps({'v': self._fingerprint})
+        """Return the signed cookie of a new session; it dies with a password change or a revocation."""
+        return self._cookie.dumps({'v': self._fingerprint, 's': self.sessions.open(BETA_SESSION, GATE_MAX_AGE)})
+
+    def revoke_all(self) -> int:
+        """Sign out every beta tester (each needs the password again); return how many sessions were live."""
+        return self.sessions.revoke_all(BETA_SESSION)
 
     async def attempt(self, password: str, client: str) -> Attempt:
         """Check a password from `client` (an IP); wrong ones are slowed and counted against the client."""
@@ -246,11 +287,3 @@ class BetaGate:
         log.info('wrong beta password from %s', client)
         await asyncio.sleep(WRONG_PASSWORD_DELAY)
         return Attempt(ok=False)
-
-    def grant(self) -> str:
-        """Return a one-time token that a page login exchanges for the cookie."""
-        return self._grants.issue()
-
-    def redeem(self, token: str) -> bool:
-        """Accept a grant token once."""
-        return self._grants.redeem(token)

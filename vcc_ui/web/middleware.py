@@ -6,9 +6,8 @@ import logging
 import math
 import re
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
-from nicegui import Client
 from nicegui.version import __version__
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -23,7 +22,6 @@ from vcc_ui.services.admin import AdminAuth
 from vcc_ui.services.auth import (
     ANON_COOKIE,
     GATE_COOKIE,
-    GRANT_PATH,
     LOGIN_PATH,
     ONE_YEAR,
     BetaGate,
@@ -36,12 +34,11 @@ from vcc_ui.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({LOGIN_PATH, GRANT_PATH, '/favicon.ico', '/healthz'})
+OPEN_PATHS = frozenset({LOGIN_PATH, '/favicon.ico', '/healthz'})
 # NiceGUI's own code and styles (never user content) and share links, which are meant for people without the password
 NICEGUI_STATIC = f'/_nicegui/{__version__}/'
-# a share link is its page (one path segment of signed-token characters) or that page's image: nothing else below /s/
+# a share link is one path segment of signed-token characters (and its /image): nothing below /s/ builds a page
 SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}(/image)?')
-SOCKET_PREFIX = '/_nicegui_ws/'
 LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
 
 
@@ -125,15 +122,9 @@ class GateMiddleware:
     @staticmethod
     def _allowed_while_locked(scope: Scope) -> bool:
         path: str = scope['path']
-        if path in OPEN_PATHS or path.startswith(NICEGUI_STATIC) or SHARE_LINK.fullmatch(path):
-            return True
-        if path.startswith(SOCKET_PREFIX):
-            # NOTE: only a socket of a login page client may connect; NiceGUI's handshake rejects any other
-            # client id than the one in this query (Client.accept_handshake), so a locked browser reaches no page.
-            query = parse_qs(scope.get('query_string', b'').decode('latin-1'))
-            client = Client.instances.get((query.get('client_id') or [''])[0])
-            return client is not None and client.page.path == LOGIN_PATH
-        return False
+        # NOTE: NiceGUI's socket (/_nicegui_ws) is never open here: the login pages are plain HTML forms, so nothing a
+        # locked browser may see needs one, and no event reaches NiceGUI's handlers without the password
+        return path in OPEN_PATHS or path.startswith(NICEGUI_STATIC) or bool(SHARE_LINK.fullmatch(path))
 
 
 def rate_limited(retry_after: float, message: str) -> Response:

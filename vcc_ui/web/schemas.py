@@ -375,6 +375,12 @@ class RemovedOut(Out):
     removed: int
 
 
+class RevokedOut(Out):
+    """How many sessions were signed out."""
+
+    revoked: int
+
+
 class DeviceOut(Out):
     """A device a server reports."""
 

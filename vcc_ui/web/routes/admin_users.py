@@ -1,4 +1,4 @@
-"""/api/v1/admin/users: every user with usage, quota and block state, and changes to them (admins only)."""
+"""/api/v1/admin/users: every user with usage, quota and block state, changes to them, beta sign-out (admins only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from vcc_ui.services.admin import ADMIN_API_PREFIX
 from vcc_ui.services.admin_data import UserSummary
 from vcc_ui.web.deps import AdminDep, ReadyDep, ServicesDep
 from vcc_ui.web.errors import ServiceRoute
-from vcc_ui.web.schemas import ItemsOut, UserUpdate
+from vcc_ui.web.schemas import ItemsOut, RevokedOut, UserUpdate
 
 router = APIRouter(prefix=ADMIN_API_PREFIX, tags=['admin'], dependencies=[AdminDep, ReadyDep], route_class=ServiceRoute)
 
@@ -26,3 +26,9 @@ async def update_user(user_id: str, body: UserUpdate, services: ServicesDep) -> 
     if fields.get('blocked') is None:
         fields.pop('blocked', None)
     return await services.admin_data.update_user(user_id, **fields)
+
+
+@router.post('/beta-sessions/revoke')
+async def sign_out_beta_testers(services: ServicesDep) -> RevokedOut:
+    """Sign out every beta tester: their cookies stop working and each must enter the password again."""
+    return RevokedOut(revoked=services.gate.revoke_all())

@@ -1,24 +1,26 @@
-"""/beta-login: the password form post for scripts, and the grant the login page exchanges for the gate cookie."""
+"""/beta-login: the plain HTML login page and its form post (scripts posting the form get JSON answers)."""
 
 from __future__ import annotations
 
 import math
+from html import escape
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from vcc_ui.i18n import translate
 from vcc_ui.services import Services
-from vcc_ui.services.auth import GATE_COOKIE, GATE_MAX_AGE, GRANT_PATH, LOGIN_PATH, client_ip, safe_next
+from vcc_ui.services.auth import GATE_COOKIE, GATE_MAX_AGE, LOGIN_PATH, client_ip, safe_next
 from vcc_ui.web.deps import ServicesDep
 from vcc_ui.web.errors import ApiError
+from vcc_ui.web.login_pages import page_language, password_form, render
 
 router = APIRouter(include_in_schema=False)
 
 
 def unlocked(target: str, services: Services) -> Response:
-    """A 303 to `target` that sets the gate cookie."""
+    """A 303 to `target` that sets the gate cookie of a new beta session."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         GATE_COOKIE,
@@ -32,6 +34,25 @@ def unlocked(target: str, services: Services) -> Response:
     return response
 
 
+def login_page(request: Request, target: str, *, error: str = '', status: int = 200) -> Response:
+    """The beta login page in the visitor's language."""
+    lang = page_language(request)
+    form = password_form(LOGIN_PATH, lang, next_path=target, submit=translate('login_submit', lang), error=error)
+    body = f'<p>{escape(translate("login_intro", lang))}</p>{form}'
+    return render(request, lang, body, status=status, title=translate('login_title', lang))
+
+
+@router.get(LOGIN_PATH)
+async def beta_login_page(
+    request: Request, services: ServicesDep, next: Annotated[str, Query(max_length=2000)] = '/'
+) -> Response:
+    """The login form; a browser already let in goes straight on."""
+    target = safe_next(next)
+    if services.gate.is_open(request.cookies.get(GATE_COOKIE)):
+        return RedirectResponse(target, status_code=303)
+    return login_page(request, target)
+
+
 @router.post(LOGIN_PATH)
 async def beta_login(
     request: Request,
@@ -39,13 +60,20 @@ async def beta_login(
     password: Annotated[str, Form(max_length=1000)] = '',
     next: Annotated[str, Form(max_length=2000)] = '/',
 ) -> Response:
-    """Check the password: 303 to `next` with the gate cookie, 401 when wrong, 429 when limited."""
+    """Check the password: 303 to `next` with the gate cookie, 401 when wrong, 429 when limited (HTML for browsers)."""
     gate = services.gate
+    target = safe_next(next)
     if not gate.enabled:
-        return RedirectResponse(safe_next(next), status_code=303)
+        return RedirectResponse(target, status_code=303)
+    browser = 'text/html' in request.headers.get('accept', '')
     attempt = await gate.attempt(password, client_ip(request))
     if attempt.retry_after:
         seconds = math.ceil(attempt.retry_after)
+        if browser:
+            text = translate('login_limited', page_language(request), seconds=seconds)
+            response = login_page(request, target, error=text, status=429)
+            response.headers['Retry-After'] = str(seconds)
+            return response
         raise ApiError(
             429,
             'rate_limited',
@@ -54,17 +82,7 @@ async def beta_login(
             headers={'Retry-After': str(seconds)},
         )
     if not attempt.ok:
+        if browser:
+            return login_page(request, target, error=translate('login_wrong', page_language(request)), status=401)
         raise ApiError(401, 'wrong_password', 'Wrong password', 'password')
-    return unlocked(safe_next(next), services)
-
-
-@router.get(GRANT_PATH)
-async def beta_grant(
-    services: ServicesDep,
-    token: Annotated[str, Query(max_length=500)] = '',
-    next: Annotated[str, Query(max_length=2000)] = '/',
-) -> Response:
-    """Exchange the login page's one-time token for the gate cookie."""
-    if not services.gate.redeem(token):
-        return RedirectResponse(f'{LOGIN_PATH}?next={quote(safe_next(next))}', status_code=303)
-    return unlocked(safe_next(next), services)
+    return unlocked(target, services)
