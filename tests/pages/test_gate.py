@@ -195,14 +195,12 @@ async def test_only_a_browser_that_passed_the_gate_becomes_a_user(user: User, se
     for _ in range(2):  # the second visit carries the identity cookie the first one was given
         assert (await user.http_client.get(link)).status_code == 200
     assert (await user.http_client.get('/gallery', headers=HTML)).status_code == 303
-    await user.open('/beta-login')
-    await user.should_see(marker='password')
     assert (await user.http_client.get('/beta-login', headers=HTML)).status_code == 200
     await services.writer.write(lambda db: None)  # every pending touch is committed
     visitors = [u.id for u in await services.admin_data.users() if u.id != owner]
     assert visitors == []  # a share link visitor, a redirect to the login page and the login page make no user
 
-    user.find(marker='password').type(BETA_PASSWORD).trigger('keydown.enter')
+    assert (await log_in(user)).status_code == 303
     await user.should_see(marker='nav-nav_gallery')
     await services.writer.write(lambda db: None)
     assert [u.id for u in await services.admin_data.users() if u.id != owner] == [user.client.request.state.user]
