@@ -158,6 +158,8 @@ class LoraFile(SQLModel, table=True):
 
 
 class CivitaiVersion(SQLModel, table=True):
+    """Civitai's answer for one hash; a hashed LoRA without a row is "metadata pending" (Civitai not asked yet)."""
+
     sha256: str = Field(primary_key=True, max_length=64)
     found: bool = False
     version_id: int | None = None
@@ -187,5 +189,7 @@ class LoraSyncState(SQLModel, table=True):
     node_version: str | None = Field(default=None, max_length=32)
     lora_count: int = 0
     matched: int = 0
+    metadata_note: str | None = Field(default=None, max_length=32)  # why metadata is pending: unreachable, refused
+    metadata_error: str | None = None
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when()

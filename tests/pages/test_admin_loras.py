@@ -9,6 +9,7 @@ from nicegui.testing import User
 
 from tests.fake_civitai import fake_civitai
 from tests.fixtures import wait_for
+from tests.postgres import free_port
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.simulator.loras import DEMO_LORAS, demo_bytes
@@ -64,3 +65,19 @@ async def test_server_without_the_node_lists_loras_and_says_how_to_install(user:
     await user.should_see('custom_nodes')
     assert len(user.find(marker='lora-card').elements) == 3
     assert len(user.find(marker='lora-status-lora_unhashed').elements) == 3
+
+
+@ADMIN
+@pytest.mark.bundled_simulator
+async def test_unreachable_civitai_shows_a_done_sync_with_metadata_pending(user: User, services: Services) -> None:
+    log_in(user, services)
+    await services.ready.wait()
+    server_id = next(iter(services.pool.entries))
+    services.loras.civitai.base_url = f'http://127.0.0.1:{free_port()}'
+    services.loras.civitai.max_attempts = 1
+    await services.loras.sync(server_id)
+    await user.open('/admin/loras')
+    await user.should_see('Synced · metadata pending (Civitai unreachable)')
+    await user.should_see('3 LoRAs · 3 hashed · 0 on Civitai · 0 not on Civitai · 3 metadata pending')
+    assert len(user.find(marker='lora-status-lora_pending').elements) == 3
+    await user.should_not_see(marker='lora-status-lora_unmatched')
