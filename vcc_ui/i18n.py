@@ -597,9 +597,10 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '아직 LoRA가 없습니다. 동기화를 눌러 서버에서 읽어 오세요.',
     },
     'lora_node_missing': {
-        'en': 'The VCC LoRA hash node is not installed on this server: LoRAs are listed without '
-        'hashes or Civitai data.',
-        'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 해시와 Civitai 정보 없이 목록만 표시합니다.',
+        'en': 'The VCC LoRA hash node is not installed on this server: new or changed LoRAs are listed without '
+        'hashes or Civitai data, and hashes from earlier syncs are kept but unverified.',
+        'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 새로 추가되거나 바뀐 LoRA는 해시와 Civitai 정보 없이 '
+        '표시되고, 이전 동기화의 해시는 유지되지만 확인되지 않은 상태입니다.',
     },
     'lora_node_install': {
         'en': 'Copy the comfy_node folder into ComfyUI/custom_nodes/vcc_lora_hash and restart '
@@ -638,6 +639,17 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_metadata_pending_unreachable': {
         'en': 'metadata pending (Civitai unreachable)',
         'ko': '메타데이터 대기 (Civitai 연결 안 됨)',
+    },
+    'lora_unverified': {'en': 'Hash unverified', 'ko': '해시 미확인'},
+    'lora_unverified_tip': {
+        'en': 'This hash is from an earlier sync; the hash node did not check it in the last one (file may have '
+        'changed).',
+        'ko': '이전 동기화에서 계산한 해시입니다. 마지막 동기화에서 해시 노드가 확인하지 않았습니다(파일이 바뀌었을 수 '
+        '있음).',
+    },
+    'lora_counts_unverified': {
+        'en': '{unverified} hashes unverified (kept from earlier syncs)',
+        'ko': '확인되지 않은 해시 {unverified}개 (이전 동기화에서 유지)',
     },
     'lora_metadata_pending_refused': {
         'en': 'metadata pending (Civitai refused the request)',

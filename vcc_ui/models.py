@@ -155,6 +155,7 @@ class LoraFile(SQLModel, table=True):
     size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     mtime: float = 0.0
     hashed_at: datetime | None = _when()
+    hash_verified: bool = False  # the hash node vouched for sha256 in the latest sync (else it is kept from before)
 
 
 class CivitaiVersion(SQLModel, table=True):

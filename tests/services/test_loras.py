@@ -175,6 +175,28 @@ async def test_unreachable_civitai_saves_hashes_as_metadata_pending_and_retries_
     assert rig.sim.lora_files is not None and rig.sim.lora_files.hash_requests == asked  # no re-hashing
 
 
+async def test_removed_node_keeps_old_hashes_marked_unverified(rig: Rig) -> None:
+    status = await rig.sync()
+    assert status.unverified == 0
+    views = await rig.services.loras.loras(rig.server_id)
+    assert all(v.hash_verified for v in views)
+    await rig.sim.go_down(keep_state=True)
+    rig.sim.node_installed = False
+    await rig.sim.come_back()
+    (rig.sim.root / 'models' / 'loras' / 'added.safetensors').write_bytes(b'added later')
+    status = await rig.sync()
+    assert (status.stage, status.node_installed, status.lora_count) == ('done', False, 4)
+    assert (status.hashed, status.unverified, status.matched) == (3, 3, 2)
+    views = {v.name: v for v in await rig.services.loras.loras(rig.server_id)}
+    assert views['added.safetensors'].sha256 is None
+    assert sorted(n for n, v in views.items() if v.sha256 and not v.hash_verified) == sorted(FILES)
+    await rig.sim.go_down(keep_state=True)
+    rig.sim.node_installed = True
+    await rig.sim.come_back()
+    status = await rig.sync()
+    assert (status.hashed, status.unverified) == (4, 0)
+
+
 async def test_server_without_node_lists_loras_and_says_so(tmp_path: Path) -> None:
     async with (
         fake_civitai() as civitai,

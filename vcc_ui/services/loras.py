@@ -43,7 +43,8 @@ class LoraSyncStatus:
     """What pages show about one server's LoRA sync; `stage` is idle, a STAGES entry, done or error.
 
     The counts are of files: listed, hashed, and of the hashed ones on Civitai, not on Civitai, or pending (Civitai
-    not asked yet); `metadata_note` says why metadata is pending (unreachable, refused) after the last sync.
+    not asked yet); `metadata_note` says why metadata is pending (unreachable, refused) after the last sync;
+    `unverified` counts the hashes kept from earlier syncs that the hash node did not vouch for in the last one.
     """
 
     server_id: int
@@ -58,6 +59,7 @@ class LoraSyncStatus:
     matched: int = 0
     not_found: int = 0
     pending: int = 0
+    unverified: int = 0
     metadata_note: str = ''
     metadata_error: str = ''
     last_sync: float = 0.0
@@ -70,24 +72,26 @@ class LoraSyncStatus:
 
 @dataclass(frozen=True, slots=True)
 class LoraView:
-    """One LoRA on one server with its Civitai record (None until looked up)."""
+    """One LoRA on one server with its Civitai record (None until looked up); an unverified hash is from before."""
 
     server_id: int
     name: str
     sha256: str | None
     size: int
     civitai: CivitaiVersion | None
+    hash_verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class LoraCounts:
-    """How many files of one server are listed, hashed, and on / not on / not yet asked of Civitai."""
+    """How many files of one server are listed, hashed, on / not on / not yet asked of Civitai, and unverified."""
 
     listed: int
     hashed: int
     matched: int
     not_found: int
     pending: int
+    unverified: int
 
 
 class LoraSync:
@@ -165,7 +169,10 @@ class LoraSync:
             shas = {f.sha256 for f in files if f.sha256}
             versions = {v.sha256: v for v in _chunked_in(db, shas)}
             return sorted(
-                (LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or '')) for f in files),
+                (
+                    LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or ''), f.hash_verified)
+                    for f in files
+                ),
                 key=lambda v: v.name,
             )
 
@@ -191,7 +198,7 @@ class LoraSync:
             if not metadata_only:
                 names, stats = await self._list(entry, status)
                 installed = await self._check_node(entry, status)
-                files = await self._save_listing(server_id, names, stats)
+                files = await self._save_listing(server_id, names, stats, installed)
                 if installed:
                     await self._hash(entry, status, files, stats)
             await self._fetch_metadata(status, refresh)
@@ -259,9 +266,13 @@ class LoraSync:
         return installed
 
     async def _save_listing(
-        self, server_id: int, names: list[str], stats: dict[str, tuple] | None
+        self, server_id: int, names: list[str], stats: dict[str, tuple] | None, installed: bool
     ) -> dict[str, LoraFile]:
-        """Store the listed names (new rows without hash), drop vanished ones; return the rows by name."""
+        """Store the listed names (new rows without hash), drop vanished ones; return the rows by name.
+
+        A kept hash counts as verified only when the node is there and the listing shows the file unchanged;
+        the others are verified again when the node answers, or stay unverified (no node: kept from before).
+        """
 
         def write(db: Session) -> dict[str, LoraFile]:
             rows = {r.name: r for r in db.exec(select(LoraFile).where(LoraFile.server_id == server_id)).all()}
@@ -270,6 +281,11 @@ class LoraSync:
             for start in range(0, len(gone), 500):
                 db.exec(delete(LoraFile).where(col(LoraFile.id).in_(gone[start : start + 500])))
             rows = {name: r for name, r in rows.items() if name in listed}
+            for row in rows.values():
+                verified = installed and _unchanged(row, stats)
+                if row.hash_verified != verified:
+                    row.hash_verified = verified
+                    db.add(row)
             for name in names:
                 if name not in rows:
                     size, mtime = (stats or {}).get(unified(name), (0, 0.0))
@@ -332,6 +348,7 @@ class LoraSync:
                     db.delete(row)
                     continue
                 row.sha256, row.size, row.mtime, row.hashed_at = answer.sha256, answer.size, answer.mtime, utcnow()
+                row.hash_verified = True
                 db.add(row)
 
         await self.writer.write(write)
@@ -417,19 +434,20 @@ class LoraSync:
 
     async def _counts(self, server_id: int) -> LoraCounts:
         def read(db: Session) -> LoraCounts:
-            shas = list(db.exec(select(LoraFile.sha256).where(LoraFile.server_id == server_id)).all())
-            found = {v.sha256: v.found for v in _chunked_in(db, {s for s in shas if s})}
-            hashed = [s for s in shas if s]
+            rows = db.exec(select(LoraFile.sha256, LoraFile.hash_verified).where(LoraFile.server_id == server_id)).all()
+            hashed = [sha for sha, _ in rows if sha]
+            found = {v.sha256: v.found for v in _chunked_in(db, set(hashed))}
             matched = sum(1 for s in hashed if found.get(s))
             pending = sum(1 for s in hashed if s not in found)
-            return LoraCounts(len(shas), len(hashed), matched, len(hashed) - matched - pending, pending)
+            unverified = sum(1 for sha, verified in rows if sha and not verified)
+            return LoraCounts(len(rows), len(hashed), matched, len(hashed) - matched - pending, pending, unverified)
 
         return await self.writer.read(read)
 
     @staticmethod
     def _apply_counts(status: LoraSyncStatus, counts: LoraCounts) -> None:
         status.lora_count, status.hashed, status.not_found = counts.listed, counts.hashed, counts.not_found
-        status.pending, status.matched = counts.pending, counts.matched
+        status.pending, status.matched, status.unverified = counts.pending, counts.matched, counts.unverified
 
     async def _stage(self, status: LoraSyncStatus, stage: str, done: int, total: int) -> None:
         status.stage, status.done, status.total = stage, done, total

@@ -33,6 +33,10 @@ def lora_card(view: LoraView) -> None:
                 badge = ui.badge(t(status), color=BADGE_COLORS[state]).mark(f'lora-status-{status}')
                 if state == 'pending':
                     badge.tooltip(t('lora_pending_tip'))
+                if view.sha256 and not view.hash_verified:
+                    ui.badge(t('lora_unverified'), color='amber-9').tooltip(t('lora_unverified_tip')).mark(
+                        'lora-unverified'
+                    )
                 if found and civ:
                     if civ.version_name:
                         ui.badge(civ.version_name, color='blue-grey')

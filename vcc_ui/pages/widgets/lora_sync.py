@@ -23,7 +23,7 @@ def stage_text(status: LoraSyncStatus, lang: str) -> str:
 
 
 def summary_text(status: LoraSyncStatus, lang: str) -> str:
-    """Return the counts (listed, hashed, on / not on Civitai, pending) and the last sync time."""
+    """Return the counts (listed, hashed, on / not on Civitai, pending, unverified) and the last sync time."""
     text = translate(
         'lora_counts',
         lang,
@@ -34,6 +34,8 @@ def summary_text(status: LoraSyncStatus, lang: str) -> str:
     )
     if status.pending:
         text += ' · ' + translate('lora_counts_pending', lang, pending=status.pending)
+    if status.unverified:
+        text += ' · ' + translate('lora_counts_unverified', lang, unverified=status.unverified)
     if status.last_sync:
         text += ' · ' + from_timestamp(status.last_sync)
     return text
