@@ -641,6 +641,7 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '메타데이터 대기 (Civitai 연결 안 됨)',
     },
     'lora_unverified': {'en': 'Hash unverified', 'ko': '해시 미확인'},
+    'lora_node_missing_short': {'en': 'Hash node not installed', 'ko': '해시 노드가 설치되지 않음'},
     'lora_unverified_tip': {
         'en': 'This hash is from an earlier sync; the hash node did not check it in the last one (file may have '
         'changed).',

@@ -34,9 +34,9 @@ def lora_card(view: LoraView) -> None:
                 if state == 'pending':
                     badge.tooltip(t('lora_pending_tip'))
                 if view.sha256 and not view.hash_verified:
-                    ui.badge(t('lora_unverified'), color='amber-9').tooltip(t('lora_unverified_tip')).mark(
-                        'lora-unverified'
-                    )
+                    ui.badge(t('lora_unverified'), color='deep-orange-9').props('outline').tooltip(
+                        t('lora_unverified_tip')
+                    ).mark('lora-unverified')
                 if found and civ:
                     if civ.version_name:
                         ui.badge(civ.version_name, color='blue-grey')

@@ -61,6 +61,6 @@ def lora_sync_widget(services: Services, server_id: int) -> None:
         ui.label().bind_text_from(status, 'matched', backward=lambda _: summary_text(status, lang)).classes(
             'text-xs text-gray-500'
         )
-        ui.label(t('lora_node_missing')).classes('text-xs text-amber-700').bind_visibility_from(
+        ui.label(t('lora_node_missing_short')).classes('text-xs text-amber-700').bind_visibility_from(
             status, 'node_installed', backward=lambda v: v is False
         )
