@@ -602,9 +602,10 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '아직 LoRA가 없습니다. 동기화를 눌러 서버에서 읽어 오세요.',
     },
     'lora_node_missing': {
-        'en': 'The VCC LoRA hash node is not installed on this server: LoRAs are listed without '
-        'hashes or Civitai data.',
-        'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 해시와 Civitai 정보 없이 목록만 표시합니다.',
+        'en': 'The VCC LoRA hash node is not installed on this server: new or changed LoRAs are listed without '
+        'hashes or Civitai data, and hashes from earlier syncs are kept but unverified.',
+        'ko': '이 서버에 VCC LoRA 해시 노드가 설치되어 있지 않아 새로 추가되거나 바뀐 LoRA는 해시와 Civitai 정보 없이 '
+        '표시되고, 이전 동기화의 해시는 유지되지만 확인되지 않은 상태입니다.',
     },
     'lora_node_install': {
         'en': 'Copy the comfy_node folder into ComfyUI/custom_nodes/vcc_lora_hash and restart '
@@ -619,7 +620,10 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_stage_fetching_metadata': {'en': 'Fetching Civitai data', 'ko': 'Civitai 정보 조회'},
     'lora_stage_done': {'en': 'Synced', 'ko': '동기화 완료'},
     'lora_stage_error': {'en': 'Sync failed', 'ko': '동기화 실패'},
-    'lora_counts': {'en': '{count} LoRAs, {matched} on Civitai', 'ko': 'LoRA {count}개, Civitai {matched}개'},
+    'lora_counts': {
+        'en': '{count} LoRAs · {hashed} hashed · {matched} on Civitai · {not_found} not on Civitai',
+        'ko': 'LoRA {count}개 · 해시 {hashed}개 · Civitai 매칭 {matched}개 · Civitai에 없음 {not_found}개',
+    },
     'lora_copied': {'en': 'Copied "{word}"', 'ko': '"{word}" 복사됨'},
     'lora_diff': {'en': 'Which server has which LoRA', 'ko': '서버별 LoRA 비교'},
     'lora_diff_same': {'en': 'Every server has the same LoRAs.', 'ko': '모든 서버의 LoRA가 같습니다.'},
@@ -627,6 +631,36 @@ STRINGS: dict[str, dict[str, str]] = {
     'lora_picker_none': {'en': 'No LoRA', 'ko': 'LoRA 없음'},
     'lora_trigger_added': {'en': 'Trigger words added to the prompt', 'ko': '트리거 워드를 프롬프트에 추가했습니다'},
     'lora_strength': {'en': 'Strength', 'ko': '강도'},
+    # lora sync: metadata pending (Civitai not asked yet)
+    'lora_pending': {'en': 'Metadata pending', 'ko': '메타데이터 대기'},
+    'lora_pending_tip': {
+        'en': 'Civitai was not asked about this hash yet; it is looked up by itself once Civitai answers.',
+        'ko': '아직 Civitai에 이 해시를 조회하지 못했습니다. Civitai가 응답하면 자동으로 조회합니다.',
+    },
+    'lora_counts_pending': {
+        'en': '{pending} metadata pending, asked again automatically',
+        'ko': '메타데이터 대기 {pending}개, 자동으로 다시 조회',
+    },
+    'lora_metadata_pending_unreachable': {
+        'en': 'metadata pending (Civitai unreachable)',
+        'ko': '메타데이터 대기 (Civitai 연결 안 됨)',
+    },
+    'lora_unverified': {'en': 'Hash unverified', 'ko': '해시 미확인'},
+    'lora_node_missing_short': {'en': 'Hash node not installed', 'ko': '해시 노드가 설치되지 않음'},
+    'lora_unverified_tip': {
+        'en': 'This hash is from an earlier sync; the hash node did not check it in the last one (file may have '
+        'changed).',
+        'ko': '이전 동기화에서 계산한 해시입니다. 마지막 동기화에서 해시 노드가 확인하지 않았습니다(파일이 바뀌었을 수 '
+        '있음).',
+    },
+    'lora_counts_unverified': {
+        'en': '{unverified} hashes unverified (kept from earlier syncs)',
+        'ko': '확인되지 않은 해시 {unverified}개 (이전 동기화에서 유지)',
+    },
+    'lora_metadata_pending_refused': {
+        'en': 'metadata pending (Civitai refused the request)',
+        'ko': '메타데이터 대기 (Civitai가 요청을 거부함)',
+    },
     # prompt helper (LLM)
     'llm_translate': {'en': 'Translate to English', 'ko': '영어로 번역'},
     'llm_improve': {'en': 'Improve', 'ko': '다듬기'},

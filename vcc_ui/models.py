@@ -155,9 +155,12 @@ class LoraFile(SQLModel, table=True):
     size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     mtime: float = 0.0
     hashed_at: datetime | None = _when()
+    hash_verified: bool = False  # the hash node vouched for sha256 in the latest sync (else it is kept from before)
 
 
 class CivitaiVersion(SQLModel, table=True):
+    """Civitai's answer for one hash; a hashed LoRA without a row is "metadata pending" (Civitai not asked yet)."""
+
     sha256: str = Field(primary_key=True, max_length=64)
     found: bool = False
     version_id: int | None = None
@@ -187,6 +190,8 @@ class LoraSyncState(SQLModel, table=True):
     node_version: str | None = Field(default=None, max_length=32)
     lora_count: int = 0
     matched: int = 0
+    metadata_note: str | None = Field(default=None, max_length=32)  # why metadata is pending: unreachable, refused
+    metadata_error: str | None = None
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when()
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 import pytest
 from nicegui.testing import User
 
 from tests.fake_civitai import fake_civitai
 from tests.fixtures import wait_for
+from tests.postgres import free_port
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
+from vcc_ui.simulator import Simulator
 from vcc_ui.simulator.loras import DEMO_LORAS, demo_bytes
 
 ADMIN = pytest.mark.app_env(ADMIN_PASSWORD='lora-admin-pw')
@@ -64,3 +67,40 @@ async def test_server_without_the_node_lists_loras_and_says_how_to_install(user:
     await user.should_see('custom_nodes')
     assert len(user.find(marker='lora-card').elements) == 3
     assert len(user.find(marker='lora-status-lora_unhashed').elements) == 3
+
+
+@ADMIN
+@pytest.mark.bundled_simulator
+async def test_unreachable_civitai_shows_a_done_sync_with_metadata_pending(user: User, services: Services) -> None:
+    log_in(user, services)
+    await services.ready.wait()
+    server_id = next(iter(services.pool.entries))
+    services.loras.civitai.base_url = f'http://127.0.0.1:{free_port()}'
+    services.loras.civitai.max_attempts = 1
+    await services.loras.sync(server_id)
+    await user.open('/admin/loras')
+    await user.should_see('Synced · metadata pending (Civitai unreachable)')
+    await user.should_see('3 LoRAs · 3 hashed · 0 on Civitai · 0 not on Civitai · 3 metadata pending')
+    assert len(user.find(marker='lora-status-lora_pending').elements) == 3
+    await user.should_not_see(marker='lora-status-lora_unmatched')
+
+
+@ADMIN
+@pytest.mark.bundled_simulator
+async def test_removed_node_marks_the_kept_hashes_unverified(user: User, services: Services) -> None:
+    log_in(user, services)
+    await services.ready.wait()
+    server_id = next(iter(services.pool.entries))
+    services.loras.civitai.base_url = f'http://127.0.0.1:{free_port()}'
+    services.loras.civitai.max_attempts = 1
+    await services.loras.sync(server_id)
+    simulator = cast(Simulator, services.pool.simulator)  # the bundled one
+    await simulator.go_down(keep_state=True)
+    simulator.node_installed = False
+    await simulator.come_back()
+    await services.loras.sync(server_id)
+    await user.open('/admin/loras')
+    await user.should_see(marker='lora-node-missing')
+    await user.should_see('hashes from earlier syncs are kept but unverified')
+    await user.should_see('3 hashes unverified (kept from earlier syncs)')
+    assert len(user.find(marker='lora-unverified').elements) == 3

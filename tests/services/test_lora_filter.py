@@ -34,8 +34,9 @@ DETAIL = LoraView(
 UNKNOWN = LoraView(
     server_id=1, name='mine.safetensors', sha256='c' * 64, size=10, civitai=CivitaiVersion(sha256='c' * 64)
 )
+PENDING = LoraView(server_id=1, name='pending.safetensors', sha256='d' * 64, size=10, civitai=None)
 UNHASHED = LoraView(server_id=1, name='new.safetensors', sha256=None, size=10, civitai=None)
-ALL_VIEWS = [STYLE, DETAIL, UNKNOWN, UNHASHED]
+ALL_VIEWS = [STYLE, DETAIL, UNKNOWN, PENDING, UNHASHED]
 
 
 def shown(lora_filter: LoraFilter) -> list[str]:
@@ -57,11 +58,13 @@ def test_the_search_looks_in_file_civitai_names_trigger_words_and_tags_ignoring_
 
 def test_the_filters_narrow_by_match_base_model_and_tag_together() -> None:
     assert shown(LoraFilter(match='matched')) == [STYLE.name, DETAIL.name]
-    assert shown(LoraFilter(match='unmatched')) == [UNKNOWN.name, UNHASHED.name]
+    assert shown(LoraFilter(match='unmatched')) == [UNKNOWN.name]
+    assert shown(LoraFilter(match='pending')) == [PENDING.name]
+    assert shown(LoraFilter(match='unhashed')) == [UNHASHED.name]
     assert shown(LoraFilter(base_model='SDXL')) == [DETAIL.name]
     assert shown(LoraFilter(tag='style')) == [STYLE.name]
     assert shown(LoraFilter(tag='style', base_model='SDXL')) == []
-    assert shown(LoraFilter(match='unmatched', search='new')) == [UNHASHED.name]
+    assert shown(LoraFilter(match='unhashed', search='new')) == [UNHASHED.name]
 
 
 def test_the_choices_are_the_base_models_and_tags_of_matched_loras_sorted() -> None:
@@ -69,8 +72,8 @@ def test_the_choices_are_the_base_models_and_tags_of_matched_loras_sorted() -> N
     assert filter_choices([UNKNOWN, UNHASHED]) == ([], [])
 
 
-def test_a_lora_is_matched_unmatched_or_not_hashed_yet() -> None:
-    assert [match_state(view) for view in ALL_VIEWS] == ['matched', 'matched', 'unmatched', 'unhashed']
+def test_a_lora_is_matched_unmatched_pending_until_civitai_answers_or_not_hashed_yet() -> None:
+    assert [match_state(view) for view in ALL_VIEWS] == ['matched', 'matched', 'unmatched', 'pending', 'unhashed']
 
 
 def test_the_diff_lists_by_name_the_loras_not_on_every_server() -> None:

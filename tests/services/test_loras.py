@@ -16,10 +16,11 @@ from comfy_node.civitai import version_block
 from comfy_node.contract import PING_PATH, VERSION, HashAnswer, PingAnswer, hash_path, parse_model, parse_version
 from tests.comfy_node.test_contract import MODEL_ANSWER, VERSION_ANSWER
 from tests.fake_civitai import FakeCivitai, fake_civitai
-from tests.fixtures import make_settings, services, wait_for
+from tests.fixtures import free_port, make_settings, services, wait_for
 from vcc_ui.models import CivitaiVersion
 from vcc_ui.services import Services
 from vcc_ui.services.comfy.protocol import lora_names
+from vcc_ui.services.lora_filter import match_state
 from vcc_ui.services.lora_meta import apply_model, apply_version, civitai_url
 from vcc_ui.services.loras import LoraSyncStatus
 from vcc_ui.simulator import Simulator
@@ -138,7 +139,7 @@ async def test_changed_file_is_hashed_and_looked_up_alone(rig: Rig) -> None:
     assert views['Zeta_Detail.safetensors'].sha256 == sha(b'new content')
 
 
-async def test_429_storm_is_ridden_out_and_a_longer_one_resumes_next_time(rig: Rig) -> None:
+async def test_429_storm_is_ridden_out_and_a_longer_one_leaves_metadata_pending(rig: Rig) -> None:
     rig.civitai.faults = ['429', '429-wait', 'html', '500', '429']
     status = await rig.sync()
     assert status.stage == 'done' and status.matched == 2
@@ -147,11 +148,53 @@ async def test_429_storm_is_ridden_out_and_a_longer_one_resumes_next_time(rig: R
     (rig.sim.root / 'models' / 'loras' / 'new.safetensors').write_bytes(b'new one')
     rig.civitai.faults = ['429'] * 3
     status = await rig.sync()
-    assert status.stage == 'error' and 'fetching_metadata' in status.error
+    assert (status.stage, status.metadata_note, status.pending, status.lora_count) == ('done', 'unreachable', 1, 4)
     asked = rig.sim.lora_files.hash_requests if rig.sim.lora_files else 0
     status = await rig.sync()
-    assert status.stage == 'done' and status.lora_count == 4
+    assert (status.stage, status.metadata_note, status.pending, status.lora_count) == ('done', '', 0, 4)
     assert rig.sim.lora_files is not None and rig.sim.lora_files.hash_requests == asked  # hashes were kept
+
+
+async def test_unreachable_civitai_saves_hashes_as_metadata_pending_and_retries_later(rig: Rig) -> None:
+    loras = rig.services.loras
+    loras.retry_first, loras.retry_max = 0.01, 0.02
+    base_url, loras.civitai.base_url = loras.civitai.base_url, f'http://127.0.0.1:{free_port()}'
+    loras.civitai.max_attempts = 2
+    status = await rig.sync()
+    assert (status.stage, status.error, status.metadata_note) == ('done', '', 'unreachable')
+    assert (status.lora_count, status.hashed, status.matched, status.not_found, status.pending) == (3, 3, 0, 0, 3)
+    views = await loras.loras(rig.server_id)
+    assert [match_state(v) for v in views] == ['pending'] * 3
+    asked = rig.sim.lora_files.hash_requests if rig.sim.lora_files else 0
+    await wait_for(lambda: loras.civitai.requests['by_hash'] >= 4)  # the retry keeps trying by itself
+    loras.civitai.base_url = base_url
+    await wait_for(lambda: loras.status_of(rig.server_id).pending == 0)
+    status = rig.status
+    assert (status.stage, status.metadata_note, status.matched, status.not_found) == ('done', '', 2, 1)
+    assert sorted(match_state(v) for v in await loras.loras(rig.server_id)) == ['matched', 'matched', 'unmatched']
+    assert rig.sim.lora_files is not None and rig.sim.lora_files.hash_requests == asked  # no re-hashing
+
+
+async def test_removed_node_keeps_old_hashes_marked_unverified(rig: Rig) -> None:
+    status = await rig.sync()
+    assert status.unverified == 0
+    views = await rig.services.loras.loras(rig.server_id)
+    assert all(v.hash_verified for v in views)
+    await rig.sim.go_down(keep_state=True)
+    rig.sim.node_installed = False
+    await rig.sim.come_back()
+    (rig.sim.root / 'models' / 'loras' / 'added.safetensors').write_bytes(b'added later')
+    status = await rig.sync()
+    assert (status.stage, status.node_installed, status.lora_count) == ('done', False, 4)
+    assert (status.hashed, status.unverified, status.matched) == (3, 3, 2)
+    views = {v.name: v for v in await rig.services.loras.loras(rig.server_id)}
+    assert views['added.safetensors'].sha256 is None
+    assert sorted(n for n, v in views.items() if v.sha256 and not v.hash_verified) == sorted(FILES)
+    await rig.sim.go_down(keep_state=True)
+    rig.sim.node_installed = True
+    await rig.sim.come_back()
+    status = await rig.sync()
+    assert (status.hashed, status.unverified) == (4, 0)
 
 
 async def test_server_without_node_lists_loras_and_says_so(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.lora_card import PREVIEW_URL, lora_card
 from vcc_ui.pages.widgets.lora_sync import lora_sync_widget
 from vcc_ui.services import Services
-from vcc_ui.services.lora_filter import ALL, LoraFilter, filter_choices, uneven
+from vcc_ui.services.lora_filter import ALL, MATCH_STATES, LoraFilter, filter_choices, uneven
 from vcc_ui.services.loras import LoraSyncStatus, LoraView
 
 
@@ -90,7 +90,7 @@ class LoraPage:
                 on_change=lambda e: self._set('base_model', e.value),
             ).classes('min-w-40').mark('lora-base')
             ui.select(
-                {ALL: t('lora_all'), 'matched': t('lora_matched'), 'unmatched': t('lora_unmatched')},
+                {ALL: t('lora_all'), **{state: t(f'lora_{state}') for state in MATCH_STATES}},
                 label=t('lora_match'),
                 value=self.filter.match,
                 on_change=lambda e: self._set('match', e.value),

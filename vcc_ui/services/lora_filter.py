@@ -9,12 +9,16 @@ from typing import Literal
 from vcc_ui.services.loras import LoraView
 
 ALL = ''
-MatchState = Literal['matched', 'unmatched', 'unhashed']
+MatchState = Literal['matched', 'unmatched', 'pending', 'unhashed']
+MATCH_STATES: tuple[MatchState, ...] = ('matched', 'unmatched', 'pending', 'unhashed')
 
 
 @dataclass(kw_only=True, slots=True)
 class LoraFilter:
-    """A search over names, Civitai names, trigger words and tags, plus base model, match and tag filters (ALL: any)."""
+    """A search over names, Civitai names, trigger words and tags, plus base model, match state and tag filters.
+
+    ALL (empty) admits any value; `match` is a MatchState.
+    """
 
     search: str = ''
     base_model: str = ALL
@@ -24,8 +28,7 @@ class LoraFilter:
     def admits(self, view: LoraView) -> bool:
         """Whether a LoRA passes the search and every filter."""
         civ = view.civitai
-        found = bool(civ and civ.found)
-        if (self.match == 'matched' and not found) or (self.match == 'unmatched' and found):
+        if self.match and match_state(view) != self.match:
             return False
         if self.base_model and not (civ and civ.base_model == self.base_model):
             return False
@@ -48,10 +51,12 @@ def filter_choices(views: Iterable[LoraView]) -> tuple[list[str], list[str]]:
 
 
 def match_state(view: LoraView) -> MatchState:
-    """Whether Civitai knows the LoRA, does not know it, or it was not hashed yet."""
-    if view.civitai and view.civitai.found:
-        return 'matched'
-    return 'unmatched' if view.sha256 else 'unhashed'
+    """Whether Civitai knows the LoRA, said it does not, was not asked yet (pending), or the LoRA has no hash."""
+    if not view.sha256:
+        return 'unhashed'
+    if view.civitai is None:
+        return 'pending'
+    return 'matched' if view.civitai.found else 'unmatched'
 
 
 def uneven(presence: dict[str, set[int]], server_ids: Iterable[int]) -> dict[str, set[int]]:

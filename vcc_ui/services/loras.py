@@ -15,7 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from comfy_node.contract import PING_PATH, CivitaiModelInfo, CivitaiVersionInfo, HashAnswer, PingAnswer, hash_path
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
-from vcc_ui.services.civitai import CivitaiClient, CivitaiError
+from vcc_ui.services.civitai import CivitaiClient, CivitaiError, CivitaiUnavailable
 from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.protocol import EXPERIMENT_LORAS_PATH, LORA_LOADER, lora_names, unified
 from vcc_ui.services.dbwriter import DbWriter
@@ -30,6 +30,8 @@ RUNNING = frozenset(STAGES)
 HASH_CONCURRENCY = 4
 FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
+RETRY_FIRST = 600.0  # seconds until pending Civitai metadata is asked for again; doubles while Civitai stays away
+RETRY_MAX = 6 * 3600.0
 NODE_INSTALL_HINT = (
     'Copy the comfy_node folder of VCC UI into ComfyUI/custom_nodes/ (for example as '
     f'custom_nodes/vcc_lora_hash) and restart ComfyUI; check with GET {PING_PATH}.'
@@ -38,7 +40,12 @@ NODE_INSTALL_HINT = (
 
 @binding.bindable_dataclass
 class LoraSyncStatus:
-    """What pages show about one server's LoRA sync; `stage` is idle, a STAGES entry, done or error."""
+    """What pages show about one server's LoRA sync; `stage` is idle, a STAGES entry, done or error.
+
+    The counts are of files: listed, hashed, and of the hashed ones on Civitai, not on Civitai, or pending (Civitai
+    not asked yet); `metadata_note` says why metadata is pending (unreachable, refused) after the last sync;
+    `unverified` counts the hashes kept from earlier syncs that the hash node did not vouch for in the last one.
+    """
 
     server_id: int
     stage: str = 'idle'
@@ -48,7 +55,13 @@ class LoraSyncStatus:
     node_installed: bool | None = None
     node_version: str = ''
     lora_count: int = 0
+    hashed: int = 0
     matched: int = 0
+    not_found: int = 0
+    pending: int = 0
+    unverified: int = 0
+    metadata_note: str = ''
+    metadata_error: str = ''
     last_sync: float = 0.0
 
     @property
@@ -59,17 +72,34 @@ class LoraSyncStatus:
 
 @dataclass(frozen=True, slots=True)
 class LoraView:
-    """One LoRA on one server with its Civitai record (None until looked up)."""
+    """One LoRA on one server with its Civitai record (None until looked up); an unverified hash is from before."""
 
     server_id: int
     name: str
     sha256: str | None
     size: int
     civitai: CivitaiVersion | None
+    hash_verified: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoraCounts:
+    """How many files of one server are listed, hashed, on / not on / not yet asked of Civitai, and unverified."""
+
+    listed: int
+    hashed: int
+    matched: int
+    not_found: int
+    pending: int
+    unverified: int
 
 
 class LoraSync:
-    """One sync at a time per server; the state is persisted so an interrupted sync resumes."""
+    """One sync at a time per server; the state is persisted so an interrupted sync resumes.
+
+    Civitai metadata that could not be fetched (Civitai unreachable) is asked for again by itself, after
+    `retry_first` seconds, doubling up to `retry_max` while Civitai stays away, without hashing again.
+    """
 
     def __init__(
         self, settings: Settings, writer: DbWriter, pool: ServerPool, civitai: CivitaiClient | None = None
@@ -82,6 +112,10 @@ class LoraSync:
         self.status: dict[int, LoraSyncStatus] = {}
         self.changed: Event[LoraSyncStatus] = Event()
         self._tasks: dict[int, asyncio.Task] = {}
+        self.retry_first = RETRY_FIRST
+        self.retry_max = RETRY_MAX
+        self._retries: dict[int, asyncio.Task] = {}
+        self._retry_failures: dict[int, int] = {}
 
     async def start(self) -> None:
         """Load the saved state of every server and resume syncs that were interrupted."""
@@ -92,21 +126,22 @@ class LoraSync:
             if row is not None:
                 status.stage, status.done, status.total = row.stage, row.done, row.total
                 status.error, status.node_installed = row.error or '', row.node_installed
-                status.node_version, status.lora_count, status.matched = (
-                    row.node_version or '',
-                    row.lora_count,
-                    row.matched,
-                )
+                status.node_version = row.node_version or ''
+                status.metadata_note, status.metadata_error = row.metadata_note or '', row.metadata_error or ''
+                self._apply_counts(status, await self._counts(server_id))
                 status.last_sync = row.finished_at.timestamp() if row.finished_at else 0.0
                 if row.stage in RUNNING:
                     log.info('resuming the LoRA sync of server %d (stopped at %s)', server_id, row.stage)
                     self.sync(server_id)
+                elif status.metadata_note:
+                    self._schedule_retry(server_id)
 
     async def stop(self) -> None:
-        """Cancel running syncs (their saved state lets them resume) and close the Civitai client."""
-        for task in list(self._tasks.values()):
+        """Cancel running syncs (their saved state lets them resume) and retries, and close the Civitai client."""
+        tasks = [*self._tasks.values(), *self._retries.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.civitai.close()
 
     def status_of(self, server_id: int) -> LoraSyncStatus:
@@ -115,11 +150,14 @@ class LoraSync:
             self.status[server_id] = LoraSyncStatus(server_id=server_id)
         return self.status[server_id]
 
-    def sync(self, server_id: int, *, refresh: bool = False) -> asyncio.Task:
-        """Start a sync of one server, or return the one already running."""
+    def sync(self, server_id: int, *, refresh: bool = False, metadata_only: bool = False) -> asyncio.Task:
+        """Start a sync of one server (metadata_only: just its pending Civitai metadata), or return the running one."""
         task = self._tasks.get(server_id)
         if task is None or task.done():
-            task = asyncio.create_task(self._sync(server_id, refresh), name=f'lora-sync-{server_id}')
+            retry = self._retries.pop(server_id, None)
+            if retry is not None and retry is not asyncio.current_task():
+                retry.cancel()  # this sync asks for the pending metadata anyway
+            task = asyncio.create_task(self._sync(server_id, refresh, metadata_only), name=f'lora-sync-{server_id}')
             self._tasks[server_id] = task
         return task
 
@@ -131,7 +169,10 @@ class LoraSync:
             shas = {f.sha256 for f in files if f.sha256}
             versions = {v.sha256: v for v in _chunked_in(db, shas)}
             return sorted(
-                (LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or '')) for f in files),
+                (
+                    LoraView(server_id, f.name, f.sha256, f.size, versions.get(f.sha256 or ''), f.hash_verified)
+                    for f in files
+                ),
                 key=lambda v: v.name,
             )
 
@@ -147,28 +188,50 @@ class LoraSync:
 
     # the sync ----------------------------------------------------------------------------------------------
 
-    async def _sync(self, server_id: int, refresh: bool) -> None:
+    async def _sync(self, server_id: int, refresh: bool, metadata_only: bool) -> None:
         entry = self.pool.get(server_id)
         status = self.status_of(server_id)
         if entry is None:
             raise KeyError(f'no server {server_id}')
         status.error = ''
         try:
-            names, stats = await self._list(entry, status)
-            installed = await self._check_node(entry, status)
-            files = await self._save_listing(server_id, names, stats)
-            if installed:
-                await self._hash(entry, status, files, stats)
+            if not metadata_only:
+                names, stats = await self._list(entry, status)
+                installed = await self._check_node(entry, status)
+                files = await self._save_listing(server_id, names, stats, installed)
+                if installed:
+                    await self._hash(entry, status, files, stats)
             await self._fetch_metadata(status, refresh)
-            status.lora_count = len(names)
-            status.matched = await self._count_matched(server_id)
-            await self._stage(status, 'done', len(names), len(names))
+            self._apply_counts(status, await self._counts(server_id))
+            await self._stage(status, 'done', status.lora_count, status.lora_count)
         except asyncio.CancelledError:
             raise
-        except (ComfyError, CivitaiError, OSError) as error:
+        except (ComfyError, OSError) as error:
             log.warning('LoRA sync of server %d failed at %s: %s', server_id, status.stage, error)
             status.error = f'{status.stage}: {error}'
+            self._apply_counts(status, await self._counts(server_id))
             await self._stage(status, 'error', status.done, status.total)
+        if status.metadata_note:
+            self._schedule_retry(server_id)
+        else:
+            self._retry_failures.pop(server_id, None)
+
+    def _schedule_retry(self, server_id: int) -> None:
+        """Ask Civitai again for this server's pending metadata later, waiting longer each time it stays away."""
+        failures = self._retry_failures.get(server_id, 0)
+        self._retry_failures[server_id] = failures + 1
+        delay = min(self.retry_max, self.retry_first * 2**failures)
+        log.info('pending Civitai metadata of server %d asked for again in %.0f s', server_id, delay)
+        old = self._retries.get(server_id)
+        if old is not None and old is not asyncio.current_task():
+            old.cancel()
+        self._retries[server_id] = asyncio.create_task(
+            self._retry_later(server_id, delay), name=f'lora-metadata-retry-{server_id}'
+        )
+
+    async def _retry_later(self, server_id: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.sync(server_id, metadata_only=True)
 
     async def _list(self, entry: ServerEntry, status: LoraSyncStatus) -> tuple[list[str], dict[str, tuple] | None]:
         await self._stage(status, 'listing', 0, 1)
@@ -203,9 +266,13 @@ class LoraSync:
         return installed
 
     async def _save_listing(
-        self, server_id: int, names: list[str], stats: dict[str, tuple] | None
+        self, server_id: int, names: list[str], stats: dict[str, tuple] | None, installed: bool
     ) -> dict[str, LoraFile]:
-        """Store the listed names (new rows without hash), drop vanished ones; return the rows by name."""
+        """Store the listed names (new rows without hash), drop vanished ones; return the rows by name.
+
+        A kept hash counts as verified only when the node is there and the listing shows the file unchanged;
+        the others are verified again when the node answers, or stay unverified (no node: kept from before).
+        """
 
         def write(db: Session) -> dict[str, LoraFile]:
             rows = {r.name: r for r in db.exec(select(LoraFile).where(LoraFile.server_id == server_id)).all()}
@@ -214,6 +281,11 @@ class LoraSync:
             for start in range(0, len(gone), 500):
                 db.exec(delete(LoraFile).where(col(LoraFile.id).in_(gone[start : start + 500])))
             rows = {name: r for name, r in rows.items() if name in listed}
+            for row in rows.values():
+                verified = installed and _unchanged(row, stats)
+                if row.hash_verified != verified:
+                    row.hash_verified = verified
+                    db.add(row)
             for name in names:
                 if name not in rows:
                     size, mtime = (stats or {}).get(unified(name), (0, 0.0))
@@ -276,12 +348,26 @@ class LoraSync:
                     db.delete(row)
                     continue
                 row.sha256, row.size, row.mtime, row.hashed_at = answer.sha256, answer.size, answer.mtime, utcnow()
+                row.hash_verified = True
                 db.add(row)
 
         await self.writer.write(write)
 
     async def _fetch_metadata(self, status: LoraSyncStatus, refresh: bool) -> None:
-        """Look up hashes Civitai was never asked about (all with refresh), then models and previews."""
+        """Look up hashes Civitai never answered for (all with refresh), then models and previews.
+
+        When Civitai cannot be reached or refuses, what is saved stays and the rest is left pending, with the reason
+        in the status; the hashes Civitai was not asked about get no record, so they do not read "not on Civitai".
+        """
+        status.metadata_note = status.metadata_error = ''
+        try:
+            await self._ask_civitai(status, refresh)
+        except CivitaiError as error:
+            status.metadata_note = 'unreachable' if isinstance(error, CivitaiUnavailable) else 'refused'
+            status.metadata_error = str(error)
+            log.warning('Civitai metadata of server %d left pending: %s', status.server_id, error)
+
+    async def _ask_civitai(self, status: LoraSyncStatus, refresh: bool) -> None:
         server_id = status.server_id
 
         def read(db: Session) -> tuple[list[str], dict[str, CivitaiVersion]]:
@@ -339,17 +425,29 @@ class LoraSync:
             try:
                 data = await self.civitai.image(version.image_urls[0])
                 rel = await asyncio.to_thread(save_preview, self.preview_dir, version.version_id or 0, data)
+            except CivitaiUnavailable:
+                raise  # not tried: asked again with the rest of the pending metadata
             except (CivitaiError, OSError, ValueError) as error:
                 log.info('no preview for %s: %s', version.sha256, error)
                 rel = ''  # tried; a forced refresh tries again
             await self.writer.write(partial(_set_preview, sha=version.sha256, path=rel))
 
-    async def _count_matched(self, server_id: int) -> int:
-        def read(db: Session) -> int:
-            shas = {s for s in db.exec(select(LoraFile.sha256).where(LoraFile.server_id == server_id)).all() if s}
-            return sum(1 for v in _chunked_in(db, shas) if v.found)
+    async def _counts(self, server_id: int) -> LoraCounts:
+        def read(db: Session) -> LoraCounts:
+            rows = db.exec(select(LoraFile.sha256, LoraFile.hash_verified).where(LoraFile.server_id == server_id)).all()
+            hashed = [sha for sha, _ in rows if sha]
+            found = {v.sha256: v.found for v in _chunked_in(db, set(hashed))}
+            matched = sum(1 for s in hashed if found.get(s))
+            pending = sum(1 for s in hashed if s not in found)
+            unverified = sum(1 for sha, verified in rows if sha and not verified)
+            return LoraCounts(len(rows), len(hashed), matched, len(hashed) - matched - pending, pending, unverified)
 
         return await self.writer.read(read)
+
+    @staticmethod
+    def _apply_counts(status: LoraSyncStatus, counts: LoraCounts) -> None:
+        status.lora_count, status.hashed, status.not_found = counts.listed, counts.hashed, counts.not_found
+        status.pending, status.matched, status.unverified = counts.pending, counts.matched, counts.unverified
 
     async def _stage(self, status: LoraSyncStatus, stage: str, done: int, total: int) -> None:
         status.stage, status.done, status.total = stage, done, total
@@ -362,6 +460,7 @@ class LoraSync:
             row.stage, row.done, row.total, row.error = stage, done, total, status.error or None
             row.node_installed, row.node_version = status.node_installed, status.node_version or None
             row.lora_count, row.matched = status.lora_count, status.matched
+            row.metadata_note, row.metadata_error = status.metadata_note or None, status.metadata_error or None
             if stage == 'listing':
                 row.started_at = utcnow()
             if finished:

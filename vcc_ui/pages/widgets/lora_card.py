@@ -5,11 +5,12 @@ from __future__ import annotations
 from nicegui import ui
 
 from vcc_ui.i18n import t
-from vcc_ui.services.lora_filter import match_state
+from vcc_ui.services.lora_filter import MatchState, match_state
 from vcc_ui.services.lora_meta import civitai_url, plain_text
 from vcc_ui.services.loras import LoraView, unified
 
 PREVIEW_URL = '/lora-previews'
+BADGE_COLORS: dict[MatchState, str] = {'matched': 'green', 'unmatched': 'grey', 'pending': 'orange', 'unhashed': 'grey'}
 
 
 def lora_card(view: LoraView) -> None:
@@ -26,9 +27,16 @@ def lora_card(view: LoraView) -> None:
             ui.label(
                 civ.model_name if found and civ and civ.model_name else unified(view.name).rsplit('/', 1)[-1]
             ).classes('font-medium break-all')
-            status = f'lora_{match_state(view)}'
+            state = match_state(view)
+            status = f'lora_{state}'
             with ui.row().classes('gap-1 items-center'):
-                ui.badge(t(status), color='green' if found else 'grey').mark(f'lora-status-{status}')
+                badge = ui.badge(t(status), color=BADGE_COLORS[state]).mark(f'lora-status-{status}')
+                if state == 'pending':
+                    badge.tooltip(t('lora_pending_tip'))
+                if view.sha256 and not view.hash_verified:
+                    ui.badge(t('lora_unverified'), color='deep-orange-9').props('outline').tooltip(
+                        t('lora_unverified_tip')
+                    ).mark('lora-unverified')
                 if found and civ:
                     if civ.version_name:
                         ui.badge(civ.version_name, color='blue-grey')

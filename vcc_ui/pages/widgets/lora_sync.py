@@ -11,18 +11,31 @@ from vcc_ui.services.loras import LoraSyncStatus
 
 
 def stage_text(status: LoraSyncStatus, lang: str) -> str:
-    """Return the stage with its counts, e.g. 'Hashing 12/40'."""
+    """Return the stage with its counts, e.g. 'Hashing 12/40', or 'Synced · metadata pending (Civitai unreachable)'."""
     text = translate(f'lora_stage_{status.stage}', lang)
     if status.running and status.total:
         text += f' {status.done}/{status.total}'
     elif status.stage == 'error' and status.error:
         text += f': {status.error}'
+    elif status.stage == 'done' and status.metadata_note:
+        text += ' · ' + translate(f'lora_metadata_pending_{status.metadata_note}', lang)
     return text
 
 
 def summary_text(status: LoraSyncStatus, lang: str) -> str:
-    """Return count, matches and last sync time."""
-    text = translate('lora_counts', lang, count=status.lora_count, matched=status.matched)
+    """Return the counts (listed, hashed, on / not on Civitai, pending, unverified) and the last sync time."""
+    text = translate(
+        'lora_counts',
+        lang,
+        count=status.lora_count,
+        hashed=status.hashed,
+        matched=status.matched,
+        not_found=status.not_found,
+    )
+    if status.pending:
+        text += ' · ' + translate('lora_counts_pending', lang, pending=status.pending)
+    if status.unverified:
+        text += ' · ' + translate('lora_counts_unverified', lang, unverified=status.unverified)
     if status.last_sync:
         text += ' · ' + from_timestamp(status.last_sync)
     return text
@@ -48,6 +61,6 @@ def lora_sync_widget(services: Services, server_id: int) -> None:
         ui.label().bind_text_from(status, 'matched', backward=lambda _: summary_text(status, lang)).classes(
             'text-xs text-gray-500'
         )
-        ui.label(t('lora_node_missing')).classes('text-xs text-amber-700').bind_visibility_from(
+        ui.label(t('lora_node_missing_short')).classes('text-xs text-amber-700').bind_visibility_from(
             status, 'node_installed', backward=lambda v: v is False
         )
