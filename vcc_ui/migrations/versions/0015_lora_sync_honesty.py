@@ -1,7 +1,7 @@
 """LoRA sync honesty: why Civitai metadata is pending, which hashes the node vouched for in the latest sync
 
 Revision ID: 0015
-Revises: 0007
+Revises: 0013
 Create Date: 2026-12-08 10:00:00.000000
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = '0015'
-down_revision = '0007'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
