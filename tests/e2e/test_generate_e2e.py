@@ -30,6 +30,7 @@ def login(page, app: RunningApp) -> None:
     page.fill('input[type=password]', app.password)
     page.keyboard.press('Enter')
     page.wait_for_selector(GENERATE)
+    page.wait_for_function('window.socket && window.socket.connected')  # typing before it connects reaches no one
 
 
 def progress_of(card) -> float:
