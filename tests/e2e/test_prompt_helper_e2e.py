@@ -66,7 +66,9 @@ def test_a_suggestion_streams_in_is_accepted_and_the_image_keeps_both_prompts(
     errors = watch_errors(page)
     login(page, app_server)
     prompt = page.locator('textarea').first  # the prompt is the form's first text area
+    page.wait_for_load_state('networkidle')  # the page's start-up updates (recent images, zone) are in
     prompt.fill(KOREAN)
+    prompt.press('Tab')
     llm.faults = ['hold']  # the first answer stops after two words and waits: the box shows it streaming
     page.click('[data-role=llm-translate-prompt]')
     page.wait_for_selector('[data-role=llm-stop-prompt]')
