@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
+from tests.fixtures import USER_A, USER_B, USER_C, make_settings, services, simulator, wait_for
 
 
 async def test_failure_missed_on_a_dropped_socket_keeps_its_reason(tmp_path: Path) -> None:
@@ -15,3 +15,20 @@ async def test_failure_missed_on_a_dropped_socket_keeps_its_reason(tmp_path: Pat
             await wait_for(lambda: view.finished, timeout=30)
     assert view.status == 'failed'
     assert view.error is not None and sim.faults.fail_message in view.error, view.error
+
+
+async def test_jobs_bounced_by_a_killed_server_all_complete_on_the_other(tmp_path: Path) -> None:
+    async with simulator(tmp_path, 'a', step_delay=0.01) as a, simulator(tmp_path, 'b') as b:
+        settings = make_settings(tmp_path, a.url, b.url, server_max_inflight=2, max_per_user_concurrent=2)
+        async with services(settings) as app:
+            await b.go_down()  # killed: it refuses connections, and no health check has noticed yet
+            views = [
+                await app.jobs.submit(user, 'sd15_txt2img', {'prompt': 'fox', 'seed': n, 'steps': 2})
+                for user in (USER_A, USER_B, USER_C)
+                for n in range(3)
+            ]
+            await wait_for(lambda: all(v.finished for v in views), timeout=60)
+            b_health = app.pool.entries[2].health
+            assert not b_health.reachable and 'cannot connect' in b_health.last_error
+    assert [v.status for v in views] == ['completed'] * len(views), [v.error for v in views]
+    assert {v.server for v in views} == {app.pool.entries[1].health.name}

@@ -28,7 +28,8 @@ from vcc_ui.settings import Settings
 log = logging.getLogger('vcc_ui.jobs')
 
 KEEP_FINISHED = 2000
-MAX_REQUEUES = 3
+MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
+UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 
 
 class JobManager:
@@ -297,18 +298,26 @@ class JobManager:
 
     async def _conclude(self, run: Run, outcome: Outcome) -> None:
         if outcome.status == JobStatus.QUEUED:
-            await self._requeue(run, outcome.error)
+            await self._requeue(run, outcome.error, reached=outcome.reached)
         else:
             await self._finish(run.job, outcome.status, run=run, error=outcome.error)
 
-    async def _requeue(self, run: Run, reason: str) -> None:
+    async def _requeue(self, run: Run, reason: str, *, reached: bool = True) -> None:
+        """Put a job that did not start back in the queue; bounded by count, or by time when no server was reached."""
         job, view = run.job, run.view
         self._detach(run)
         if run.cancel_requested:
             return await self._finish(job, JobStatus.CANCELLED)
-        job.requeues += 1
-        if job.requeues > MAX_REQUEUES:
-            return await self._finish(job, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        if reached:
+            job.requeues += 1
+            if job.requeues > MAX_REQUEUES:
+                return await self._finish(job, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        else:
+            job.unreached_since = job.unreached_since or time.monotonic()
+            if time.monotonic() - job.unreached_since > UNREACHED_FOR:
+                return await self._finish(
+                    job, JobStatus.FAILED, error=f'Could not reach a ComfyUI server for {UNREACHED_FOR:g} s: {reason}'
+                )
         log.warning('job %s could not start on %s (%s); it goes back to the queue', view.id, view.server, reason)
         view.status, view.server = JobStatus.QUEUED, ''
         self._queue.push(view)

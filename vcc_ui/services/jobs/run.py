@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vcc_ui.models import Image, JobStatus, utcnow
-from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, PromptRejected
+from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, ComfyUnreachable, PromptRejected
 from vcc_ui.services.comfy.messages import (
     Executed,
     Executing,
@@ -52,10 +52,14 @@ END_MESSAGES = (MessageType.EXECUTION_SUCCESS, MessageType.EXECUTION_ERROR, Mess
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start."""
+    """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start.
+
+    `reached` is False when the run could not even connect to its server: nothing was posted, nothing ran.
+    """
 
     status: JobStatus
     error: str = ''
+    reached: bool = True
 
 
 class JobRunner:
@@ -95,7 +99,7 @@ class JobRunner:
             return await self._await_outcome(run)
         except ComfyUnavailable as error:
             if not run.posted:
-                return Outcome(JobStatus.QUEUED, str(error))
+                return Outcome(JobStatus.QUEUED, str(error), reached=not isinstance(error, ComfyUnreachable))
             return Outcome(JobStatus.FAILED, f'Lost contact with ComfyUI: {error}')
         except PromptRejected as error:
             return Outcome(JobStatus.FAILED, f'ComfyUI refused the workflow: {error}')

@@ -116,7 +116,8 @@ class LiveJob:
     view: JobView
     source: str | None = None  # the client address that submitted it (None: recovered after a restart, or the CLI)
     run: Run | None = None  # while the job is on a server
-    requeues: int = 0
+    requeues: int = 0  # runs that reached ComfyUI but could not start there
+    unreached_since: float | None = None  # when a run first could not connect to its server (monotonic)
     finishing: bool = False
     last_emit: float = 0.0
     emit_pending: bool = False
