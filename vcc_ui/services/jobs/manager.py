@@ -29,6 +29,7 @@ log = logging.getLogger('vcc_ui.jobs')
 
 KEEP_FINISHED = 2000
 MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
+SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 
 
@@ -384,12 +385,41 @@ class JobManager:
 
     def _on_server_change(self, health: ServerHealth) -> None:
         if health.reachable:
+            for run in self._runs.values():
+                if run.server.health is health:
+                    run.server_back.set()
             self._wake.set()
             return
         for run in list(self._runs.values()):
-            if run.server.health is health and run.prompt_id and not run.done.is_set():
-                run.lost = f'ComfyUI server {health.name} stopped responding: {health.last_error}'
-                run.done.set()
+            if run.server.health is health and run.posted and not run.done.is_set() and not run.awaiting_server:
+                run.awaiting_server = True
+                self._spawn(self._await_server(run))
+
+    async def _await_server(self, run: Run) -> None:
+        """Give a posted job's server SERVER_LOSS_GRACE to come back, then ask it about the prompt; else fail the job.
+
+        A prompt the app posted may have run, so it is never posted again: back in time, the server's /history
+        and /queue settle it (a restarted server no longer knows it: the job fails, see JobRunner)."""
+        health, name = run.server.health, run.view.server
+        log.warning('job %s: its server %s is down; waiting up to %g s for it', run.view.id, name, SERVER_LOSS_GRACE)
+        run.server_back.clear()
+        back, done = asyncio.ensure_future(run.server_back.wait()), asyncio.ensure_future(run.done.wait())
+        try:
+            await asyncio.wait((back, done), timeout=SERVER_LOSS_GRACE, return_when=asyncio.FIRST_COMPLETED)
+            if run.done.is_set():
+                return
+            if health.reachable:
+                await run.server.client.reconcile()
+                return
+            run.lost = (
+                f'ComfyUI server {name} went down with this job and was not back within {SERVER_LOSS_GRACE:g} s '
+                f'({health.last_error})'
+            )
+            run.done.set()
+        finally:
+            back.cancel()
+            done.cancel()
+            run.awaiting_server = False
 
     # ---- positions and ETAs ----------------------------------------------------------------------------------
 

@@ -231,10 +231,11 @@ class JobRunner:
             return Outcome(JobStatus.TIMED_OUT, f'Timed out after {self.settings.job_timeout_seconds:g} s')
         if run.cancel_requested:
             return Outcome(JobStatus.CANCELLED)
-        if run.lost and view.status == JobStatus.DISPATCHED:
-            return Outcome(JobStatus.QUEUED, run.lost)  # it never started, so running it again is safe
-        if run.lost:
-            return Outcome(JobStatus.FAILED, run.lost)
+        if run.lost and run.recovering and view.status == JobStatus.DISPATCHED:
+            # NOTE: the app stopped between storing the prompt id and knowing the POST went through: maybe never sent
+            return Outcome(JobStatus.QUEUED, run.lost)
+        if run.lost:  # a prompt this process posted may have run: it is never posted again
+            return Outcome(JobStatus.FAILED, f'{run.lost}. It may have run, but its result is gone. Submit it again.')
         if not (run.succeeded or run.error or run.interrupted):
             await self._end_from_history(run)
         if run.error:

@@ -138,6 +138,8 @@ class Run:
     lost: str | None = None
     cancel_requested: bool = False
     posted: bool = False
+    awaiting_server: bool = False  # its server went down after the prompt was posted; JobManager._await_server
+    server_back: asyncio.Event = field(default_factory=asyncio.Event)  # its server answers again
     recovering: bool = False
     succeeded: bool = False
     outputs: list[ImageRef] = field(default_factory=list)
