@@ -159,6 +159,7 @@ async def _user(
     rng = random.Random(index)
     async with httpx.AsyncClient(base_url=app.url, timeout=30) as http:
         for job in range(size.jobs_per_user):
+            key = {'Idempotency-Key': f'campaign-{index}-{job}'}  # a retry after a lost answer gets the same job
             while True:
                 await up.wait()
                 ledger.attempts += 1
@@ -167,13 +168,13 @@ async def _user(
                     'params': {'prompt': f'user {index} job {job}', 'seed': next(seeds), 'steps': size.steps},
                 }
                 try:
-                    answer = await http.post('/api/v1/jobs', json=body)
+                    answer = await http.post('/api/v1/jobs', json=body, headers=key)
                 except httpx.TransportError as error:
                     ledger.unanswered += 1
                     log.info('user %s: no answer (%s)', index, type(error).__name__)
                     await asyncio.sleep(0.5)
                     continue
-                if answer.status_code == 201:
+                if answer.status_code in (200, 201):
                     made = answer.json()
                     ledger.accepted[made['id']] = made['owner']
                     ledger.cookies[made['owner']] = http.cookies.get(ANON_COOKIE) or ''

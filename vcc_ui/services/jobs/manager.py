@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Coroutine
+from datetime import timedelta
 from functools import partial
 
 from nicegui import Event
@@ -17,7 +18,7 @@ from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs.live import Live, time_left
 from vcc_ui.services.jobs.queue import FairQueue
-from vcc_ui.services.jobs.rows import get_image, newest_jobs, unfinished_jobs, update_job
+from vcc_ui.services.jobs.rows import add_job_once, get_image, keyed_job, newest_jobs, unfinished_jobs, update_job
 from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
@@ -30,6 +31,7 @@ log = logging.getLogger('vcc_ui.jobs')
 KEEP_FINISHED = 2000
 MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
 SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
+IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key within this returns the first job
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 
 
@@ -96,6 +98,25 @@ class JobManager:
         self, owner: str, workflow_id: str, params: dict | GenerateParams, *, source: str | None = None
     ) -> JobView:
         """Validate and queue a job, or raise SubmitError with a clear reason; `source` is the client's address."""
+        return (await self.submit_once(owner, workflow_id, params, source=source))[0]
+
+    async def keyed(self, owner: str, key: str) -> JobView | None:
+        """The job the owner submitted with this idempotency key within IDEMPOTENCY_WINDOW, or None."""
+        row = await self.writer.read(partial(keyed_job, owner=owner, key=key, since=utcnow() - IDEMPOTENCY_WINDOW))
+        return None if row is None else self.views.get(row.id) or JobView.from_row(row)
+
+    async def submit_once(
+        self,
+        owner: str,
+        workflow_id: str,
+        params: dict | GenerateParams,
+        *,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[JobView, bool]:
+        """Submit a job; with a key the owner used within 24 h, the first job instead; (job, whether it is new)."""
+        if idempotency_key is not None and (earlier := await self.keyed(owner, idempotency_key)):
+            return earlier, False
         workflow = self.registry.get(workflow_id)
         if workflow is None:
             raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
@@ -146,15 +167,19 @@ class JobManager:
             mode=view.mode,
             params=view.params,
             queued_at=view.queued_at,
+            idempotency_key=idempotency_key,
         )
         # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
+        since = utcnow() - IDEMPOTENCY_WINDOW
         try:
-            await self.writer.write(lambda db: db.add(row))
+            earlier = await self.writer.write(partial(add_job_once, row=row, since=since))
         except Exception as error:
             log.exception('storing job %s failed; it is refused', view.id)
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
+        if earlier is not None:  # the same key raced in while this one was checked
+            return self.views.get(earlier.id) or JobView.from_row(earlier), False
         self._track(view).source = source
         self._queue.push(view)
         self._reposition()
@@ -163,7 +188,7 @@ class JobManager:
             extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id, 'position': view.position},
         )
         self._wake.set()
-        return view
+        return view, True
 
     def jobs_of(self, owner: str) -> list[JobView]:
         """The live jobs of one user, oldest first."""
