@@ -28,7 +28,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post('/jobs', status_code=201, responses={200: {'description': 'The job an earlier submit with this key made'}})
+@router.post('/jobs', status_code=201)
 async def submit_job(
     body: JobCreate,
     *,
