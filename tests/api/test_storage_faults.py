@@ -114,9 +114,7 @@ async def test_read_only_storage_answers_503_and_refuses_new_jobs(tmp_path: Path
                     health = await http.get('/healthz')
                     upload = await http.post(
                         '/api/v1/inputs/upload',
-                        files={
-                            'file': ('b.png', png_bytes(color=(10, 20, 30)), 'image/png')
-                        },  # new bytes: no twin to reuse
+                        files={'file': ('b.png', png_bytes(color=(10, 20, 30)), 'image/png')},  # new bytes: no twin to reuse
                         headers={'accept-language': 'ko'},
                     )
                     favourite = await http.post(f'/api/v1/images/{item["id"]}/favorite', json={'favorite': True})
