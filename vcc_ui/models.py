@@ -79,7 +79,10 @@ class ComfyServer(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    __table_args__ = (Index('ix_job_owner_status', 'owner', 'status'),)
+    __table_args__ = (
+        Index('ix_job_owner_status', 'owner', 'status'),
+        Index('ix_job_owner_idempotency_key', 'owner', 'idempotency_key'),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     owner: str = Field(index=True, max_length=64)
@@ -97,6 +100,7 @@ class Job(SQLModel, table=True):
     progress_max: float = 0.0
     error: str | None = None
     image_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, max_length=128)  # the client's key: a retry gets this job
 
 
 class Image(SQLModel, table=True):

@@ -22,6 +22,7 @@ async def test_small_campaign_loses_nothing(tmp_path: Path) -> None:
     assert counts['accepted'] == counts['submitted']
     assert counts['completed'] + counts['failed_with_reason'] == counts['accepted'], result.render()
     assert (counts['lost'], counts['stuck'], counts['duplicated']) == (0, 0, 0), result.render()
+    assert counts['unacknowledged_rows'] == 0, result.render()  # a retried submit got its first job back
     assert not result.extra['server_errors']
     assert not limits.violations, limits.violations[:10]
     consistency = ('rows_without_file', 'rows_without_sidecar', 'files_without_row', 'sidecars_without_row')

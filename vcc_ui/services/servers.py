@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from vcc_ui.i18n import DEFAULT_LANGUAGE, translate
 from vcc_ui.models import ComfyServer
-from vcc_ui.services.comfy.client import ComfyClient, ComfyError, normalize_base_url
+from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnreachable, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.comfy.protocol import lora_names, unified
 from vcc_ui.services.dbwriter import DbWriter
@@ -93,6 +93,7 @@ class ServerEntry:
     object_info: dict = field(default_factory=dict)
     object_info_at: float = 0.0
     jobs: set[str] = field(default_factory=set)  # the jobs holding a slot; ServerPool.acquire / release
+    check_task: asyncio.Task | None = None  # a health check started because a request could not connect
 
     @property
     def id(self) -> int:
@@ -163,6 +164,10 @@ class ServerPool:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        checks = [e.check_task for e in self.entries.values() if e.check_task is not None]
+        for task in checks:
+            task.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
         for entry in self.entries.values():
             await entry.client.stop()
         if self.simulator:
@@ -173,7 +178,10 @@ class ServerPool:
         return self.entries.get(server_id) if server_id is not None else None
 
     def candidates(self, workflow_id: str, *, lora: str | None = None) -> list[ServerEntry]:
-        """Servers with a free slot that can run this workflow (with this LoRA), least loaded first."""
+        """Reachable servers with a free slot that can run this workflow (with this LoRA), least loaded first.
+
+        A server is unreachable from the first request that could not connect to it until a health check answers.
+        """
         found = [
             e
             for e in self.entries.values()
@@ -287,7 +295,7 @@ class ServerPool:
         if moved:
             await entry.client.stop()
             entry.client = self._client(entry.row)
-            entry.client.add_listener(lambda message: self._dispatch(entry, message))
+            self._listen(entry)
             entry.object_info, health.reachable, health.last_error = {}, False, ''
             self.registry.forget_server(name)
             if health.enabled:
@@ -496,12 +504,43 @@ class ServerPool:
             max_inflight=row.max_inflight,
         )
         entry = ServerEntry(row=row, client=client, health=health)
-        client.add_listener(lambda message: self._dispatch(entry, message))
+        self._listen(entry)
         self.entries[row.id] = entry
         if row.enabled:
             await client.start()
             await self._check(entry)
         return entry
+
+    def _listen(self, entry: ServerEntry) -> None:
+        """Receive the entry's client's messages and its failed connects."""
+        entry.client.add_listener(lambda message: self._dispatch(entry, message))
+        entry.client.add_unreachable_listener(lambda error: self._unreachable(entry, error))
+
+    def _unreachable(self, entry: ServerEntry, error: ComfyUnreachable) -> None:
+        """A request could not connect: no new prompt goes there, and a health check runs now to confirm."""
+        if not entry.health.reachable:
+            return  # known down already; the health loop notices when it is back
+        self._mark_down(entry, str(error))
+        if entry.check_task is None and entry.health.enabled:
+            entry.check_task = asyncio.create_task(self._recheck(entry), name=f'server-check {entry.health.name}')
+
+    async def _recheck(self, entry: ServerEntry) -> None:
+        try:
+            await self._check(entry)
+        except Exception:
+            log.exception('health check of %s failed', entry.health.name)
+        finally:
+            entry.check_task = None
+
+    def _mark_down(self, entry: ServerEntry, error: str) -> None:
+        """Mark a server unreachable with the error; log and announce it when it was reachable."""
+        health = entry.health
+        health.last_error = error
+        if not health.reachable:
+            return
+        health.reachable = False
+        log.warning('server %s is DOWN: %s', health.name, error)
+        self.changed.emit(health)
 
     def _dispatch(self, entry: ServerEntry, message: Message) -> None:
         for listener in self._listeners:
@@ -527,20 +566,13 @@ class ServerPool:
                 entry.object_info = await entry.client.object_info()
                 entry.object_info_at = time.monotonic()
                 self.registry.validate_against(health.name, entry.object_info)
+            if not was:
+                log.info('server %s is reachable', health.name)
         except (ComfyError, TimeoutError) as error:
-            health.reachable = False
-            health.last_error = str(error) or 'ComfyUI did not answer within 1.5 s'
+            self._mark_down(entry, str(error) or 'ComfyUI did not answer within 1.5 s')
         health.connected = entry.client.state.connected
         health.queue_remaining = entry.client.state.queue_remaining
         health.last_check = time.time()
-        if was != health.reachable:
-            log.log(
-                logging.INFO if health.reachable else logging.WARNING,
-                'server %s is %s%s',
-                health.name,
-                'reachable' if health.reachable else 'DOWN',
-                f': {health.last_error}' if health.last_error else '',
-            )
         self.changed.emit(health)
 
 

@@ -65,6 +65,10 @@ class ComfyUnavailable(ComfyError):
     """The server cannot be reached or answered like a dead gateway."""
 
 
+class ComfyUnreachable(ComfyUnavailable):
+    """No connection could be made: nothing was sent, so the server is down (or not listening)."""
+
+
 class ComfyBadResponse(ComfyError):
     """The server answered with an unexpected status or shape."""
 
@@ -209,6 +213,7 @@ class ComfyClient:
         self._poller: asyncio.Task | None = None
         self._transport = transport
         self._listeners: list[Callable[[Message], None]] = []
+        self._unreachable_listeners: list[Callable[[ComfyUnreachable], None]] = []
         self._http: httpx.AsyncClient | None = None
         self._reader: asyncio.Task | None = None
         self._in_flight: dict[str, None] = {}
@@ -219,6 +224,10 @@ class ComfyClient:
     def add_listener(self, callback: Callable[[Message], None]) -> None:
         """Call `callback` with every message, in registration order."""
         self._listeners.append(callback)
+
+    def add_unreachable_listener(self, callback: Callable[[ComfyUnreachable], None]) -> None:
+        """Call `callback` at once whenever a request cannot connect (the server is down before any check says so)."""
+        self._unreachable_listeners.append(callback)
 
     async def start(self, *, websocket: bool = True) -> None:
         """Open the HTTP client and start the WebSocket reader (not for a one-off HTTP check: websocket=False)."""
@@ -261,8 +270,16 @@ class ComfyClient:
             raise ComfyError(f'ComfyClient for {self.base_url} is not started')
         try:
             response = await self._http.request(method, path, **kwargs)
-        except httpx.ConnectError as error:
-            raise ComfyUnavailable(f'cannot connect to ComfyUI at {self.base_url} ({error})') from error
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            unreachable = ComfyUnreachable(
+                f'cannot connect to ComfyUI at {self.base_url} ({error or type(error).__name__})'
+            )
+            for callback in list(self._unreachable_listeners):
+                try:
+                    callback(unreachable)
+                except Exception:
+                    logger.exception('unreachable listener %r failed for %s', callback, self.base_url)
+            raise unreachable from error
         except httpx.TimeoutException as error:
             raise ComfyUnavailable(f'ComfyUI at {self.base_url} timed out on {method} {path}') from error
         except httpx.TransportError as error:
@@ -276,9 +293,9 @@ class ComfyClient:
         for wait in READ_RETRIES:
             try:
                 response = await self._request('GET', path, **kwargs)
+            except ComfyUnreachable:
+                raise  # nothing listens: down, not a blip
             except ComfyUnavailable as error:
-                if isinstance(error.__cause__, httpx.ConnectError):
-                    raise  # nothing listens: down, not a blip
                 logger.info('GET %s on %s failed (%s); retrying in %g s', path, self.base_url, error, wait)
             else:
                 if response.status_code < 500:

@@ -7,18 +7,18 @@ import logging
 import time
 import uuid
 from collections.abc import Coroutine
+from datetime import timedelta
 from functools import partial
 
 from nicegui import Event
 from pydantic import ValidationError
 
 from vcc_ui.models import Job, JobStatus, utcnow
-from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs.live import Live, time_left
 from vcc_ui.services.jobs.queue import FairQueue
-from vcc_ui.services.jobs.rows import get_image, newest_jobs, unfinished_jobs, update_job
+from vcc_ui.services.jobs.rows import add_job_once, get_image, keyed_job, newest_jobs, unfinished_jobs, update_job
 from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
@@ -29,9 +29,10 @@ from vcc_ui.settings import Settings
 log = logging.getLogger('vcc_ui.jobs')
 
 KEEP_FINISHED = 2000
-MAX_REQUEUES = 3
-DOWN_ROUNDS = 2  # failed health checks in a row before the jobs running on a server are given up
-DOWN_GRACE = 4.0  # and at least this many seconds since the first of them
+MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
+SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
+IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key within this returns the first job
+UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 
 
 class JobManager:
@@ -63,8 +64,6 @@ class JobManager:
         self._jobs: dict[str, LiveJob] = {}  # every unfinished job
         self._runs: dict[str, Run] = {}  # job id -> its run, while on a server
         self._reposition_pending = False
-        self._down: dict[int, tuple[float, int]] = {}  # server id -> (first failed check, failed checks in a row)
-        self._settling: set[int] = set()  # servers whose running prompts are being settled
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -99,6 +98,25 @@ class JobManager:
         self, owner: str, workflow_id: str, params: dict | GenerateParams, *, source: str | None = None
     ) -> JobView:
         """Validate and queue a job, or raise SubmitError with a clear reason; `source` is the client's address."""
+        return (await self.submit_once(owner, workflow_id, params, source=source))[0]
+
+    async def keyed(self, owner: str, key: str) -> JobView | None:
+        """The job the owner submitted with this idempotency key within IDEMPOTENCY_WINDOW, or None."""
+        row = await self.writer.read(partial(keyed_job, owner=owner, key=key, since=utcnow() - IDEMPOTENCY_WINDOW))
+        return None if row is None else self.views.get(row.id) or JobView.from_row(row)
+
+    async def submit_once(
+        self,
+        owner: str,
+        workflow_id: str,
+        params: dict | GenerateParams,
+        *,
+        source: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[JobView, bool]:
+        """Submit a job; with a key the owner used within 24 h, the first job instead; (job, whether it is new)."""
+        if idempotency_key is not None and (earlier := await self.keyed(owner, idempotency_key)):
+            return earlier, False
         workflow = self.registry.get(workflow_id)
         if workflow is None:
             raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
@@ -149,15 +167,19 @@ class JobManager:
             mode=view.mode,
             params=view.params,
             queued_at=view.queued_at,
+            idempotency_key=idempotency_key,
         )
         # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
+        since = utcnow() - IDEMPOTENCY_WINDOW
         try:
-            await self.writer.write(lambda db: db.add(row))
+            earlier = await self.writer.write(partial(add_job_once, row=row, since=since))
         except Exception as error:
             log.exception('storing job %s failed; it is refused', view.id)
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
+        if earlier is not None:  # the same key raced in while this one was checked
+            return self.views.get(earlier.id) or JobView.from_row(earlier), False
         self._track(view).source = source
         self._queue.push(view)
         self._reposition()
@@ -166,7 +188,7 @@ class JobManager:
             extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id, 'position': view.position},
         )
         self._wake.set()
-        return view
+        return view, True
 
     def jobs_of(self, owner: str) -> list[JobView]:
         """The live jobs of one user, oldest first."""
@@ -302,18 +324,26 @@ class JobManager:
 
     async def _conclude(self, run: Run, outcome: Outcome) -> None:
         if outcome.status == JobStatus.QUEUED:
-            await self._requeue(run, outcome.error)
+            await self._requeue(run, outcome.error, reached=outcome.reached)
         else:
             await self._finish(run.job, outcome.status, run=run, error=outcome.error)
 
-    async def _requeue(self, run: Run, reason: str) -> None:
+    async def _requeue(self, run: Run, reason: str, *, reached: bool = True) -> None:
+        """Put a job that did not start back in the queue; bounded by count, or by time when no server was reached."""
         job, view = run.job, run.view
         self._detach(run)
         if run.cancel_requested:
             return await self._finish(job, JobStatus.CANCELLED)
-        job.requeues += 1
-        if job.requeues > MAX_REQUEUES:
-            return await self._finish(job, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        if reached:
+            job.requeues += 1
+            if job.requeues > MAX_REQUEUES:
+                return await self._finish(job, JobStatus.FAILED, error=f'Could not start on ComfyUI: {reason}')
+        else:
+            job.unreached_since = job.unreached_since or time.monotonic()
+            if time.monotonic() - job.unreached_since > UNREACHED_FOR:
+                return await self._finish(
+                    job, JobStatus.FAILED, error=f'Could not reach a ComfyUI server for {UNREACHED_FOR:g} s: {reason}'
+                )
         log.warning('job %s could not start on %s (%s); it goes back to the queue', view.id, view.server, reason)
         view.status, view.server = JobStatus.QUEUED, ''
         self._queue.push(view)
@@ -379,35 +409,43 @@ class JobManager:
                 return
 
     def _on_server_change(self, health: ServerHealth) -> None:
-        """Wake the dispatcher for a server that answers; settle the runs on one that stayed down past the grace."""
+        """Wake the dispatcher for a server that answers; let posted runs on a server that went down wait for it."""
         if health.reachable:
-            self._down.pop(health.id, None)
+            for run in self._runs.values():
+                if run.server.health is health:
+                    run.server_back.set()
             self._wake.set()
             return
-        first, rounds = self._down.get(health.id, (time.monotonic(), 0))
-        self._down[health.id] = (first, rounds + 1)
-        if rounds + 1 < DOWN_ROUNDS or time.monotonic() - first < DOWN_GRACE or health.id in self._settling:
-            return  # a blip: one failed check or a short drop fails no job
-        runs = [r for r in self._runs.values() if r.server.health is health and r.prompt_id and not r.done.is_set()]
-        if runs:
-            self._settling.add(health.id)
-            self._spawn(self._settle(health, runs))
+        for run in list(self._runs.values()):
+            if run.server.health is health and run.posted and not run.done.is_set() and not run.awaiting_server:
+                run.awaiting_server = True
+                self._spawn(self._await_server(run))
 
-    async def _settle(self, health: ServerHealth, runs: list[Run]) -> None:
-        """Ask /history and /queue about the runs on a server that stayed down; give up those it cannot account for."""
+    async def _await_server(self, run: Run) -> None:
+        """Give a posted job's server SERVER_LOSS_GRACE to come back, then ask it about the prompt; else fail the job.
+
+        A prompt the app posted may have run, so it is never posted again: back in time, the server's /history
+        and /queue settle it (a restarted server no longer knows it: the job fails, see JobRunner)."""
+        health, name = run.server.health, run.view.server
+        log.warning('job %s: its server %s is down; waiting up to %g s for it', run.view.id, name, SERVER_LOSS_GRACE)
+        run.server_back.clear()
+        back, done = asyncio.ensure_future(run.server_back.wait()), asyncio.ensure_future(run.done.wait())
         try:
-            client = runs[0].server.client
-            await client.reconcile()  # finished prompts get their done signal, forgotten ones are reported lost
-            try:
-                queued = (await client.queue()).prompt_ids
-            except ComfyError:
-                queued = set()
-            for run in runs:
-                if not run.done.is_set() and run.prompt_id not in queued:
-                    run.lost = f'ComfyUI server {health.name} stopped responding: {health.last_error}'
-                    run.done.set()
+            await asyncio.wait((back, done), timeout=SERVER_LOSS_GRACE, return_when=asyncio.FIRST_COMPLETED)
+            if run.done.is_set():
+                return
+            if health.reachable:
+                await run.server.client.reconcile()
+                return
+            run.lost = (
+                f'ComfyUI server {name} went down with this job and was not back within {SERVER_LOSS_GRACE:g} s '
+                f'({health.last_error})'
+            )
+            run.done.set()
         finally:
-            self._settling.discard(health.id)
+            back.cancel()
+            done.cancel()
+            run.awaiting_server = False
 
     # ---- positions and ETAs ----------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -25,6 +27,20 @@ def unfinished_jobs(db: Session) -> list[Job]:
 def newest_jobs(db: Session, owner: str, limit: int) -> list[Job]:
     """The newest jobs of one user."""
     return list(db.exec(select(Job).where(Job.owner == owner).order_by(col(Job.queued_at).desc()).limit(limit)).all())
+
+
+def keyed_job(db: Session, owner: str, key: str, since: datetime) -> Job | None:
+    """The newest job the owner submitted with this idempotency key since `since`, or None."""
+    query = select(Job).where(Job.owner == owner, Job.idempotency_key == key, col(Job.queued_at) >= since)
+    return db.exec(query.order_by(col(Job.queued_at).desc()).limit(1)).first()
+
+
+def add_job_once(db: Session, row: Job, since: datetime) -> Job | None:
+    """Add the job row unless the owner stored one with the same idempotency key since `since`; return that one."""
+    if row.idempotency_key is not None and (earlier := keyed_job(db, row.owner, row.idempotency_key, since)):
+        return earlier
+    db.add(row)
+    return None
 
 
 def get_image(db: Session, image_id: str) -> Image | None:

@@ -20,6 +20,7 @@ from vcc_ui.services.comfy.client import (
     ComfyError,
     ComfyNotFound,
     ComfyUnavailable,
+    ComfyUnreachable,
     PromptRejected,
     PromptUncertain,
 )
@@ -61,10 +62,14 @@ END_MESSAGES = (MessageType.EXECUTION_SUCCESS, MessageType.EXECUTION_ERROR, Mess
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start."""
+    """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start.
+
+    `reached` is False when the run could not even connect to its server: nothing was posted, nothing ran.
+    """
 
     status: JobStatus
     error: str = ''
+    reached: bool = True
 
 
 class JobRunner:
@@ -102,7 +107,7 @@ class JobRunner:
             return await self._outcome(run)
         except ComfyUnavailable as error:
             if not run.posted:
-                return Outcome(JobStatus.QUEUED, str(error))
+                return Outcome(JobStatus.QUEUED, str(error), reached=not isinstance(error, ComfyUnreachable))
             return Outcome(JobStatus.FAILED, f'Lost contact with ComfyUI: {error}')
         except PromptRejected as error:
             return Outcome(JobStatus.FAILED, f'ComfyUI refused the workflow: {error}')
@@ -267,10 +272,11 @@ class JobRunner:
             return Outcome(JobStatus.TIMED_OUT, f'Timed out after {self.settings.job_timeout_seconds:g} s')
         if run.cancel_requested:
             return Outcome(JobStatus.CANCELLED)
-        if run.lost and view.status == JobStatus.DISPATCHED:
-            return Outcome(JobStatus.QUEUED, run.lost)  # it never started, so running it again is safe
-        if run.lost:
-            return Outcome(JobStatus.FAILED, run.lost)
+        if run.lost and run.recovering and view.status == JobStatus.DISPATCHED:
+            # NOTE: the app stopped between storing the prompt id and knowing the POST went through: maybe never sent
+            return Outcome(JobStatus.QUEUED, run.lost)
+        if run.lost:  # a prompt this process posted may have run: it is never posted again
+            return Outcome(JobStatus.FAILED, f'{run.lost}. It may have run, but its result is gone. Submit it again.')
         if not (run.succeeded or run.error or run.interrupted):
             await self._end_from_history(run)
         if run.error:

@@ -120,7 +120,8 @@ class LiveJob:
     view: JobView
     source: str | None = None  # the client address that submitted it (None: recovered after a restart, or the CLI)
     run: Run | None = None  # while the job is on a server
-    requeues: int = 0
+    requeues: int = 0  # runs that reached ComfyUI but could not start there
+    unreached_since: float | None = None  # when a run first could not connect to its server (monotonic)
     finishing: bool = False
     last_emit: float = 0.0
     emit_pending: bool = False
@@ -141,6 +142,8 @@ class Run:
     lost: str | None = None
     cancel_requested: bool = False
     posted: bool = False
+    awaiting_server: bool = False  # its server went down after the prompt was posted; JobManager._await_server
+    server_back: asyncio.Event = field(default_factory=asyncio.Event)  # its server answers again
     recovering: bool = False
     succeeded: bool = False
     outputs: list[ImageRef] = field(default_factory=list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from vcc_ui.services.auth import client_ip
 from vcc_ui.services.job_form import remix, unavailable
@@ -15,9 +15,36 @@ from vcc_ui.web.schemas import ItemsOut, JobCreate, JobOut, file_answer
 router = APIRouter(prefix='/api/v1', tags=['jobs'], dependencies=[ReadyDep], route_class=ServiceRoute)
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias='Idempotency-Key',
+        min_length=1,
+        max_length=128,
+        pattern=r'^[\x21-\x7e]+$',
+        description='Any printable ASCII up to 128 characters: a retry with the same key within 24 h gets the '
+        'first job back (200) instead of a new one',
+    ),
+]
+
+
 @router.post('/jobs', status_code=201)
-async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep, request: Request) -> JobOut:
-    """Queue a job (`remix`: an image's params again); 429 at the user's limits, 503 when no server can run it."""
+async def submit_job(
+    body: JobCreate,
+    *,
+    user: UserDep,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    """Queue a job (`remix`: an image's params again); 429 at the user's limits, 503 when no server can run it.
+
+    With an `Idempotency-Key` the caller used within 24 h, answer that job with 200 and queue nothing.
+    """
+    if idempotency_key is not None and (earlier := await services.jobs.keyed(user, idempotency_key)):
+        response.status_code = 200
+        return JobOut.of(earlier)
     workflow_id, params = body.workflow_id or '', body.params
     if body.remix:
         image = await services.images.get(user, body.remix)
@@ -29,7 +56,12 @@ async def submit_job(body: JobCreate, user: UserDep, services: ServicesDep, requ
         if refused is None or refused.down:
             raise ApiError(503, 'unavailable', 'ComfyUI is not available: no server is reachable')
         raise ApiError(503, 'unavailable', f'This workflow cannot run on any ComfyUI server now: {refused.reason}')
-    return JobOut.of(await services.jobs.submit(user, workflow_id, params, source=client_ip(request)))
+    view, created = await services.jobs.submit_once(
+        user, workflow_id, params, source=client_ip(request), idempotency_key=idempotency_key
+    )
+    if not created:
+        response.status_code = 200
+    return JobOut.of(view)
 
 
 @router.get('/jobs')
