@@ -168,7 +168,7 @@ async def test_bench_first_gallery_page_vs_folder_scan(tmp_path: Path) -> None:
         f'p50 {p50:.2f} ms, p95 {p95:.2f} ms'
     )
     print(
-        f'[bench] prompt search (q="neon city", FTS5 word index + LIKE) first page, total '
+        f'[bench] prompt search (q="neon city", owner-scoped FTS5 index + LIKE) first page, total '
         f'{found.total:,}{"+" if found.total_capped else ""}: '
         f'p50 {statistics.median(searched):.1f} ms, p95 {_percentile(searched, 95):.1f} ms'
     )

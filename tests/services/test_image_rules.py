@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from tests.fixtures import USER_A, USER_B
 from tests.gallery import add_image, image_index
@@ -246,3 +246,48 @@ async def test_a_search_counts_its_matches_only_up_to_the_cap_and_says_so(
     assert (cat.total, cat.total_capped, cat.has_more) == (1, False, False)
     past = await index.page(USER_A, page=5, size=2, filters=fox)
     assert (past.items, past.total, past.total_capped, past.has_more) == ([], 6, False, False)
+
+
+async def test_a_search_reads_its_few_matches_from_the_word_index_not_the_whole_gallery(index: ImageIndex) -> None:
+    engine = index.writer.engine
+    if engine.dialect.name != 'sqlite':
+        pytest.skip('the FTS5 word index is SQLite only (PostgreSQL: a trigram index)')
+    fox = await add_image(index, USER_A, created=DAY1, prompt='a red fox', color=(1, 4, 4))
+    for i in range(3):
+        await add_image(index, USER_A, created=DAY1, prompt=f'a black cat {i}', color=(i, 6, 6))
+    await add_image(index, USER_B, created=DAY1, prompt='a red fox', color=(7, 7, 7))
+    statements: list[tuple[str, object]] = []
+
+    def grab(*args: object) -> None:  # before_cursor_execute(conn, cursor, statement, parameters, context, many)
+        statements.append((str(args[2]), args[3]))
+
+    event.listen(engine, 'before_cursor_execute', grab)
+    try:
+        page = await index.page(USER_A, filters=ImageFilter(q='red fox'))
+    finally:
+        event.remove(engine, 'before_cursor_execute', grab)
+    assert [r.id for r in page.items] == [fox.id] and (page.total, page.total_capped) == (1, False)
+    with engine.connect() as conn:
+        plans = [str(conn.exec_driver_sql(f'EXPLAIN QUERY PLAN {sql}', params).all()) for sql, params in statements]
+    searched = [plan for plan in plans if 'image_fts' in plan]
+    assert searched and not [plan for plan in searched if 'ix_image_owner' in plan], plans
+
+
+async def test_the_word_index_follows_owners_prompts_and_deletes(index: ImageIndex) -> None:
+    mine = await add_image(index, USER_A, created=DAY1, prompt='a red fox', color=(1, 8, 8))
+    theirs = await add_image(index, USER_B, created=DAY1, prompt='a red fox', color=(2, 8, 8))
+    await add_image(index, USER_A, created=DAY1, kind='input', prompt='', color=(3, 8, 8))
+
+    async def ids(owner: str, q: str) -> set[str]:
+        return {r.id for r in (await index.page(owner, filters=ImageFilter(q=q))).items}
+
+    assert await ids(USER_A, 'red fox') == {mine.id} and await ids(USER_B, 'red fox') == {theirs.id}
+    await index.writer.write(lambda db: _set_prompt(db, mine.id, 'a green owl'))
+    assert await ids(USER_A, 'fox') == set() and await ids(USER_A, 'gree') == {mine.id}
+    await index.bulk_delete(USER_B, [theirs.id])
+    await index.purge(older_than_days=0, now=datetime(2100, 1, 1, tzinfo=UTC))
+    trashed = await index.page(USER_B, filters=ImageFilter(q='fox', status='trash'))
+    assert (trashed.items, trashed.total) == ([], 0)
+    if index.writer.engine.dialect.name == 'sqlite':
+        with index.writer.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO image_fts (image_fts) VALUES ('integrity-check')")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, column, literal_column, table, text
+from sqlalchemy import ColumnClause, ColumnElement, Integer, Text, cast, column, exists, literal_column, table
 from sqlmodel import Session, col, func, select
 
 from vcc_ui.models import Image, Job, User
@@ -24,6 +24,9 @@ MAX_PAGE_SIZE = 100
 COUNT_CAP = 1_000  # a filtered listing counts its matches up to here (or to the end of the page asked for)
 # Per owner, kind and status image counts that triggers keep in step (migration 0007).
 IMAGE_COUNTS = table('imagecount', column('owner'), column('kind'), column('status'), column('n'))
+# SQLite only: the words of each prompt and its owner as one hex token, kept by triggers (migration 0016).
+IMAGE_FTS = table('image_fts', column('rowid'))
+ROWID: ColumnClause[int] = literal_column('image.rowid', Integer)
 _WORDS = re.compile(r'[^\W_]+')
 
 
@@ -56,22 +59,35 @@ def image_conditions(f: ImageFilter, *, owner: str | None = None, dialect: str =
         # NOTE: tags are a JSON list stored as json.dumps text on SQLite and PostgreSQL (json, not jsonb).
         where.append(cast(Image.tags, Text).like(_like(json.dumps(f.tag.strip().lower())), escape='\\'))
     if f.q and f.q.strip():
-        where.extend(prompt_search(f.q.strip(), dialect))
+        where.extend(prompt_search(f.q.strip(), dialect, owner))
     return where
 
 
-def prompt_search(q: str, dialect: str) -> list[Any]:
+def prompt_search(q: str, dialect: str, owner: str | None = None) -> list[Any]:
     """Return the conditions of a prompt search: the text anywhere in the prompt (ILIKE), first narrowed on SQLite
-    by the FTS5 word index (the query's words as a phrase, the last one a word start); PostgreSQL's trigram index
-    serves the ILIKE itself."""
+    to the owner's images whose prompt has the query's words (the FTS5 index); PostgreSQL's trigram index serves the
+    ILIKE itself."""
     where: list[Any] = []
-    words = _WORDS.findall(q.lower())
-    if dialect == 'sqlite' and words:
-        match = '"' + ' '.join(words) + '"*'
-        fts = text('SELECT rowid FROM image_fts WHERE image_fts MATCH :match').bindparams(match=match)
-        where.append(literal_column('image.rowid').in_(fts))
+    match = prompt_match(q, owner) if dialect == 'sqlite' else None
+    if match:
+        where.append(ROWID.in_(select(IMAGE_FTS.c.rowid).where(_matches(match))))
     where.append(col(Image.prompt).ilike(_like(q), escape='\\'))
     return where
+
+
+def prompt_match(q: str, owner: str | None) -> str | None:
+    """Return the FTS5 query of a search's words as a phrase, the last one a word start, scoped to an owner when
+    given; None when the search has no words."""
+    words = _WORDS.findall(q.lower())
+    if not words:
+        return None
+    phrase = 'prompt:"' + ' '.join(words) + '"*'
+    return phrase if owner is None else f'owner:"{owner.encode().hex()}" AND {phrase}'
+
+
+def _matches(match: str) -> ColumnElement[bool]:
+    """Return the FTS5 condition `image_fts MATCH <match>`."""
+    return literal_column('image_fts').op('MATCH')(match)
 
 
 def page_bounds(page: int, size: int) -> tuple[int, int]:
@@ -95,15 +111,12 @@ def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, siz
     An unfiltered gallery's total comes from the kept counters; any other listing counts its matches only up to
     `COUNT_CAP` (or the end of this page, if further), so a broad search never counts every match.
     """
-    where = image_conditions(f, owner=owner, dialect=db.get_bind().dialect.name)
-    fetched = db.exec(
-        select(Image)
-        .where(*where)
-        .order_by(col(Image.created_at).desc(), col(Image.id).desc())
-        .offset((page - 1) * size)
-        .limit(size + 1)
-    ).all()
-    rows, more = list(fetched[:size]), len(fetched) > size
+    dialect = db.get_bind().dialect.name
+    match = prompt_match(f.q.strip(), owner) if dialect == 'sqlite' and f.q else None
+    if match:
+        return _searched_rows(db, f, match, owner=owner, page=page, size=size)
+    where = image_conditions(f, owner=owner, dialect=dialect)
+    rows, more = _page(db, where, page, size)
     if owner is not None and f.status is not None and f.kind and not f.narrowed:
         kinds = (f.kind,) if isinstance(f.kind, str) else tuple(f.kind)
         return ImageRows(rows=rows, total=counted_total(db, owner, kinds, f.status), capped=False, more=more)
@@ -113,6 +126,38 @@ def image_rows(db: Session, f: ImageFilter, *, owner: str | None, page: int, siz
     matches = select(literal_column('1')).select_from(Image).where(*where).limit(reach + 1).subquery()
     found = int(db.exec(select(func.count()).select_from(matches)).one())
     return ImageRows(rows=rows, total=min(found, reach), capped=found > reach, more=more)
+
+
+def _searched_rows(db: Session, f: ImageFilter, match: str, *, owner: str | None, page: int, size: int) -> ImageRows:
+    """Return one page of a word search on SQLite, its matches counted up to the reach from the FTS5 index.
+
+    The index's entries for the owner and the words are walked once, each image looked up by rowid, and the walk stops
+    past the reach. Up to the reach, the page is sorted from those rowids; past it the matches are many, and walking
+    the owner's images newest first finds a page soonest.
+    """
+    plain = image_conditions(f, owner=owner)  # every condition but the index's: checked per match
+    image = Image.__table__  # type: ignore[attr-defined]
+    found_here = exists().where(ROWID == IMAGE_FTS.c.rowid, *plain).correlate_except(image)
+    reach = max(COUNT_CAP, page * size)
+    hits = db.exec(select(IMAGE_FTS.c.rowid).where(_matches(match), found_here).limit(reach + 1)).all()
+    if len(hits) <= reach:
+        listed: Any = select(literal_column('value')).select_from(func.json_each(json.dumps(list(hits))))
+        rows, more = _page(db, [ROWID.in_(listed)], page, size)
+        return ImageRows(rows=rows, total=len(hits), capped=False, more=more)
+    rows, more = _page(db, image_conditions(f, owner=owner, dialect='sqlite'), page, size)
+    return ImageRows(rows=rows, total=reach, capped=True, more=more)
+
+
+def _page(db: Session, where: list[Any], page: int, size: int) -> tuple[list[Image], bool]:
+    """Return one page of the images these conditions select, newest first, and whether a next page exists."""
+    fetched = db.exec(
+        select(Image)
+        .where(*where)
+        .order_by(col(Image.created_at).desc(), col(Image.id).desc())
+        .offset((page - 1) * size)
+        .limit(size + 1)
+    ).all()
+    return list(fetched[:size]), len(fetched) > size
 
 
 def counted_total(db: Session, owner: str, kinds: tuple[str, ...], status: str) -> int:
