@@ -1,7 +1,7 @@
 """Prompt search index scoped by owner
 
 Revision ID: 0016
-Revises: 0007
+Revises: 0014
 Create Date: 2026-12-02 09:00:00.000000
 
 The SQLite FTS5 index of prompts gains an `owner` column (the owner id as one hex token), so a search matches
@@ -51,7 +51,7 @@ DOWN = [
 ]
 
 revision = '0016'
-down_revision = '0007'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
