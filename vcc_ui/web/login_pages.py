@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlencode
 
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.requests import Request
 
 from vcc_ui.i18n import LANGUAGES, best_language, translate
@@ -50,6 +50,13 @@ button, .button {{ font: inherit; font-weight: 500; padding: .7rem; border: 0; b
 </body>
 </html>
 """
+
+
+def signed_in(target: str, cookie: str, value: str, *, max_age: int, secure: bool) -> RedirectResponse:
+    """A 303 to `target` that sets the session cookie of a new beta or admin session."""
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(cookie, value, max_age=max_age, httponly=True, samesite='lax', secure=secure, path='/')
+    return response
 
 
 def page_language(request: Request) -> str:

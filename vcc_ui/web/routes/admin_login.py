@@ -13,7 +13,7 @@ from vcc_ui.i18n import translate
 from vcc_ui.services.admin import ADMIN_COOKIE, ADMIN_LOGIN_PATH, ADMIN_LOGOUT_PATH, ADMIN_MAX_AGE, safe_admin_next
 from vcc_ui.services.auth import client_ip
 from vcc_ui.web.deps import ServicesDep
-from vcc_ui.web.login_pages import page_language, password_form, render
+from vcc_ui.web.login_pages import page_language, password_form, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,17 +74,8 @@ async def admin_login(
         return response
     if not attempt.ok:
         return admin_page(request, target, user=user, error=translate('admin_login_wrong', lang), status=401)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        ADMIN_COOKIE,
-        services.admin.cookie_value(),
-        max_age=ADMIN_MAX_AGE,
-        httponly=True,
-        samesite='lax',
-        secure=services.settings.cookie_secure,
-        path='/',
-    )
-    return response
+    secure = services.settings.cookie_secure
+    return signed_in(target, ADMIN_COOKIE, services.admin.cookie_value(), max_age=ADMIN_MAX_AGE, secure=secure)
 
 
 @router.get(ADMIN_LOGOUT_PATH)

@@ -10,28 +10,12 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from vcc_ui.i18n import translate
-from vcc_ui.services import Services
 from vcc_ui.services.auth import GATE_COOKIE, GATE_MAX_AGE, LOGIN_PATH, client_ip, safe_next
 from vcc_ui.web.deps import ServicesDep
 from vcc_ui.web.errors import ApiError
-from vcc_ui.web.login_pages import page_language, password_form, render
+from vcc_ui.web.login_pages import page_language, password_form, render, signed_in
 
 router = APIRouter(include_in_schema=False)
-
-
-def unlocked(target: str, services: Services) -> Response:
-    """A 303 to `target` that sets the gate cookie of a new beta session."""
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        GATE_COOKIE,
-        services.gate.cookie_value(),
-        max_age=GATE_MAX_AGE,
-        httponly=True,
-        samesite='lax',
-        secure=services.settings.cookie_secure,
-        path='/',
-    )
-    return response
 
 
 def login_page(request: Request, target: str, *, error: str = '', status: int = 200) -> Response:
@@ -85,4 +69,5 @@ async def beta_login(
         if browser:
             return login_page(request, target, error=translate('login_wrong', page_language(request)), status=401)
         raise ApiError(401, 'wrong_password', 'Wrong password', 'password')
-    return unlocked(target, services)
+    secure = services.settings.cookie_secure
+    return signed_in(target, GATE_COOKIE, services.gate.cookie_value(), max_age=GATE_MAX_AGE, secure=secure)
