@@ -14,7 +14,7 @@ from tests.fixtures import make_settings
 from tests.images import png_bytes
 from vcc_ui.models import Image
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.images import ImageIndex
+from vcc_ui.services.images import ImageIndex, image_row
 from vcc_ui.services.storage import Storage
 
 
@@ -55,18 +55,8 @@ async def add_image(
     stored = await asyncio.to_thread(
         index.storage.save, owner=owner, kind=kind, data=png_bytes(*size, color=color), meta=meta, created_at=created
     )
-    row = Image(
-        id=stored.id,
-        owner=owner,
-        kind=kind,
-        rel_path=stored.rel_path,
-        thumb_path=stored.thumb_rel,
-        mime=stored.mime,
-        bytes=stored.bytes,
-        width=stored.width,
-        height=stored.height,
-        sha256=stored.sha256,
-        created_at=stored.created_at,
+    row = image_row(
+        stored,
         workflow_id=workflow_id,
         prompt=prompt,
         aspect_ratio=aspect_ratio,

@@ -19,6 +19,7 @@ from tests.images import png_bytes
 from tests.services.test_images import bomb_png
 from vcc_ui.models import ShareLink
 from vcc_ui.services import Services
+from vcc_ui.services.images import image_row
 from vcc_ui.web.app import install
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -284,22 +285,7 @@ async def share_of(app: Services, http: httpx.AsyncClient, prompt: str, **body: 
     user = await identify(app, http)
     data = png_with_graph(prompt)
     stored = app.storage.save(owner=user, kind='generated', data=data, meta={'prompt': prompt}, created_at=DAY1)
-    from vcc_ui.models import Image
-
-    row = Image(
-        id=stored.id,
-        owner=user,
-        rel_path=stored.rel_path,
-        thumb_path=stored.thumb_rel,
-        mime=stored.mime,
-        bytes=stored.bytes,
-        width=stored.width,
-        height=stored.height,
-        sha256=stored.sha256,
-        created_at=stored.created_at,
-        prompt=prompt,
-        workflow_id='sd15_txt2img',
-    )
+    row = image_row(stored, prompt=prompt, workflow_id='sd15_txt2img')
     await app.writer.write(lambda db: db.add(row))
     link = (await http.post(f'/api/v1/images/{row.id}/shares', json={'expires': '1d', **body})).json()
     return link['url'], data

@@ -110,6 +110,24 @@ class ImagePage(Generic[V]):
         return max(1, math.ceil(self.total / self.size) + (1 if self.total_capped else 0))
 
 
+def image_row(stored: StoredFile, **fields: Any) -> Image:
+    """Return the index row of a stored original, with these metadata fields."""
+    return Image(
+        id=stored.id,
+        owner=stored.owner,
+        kind=stored.kind,
+        rel_path=stored.rel_path,
+        thumb_path=stored.thumb_rel,
+        mime=stored.mime,
+        bytes=stored.bytes,
+        width=stored.width,
+        height=stored.height,
+        sha256=stored.sha256,
+        created_at=stored.created_at,
+        **fields,
+    )
+
+
 async def no_refusal(owner: str) -> None:
     """Refuse nobody (the admission check of the CLI and tests, which act for no signed-in user)."""
 
@@ -310,21 +328,7 @@ class ImageIndex:
         except StorageUnavailable as error:
             log.warning('storing an input of %s failed: %s', owner, error)
             raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
-        row = Image(
-            id=stored.id,
-            owner=owner,
-            kind='input',
-            rel_path=stored.rel_path,
-            thumb_path=stored.thumb_rel,
-            mime=stored.mime,
-            bytes=stored.bytes,
-            width=stored.width,
-            height=stored.height,
-            sha256=stored.sha256,
-            created_at=stored.created_at,
-            original_filename=meta['original_filename'],
-            **extra,
-        )
+        row = image_row(stored, original_filename=meta['original_filename'], **extra)
         try:
             await self.writer.write(lambda db: db.add(row))
         except Exception:
