@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template and a real PostgreSQL)."""
+"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template, a real PostgreSQL) and a real Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.postgres import postgres_server
+from tests.redis import RedisUnavailable, redis_server
 from vcc_ui.db import make_engine, migrate
 
 
@@ -20,6 +21,16 @@ def postgres_url() -> Iterator[str]:
             yield url
     except FileNotFoundError as error:
         pytest.skip(f'PostgreSQL binaries not available: {error}')
+
+
+@pytest.fixture(scope='session')
+def redis_url() -> Iterator[str]:
+    """A real Redis for the whole test session (installed when missing; skipped with the reason where it cannot be)."""
+    try:
+        with redis_server() as url:
+            yield url
+    except RedisUnavailable as error:
+        pytest.skip(f'Redis not available: {error}')
 
 
 @pytest.fixture(scope='session')

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     output_dir: Path = Path('./outputs/')
     job_db_path: Path = Path('db/app_data.db')
     database_url: str = ''
+    redis_url: str = ''  # set: events between instances go through Redis pub/sub
+    instance_id: str = ''  # names this instance on the bus and in job claims; empty: a random one per start
     comfy_input_dir: Path | None = None
 
     max_per_user_queue: int = Field(3, ge=0, le=1000)

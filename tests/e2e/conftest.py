@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.machine import ensure_packages
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / 'tests' / 'artifacts'
 CHROMIUM = '/usr/bin/chromium'
@@ -60,22 +62,9 @@ def has_korean_font() -> bool:
 
 def ensure_chromium() -> str | None:
     """Return the chromium path, installing chromium and a Korean font first when missing; None with a reason."""
-    missing = [
-        name
-        for name, there in (('chromium', Path(CHROMIUM).exists()), ('fonts-noto-cjk', has_korean_font()))
-        if not there
-    ]
-    if not missing:
-        return CHROMIUM
-    if os.geteuid() != 0 or not shutil.which('apt-get'):
-        print(f'e2e: {", ".join(missing)} missing and apt-get cannot run here (not root or no apt-get)')
-        return CHROMIUM if Path(CHROMIUM).exists() else None
-    env = {**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'}
-    for command in (['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', *missing]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
-        if result.returncode != 0:
-            print(f'e2e: {" ".join(command)} failed: {result.stderr[-500:]}')
-            return None
+    problem = ensure_packages({'chromium': Path(CHROMIUM).exists(), 'fonts-noto-cjk': has_korean_font()})
+    if problem:
+        print(f'e2e: {problem}')
     return CHROMIUM if Path(CHROMIUM).exists() else None
 
 

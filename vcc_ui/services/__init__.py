@@ -10,6 +10,7 @@ from vcc_ui.db import make_engine, migrate
 from vcc_ui.services.admin import AdminAuth
 from vcc_ui.services.admin_data import AdminData
 from vcc_ui.services.auth import BetaGate, Identity, SessionStore, load_secret
+from vcc_ui.services.bus import make_bus
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.health import HealthChecks
 from vcc_ui.services.images import ImageIndex
@@ -39,6 +40,7 @@ class Services:
     ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.db_url)
+        self.bus = make_bus(settings.redis_url, settings.instance_id or None)
         migrate(self.engine)
         self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
         self.identity = Identity(self.secret)
@@ -86,6 +88,7 @@ class Services:
         self._started = True
         await self.storage.start()  # before any write of this process, so every temp file found is stale
         self.writer.start()
+        await self.bus.start()
         await self.users.load()
         await self.pool.start()
         await self.jobs.start()
@@ -107,5 +110,6 @@ class Services:
         await self.loras.stop()
         await self.jobs.stop()
         await self.pool.stop()
+        await self.bus.stop()
         await self.writer.stop()
         self.engine.dispose()
