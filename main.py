@@ -1,6 +1,7 @@
 """Composition root: Settings -> Services -> routes and pages -> ui.run."""
 
 from nicegui import app, ui
+from nicegui.storage import Storage
 
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import root
@@ -19,6 +20,9 @@ async def start_simulator(settings: Settings) -> BundledServer:
 
 settings = load_settings()
 configure_logging(settings)
+# NOTE: with REDIS_URL, app.storage.user (language, drafts, time zone) lives in Redis, so a user whose instance died
+# finds it on another one; the session cookie that names it is signed with SECRET_KEY, the same on every instance
+Storage.redis_url = settings.redis_url or None
 services = Services(settings, start_simulator=start_simulator)
 app.on_startup(services.start)
 app.on_shutdown(services.stop)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     admin_user: str = 'admin'
     admin_password: str = ''
     cookie_secure: bool = False
-    secret_key: str = ''
+    secret_key: str = Field('', validate_default=True)  # required with REDIS_URL: every instance signs with it
     trusted_proxies: str = ''
 
     civitai_base_url: str = 'https://civitai.com'
@@ -112,6 +112,15 @@ class Settings(BaseSettings):
         """The OpenAI-compatible API root ending in /v1 (LLM_BASE_URL with or without it), empty = helper off."""
         url = self.llm_base_url.rstrip('/')
         return url if not url or url.endswith('/v1') else f'{url}/v1'
+
+    @field_validator('secret_key')
+    @classmethod
+    def _check_secret(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get('redis_url') and not value.strip():
+            raise ValueError(
+                'required when REDIS_URL is set: every instance must sign cookies and sessions with the same key'
+            )
+        return value
 
     @field_validator('trusted_proxies')
     @classmethod

@@ -73,3 +73,14 @@ def test_start_up_prints_only_that_line(tmp_path: Path) -> None:
         'Invalid setting MAX_PER_USER_QUEUE: Input should be a valid integer, unable to parse string as an integer '
         "(got 'lots')"
     ]
+
+
+def test_redis_without_secret_key_stops_naming_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('REDIS_URL', 'redis://127.0.0.1:6379/0')
+    monkeypatch.delenv('SECRET_KEY', raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(_env_file=None)
+    message = str(stopped.value.code)
+    assert message.startswith('Invalid setting SECRET_KEY:') and 'REDIS_URL' in message and '\n' not in message
+    monkeypatch.setenv('SECRET_KEY', 'shared-by-every-instance')
+    assert load_settings(_env_file=None).secret_key == 'shared-by-every-instance'

@@ -1,0 +1,1 @@
+"""Deployment: the nginx site, the systemd unit and `make cluster` (deploy/cluster.py)."""
