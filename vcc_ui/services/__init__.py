@@ -45,9 +45,15 @@ class Services:
         self.secret = load_secret(settings.secret_key, Path(settings.job_db_path).parent)
         self.identity = Identity(self.secret)
         self.writer = DbWriter(self.engine)
-        self.sessions = SessionStore(self.writer)
-        self.gate = BetaGate(settings.beta_password, self.secret, sessions=self.sessions)
-        self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret, sessions=self.sessions)
+        self.sessions = SessionStore(self.writer, bus=self.bus)
+        self.gate = BetaGate(settings.beta_password, self.secret, sessions=self.sessions, redis_url=settings.redis_url)
+        self.admin = AdminAuth(
+            settings.admin_user,
+            settings.admin_password,
+            self.secret,
+            sessions=self.sessions,
+            redis_url=settings.redis_url,
+        )
         self.storage = Storage(
             Path(settings.output_dir),
             max_pixels=settings.max_image_pixels,
@@ -56,7 +62,7 @@ class Services:
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.users = UserDirectory(self.writer, settings=settings)
-        self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
+        self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator, bus=self.bus)
         self.images = ImageIndex(self.writer, self.storage, settings, block_check=self.users.refusal)
         self.jobs = JobManager(
             settings,
@@ -71,9 +77,9 @@ class Services:
         self.admin_data = AdminData(self.writer, self.images, settings, self.users)
         self.llm = PromptHelper(settings)
         self.health = HealthChecks(settings, self.engine, self.pool, self.storage, self.llm)
-        self.loras = LoraSync(settings, self.writer, self.pool)
-        self.stats = Stats(self.writer, self.jobs)
-        self.presence = Presence()
+        self.loras = LoraSync(settings, self.writer, self.pool, bus=self.bus)
+        self.stats = Stats(self.writer, self.jobs, bus=self.bus)
+        self.presence = Presence(self.bus)
         self.logs = LogTail(Path(settings.log_file_path), backups=settings.log_backup_count)
         self.ready = asyncio.Event()
         self._watch: asyncio.Task | None = None
@@ -94,6 +100,7 @@ class Services:
         await self.jobs.start()
         await self.loras.start()
         await self.stats.start()
+        await self.presence.start()
         self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
         self._purge = asyncio.create_task(self.images.purge_loop(), name='trash-purge')
         self.ready.set()
@@ -106,10 +113,13 @@ class Services:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.llm.stop()
+        await self.presence.stop()
         await self.stats.stop()
         await self.loras.stop()
         await self.jobs.stop()
         await self.pool.stop()
         await self.bus.stop()
+        await self.gate.limiter.close()
+        await self.admin.limiter.close()
         await self.writer.stop()
         self.engine.dispose()

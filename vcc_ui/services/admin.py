@@ -15,7 +15,7 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from vcc_ui.services import auth
-from vcc_ui.services.auth import Attempt, LoginThrottle, SessionStore
+from vcc_ui.services.auth import Attempt, LoginThrottle, SessionStore, login_throttle
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class AdminAuth:
         *,
         limiter: LoginThrottle | None = None,
         sessions: SessionStore | None = None,
+        redis_url: str = '',
     ) -> None:
         self.enabled = bool(password)
         self.sessions = sessions or SessionStore()
@@ -76,7 +77,7 @@ class AdminAuth:
             secret_bytes, b'admin:' + user.encode() + b'\0' + password.encode(), hashlib.sha256
         ).hexdigest()[:32]
         self._cookie = URLSafeTimedSerializer(secret, salt='vcc-admin-session')
-        self.limiter = limiter or LoginThrottle(5, 60.0, probe_interval=20.0)
+        self.limiter = limiter or login_throttle(redis_url, 'admin', 5, 60.0, probe_interval=20.0)
 
     def check(self, user: str, password: str) -> bool:
         """Whether these are the admin's credentials (constant time; never when admin is off)."""
@@ -86,12 +87,12 @@ class AdminAuth:
 
     async def attempt(self, user: str, password: str, client: str) -> Attempt:
         """Check credentials from `client` (an IP); wrong ones are slowed and counted against the client."""
-        wait = self.limiter.admit(client)
+        wait = await self.limiter.take(client)
         if wait:
             return Attempt(ok=False, retry_after=wait)
         if self.check(user, password):
             return Attempt(ok=True)
-        self.limiter.failed(client)
+        await self.limiter.count_failure(client)
         log.warning('wrong admin login from %s', client)
         await asyncio.sleep(auth.WRONG_PASSWORD_DELAY)
         return Attempt(ok=False)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from nicegui import Event, binding
 from sqlmodel import Session, col, delete, select
 
 from comfy_node.contract import PING_PATH, CivitaiModelInfo, CivitaiVersionInfo, HashAnswer, PingAnswer, hash_path
 from vcc_ui.models import CivitaiVersion, LoraFile, LoraSyncState, utcnow
+from vcc_ui.services.bus import Bus
 from vcc_ui.services.civitai import CivitaiClient, CivitaiError, CivitaiUnavailable
 from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.protocol import EXPERIMENT_LORAS_PATH, LORA_LOADER, lora_names, unified
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STAGES = ('listing', 'checking_node', 'hashing', 'fetching_metadata')
 RUNNING = frozenset(STAGES)
+LORAS_TOPIC = 'loras'  # the bus topic of sync progress: each stage's status, for the tabs on other instances
 HASH_CONCURRENCY = 4
 FLUSH_EVERY = 200
 MTIME_TOLERANCE = 1e-5
@@ -102,9 +106,17 @@ class LoraSync:
     """
 
     def __init__(
-        self, settings: Settings, writer: DbWriter, pool: ServerPool, civitai: CivitaiClient | None = None
+        self,
+        settings: Settings,
+        writer: DbWriter,
+        pool: ServerPool,
+        civitai: CivitaiClient | None = None,
+        *,
+        bus: Bus | None = None,
     ) -> None:
         self.settings = settings
+        self.bus = bus or Bus()
+        self.bus.subscribe(LORAS_TOPIC, self._on_remote)
         self.writer = writer
         self.pool = pool
         self.civitai = civitai or CivitaiClient(settings.civitai_base_url, settings.civitai_api_key)
@@ -468,6 +480,20 @@ class LoraSync:
             db.add(row)
 
         await self.writer.write(write)
+        self.changed.emit(status)
+        self.bus.publish(LORAS_TOPIC, {'status': dataclasses.asdict(status)})
+
+    def _on_remote(self, payload: dict[str, Any]) -> None:
+        """Show a sync that runs on another instance: its stage and counts, as that instance stored them."""
+        shown = payload.get('status')
+        if not isinstance(shown, dict) or not isinstance(server_id := shown.get('server_id'), int):
+            return
+        if server_id in self._tasks and not self._tasks[server_id].done():
+            return  # this instance runs that server's sync itself
+        status = self.status_of(server_id)
+        for item in dataclasses.fields(LoraSyncStatus):
+            if item.name in shown and getattr(status, item.name) != shown[item.name]:
+                setattr(status, item.name, shown[item.name])
         self.changed.emit(status)
 
 

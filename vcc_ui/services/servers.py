@@ -8,13 +8,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from nicegui import Event, binding
 from sqlmodel import Session, select
 
 from vcc_ui.i18n import DEFAULT_LANGUAGE, translate
 from vcc_ui.models import ComfyServer
+from vcc_ui.services.bus import Bus
 from vcc_ui.services.comfy.client import ComfyClient, ComfyError, ComfyUnreachable, normalize_base_url
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.comfy.protocol import lora_names, unified
@@ -25,6 +26,7 @@ from vcc_ui.settings import Settings
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 5.0
+HEALTH_TOPIC = 'health'  # the bus topic of reachability flips: the other instances check that server at once
 PRECHECK_TIMEOUT = 1.5
 TEST_TIMEOUT = 3.0  # an admin's connection test
 OBJECT_INFO_MAX_AGE = 60.0  # models added on a server show up within a minute
@@ -126,10 +128,13 @@ class ServerPool:
         registry: WorkflowRegistry,
         *,
         start_simulator: StartBundled | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.settings = settings
         self.writer = writer
         self.registry = registry
+        self.bus = bus or Bus()
+        self.bus.subscribe(HEALTH_TOPIC, self._on_remote_health)
         self.entries: dict[int, ServerEntry] = {}
         self.skipped: dict[int, ComfyServer] = {}  # stored rows with an unusable address, shown to the admin
         self.simulator: BundledServer | None = None  # the bundled one, when no server is configured
@@ -541,6 +546,16 @@ class ServerPool:
         health.reachable = False
         log.warning('server %s is DOWN: %s', health.name, error)
         self.changed.emit(health)
+        self.bus.publish(HEALTH_TOPIC, {'server': health.id, 'reachable': False})
+
+    def _on_remote_health(self, payload: dict[str, Any]) -> None:
+        """Another instance saw a server go down or come back: check it now rather than at the next round."""
+        server = payload.get('server')
+        entry = self.entries.get(server) if isinstance(server, int) else None
+        if entry is None or not entry.health.enabled or entry.health.reachable == bool(payload.get('reachable')):
+            return
+        if entry.check_task is None:
+            entry.check_task = asyncio.create_task(self._recheck(entry), name=f'server-check {entry.health.name}')
 
     def _dispatch(self, entry: ServerEntry, message: Message) -> None:
         for listener in self._listeners:
@@ -568,6 +583,7 @@ class ServerPool:
                 self.registry.validate_against(health.name, entry.object_info)
             if not was:
                 log.info('server %s is reachable', health.name)
+                self.bus.publish(HEALTH_TOPIC, {'server': health.id, 'reachable': True})
         except (ComfyError, TimeoutError) as error:
             self._mark_down(entry, str(error) or 'ComfyUI did not answer within 1.5 s')
         health.connected = entry.client.state.connected

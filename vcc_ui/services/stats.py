@@ -1,4 +1,9 @@
-"""Dashboard figures: live queue counters, queue depth peaks per 10 s (kept in the DB), jobs per hour and durations."""
+"""Dashboard figures: live queue counters, queue depth peaks per 10 s (kept in the DB), jobs per hour and durations.
+
+On a shared bus (several instances) the queued and running counters are the whole cluster's: after a local job
+changes status the instance counts the unfinished jobs in the database (at most every COUNT_DELAY) and publishes the
+counts on `stats`; the others take them as they are, and refresh their hourly figures when a job finished somewhere.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import ACTIVE, Job, JobStatus, QueueDepth, utcnow
+from vcc_ui.services.bus import Bus
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.jobs import JobManager, JobView
 
@@ -24,6 +30,8 @@ BUCKET_SECONDS = 10  # the depth chart's resolution: a burst of a few seconds sh
 HOURS = 24
 REFRESH_DELAY = 2.0  # finishes that arrive in a burst cost one query
 FAILED = frozenset({JobStatus.FAILED, JobStatus.TIMED_OUT})
+STATS_TOPIC = 'stats'
+COUNT_DELAY = 0.25  # a burst of job changes costs one count of the cluster's queue
 
 
 @binding.bindable_dataclass
@@ -72,10 +80,13 @@ class Stats:
     database when it closes (at the latest by the minute sample or at stop), so the series survives restarts.
     """
 
-    def __init__(self, writer: DbWriter, jobs: JobManager, *, interval: float = SAMPLE_INTERVAL) -> None:
+    def __init__(
+        self, writer: DbWriter, jobs: JobManager, *, interval: float = SAMPLE_INTERVAL, bus: Bus | None = None
+    ) -> None:
         self.writer = writer
         self.jobs = jobs
         self.interval = interval
+        self.bus = bus or Bus()
         self.counters = Counters()
         self.depth: deque[Sample] = deque(maxlen=HOURS * 3600 // BUCKET_SECONDS)  # closed buckets, oldest first
         self._bucket: Sample | None = None  # the open bucket
@@ -84,7 +95,10 @@ class Stats:
         self._status: dict[str, str] = {}
         self._task: asyncio.Task | None = None
         self._later: asyncio.Task | None = None
+        self._counting: asyncio.Task | None = None
+        self._finished_since_count = False
         jobs.changed.subscribe(self._on_job, unsubscribe_on_delete=False)
+        self.bus.subscribe(STATS_TOPIC, self._on_remote)
 
     async def start(self) -> None:
         """Read the last 24 h of queue depth back, count the current queue and start the minute loop."""
@@ -92,12 +106,14 @@ class Stats:
         rows = await self.writer.write(lambda db: _depth_since(db, since))
         self.depth.extend(rows)
         self._recount()
+        if self.bus.shared:
+            await self._count_cluster()
         self._task = asyncio.create_task(self._loop(), name='stats')
 
     async def stop(self) -> None:
         """Stop following jobs and the loop, and store the open bucket (a second stop writes nothing)."""
         self.jobs.changed.unsubscribe(self._on_job)  # jobs stopping after this must not open a bucket
-        tasks = [t for t in (self._task, self._later) if t]
+        tasks = [t for t in (self._task, self._later, self._counting) if t]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -161,7 +177,13 @@ class Stats:
 
     async def _loop(self) -> None:
         while True:
-            self.sample()
+            if self.bus.shared:
+                try:
+                    await self._count_cluster()
+                except Exception:
+                    log.exception('counting the queue failed')
+            else:
+                self.sample()
             try:
                 await self.refresh()
             except Exception:
@@ -175,8 +197,12 @@ class Stats:
         if view.finished:
             self._status.pop(view.id, None)
             self._refresh_soon()
+            self._finished_since_count = True
         else:
             self._status[view.id] = view.status
+        if self.bus.shared:
+            self._count_soon()
+            return
         self._count(old, -1)
         self._count(None if view.finished else view.status, 1)
         self._note()
@@ -195,6 +221,41 @@ class Stats:
         running = sum(1 for status in statuses if status in ACTIVE)
         if (queued, running) != (self.counters.queued, self.counters.running):
             self.counters.queued, self.counters.running = queued, running
+
+    def _count_soon(self) -> None:
+        if self._task is None or (self._counting is not None and not self._counting.done()):
+            return
+        self._counting = asyncio.create_task(self._count_later(), name='stats-count')
+
+    async def _count_later(self) -> None:
+        await asyncio.sleep(COUNT_DELAY)
+        try:
+            await self._count_cluster()
+        except Exception:
+            log.exception('counting the queue failed')
+
+    async def _count_cluster(self) -> None:
+        """Count the unfinished jobs of every instance in the database, show them and tell the other instances."""
+        finished, self._finished_since_count = self._finished_since_count, False
+        queued, running = await self.writer.read(_unfinished_counts)
+        self._set_counters(queued, running)
+        self.bus.publish(STATS_TOPIC, {'queued': queued, 'running': running, 'finished': finished})
+
+    def _on_remote(self, payload: dict[str, Any]) -> None:
+        """Another instance counted the queue (and maybe saw a job finish)."""
+        try:
+            queued, running = int(payload['queued']), int(payload['running'])
+        except (KeyError, TypeError, ValueError):
+            log.warning('stats: ignored a malformed count %r', payload)
+            return
+        self._set_counters(queued, running)
+        if payload.get('finished'):
+            self._refresh_soon()
+
+    def _set_counters(self, queued: int, running: int) -> None:
+        if (queued, running) != (self.counters.queued, self.counters.running):
+            self.counters.queued, self.counters.running = queued, running
+        self._note()
 
     def _refresh_soon(self) -> None:
         if self._task is None or (self._later is not None and not self._later.done()):
@@ -221,6 +282,15 @@ def _depth_since(db: Session, since: datetime) -> list[Sample]:
         db.delete(old)
     rows = db.exec(select(QueueDepth).where(col(QueueDepth.at) >= since).order_by(col(QueueDepth.at))).all()
     return [Sample(at=row.at, queued=row.queued, running=row.running) for row in rows]
+
+
+def _unfinished_counts(db: Session) -> tuple[int, int]:
+    """The jobs waiting and the jobs on servers, of every instance."""
+    rows = db.exec(
+        select(Job.status, func.count()).where(col(Job.status).in_([JobStatus.QUEUED, *ACTIVE])).group_by(Job.status)
+    ).all()
+    counts = dict(rows)
+    return counts.get(JobStatus.QUEUED, 0), sum(n for status, n in counts.items() if status in ACTIVE)
 
 
 def _store(db: Session, bucket: Sample) -> None:
