@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,12 +12,14 @@ from types import SimpleNamespace
 import pytest
 from nicegui import Event
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from tests.fixtures import USER_A, USER_B, make_settings, services, simulator, wait_for
-from vcc_ui.models import Job
+from vcc_ui.models import Job, QueueDepth
 from vcc_ui.services import Services
+from vcc_ui.services import stats as stats_module
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.stats import Stats
+from vcc_ui.services.stats import Sample, Stats
 
 NOW = datetime(2025, 3, 14, 12, 30, tzinfo=UTC)
 PROMPT = {'prompt': 'a lighthouse in a storm', 'seed': 3, 'steps': 4}
@@ -141,3 +144,31 @@ async def test_a_second_stop_after_a_late_job_event_does_not_wait_for_the_stoppe
         view.status = 'cancelled'
         app.jobs.changed.emit(view)  # a job event after the stop
         await asyncio.wait_for(app.stats.stop(), timeout=5)
+
+
+def test_two_instances_storing_the_same_bucket_at_once_keep_the_higher_peak(engine: Engine) -> None:
+    """The second writer of a bucket (another instance, its insert blocked by the first one's) updates it."""
+    at = NOW.replace(second=0)
+    first = Session(engine)
+    stats_module._store(first, Sample(at=at, queued=5, running=1))
+    first.flush()  # the first instance's insert holds the key until it commits
+    errors: list[Exception] = []
+
+    def second() -> None:
+        with Session(engine) as db:
+            try:
+                stats_module._store(db, Sample(at=at, queued=2, running=3))
+                db.commit()
+            except Exception as error:
+                errors.append(error)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)  # its insert waits for the first one's (PostgreSQL's row lock, SQLite's writer lock)
+    first.commit()
+    first.close()
+    thread.join()
+    assert errors == []
+    with Session(engine) as db:
+        row = db.get(QueueDepth, at)
+        assert row is not None and (row.queued, row.running) == (5, 3)

@@ -16,6 +16,8 @@ from typing import Any
 
 from nicegui import Event, binding
 from sqlalchemy import case, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import ACTIVE, Job, JobStatus, QueueDepth, utcnow
@@ -294,10 +296,23 @@ def _unfinished_counts(db: Session) -> tuple[int, int]:
 
 
 def _store(db: Session, bucket: Sample) -> None:
-    """Write a bucket (its peak wins over a row stored for the same start before a restart)."""
-    row = db.get(QueueDepth, bucket.at) or QueueDepth(at=bucket.at)
-    row.queued, row.running = max(row.queued, bucket.queued), max(row.running, bucket.running)
-    db.add(row)
+    """Write a bucket; its peak wins over a row stored for the same start (before a restart, or by another instance).
+
+    One statement (INSERT ... ON CONFLICT DO UPDATE), so two instances closing the same bucket at once both succeed.
+    """
+    dialect = db.get_bind().dialect.name
+    insert = postgresql_insert if dialect == 'postgresql' else sqlite_insert
+    higher = func.greatest if dialect == 'postgresql' else func.max
+    statement = insert(QueueDepth).values(at=bucket.at, queued=bucket.queued, running=bucket.running)
+    db.exec(
+        statement.on_conflict_do_update(
+            index_elements=['at'],
+            set_={
+                'queued': higher(QueueDepth.queued, statement.excluded.queued),
+                'running': higher(QueueDepth.running, statement.excluded.running),
+            },
+        )
+    )
 
 
 def _figures(db: Session, now: datetime) -> Figures:
