@@ -102,7 +102,9 @@ def nginx_config(folder: Path, listen: int, instances: list[int]) -> str:
     return (
         f'{user}worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;\n'
         'events { worker_connections 4096; }\n'
-        f'http {{\n    access_log {folder}/access.log;\n{temp}'
+        f'http {{\n    log_format cluster \'$remote_addr "$request" $status upstream=$upstream_addr \'\n'
+        "                       'route=$vcc_route';\n"
+        f'    access_log {folder}/access.log cluster;\n{temp}'
         + ''.join(f'    {line}\n' if line else '\n' for line in site_config(listen, instances).splitlines())
         + '}\n'
     )
@@ -167,6 +169,11 @@ class Cluster:
     def output_dir(self) -> Path:
         """The folder the instances share for images (used when not on S3)."""
         return self.folder / 'outputs'
+
+    @property
+    def access_log(self) -> Path:
+        """nginx's log: one line per request with the instance that answered it (`upstream=`) and its `route=`."""
+        return self.folder / 'nginx' / 'access.log'
 
     @property
     def prompt_log(self) -> Path:
