@@ -41,25 +41,11 @@ class ClusterError(RuntimeError):
     """A part of the cluster could not be had or did not come up."""
 
 
-def free_port(*, with_grpc: bool = False) -> int:
-    """A free loopback port; `with_grpc`: port + 10000 is free too (SeaweedFS's gRPC ports)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(('127.0.0.1', 0))
-            port = sock.getsockname()[1]
-        if not with_grpc:
-            return port
-        if port + 10000 <= 65535 and _port_free(port + 10000):
-            return port
-
-
-def _port_free(port: int) -> bool:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:
-        try:
-            sock.bind(('127.0.0.1', port))
-        except OSError:
-            return False
-        return True
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def ensure_packages(packages: dict[str, bool]) -> None:
@@ -117,15 +103,16 @@ class Part:
     name: str
     process: subprocess.Popen
     log: Path
+    grace: float = 20.0  # seconds a polite stop may take before SIGKILL
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> None:
-        """Signal its process group and wait; SIGKILL when it does not end in time."""
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Signal its process group and wait; SIGKILL when it does not end within its grace."""
         if self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
         try:
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=self.grace)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -274,13 +261,15 @@ class Cluster:
             return False
         return True
 
-    def _spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Part:
+    def _spawn(
+        self, name: str, args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT, grace: float = 20.0
+    ) -> Part:
         path = self.folder / 'logs' / f'{name}.log'
         with path.open('ab') as out:
             process = subprocess.Popen(
                 args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        part = Part(name=name, process=process, log=path)
+        part = Part(name=name, process=process, log=path, grace=grace)
         self.parts[name] = part
         return part
 
@@ -323,13 +312,17 @@ class Cluster:
     def _start_s3(self) -> None:
         folder = self.folder / 's3'
         folder.mkdir()
-        s3, master, volume, filer = (free_port(with_grpc=True) for _ in range(4))
+        ports = {name: free_port() for name in ('s3', 'master', 'volume', 'filer')}
+        grpc = {name: free_port() for name in ports}
         args = [
-            *(str(_weed()), 'server', f'-dir={folder}', '-s3', f'-s3.port={s3}', f'-master.port={master}'),
-            *(f'-volume.port={volume}', f'-filer.port={filer}', '-ip=127.0.0.1', '-ip.bind=127.0.0.1'),
+            *(str(_weed()), 'server', f'-dir={folder}', '-ip=127.0.0.1', '-ip.bind=127.0.0.1', '-s3'),
+            *('-s3.port.iceberg=0', '-s3.port.lance=0', '-master.telemetry=false', '-master.volumeSizeLimitMB=64'),
+            '-volume.max=0',
+            *(f'-{name}.port={port}' for name, port in ports.items()),
+            *(f'-{name}.port.grpc={port}' for name, port in grpc.items()),
         ]
-        self._spawn('seaweedfs', args)
-        self.s3_url = f'http://127.0.0.1:{s3}'
+        self._spawn('seaweedfs', args, cwd=folder, grace=5.0)  # its data goes with the folder: no need to wait 25 s
+        self.s3_url = f'http://127.0.0.1:{ports["s3"]}'
         self._wait('seaweedfs', lambda: _creates_bucket(f'{self.s3_url}/{BUCKET}'))
 
     def _start_simulator(self) -> None:
@@ -395,6 +388,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S')
     cluster = Cluster(port=args.port, instances=args.instances, step_delay=args.step_delay, storage=args.storage)
+    logging.getLogger('httpx').setLevel(logging.WARNING)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background, where it is ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         cluster.start()
