@@ -27,6 +27,7 @@ from vcc_ui.web.routes import (
     health,
     images,
     inputs,
+    job_events,
     jobs,
     outputs,
     shares,
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 # NOTE: one router for the app to include: FastAPI merges the lifespan of every router an app includes, and the page
 # tests install the web layer once per test on the same app
 router = APIRouter()
+router.include_router(job_events.router)  # before jobs: its /jobs/events would match GET /jobs/{job_id}
 router.include_router(jobs.router)
 router.include_router(tokens.router)
 router.include_router(workflows.router)
