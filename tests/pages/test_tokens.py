@@ -16,7 +16,7 @@ pytestmark = pytest.mark.app_env(ADMIN_PASSWORD='admin-secret')
 
 def secret_shown(user: User) -> str:
     """The token in the dialog that shows it once."""
-    return user.find(marker='token-secret-value').elements.pop().value
+    return user.find(marker='token-secret-value').elements.pop().text
 
 
 async def test_make_copy_list_and_revoke_a_token(user: User, services: Services) -> None:

@@ -81,8 +81,9 @@ class TokensPage:
         with ui.dialog().props('persistent') as dialog, ui.card().classes('w-full max-w-xl').mark('token-secret'):
             ui.label(t('tok_created_title', name=info.name)).classes('text-lg font-medium')
             ui.label(t('tok_created_once')).classes('text-sm text-orange-800')
-            field = ui.input(value=secret).props('outlined dense readonly').classes('w-full font-mono')
-            field.mark('token-secret-value')
+            ui.label(secret).classes('w-full font-mono text-sm break-all select-all p-2 rounded bg-slate-100').mark(
+                'token-secret-value'
+            )
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button(t('tok_copy'), icon='content_copy', on_click=lambda: self.copy(secret)).props(
                     'flat no-caps'
