@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import fastapi.routing
 import httpx
@@ -167,3 +169,22 @@ async def test_no_stream_of_another_users_job(stack: tuple[Services, str]) -> No
             assert answer.status_code == 404 and answer.json()['detail']['code'] == 'not_found'
         await wait_for(lambda: app.jobs.views[job_id].finished)
         await asyncio.sleep(0)
+
+
+async def test_the_docs_example_submits_follows_and_saves(
+    stack: tuple[Services, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, url = stack
+    text = (Path(__file__).parents[2] / 'docs' / 'API.md').read_text(encoding='utf-8')
+    example = re.search(r'```python\n(.*?)```', text, re.S)
+    assert example is not None
+    _, token = await app.tokens.create(app.identity.new_id(), 'docs example')
+    monkeypatch.setenv('VCC_URL', url)
+    monkeypatch.setenv('VCC_TOKEN', token)
+    monkeypatch.chdir(tmp_path)
+    await asyncio.to_thread(exec, compile(example[1], 'docs/API.md', 'exec'), {'__name__': 'example'})
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0].startswith('status: ') and 'step 20 of 20' in lines and lines[-1].strip() == 'status: completed'
+    name = lines[-2].removeprefix('saved ')
+    assert (await asyncio.to_thread((tmp_path / name).read_bytes)).startswith(b'\x89PNG')

@@ -18,7 +18,7 @@ BETA = 'open sesame'
 ADMIN = ('admin', 's3cret-admin')
 # routes that make the app connect to a URL from the request: hand-made loopback tests cover them
 CONNECTING = {('POST', '/api/v1/admin/servers'), ('PUT', '/api/v1/admin/servers/{server_id}')}
-# paths ending in /events are Server-Sent Event streams that stay open: tests/api/test_job_events.py covers them.
+# paths ending in /events are Server-Sent Event streams that stay open: tests/api/test_job_events.py covers them
 # routes whose valid requests always await a write: the writer runs on this test's loop, which schemathesis's sync
 # calls block (tests/api/test_tokens.py covers them)
 WRITING = {('POST', '/api/v1/tokens')}
