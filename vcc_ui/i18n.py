@@ -845,6 +845,10 @@ STRINGS: dict[str, dict[str, str]] = {
         'ko': '최근 한 시간 동안 토큰을 10개 만들었습니다. 나중에 다시 시도하세요.',
     },
     'token_not_found': {'en': 'No such token.', 'ko': '그런 토큰이 없습니다.'},
+    'token_unavailable': {
+        'en': 'The token could not be stored. Try again later.',
+        'ko': '토큰을 저장하지 못했습니다. 나중에 다시 시도하세요.',
+    },
     'token_by_token': {
         'en': 'A token cannot make tokens: sign in and use the API tokens page.',
         'ko': '토큰으로는 토큰을 만들 수 없습니다. 로그인한 뒤 API 토큰 페이지를 쓰세요.',

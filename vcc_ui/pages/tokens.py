@@ -13,9 +13,11 @@ from vcc_ui.services.tokens import TokenError, TokenInfo
 EXPIRY_DAYS = (7, 30, 90, 365)
 
 
-def page(services: Services) -> None:
-    """Build the tokens page for the browser's user."""
-    TokensPage(services, current_user(), is_admin=services.admin.is_admin(context.client.request.cookies))
+async def page(services: Services) -> None:
+    """Build the tokens page for the browser's user, with its tokens."""
+    await TokensPage(
+        services, current_user(), is_admin=services.admin.is_admin(context.client.request.cookies)
+    ).render()
 
 
 def facts(info: TokenInfo, *, expired: bool) -> str:
@@ -58,7 +60,6 @@ class TokensPage:
             self.message = ui.label().classes('text-sm text-negative').mark('token-message')
             self.message.set_visibility(False)
             self.list = ui.column().classes('w-full gap-2').mark('token-list')
-        self.render()
 
     async def create(self) -> None:
         """Make a token from the form and show its secret once."""
@@ -73,7 +74,7 @@ class TokensPage:
             return
         self.message.set_visibility(False)
         self.name.set_value('')
-        self.render()
+        await self.render()
         self.show_secret(info, secret)
 
     def show_secret(self, info: TokenInfo, secret: str) -> None:
@@ -105,9 +106,9 @@ class TokensPage:
         dialog.close()
         dialog.delete()
 
-    def render(self) -> None:
+    async def render(self) -> None:
         """Show the user's tokens again."""
-        tokens = self.tokens.of(self.user)
+        tokens = await self.tokens.of(self.user)
         now = self.tokens.clock()
         self.list.clear()
         with self.list:
@@ -154,4 +155,4 @@ class TokensPage:
             ui.notify(t(error.reason), type='warning')
         else:
             ui.notify(t('tok_revoked', name=info.name), type='positive')
-        self.render()
+        await self.render()

@@ -2,7 +2,9 @@
 
 A token reads `vcc_<id>_<secret part>`: the id is public (it names the token on its owner's page), the whole token
 is hashed with sha256 and only the hash is stored. A check finds the token by its id and compares the hashes in
-constant time; the token itself is never stored, logged or shown again after its creation.
+constant time; the token itself is never stored, logged or shown again after its creation. The database is the
+truth (several app instances may share it): a check keeps what it read for FRESH_FOR seconds, so a token made or
+revoked on another instance counts there within that time.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import Session, col, delete, or_, select
 
 from vcc_ui.models import ApiToken, utcnow
 from vcc_ui.services.auth import RateLimiter
-from vcc_ui.services.dbwriter import DbWriter, read
+from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import ImageProblem
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,9 @@ EXPIRY_DAYS_MAX = 365
 MAX_LIVE_TOKENS = 20  # unrevoked, unexpired tokens one user may hold
 CREATE_LIMIT = 10  # tokens one user may make per CREATE_WINDOW
 CREATE_WINDOW = 3600.0
+FRESH_FOR = 5.0  # seconds a check trusts what it last read about a token
 USE_WRITE_INTERVAL = timedelta(minutes=1)  # a token's last use is written at most this often
+MAX_CACHED = 10_000  # tokens a check remembers (the oldest read is forgotten first)
 KEEP_ENDED = timedelta(days=30)  # a revoked or expired token is forgotten this long after it ended
 _CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]')
 _DUMMY_DIGEST = hashlib.sha256(b'no such token').hexdigest()
@@ -45,8 +50,14 @@ _MESSAGES = {
     'token_too_many': f'You have {MAX_LIVE_TOKENS} tokens already. Revoke one you no longer use first.',
     'token_create_limited': f'You made {CREATE_LIMIT} tokens within the last hour. Try again later.',
     'token_not_found': 'No such token.',
+    'token_unavailable': 'The token could not be stored. Try again later.',
 }
-_CODES = {'token_too_many': 'limit', 'token_create_limited': 'limit', 'token_not_found': 'not_found'}
+_CODES = {
+    'token_too_many': 'limit',
+    'token_create_limited': 'limit',
+    'token_not_found': 'not_found',
+    'token_unavailable': 'unavailable',
+}
 
 
 class TokenError(ImageProblem):
@@ -71,6 +82,7 @@ class TokenInfo:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     used_written: datetime | None = None  # when last_used_at was last written to the database
+    read_at: float = 0.0  # when the row was read (monotonic)
 
     @property
     def hint(self) -> str:
@@ -137,27 +149,23 @@ def clean_name(text: str | None) -> str:
 
 
 class ApiTokens:
-    """Every token in memory (loaded at start), written through the one write path; checks need no database."""
+    """Tokens in the database, written through the one write path; checks keep what they read for FRESH_FOR s."""
 
     def __init__(self, writer: DbWriter, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.writer = writer
         self.clock = clock
+        self.fresh_for = FRESH_FOR
         self._created = RateLimiter(CREATE_LIMIT, CREATE_WINDOW, clock=time.monotonic)
+        self._tokens: dict[str, TokenInfo] = {}  # what checks read lately, by token id
         horizon = clock() - KEEP_ENDED
-        rows: list[ApiToken] = read(writer.engine, lambda db: db.exec(select(ApiToken)).all())
-        self._tokens = {row.id: TokenInfo.of(row) for row in rows}
-        ended = [t.id for t in self._tokens.values() if (at := t.ended_at()) is not None and at <= horizon]
-        for token_id in ended:
-            del self._tokens[token_id]
-        if ended:
-            self.writer.write_later(lambda db: _drop_ended(db, horizon))
+        self.writer.write_later(lambda db: _drop_ended(db, horizon))
 
-    def check(self, token: str) -> Bearer | Refusal:
+    async def check(self, token: str) -> Bearer | Refusal:
         """Whom a presented token acts as, or why it does not work; a working one has its use noted."""
         match = TOKEN_RE.fullmatch(token)
         if match is None:
             return Refusal('malformed')
-        info = self._tokens.get(match[1])
+        info = await self._get(match[1])
         known = hmac.compare_digest(info.digest if info else _DUMMY_DIGEST, digest_of(token))
         if info is None or not known:
             return Refusal('unknown')
@@ -169,10 +177,10 @@ class ApiTokens:
         self._used(info, now)
         return Bearer(info.id, info.owner, info.admin)
 
-    def of(self, owner: str) -> list[TokenInfo]:
+    async def of(self, owner: str) -> list[TokenInfo]:
         """The user's tokens that were not revoked, newest first."""
-        mine = [t for t in self._tokens.values() if t.owner == owner and t.revoked_at is None]
-        return sorted(mine, key=lambda t: t.created_at, reverse=True)
+        rows: list[ApiToken] = await self.writer.read(partial(_live_of, owner=owner))
+        return [self._remember(row) for row in rows]
 
     async def create(
         self, owner: str, name: str | None, *, days: int | None = None, admin: bool = False
@@ -182,13 +190,11 @@ class ApiTokens:
         if days is not None and not 1 <= days <= EXPIRY_DAYS_MAX:
             raise TokenError('token_bad_expiry')
         now = self.clock()
-        if sum(1 for t in self.of(owner) if not t.expired(now)) >= MAX_LIVE_TOKENS:
+        if sum(1 for t in await self.of(owner) if not t.expired(now)) >= MAX_LIVE_TOKENS:
             raise TokenError('token_too_many')
         if self._created.retry_after(owner):
             raise TokenError('token_create_limited')
-        token_id = secrets.token_hex(8)
-        while token_id in self._tokens:
-            token_id = secrets.token_hex(8)
+        token_id = secrets.token_hex(8)  # 64 bits: a clash with a stored id fails the insert, nothing is overwritten
         token = f'{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}'
         row = ApiToken(
             id=token_id,
@@ -199,21 +205,50 @@ class ApiTokens:
             created_at=now,
             expires_at=now + timedelta(days=days) if days else None,
         )
-        await self.writer.write(lambda db: db.add(row))
+        try:
+            await self.writer.write(lambda db: db.add(row))
+        except Exception as error:  # the writer logged it; the caller gets a clear refusal, nothing was made
+            raise TokenError('token_unavailable') from error
         self._created.hit(owner)
-        info = self._tokens[token_id] = TokenInfo.of(row)
+        info = self._remember(row)
         log.info('api token created', extra={'token_id': token_id, 'owner': owner, 'admin': admin, 'days': days})
         return info, token
 
     async def revoke(self, owner: str, token_id: str) -> TokenInfo:
-        """Stop one of the user's tokens at once (stored once this returns)."""
-        info = self._tokens.get(token_id)
+        """Stop one of the user's tokens at once (stored once this returns; other instances within FRESH_FOR s)."""
+        info = await self._get(token_id, fresh=True)
         if info is None or info.owner != owner or info.revoked_at is not None:
             raise TokenError('token_not_found')
         now = self.clock()
         await self.writer.write(lambda db: _set(db, token_id, revoked_at=now))
         info.revoked_at = now
         log.info('api token revoked', extra={'token_id': token_id, 'owner': owner})
+        return info
+
+    async def _get(self, token_id: str, *, fresh: bool = False) -> TokenInfo | None:
+        """The token as lately read, or as stored now when that is older than fresh_for (or `fresh`)."""
+        info = self._tokens.get(token_id)
+        if info is not None and not fresh and time.monotonic() - info.read_at < self.fresh_for:
+            return info
+        row: ApiToken | None = await self.writer.read(lambda db: db.get(ApiToken, token_id))
+        if row is None:
+            self._tokens.pop(token_id, None)
+            return None
+        return self._remember(row)
+
+    def _remember(self, row: ApiToken) -> TokenInfo:
+        """Keep a row as read now; this instance's newer last use survives the read."""
+        info, before = TokenInfo.of(row), self._tokens.get(row.id)
+        if (
+            before is not None
+            and before.last_used_at
+            and (not info.last_used_at or before.last_used_at > info.last_used_at)
+        ):
+            info.last_used_at, info.used_written = before.last_used_at, before.used_written
+        info.read_at = time.monotonic()
+        if len(self._tokens) >= MAX_CACHED and row.id not in self._tokens:
+            self._tokens.pop(next(iter(self._tokens)))
+        self._tokens[row.id] = info
         return info
 
     def _used(self, info: TokenInfo, now: datetime) -> None:
@@ -229,6 +264,11 @@ def _set(db: Session, token_id: str, **fields: object) -> None:
         for name, value in fields.items():
             setattr(row, name, value)
         db.add(row)
+
+
+def _live_of(db: Session, *, owner: str) -> list[ApiToken]:
+    query = select(ApiToken).where(ApiToken.owner == owner, col(ApiToken.revoked_at).is_(None))
+    return list(db.exec(query.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id))).all())
 
 
 def _drop_ended(db: Session, horizon: datetime) -> None:

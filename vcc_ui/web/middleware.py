@@ -159,7 +159,7 @@ class TokenMiddleware:
         if scope['type'] == 'http' and scope['path'].startswith(TOKEN_PATHS):
             conn = HTTPConnection(scope)
             if (token := bearer_token(conn.headers.get('authorization'))) is not None:
-                checked = self.tokens.check(token)
+                checked = await self.tokens.check(token)
                 if isinstance(checked, Refusal):
                     log.info('refused an API token (%s) for %s %s', checked.reason, scope['method'], scope['path'][:99])
                     lang = best_language(conn.headers.get('accept-language'))

@@ -23,7 +23,7 @@ def refused(error: TokenError, request: Request) -> ApiError:
 async def list_tokens(user: UserDep, services: ServicesDep) -> ItemsOut[TokenOut]:
     """The caller's tokens that were not revoked, newest first (never their secrets)."""
     now = services.tokens.clock()
-    return ItemsOut[TokenOut](items=[TokenOut.of(info, now) for info in services.tokens.of(user)])
+    return ItemsOut[TokenOut](items=[TokenOut.of(info, now) for info in await services.tokens.of(user)])
 
 
 @router.post('/tokens', status_code=201)
