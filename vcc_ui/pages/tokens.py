@@ -102,7 +102,7 @@ class TokensPage:
 
     @staticmethod
     def close(dialog: ui.dialog) -> None:
-        """Close the dialog and drop it, secret and all, from the page."""
+        """Close a dialog and drop it (a token's secret with it) from the page."""
         dialog.close()
         dialog.delete()
 
@@ -137,10 +137,10 @@ class TokensPage:
 
     def confirm(self, info: TokenInfo) -> None:
         """Ask before revoking."""
-        with ui.dialog() as dialog, ui.card().mark('token-confirm'):
+        with ui.dialog().props('persistent') as dialog, ui.card().mark('token-confirm'):
             ui.label(t('tok_revoke_confirm', name=info.name))
             with ui.row().classes('w-full justify-end gap-2'):
-                ui.button(t('tok_cancel'), on_click=dialog.close).props('flat no-caps')
+                ui.button(t('tok_cancel'), on_click=lambda: self.close(dialog)).props('flat no-caps').mark('token-keep')
                 ui.button(t('tok_revoke'), on_click=lambda: self.revoke(info, dialog)).props(
                     'unelevated no-caps color=negative'
                 ).mark('token-revoke-yes')
@@ -148,7 +148,7 @@ class TokensPage:
 
     async def revoke(self, info: TokenInfo, dialog: ui.dialog) -> None:
         """Revoke the token and show the list without it."""
-        dialog.close()
+        self.close(dialog)
         try:
             await self.tokens.revoke(self.user, info.id)
         except TokenError as error:
