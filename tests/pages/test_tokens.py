@@ -71,3 +71,11 @@ async def test_an_admin_may_give_a_token_admin_reach(user: User, services: Servi
     await user.should_see('Does not expire')
     card = user.find(marker='token-card').elements.pop()
     assert any(isinstance(e, ui.badge) and e.text == 'admin' for e in card.descendants())
+
+
+async def test_the_navigation_leads_to_the_tokens_page(user: User, services: Services) -> None:
+    await visit(user, services, '/')
+    await user.should_see(marker='drawer-nav_tokens')  # the phone's menu has it too
+    user.find(marker='nav-nav_tokens').click()
+    await user.should_see('A script that sends "Authorization: Bearer <token>" to /api/v1 acts as you.')
+    await user.should_see(marker='token-create')
