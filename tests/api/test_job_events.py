@@ -188,3 +188,20 @@ async def test_the_docs_example_submits_follows_and_saves(
     assert lines[0].startswith('status: ') and 'step 20 of 20' in lines and lines[-1].strip() == 'status: completed'
     name = lines[-2].removeprefix('saved ')
     assert (await asyncio.to_thread((tmp_path / name).read_bytes)).startswith(b'\x89PNG')
+
+
+async def test_a_waiting_job_is_told_its_new_queue_position(stack: tuple[Services, str]) -> None:
+    app, url = stack
+    async with user(app, url) as bot:
+        async with bot.stream('GET', '/api/v1/jobs/events') as response:
+            stream = events(response)
+            jobs = [await submit(bot, steps=4) for _ in range(3)]  # one runs at a time: the others wait
+            waiting: list[int] = []
+            async for name, data in stream:
+                if name != 'status' or not isinstance(data, dict) or data['job_id'] != jobs[2]:
+                    continue
+                if data['status'] == 'queued':
+                    waiting.append(data['position'])
+                elif data['status'] == 'completed':
+                    break
+    assert len(waiting) >= 2 and waiting == sorted(waiting, reverse=True) and waiting[-1] == 1, waiting

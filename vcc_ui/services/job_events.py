@@ -1,7 +1,8 @@
 """JobFeed: the events of one user's jobs (or of one job) for an event stream, taken from JobManager.changed.
 
-Statuses come in the order they happened; progress and previews are coalesced to the newest (a slow reader gets
-the latest step, not every step); a completed job's images come as `result` just before its terminal status.
+Statuses come in the order they happened (a waiting job's status again when its queue position changes); progress,
+previews and positions are coalesced to the newest (a slow reader gets the latest step, not every step); a completed
+job's images come as `result` just before its terminal status.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from vcc_ui.services.images import ImageIndex
 from vcc_ui.services.jobs import JobManager, JobView
 
 STATUS, PROGRESS, PREVIEW, RESULT = 'status', 'progress', 'preview', 'result'
+QUEUE = 'queue'  # a waiting job's new position: sent as a `status` event, coalesced like progress
 PREVIEW_PREFIX = '/api/v1/jobs'  # where a job's preview frames are served (JobView.preview_path)
 
 
@@ -33,6 +35,7 @@ class _Told:
     """What a feed has told about one job so far."""
 
     status: str = ''
+    position: int = 0
     step: tuple[int, int] = (0, 0)
     preview: int = 0
 
@@ -74,7 +77,7 @@ class JobFeed:
                 name, job_id, data = self._pending.pop(0)
                 if name == RESULT:
                     data = await self._result(job_id, data['image_ids'])
-                yield JobEvent(name, data)
+                yield JobEvent(STATUS if name == QUEUE else name, data)
                 if name == STATUS and self.job_id is not None and JobStatus(data['status']).finished:
                     return
             self._wake.clear()
@@ -94,6 +97,9 @@ class JobFeed:
         told.status = view.status
         if moved and not finished:
             self._pending.append((STATUS, view.id, status_data(view)))
+        elif view.status == JobStatus.QUEUED and view.position != told.position:
+            self._coalesce(QUEUE, view.id, status_data(view))
+        told.position = view.position
         if not finished and view.steps and (view.step, view.steps) != told.step:
             told.step = (view.step, view.steps)
             self._coalesce(PROGRESS, view.id, progress_data(view))
