@@ -18,6 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
     'nav_inputs': {'en': 'Inputs', 'ko': '입력 보관함'},
     'nav_admin': {'en': 'Admin', 'ko': '관리자'},
     'nav_loras': {'en': 'LoRA', 'ko': 'LoRA'},
+    'nav_tokens': {'en': 'API tokens', 'ko': 'API 토큰'},
     'nav_menu': {'en': 'Menu', 'ko': '메뉴'},
     'language': {'en': 'Language', 'ko': '언어'},
     'server_down': {
@@ -784,6 +785,85 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'A nickname cannot look like an anonymous id.',
         'ko': '닉네임은 익명 ID처럼 보일 수 없습니다.',
     },
+    # personal API tokens: the page, refusals of the token API, answers to a token that does not work
+    'tok_title': {'en': 'API tokens', 'ko': 'API 토큰'},
+    'tok_intro': {
+        'en': 'A script that sends "Authorization: Bearer <token>" to /api/v1 acts as you. '
+        'Keep tokens secret and revoke the ones you no longer use.',
+        'ko': '"Authorization: Bearer <토큰>" 헤더를 /api/v1에 보내는 스크립트는 내 계정으로 동작합니다. '
+        '토큰은 비밀로 지키고, 쓰지 않는 토큰은 폐기하세요.',
+    },
+    'tok_name': {'en': 'Name', 'ko': '이름'},
+    'tok_name_hint': {'en': 'What the token is for, e.g. "nightly batch"', 'ko': '토큰 용도, 예: "야간 일괄 생성"'},
+    'tok_expiry': {'en': 'Expires', 'ko': '만료'},
+    'tok_expiry_never': {'en': 'Never', 'ko': '만료 없음'},
+    'tok_expiry_days': {'en': 'After {n} days', 'ko': '{n}일 후'},
+    'tok_admin': {'en': 'Admin access (reaches the admin API)', 'ko': '관리자 권한 (관리자 API 사용 가능)'},
+    'tok_create': {'en': 'Create token', 'ko': '토큰 만들기'},
+    'tok_created_title': {'en': 'Your new token "{name}"', 'ko': '새 토큰 "{name}"'},
+    'tok_created_once': {
+        'en': 'Copy it now: it is shown only this once and cannot be looked up later.',
+        'ko': '지금 복사하세요. 이 토큰은 이번 한 번만 보이며 나중에 다시 볼 수 없습니다.',
+    },
+    'tok_copy': {'en': 'Copy', 'ko': '복사'},
+    'tok_copied': {'en': 'Token copied to the clipboard.', 'ko': '토큰을 클립보드에 복사했습니다.'},
+    'tok_done': {'en': 'Done', 'ko': '확인'},
+    'tok_empty': {'en': 'No tokens yet.', 'ko': '아직 토큰이 없습니다.'},
+    'tok_created_at': {'en': 'Created {when}', 'ko': '만든 날 {when}'},
+    'tok_last_used': {'en': 'Last used {when}', 'ko': '마지막 사용 {when}'},
+    'tok_never_used': {'en': 'Never used', 'ko': '사용한 적 없음'},
+    'tok_expires_at': {'en': 'Expires {when}', 'ko': '만료 {when}'},
+    'tok_no_expiry': {'en': 'Does not expire', 'ko': '만료 없음'},
+    'tok_expired_at': {'en': 'Expired {when}', 'ko': '{when}에 만료됨'},
+    'tok_admin_badge': {'en': 'admin', 'ko': '관리자'},
+    'tok_revoke': {'en': 'Revoke', 'ko': '폐기'},
+    'tok_revoke_confirm': {
+        'en': 'Revoke the token "{name}"? Scripts that use it stop working at once.',
+        'ko': '토큰 "{name}"을(를) 폐기할까요? 이 토큰을 쓰는 스크립트는 바로 동작을 멈춥니다.',
+    },
+    'tok_revoked': {'en': 'Token "{name}" revoked.', 'ko': '토큰 "{name}"을(를) 폐기했습니다.'},
+    'tok_cancel': {'en': 'Cancel', 'ko': '취소'},
+    'token_name_missing': {'en': 'Give the token a name.', 'ko': '토큰 이름을 입력하세요.'},
+    'token_name_too_long': {
+        'en': 'A token name has at most 60 characters.',
+        'ko': '토큰 이름은 60자까지 쓸 수 있습니다.',
+    },
+    'token_name_bad_chars': {
+        'en': 'A token name cannot contain control or direction characters.',
+        'ko': '토큰 이름에는 제어 문자나 방향 문자를 쓸 수 없습니다.',
+    },
+    'token_bad_expiry': {
+        'en': 'A token expires after 1 to 365 days, or never.',
+        'ko': '토큰 만료는 1일에서 365일 사이이거나 없음이어야 합니다.',
+    },
+    'token_too_many': {
+        'en': 'You have 20 tokens already. Revoke one you no longer use first.',
+        'ko': '토큰이 이미 20개 있습니다. 쓰지 않는 토큰을 먼저 폐기하세요.',
+    },
+    'token_create_limited': {
+        'en': 'You made 10 tokens within the last hour. Try again later.',
+        'ko': '최근 한 시간 동안 토큰을 10개 만들었습니다. 나중에 다시 시도하세요.',
+    },
+    'token_not_found': {'en': 'No such token.', 'ko': '그런 토큰이 없습니다.'},
+    'token_unavailable': {
+        'en': 'The token could not be stored. Try again later.',
+        'ko': '토큰을 저장하지 못했습니다. 나중에 다시 시도하세요.',
+    },
+    'token_by_token': {
+        'en': 'A token cannot make tokens: sign in and use the API tokens page.',
+        'ko': '토큰으로는 토큰을 만들 수 없습니다. 로그인한 뒤 API 토큰 페이지를 쓰세요.',
+    },
+    'token_admin_only': {
+        'en': 'Only a signed-in admin can make a token with admin access.',
+        'ko': '관리자 권한 토큰은 로그인한 관리자만 만들 수 있습니다.',
+    },
+    'token_malformed': {
+        'en': 'The Authorization header carries no VCC UI token (expected "Bearer vcc_...").',
+        'ko': 'Authorization 헤더에 VCC UI 토큰이 없습니다 ("Bearer vcc_..." 형식이어야 합니다).',
+    },
+    'token_unknown': {'en': 'Unknown API token.', 'ko': '알 수 없는 API 토큰입니다.'},
+    'token_revoked': {'en': 'This API token was revoked.', 'ko': '폐기된 API 토큰입니다.'},
+    'token_expired': {'en': 'This API token expired at {at}.', 'ko': '이 API 토큰은 {at}에 만료되었습니다.'},
 }
 
 

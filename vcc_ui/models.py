@@ -213,3 +213,17 @@ class WebSession(SQLModel, table=True):
     kind: str = Field(index=True, max_length=16)  # 'admin' or 'beta'
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: only the sha256 of its secret is kept; the secret is shown once, at creation."""
+
+    id: str = Field(primary_key=True, max_length=16)  # public: the token reads `vcc_<id>_<secret part>`
+    owner: str = Field(index=True, max_length=64)  # the user the token acts as
+    name: str = Field(max_length=60)
+    digest: str = Field(max_length=64)  # sha256 hex of the whole token
+    admin: bool = False  # made by a signed-in admin who asked for admin reach
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = _when()
+    last_used_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()

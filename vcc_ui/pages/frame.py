@@ -19,6 +19,7 @@ NAV = [
     ('nav_generate', '/', 'auto_awesome'),
     ('nav_gallery', '/gallery', 'photo_library'),
     ('nav_inputs', '/inputs', 'inventory_2'),
+    ('nav_tokens', '/tokens', 'key'),
 ]
 ADMIN_NAV = [('nav_admin', '/admin', 'admin_panel_settings'), ('nav_loras', '/admin/loras', 'extension')]
 

@@ -19,12 +19,13 @@ from vcc_ui.pages import (
     gallery,
     generate,
     inputs,
+    tokens,
 )
 from vcc_ui.pages.frame import frame
 from vcc_ui.services import Services
 
 PAGE_PATHS = frozenset(
-    {'/', '/gallery', '/inputs', '/admin', '/admin/servers', '/admin/users', '/admin/images'}
+    {'/', '/gallery', '/inputs', '/tokens', '/admin', '/admin/servers', '/admin/users', '/admin/images'}
     | {'/admin/loras', '/admin/logs'}
 )  # the sub pages below; any other path the root page would build answers 404 first (web.UnknownPathMiddleware)
 
@@ -46,6 +47,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                     '/': lambda: generate.page(services),
                     '/gallery': lambda: gallery.page(services),
                     '/inputs': lambda: inputs.page(services),
+                    '/tokens': lambda: tokens.page(services),
                     '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
                     '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
                     '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),

@@ -23,6 +23,7 @@ from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.tokens import ApiTokens
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -54,6 +55,7 @@ class Services:
             sessions=self.sessions,
             redis_url=settings.redis_url,
         )
+        self.tokens = ApiTokens(self.writer)
         self.storage = Storage(
             Path(settings.output_dir),
             max_pixels=settings.max_image_pixels,

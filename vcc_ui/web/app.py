@@ -14,6 +14,7 @@ from vcc_ui.web.middleware import (
     IdentityMiddleware,
     OriginMiddleware,
     SecurityHeadersMiddleware,
+    TokenMiddleware,
     UnknownPathMiddleware,
 )
 from vcc_ui.web.routes import (
@@ -26,9 +27,11 @@ from vcc_ui.web.routes import (
     health,
     images,
     inputs,
+    job_events,
     jobs,
     outputs,
     shares,
+    tokens,
     workflows,
 )
 
@@ -37,7 +40,9 @@ log = logging.getLogger(__name__)
 # NOTE: one router for the app to include: FastAPI merges the lifespan of every router an app includes, and the page
 # tests install the web layer once per test on the same app
 router = APIRouter()
+router.include_router(job_events.router)  # before jobs: its /jobs/events would match GET /jobs/{job_id}
 router.include_router(jobs.router)
+router.include_router(tokens.router)
 router.include_router(workflows.router)
 router.include_router(images.router)
 router.include_router(inputs.router)
@@ -53,12 +58,14 @@ router.include_router(beta_login.router)
 
 
 def install(app: FastAPI, services: Services, *, pages: frozenset[str] = frozenset()) -> None:
-    """Keep the services on app.state, add the middleware (headers, origin, gate, identity: outside in), the routes."""
+    """Keep the services on app.state, add the middleware (headers, origin, token, gate, identity: outside in), the
+    routes."""
     app.state.services = services
     install_error_handler(app)
     app.add_middleware(IdentityMiddleware, services=services)
     app.add_middleware(UnknownPathMiddleware, routes=app, pages=pages)  # `pages`: the paths of the root page
     app.add_middleware(GateMiddleware, gate=services.gate, admin=services.admin)
+    app.add_middleware(TokenMiddleware, tokens=services.tokens)  # before the gate: a token needs no beta cookie
     app.add_middleware(BodyLimitMiddleware, upload_max=services.settings.controls_max_bytes)
     app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt
     app.add_middleware(SecurityHeadersMiddleware, secure=services.settings.cookie_secure)

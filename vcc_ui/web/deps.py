@@ -9,10 +9,12 @@ from fastapi import Depends, Request
 
 from vcc_ui.services import Services
 from vcc_ui.services.auth import client_ip
+from vcc_ui.services.tokens import Bearer
 from vcc_ui.web.errors import ApiError
 
 ADMIN_OFF_MESSAGE = 'Admin pages are off: set ADMIN_PASSWORD in .env and restart the app'
 ADMIN_CHECKED = 'admin_basic_ok'  # request.state flag: the gate found this request's Basic credentials right
+TOKEN_STATE = 'api_token'  # request.state: the checked Bearer token the request acts by (web.middleware)
 REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
 
 
@@ -32,16 +34,28 @@ def get_user(request: Request) -> str:
 UserDep = Annotated[str, Depends(get_user)]
 
 
+def get_token(request: Request) -> Bearer | None:
+    """The personal API token the request acts by, None for a browser's (cookie) request."""
+    return getattr(request.state, TOKEN_STATE, None)
+
+
+TokenDep = Annotated[Bearer | None, Depends(get_token)]
+
+
 async def wait_ready(services: ServicesDep) -> None:
     """Hold the request until the services have started."""
     await services.ready.wait()
 
 
 async def require_admin(request: Request, services: ServicesDep) -> None:
-    """Let admins through (session cookie or HTTP Basic); 401 with a Basic challenge, 429 when limited, 403 off."""
+    """Let admins in (session cookie, HTTP Basic, admin token); 401 with a Basic challenge, 429 limited, 403 off."""
     auth = services.admin
     if not auth.enabled:
         raise ApiError(403, 'admin_off', ADMIN_OFF_MESSAGE)
+    if (token := get_token(request)) is not None:  # a token request: only the token counts, never a cookie
+        if token.admin:
+            return
+        raise ApiError(403, 'admin_required', 'This API token has no admin access: an admin makes one that has')
     if getattr(request.state, ADMIN_CHECKED, False) or auth.is_admin(request.cookies):
         return
     attempt = await auth.basic(request.headers.get('authorization'), client_ip(request))

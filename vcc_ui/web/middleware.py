@@ -29,7 +29,8 @@ from vcc_ui.services.auth import (
     safe_next,
 )
 from vcc_ui.services.shares import SHARE_PATH
-from vcc_ui.web.deps import ADMIN_CHECKED
+from vcc_ui.services.tokens import ApiTokens, Refusal
+from vcc_ui.web.deps import ADMIN_CHECKED, TOKEN_STATE
 from vcc_ui.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ NICEGUI_STATIC = f'/_nicegui/{__version__}/'
 # a share link is one path segment of signed-token characters (and its /image): nothing below /s/ builds a page
 SHARE_LINK = re.compile(re.escape(SHARE_PATH) + r'[A-Za-z0-9_.-]{1,400}(/image)?')
 LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
+TOKEN_PATHS = ('/api/', '/outputs/')  # where `Authorization: Bearer <token>` decides who the caller is
 
 
 class IdentityMiddleware(BaseHTTPMiddleware):
@@ -51,6 +53,10 @@ class IdentityMiddleware(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         """Read or mint the id; a fresh one goes out as the cookie."""
+        if (token := getattr(request.state, TOKEN_STATE, None)) is not None:
+            request.state.user = token.owner  # a token's request acts as its user: no cookie is read or minted
+            self.services.users.touch(token.owner)
+            return await call_next(request)
         identity = self.services.identity
         user = identity.read(request.cookies.get(ANON_COOKIE))
         # NOTE: a new id is handed out (and counted per client address) only where one is used: public paths get a
@@ -103,7 +109,11 @@ class GateMiddleware:
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
-        if self.gate.is_open(conn.cookies.get(GATE_COOKIE)) or self._allowed_while_locked(scope):
+        if (
+            self.gate.is_open(conn.cookies.get(GATE_COOKIE))
+            or TOKEN_STATE in scope.get('state', {})  # TokenMiddleware checked the request's token
+            or self._allowed_while_locked(scope)
+        ):
             await self.app(scope, receive, send)
             return
         if (admin := await self.admin.basic(conn.headers.get('authorization'), client_ip(conn))) is not None:
@@ -125,6 +135,49 @@ class GateMiddleware:
         # NOTE: NiceGUI's socket (/_nicegui_ws) is never open here: the login pages are plain HTML forms, so nothing a
         # locked browser may see needs one, and no event reaches NiceGUI's handlers without the password
         return path in OPEN_PATHS or path.startswith(NICEGUI_STATIC) or bool(SHARE_LINK.fullmatch(path))
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, else None."""
+    scheme, _, value = (header or '').partition(' ')
+    return value.strip() if scheme.lower() == 'bearer' else None
+
+
+class TokenMiddleware:
+    """Let a personal API token (`Authorization: Bearer`) decide who calls /api and /outputs: its user, no cookie.
+
+    A token that does not work answers 401 with the reason; such a request never falls back to the cookies it
+    carries. A working one is put on request.state (TOKEN_STATE) for the gate, the identity middleware and routes.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: ApiTokens) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check a Bearer token on the token paths; answer 401 when it does not work."""
+        if scope['type'] == 'http' and scope['path'].startswith(TOKEN_PATHS):
+            conn = HTTPConnection(scope)
+            if (token := bearer_token(conn.headers.get('authorization'))) is not None:
+                checked = await self.tokens.check(token)
+                if isinstance(checked, Refusal):
+                    log.info('refused an API token (%s) for %s %s', checked.reason, scope['method'], scope['path'][:99])
+                    lang = best_language(conn.headers.get('accept-language'))
+                    await token_refused(checked, lang)(scope, receive, send)
+                    return
+                scope.setdefault('state', {})[TOKEN_STATE] = checked
+        await self.app(scope, receive, send)
+
+
+def token_refused(refusal: Refusal, lang: str) -> Response:
+    """401 naming why the token does not work (`token_<reason>`), with a Bearer challenge."""
+    at = refusal.at.strftime('%Y-%m-%d %H:%M UTC') if refusal.at else ''
+    return ApiError(
+        401,
+        f'token_{refusal.reason}',
+        translate(f'token_{refusal.reason}', lang, at=at),
+        headers={'WWW-Authenticate': 'Bearer error="invalid_token"'},
+    ).response()
 
 
 def rate_limited(retry_after: float, message: str) -> Response:
@@ -159,7 +212,8 @@ class OriginMiddleware:
     A browser names the page's origin in Origin (or, when it leaves that out, Referer) on every POST/PUT/PATCH/DELETE,
     forms and multipart uploads included; it must be this app's host (the Host header, which nginx passes on). The
     scheme is not compared: behind a TLS proxy the app itself may be spoken to over plain HTTP. A request without
-    either header is not from a page (curl, scripts with HTTP Basic or a cookie jar) and passes.
+    either header is not from a page (curl, scripts with HTTP Basic or a cookie jar) and passes. So does a request
+    with a Bearer token on the token paths: the token alone says who it is (TokenMiddleware ignores its cookies).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -170,7 +224,8 @@ class OriginMiddleware:
         if scope['type'] == 'http' and scope['method'] in CHANGING_METHODS:
             conn = HTTPConnection(scope)
             source = conn.headers.get('origin') or conn.headers.get('referer')
-            if source is not None and not same_host(source, conn.headers.get('host', '')):
+            by_token = scope['path'].startswith(TOKEN_PATHS) and bearer_token(conn.headers.get('authorization'))
+            if source is not None and not by_token and not same_host(source, conn.headers.get('host', '')):
                 log.warning('refused %s %s from origin %r', scope['method'], scope['path'], source[:200])
                 await ApiError(403, 'cross_origin', CROSS_ORIGIN_MESSAGE).response()(scope, receive, send)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,6 +16,7 @@ from vcc_ui.services.jobs import JobView
 from vcc_ui.services.servers import ServerEntry
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
+from vcc_ui.services.tokens import EXPIRY_DAYS_MAX, TokenInfo
 from vcc_ui.services.workflows import Defaults, Template, Workflow, WorkflowProblem
 
 T = TypeVar('T')
@@ -453,3 +455,47 @@ class StatsOut(Out):
             ],
             queue_depth=[DepthOut(at=s.at.isoformat(), queued=s.queued, running=s.running) for s in stats.series()],
         )
+
+
+# ---- personal API tokens ----------------------------------------------------------------------------------------
+
+
+class TokenCreate(Body):
+    """What POST /api/v1/tokens takes: a name, an optional lifetime in days, admin reach (signed-in admins only)."""
+
+    name: str = Field(max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=EXPIRY_DAYS_MAX)
+    admin: bool = False
+
+
+class TokenOut(Out):
+    """A personal API token as its owner sees it: never its secret."""
+
+    id: str
+    name: str
+    hint: str = Field(description='the public beginning of the token, to recognise it')
+    admin: bool
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+    expired: bool
+
+    @classmethod
+    def of(cls, info: TokenInfo, now: datetime) -> TokenOut:
+        """The answer for a token."""
+        return cls(
+            id=info.id,
+            name=info.name,
+            hint=info.hint,
+            admin=info.admin,
+            created_at=info.created_at.isoformat(),
+            expires_at=info.expires_at.isoformat() if info.expires_at else None,
+            last_used_at=info.last_used_at.isoformat() if info.last_used_at else None,
+            expired=info.expired(now),
+        )
+
+
+class TokenCreatedOut(TokenOut):
+    """A token just made, with its secret: the only answer that ever carries it."""
+
+    token: str = Field(description='send it as `Authorization: Bearer <token>`; it is not shown again')
