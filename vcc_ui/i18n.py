@@ -57,6 +57,8 @@ STRINGS: dict[str, dict[str, str]] = {
     'gen_has_img2img': {'en': 'Also edits images (Img2Img)', 'ko': '이미지 편집(Img2Img) 지원'},
     'gen_mode_txt2img': {'en': 'Txt2Img', 'ko': 'Txt2Img'},
     'gen_mode_img2img': {'en': 'Img2Img', 'ko': 'Img2Img'},
+    'gen_has_modes': {'en': 'Has more modes (see the tabs)', 'ko': '다른 모드도 있습니다 (탭 참고)'},
+    'gen_advanced': {'en': 'Advanced', 'ko': '고급 설정'},
     'gen_prompt': {'en': 'Prompt', 'ko': '프롬프트'},
     'gen_negative': {'en': 'Negative prompt', 'ko': '네거티브 프롬프트'},
     'gen_history': {'en': 'Recent prompts', 'ko': '최근 프롬프트'},

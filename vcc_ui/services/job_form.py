@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vcc_ui.services.image_meta import ImageView
@@ -37,6 +37,13 @@ def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
     return Unavailable(down=False, reason='; '.join(r for r in unique if r) or 'the workflow is not loaded')
 
 
+def form_catalogue(pool: ServerPool, workflow_id: str) -> dict[str, Any] | None:
+    """The /object_info the Generate form's controls follow: the first server that can run the workflow, else any."""
+    able = pool.catalogues(workflow_id)
+    known = able or [e.object_info for e in pool.lora_servers(workflow_id) if e.object_info]
+    return known[0] if known else None
+
+
 @dataclass(kw_only=True, slots=True)
 class JobForm:
     """The form's values as the controls hold them (None where a control is empty)."""
@@ -51,10 +58,11 @@ class JobForm:
     input_image: str | None = None
     lora: str | None = None
     lora_strength: float | None = None
+    declared: dict[str, Any] = field(default_factory=dict)  # the workflow's declared parameters, by id
 
     def missing(self, workflow: Workflow) -> Missing | None:
         """Return the first thing a job of this workflow still needs from the user, or None."""
-        if not self.prompt.strip():
+        if workflow.shows_prompt and not self.prompt.strip():
             return 'prompt'
         if not self.random_seed and self.seed is None:
             return 'seed'
@@ -65,6 +73,8 @@ class JobForm:
     def params(self, workflow: Workflow) -> dict[str, Any]:
         """Return the job params for this workflow: only what it takes, a seed only when one is fixed."""
         params: dict[str, Any] = {'prompt': self.prompt, 'negative_prompt': self.negative_prompt}
+        if not workflow.shows_prompt:
+            params = {}
         if not self.random_seed and self.seed is not None:
             params['seed'] = int(self.seed)
         if workflow.aspect_ratios and self.aspect_ratio:
@@ -78,6 +88,7 @@ class JobForm:
         if workflow.accepts('lora'):
             params['lora'] = self.lora or None
             params['lora_strength'] = self.lora_strength
+        params |= {pid: value for pid, value in self.declared.items() if pid in workflow.params}
         return params
 
 

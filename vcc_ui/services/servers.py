@@ -217,9 +217,9 @@ class ServerPool:
         return found[0] if found else None
 
     def catalogues(self, workflow_id: str) -> list[dict]:
-        """The /object_info of every usable server that can run this workflow, least loaded first."""
+        """The /object_info of every usable server that can run this workflow, in the order of their ids."""
         able = [e for e in self.entries.values() if e.usable and self.registry.is_available(workflow_id, e.health.name)]
-        return [e.object_info for e in sorted(able, key=lambda e: (e.health.inflight / e.health.max_inflight, e.id))]
+        return [e.object_info for e in sorted(able, key=lambda e: e.id)]
 
     def acquire(self, entry: ServerEntry, job_id: str) -> None:
         """Let a job hold one of the server's slots (a job recovered after a restart may go beyond max_inflight)."""

@@ -238,6 +238,11 @@ class Workflow:
         return [param.control_for(object_info) for param in self.params.values()]
 
     @property
+    def shows_prompt(self) -> bool:
+        """Tell whether the form asks for a prompt: one the graph takes, or one only recorded (a default, templates)."""
+        return 'prompt' in self.bindings or bool(self.defaults.prompt or self.templates)
+
+    @property
     def needs_input_image(self) -> bool:
         """Tell whether a job must name an input image."""
         return 'input_image' in self.bindings
