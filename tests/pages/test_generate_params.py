@@ -56,6 +56,7 @@ async def test_the_test_pattern_card_has_an_upscale_tab_that_takes_an_image_and_
     await user.should_see(marker='input-slot')
     await user.should_not_see(marker='prompt')  # the upscale graph takes no prompt
     await user.should_not_see(marker='aspect')
+    await user.should_not_see(marker='seed-random')  # the graph takes no seed
     await user.should_not_see(marker='params-advanced')
     factor = element(user, 'param-factor')
     assert isinstance(factor, ui.slider) and factor.value == 2.0 and factor.props['max'] == 4.0

@@ -64,7 +64,7 @@ class JobForm:
         """Return the first thing a job of this workflow still needs from the user, or None."""
         if workflow.shows_prompt and not self.prompt.strip():
             return 'prompt'
-        if not self.random_seed and self.seed is None:
+        if workflow.accepts('seed') and not self.random_seed and self.seed is None:
             return 'seed'
         if workflow.needs_input_image and self.input_image is None:
             return 'input_image'
@@ -75,7 +75,7 @@ class JobForm:
         params: dict[str, Any] = {'prompt': self.prompt, 'negative_prompt': self.negative_prompt}
         if not workflow.shows_prompt:
             params = {}
-        if not self.random_seed and self.seed is not None:
+        if workflow.accepts('seed') and not self.random_seed and self.seed is not None:
             params['seed'] = int(self.seed)
         if workflow.aspect_ratios and self.aspect_ratio:
             params['aspect_ratio'] = self.aspect_ratio

@@ -47,10 +47,10 @@ class ParamsForm:
         step = control.step or (1 if control.integer else None)
         if control.control == 'slider' and control.minimum is not None and control.maximum is not None:
             with ui.column().classes('gap-0 grow min-w-[12rem] max-w-sm'):
-                ui.label(label).classes('text-xs text-gray-500')
-                return ui.slider(
-                    min=control.minimum, max=control.maximum, step=step or 0.01, value=control.default
-                ).props('label-always switch-label-side dense')
+                shown = ui.label().classes('text-xs text-gray-500')
+                slider = ui.slider(min=control.minimum, max=control.maximum, step=step or 0.01, value=control.default)
+                shown.bind_text_from(slider, 'value', backward=lambda v: f'{label}: {v:g}' if v is not None else label)
+                return slider.props('dense')
         if control.control in ('slider', 'number'):
             return (
                 ui.number(
