@@ -38,6 +38,15 @@ async def test_declared_params_reach_the_graph_and_the_image(stack: Services) ->
         again = await http.post('/api/v1/jobs', json={'remix': image_id, 'params': {'cfg': 3}})
         assert again.status_code == 201, again.text
         assert again.json()['params']['sampler'] == 'heun' and again.json()['params']['cfg'] == 3.0
+        elsewhere = await http.post(
+            '/api/v1/jobs', json={'remix': image_id, 'workflow_id': 'test_pattern', 'params': {'steps': None}}
+        )
+        assert elsewhere.status_code == 201, elsewhere.text  # sd15's recorded cfg and sampler are not test_pattern's
+        assert not {'cfg', 'sampler', 'scheduler'} & elsewhere.json()['params'].keys()
+        wrong = await http.post(
+            '/api/v1/jobs', json={'remix': image_id, 'workflow_id': 'test_pattern', 'params': {'cfg': 2}}
+        )
+        assert wrong.status_code == 422 and wrong.json()['detail']['field'] == 'cfg'
 
 
 @pytest.mark.parametrize(

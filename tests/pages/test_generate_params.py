@@ -10,6 +10,7 @@ from tests.images import png_bytes
 from tests.pages.test_generate import owner_of, upload, value_of
 from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
+from vcc_ui.simulator import Simulator
 
 
 def element(user: User, marker: str) -> ui.element:
@@ -85,10 +86,11 @@ async def test_generate_again_restores_declared_params_in_their_mode(user: User,
     await wait_for(lambda: view.finished)
     assert view.status == JobStatus.COMPLETED, view.error
     await user.open(f'/?from={view.image_ids[0]}')
-    await user.should_see(marker='param-denoise')
+    await user.should_see(marker='param-denoise', retries=100)  # the form is filled by a task after the page is built
     await wait_for(lambda: value_of(user, 'param-denoise') == 0.25)
     assert (value_of(user, 'param-cfg'), value_of(user, 'param-sampler')) == (4.5, 'heun')
     assert value_of(user, 'mode-tabs') == 'img2img'
+    await user.should_see(marker='input-preview', retries=100)  # the input image comes back last
     user.find(marker='generate').click()
     await wait_for(lambda: len(services.jobs.jobs_of(owner_of(user))) == 2)
     again = services.jobs.jobs_of(owner_of(user))[-1]
@@ -111,3 +113,18 @@ async def test_a_refused_param_is_said_in_korean_with_its_label(user: User, serv
     user.find(marker='generate').click()
     await user.should_see('CFG 스케일 값은 20 이하여야 합니다.')
     assert services.jobs.jobs_of(owner_of(user)) == []
+
+
+async def test_the_controls_follow_a_change_of_the_servers_catalogue_keeping_the_values(
+    user: User, services: Services, sim: Simulator
+) -> None:
+    await user.open('/')
+    await user.should_see(marker='param-sampler')
+    element(user, 'param-sampler').set_value('heun')
+    element(user, 'param-cfg').set_value(11.0)
+    sim.catalogue.restrict('KSampler', 'sampler_name', ['euler', 'heun', 'lms'])
+    for entry in services.pool.entries.values():
+        entry.object_info = {}
+    await services.pool.check_all()
+    await wait_for(lambda: element(user, 'param-sampler').options == ['euler', 'heun', 'lms'])
+    assert (value_of(user, 'param-sampler'), value_of(user, 'param-cfg')) == ('heun', 11.0)

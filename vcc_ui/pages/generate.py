@@ -81,7 +81,7 @@ class GeneratePage:
                     is_admin=is_admin,
                 )
         self._apply_workflow()
-        on(services.pool.changed, lambda _: self._mark_cards(), owner=self.submit.message)
+        on(services.pool.changed, lambda _: self._servers_changed(), owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
@@ -122,6 +122,12 @@ class GeneratePage:
         """Mark the cards that cannot run now and say why the chosen workflow cannot (or nothing)."""
         self._mark_cards()
         self.submit.say(unavailable_text(self.services, self.workflow.id, when_down=False) if self.workflow else '')
+
+    def _servers_changed(self) -> None:
+        """Mark the cards anew; the parameters follow the catalogue of the server the form now follows."""
+        self._mark_cards()
+        if self.workflow:
+            self.params.refresh(self.workflow, form_catalogue(self.services.pool, self.workflow.id))
 
     def _mark_cards(self) -> None:
         self.cards.mark({w: unavailable_text(self.services, w, when_down=False) for w in self.cards.cards})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.servers import ServerPool
-from vcc_ui.services.workflows import Workflow
+from vcc_ui.services.workflows import GenerateParams, Workflow
 
 ADDRESS = re.compile(
     r'\b(?:https?|wss?)://[^\s\'"<>]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b'
@@ -108,9 +109,16 @@ def recorded_params(image: ImageView) -> dict[str, Any]:
     return {k: v for k, v in known.items() if v is not None}
 
 
-def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Return the workflow and params that make an image again, with `overrides` over its recorded params."""
-    return workflow_id or image.workflow_id or '', {**recorded_params(image), **overrides}
+def remix(
+    image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None, *, declared: Collection[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """Return the workflow and params that make an image again, with `overrides` over its recorded params.
+
+    Recorded values of parameters the workflow does not declare (`declared`: another workflow's, or one since
+    removed from its file) are left out; overrides are kept as given, so a wrong one is still refused.
+    """
+    recorded = {k: v for k, v in recorded_params(image).items() if k in GenerateParams.model_fields or k in declared}
+    return workflow_id or image.workflow_id or '', {**recorded, **overrides}
 
 
 def without_addresses(text: str) -> str:

@@ -42,6 +42,13 @@ class ParamsForm:
         self.advanced.set_visibility(advanced)
         self.section.set_visibility(bool(self.controls))
 
+    def refresh(self, workflow: Workflow, object_info: dict[str, Any] | None) -> None:
+        """Rebuild the controls when a server's catalogue changes what they offer, keeping the values set."""
+        if workflow.controls(object_info) != list(self.controls.values()):
+            kept = self.values()
+            self.show_for(workflow, object_info)
+            self.restore(kept)
+
     def _build(self, control: ParamControl) -> Any:
         label = control.label_for(self.lang)
         step = control.step or (1 if control.integer else None)
