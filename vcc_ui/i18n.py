@@ -58,6 +58,8 @@ STRINGS: dict[str, dict[str, str]] = {
     'gen_has_img2img': {'en': 'Also edits images (Img2Img)', 'ko': '이미지 편집(Img2Img) 지원'},
     'gen_mode_txt2img': {'en': 'Txt2Img', 'ko': 'Txt2Img'},
     'gen_mode_img2img': {'en': 'Img2Img', 'ko': 'Img2Img'},
+    'gen_has_modes': {'en': 'Has more modes (see the tabs)', 'ko': '다른 모드도 있습니다 (탭 참고)'},
+    'gen_advanced': {'en': 'Advanced', 'ko': '고급 설정'},
     'gen_prompt': {'en': 'Prompt', 'ko': '프롬프트'},
     'gen_negative': {'en': 'Negative prompt', 'ko': '네거티브 프롬프트'},
     'gen_history': {'en': 'Recent prompts', 'ko': '최근 프롬프트'},
@@ -135,6 +137,43 @@ STRINGS: dict[str, dict[str, str]] = {
     'gen_field_less_than_equal': {'en': '{field} must be at most {le}.', 'ko': '{field} 값은 {le} 이하여야 합니다.'},
     'gen_field_int_type': {'en': '{field} must be a whole number.', 'ko': '{field} 값은 정수여야 합니다.'},
     'gen_need_seed': {'en': 'Enter a seed, or turn on random seed.', 'ko': '시드를 입력하거나 랜덤 시드를 켜세요.'},
+    'gen_invalid_params_param_unknown': {
+        'en': "This workflow has no parameter '{name}'.",
+        'ko': "이 워크플로우에는 '{name}' 매개변수가 없습니다.",
+    },
+    'gen_invalid_params_param_min': {
+        'en': '{label} must be at least {min}.',
+        'ko': '{label} 값은 {min} 이상이어야 합니다.',
+    },
+    'gen_invalid_params_param_max': {
+        'en': '{label} must be at most {max}.',
+        'ko': '{label} 값은 {max} 이하여야 합니다.',
+    },
+    'gen_invalid_params_param_number': {
+        'en': '{label} must be a number.',
+        'ko': '{label} 값은 숫자여야 합니다.',
+    },
+    'gen_invalid_params_param_int': {
+        'en': '{label} must be a whole number.',
+        'ko': '{label} 값은 정수여야 합니다.',
+    },
+    'gen_invalid_params_param_bool': {
+        'en': '{label} must be true or false.',
+        'ko': '{label} 값은 true 또는 false여야 합니다.',
+    },
+    'gen_invalid_params_param_text': {'en': '{label} must be text.', 'ko': '{label} 값은 텍스트여야 합니다.'},
+    'gen_invalid_params_param_too_long': {
+        'en': '{label} must be at most {max} characters.',
+        'ko': '{label} 값은 {max}자 이하여야 합니다.',
+    },
+    'gen_invalid_params_param_choice': {
+        'en': "{label}: '{value}' is not offered; choose one of: {choices}",
+        'ko': "{label}: '{value}'은(는) 선택할 수 없습니다. 다음 중에서 고르세요: {choices}",
+    },
+    'gen_invalid_params_param_server': {
+        'en': '{label} cannot be set on this server.',
+        'ko': '{label} 값은 이 서버에서 설정할 수 없습니다.',
+    },
     'gen_invalid': {'en': 'Please check the form: {reason}', 'ko': '입력값을 확인하세요: {reason}'},
     'gen_refused': {'en': 'The job was not queued: {reason}', 'ko': '작업을 등록하지 못했습니다: {reason}'},
     'gen_image_missing': {'en': 'That image no longer exists.', 'ko': '해당 이미지가 더 이상 없습니다.'},
@@ -895,9 +934,15 @@ def best_language(accept_language: str | None) -> str:
 
 
 def translate(key: str, lang: str, **fmt: object) -> str:
-    """Return the string `key` in `lang`, formatted with `fmt`."""
+    """Return the string `key` in `lang`, formatted with `fmt` (a value given per language, {'en', 'ko'}, in `lang`)."""
     text = STRINGS[key].get(lang) or STRINGS[key][DEFAULT_LANGUAGE]
-    return text.format(**fmt) if fmt else text
+    return text.format(**{name: _in_language(value, lang) for name, value in fmt.items()}) if fmt else text
+
+
+def _in_language(value: object, lang: str) -> object:
+    if isinstance(value, dict) and DEFAULT_LANGUAGE in value:
+        return value.get(lang) or value[DEFAULT_LANGUAGE]
+    return value
 
 
 PAGE_LANGUAGE = 'lang'  # the key in the client's own storage that remembers the language its page was built in

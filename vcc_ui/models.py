@@ -87,7 +87,7 @@ class Job(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     owner: str = Field(index=True, max_length=64)
     workflow_id: str = Field(max_length=64)
-    mode: str = Field(max_length=16)
+    mode: str = Field(max_length=32)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=JobStatus.QUEUED, index=True, max_length=16)
     priority: float = 0.0
@@ -123,7 +123,7 @@ class Image(SQLModel, table=True):
     status: str = Field(default='active', max_length=16, index=True)
     trashed_at: datetime | None = _when()
     workflow_id: str | None = Field(default=None, max_length=64)
-    mode: str | None = Field(default=None, max_length=16)
+    mode: str | None = Field(default=None, max_length=32)
     prompt: str | None = None
     negative_prompt: str | None = None
     seed: int | None = Field(default=None, sa_column=Column(BigInteger))

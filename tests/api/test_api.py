@@ -171,6 +171,15 @@ async def test_workflows_listed_with_availability(stack) -> None:
     ids = {w['id']: w for w in listed['items']}
     assert {'sd15_txt2img', 'sd15_img2img', 'test_pattern'} <= set(ids)
     assert ids['sd15_txt2img']['related_img2img'] == 'sd15_img2img'
+    assert ids['test_pattern']['related'] == {'upscale': 'upscale'} and ids['upscale']['mode'] == 'upscale'
+    cfg = ids['sd15_txt2img']['params'][0]
+    assert (cfg['id'], cfg['min'], cfg['max'], cfg['advanced'], cfg['label']['ko']) == (
+        'cfg',
+        1,
+        20,
+        True,
+        'CFG 스케일',
+    )
     assert all(a['ok'] for a in ids['sd15_txt2img']['availability'].values())
     assert listed['problems'] == []
 
@@ -213,7 +222,14 @@ async def test_not_json_from_comfyui_fails_the_job_clearly(stack, monkeypatch: p
 
 async def test_remix_repeats_every_param_of_an_image_with_overrides(stack) -> None:
     app, _ = stack
-    asked = {'prompt': 'a fox', 'seed': 9, 'steps': 33, 'aspect_ratio': '16:9', 'lora': 'style_a.safetensors'}
+    asked = {
+        'prompt': 'a fox',
+        'seed': 9,
+        'steps': 33,
+        'aspect_ratio': '16:9',
+        'lora': 'style_a.safetensors',
+        'sampler': 'heun',
+    }
     async with client_for(app) as alice, client_for(app) as bob:
         first = (
             await alice.post(
@@ -226,7 +242,15 @@ async def test_remix_repeats_every_param_of_an_image_with_overrides(stack) -> No
         assert again.status_code == 201, again.text
         job = again.json()
         assert job['workflow_id'] == 'sd15_lora_txt2img'
-        assert job['params'] == {**asked, 'seed': 10, 'lora_strength': 0.7, 'negative_prompt': '', 'batch_size': 1}
+        assert job['params'] == {
+            **asked,
+            'seed': 10,
+            'lora_strength': 0.7,
+            'negative_prompt': '',
+            'batch_size': 1,
+            'cfg': 7.0,
+            'scheduler': 'normal',
+        }
         missing = await bob.post('/api/v1/jobs', json={'remix': image_id})  # another user's image
         assert missing.status_code == 404 and 'image' in missing.json()['detail']['message'].lower()
         neither = await alice.post('/api/v1/jobs', json={'params': {'prompt': 'x'}})

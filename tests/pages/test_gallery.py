@@ -352,7 +352,10 @@ async def test_use_as_input_copies_into_the_inputs_library(user: User, services:
 
 
 async def _shows_input(user: User, image_id: str) -> bool:
-    return image_id in (value_of(user, 'input-preview').props.get('src') or '')
+    try:
+        return image_id in (value_of(user, 'input-preview').props.get('src') or '')
+    except AssertionError:  # not shown yet: the Generate page fills its slot in a task after it is built
+        return False
 
 
 @pytest.mark.app_env(QUOTA_MAX_IMAGES='1')

@@ -86,3 +86,18 @@ def test_a_random_seed_empty_settings_and_no_input_leave_their_params_to_the_wor
     form = JobForm(prompt='a fox', random_seed=True, seed=3.0, aspect_ratio=None, batch_size=None, steps=None)
     assert form.params(txt2img) == {'prompt': 'a fox', 'negative_prompt': '', 'batch_size': 1}
     assert form.params(img2img) == {'prompt': 'a fox', 'negative_prompt': '', 'input_image': None}
+
+
+def test_an_upscale_form_needs_only_its_image_and_sends_its_declared_params(registry: WorkflowRegistry) -> None:
+    upscale, img2img = registry.get('upscale'), registry.get('sd15_img2img')
+    assert upscale and img2img
+    empty = JobForm(prompt='', random_seed=False, seed=None, declared={'factor': 3.0, 'cfg': 9.0})
+    assert empty.missing(upscale) == 'input_image'  # no prompt and no seed: the graph takes neither
+    filled = JobForm(prompt='', random_seed=False, seed=5.0, input_image=IMAGE_ID, declared={'factor': 3.0, 'cfg': 9})
+    assert filled.missing(upscale) is None
+    assert filled.params(upscale) == {'input_image': IMAGE_ID, 'factor': 3.0}  # only what it declares
+    assert upscale.check(GenerateParams(**filled.params(upscale))).model_extra == {
+        'factor': 3.0,
+        'upscale_method': 'bicubic',
+    }
+    assert full_form(declared={'denoise': 0.3}).params(img2img)['denoise'] == 0.3

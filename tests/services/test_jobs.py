@@ -419,7 +419,15 @@ async def test_the_timeout_counts_from_execution_start_not_from_dispatch(tmp_pat
 
 async def test_an_image_records_every_param_of_its_job_and_the_workflow_version(tmp_path: Path) -> None:
     async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
-        asked = {**PROMPT, 'steps': 33, 'aspect_ratio': '16:9', 'lora': 'style_a.safetensors', 'lora_strength': 0.7}
+        asked = {
+            **PROMPT,
+            'steps': 33,
+            'aspect_ratio': '16:9',
+            'lora': 'style_a.safetensors',
+            'lora_strength': 0.7,
+            'cfg': 9.5,
+            'sampler': 'heun',
+        }
         view = await app.jobs.submit(USER_A, 'sd15_lora_txt2img', asked)
         await wait_for(lambda: view.finished)
         assert view.status == 'completed', view.error
@@ -429,6 +437,7 @@ async def test_an_image_records_every_param_of_its_job_and_the_workflow_version(
             **asked,
             'negative_prompt': '',
             'batch_size': 1,
+            'scheduler': 'normal',  # a declared parameter's default is recorded too
             'workflow_id': 'sd15_lora_txt2img',
             'mode': 'txt2img',
             'workflow_version': workflow.version,

@@ -248,7 +248,6 @@ def test_check_rejects_params_the_workflow_cannot_take(
         {'prompt': 'x', 'steps': 151},
         {'prompt': ['x']},
         {'prompt': 'x', 'input_image': '../etc/passwd'},
-        {'prompt': 'x', 'cfg': 7},
         {'prompt': 'x', 'prompt_original': 'y'},
         {'prompt': 'x', 'llm_action': 'translate'},
         {'prompt': 'x', 'prompt_original': '  ', 'llm_action': 'translate'},

@@ -14,11 +14,12 @@ from vcc_ui.pages.widgets.job_settings import JobSettings
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
 from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.pages.widgets.lora_picker import LoraPicker
+from vcc_ui.pages.widgets.params_form import ParamsForm
 from vcc_ui.pages.widgets.prompt_fields import PromptFields
 from vcc_ui.pages.widgets.submit_bar import SubmitBar, unavailable_text
 from vcc_ui.pages.widgets.workflow_picker import ModeTabs, WorkflowCards
 from vcc_ui.services import Services
-from vcc_ui.services.job_form import JobForm, recorded_params
+from vcc_ui.services.job_form import JobForm, form_catalogue, recorded_params
 from vcc_ui.services.workflows import Workflow
 
 LAST_KEY = 'generate_last'  # app.storage.user: the workflow and mode last shown
@@ -54,7 +55,8 @@ class GeneratePage:
         parents = self.registry.parents()
         runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
         self.parent: Workflow | None = next(iter(runnable or parents), None)
-        self.mode = 'txt2img'
+        self.mode = self.parent.mode if self.parent else 'txt2img'
+        self.lang = lang
         self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: self.registry.title(w, lang))
         with ui.element('div').classes(
             'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
@@ -66,6 +68,7 @@ class GeneratePage:
                 self.lora = LoraPicker(services, prompt=self.prompts.prompt)
                 self.input = InputImage(services, user, lang=lang)
                 self.settings = JobSettings()
+                self.params = ParamsForm(lang=lang)
                 self.submit = SubmitBar(services, user, on_click=self.generate)
             with ui.column().classes('lg:col-span-5 gap-2 min-w-0 w-full lg:sticky lg:top-20'):
                 ui.label(t('jobs_title')).classes('text-lg font-medium')
@@ -78,29 +81,27 @@ class GeneratePage:
                     is_admin=is_admin,
                 )
         self._apply_workflow()
-        on(services.pool.changed, lambda _: self._mark_cards(), owner=self.submit.message)
+        on(services.pool.changed, lambda _: self._servers_changed(), owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
     def workflow(self) -> Workflow | None:
-        """The workflow a job would run now: the card's, or its linked edit workflow in Img2Img mode."""
+        """The workflow a job would run now: the card's, or the one it links for the chosen mode."""
         return self.registry.for_mode(self.parent, self.mode) if self.parent else None
 
     def select(self, workflow_id: str) -> None:
-        """Select a workflow card; the mode falls back to Txt2Img."""
+        """Select a workflow card; the mode falls back to the card's own."""
         workflow = self.registry.get(workflow_id)
         if workflow is None:
             return
-        self.parent, self.mode = workflow, 'txt2img'
-        self.modes.set('txt2img')
+        self.parent, self.mode = workflow, workflow.mode
         self._apply_workflow()
 
     def switch_mode(self, mode: str) -> None:
-        """Switch between Txt2Img and Img2Img, loading that workflow's defaults and templates."""
-        if mode == self.mode:
+        """Switch to one of the card's modes, loading that workflow's defaults, templates and parameters."""
+        if self.parent is None or mode == self.mode:
             return
-        linked = self.parent and self.registry.img2img_for(self.parent.id)
-        self.mode = 'img2img' if mode == 'img2img' and linked else 'txt2img'
+        self.mode = mode if mode in self.registry.modes_of(self.parent.id) else self.parent.mode
         self._apply_workflow()
 
     def _apply_workflow(self) -> None:
@@ -108,10 +109,11 @@ class GeneratePage:
         if self.parent is None or workflow is None:
             return
         self.cards.highlight(self.parent.id)
-        self.modes.offer_img2img(self.registry.img2img_for(self.parent.id) is not None)
+        self.modes.show(self.registry.modes_of(self.parent.id), self.mode, lang=self.lang)
         self.prompts.show_for(workflow, self.mode)
         app.storage.user[LAST_KEY] = {'workflow': self.parent.id, 'mode': self.mode}
         self.settings.show_for(workflow)
+        self.params.show_for(workflow, form_catalogue(self.services.pool, workflow.id))
         self.input.section.set_visibility(workflow.needs_input_image)
         self.lora.show_for(workflow)
         self._mark_unavailable()
@@ -121,26 +123,39 @@ class GeneratePage:
         self._mark_cards()
         self.submit.say(unavailable_text(self.services, self.workflow.id, when_down=False) if self.workflow else '')
 
+    def _servers_changed(self) -> None:
+        """Mark the cards anew; the parameters follow the catalogue of the server the form now follows."""
+        self._mark_cards()
+        if self.workflow:
+            self.params.refresh(self.workflow, form_catalogue(self.services.pool, self.workflow.id))
+
     def _mark_cards(self) -> None:
         self.cards.mark({w: unavailable_text(self.services, w, when_down=False) for w in self.cards.cards})
 
     def draft(self) -> dict:
         """The form as it stands (what a reload in another language should keep)."""
-        workflow_id = self.parent.id if self.parent else None
-        return {'workflow': workflow_id, 'mode': self.mode, **self.prompts.draft(), **self.settings.draft()}
+        workflow_id, fields = (self.parent.id if self.parent else None), self.settings.draft()
+        return {
+            'workflow': workflow_id,
+            'mode': self.mode,
+            **self.prompts.draft(),
+            **fields,
+            'params': self.params.values(),
+        }
 
     def choose(self, last: dict) -> None:
         """Show a workflow and mode (the draft typed there comes with them)."""
         if last.get('workflow') in self.cards.cards:
             self.select(last['workflow'])
-        if last.get('mode') == 'img2img':
-            self.modes.set('img2img')
+        if last.get('mode'):
+            self.modes.set(last['mode'])
 
     def restore(self, draft: dict) -> None:
         """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
         self.choose(draft)
         self.prompts.restore(draft)
         self.settings.restore(draft)
+        self.params.restore(draft.get('params') or {})
 
     def form(self) -> JobForm:
         """The values of the form now."""
@@ -153,6 +168,7 @@ class GeneratePage:
             batch_size=self.settings.batch.value,
             steps=self.settings.steps.value,
             input_image=self.input.image_id,
+            declared=self.params.values(),
             **self.lora.params(),
         )
 
@@ -191,8 +207,9 @@ async def prefill(page: GeneratePage, path: str) -> None:
             return
         await apply_params(page, parent, workflow, recorded_params(row))
     if image_id := (query.get('input') or [''])[0]:
-        if page.parent and registry.img2img_for(page.parent.id) and page.mode != 'img2img':
-            page.modes.set('img2img')
+        if page.parent and not (page.workflow and page.workflow.needs_input_image):
+            modes = registry.modes_of(page.parent.id).items()
+            page.modes.set(next((mode for mode, w in modes if w.needs_input_image), page.mode))
         await page.input.use(image_id)
 
 
@@ -200,9 +217,10 @@ async def apply_params(page: GeneratePage, parent: Workflow, workflow: Workflow,
     """Put every recorded param of a job back into the form: workflow, mode, prompts, settings, LoRA, input image."""
     page.select(parent.id)
     if workflow.id != parent.id:
-        page.modes.set('img2img')
+        page.modes.set(workflow.mode)
     page.prompts.set(params.get('prompt') or '', params.get('negative_prompt') or '')
     page.settings.apply(params)
+    page.params.restore(params)
     if params.get('lora') and workflow.accepts('lora'):
         await page.lora.load()
         page.lora.select.set_value(params['lora'] if params['lora'] in page.lora.select.options else '')

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.servers import ServerPool
-from vcc_ui.services.workflows import Workflow
+from vcc_ui.services.workflows import GenerateParams, Workflow
 
 ADDRESS = re.compile(
     r'\b(?:https?|wss?)://[^\s\'"<>]+|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\blocalhost(?::\d+)?\b'
@@ -37,6 +38,13 @@ def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
     return Unavailable(down=False, reason='; '.join(r for r in unique if r) or 'the workflow is not loaded')
 
 
+def form_catalogue(pool: ServerPool, workflow_id: str) -> dict[str, Any] | None:
+    """The /object_info the Generate form's controls follow: the first server that can run the workflow, else any."""
+    able = pool.catalogues(workflow_id)
+    known = able or [e.object_info for e in pool.lora_servers(workflow_id) if e.object_info]
+    return known[0] if known else None
+
+
 @dataclass(kw_only=True, slots=True)
 class JobForm:
     """The form's values as the controls hold them (None where a control is empty)."""
@@ -51,12 +59,13 @@ class JobForm:
     input_image: str | None = None
     lora: str | None = None
     lora_strength: float | None = None
+    declared: dict[str, Any] = field(default_factory=dict)  # the workflow's declared parameters, by id
 
     def missing(self, workflow: Workflow) -> Missing | None:
         """Return the first thing a job of this workflow still needs from the user, or None."""
-        if not self.prompt.strip():
+        if workflow.shows_prompt and not self.prompt.strip():
             return 'prompt'
-        if not self.random_seed and self.seed is None:
+        if workflow.accepts('seed') and not self.random_seed and self.seed is None:
             return 'seed'
         if workflow.needs_input_image and self.input_image is None:
             return 'input_image'
@@ -65,7 +74,9 @@ class JobForm:
     def params(self, workflow: Workflow) -> dict[str, Any]:
         """Return the job params for this workflow: only what it takes, a seed only when one is fixed."""
         params: dict[str, Any] = {'prompt': self.prompt, 'negative_prompt': self.negative_prompt}
-        if not self.random_seed and self.seed is not None:
+        if not workflow.shows_prompt:
+            params = {}
+        if workflow.accepts('seed') and not self.random_seed and self.seed is not None:
             params['seed'] = int(self.seed)
         if workflow.aspect_ratios and self.aspect_ratio:
             params['aspect_ratio'] = self.aspect_ratio
@@ -78,6 +89,7 @@ class JobForm:
         if workflow.accepts('lora'):
             params['lora'] = self.lora or None
             params['lora_strength'] = self.lora_strength
+        params |= {pid: value for pid, value in self.declared.items() if pid in workflow.params}
         return params
 
 
@@ -97,9 +109,16 @@ def recorded_params(image: ImageView) -> dict[str, Any]:
     return {k: v for k, v in known.items() if v is not None}
 
 
-def remix(image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None) -> tuple[str, dict[str, Any]]:
-    """Return the workflow and params that make an image again, with `overrides` over its recorded params."""
-    return workflow_id or image.workflow_id or '', {**recorded_params(image), **overrides}
+def remix(
+    image: ImageView, overrides: dict[str, Any], workflow_id: str | None = None, *, declared: Collection[str] = ()
+) -> tuple[str, dict[str, Any]]:
+    """Return the workflow and params that make an image again, with `overrides` over its recorded params.
+
+    Recorded values of parameters the workflow does not declare (`declared`: another workflow's, or one since
+    removed from its file) are left out; overrides are kept as given, so a wrong one is still refused.
+    """
+    recorded = {k: v for k, v in recorded_params(image).items() if k in GenerateParams.model_fields or k in declared}
+    return workflow_id or image.workflow_id or '', {**recorded, **overrides}
 
 
 def without_addresses(text: str) -> str:

@@ -214,10 +214,17 @@ class ServerPool:
         """Whether the workflow offers this LoRA (either path separator)."""
         return unified(lora) in {unified(name) for name in self.loras_for(workflow_id)}
 
-    def pick(self, workflow_id: str, *, lora: str | None = None) -> ServerEntry | None:
-        """The least loaded server that can take this workflow (with this LoRA) now, or None."""
-        found = self.candidates(workflow_id, lora=lora)
+    def pick(
+        self, workflow_id: str, *, lora: str | None = None, accepts: Callable[[ServerEntry], bool] | None = None
+    ) -> ServerEntry | None:
+        """The least loaded server that can take this workflow (with this LoRA, and that `accepts`) now, or None."""
+        found = [e for e in self.candidates(workflow_id, lora=lora) if accepts is None or accepts(e)]
         return found[0] if found else None
+
+    def catalogues(self, workflow_id: str) -> list[dict]:
+        """The /object_info of every usable server that can run this workflow, in the order of their ids."""
+        able = [e for e in self.entries.values() if e.usable and self.registry.is_available(workflow_id, e.health.name)]
+        return [e.object_info for e in sorted(able, key=lambda e: e.id)]
 
     def acquire(self, entry: ServerEntry, job_id: str) -> None:
         """Let a job hold one of the server's slots (a job recovered after a restart may go beyond max_inflight)."""

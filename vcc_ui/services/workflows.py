@@ -10,16 +10,18 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from nicegui import Event
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from vcc_ui.services.comfy.protocol import combo_options, node_inputs, node_outputs, required_inputs
+from vcc_ui.services.workflow_params import Param, ParamControl, ParamDecl, ParamError, check_values, load_params
 
 log = logging.getLogger(__name__)
 
 ID_PATTERN = r'^[a-z0-9][a-z0-9_-]{0,63}$'
+MODE_PATTERN = r'^[a-z0-9][a-z0-9_-]{0,31}$'
 SEED_MAX = 2**53 - 1
 STEPS_MIN, STEPS_MAX = 1, 150
 PROMPT_MAX = 4000
@@ -59,8 +61,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra='forbid')
 
 
-class GenerateParams(_Model):
-    """What a user asks a workflow to make."""
+class GenerateParams(BaseModel):
+    """What a user asks a workflow to make: the built-in params, plus the workflow's declared ones as extra keys."""
+
+    model_config = ConfigDict(extra='allow')
 
     prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
     negative_prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=PROMPT_MAX)] = ''
@@ -87,15 +91,6 @@ class GenerateParams(_Model):
         if originals != (self.llm_action is not None):
             raise ValueError('prompt_original / negative_prompt_original and llm_action go together')
         return self
-
-
-class ParamError(ValueError):
-    """A parameter this workflow cannot accept, with a message fit for the user."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f'{field}: {message}')
-        self.field = field
-        self.message = message
 
 
 class BindingTarget(_Model):
@@ -131,12 +126,11 @@ class Defaults(_Model):
     steps: int | None = Field(default=None, ge=STEPS_MIN, le=STEPS_MAX)
 
 
-class _Related(_Model):
-    img2img: str | None = None
+ModeName = Annotated[str, StringConstraints(pattern=MODE_PATTERN)]
 
 
 class _Ui(_Model):
-    related: _Related = _Related()
+    related: dict[ModeName, Annotated[str, StringConstraints(pattern=ID_PATTERN)]] = {}
     order: int = 100
     llm_instruction: str | None = Field(default=None, min_length=1, max_length=INSTRUCTION_MAX)
     base_model: str | None = Field(default=None, max_length=100)  # Civitai's name, e.g. 'SD 1.5': LoRAs must fit
@@ -154,13 +148,15 @@ class WorkflowFile(_Model):
     id: str = Field(pattern=ID_PATTERN)
     title: LocalText
     description: dict[str, str] = {}
-    mode: Literal['txt2img', 'img2img']
+    mode: ModeName
+    mode_label: LocalText | None = None
     ui: _Ui = _Ui()
     bindings: dict[ParamName, Annotated[list[BindingTarget], Field(min_length=1)]]
     aspect_ratios: dict[str, Size] = {}
     max_batch: int = Field(default=1, ge=1, le=16)
     templates: list[Template] = []
     defaults: Defaults = Defaults()
+    params: dict[str, ParamDecl] = {}
     graph: Annotated[dict[str, _GraphNode], Field(min_length=1)]
 
     @field_validator('bindings', mode='before')
@@ -200,8 +196,8 @@ class Workflow:
     id: str
     title: dict[str, str]
     description: dict[str, str]
-    mode: Literal['txt2img', 'img2img']
-    related_img2img: str | None
+    mode: str
+    related: dict[str, str]  # mode -> the workflow a card runs in that mode (one tab each)
     order: int
     aspect_ratios: dict[str, tuple[int, int]]
     templates: list[Template]
@@ -213,6 +209,13 @@ class Workflow:
     llm_instruction: str | None = None
     version: str = field(default='', compare=False)  # first 12 hex of the file's sha256: the edit that made an image
     base_model: str | None = None
+    mode_label: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)  # declared parameters, in the file's order
+
+    @property
+    def related_img2img(self) -> str | None:
+        """The edit workflow this card runs in Img2Img mode, if it links one."""
+        return self.related.get('img2img')
 
     def title_for(self, lang: str) -> str:
         """Return the title in the given language, falling back to English."""
@@ -222,9 +225,22 @@ class Workflow:
         """Return the description in the given language, falling back to English."""
         return _pick(self.description, lang) if self.description else ''
 
+    def mode_label_for(self, lang: str) -> str:
+        """Return the file's label of its mode in the given language ('' when it has none)."""
+        return _pick(self.mode_label, lang) if self.mode_label else ''
+
     def accepts(self, param: str) -> bool:
-        """Tell whether the graph has a place for this parameter."""
-        return param in self.bindings
+        """Tell whether the graph has a place for this parameter (a built-in binding or a declared one)."""
+        return param in self.bindings or param in self.params
+
+    def controls(self, object_info: dict[str, Any] | None) -> list[ParamControl]:
+        """Return the form controls of the declared parameters on a server with this catalogue."""
+        return [param.control_for(object_info) for param in self.params.values()]
+
+    @property
+    def shows_prompt(self) -> bool:
+        """Tell whether the form asks for a prompt: one the graph takes, or one only recorded (a default, templates)."""
+        return 'prompt' in self.bindings or bool(self.defaults.prompt or self.templates)
 
     @property
     def needs_input_image(self) -> bool:
@@ -235,9 +251,20 @@ class Workflow:
         """Return the node classes a server must offer to run this workflow."""
         return {node['class_type'] for node in self.graph.values()}
 
-    def check(self, params: GenerateParams) -> GenerateParams:
-        """Validate params against this workflow and fill the seed, aspect ratio and steps defaults."""
+    def check(self, params: GenerateParams, catalogues: list[dict[str, Any]] | None = None) -> GenerateParams:
+        """Validate params against this workflow and fill the seed, aspect ratio, steps and declared defaults.
+
+        Declared parameters are checked against their declarations and `catalogues`, the /object_info of the servers
+        that may run the job (the first preferred): all values must fit one of them.
+        """
         update: dict[str, Any] = {}
+        given = dict(params.model_extra or {})
+        for name in given:
+            if name not in self.params:
+                raise ParamError(
+                    name, f'this workflow has no parameter {name!r}', reason='param_unknown', values={'name': name}
+                )
+        update |= check_values(self.params, given, catalogues or [])
         if not params.prompt:
             if 'prompt' in self.bindings:
                 raise ParamError('prompt', 'this workflow needs a prompt')
@@ -275,14 +302,20 @@ class Workflow:
         return params.model_copy(update=update)
 
     def build(
-        self, params: GenerateParams, *, images: dict[str, str] | None = None, output_prefix: str | None = None
+        self,
+        params: GenerateParams,
+        *,
+        images: dict[str, str] | None = None,
+        output_prefix: str | None = None,
+        object_info: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Return a fresh API-format graph with the params applied; images maps image params to uploaded names.
 
         `output_prefix` becomes every SaveImage's filename_prefix: a prefix unique to the run makes ComfyUI re-run
-        only the save node of a cached prompt, so every job gets its own new server file.
+        only the save node of a cached prompt, so every job gets its own new server file. `object_info` is the
+        catalogue of the server that runs it (declared values take its types).
         """
-        params = self.check(params)
+        params = self.check(params, [object_info] if object_info else None)
         values: dict[str, Any] = params.model_dump(
             include={'prompt', 'negative_prompt', 'seed', 'batch_size', 'steps', *LORA_PARAMS}
         )
@@ -298,6 +331,10 @@ class Workflow:
             if values.get(name) is not None:
                 for target in targets:
                     graph[target.node]['inputs'][target.input] = target.apply(values[name])
+        extra = params.model_extra or {}
+        for pid, param in self.params.items():
+            for param_target in param.targets:
+                graph[param_target.node]['inputs'][param_target.input] = extra[pid]
         if 'lora' in self.bindings and params.lora is None:
             for target in self.bindings['lora']:
                 _bypass(graph, target.node)
@@ -339,6 +376,8 @@ class Workflow:
                     if reason:
                         reasons.append(f"{where} input '{name}': {reason}")
                         break
+        for pid, param in self.params.items():
+            reasons += [f"param '{pid}': {reason}" for reason in param.problems_on(object_info, self.graph)]
         return reasons
 
     def _bound_candidates(self) -> dict[tuple[str, str], list[Any]]:
@@ -363,6 +402,9 @@ class Workflow:
                     if target.modulo:
                         values = [0, min(values[-1], target.modulo - 1)] if values else values
                     result[(target.node, target.input)] = values
+        for param in self.params.values():  # checked by the declaration against the server (problems_on)
+            for param_target in param.targets:
+                result[(param_target.node, param_target.input)] = []
         return result
 
 
@@ -448,8 +490,8 @@ def _check_file(data: WorkflowFile, graph: dict[str, Any]) -> None:
         raise ValueError('a txt2img workflow needs aspect_ratios (and width/height bindings)')
     if data.mode == 'img2img' and 'input_image' not in data.bindings:
         raise ValueError('an img2img workflow needs an input_image binding')
-    if data.mode == 'img2img' and data.ui.related.img2img:
-        raise ValueError('only a txt2img workflow can link an img2img workflow')
+    if data.mode in data.ui.related:
+        raise ValueError(f'a {data.mode} workflow cannot link another {data.mode} workflow (ui.related.{data.mode})')
     if data.max_batch > 1 and 'batch_size' not in data.bindings:
         raise ValueError('max_batch above 1 needs a batch_size binding')
     if data.defaults.aspect_ratio is not None and data.defaults.aspect_ratio not in data.aspect_ratios:
@@ -463,6 +505,9 @@ def _describe(error: ValidationError) -> str:
     where = '.'.join(str(part) for part in first['loc']) or 'file'
     more = f' (and {error.error_count() - 1} more)' if error.error_count() > 1 else ''
     return f'{where}: {first["msg"]}{more}'
+
+
+RESERVED_PARAMS = frozenset(get_args(ParamName)) | frozenset(GenerateParams.model_fields)
 
 
 def load_workflow(path: Path) -> Workflow:
@@ -480,12 +525,15 @@ def load_workflow(path: Path) -> Workflow:
         raise ValueError(f"id '{data.id}' does not match the file name '{path.name}'")
     graph: dict[str, dict[str, Any]] = raw['graph']
     _check_file(data, graph)
+    params = load_params(data.params, graph, set(RESERVED_PARAMS))
     return Workflow(
         id=data.id,
         title=data.title,
         description=data.description,
         mode=data.mode,
-        related_img2img=data.ui.related.img2img,
+        mode_label=data.mode_label or {},
+        related=dict(data.ui.related),
+        params=params,
         order=data.ui.order,
         base_model=data.ui.base_model,
         aspect_ratios=dict(data.aspect_ratios),
@@ -557,23 +605,29 @@ class WorkflowRegistry:
         return sorted({ratio for w in self._workflows.values() for ratio in w.aspect_ratios})
 
     def parents(self) -> list[Workflow]:
-        """Return the workflows that get a card: all but those that are only another's img2img child."""
-        children = {w.related_img2img for w in self._workflows.values()}
+        """Return the workflows that get a card: all but those that are only another's linked mode."""
+        children = {child for w in self._workflows.values() for child in w.related.values()}
         return [w for w in self.all() if w.id not in children]
 
     def img2img_for(self, workflow_id: str) -> Workflow | None:
         """Return the edit workflow a workflow links to, or None."""
+        return self.modes_of(workflow_id).get('img2img')
+
+    def modes_of(self, workflow_id: str) -> dict[str, Workflow]:
+        """Return a card's tabs: its own mode first (itself), then each linked mode's workflow, in the file's order."""
         parent = self.get(workflow_id)
-        return self.get(parent.related_img2img) if parent and parent.related_img2img else None
+        if parent is None:
+            return {}
+        linked = {mode: self._workflows[child] for mode, child in parent.related.items() if child in self._workflows}
+        return {parent.mode: parent, **linked}
 
     def for_mode(self, parent: Workflow, mode: str) -> Workflow:
-        """Return what a card's workflow runs in a mode: its linked edit workflow in img2img mode, else itself."""
-        linked = self.img2img_for(parent.id) if mode == 'img2img' else None
-        return linked or parent
+        """Return what a card's workflow runs in a mode: the workflow it links for that mode, else itself."""
+        return self.modes_of(parent.id).get(mode) or parent
 
     def parent_of(self, workflow_id: str) -> Workflow | None:
-        """Return the workflow whose card runs this one: itself, or the card that links it as its img2img."""
-        return next((w for w in self.parents() if workflow_id in (w.id, w.related_img2img)), None)
+        """Return the workflow whose card runs this one: itself, or the card that links it as one of its modes."""
+        return next((w for w in self.parents() if workflow_id in (w.id, *w.related.values())), None)
 
     def validate_against(self, server: str, object_info: dict[str, Any]) -> None:
         """Record which workflows this server can run, given its /object_info."""
@@ -627,13 +681,13 @@ class WorkflowRegistry:
             else:
                 loaded.workflows[workflow.id] = workflow
         for workflow in list(loaded.workflows.values()):
-            child = loaded.workflows.get(workflow.related_img2img or '')
-            if workflow.related_img2img and (child is None or child.mode != 'img2img'):
-                reason = (
-                    f"ui.related.img2img names '{workflow.related_img2img}', which is not a loaded img2img workflow"
-                )
-                loaded.problems.append(WorkflowProblem(file=workflow.source.name, reason=reason))
-                del loaded.workflows[workflow.id]
+            for mode, child_id in workflow.related.items():
+                child = loaded.workflows.get(child_id)
+                if child is None or child.mode != mode:
+                    reason = f"ui.related.{mode} names '{child_id}', which is not a loaded {mode} workflow"
+                    loaded.problems.append(WorkflowProblem(file=workflow.source.name, reason=reason))
+                    del loaded.workflows[workflow.id]
+                    break
         return loaded
 
     def _apply(self, loaded: _Loaded) -> None:

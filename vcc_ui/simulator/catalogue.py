@@ -90,6 +90,10 @@ class Catalogue:
         """Return the whole object_info map."""
         return {name: self.info(name) for name in self._static}
 
+    def restrict(self, class_type: str, input_name: str, options: list[Any]) -> None:
+        """Offer only these choices for one combo input (a server with fewer samplers, say); prompts are checked too."""
+        set_combo_options(node_inputs(self._static[class_type])[input_name], list(options))
+
     def is_output(self, class_type: str) -> bool:
         """Tell whether a class is an output node."""
         return bool(self._static.get(class_type, {}).get('output_node'))

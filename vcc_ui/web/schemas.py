@@ -17,6 +17,7 @@ from vcc_ui.services.servers import ServerEntry
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
 from vcc_ui.services.tokens import EXPIRY_DAYS_MAX, TokenInfo
+from vcc_ui.services.workflow_params import Param
 from vcc_ui.services.workflows import Defaults, Template, Workflow, WorkflowProblem
 
 T = TypeVar('T')
@@ -221,14 +222,46 @@ class AvailabilityOut(Out):
     reason: str | None
 
 
+class ParamOut(Out):
+    """A parameter a workflow declares: a job sets it as `params.<id>` (type and choices from the server)."""
+
+    id: str
+    label: dict[str, str]
+    default: Any
+    min: float | None
+    max: float | None
+    step: float | None
+    advanced: bool
+    control: str | None
+    choices: list[Any] | None
+
+    @classmethod
+    def of(cls, param: Param) -> ParamOut:
+        """The answer for one declared parameter."""
+        return cls(
+            id=param.id,
+            label=param.label,
+            default=param.default,
+            min=param.minimum,
+            max=param.maximum,
+            step=param.step,
+            advanced=param.advanced,
+            control=param.control,
+            choices=list(param.choices) if param.choices is not None else None,
+        )
+
+
 class WorkflowOut(Out):
     """A workflow with its UI metadata and availability per server."""
 
     id: str
     title: dict[str, str]
     description: dict[str, str]
-    mode: Literal['txt2img', 'img2img']
+    mode: str
+    mode_label: dict[str, str]
+    related: dict[str, str]
     related_img2img: str | None
+    params: list[ParamOut]
     aspect_ratios: dict[str, tuple[int, int]]
     max_batch: int
     defaults: Defaults
@@ -243,7 +276,10 @@ class WorkflowOut(Out):
             title=workflow.title,
             description=workflow.description,
             mode=workflow.mode,
+            mode_label=workflow.mode_label,
+            related=workflow.related,
             related_img2img=workflow.related_img2img,
+            params=[ParamOut.of(p) for p in workflow.params.values()],
             aspect_ratios=workflow.aspect_ratios,
             max_batch=workflow.max_batch,
             defaults=workflow.defaults,

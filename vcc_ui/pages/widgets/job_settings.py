@@ -18,7 +18,7 @@ class JobSettings:
             with ui.column().classes('gap-0').mark('aspect-section') as self.aspect_section:
                 ui.label(t('gen_aspect')).classes('text-xs text-gray-500')
                 self.aspect = ui.toggle([]).props('dense no-caps unelevated toggle-color=primary').mark('aspect')
-            with ui.row().classes('items-center no-wrap gap-1'):
+            with ui.row().classes('items-center no-wrap gap-1') as self.seed_row:
                 self.random_seed = ui.switch(t('gen_seed_random'), value=True).mark('seed-random')
                 self.seed = (
                     ui.number(t('gen_seed'), min=0, max=SEED_MAX, precision=0, format='%d')
@@ -41,7 +41,7 @@ class JobSettings:
             )
 
     def show_for(self, workflow: Workflow) -> None:
-        """Offer the workflow's aspect ratios, batch sizes and default steps."""
+        """Offer the workflow's aspect ratios, batch sizes and default steps; a seed only where the graph takes one."""
         ratios = list(workflow.aspect_ratios)
         self.aspect.set_options(ratios, value=workflow.defaults.aspect_ratio if ratios else None)
         self.aspect_section.set_visibility(bool(ratios))
@@ -49,6 +49,7 @@ class JobSettings:
         self.batch.set_visibility(workflow.max_batch > 1)
         self.steps.set_value(workflow.defaults.steps)
         self.steps.set_visibility(workflow.accepts('steps'))
+        self.seed_row.set_visibility(workflow.accepts('seed'))
 
     def fix_seed(self, seed: int) -> None:
         """Use this seed instead of a random one."""

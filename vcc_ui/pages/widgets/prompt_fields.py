@@ -26,44 +26,47 @@ class PromptFields:
         self.instruction: str | None = None
         self.helpers: list[PromptHelperBox] = []
         self.key = ''  # the workflow and mode whose draft the fields hold
-        with ui.row().classes('w-full no-wrap items-start gap-1'):
-            self.prompt = (
-                ui.textarea(t('gen_prompt'), on_change=self._keep)
-                .props('outlined autogrow clearable')
-                .classes('grow')
-                .mark('prompt')
+        with ui.column().classes('w-full gap-3') as self.section:
+            with ui.row().classes('w-full no-wrap items-start gap-1'):
+                self.prompt = (
+                    ui.textarea(t('gen_prompt'), on_change=self._keep)
+                    .props('outlined autogrow clearable')
+                    .classes('grow')
+                    .mark('prompt')
+                    .on('keydown.ctrl.enter', on_submit)
+                    .on('keydown.meta.enter', on_submit)
+                )
+                ui.button(icon='history', on_click=self.show_history).props('flat round').tooltip(
+                    t('gen_history')
+                ).mark('prompt-history')
+            with ui.dialog() as self.history, ui.card().classes('w-full max-w-xl gap-2').mark('history-dialog'):
+                ui.label(t('gen_history')).classes('text-lg font-medium')
+                self.filter = (
+                    ui.input(t('gen_history_filter'), on_change=self._list_history)
+                    .props('outlined dense clearable autofocus')
+                    .classes('w-full')
+                    .mark('history-filter')
+                )
+                self.items = ui.column().classes('w-full gap-1 max-h-[60vh] overflow-y-auto')
+            if helper is not None and helper.enabled:
+                self.helpers.append(
+                    PromptHelperBox(helper, user, self.prompt, lang=lang, instruction=self._instruction)
+                )
+            self.negative = (
+                ui.textarea(t('gen_negative'), on_change=self._keep)
+                .props('outlined autogrow dense')
+                .classes('w-full')
+                .mark('negative')
                 .on('keydown.ctrl.enter', on_submit)
                 .on('keydown.meta.enter', on_submit)
             )
-            ui.button(icon='history', on_click=self.show_history).props('flat round').tooltip(t('gen_history')).mark(
-                'prompt-history'
-            )
-        with ui.dialog() as self.history, ui.card().classes('w-full max-w-xl gap-2').mark('history-dialog'):
-            ui.label(t('gen_history')).classes('text-lg font-medium')
-            self.filter = (
-                ui.input(t('gen_history_filter'), on_change=self._list_history)
-                .props('outlined dense clearable autofocus')
-                .classes('w-full')
-                .mark('history-filter')
-            )
-            self.items = ui.column().classes('w-full gap-1 max-h-[60vh] overflow-y-auto')
-        if helper is not None and helper.enabled:
-            self.helpers.append(PromptHelperBox(helper, user, self.prompt, lang=lang, instruction=self._instruction))
-        self.negative = (
-            ui.textarea(t('gen_negative'), on_change=self._keep)
-            .props('outlined autogrow dense')
-            .classes('w-full')
-            .mark('negative')
-            .on('keydown.ctrl.enter', on_submit)
-            .on('keydown.meta.enter', on_submit)
-        )
-        if helper is not None and helper.enabled:
-            negative = PromptHelperBox(helper, user, self.negative, lang=lang, negative=True)
-            negative.row.bind_visibility_from(self.negative, 'visible')
-            self.helpers.append(negative)
-        with ui.column().classes('w-full gap-1'):
-            ui.label(t('gen_templates')).classes('text-xs text-gray-500')
-            self.templates = ui.row().classes('w-full gap-1').mark('templates')
+            if helper is not None and helper.enabled:
+                negative = PromptHelperBox(helper, user, self.negative, lang=lang, negative=True)
+                negative.row.bind_visibility_from(self.negative, 'visible')
+                self.helpers.append(negative)
+            with ui.column().classes('w-full gap-1'):
+                ui.label(t('gen_templates')).classes('text-xs text-gray-500')
+                self.templates = ui.row().classes('w-full gap-1').mark('templates')
 
     def show_for(self, workflow: Workflow, mode: str) -> None:
         """Load the workflow's templates and the draft typed for it in this mode, else its default prompts."""
@@ -74,6 +77,7 @@ class PromptFields:
         self.prompt.set_value(draft.get('prompt') or workflow.defaults.prompt)
         self.negative.set_value(draft.get('negative', workflow.defaults.negative_prompt))
         self.key = f'{workflow.id}:{mode}'
+        self.section.set_visibility(workflow.shows_prompt)
         self.negative.set_visibility(workflow.accepts('negative_prompt'))
         self.templates.clear()
         with self.templates:

@@ -1,4 +1,4 @@
-"""The Generate page's choice of what runs: one card per workflow that has one, and the Txt2Img/Img2Img tabs."""
+"""The Generate page's choice of what runs: one card per workflow that has one, and a tab per mode of that card."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from vcc_ui.i18n import t
+from vcc_ui.i18n import STRINGS, t
 from vcc_ui.services.workflows import Workflow, WorkflowRegistry
+
+MODE_ICONS = {'txt2img': 'text_fields', 'img2img': 'image', 'upscale': 'zoom_out_map'}
 
 
 class WorkflowCards:
@@ -34,6 +36,8 @@ class WorkflowCards:
                         ui.label(workflow.title_for(lang)).classes('font-medium truncate')
                         if registry.img2img_for(workflow.id):
                             ui.icon('auto_fix_high', size='xs').classes('text-primary').tooltip(t('gen_has_img2img'))
+                        elif len(registry.modes_of(workflow.id)) > 1:
+                            ui.icon('auto_fix_high', size='xs').classes('text-primary').tooltip(t('gen_has_modes'))
                         ui.space()
                         with (
                             ui.icon('block', size='xs')
@@ -63,28 +67,37 @@ class WorkflowCards:
                 card.classes(add='opacity-80', remove='ring-2 ring-primary')
 
 
+def mode_label(mode: str, workflow: Workflow, lang: str) -> str:
+    """Name a mode: the built-in label, else the label its workflow file gives it, else the mode's own name."""
+    return t(f'gen_mode_{mode}') if f'gen_mode_{mode}' in STRINGS else workflow.mode_label_for(lang) or mode
+
+
 class ModeTabs:
-    """Txt2Img and Img2Img; the Img2Img tab shows only for a card that links an edit workflow."""
+    """One tab per mode of the chosen card: its own mode, then each mode it links (`ui.related.<mode>`)."""
 
     def __init__(self, *, on_change: Callable[[str], None]) -> None:
-        with (
-            ui.tabs(on_change=lambda e: on_change(e.value))
+        self.on_change = on_change
+        self.modes: list[str] = []
+        self.tabs = (
+            ui.tabs(on_change=lambda e: self.on_change(e.value))
             .props('dense inline-label no-caps align=left')
             .classes('w-full border-b')
-            .mark('mode-tabs') as self.tabs
-        ):
-            ui.tab('txt2img', label=t('gen_mode_txt2img'), icon='text_fields').mark('tab-txt2img')
-            self.img2img = (
-                ui.tab('img2img', label=t('gen_mode_img2img'), icon='image')
-                .mark('tab-img2img')
-                .props('data-role=tab-img2img')
-            )
-        self.tabs.set_value('txt2img')
+            .mark('mode-tabs')
+        )
+
+    def show(self, modes: dict[str, Workflow], value: str, *, lang: str) -> None:
+        """Offer a card's modes (name -> the workflow it runs) and select one; the same modes are not rebuilt."""
+        if list(modes) != self.modes:
+            self.modes = list(modes)
+            self.tabs.clear()
+            with self.tabs:
+                for mode, workflow in modes.items():
+                    ui.tab(mode, label=mode_label(mode, workflow, lang), icon=MODE_ICONS.get(mode, 'tune')).mark(
+                        f'tab-{mode}'
+                    ).props(f'data-role=tab-{mode}')
+        self.tabs.set_value(value)
 
     def set(self, mode: str) -> None:
         """Switch to a mode's tab (its change handler runs)."""
-        self.tabs.set_value(mode)
-
-    def offer_img2img(self, offered: bool) -> None:
-        """Show or hide the Img2Img tab."""
-        self.img2img.set_visibility(offered)
+        if mode in self.modes:
+            self.tabs.set_value(mode)

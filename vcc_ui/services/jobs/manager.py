@@ -23,6 +23,7 @@ from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.workflow_params import fits
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
 from vcc_ui.settings import Settings
 
@@ -121,7 +122,8 @@ class JobManager:
         if workflow is None:
             raise SubmitError('unknown_workflow', f'Unknown workflow {workflow_id!r}', field='workflow_id')
         try:
-            checked = workflow.check(params if isinstance(params, GenerateParams) else GenerateParams(**params))
+            asked = params if isinstance(params, GenerateParams) else GenerateParams(**params)
+            checked = workflow.check(asked, self.pool.catalogues(workflow.id))
         except ValidationError as error:
             first = error.errors()[0]
             name = '.'.join(str(p) for p in first['loc']) or 'params'
@@ -133,7 +135,9 @@ class JobManager:
                 values=dict(first.get('ctx') or {}),
             ) from error
         except ParamError as error:
-            raise SubmitError('invalid_params', error.message, field=error.field) from error
+            raise SubmitError(
+                'invalid_params', error.message, field=error.field, reason=error.reason, values=error.values
+            ) from error
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
@@ -279,7 +283,13 @@ class JobManager:
             self._start_run(self._jobs[view.id], server)
 
     def _place(self, view: JobView) -> ServerEntry | None:
-        return self.pool.pick(view.workflow_id, lora=view.params.get('lora'))
+        workflow = self.registry.get(view.workflow_id)
+        declared = workflow.params if workflow is not None else {}
+        return self.pool.pick(  # declared values must fit the server's catalogue
+            view.workflow_id,
+            lora=view.params.get('lora'),
+            accepts=(lambda e: fits(declared, view.params, e.object_info)) if declared else None,
+        )
 
     def _start_run(self, job: LiveJob, server: ServerEntry) -> None:
         run = self._attach(job, server)

@@ -260,7 +260,12 @@ class JobRunner:
             names[key] = uploaded.load_image_value
         run.workflow_version = workflow.version
         assert run.prompt_id is not None
-        return workflow.build(params, images=names, output_prefix=f'vcc_{view.id[:12]}_{run.prompt_id[:8]}')
+        return workflow.build(
+            params,
+            images=names,
+            output_prefix=f'vcc_{view.id[:12]}_{run.prompt_id[:8]}',
+            object_info=run.server.object_info,
+        )
 
     async def _await_outcome(self, run: Run) -> Outcome:
         view = run.view

@@ -50,7 +50,8 @@ async def submit_job(
         image = await services.images.get(user, body.remix)
         if image is None:
             raise ApiError(404, 'not_found', 'No such image to remix', 'remix')
-        workflow_id, params = remix(image, body.params, body.workflow_id)
+        target = services.registry.get(body.workflow_id or image.workflow_id or '')
+        workflow_id, params = remix(image, body.params, body.workflow_id, declared=target.params if target else ())
     if services.registry.get(workflow_id) and await services.pool.precheck(workflow_id):
         refused = unavailable(services.pool, workflow_id)
         if refused is None or refused.down:
