@@ -43,7 +43,7 @@ from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import delete_rows
 from vcc_ui.services.jobs.live import Live
-from vcc_ui.services.jobs.rows import get_image, put_image, update_job
+from vcc_ui.services.jobs.rows import claim_job, get_image, put_image, update_job
 from vcc_ui.services.jobs.types import JobView, Run
 from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable, StoredFile
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
@@ -65,11 +65,13 @@ class Outcome:
     """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start.
 
     `reached` is False when the run could not even connect to its server: nothing was posted, nothing ran.
+    `claimed` is False when the job row no longer waited when this run tried to take it: the run did nothing.
     """
 
     status: JobStatus
     error: str = ''
     reached: bool = True
+    claimed: bool = True
 
 
 class JobRunner:
@@ -89,10 +91,10 @@ class JobRunner:
         view = run.view
         server_id, prompt_id = run.server.id, str(uuid.uuid4())
         run.prompt_id = prompt_id
-        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent
-        await self.writer.write(
-            lambda db: update_job(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id)
-        )
+        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent; the row is
+        # taken only while it waits, so no job is posted twice whatever an instance believed
+        if not await self.writer.write(partial(claim_job, job_id=view.id, server_id=server_id, prompt_id=prompt_id)):
+            return Outcome(JobStatus.QUEUED, claimed=False)
         try:
             if run.cancel_requested:
                 return Outcome(JobStatus.CANCELLED)
