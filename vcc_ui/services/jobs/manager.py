@@ -32,6 +32,7 @@ from vcc_ui.services.jobs.cluster import (
 from vcc_ui.services.jobs.live import Live, time_left
 from vcc_ui.services.jobs.queue import FairQueue
 from vcc_ui.services.jobs.rows import (
+    Admission,
     add_job_once,
     admit_job,
     cancel_requests,
@@ -262,16 +263,18 @@ class JobManager:
         since = utcnow() - IDEMPOTENCY_WINDOW
         add = partial(admit_job, limits=self.settings) if self.scaled else add_job_once
         try:
-            earlier = await self.writer.write(partial(add, row=row, since=since))
+            admitted = await self.writer.write(partial(add, row=row, since=since))
         except Exception as error:
             log.exception('storing job %s failed; it is refused', view.id)
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
-        if isinstance(earlier, SubmitError):
-            raise earlier
-        if earlier is not None:  # the same key raced in while this one was checked
-            return self.views.get(earlier.id) or JobView.from_row(earlier), False
+        if isinstance(admitted, Admission):
+            if admitted.refusal is not None:
+                raise admitted.refusal
+            admitted = admitted.earlier
+        if admitted is not None:  # the same key raced in while this one was checked
+            return self.views.get(admitted.id) or JobView.from_row(admitted), False
         if view.id in self._jobs:  # the leader's database round found it first
             return self.views[view.id], True
         self._track(view).source = source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
@@ -48,8 +49,15 @@ def add_job_once(db: Session, row: Job, since: datetime) -> Job | None:
     return None
 
 
-def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Job | SubmitError | None:
-    """Add the job row if the limits, counted in the database, allow it; the earlier keyed job, or the refusal.
+class Admission(NamedTuple):
+    """What admit_job did: nothing new (the earlier job with the same key, or why not), or added the row."""
+
+    earlier: Job | None = None
+    refusal: SubmitError | None = None
+
+
+def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Admission:
+    """Add the job row if the limits, counted in the database, allow it; else the earlier keyed job or the refusal.
 
     On PostgreSQL every instance's admission takes one advisory transaction lock, so two instances cannot both
     count the same free place: the check and the insert commit together.
@@ -57,7 +65,7 @@ def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Job | S
     if db.get_bind().dialect.name == 'postgresql':
         db.exec(text('SELECT pg_advisory_xact_lock(:key)').bindparams(key=ADMIT_LOCK))  # type: ignore[call-overload]
     if row.idempotency_key is not None and (earlier := keyed_job(db, row.owner, row.idempotency_key, since)):
-        return earlier
+        return Admission(earlier=earlier)
     unfinished = col(Job.status).not_in([s.value for s in FINISHED])
     counts = dict(
         db.exec(select(Job.status, func.count()).where(Job.owner == row.owner, unfinished).group_by(Job.status)).all()
@@ -65,9 +73,9 @@ def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Job | S
     queued = counts.pop(JobStatus.QUEUED.value, 0)
     total = db.exec(select(func.count()).where(Job.status == JobStatus.QUEUED)).one() if limits.max_queued_jobs else 0
     if refusal := limit_refusal(limits, queued, sum(counts.values()), total):
-        return refusal
+        return Admission(refusal=refusal)
     db.add(row)
-    return None
+    return Admission()
 
 
 def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str) -> bool:
