@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -14,8 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from tests.cluster import fresh_database
 from tests.fixtures import make_settings, wait_for
-from vcc_ui.db import make_engine, session
+from vcc_ui.db import session
 from vcc_ui.models import ACTIVE, Image, Job
 from vcc_ui.services import Services
 from vcc_ui.services.jobs import JobView, SubmitError
@@ -32,15 +32,8 @@ def _user(i: int) -> str:
 @pytest.fixture
 def pg_db(postgres_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
-    admin, name = make_engine(postgres_url), f'cluster_{uuid.uuid4().hex[:12]}'
-    with admin.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
-        conn.execute(text(f'CREATE DATABASE {name}'))
-    try:
-        yield postgres_url.rsplit('/', 1)[0] + f'/{name}'
-    finally:
-        with admin.connect().execution_options(isolation_level='AUTOCOMMIT') as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(postgres_url) as url:
+        yield url
 
 
 @asynccontextmanager

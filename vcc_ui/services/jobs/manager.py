@@ -105,6 +105,7 @@ class JobManager:
         self._leadership = Leadership(settings.db_url, self._lead, self._step_down) if self.scaled else None
         self._previews: dict[str, tuple[str, bytes]] = {}  # not leading: the newest preview frame per job, from the bus
         self._sync_wanted = asyncio.Event()
+        self._took_over = False  # leading, and every stored job is loaded: rounds of new rows may run
         self._cluster_tasks: list[asyncio.Task] = []
         pool.add_listener(self._on_message)
         pool.changed.subscribe(self._on_server_change)
@@ -117,6 +118,11 @@ class JobManager:
     def leading(self) -> bool:
         """Whether this instance dispatches (always, unless several instances share the queue)."""
         return self._leadership is None or self._leadership.leading
+
+    @property
+    def _dispatching(self) -> bool:
+        """Leading, and every stored job is loaded: new jobs, cancels and moves are this instance's to act on."""
+        return self.leading and (self._leadership is None or self._took_over)
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
@@ -153,6 +159,9 @@ class JobManager:
     async def _lead(self) -> None:
         """Take the queue: load every unfinished job, queue the waiting ones, re-attach the posted ones."""
         rows: list[Job] = await self.writer.read(unfinished_jobs)
+        stale = set(self._jobs) - {row.id for row in rows}  # mirrored jobs whose end this instance did not hear of
+        for ended in await self.writer.read(partial(jobs_by_id, ids=stale)) if stale else []:
+            self._end_mirrored(ended)
         for row in rows:
             job = self._adopt(row)
             if row.status == JobStatus.QUEUED or (row.status == JobStatus.DISPATCHED and not row.prompt_id):
@@ -160,6 +169,7 @@ class JobManager:
                 self._queue.push(job.view)
             else:
                 self._recover(job, row)
+        self._took_over = True
         self._reposition()
         for row in rows:
             if row.cancel_requested:
@@ -171,6 +181,7 @@ class JobManager:
 
     async def _step_down(self, reason: str) -> None:
         """Stop dispatching and following runs at once (the lock may be another instance's now); keep the views."""
+        self._took_over = False
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -278,7 +289,7 @@ class JobManager:
         if view.id in self._jobs:  # the leader's database round found it first
             return self.views[view.id], True
         self._track(view).source = source
-        if not self.leading:
+        if not self._dispatching:
             self.bus.publish(CONTROL, {'op': 'queued', 'id': view.id})
             log.info('enqueue', extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id})
             return view, True
@@ -315,7 +326,7 @@ class JobManager:
         job = self._jobs.get(job_id)
         if job is None:
             return view
-        if not self.leading:  # the leader acts on it; the flag keeps it through a change of leader
+        if not self._dispatching:  # the leader acts on it; the flag keeps it through a change of leader
             await self.writer.write(lambda db: update_job(db, job_id, cancel_requested=True))
             self.bus.publish(CONTROL, {'op': 'cancel', 'id': job_id})
             return view
@@ -331,7 +342,7 @@ class JobManager:
     def move_to_front(self, job_id: str) -> bool:
         """Let a queued job go before its owner's other queued jobs and first in the round."""
         view = self.views.get(job_id)
-        if view is not None and view.status == JobStatus.QUEUED and not self.leading:
+        if view is not None and view.status == JobStatus.QUEUED and not self._dispatching:
             self.writer.write_later(partial(owner_front_priority, job_id=job_id))
             self.bus.publish(CONTROL, {'op': 'front', 'id': job_id})
             return True
@@ -456,7 +467,8 @@ class JobManager:
     async def _conclude(self, run: Run, outcome: Outcome) -> None:
         if not outcome.claimed:
             self._detach(run)
-            self._jobs.pop(run.view.id, None)
+            if self._jobs.get(run.view.id) is run.job:
+                del self._jobs[run.view.id]
             log.warning('job %s was no longer waiting when dispatched (another run had it); left alone', run.view.id)
             return
         if outcome.status == JobStatus.QUEUED:
@@ -630,7 +642,7 @@ class JobManager:
 
     def _on_control(self, payload: dict) -> None:
         """Act, as the leader, on what another instance asks: look for new jobs, cancel, move to front, resend."""
-        if not self.leading:
+        if not self._dispatching:
             return
         op, job_id = payload.get('op'), payload.get('id')
         if op == 'queued':
@@ -649,7 +661,7 @@ class JobManager:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._sync_wanted.wait(), timeout=POLL_INTERVAL)
             self._sync_wanted.clear()
-            if not self.leading:
+            if not self._dispatching:
                 continue
             try:
                 await self._sync()
@@ -697,12 +709,17 @@ class JobManager:
             try:
                 ids = [v.id for v in self.views.values() if not v.finished]
                 for row in await self.writer.read(partial(jobs_by_id, ids=ids)):
-                    view = self.views.get(row.id)
-                    if self.leading or view is None or view.finished or not JobStatus(row.status).finished:
-                        continue
-                    self._adopt(row)
-                    self._jobs.pop(row.id, None)
-                    self._previews.pop(row.id, None)
-                    self.changed.emit(view)
+                    if not self.leading:
+                        self._end_mirrored(row)
             except Exception:
                 log.exception('job views: refreshing from the database failed')
+
+    def _end_mirrored(self, row: Job) -> None:
+        """Show a mirrored job as its row says once the row ended (its last message was lost)."""
+        view = self.views.get(row.id)
+        if view is None or view.finished or not JobStatus(row.status).finished:
+            return
+        self._adopt(row)
+        self._jobs.pop(row.id, None)
+        self._previews.pop(row.id, None)
+        self.changed.emit(view)
