@@ -237,14 +237,19 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
-        if blocked := await self._block_check(owner):
+        blocked, problem, refusal = await asyncio.gather(  # independent reads, each a round trip: at once
+            self._block_check(owner),
+            asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
+            self._quota_check(owner),
+        )
+        if blocked:
             raise SubmitError('blocked', blocked)
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         if not self.scaled:
             self._queue.check(owner)  # scaled: counted in the database, in the transaction that adds the job
         self._check_source(source)
-        if problem := await asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb):
+        if problem:
             raise SubmitError(
                 'unavailable',
                 'The image storage is full, so nothing was queued. Try again later.'
@@ -252,7 +257,7 @@ class JobManager:
                 else 'The image storage cannot be written, so nothing was queued. Try again later.',
                 reason=f'storage_{problem}',
             )
-        if refusal := await self._quota_check(owner):
+        if refusal:
             raise SubmitError('quota', refusal)
         view = JobView(
             id=uuid.uuid4().hex,
@@ -289,8 +294,8 @@ class JobManager:
         if view.id in self._jobs:  # the leader's database round found it first
             return self.views[view.id], True
         self._track(view).source = source
-        if not self._dispatching:
-            self.bus.publish(CONTROL, {'op': 'queued', 'id': view.id})
+        if not self._dispatching:  # the stored job, so the leader need not read it back
+            self.bus.publish(CONTROL, {'op': 'queued', 'id': view.id, 'view': view_state(view)})
             log.info('enqueue', extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id})
             return view, True
         self._queue.push(view)
@@ -646,7 +651,7 @@ class JobManager:
             return
         op, job_id = payload.get('op'), payload.get('id')
         if op == 'queued':
-            self._sync_wanted.set()
+            self._take_submitted(payload.get('view'))
         elif op == 'cancel' and isinstance(job_id, str):
             self._spawn(self.cancel(job_id))
         elif op == 'front' and isinstance(job_id, str):
@@ -654,6 +659,20 @@ class JobManager:
         elif op == 'hello':
             for job in list(self._jobs.values()):
                 self._publish(job)
+
+    def _take_submitted(self, state: object) -> None:
+        """Queue a job another instance stored (its row is committed); without its state, look in the database."""
+        job_id = state.get('id') if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not isinstance(job_id, str):
+            self._sync_wanted.set()
+            return
+        if job_id in self._jobs or (job_id in self.views and self.views[job_id].finished):
+            return  # a database round found it first
+        view = apply_state(None, state)
+        self._track(view)
+        self._queue.push(view)
+        self._reposition()
+        self._wake.set()
 
     async def _leader_loop(self) -> None:
         """While leading: take jobs other instances added and cancels they asked for, poll re-attached prompts."""
