@@ -199,3 +199,18 @@ async def test_concurrent_submits_on_two_instances_never_pass_a_users_limit(
         results = await asyncio.gather(*others, return_exceptions=True)
         assert sum(isinstance(r, JobView) for r in results) == 2  # the queue holds 5 of everyone's
         assert {r.reason for r in results if isinstance(r, SubmitError)} == {'server_full'}
+
+
+async def test_move_to_front_on_a_follower_reorders_the_leaders_queue(
+    tmp_path: Path, pg_db: str, redis_url: str
+) -> None:
+    async with instances(tmp_path, pg_db, redis_url, 'http://127.0.0.1:9') as (leader, follower):
+        jobs = [await follower.jobs.submit(_user(1), 'test_pattern', {'prompt': f'{n}'}) for n in range(3)]
+        await wait_for(lambda: all(j.id in leader.jobs.views for j in jobs))
+        await wait_for(lambda: [j.position for j in jobs] == [1, 2, 3])
+        assert follower.jobs.move_to_front(jobs[2].id)
+        await wait_for(lambda: [j.position for j in jobs] == [2, 3, 1])  # as the follower shows them
+        assert [leader.jobs.views[j.id].position for j in jobs] == [2, 3, 1]
+        with session(leader.engine) as db:
+            moved = db.get(Job, jobs[2].id)
+        assert moved is not None and moved.priority < 0  # kept for the next leader
