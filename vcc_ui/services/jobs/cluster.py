@@ -20,6 +20,8 @@ log = logging.getLogger('vcc_ui.jobs')
 LEADER_LOCK = 0x76636330  # 'vcc0': the session advisory lock the dispatching instance holds
 POLL_INTERVAL = 1.0  # how often a waiting instance tries the lock and the leader checks its connection
 CHECK_TIMEOUT = 2.0  # a lock connection that does not answer a check within this is taken as lost
+# PostgreSQL probes an idle lock connection so a leader whose machine vanished (no FIN) loses the lock in ~6 s
+KEEPALIVES = {'tcp_keepalives_idle': 3, 'tcp_keepalives_interval': 1, 'tcp_keepalives_count': 3}
 JOBS = 'jobs'  # bus topic: job views, progress, preview frames, from the dispatcher to every other instance
 CONTROL = 'jobs.control'  # bus topic: new job, cancel, move to front, hello; from any instance to the dispatcher
 DATES = ('queued_at', 'started_at', 'finished_at')
@@ -114,6 +116,8 @@ class Leadership:
 
     async def _hold(self, conn: psycopg.AsyncConnection) -> None:
         """Try the lock until it is ours, then check the connection until it fails (which raises)."""
+        for name, value in KEEPALIVES.items():
+            await conn.execute(f'SET {name} = {value}')
         while not self.leading:
             cursor = await conn.execute('SELECT pg_try_advisory_lock(%s), pg_backend_pid()', (LEADER_LOCK,))
             row = await cursor.fetchone()
