@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import select
 
 from tests.cluster import fresh_database
@@ -217,3 +217,20 @@ async def test_move_to_front_on_a_follower_reorders_the_leaders_queue(
         with session(leader.engine) as db:
             moved = db.get(Job, jobs[2].id)
         assert moved is not None and moved.priority < 0  # kept for the next leader
+
+
+async def test_what_reaches_the_database_without_a_bus_message_is_still_acted_on(
+    tmp_path: Path, pg_db: str, redis_url: str
+) -> None:
+    async with instances(tmp_path, pg_db, redis_url, 'http://127.0.0.1:9') as (leader, follower):
+        flagged = await follower.jobs.submit(_user(1), 'test_pattern', {'prompt': 'flagged'})
+        with session(leader.engine) as db:  # a cancel whose bus message was lost: only the row's flag
+            db.exec(update(Job).where(Job.id == flagged.id).values(cancel_requested=True))  # type: ignore[call-overload]
+            db.commit()
+        await wait_for(lambda: flagged.status == 'cancelled', timeout=10)
+        quiet = await follower.jobs.submit(_user(2), 'test_pattern', {'prompt': 'quiet'})
+        await wait_for(lambda: quiet.id in leader.jobs.views)
+        leader.jobs._live.publish = None  # the leader's next messages are lost
+        await leader.jobs.cancel(quiet.id)
+        assert leader.jobs.views[quiet.id].status == 'cancelled' and quiet.status == 'queued'
+        await wait_for(lambda: quiet.status == 'cancelled', timeout=10)  # the follower read the row
