@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -19,6 +20,7 @@ from vcc_ui.db import session
 from vcc_ui.models import ACTIVE, Image, Job
 from vcc_ui.services import Services
 from vcc_ui.services.jobs import JobView, SubmitError
+from vcc_ui.services.jobs.cluster import apply_state, preview_of, scaled, view_state
 from vcc_ui.simulator import Simulator
 from vcc_ui.simulator.promptlog import read_prompt_log
 
@@ -234,3 +236,15 @@ async def test_what_reaches_the_database_without_a_bus_message_is_still_acted_on
         await leader.jobs.cancel(quiet.id)
         assert leader.jobs.views[quiet.id].status == 'cancelled' and quiet.status == 'queued'
         await wait_for(lambda: quiet.status == 'cancelled', timeout=10)  # the follower read the row
+
+
+def test_only_postgresql_with_a_shared_bus_is_scaled_and_a_view_survives_the_wire() -> None:
+    assert scaled('postgresql+psycopg://vcc@127.0.0.1/vcc', shared_bus=True)
+    assert not scaled('postgresql+psycopg://vcc@127.0.0.1/vcc', shared_bus=False)  # PostgreSQL alone: as before
+    assert not scaled('sqlite:///db/app.db', shared_bus=True)
+    view = JobView(id='j1', owner=_user(1), workflow_id='w', mode='txt2img', params={'prompt': 'x'}, step=3, steps=9)
+    state = json.loads(json.dumps(view_state(view, ('image/jpeg', b'\xff\xd8frame'))))
+    copy = apply_state(None, state)
+    assert copy == view and preview_of(state) == ('image/jpeg', b'\xff\xd8frame')
+    state['status'], state['step'] = 'running', 4
+    assert apply_state(view, state) is view and (view.status, view.step) == ('running', 4)
