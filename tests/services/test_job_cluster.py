@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -19,8 +21,10 @@ from tests.fixtures import make_settings, wait_for
 from vcc_ui.db import session
 from vcc_ui.models import ACTIVE, Image, Job
 from vcc_ui.services import Services
+from vcc_ui.services.dbwriter import write
 from vcc_ui.services.jobs import JobView, SubmitError
 from vcc_ui.services.jobs.cluster import apply_state, preview_of, scaled, view_state
+from vcc_ui.services.jobs.rows import claim_job
 from vcc_ui.simulator import Simulator
 from vcc_ui.simulator.promptlog import read_prompt_log
 
@@ -248,3 +252,21 @@ def test_only_postgresql_with_a_shared_bus_is_scaled_and_a_view_survives_the_wir
     assert copy == view and preview_of(state) == ('image/jpeg', b'\xff\xd8frame')
     state['status'], state['step'] = 'running', 4
     assert apply_state(view, state) is view and (view.status, view.step) == ('running', 4)
+
+
+async def test_a_claim_needs_the_claimers_lock_connection_to_still_hold_the_leader_lock(
+    tmp_path: Path, pg_db: str, redis_url: str
+) -> None:
+    async with instances(tmp_path, pg_db, redis_url, 'http://127.0.0.1:9') as (leader, follower):
+        job = await follower.jobs.submit(_user(1), 'test_pattern', {'prompt': 'x'})
+        leadership = leader.jobs._leadership
+        assert leadership is not None and leadership.backend_pid
+        with session(leader.engine) as db:
+            other_pid = db.exec(text('SELECT pg_backend_pid()')).one()[0]  # type: ignore[call-overload]
+        prompt = str(uuid.uuid4())
+        for pid, claimed in ((other_pid, False), (0, False), (leadership.backend_pid, True)):
+            claim = partial(claim_job, job_id=job.id, server_id=1, prompt_id=prompt, leader=pid)
+            assert write(leader.engine, claim) is claimed
+        with session(leader.engine) as db:
+            row = db.get(Job, job.id)
+        assert row is not None and row.prompt_id == prompt and row.status == 'dispatched'

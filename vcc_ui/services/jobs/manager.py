@@ -109,7 +109,9 @@ class JobManager:
         self._cluster_tasks: list[asyncio.Task] = []
         pool.add_listener(self._on_message)
         pool.changed.subscribe(self._on_server_change)
-        if self.scaled:
+        if self._leadership is not None:
+            leadership = self._leadership
+            self._runner.leader = lambda: leadership.backend_pid or 0  # 0: no lock held, no claim succeeds
             self._live.publish = self._publish
             self.bus.subscribe(JOBS, self._on_jobs)
             self.bus.subscribe(CONTROL, self._on_control)

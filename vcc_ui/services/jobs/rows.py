@@ -10,10 +10,15 @@ from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import FINISHED, Image, Job, JobStatus
+from vcc_ui.services.jobs.cluster import LEADER_LOCK
 from vcc_ui.services.jobs.queue import Limits, limit_refusal
 from vcc_ui.services.jobs.types import SubmitError
 
 ADMIT_LOCK = 0x76636331  # 'vcc1': the transaction-level advisory lock every instance's submit takes on PostgreSQL
+HOLDS_LEADER_LOCK = (  # a bigint advisory key shows as classid (high half) and objid (low half), objsubid 1
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid::bigint = :key "
+    'AND objsubid = 1 AND pid = :pid AND granted)'
+)
 
 
 def update_job(db: Session, job_id: str, **fields: object) -> None:
@@ -78,14 +83,17 @@ def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Admissi
     return Admission()
 
 
-def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str) -> bool:
-    """Mark a waiting job dispatched with its server and prompt id; False when it no longer waits (taken or ended)."""
+def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str, leader: int | None = None) -> bool:
+    """Mark a waiting job dispatched with its server and prompt id; False when it no longer waits (taken or ended).
+
+    With `leader` (several instances: the backend pid of the caller's lock connection) only while that connection
+    still holds the leader lock, so an instance that lost it without noticing yet takes no job.
+    """
     waiting = col(Job.status).in_([JobStatus.QUEUED.value, JobStatus.DISPATCHED.value]) & col(Job.prompt_id).is_(None)
-    result = db.exec(
-        update(Job)
-        .where(col(Job.id) == job_id, waiting)
-        .values(status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id)
-    )
+    query = update(Job).where(col(Job.id) == job_id, waiting)
+    if leader is not None:
+        query = query.where(text(HOLDS_LEADER_LOCK).bindparams(key=LEADER_LOCK, pid=leader))
+    result = db.exec(query.values(status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id))
     return bool(result.rowcount)
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +86,7 @@ class JobRunner:
         self.storage = storage
         self.registry = registry
         self.live = live
+        self.leader: Callable[[], int] | None = None  # several instances: the lock connection a claim must see
 
     async def execute(self, run: Run) -> Outcome:
         """Store the prompt id, upload and build, post the prompt and wait for its end."""
@@ -93,7 +95,9 @@ class JobRunner:
         run.prompt_id = prompt_id
         # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent; the row is
         # taken only while it waits, so no job is posted twice whatever an instance believed
-        if not await self.writer.write(partial(claim_job, job_id=view.id, server_id=server_id, prompt_id=prompt_id)):
+        leader = self.leader() if self.leader is not None else None
+        claim = partial(claim_job, job_id=view.id, server_id=server_id, prompt_id=prompt_id, leader=leader)
+        if not await self.writer.write(claim):
             return Outcome(JobStatus.QUEUED, claimed=False)
         try:
             if run.cancel_requested:
