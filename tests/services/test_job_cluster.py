@@ -24,7 +24,7 @@ from vcc_ui.services import Services
 from vcc_ui.services.dbwriter import write
 from vcc_ui.services.jobs import JobView, SubmitError
 from vcc_ui.services.jobs.cluster import apply_state, preview_of, scaled, view_state
-from vcc_ui.services.jobs.rows import claim_job
+from vcc_ui.services.jobs.rows import claim_job, holds_leader_lock
 from vcc_ui.simulator import Simulator
 from vcc_ui.simulator.promptlog import read_prompt_log
 
@@ -254,7 +254,7 @@ def test_only_postgresql_with_a_shared_bus_is_scaled_and_a_view_survives_the_wir
     assert apply_state(view, state) is view and (view.status, view.step) == ('running', 4)
 
 
-async def test_a_claim_needs_the_claimers_lock_connection_to_still_hold_the_leader_lock(
+async def test_a_claim_and_a_save_need_the_instances_lock_connection_to_still_hold_the_leader_lock(
     tmp_path: Path, pg_db: str, redis_url: str
 ) -> None:
     async with instances(tmp_path, pg_db, redis_url, 'http://127.0.0.1:9') as (leader, follower):
@@ -265,6 +265,7 @@ async def test_a_claim_needs_the_claimers_lock_connection_to_still_hold_the_lead
             other_pid = db.exec(text('SELECT pg_backend_pid()')).one()[0]  # type: ignore[call-overload]
         prompt = str(uuid.uuid4())
         for pid, claimed in ((other_pid, False), (0, False), (leadership.backend_pid, True)):
+            assert write(leader.engine, partial(holds_leader_lock, pid=pid)) is claimed  # checked before saving
             claim = partial(claim_job, job_id=job.id, server_id=1, prompt_id=prompt, leader=pid)
             assert write(leader.engine, claim) is claimed
         with session(leader.engine) as db:

@@ -476,7 +476,9 @@ class JobManager:
             self._detach(run)
             if self._jobs.get(run.view.id) is run.job:
                 del self._jobs[run.view.id]
-            log.warning('job %s was no longer waiting when dispatched (another run had it); left alone', run.view.id)
+            log.warning(
+                "job %s is not this instance's any more (taken, or the leader lock went); left alone", run.view.id
+            )
             return
         if outcome.status == JobStatus.QUEUED:
             await self._requeue(run, outcome.error, reached=outcome.reached)

@@ -97,6 +97,12 @@ def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str, leader: 
     return bool(result.rowcount)
 
 
+def holds_leader_lock(db: Session, pid: int) -> bool:
+    """Whether the backend `pid` (an instance's lock connection) holds the leader lock now."""
+    query = text(f'SELECT {HOLDS_LEADER_LOCK}').bindparams(key=LEADER_LOCK, pid=pid)
+    return bool(db.exec(query).one()[0])  # type: ignore[call-overload]
+
+
 def new_queued_jobs(db: Session, known: Collection[str]) -> list[Job]:
     """Waiting jobs whose ids are not in `known`, oldest first."""
     waiting = db.exec(select(Job.id).where(Job.status == JobStatus.QUEUED)).all()

@@ -44,7 +44,7 @@ from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import delete_rows
 from vcc_ui.services.jobs.live import Live
-from vcc_ui.services.jobs.rows import claim_job, get_image, put_image, update_job
+from vcc_ui.services.jobs.rows import claim_job, get_image, holds_leader_lock, put_image, update_job
 from vcc_ui.services.jobs.types import JobView, Run
 from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable, StoredFile
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
@@ -66,7 +66,8 @@ class Outcome:
     """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start.
 
     `reached` is False when the run could not even connect to its server: nothing was posted, nothing ran.
-    `claimed` is False when the job row no longer waited when this run tried to take it: the run did nothing.
+    `claimed` is False when the job is not this run's to act on: its row no longer waited when the run tried to take
+    it, or this instance lost the leader lock before saving (the next leader re-attaches and saves it).
     """
 
     status: JobStatus
@@ -344,6 +345,8 @@ class JobRunner:
 
     async def _save_outputs(self, run: Run) -> Outcome:
         view = run.view
+        if self.leader is not None and not await self.writer.read(partial(holds_leader_lock, pid=self.leader())):
+            return Outcome(JobStatus.QUEUED, claimed=False)  # the lock went: the next leader saves it, once
         view.status = JobStatus.SAVING
         self.live.emit(run.job, force=True)
         self.writer.write_later(lambda db: update_job(db, view.id, status=JobStatus.SAVING))
