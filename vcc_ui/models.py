@@ -101,6 +101,7 @@ class Job(SQLModel, table=True):
     error: str | None = None
     image_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     idempotency_key: str | None = Field(default=None, max_length=128)  # the client's key: a retry gets this job
+    cancel_requested: bool = False  # asked on an instance that does not dispatch; the dispatcher acts on it
 
 
 class Image(SQLModel, table=True):

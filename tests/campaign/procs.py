@@ -135,21 +135,21 @@ class AppProcess:
         self.data.mkdir(parents=True, exist_ok=True)
         path = self.data / f'app-{len(self.logs) + 1}.log'
         self.logs.append(path)
-        values = _env(
-            PORT=str(self.port),
-            HOST='127.0.0.1',
-            BETA_PASSWORD='',
-            ADMIN_PASSWORD='',
-            JOB_DB_PATH=str(self.db_path),
-            OUTPUT_DIR=str(self.output_dir),
-            DATABASE_URL='',
-            COMFYUI_SERVER='',
-            LOG_TO_FILE='false',
-            LOG_FORMAT='json',
-            SECRET_KEY='campaign-secret',
-            HEALTHZ_DISK_MIN_FREE_MB='0',
-            **self.env,
-        )
+        defaults = {
+            'PORT': str(self.port),
+            'HOST': '127.0.0.1',
+            'BETA_PASSWORD': '',
+            'ADMIN_PASSWORD': '',
+            'JOB_DB_PATH': str(self.db_path),
+            'OUTPUT_DIR': str(self.output_dir),
+            'DATABASE_URL': '',
+            'COMFYUI_SERVER': '',
+            'LOG_TO_FILE': 'false',
+            'LOG_FORMAT': 'json',
+            'SECRET_KEY': 'campaign-secret',
+            'HEALTHZ_DISK_MIN_FREE_MB': '0',
+        }
+        values = _env(**{**defaults, **self.env})  # self.env wins
         with path.open('wb') as log:
             self.process = await asyncio.to_thread(
                 partial(

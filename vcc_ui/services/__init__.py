@@ -74,6 +74,7 @@ class Services:
             self.storage,
             quota_check=self.images.quota_refusal,
             block_check=self.users.refusal,
+            bus=self.bus,
         )
         self.shares = Shares(self.writer, self.secret, self.images)
         self.admin_data = AdminData(self.writer, self.images, settings, self.users)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from nicegui import Event
 
@@ -23,6 +24,7 @@ class Live:
     def __init__(self, settings: Settings, changed: Event[JobView]) -> None:
         self.settings = settings
         self.changed = changed
+        self.publish: Callable[[LiveJob], None] | None = None  # scaled: also tell the other instances
 
     def emit(self, job: LiveJob, *, force: bool = False) -> None:
         """Fire `changed` for the job now if forced or its last event is old enough, else once the interval is over."""
@@ -31,6 +33,8 @@ class Live:
             job.last_emit = now
             job.emit_pending = False
             self.changed.emit(job.view)
+            if self.publish is not None:
+                self.publish(job)
         else:
             self._emit_soon(job, EMIT_INTERVAL - (now - job.last_emit))
 

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Coroutine
+from contextlib import suppress
 from datetime import timedelta
 from functools import partial
 
@@ -14,11 +15,36 @@ from nicegui import Event
 from pydantic import ValidationError
 
 from vcc_ui.models import Job, JobStatus, utcnow
+from vcc_ui.services.bus import Bus
+from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.messages import Message
 from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.services.jobs.cluster import (
+    CONTROL,
+    JOBS,
+    POLL_INTERVAL,
+    Leadership,
+    apply_state,
+    preview_of,
+    scaled,
+    view_state,
+)
 from vcc_ui.services.jobs.live import Live, time_left
 from vcc_ui.services.jobs.queue import FairQueue
-from vcc_ui.services.jobs.rows import add_job_once, get_image, keyed_job, newest_jobs, unfinished_jobs, update_job
+from vcc_ui.services.jobs.rows import (
+    Admission,
+    add_job_once,
+    admit_job,
+    cancel_requests,
+    get_image,
+    jobs_by_id,
+    keyed_job,
+    new_queued_jobs,
+    newest_jobs,
+    owner_front_priority,
+    unfinished_jobs,
+    update_job,
+)
 from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
@@ -34,10 +60,16 @@ MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
 SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
 IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key within this returns the first job
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
+REFRESH_INTERVAL = 2.0  # how often an instance that does not dispatch checks its unfinished views against the DB
+ROW_FIELDS = ('status', 'priority', 'queued_at', 'started_at', 'finished_at', 'error', 'image_ids')
 
 
 class JobManager:
-    """The app's queue: ComfyUI only ever sees what this dispatches."""
+    """The app's queue: ComfyUI only ever sees what this dispatches.
+
+    With several instances (`scaled`: PostgreSQL + a shared bus) one of them leads and dispatches; every instance
+    admits jobs into the database, and the others mirror the leader's job views from the bus.
+    """
 
     def __init__(
         self,
@@ -49,6 +81,7 @@ class JobManager:
         *,
         quota_check: AdmissionCheck,
         block_check: AdmissionCheck,
+        bus: Bus | None = None,
     ) -> None:
         self.settings = settings
         self.writer = writer
@@ -68,30 +101,99 @@ class JobManager:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
+        self.bus = bus or Bus()
+        self.scaled = scaled(settings.db_url, self.bus.shared)
+        self._leadership = Leadership(settings.db_url, self._lead, self._step_down) if self.scaled else None
+        self._previews: dict[str, tuple[str, bytes]] = {}  # not leading: the newest preview frame per job, from the bus
+        self._sync_wanted = asyncio.Event()
+        self._took_over = False  # leading, and every stored job is loaded: rounds of new rows may run
+        self._cluster_tasks: list[asyncio.Task] = []
         pool.add_listener(self._on_message)
         pool.changed.subscribe(self._on_server_change)
+        if self._leadership is not None:
+            leadership = self._leadership
+            self._runner.leader = lambda: leadership.backend_pid or 0  # 0: no lock held, no claim succeeds
+            self._live.publish = self._publish
+            self.bus.subscribe(JOBS, self._on_jobs)
+            self.bus.subscribe(CONTROL, self._on_control)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this instance dispatches (always, unless several instances share the queue)."""
+        return self._leadership is None or self._leadership.leading
+
+    @property
+    def _dispatching(self) -> bool:
+        """Leading, and every stored job is loaded: new jobs, cancels and moves are this instance's to act on."""
+        return self.leading and (self._leadership is None or self._took_over)
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load unfinished jobs from the database, re-attach running ones and start dispatching."""
+        """Load unfinished jobs from the database, re-attach running ones and start dispatching.
+
+        Scaled, the jobs are only shown until this instance wins the leader lock (then it loads them again and
+        dispatches).
+        """
+        self._loop_task = asyncio.create_task(self._dispatch_loop(), name='job-dispatch')
+        if self._leadership is None:
+            await self._lead()
+            return
+        for row in await self.writer.read(unfinished_jobs):
+            self._adopt(row)
+        self._cluster_tasks = [
+            asyncio.create_task(self._leader_loop(), name='job-leader'),
+            asyncio.create_task(self._refresh_loop(), name='job-refresh'),
+        ]
+        self._leadership.start()
+        self.bus.publish(CONTROL, {'op': 'hello'})
+
+    async def stop(self) -> None:
+        """Stop dispatching and drop in-flight tasks; the DB keeps their state for the next start.
+
+        The leader lock goes last, so no other instance takes over runs this one still follows."""
+        tasks = [*self._tasks, *self._cluster_tasks, *([self._loop_task] if self._loop_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._leadership is not None:
+            await self._leadership.stop()
+
+    async def _lead(self) -> None:
+        """Take the queue: load every unfinished job, queue the waiting ones, re-attach the posted ones."""
         rows: list[Job] = await self.writer.read(unfinished_jobs)
+        stale = set(self._jobs) - {row.id for row in rows}  # mirrored jobs whose end this instance did not hear of
+        for ended in await self.writer.read(partial(jobs_by_id, ids=stale)) if stale else []:
+            self._end_mirrored(ended)
         for row in rows:
-            job = self._track(JobView.from_row(row))
+            job = self._adopt(row)
             if row.status == JobStatus.QUEUED or (row.status == JobStatus.DISPATCHED and not row.prompt_id):
                 job.view.status = JobStatus.QUEUED
                 self._queue.push(job.view)
             else:
-                self._spawn(self._recover(job, row))
-        self._loop_task = asyncio.create_task(self._dispatch_loop(), name='job-dispatch')
+                self._recover(job, row)
+        self._took_over = True
         self._reposition()
+        for row in rows:
+            if row.cancel_requested:
+                await self.cancel(row.id)
+        if self.scaled:
+            for job in list(self._jobs.values()):
+                self._live.emit(job, force=True)  # every instance shows what this one will do
+        self._wake.set()
 
-    async def stop(self) -> None:
-        """Stop dispatching and drop in-flight tasks; the DB keeps their state for the next start."""
-        tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+    async def _step_down(self, reason: str) -> None:
+        """Stop dispatching and following runs at once (the lock may be another instance's now); keep the views."""
+        self._took_over = False
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for run in list(self._runs.values()):
+            self._detach(run)
+        durations, self._queue = self._queue.durations, FairQueue(self.settings)
+        self._queue.durations = durations
+        log.error('job dispatcher: stepped down (%s); the jobs are left to the next leader', reason)
 
     # ---- public API ------------------------------------------------------------------------------------------
 
@@ -141,13 +243,19 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
-        if blocked := await self._block_check(owner):
+        blocked, problem, refusal = await asyncio.gather(  # independent reads, each a round trip: at once
+            self._block_check(owner),
+            asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
+            self._quota_check(owner),
+        )
+        if blocked:
             raise SubmitError('blocked', blocked)
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
-        self._queue.check(owner)
+        if not self.scaled:
+            self._queue.check(owner)  # scaled: counted in the database, in the transaction that adds the job
         self._check_source(source)
-        if problem := await asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb):
+        if problem:
             raise SubmitError(
                 'unavailable',
                 'The image storage is full, so nothing was queued. Try again later.'
@@ -155,7 +263,7 @@ class JobManager:
                 else 'The image storage cannot be written, so nothing was queued. Try again later.',
                 reason=f'storage_{problem}',
             )
-        if refusal := await self._quota_check(owner):
+        if refusal:
             raise SubmitError('quota', refusal)
         view = JobView(
             id=uuid.uuid4().hex,
@@ -175,16 +283,27 @@ class JobManager:
         )
         # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
         since = utcnow() - IDEMPOTENCY_WINDOW
+        add = partial(admit_job, limits=self.settings) if self.scaled else add_job_once
         try:
-            earlier = await self.writer.write(partial(add_job_once, row=row, since=since))
+            admitted = await self.writer.write(partial(add, row=row, since=since))
         except Exception as error:
             log.exception('storing job %s failed; it is refused', view.id)
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
-        if earlier is not None:  # the same key raced in while this one was checked
-            return self.views.get(earlier.id) or JobView.from_row(earlier), False
+        if isinstance(admitted, Admission):
+            if admitted.refusal is not None:
+                raise admitted.refusal
+            admitted = admitted.earlier
+        if admitted is not None:  # the same key raced in while this one was checked
+            return self.views.get(admitted.id) or JobView.from_row(admitted), False
+        if view.id in self._jobs:  # the leader's database round found it first
+            return self.views[view.id], True
         self._track(view).source = source
+        if not self._dispatching:  # the stored job, so the leader need not read it back
+            self.bus.publish(CONTROL, {'op': 'queued', 'id': view.id, 'view': view_state(view)})
+            log.info('enqueue', extra={'job_id': view.id, 'owner': owner, 'workflow_id': view.workflow_id})
+            return view, True
         self._queue.push(view)
         self._reposition()
         log.info(
@@ -218,6 +337,10 @@ class JobManager:
         job = self._jobs.get(job_id)
         if job is None:
             return view
+        if not self._dispatching:  # the leader acts on it; the flag keeps it through a change of leader
+            await self.writer.write(lambda db: update_job(db, job_id, cancel_requested=True))
+            self.bus.publish(CONTROL, {'op': 'cancel', 'id': job_id})
+            return view
         if view.status == JobStatus.QUEUED:
             self._queue.remove(view)
             self._reposition_soon()
@@ -230,6 +353,10 @@ class JobManager:
     def move_to_front(self, job_id: str) -> bool:
         """Let a queued job go before its owner's other queued jobs and first in the round."""
         view = self.views.get(job_id)
+        if view is not None and view.status == JobStatus.QUEUED and not self._dispatching:
+            self.writer.write_later(partial(owner_front_priority, job_id=job_id))
+            self.bus.publish(CONTROL, {'op': 'front', 'id': job_id})
+            return True
         if view is None or view.status != JobStatus.QUEUED or not self._queue.move_to_front(view):
             return False
         self.writer.write_later(lambda db: update_job(db, view.id, priority=view.priority))
@@ -240,7 +367,7 @@ class JobManager:
     def preview(self, job_id: str) -> tuple[str, bytes] | None:
         """The latest live preview image of a running job."""
         run = self._runs.get(job_id)
-        return run.preview if run is not None else None
+        return run.preview if run is not None else self._previews.get(job_id)
 
     # ---- submit and dispatch ---------------------------------------------------------------------------------
 
@@ -267,6 +394,21 @@ class JobManager:
         job = self._jobs[view.id] = LiveJob(view)
         return job
 
+    def _adopt(self, row: Job) -> LiveJob:
+        """Track a stored unfinished job, updating the view pages may already hold for it."""
+        view = self.views.get(row.id)
+        if view is None:
+            return self._track(JobView.from_row(row))
+        for name in ROW_FIELDS:
+            value = getattr(row, name)
+            if getattr(view, name) != value:
+                setattr(view, name, list(value) if name == 'image_ids' else value)
+        job = self._jobs.get(row.id)
+        if job is None or job.view is not view:
+            job = self._jobs[row.id] = LiveJob(view, source=job.source if job else None)
+        job.run = None
+        return job
+
     async def _dispatch_loop(self) -> None:
         while True:
             await self._wake.wait()
@@ -277,6 +419,8 @@ class JobManager:
                 log.exception('dispatch round failed')
 
     def _dispatch_ready(self) -> None:
+        if not self.leading:
+            return
         while taken := self._queue.take(self._place):
             view, server = taken
             self._reposition_soon()
@@ -324,15 +468,28 @@ class JobManager:
     async def _execute(self, run: Run) -> None:
         await self._conclude(run, await self._runner.execute(run))
 
-    async def _recover(self, job: LiveJob, row: Job) -> None:
+    def _recover(self, job: LiveJob, row: Job) -> None:
+        """Re-attach a run an earlier process (or the previous leader) posted: its slot is held from now on."""
         server = self.pool.get(row.server_id)
         if server is None:
-            return await self._finish(job, JobStatus.FAILED, error="The job's ComfyUI server was removed")
+            self._spawn(self._finish(job, JobStatus.FAILED, error="The job's ComfyUI server was removed"))
+            return
         job.view.server = server.health.name
         run = self._attach(job, server, prompt_id=row.prompt_id, recovering=True)
+        self._spawn(self._follow_recovered(run))
+
+    async def _follow_recovered(self, run: Run) -> None:
         await self._conclude(run, await self._runner.recover(run))
 
     async def _conclude(self, run: Run, outcome: Outcome) -> None:
+        if not outcome.claimed:
+            self._detach(run)
+            if self._jobs.get(run.view.id) is run.job:
+                del self._jobs[run.view.id]
+            log.warning(
+                "job %s is not this instance's any more (taken, or the leader lock went); left alone", run.view.id
+            )
+            return
         if outcome.status == JobStatus.QUEUED:
             await self._requeue(run, outcome.error, reached=outcome.reached)
         else:
@@ -474,3 +631,128 @@ class JobManager:
         )
         for view in self._queue.estimate(backlog, slots):
             self._live.emit(self._jobs[view.id])
+
+    # ---- several instances -----------------------------------------------------------------------------------
+
+    def _publish(self, job: LiveJob) -> None:
+        """Send a changed view to the other instances, with the preview frame when its version is new to them."""
+        if not self.leading:
+            return
+        view, run, preview = job.view, job.run, None
+        if run is not None and run.preview is not None and view.preview_seq != job.published_seq:
+            preview, job.published_seq = run.preview, view.preview_seq
+        self.bus.publish(JOBS, {'view': view_state(view, preview)})
+
+    def _on_jobs(self, payload: dict) -> None:
+        """Mirror a view the leader sent: pages, SSE and REST on this instance see it as the leader does."""
+        state = payload.get('view')
+        if self.leading or not isinstance(state, dict) or not isinstance(state.get('id'), str):
+            return
+        view = self.views[state['id']] = apply_state(self.views.get(state['id']), state)
+        if preview := preview_of(state):
+            self._previews[view.id] = preview
+        if view.finished:
+            self._jobs.pop(view.id, None)
+            self._previews.pop(view.id, None)
+            self._prune()
+        elif view.id not in self._jobs:
+            self._jobs[view.id] = LiveJob(view)
+        self.changed.emit(view)
+
+    def _on_control(self, payload: dict) -> None:
+        """Act, as the leader, on what another instance asks: look for new jobs, cancel, move to front, resend."""
+        if not self._dispatching:
+            return
+        op, job_id = payload.get('op'), payload.get('id')
+        if op == 'queued':
+            self._take_submitted(payload.get('view'))
+        elif op == 'cancel' and isinstance(job_id, str):
+            self._spawn(self.cancel(job_id))
+        elif op == 'front' and isinstance(job_id, str):
+            self.move_to_front(job_id)
+        elif op == 'hello':
+            for job in list(self._jobs.values()):
+                self._publish(job)
+
+    def _take_submitted(self, state: object) -> None:
+        """Queue a job another instance stored (its row is committed); without its state, look in the database."""
+        job_id = state.get('id') if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not isinstance(job_id, str):
+            self._sync_wanted.set()
+            return
+        if job_id in self._jobs or (job_id in self.views and self.views[job_id].finished):
+            return  # a database round found it first
+        view = apply_state(None, state)
+        self._track(view)
+        self._queue.push(view)
+        self._reposition()
+        self._wake.set()
+
+    async def _leader_loop(self) -> None:
+        """While leading: take jobs other instances added and cancels they asked for, poll re-attached prompts."""
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._sync_wanted.wait(), timeout=POLL_INTERVAL)
+            self._sync_wanted.clear()
+            if not self._dispatching:
+                continue
+            try:
+                await self._sync()
+                await self._poll_recovered()
+            except Exception:
+                log.exception('job dispatcher: a database round failed')
+
+    async def _sync(self) -> None:
+        known = set(self._jobs) | {v.id for v in self.views.values() if v.finished}
+        rows: list[Job] = await self.writer.read(partial(new_queued_jobs, known=known))
+        added = False
+        for row in rows:
+            if not self.leading or row.id in self._jobs or (row.id in self.views and self.views[row.id].finished):
+                continue
+            job = self._adopt(row)
+            self._queue.push(job.view)
+            added = True
+        if added:
+            self._reposition()
+            self._wake.set()
+        for job_id in await self.writer.read(cancel_requests):
+            if self.leading and job_id in self._jobs:
+                await self.cancel(job_id)
+
+    async def _poll_recovered(self) -> None:
+        """Ask /history about prompts another process posted: their messages go to that process's socket."""
+        for run in list(self._runs.values()):
+            if not (run.recovering and run.prompt_id and run.server.usable) or run.done.is_set():
+                continue
+            try:
+                entry = await run.server.client.history(run.prompt_id)
+            except ComfyError as error:
+                log.info('job %s: /history of its re-attached prompt failed: %s', run.view.id, error)
+                continue
+            if entry is not None and not run.done.is_set():
+                run.server.client.forget(run.prompt_id)
+                run.done.set()
+
+    async def _refresh_loop(self) -> None:
+        """While not leading: end views whose rows ended (a finish message the bus lost)."""
+        while True:
+            await asyncio.sleep(REFRESH_INTERVAL)
+            if self.leading:
+                continue
+            try:
+                ids = [v.id for v in self.views.values() if not v.finished]
+                for row in await self.writer.read(partial(jobs_by_id, ids=ids)):
+                    if not self.leading:
+                        self._end_mirrored(row)
+            except Exception:
+                log.exception('job views: refreshing from the database failed')
+
+    def _end_mirrored(self, row: Job) -> None:
+        """Show a mirrored job as its row says once the row ended (its last message was lost)."""
+        view = self.views.get(row.id)
+        if view is None or view.finished or not JobStatus(row.status).finished:
+            return
+        self._adopt(row)
+        self._jobs.pop(row.id, None)
+        self._previews.pop(row.id, None)
+        self.changed.emit(view)

@@ -70,31 +70,8 @@ class FairQueue:
 
     def check(self, owner: str) -> None:
         """Raise SubmitError('limit') when this user, or anyone (the queue is full), may not queue one more job."""
-        cap = self.limits.max_queued_jobs
-        if cap and self.total() >= cap:
-            raise SubmitError(
-                'limit',
-                f'The queue is full ({cap} jobs are waiting). Try again in a few minutes.',
-                reason='server_full',
-                values={'limit': cap},
-            )
-        queued, active = self.queued(owner), self.running(owner)
-        max_queue, max_active = self.limits.max_per_user_queue, self.limits.max_per_user_concurrent
-        if queued + active < max_queue + max_active:
-            return
-        if max_queue == 0 or queued == 0:
-            raise SubmitError(
-                'limit',
-                f'You already have {active} job(s) running (limit {max_active}). Wait for one to finish or cancel it.',
-                reason='running_full',
-                values={'active': active, 'limit': max_active},
-            )
-        raise SubmitError(
-            'limit',
-            QUEUE_FULL_ONE if queued == 1 else QUEUE_FULL.format(queued=queued),
-            reason='queue_full',
-            values={'queued': queued},
-        )
+        if refusal := limit_refusal(self.limits, self.queued(owner), self.running(owner), self.total()):
+            raise refusal
 
     def push(self, view: JobView) -> None:
         """Queue a job behind its owner's jobs of the same or a lower priority value."""
@@ -180,6 +157,34 @@ class FairQueue:
                 changed.append(view)
             backlog += own
         return changed
+
+
+def limit_refusal(limits: Limits, queued: int, active: int, total: int) -> SubmitError | None:
+    """Why a user with `queued` waiting and `active` running jobs may not queue one more (`total` wait in all)."""
+    cap = limits.max_queued_jobs
+    if cap and total >= cap:
+        return SubmitError(
+            'limit',
+            f'The queue is full ({cap} jobs are waiting). Try again in a few minutes.',
+            reason='server_full',
+            values={'limit': cap},
+        )
+    max_queue, max_active = limits.max_per_user_queue, limits.max_per_user_concurrent
+    if queued + active < max_queue + max_active:
+        return None
+    if max_queue == 0 or queued == 0:
+        return SubmitError(
+            'limit',
+            f'You already have {active} job(s) running (limit {max_active}). Wait for one to finish or cancel it.',
+            reason='running_full',
+            values={'active': active, 'limit': max_active},
+        )
+    return SubmitError(
+        'limit',
+        QUEUE_FULL_ONE if queued == 1 else QUEUE_FULL.format(queued=queued),
+        reason='queue_full',
+        values={'queued': queued},
+    )
 
 
 def _rank(view: JobView) -> tuple[float, datetime]:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from vcc_ui.models import FINISHED, Image, Job
+from vcc_ui.models import FINISHED, Image, Job, JobStatus
+from vcc_ui.services.jobs.cluster import LEADER_LOCK
+from vcc_ui.services.jobs.queue import Limits, limit_refusal
+from vcc_ui.services.jobs.types import SubmitError
+
+ADMIT_LOCK = 0x76636331  # 'vcc1': the transaction-level advisory lock every instance's submit takes on PostgreSQL
+HOLDS_LEADER_LOCK = (  # a bigint advisory key shows as classid (high half) and objid (low half), objsubid 1
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid::bigint = :key "
+    'AND objsubid = 1 AND pid = :pid AND granted)'
+)
 
 
 def update_job(db: Session, job_id: str, **fields: object) -> None:
@@ -41,6 +52,84 @@ def add_job_once(db: Session, row: Job, since: datetime) -> Job | None:
         return earlier
     db.add(row)
     return None
+
+
+class Admission(NamedTuple):
+    """What admit_job did: nothing new (the earlier job with the same key, or why not), or added the row."""
+
+    earlier: Job | None = None
+    refusal: SubmitError | None = None
+
+
+def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Admission:
+    """Add the job row if the limits, counted in the database, allow it; else the earlier keyed job or the refusal.
+
+    On PostgreSQL every instance's admission takes one advisory transaction lock, so two instances cannot both
+    count the same free place: the check and the insert commit together.
+    """
+    if db.get_bind().dialect.name == 'postgresql':
+        db.exec(text('SELECT pg_advisory_xact_lock(:key)').bindparams(key=ADMIT_LOCK))  # type: ignore[call-overload]
+    if row.idempotency_key is not None and (earlier := keyed_job(db, row.owner, row.idempotency_key, since)):
+        return Admission(earlier=earlier)
+    unfinished = col(Job.status).not_in([s.value for s in FINISHED])
+    counts = dict(
+        db.exec(select(Job.status, func.count()).where(Job.owner == row.owner, unfinished).group_by(Job.status)).all()
+    )
+    queued = counts.pop(JobStatus.QUEUED.value, 0)
+    total = db.exec(select(func.count()).where(Job.status == JobStatus.QUEUED)).one() if limits.max_queued_jobs else 0
+    if refusal := limit_refusal(limits, queued, sum(counts.values()), total):
+        return Admission(refusal=refusal)
+    db.add(row)
+    return Admission()
+
+
+def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str, leader: int | None = None) -> bool:
+    """Mark a waiting job dispatched with its server and prompt id; False when it no longer waits (taken or ended).
+
+    With `leader` (several instances: the backend pid of the caller's lock connection) only while that connection
+    still holds the leader lock, so an instance that lost it without noticing yet takes no job.
+    """
+    waiting = col(Job.status).in_([JobStatus.QUEUED.value, JobStatus.DISPATCHED.value]) & col(Job.prompt_id).is_(None)
+    query = update(Job).where(col(Job.id) == job_id, waiting)
+    if leader is not None:
+        query = query.where(text(HOLDS_LEADER_LOCK).bindparams(key=LEADER_LOCK, pid=leader))
+    result = db.exec(query.values(status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id))
+    return bool(result.rowcount)
+
+
+def holds_leader_lock(db: Session, pid: int) -> bool:
+    """Whether the backend `pid` (an instance's lock connection) holds the leader lock now."""
+    query = text(f'SELECT {HOLDS_LEADER_LOCK}').bindparams(key=LEADER_LOCK, pid=pid)
+    return bool(db.exec(query).one()[0])  # type: ignore[call-overload]
+
+
+def new_queued_jobs(db: Session, known: Collection[str]) -> list[Job]:
+    """Waiting jobs whose ids are not in `known`, oldest first."""
+    waiting = db.exec(select(Job.id).where(Job.status == JobStatus.QUEUED)).all()
+    unknown = [job_id for job_id in waiting if job_id not in known]
+    return sorted(jobs_by_id(db, unknown), key=lambda row: row.queued_at)
+
+
+def cancel_requests(db: Session) -> list[str]:
+    """The unfinished jobs someone asked to cancel."""
+    unfinished = col(Job.status).not_in([s.value for s in FINISHED])
+    return list(db.exec(select(Job.id).where(col(Job.cancel_requested), unfinished)).all())
+
+
+def jobs_by_id(db: Session, ids: Collection[str]) -> list[Job]:
+    """The job rows with these ids."""
+    return list(db.exec(select(Job).where(col(Job.id).in_(list(ids)))).all()) if ids else []
+
+
+def owner_front_priority(db: Session, job_id: str) -> float | None:
+    """Give a waiting job a priority before its owner's other waiting jobs; the new value, None if it does not wait."""
+    row = db.get(Job, job_id)
+    if row is None or row.status != JobStatus.QUEUED:
+        return None
+    lowest = db.exec(select(func.min(Job.priority)).where(Job.owner == row.owner, Job.status == JobStatus.QUEUED)).one()
+    row.priority = (lowest or 0.0) - 1
+    db.add(row)
+    return row.priority
 
 
 def get_image(db: Session, image_id: str) -> Image | None:

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +44,7 @@ from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import delete_rows
 from vcc_ui.services.jobs.live import Live
-from vcc_ui.services.jobs.rows import get_image, put_image, update_job
+from vcc_ui.services.jobs.rows import claim_job, get_image, holds_leader_lock, put_image, update_job
 from vcc_ui.services.jobs.types import JobView, Run
 from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable, StoredFile
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
@@ -65,11 +66,14 @@ class Outcome:
     """How a run ended: the job's end status with its error, or QUEUED with the reason it could not start.
 
     `reached` is False when the run could not even connect to its server: nothing was posted, nothing ran.
+    `claimed` is False when the job is not this run's to act on: its row no longer waited when the run tried to take
+    it, or this instance lost the leader lock before saving (the next leader re-attaches and saves it).
     """
 
     status: JobStatus
     error: str = ''
     reached: bool = True
+    claimed: bool = True
 
 
 class JobRunner:
@@ -83,16 +87,19 @@ class JobRunner:
         self.storage = storage
         self.registry = registry
         self.live = live
+        self.leader: Callable[[], int] | None = None  # several instances: the lock connection a claim must see
 
     async def execute(self, run: Run) -> Outcome:
         """Store the prompt id, upload and build, post the prompt and wait for its end."""
         view = run.view
         server_id, prompt_id = run.server.id, str(uuid.uuid4())
         run.prompt_id = prompt_id
-        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent
-        await self.writer.write(
-            lambda db: update_job(db, view.id, status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id)
-        )
+        # NOTE: the prompt id is stored before it is posted, so a restart can always find what was sent; the row is
+        # taken only while it waits, so no job is posted twice whatever an instance believed
+        leader = self.leader() if self.leader is not None else None
+        claim = partial(claim_job, job_id=view.id, server_id=server_id, prompt_id=prompt_id, leader=leader)
+        if not await self.writer.write(claim):
+            return Outcome(JobStatus.QUEUED, claimed=False)
         try:
             if run.cancel_requested:
                 return Outcome(JobStatus.CANCELLED)
@@ -343,6 +350,8 @@ class JobRunner:
 
     async def _save_outputs(self, run: Run) -> Outcome:
         view = run.view
+        if self.leader is not None and not await self.writer.read(partial(holds_leader_lock, pid=self.leader())):
+            return Outcome(JobStatus.QUEUED, claimed=False)  # the lock went: the next leader saves it, once
         view.status = JobStatus.SAVING
         self.live.emit(run.job, force=True)
         self.writer.write_later(lambda db: update_job(db, view.id, status=JobStatus.SAVING))

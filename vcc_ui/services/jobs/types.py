@@ -127,6 +127,7 @@ class LiveJob:
     emit_pending: bool = False
     last_db_progress: float = 0.0
     progress_logged: tuple[int, float] | None = None  # (percent bucket, when) of the last job_progress line
+    published_seq: int = 0  # the preview version the other instances last got the frame of
 
 
 @dataclass(eq=False)
