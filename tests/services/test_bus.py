@@ -94,3 +94,15 @@ def test_without_redis_the_bus_is_one_process_and_publishing_goes_nowhere() -> N
     bus.deliver('t', {'n': 2})
     assert heard == [{'n': 2}]
     assert isinstance(make_bus('redis://127.0.0.1:1/0'), RedisBus)
+
+
+async def test_stop_ends_even_when_the_cancel_lands_inside_a_redis_command(redis_url: str) -> None:
+    for _ in range(15):
+        bus = RedisBus(redis_url)
+        await bus.start()
+        await bus.connected.wait()
+        for n in range(200):
+            bus.publish('t', {'n': n})
+        await asyncio.sleep(0.002)  # the sender is in the middle of its publishes
+        async with asyncio.timeout(10):
+            await bus.stop()

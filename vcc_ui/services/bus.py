@@ -87,9 +87,12 @@ class RedisBus(Bus):
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send())]
 
     async def stop(self) -> None:
-        """Cancel both tasks."""
-        for task in self._tasks:
-            task.cancel()
+        """Cancel both tasks, again until they end: redis-py may swallow a cancel that lands inside a command."""
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
