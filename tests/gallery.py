@@ -15,7 +15,7 @@ from tests.images import png_bytes
 from vcc_ui.models import Image
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import ImageIndex, image_row
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import LocalStorage
 
 
 @asynccontextmanager
@@ -25,7 +25,7 @@ async def image_index(engine: Engine, tmp: Path, **overrides: object) -> AsyncIt
     writer = DbWriter(engine)
     writer.start()
     try:
-        yield ImageIndex(writer, Storage(Path(settings.output_dir)), settings)
+        yield ImageIndex(writer, LocalStorage(Path(settings.output_dir)), settings)
     finally:
         await writer.stop()
 

@@ -21,7 +21,7 @@ from vcc_ui.services.presence import Presence
 from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import open_storage
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -46,11 +46,7 @@ class Services:
         self.sessions = SessionStore(self.writer)
         self.gate = BetaGate(settings.beta_password, self.secret, sessions=self.sessions)
         self.admin = AdminAuth(settings.admin_user, settings.admin_password, self.secret, sessions=self.sessions)
-        self.storage = Storage(
-            Path(settings.output_dir),
-            max_pixels=settings.max_image_pixels,
-            max_decodes=settings.max_concurrent_decodes,
-        )
+        self.storage = open_storage(settings)
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.users = UserDirectory(self.writer, settings=settings)

@@ -401,7 +401,11 @@ class ImageIndex:
         rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if not rows:
             raise ImageNotFound()
-        return await asyncio.to_thread(self._zip, rows)
+        try:
+            return await asyncio.to_thread(self._zip, rows)
+        except StorageUnavailable as error:
+            log.warning('ZIP of %d image(s) of %s failed: %s', len(rows), owner, error)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
 
     def _zip(self, rows: list[Image]) -> Path:
         fd, name = tempfile.mkstemp(prefix='vcc-images-', suffix='.zip')
@@ -411,11 +415,12 @@ class ImageIndex:
                 taken: set[str] = set()
                 for row in rows:
                     try:
-                        path = self.storage.resolve(row.rel_path)
+                        data = self.storage.read_bytes(row.rel_path)
+                    except StorageUnavailable:
+                        raise
                     except StorageError:
                         continue
-                    if path.is_file():
-                        archive.write(path, unique_name(download_name(row), taken))
+                    archive.writestr(unique_name(download_name(row), taken), data)
         except BaseException:
             os.unlink(name)
             raise
