@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template and a real PostgreSQL)."""
+"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template, a real PostgreSQL) and a real S3."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.postgres import postgres_server
+from tests.s3 import S3Server, seaweedfs_server
 from vcc_ui.db import make_engine, migrate
 
 
@@ -20,6 +21,16 @@ def postgres_url() -> Iterator[str]:
             yield url
     except FileNotFoundError as error:
         pytest.skip(f'PostgreSQL binaries not available: {error}')
+
+
+@pytest.fixture(scope='session')
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) for the whole test session (skipped only where the `weed` binary is missing)."""
+    try:
+        with seaweedfs_server() as server:
+            yield server
+    except FileNotFoundError as error:
+        pytest.skip(f'SeaweedFS not available: {error}')
 
 
 @pytest.fixture(scope='session')
