@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.api.test_images_api import client_for, identify, png_with_graph, share_of, upload
+from tests.api.test_storage_faults import read_only_database
 from tests.fixtures import make_settings, services, simulator, wait_for
 from tests.gallery import add_image
 from tests.images import png_bytes
@@ -71,6 +72,16 @@ async def test_upload_serve_and_download_on_s3(app: Services, s3_server: S3Serve
         assert download.headers['content-disposition'].startswith('attachment; filename=')
         assert (await bob.get(f'/api/v1/images/{item["id"]}/download')).status_code == 404
         assert (await upload(alice, data)).json()['id'] == item['id']  # the same bytes: the same input
+
+
+async def test_an_upload_whose_row_fails_leaves_no_object(app: Services, s3_server: S3Server, bucket: str) -> None:
+    async with client_for(app) as http:
+        await identify(app, http)
+        with read_only_database(app.engine):
+            answer = await upload(http, png_bytes(33, 22), 'x.png')
+        assert answer.status_code == 503, answer.text
+        assert keys(s3_server, bucket) == []
+        assert (await http.get('/api/v1/inputs')).json()['total'] == 0
 
 
 async def test_zip_share_trash_and_purge_on_s3(app: Services, s3_server: S3Server, bucket: str) -> None:

@@ -331,10 +331,13 @@ class ImageIndex:
         row = image_row(stored, original_filename=meta['original_filename'], **extra)
         try:
             await self.writer.write(lambda db: db.add(row))
-        except Exception:
+        except Exception as error:
             log.exception('indexing input %s failed; removing its files', stored.id)
-            await asyncio.to_thread(self.storage.delete, stored.rel_path)
-            raise
+            try:
+                await asyncio.to_thread(self.storage.delete, stored.rel_path)
+            except StorageError as cleanup:
+                log.warning('cannot remove the files of %s (%s); reindex --fix will', stored.id, cleanup)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
         log.info('input image stored', extra={'owner': owner, 'image_id': row.id, 'bytes': row.bytes})
         return self.view(row)
 
