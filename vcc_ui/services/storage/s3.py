@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 DELETE_BATCH = 1000  # DeleteObjects takes at most this many keys
 MISSING = frozenset({'404', 'NoSuchKey', 'NotFound'})
+MAX_CONNECTIONS = 32  # worker threads may all talk to S3 at once (asyncio's default pool has up to 32 threads)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -74,6 +75,7 @@ class S3Storage(Storage):
                 connect_timeout=config.connect_timeout,
                 read_timeout=config.read_timeout,
                 retries={'max_attempts': 2, 'mode': 'standard'},
+                max_pool_connections=MAX_CONNECTIONS,
             ),
         )
         self._count_lock = threading.Lock()
