@@ -120,6 +120,8 @@ def seaweedfs_server() -> Iterator[S3Server]:
         '-s3.port.lance=0',
         '-master.telemetry=false',
         '-master.volumeSizeLimitMB=64',
+        f'-filer.localSocket={folder / "filer.sock"}',
+        f'-s3.localSocket={folder / "s3.sock"}',
         '-volume.max=0',
         *(f'-{name}.port={port}' for name, port in ports.items()),
         *(f'-{name}.port.grpc={port}' for name, port in grpc.items()),
@@ -139,3 +141,5 @@ def seaweedfs_server() -> Iterator[S3Server]:
             process.kill()
             process.wait()
         shutil.rmtree(folder, ignore_errors=True)
+        for name, port in grpc.items():  # weed puts these in /tmp whatever it is told; a killed weed leaves them
+            Path(tempfile.gettempdir(), f'seaweedfs-{name}-grpc-{port}.sock').unlink(missing_ok=True)
