@@ -110,6 +110,19 @@ async def test_zip_share_trash_and_purge_on_s3(app: Services, s3_server: S3Serve
         assert original == png_with_graph('secret prompt words')
 
 
+async def test_favourites_tags_and_copies_update_s3(app: Services) -> None:
+    async with client_for(app) as http:
+        user = await identify(app, http)
+        row = await add_image(app.images, user, created=DAY1)
+        assert (await http.post(f'/api/v1/images/{row.id}/favorite', json={'favorite': True})).json()['favorite']
+        assert (await http.put(f'/api/v1/images/{row.id}/tags', json={'tags': ['snow']})).json()['tags'] == ['snow']
+        sidecar = app.storage.read_sidecar(row.rel_path)
+        assert (sidecar['favorite'], sidecar['tags']) == (True, ['snow'])
+        copied = await http.post('/api/v1/inputs/copy', json={'image_id': row.id})
+        assert copied.status_code == 201 and copied.json()['sha256'] == row.sha256
+        assert (await http.get(copied.json()['url'])).content == app.storage.read_bytes(row.rel_path)
+
+
 async def test_a_generated_image_is_stored_in_s3_once(app: Services, s3_server: S3Server, bucket: str) -> None:
     async with client_for(app) as http:
         job = await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x'}})
