@@ -174,11 +174,13 @@ class LocalStorage(Storage):
         for path in base.rglob('*'):
             if path.is_symlink() or not path.is_file():
                 continue
-            with contextlib.suppress(OSError):
+            try:
                 info = path.stat()
-                yield FileInfo(
-                    path.relative_to(self.root).as_posix(), info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)
-                )
+            except OSError:  # removed while listing
+                continue
+            yield FileInfo(
+                path.relative_to(self.root).as_posix(), info.st_size, datetime.fromtimestamp(info.st_mtime, UTC)
+            )
 
     def remove_tree(self, prefix: str) -> bool:
         """Remove a folder under the root with everything in it."""
