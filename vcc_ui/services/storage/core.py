@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from PIL import Image, ImageOps, features
 
@@ -275,6 +275,11 @@ class Storage(ABC):
     def presigned_url(self, rel_path: str, *, media_type: str, disposition: str | None = None) -> str | None:
         """Return a short-lived URL the browser may fetch the file from directly, or None to serve through the app."""
         return None
+
+    def direct_origin(self) -> str | None:
+        """The scheme://host[:port] browsers fetch presigned URLs from (pages must allow its images), or None."""
+        url = self.presigned_url('users/origin.png', media_type='image/png')  # signing only: nothing is sent
+        return None if url is None else '{0.scheme}://{0.netloc}'.format(urlsplit(url))
 
     # ---- shared logic ----------------------------------------------------------------------------------------
 
