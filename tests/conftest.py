@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file, a once-migrated SQLite template, a real PostgreSQL) and a real Redis."""
+"""Shared fixtures: SQLite files and a migrated template; real PostgreSQL, Redis and S3 servers for the session."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from tests.postgres import postgres_server
 from tests.redis import RedisUnavailable, redis_server
+from tests.s3 import S3Server, seaweedfs_server
 from vcc_ui.db import make_engine, migrate
 
 
@@ -31,6 +32,16 @@ def redis_url() -> Iterator[str]:
             yield url
     except RedisUnavailable as error:
         pytest.skip(f'Redis not available: {error}')
+
+
+@pytest.fixture(scope='session')
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) for the whole test session (skipped only where the `weed` binary is missing)."""
+    try:
+        with seaweedfs_server() as server:
+            yield server
+    except FileNotFoundError as error:
+        pytest.skip(f'SeaweedFS not available: {error}')
 
 
 @pytest.fixture(scope='session')

@@ -15,17 +15,17 @@ from tests.images import png_bytes
 from vcc_ui.models import Image
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import ImageIndex, image_row
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import open_storage
 
 
 @asynccontextmanager
 async def image_index(engine: Engine, tmp: Path, **overrides: object) -> AsyncIterator[ImageIndex]:
-    """An ImageIndex with a started writer, its files under tmp/outputs."""
+    """An ImageIndex with a started writer, its files under tmp/outputs (or where STORAGE_URL in overrides says)."""
     settings = make_settings(tmp, **overrides)
     writer = DbWriter(engine)
     writer.start()
     try:
-        yield ImageIndex(writer, Storage(Path(settings.output_dir)), settings)
+        yield ImageIndex(writer, open_storage(settings), settings)
     finally:
         await writer.stop()
 

@@ -24,6 +24,7 @@ from vcc_ui.models import Image
 from vcc_ui.settings import Settings
 
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+STORAGE_SETTINGS = ('storage_url', 's3_endpoint_url', 's3_region', 's3_access_key_id', 's3_secret_access_key')
 
 
 @pytest.fixture
@@ -40,9 +41,10 @@ def seed(
     """Save and index one image per (owner, created) spec; optionally trash some (days ago) and tag some."""
     engine = make_engine(settings.db_url)
     migrate(engine)
+    where = {name: getattr(settings, name) for name in STORAGE_SETTINGS}
 
     async def run() -> list[Image]:
-        async with image_index(engine, Path(settings.output_dir).parent) as index:
+        async with image_index(engine, Path(settings.output_dir).parent, **where) as index:
             rows = [
                 await add_image(index, owner, created=created, prompt=f'prompt {i}')
                 for i, (owner, created) in enumerate(specs)

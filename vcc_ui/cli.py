@@ -1,4 +1,7 @@
-"""Ops commands: `python -m vcc_ui.cli reindex|thumbnails|quota-report|purge-trash|backup|restore|reset`."""
+"""Ops commands: `python -m vcc_ui.cli reindex|thumbnails|quota-report|purge-trash|backup|restore|reset`.
+
+Each works on the storage STORAGE_URL names (the local folder or S3); `migrate-storage` copies local to S3.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,16 @@ from vcc_ui.services import maintenance
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import human_bytes
 from vcc_ui.services.images import ImageIndex
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import (
+    LocalStorage,
+    S3Storage,
+    Storage,
+    StorageUnavailable,
+    open_storage,
+    s3_config,
+    storage_location,
+)
+from vcc_ui.services.storage.migrate import migrate_storage
 from vcc_ui.settings import Settings, load_settings
 
 log = logging.getLogger('vcc_ui.cli')
@@ -55,7 +67,7 @@ def _say(text: str = '') -> None:
 def _open(settings: Settings) -> tuple[Engine, Storage]:
     engine = make_engine(settings.db_url)
     migrate(engine)
-    return engine, Storage(Path(settings.output_dir), max_pixels=settings.max_image_pixels)
+    return engine, open_storage(settings)
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,16 +152,54 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_reset(settings: Settings, args: argparse.Namespace, ask: Callable[[str], str] = input) -> int:
     """Delete all local data (database rows and outputs/users) after confirmation."""
-    where = f'database {settings.db_url.split("@")[-1]} and {Path(settings.output_dir).resolve() / "users"}'
+    where = f'database {settings.db_url.split("@")[-1]} and {storage_location(settings)}users/'
     if not args.yes:
         answer = ask(f'This deletes every job, image and user in {where}. Type "reset" to continue: ')
         if answer.strip() != 'reset':
             _say('cancelled, nothing changed')
             return 1
     engine, storage = _open(settings)
-    rows, removed = maintenance.reset(engine, storage)
+    try:
+        rows, removed = maintenance.reset(engine, storage)
+    except StorageUnavailable as error:
+        _say(f'reset stopped, the files could not be deleted: {error}')
+        return 1
     _say(f'reset done: {rows} row(s) deleted{", outputs removed" if removed else ""}')
     return 0
+
+
+def cmd_migrate_storage(settings: Settings, args: argparse.Namespace) -> int:
+    """Copy a local output folder to the S3 storage of STORAGE_URL, every file verified by sha256."""
+    config = s3_config(settings)
+    if config is None:
+        _say('STORAGE_URL must be s3://bucket/prefix: migrate-storage copies a local folder there')
+        return 2
+    source_dir = Path(args.source) if args.source else Path(settings.output_dir)
+    if not (source_dir / 'users').is_dir():
+        _say(f'nothing to migrate: {source_dir.resolve()} has no users/ folder')
+        return 2
+    source = LocalStorage(source_dir, max_pixels=settings.max_image_pixels)
+    target = S3Storage(config, max_pixels=settings.max_image_pixels)
+    try:
+        if target.ensure_bucket():
+            _say(f'created the bucket {config.bucket}')
+        _say(f'copying {source.location}/users to {target.location}users')
+        report = migrate_storage(source, target, progress=ProgressBar('migrate'))
+    except StorageUnavailable as error:
+        _say(f'migration stopped, S3 is unavailable: {error}; run the command again to resume')
+        return 1
+    _say(
+        f'copied {report.copied} file(s) ({human_bytes(report.bytes)}), {report.already_there} already there '
+        f'with the same sha256, {len(report.replaced)} damaged in the target and copied again, '
+        f'{len(report.failed)} failed'
+    )
+    for rel in report.replaced[: args.show]:
+        _say(f'  replaced: {rel}')
+    for rel in report.failed[: args.show]:
+        _say(f'  failed: {rel}')
+    if not report.ok:
+        _say('run the command again to retry the failed files')
+    return 0 if report.ok else 1
 
 
 def _date(text: str) -> date:
@@ -184,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('restore', help='restore a backup tar (every file verified by sha256 first)')
     p.add_argument('archive')
     p.set_defaults(run=cmd_restore)
+    p = sub.add_parser('migrate-storage', help='copy the local output folder to the S3 storage of STORAGE_URL')
+    p.add_argument('--from', dest='source', default=None, help='the local folder (default: OUTPUT_DIR)')
+    p.add_argument('--show', type=int, default=20, help='list at most this many replaced or failed files')
+    p.set_defaults(run=cmd_migrate_storage)
     p = sub.add_parser('reset', help='delete all local data: database rows and outputs')
     p.add_argument('--yes', action='store_true', help='do not ask for confirmation')
     p.set_defaults(run=cmd_reset)

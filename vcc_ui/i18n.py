@@ -396,6 +396,8 @@ STRINGS: dict[str, dict[str, str]] = {
     'dash_check_db': {'en': 'Database write', 'ko': 'DB 쓰기'},
     'dash_check_disk': {'en': 'Disk', 'ko': '디스크'},
     'dash_disk_value': {'en': '{free} MB free (minimum {min} MB)', 'ko': '{free} MB 여유 (최소 {min} MB)'},
+    'dash_disk_s3': {'en': 'S3 object storage, writable', 'ko': 'S3 오브젝트 스토리지, 쓰기 가능'},
+    'dash_disk_s3_down': {'en': 'S3 object storage cannot be written', 'ko': 'S3 오브젝트 스토리지에 쓸 수 없음'},
     'dash_fail_comfy': {'en': 'no ComfyUI server is reachable', 'ko': '연결 가능한 ComfyUI 서버 없음'},
     'dash_fail_db': {'en': 'the database cannot be written', 'ko': 'DB에 쓸 수 없음'},
     'dash_fail_disk': {'en': 'the disk is almost full', 'ko': '디스크 공간 부족'},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,12 @@ class Settings(BaseSettings):
     simulator_step_delay: float = Field(0.15, ge=0, le=60)
 
     output_dir: Path = Path('./outputs/')
+    storage_url: str = ''  # empty or file://path: a local folder; s3://bucket/prefix: S3-compatible storage
+    s3_endpoint_url: str = ''
+    s3_region: str = ''
+    s3_access_key_id: str = ''
+    s3_secret_access_key: str = ''
+    s3_presign_seconds: int = Field(0, ge=0, le=604_800)  # 0: files are served through the app
     job_db_path: Path = Path('db/app_data.db')
     database_url: str = ''
     redis_url: str = ''  # set: events between instances go through Redis pub/sub
@@ -105,6 +112,25 @@ class Settings(BaseSettings):
         value = value.strip()
         if value and (not value.startswith(('http://', 'https://')) or any(ch.isspace() for ch in value)):
             raise ValueError(f'{value!r} is not an address like http://127.0.0.1:11434 or https://api.example.com/v1')
+        return value
+
+    @field_validator('storage_url')
+    @classmethod
+    def _check_storage_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value or (value.startswith('file://') and len(value) > len('file://')):
+            return value
+        bucket = value.removeprefix('s3://').split('/', 1)[0]
+        if not value.startswith('s3://') or not re.fullmatch(r'[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]', bucket):
+            raise ValueError(f'{value!r} is not empty, file:///a/folder or s3://bucket/prefix')
+        return value
+
+    @field_validator('s3_endpoint_url')
+    @classmethod
+    def _check_s3_endpoint(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith(('http://', 'https://')) or any(ch.isspace() for ch in value)):
+            raise ValueError(f'{value!r} is not an address like http://127.0.0.1:8333 or https://s3.example.com')
         return value
 
     @property

@@ -25,7 +25,7 @@ from vcc_ui.db import make_engine, migrate
 from vcc_ui.models import Image
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.images import ImageFilter, ImageIndex
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import LocalStorage
 
 pytestmark = pytest.mark.bench
 
@@ -133,7 +133,7 @@ async def test_bench_first_gallery_page_vs_folder_scan(tmp_path: Path) -> None:
 
     writer = DbWriter(engine)
     writer.start()
-    index = ImageIndex(writer, Storage(tmp_path / 'outputs'), make_settings(tmp_path))
+    index = ImageIndex(writer, LocalStorage(tmp_path / 'outputs'), make_settings(tmp_path))
     try:
         first = await index.page(USER_A, size=PAGE, kind='generated')
         timings = []
@@ -177,7 +177,7 @@ async def test_bench_first_gallery_page_vs_folder_scan(tmp_path: Path) -> None:
 
 
 def test_bench_thumbnails_per_second(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / 'outputs')
+    storage = LocalStorage(tmp_path / 'outputs')
     rng = random.Random(7)
     count = 24
     rels = []

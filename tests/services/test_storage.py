@@ -18,15 +18,17 @@ from PIL import Image
 
 from tests.fixtures import make_settings, services
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
-from vcc_ui.services import storage as storage_mod
 from vcc_ui.services.storage import (
     ImageRejected,
+    LocalStorage,
     Storage,
     StorageError,
     StorageUnavailable,
     sha256_bytes,
     sniff_image,
 )
+from vcc_ui.services.storage import core as storage_core
+from vcc_ui.services.storage import local as storage_local
 
 OWNER = 'anon-0123456789abcdef'
 WHEN = datetime(2025, 3, 7, 12, 30, tzinfo=UTC)
@@ -35,7 +37,7 @@ IMAGE_ID = 'ab' * 16
 
 @pytest.fixture
 def store(tmp_path: Path) -> Storage:
-    return Storage(tmp_path / 'outputs')
+    return LocalStorage(tmp_path / 'outputs')
 
 
 def files_under(root: Path) -> list[str]:
@@ -137,8 +139,8 @@ def test_thumbnail_keeps_alpha_and_small_images_are_not_upscaled(store: Storage)
 
 
 def test_thumbnail_falls_back_to_jpeg_without_webp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(storage_mod.features, 'check', lambda feature: False)
-    store = Storage(tmp_path)
+    monkeypatch.setattr(storage_core.features, 'check', lambda feature: False)
+    store = LocalStorage(tmp_path)
     stored = store.save(owner=OWNER, kind='generated', data=png_bytes(1000, 500, (9, 9, 9, 0)), meta={})
     assert stored.thumb_rel.endswith(f'/thumb/{stored.id}.jpg')
     with Image.open(store.root / stored.thumb_rel) as thumb:
@@ -244,7 +246,7 @@ def test_thumbnail_failure_leaves_nothing(store: Storage, monkeypatch: pytest.Mo
     def boom(image: Image.Image, ext: str) -> bytes:
         raise RuntimeError('thumbnail broke')
 
-    monkeypatch.setattr(storage_mod, '_render_thumbnail', boom)
+    monkeypatch.setattr(storage_core, '_render_thumbnail', boom)
     with pytest.raises(RuntimeError, match='thumbnail broke'):
         store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={})
     assert files_under(store.root) == []
@@ -261,7 +263,7 @@ def test_write_failure_after_original_removes_everything(
             raise OSError(28, 'No space left on device')
         real_replace(src, dst)
 
-    monkeypatch.setattr(storage_mod.os, 'replace', flaky_replace)
+    monkeypatch.setattr(storage_local.os, 'replace', flaky_replace)
     with pytest.raises(StorageUnavailable, match='No space left'):
         store.save(owner=OWNER, kind='input', data=png_bytes(), meta={})
     assert files_under(store.root) == []
@@ -283,7 +285,7 @@ def test_write_sidecar_replaces_atomically(store: Storage, monkeypatch: pytest.M
     def failing_replace(src: str, dst: str) -> None:
         raise OSError(5, 'I/O error')
 
-    monkeypatch.setattr(storage_mod.os, 'replace', failing_replace)
+    monkeypatch.setattr(storage_local.os, 'replace', failing_replace)
     with pytest.raises(StorageUnavailable, match='I/O error'):
         store.write_sidecar(stored.rel_path, {'broken': True})
     assert store.read_sidecar(stored.rel_path)['tags'] == ['cat']
@@ -406,8 +408,8 @@ async def test_start_removes_temp_files_left_by_killed_writes(
         threads.append(threading.get_ident())
         return real_walk(*args, **kwargs)
 
-    monkeypatch.setattr(storage_mod.os, 'walk', walk)
-    with caplog.at_level(logging.INFO, logger=storage_mod.__name__):
+    monkeypatch.setattr(storage_local.os, 'walk', walk)
+    with caplog.at_level(logging.INFO, logger=storage_local.__name__):
         await store.start()
 
     expected = [
@@ -424,6 +426,6 @@ async def test_start_removes_temp_files_left_by_killed_writes(
 
 async def test_services_start_clears_stale_temp_files(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    left = leave_temp_files(Storage(Path(settings.output_dir)))
+    left = leave_temp_files(LocalStorage(Path(settings.output_dir)))
     async with services(settings):
         assert not any(path.exists() for path in left)

@@ -13,13 +13,13 @@ from PIL import Image as PILImage
 
 from tests.fixtures import USER_A, make_settings
 from tests.images import png_bytes
-from vcc_ui.services.storage import ImageRejected, Storage, StorageError, sniff_image
+from vcc_ui.services.storage import ImageRejected, LocalStorage, StorageError, sniff_image
 
 IMAGE_ID = 'f' * 32
 CREATED = datetime(2025, 1, 2, tzinfo=UTC)
 
 
-def _half_saved(storage: Storage, data: bytes) -> Path:
+def _half_saved(storage: LocalStorage, data: bytes) -> Path:
     """Save an image, then take away what a kill after the original would not have written."""
     stored = storage.save(owner=USER_A, kind='generated', data=data, meta={}, image_id=IMAGE_ID, created_at=CREATED)
     storage.resolve(stored.sidecar_rel).unlink()
@@ -28,7 +28,7 @@ def _half_saved(storage: Storage, data: bytes) -> Path:
 
 
 def test_an_original_without_its_sidecar_is_completed_by_the_same_bytes(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     data = png_bytes(64, 48)
     original = _half_saved(storage, data)
     stored = storage.save(owner=USER_A, kind='generated', data=data, meta={}, image_id=IMAGE_ID, created_at=CREATED)
@@ -40,7 +40,7 @@ def test_an_original_without_its_sidecar_is_completed_by_the_same_bytes(tmp_path
 
 
 def test_an_original_without_its_sidecar_is_replaced_by_other_bytes(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     original = _half_saved(storage, png_bytes(64, 48))
     other = png_bytes(32, 32)
     stored = storage.save(owner=USER_A, kind='generated', data=other, meta={}, image_id=IMAGE_ID, created_at=CREATED)
@@ -57,7 +57,7 @@ def _big_png(width: int, height: int) -> bytes:
 def test_an_image_of_more_pixels_than_the_setting_is_refused_before_decoding(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     assert settings.max_image_pixels <= 40_000_000
-    storage = Storage(tmp_path / 'outputs', max_pixels=settings.max_image_pixels)
+    storage = LocalStorage(tmp_path / 'outputs', max_pixels=settings.max_image_pixels)
     data = _big_png(7000, 7000)  # 49 MP: 196 MB once decoded as RGBA
     with pytest.raises(ImageRejected, match='decompression bomb'):
         storage.save(owner=USER_A, kind='input', data=data, meta={})
@@ -67,7 +67,7 @@ def test_an_image_of_more_pixels_than_the_setting_is_refused_before_decoding(tmp
 
 
 def test_decodes_wait_for_a_free_slot(tmp_path: Path) -> None:
-    storage = Storage(tmp_path, max_decodes=1)
+    storage = LocalStorage(tmp_path, max_decodes=1)
     storage.decoding.acquire()  # another decode is under way
     done = threading.Event()
 

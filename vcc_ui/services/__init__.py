@@ -22,7 +22,7 @@ from vcc_ui.services.presence import Presence
 from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
-from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage import open_storage
 from vcc_ui.services.tokens import ApiTokens
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
@@ -56,11 +56,7 @@ class Services:
             redis_url=settings.redis_url,
         )
         self.tokens = ApiTokens(self.writer)
-        self.storage = Storage(
-            Path(settings.output_dir),
-            max_pixels=settings.max_image_pixels,
-            max_decodes=settings.max_concurrent_decodes,
-        )
+        self.storage = open_storage(settings)
         self.registry = WorkflowRegistry(workflows_dir)
         self.registry.load()
         self.users = UserDirectory(self.writer, settings=settings)

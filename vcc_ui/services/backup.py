@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import logging
 import os
 import tarfile
-import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -22,7 +20,7 @@ from vcc_ui.models import Image, User, utcnow
 from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.image_meta import ImageFilter
 from vcc_ui.services.queries import image_conditions
-from vcc_ui.services.storage import Storage, StorageError
+from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +38,13 @@ def _files_of(storage: Storage, row: Image) -> list[str]:
     rels = [row.rel_path, *([row.thumb_path] if row.thumb_path else []), row.rel_path.rsplit('.', 1)[0] + '.json']
     out = []
     for rel in rels:
-        with contextlib.suppress(StorageError):
-            if storage.resolve(rel).is_file():
+        try:
+            if storage.exists(rel):
                 out.append(rel)
+        except StorageUnavailable:
+            raise
+        except StorageError:
+            continue
     return out
 
 
@@ -127,7 +129,7 @@ def restore(
             try:
                 if not rel.startswith('users/'):
                     raise StorageError('outside users/')
-                storage.resolve(rel)
+                storage.check(rel)
             except StorageError as error:
                 raise BackupError(f'refusing the path {rel!r}: {error}') from error
             if _digest(tar, rel) != digest:
@@ -139,7 +141,7 @@ def restore(
             raise BackupError(f'bad rows in the manifest: {error}') from error
         for done, rel in enumerate(files, 1):  # pass 2: write
             progress(done, len(files))
-            _write(storage.resolve(rel), tar.extractfile(f'files/{rel}').read())  # type: ignore[union-attr]
+            storage.write_file(rel, tar.extractfile(f'files/{rel}').read())  # type: ignore[union-attr]
     write(engine, lambda db: [db.merge(row) for row in [*users, *images]])
     log.info('restored %d image row(s) and %d file(s) from %s', len(images), len(files), archive)
     return {'images': len(images), 'files': len(files), 'users': len(users)}
@@ -156,16 +158,3 @@ def _digest(tar: tarfile.TarFile, rel: str) -> str | None:
     for chunk in iter(lambda: handle.read(1 << 20), b''):
         digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -51,12 +51,10 @@ class HealthChecks:
         db = await asyncio.to_thread(self._db_write)
         free_mb = await asyncio.to_thread(self.storage.disk_free_mb)
         writable = await asyncio.to_thread(self.storage.writable)
-        disk: dict[str, Any] = {
-            'ok': writable and free_mb >= self.settings.healthz_disk_min_free_mb,
-            'writable': writable,
-            'free_mb': round(free_mb),
-            'min_free_mb': self.settings.healthz_disk_min_free_mb,
-        }
+        disk: dict[str, Any] = {'ok': writable, 'writable': writable, 'backend': self.storage.kind}
+        if free_mb is not None:  # only a local folder has free space to check
+            disk['ok'] = writable and free_mb >= self.settings.healthz_disk_min_free_mb
+            disk |= {'free_mb': round(free_mb), 'min_free_mb': self.settings.healthz_disk_min_free_mb}
         simulator = self.pool.simulator.url if self.pool.simulator else None
         checks = {
             'comfyui': {

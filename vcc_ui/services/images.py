@@ -331,10 +331,13 @@ class ImageIndex:
         row = image_row(stored, original_filename=meta['original_filename'], **extra)
         try:
             await self.writer.write(lambda db: db.add(row))
-        except Exception:
+        except Exception as error:
             log.exception('indexing input %s failed; removing its files', stored.id)
-            await asyncio.to_thread(self.storage.delete, stored.rel_path)
-            raise
+            try:
+                await asyncio.to_thread(self.storage.delete, stored.rel_path)
+            except StorageError as cleanup:
+                log.warning('cannot remove the files of %s (%s); reindex --fix will', stored.id, cleanup)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
         log.info('input image stored', extra={'owner': owner, 'image_id': row.id, 'bytes': row.bytes})
         return self.view(row)
 
@@ -401,7 +404,11 @@ class ImageIndex:
         rows = await self.writer.read(lambda db: owned_rows(db, owner, ids))
         if not rows:
             raise ImageNotFound()
-        return await asyncio.to_thread(self._zip, rows)
+        try:
+            return await asyncio.to_thread(self._zip, rows)
+        except StorageUnavailable as error:
+            log.warning('ZIP of %d image(s) of %s failed: %s', len(rows), owner, error)
+            raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
 
     def _zip(self, rows: list[Image]) -> Path:
         fd, name = tempfile.mkstemp(prefix='vcc-images-', suffix='.zip')
@@ -411,11 +418,12 @@ class ImageIndex:
                 taken: set[str] = set()
                 for row in rows:
                     try:
-                        path = self.storage.resolve(row.rel_path)
+                        data = self.storage.read_bytes(row.rel_path)
+                    except StorageUnavailable:
+                        raise
                     except StorageError:
                         continue
-                    if path.is_file():
-                        archive.write(path, unique_name(download_name(row), taken))
+                    archive.writestr(unique_name(download_name(row), taken), data)
         except BaseException:
             os.unlink(name)
             raise

@@ -1,15 +1,14 @@
-"""Ops work on the index and the folder: reindex (both ways), thumbnails, quota report, reset."""
+"""Ops work on the index and the stored files: reindex (both ways), thumbnails, quota report, reset."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,7 +19,15 @@ from vcc_ui.services.dbwriter import read, write
 from vcc_ui.services.image_meta import MUTABLE, row_from_sidecar, sidecar_fields, sidecar_of_row
 from vcc_ui.services.images import delete_rows
 from vcc_ui.services.queries import ImageTotals, image_totals, usage_of, user_rows
-from vcc_ui.services.storage import IMAGE_ID_RE, OWNER_RE, ImageRejected, Storage, StorageError, sha256_bytes
+from vcc_ui.services.storage import (
+    IMAGE_ID_RE,
+    OWNER_RE,
+    FileInfo,
+    ImageRejected,
+    Storage,
+    StorageError,
+    sha256_bytes,
+)
 from vcc_ui.services.storage import sniff_image as sniff
 from vcc_ui.settings import Settings
 
@@ -59,26 +66,21 @@ class ReindexReport:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def scan(storage: Storage) -> tuple[dict[str, Path], dict[str, Path], list[Path]]:
+def scan(storage: Storage) -> tuple[dict[str, FileInfo], dict[str, FileInfo], list[str]]:
     """Return the originals and sidecars under users/ (by relative path) and stray temp files."""
-    originals: dict[str, Path] = {}
-    sidecars: dict[str, Path] = {}
-    temps: list[Path] = []
-    users = storage.root / 'users'
-    if not users.is_dir():
-        return originals, sidecars, temps
-    for path in users.rglob('*'):
-        if not path.is_file() or path.is_symlink():
-            continue
-        rel = path.relative_to(storage.root).as_posix()
+    originals: dict[str, FileInfo] = {}
+    sidecars: dict[str, FileInfo] = {}
+    temps: list[str] = []
+    for info in storage.list_files('users'):
+        path = PurePosixPath(info.rel_path)
         if path.name.startswith('.') and path.name.endswith('.tmp'):
-            temps.append(path)
+            temps.append(info.rel_path)
         elif path.parent.name == 'thumb':
             continue
         elif path.suffix == '.json':
-            sidecars[rel] = path
+            sidecars[info.rel_path] = info
         elif path.suffix in ORIGINAL_EXTS and IMAGE_ID_RE.fullmatch(path.stem):
-            originals[rel] = path
+            originals[info.rel_path] = info
     return originals, sidecars, temps
 
 
@@ -94,12 +96,13 @@ def _kind_and_owner(rel: str) -> tuple[str, str, datetime]:
     return parts[1], kind, datetime(int(y), int(m), int(d), tzinfo=UTC)
 
 
-def _meta_from_file(storage: Storage, rel: str) -> dict[str, Any]:
-    """Rebuild a sidecar for an original that has none, from its path and content."""
+def _meta_from_file(storage: Storage, info: FileInfo) -> dict[str, Any]:
+    """Rebuild a sidecar for an original that has none, from its path, content and write time."""
+    rel = info.rel_path
     owner, kind, day = _kind_and_owner(rel)
     data = storage.read_bytes(rel)
     sniffed = sniff(data, max_bytes=len(data) + 1)
-    mtime = datetime.fromtimestamp(storage.resolve(rel).stat().st_mtime, UTC)
+    mtime = info.modified.astimezone(UTC)
     created = mtime if mtime.date() == day.date() else day
     return {
         'id': _id_of(rel),
@@ -144,7 +147,9 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
         try:
             if not OWNER_RE.fullmatch(rel.split('/')[1]):
                 raise ValueError('bad owner folder')
-            _check_original(engine, storage, rel, row=rows.get(rel), sidecars=sidecars, report=report, fix=fix)
+            _check_original(
+                engine, storage, originals[rel], row=rows.get(rel), sidecars=sidecars, report=report, fix=fix
+            )
         except (ValueError, IndexError) as error:
             report.unrecoverable.append(rel)
             log.warning('cannot index %s: %s', rel, error)
@@ -161,12 +166,12 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
     for rel in sorted(set(sidecars) - covered):
         report.sidecars_without_files.append(rel)
         if fix:
-            sidecars[rel].unlink(missing_ok=True)
+            storage.remove(rel)
             report.fixed += 1
-    for path in temps:
-        report.temp_files.append(path.relative_to(storage.root).as_posix())
+    for rel in temps:
+        report.temp_files.append(rel)
         if fix:
-            path.unlink(missing_ok=True)
+            storage.remove(rel)
             report.fixed += 1
     log.info('reindex: %d finding(s), %d fixed', report.problems, report.fixed)
     return report
@@ -175,20 +180,21 @@ def reindex(engine: Engine, storage: Storage, *, fix: bool = False, progress: Pr
 def _check_original(
     engine: Engine,
     storage: Storage,
-    rel: str,
+    info: FileInfo,
     *,
     row: Image | None,
-    sidecars: dict[str, Path],
+    sidecars: dict[str, FileInfo],
     report: ReindexReport,
     fix: bool,
 ) -> None:
+    rel = info.rel_path
     sidecar_rel = rel.rsplit('.', 1)[0] + '.json'
     meta = _valid_sidecar(storage, rel)
     if meta is None:
         (report.corrupt_sidecars if sidecar_rel in sidecars else report.missing_sidecars).append(sidecar_rel)
         if fix:
             try:
-                meta = sidecar_of_row(row) if row is not None else _meta_from_file(storage, rel)
+                meta = sidecar_of_row(row) if row is not None else _meta_from_file(storage, info)
             except (StorageError, ImageRejected) as error:
                 report.unrecoverable.append(rel)
                 log.warning('cannot recover %s: %s', rel, error)
@@ -208,7 +214,7 @@ def _check_original(
             _update(engine, row.id, {k: getattr(fresh, k) for k in MUTABLE})
             report.fixed += 1
     thumb = (row.thumb_path if row is not None else None) or (meta or {}).get('thumb')
-    if not thumb or not storage.resolve(thumb).is_file():
+    if not thumb or not storage.exists(thumb):
         report.missing_thumbnails.append(rel)
         if fix and (meta is not None or row is not None):
             try:
@@ -241,7 +247,7 @@ def thumbnails(
     for done, (image_id, rel, thumb) in enumerate(rows, 1):
         progress(done, len(rows))
         try:
-            if regenerate_all or not thumb or not storage.resolve(thumb).is_file():
+            if regenerate_all or not thumb or not storage.exists(thumb):
                 new = storage.make_thumbnail(rel)
                 if new != thumb:
                     _update(engine, image_id, {'thumb_path': new})
@@ -278,15 +284,12 @@ def quota_report(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
 
 
 def reset(engine: Engine, storage: Storage) -> tuple[int, bool]:
-    """Delete every row of every app table and the users/ folder; return (rows deleted, folder removed)."""
+    """Delete every row of every app table and every file under users/; return (rows deleted, files removed)."""
 
     def delete_all(db: Session) -> int:
         return sum(db.exec(table.delete()).rowcount or 0 for table in reversed(SQLModel.metadata.sorted_tables))
 
     deleted: int = write(engine, delete_all)
-    users = storage.root / 'users'
-    existed = users.is_dir()
-    if existed:
-        shutil.rmtree(users)
+    existed = storage.remove_tree('users')
     log.warning('local data reset: %d row(s) deleted, outputs removed: %s', deleted, existed)
     return deleted, existed

@@ -8,7 +8,7 @@ import logging
 import struct
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image as PILImage
@@ -18,7 +18,7 @@ from vcc_ui.models import Image, ShareLink, utcnow
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import ImageNotFound, ImageProblem
 from vcc_ui.services.images import ImageIndex
-from vcc_ui.services.storage import StorageError
+from vcc_ui.services.storage import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -181,33 +181,39 @@ class Shares:
             raise ShareGone('The shared image is no longer available.')
         return link, row
 
-    async def file(self, link: ShareLink, row: Image) -> Path:
-        """Return the file a link serves: the original, or a cached copy without metadata; ShareGone when missing."""
+    async def file(self, link: ShareLink, row: Image) -> str:
+        """Return the stored file a link serves: the original, or a cached copy without metadata.
+
+        ShareGone when the original is missing; StorageUnavailable when the storage cannot answer.
+        """
         storage = self.images.storage
         try:
-            original = storage.resolve(row.rel_path)
+            found = await asyncio.to_thread(storage.exists, row.rel_path)
+        except StorageUnavailable:
+            raise
         except StorageError as error:
             raise ShareGone('The shared image is no longer available.') from error
-        if not original.is_file():
+        if not found:
             raise ShareGone('The shared image is no longer available.')
         if not link.strip_metadata:
-            return original
-        copy = storage.root / CACHE_DIR / f'{row.id}-{row.sha256[:16]}{original.suffix}'
-        if not copy.is_file():
-            await asyncio.to_thread(self._write_copy, original, copy, row.mime)
+            return row.rel_path
+        suffix = PurePosixPath(row.rel_path).suffix
+        copy = f'{CACHE_DIR}/{row.id}-{row.sha256[:16]}{suffix}'
+        if not await asyncio.to_thread(storage.exists, copy):
+            await asyncio.to_thread(self._write_copy, row.rel_path, copy, row.mime)
         return copy
 
-    @staticmethod
-    def _write_copy(original: Path, copy: Path, mime: str) -> None:
+    def _write_copy(self, original: str, copy: str, mime: str) -> None:
+        """Store a copy of `original` without its metadata (one atomic write: readers see all of it or none)."""
+        storage = self.images.storage
         try:
-            data = without_metadata(original.read_bytes(), mime)
-        except (OSError, ValueError) as error:
-            log.warning('cannot strip the metadata of %s: %s', original.name, error)
+            data = without_metadata(storage.read_bytes(original), mime)
+        except StorageUnavailable:
+            raise
+        except (StorageError, OSError, ValueError) as error:
+            log.warning('cannot strip the metadata of %s: %s', original, error)
             raise ShareGone('The shared image is no longer available.') from error
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        partial_copy = copy.with_name(f'.{copy.name}.{uuid.uuid4().hex}.tmp')
-        partial_copy.write_bytes(data)
-        partial_copy.replace(copy)  # atomic: readers see the whole copy or none
+        storage.write_file(copy, data)
 
     def as_dict(self, link: ShareLink, *, now: datetime | None = None) -> dict:
         """The JSON shape of a link in API answers."""

@@ -68,7 +68,10 @@ def install(app: FastAPI, services: Services, *, pages: frozenset[str] = frozens
     app.add_middleware(TokenMiddleware, tokens=services.tokens)  # before the gate: a token needs no beta cookie
     app.add_middleware(BodyLimitMiddleware, upload_max=services.settings.controls_max_bytes)
     app.add_middleware(OriginMiddleware)  # before the gate: a cross-site request costs no login attempt
-    app.add_middleware(SecurityHeadersMiddleware, secure=services.settings.cookie_secure)
+    origin = services.storage.direct_origin()
+    app.add_middleware(
+        SecurityHeadersMiddleware, secure=services.settings.cookie_secure, image_origins=(origin,) if origin else ()
+    )
     if services.gate.enabled:
         log.info('beta gate is on: every page and API route needs the BETA_PASSWORD')
     else:

@@ -240,31 +240,35 @@ def same_host(source: str, host: str) -> bool:
 
 # NOTE: NiceGUI's page is inline script and Vue compiles templates at run time ('unsafe-inline', 'unsafe-eval');
 # everything it loads (Vue, Quasar, Tailwind, fonts) comes from /_nicegui on this origin
-CSP = '; '.join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+def content_security_policy(*image_origins: str) -> str:
+    """The CSP; `image_origins` may serve images too (the S3 endpoint that presigned URLs point to)."""
+    return '; '.join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            ' '.join(["img-src 'self' data: blob:", *image_origins]),
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
 HSTS = 'max-age=31536000'
 
 
 class SecurityHeadersMiddleware:
     """Add CSP, nosniff, Referrer-Policy, X-Frame-Options and (behind HTTPS) HSTS to every HTTP answer."""
 
-    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, *, secure: bool, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
         self.headers = [
-            (b'content-security-policy', CSP.encode()),
+            (b'content-security-policy', content_security_policy(*image_origins).encode()),
             (b'x-content-type-options', b'nosniff'),
             (b'referrer-policy', b'same-origin'),
             (b'x-frame-options', b'DENY'),

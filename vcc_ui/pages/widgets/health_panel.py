@@ -66,9 +66,11 @@ class HealthPanel:
         self.db, self.disk = checks['db'], checks['disk']
         db_ok, disk_ok = self.db.get('ok', False), self.disk.get('ok', False)
         self.db_value.set_text(f'{self.db["ms"]} ms' if db_ok else self.db.get('error', '?'))
-        self.disk_value.set_text(
-            self.t('dash_disk_value', free=self.disk.get('free_mb', '?'), min=self.disk.get('min_free_mb', '?'))
-        )
+        if self.disk.get('backend') == 's3':
+            self.disk_value.set_text(self.t('dash_disk_s3' if disk_ok else 'dash_disk_s3_down'))
+        else:
+            free, least = self.disk.get('free_mb', '?'), self.disk.get('min_free_mb', '?')
+            self.disk_value.set_text(self.t('dash_disk_value', free=free, min=least))
         _mark(self.db_icon, db_ok)
         _mark(self.disk_icon, disk_ok)
         self._show_llm(checks['llm'])

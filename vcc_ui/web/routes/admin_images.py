@@ -6,13 +6,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from vcc_ui.services.admin import ADMIN_API_PREFIX
 from vcc_ui.services.admin_data import Include
-from vcc_ui.services.storage import StorageError
 from vcc_ui.web.deps import AdminDep, ReadyDep, ServicesDep
-from vcc_ui.web.errors import ApiError, ServiceRoute
+from vcc_ui.web.errors import ServiceRoute
+from vcc_ui.web.files import stored_file
+from vcc_ui.web.routes.outputs import servable
 from vcc_ui.web.schemas import AdminImageOut, PageOut, PurgeBody, PurgeOut
 
 router = APIRouter(prefix=ADMIN_API_PREFIX, tags=['admin'], dependencies=[AdminDep, ReadyDep], route_class=ServiceRoute)
@@ -51,15 +52,9 @@ async def restore_image(image_id: str, services: ServicesDep) -> AdminImageOut:
 
 
 @router.get('/outputs/{rel_path:path}', include_in_schema=False)
-async def output_file(rel_path: str, services: ServicesDep) -> FileResponse:
+async def output_file(rel_path: str, services: ServicesDep) -> Response:
     """Serve any user's image or thumbnail (never a sidecar)."""
-    try:
-        path = services.storage.resolve(rel_path)
-    except StorageError as error:
-        raise ApiError(404, 'not_found', 'No such file') from error
-    if not rel_path.startswith('users/') or not path.is_file() or path.suffix == '.json':
-        raise ApiError(404, 'not_found', 'No such file')
-    return FileResponse(path, headers={'Cache-Control': 'private, max-age=3600'})
+    return await stored_file(services.storage, servable(rel_path), headers={'Cache-Control': 'private, max-age=3600'})
 
 
 @router.post('/purge-trash')

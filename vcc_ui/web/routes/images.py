@@ -8,15 +8,15 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from vcc_ui.models import utcnow
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import ImageFilter, ImageView, content_disposition, download_name
-from vcc_ui.services.storage import StorageError
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ApiError, ServiceRoute
+from vcc_ui.web.files import stored_file
 from vcc_ui.web.schemas import BulkBody, BulkOut, FavoriteBody, PageOut, TagsBody, ZipBody, file_answer
 
 IMAGE_KINDS = {
@@ -123,18 +123,19 @@ async def bulk(body: BulkBody, user: UserDep, services: ServicesDep) -> BulkOut:
     response_class=FileResponse,
     responses=file_answer('The image file, named from its date, workflow and prompt', 'image/png', 'image/jpeg'),
 )
-async def download_image(image_id: str, user: UserDep, services: ServicesDep) -> FileResponse:
+async def download_image(image_id: str, user: UserDep, services: ServicesDep) -> Response:
     """One of the caller's images as a download named from its date, workflow and prompt."""
     await owned(services, user, image_id, IMAGE_KINDS['all'])
     row = await services.images.row(user, image_id)
-    try:
-        path = services.storage.resolve(row.rel_path) if row else None
-    except StorageError:
-        path = None
-    if row is None or path is None or not path.is_file():
+    if row is None:
         raise ApiError(404, 'not_found', 'No such image.')
     disposition = content_disposition(download_name(row))
-    return FileResponse(path, media_type=row.mime, headers={'Content-Disposition': disposition})
+    try:
+        return await stored_file(services.storage, row.rel_path, media_type=row.mime, disposition=disposition)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        raise ApiError(404, 'not_found', 'No such image.') from error
 
 
 @router.post(

@@ -5,13 +5,16 @@ from __future__ import annotations
 from html import escape
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from vcc_ui.i18n import best_language, translate
-from vcc_ui.services.image_meta import ImageNotFound
+from vcc_ui.services.image_meta import ImageNotFound, ImageProblem
+from vcc_ui.services.images import STORAGE_UNAVAILABLE
 from vcc_ui.services.shares import SHARE_PATH, ShareGone, share_title
+from vcc_ui.services.storage import StorageUnavailable
 from vcc_ui.web.deps import ReadyDep, ServicesDep, UserDep
 from vcc_ui.web.errors import ServiceRoute
+from vcc_ui.web.files import stored_file
 from vcc_ui.web.routes.images import IMAGE_KINDS, owned
 from vcc_ui.web.schemas import ItemsOut, ShareBody, ShareOut
 
@@ -103,11 +106,16 @@ async def shared_page(token: str, request: Request, services: ServicesDep) -> HT
 
 
 @router.get(SHARE_PATH + '{token}/image', include_in_schema=False)
-async def shared_image(token: str, services: ServicesDep) -> FileResponse:
+async def shared_image(token: str, services: ServicesDep) -> Response:
     """The shared file itself (by default a copy without embedded metadata); 404 unknown, 410 expired or revoked."""
     link, row = await services.shares.resolve_link(token)
-    path = await services.shares.file(link, row)
-    return FileResponse(path, media_type=row.mime, headers={'Cache-Control': 'private, no-store'})
+    try:
+        rel_path = await services.shares.file(link, row)
+    except StorageUnavailable as error:
+        raise ImageProblem('unavailable', STORAGE_UNAVAILABLE) from error
+    return await stored_file(
+        services.storage, rel_path, media_type=row.mime, headers={'Cache-Control': 'private, no-store'}
+    )
 
 
 def problem_page(error: ImageNotFound | ShareGone, lang: str) -> HTMLResponse:

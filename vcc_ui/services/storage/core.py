@@ -1,8 +1,7 @@
-"""File layout under the output root: atomic writes, sha256, thumbnails, JSON sidecars and path guards."""
+"""What every storage backend shares: the key scheme, content sniffing, thumbnails, JSON sidecars and path guards."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -10,20 +9,18 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
-import shutil
-import stat
 import struct
 import sys
-import tempfile
 import threading
 import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlsplit
 
 from PIL import Image, ImageOps, features
 
@@ -68,6 +65,15 @@ class SniffedImage:
     ext: str
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One stored file: its path relative to the root, its size and when it was last written."""
+
+    rel_path: str
+    size: int
+    modified: datetime
 
 
 @dataclass(kw_only=True, slots=True)
@@ -162,48 +168,7 @@ def _release_memory(pixels: int) -> None:
         _LIBC.malloc_trim(0)
 
 
-def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-    """Write `data` to `path` via a temp file in the same folder, fsync and os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if sync_dir:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def _same_file(path: Path, size: int, sha256: str) -> bool:
-    """Whether the file at `path` has this size and sha256."""
-    try:
-        if path.stat().st_size != size:
-            return False
-        digest = hashlib.sha256()
-        with path.open('rb') as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b''):
-                digest.update(chunk)
-    except OSError:
-        return False
-    return digest.hexdigest() == sha256
-
-
-def _check_rel(rel_path: str) -> list[str]:
+def check_rel(rel_path: str) -> list[str]:
     """Return the segments of a relative path, refusing anything that could name a place outside the root."""
     if not isinstance(rel_path, str) or not rel_path:
         raise StorageError('empty path')
@@ -217,26 +182,34 @@ def _check_rel(rel_path: str) -> list[str]:
     return parts
 
 
-def _sidecar_of(rel_path: str) -> str:
+def sidecar_of(rel_path: str) -> str:
     """Return the sidecar path beside an original."""
     return rel_path.rsplit('.', 1)[0] + '.json' if '.' in rel_path.rsplit('/', 1)[-1] else rel_path + '.json'
 
 
-def _thumbs_of(rel_path: str) -> list[str]:
+def thumbs_of(rel_path: str) -> list[str]:
     """Return every possible thumbnail path of an original, one per thumbnail format."""
     head, _, name = rel_path.rpartition('/')
     stem = name.rsplit('.', 1)[0]
     return [f'{head}/thumb/{stem}.{ext}' if head else f'thumb/{stem}.{ext}' for ext in _THUMB_EXTS]
 
 
-class Storage:
-    """The output root: builds every path, writes files atomically and never reads or writes outside it."""
+def folder_of(owner: str, kind: str, created: datetime) -> str:
+    """Return the folder of an owner's images of one kind and UTC day."""
+    return '/'.join(('users', owner, *_KIND_DIRS[kind], created.astimezone(UTC).strftime('%Y/%m/%d')))
 
-    def __init__(
-        self, root: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_decodes: int = DEFAULT_MAX_DECODES
-    ) -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        self.root = root.resolve()
+
+class Storage(ABC):
+    """Files by relative path (`users/{owner}/YYYY/MM/DD/{id}.png`...): one interface, a local or an S3 backend.
+
+    Every method is blocking; async callers run them in worker threads. Paths are checked by `check_rel` before any
+    backend sees them. Failures of the backend itself (a full disk, an unreachable S3) raise `StorageUnavailable`.
+    """
+
+    kind: ClassVar[str]
+    presign_seconds = 0  # > 0: files are fetched from presigned URLs valid this long, not through the app
+
+    def __init__(self, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_decodes: int = DEFAULT_MAX_DECODES) -> None:
         self.max_pixels = max_pixels
         # NOTE: decodes run in worker threads; this bounds how many full-size images are in memory at once
         self.decoding = threading.BoundedSemaphore(max_decodes)
@@ -244,56 +217,84 @@ class Storage:
         if self.thumb_ext != 'webp':
             log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
 
+    # ---- what a backend provides -----------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the files are, for operators' messages (a folder or s3://bucket/prefix)."""
+
+    @abstractmethod
     async def start(self) -> None:
-        """Remove the temp files of writes killed mid-way, in a worker thread; call before anything writes."""
-        await asyncio.to_thread(self._remove_temp_files)
+        """Prepare the backend before anything writes (the local one removes stale temp files)."""
 
-    def _remove_temp_files(self) -> None:
-        """Delete every `.*.tmp` file under the root, logging how many; symlinks and other names are left alone."""
-        removed = 0
-        for folder, _, names in os.walk(self.root):
-            for name in names:
-                if not (name.startswith('.') and name.endswith('.tmp')):
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    if stat.S_ISREG(os.lstat(path).st_mode):
-                        os.unlink(path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    log.warning('cannot remove stale temp file %s: %s', path, exc.strerror or exc)
-        if removed:
-            log.info('removed %d stale temp file(s) left by interrupted writes under %s', removed, self.root)
+    @abstractmethod
+    def read_bytes(self, rel_path: str) -> bytes:
+        """Return the content of a file; StorageError when it is missing, StorageUnavailable when it cannot be read."""
 
-    def resolve(self, rel_path: str) -> Path:
-        """Return the absolute path of `rel_path`, refusing traversal and symlinks that leave the root."""
-        target = self.root.joinpath(*_check_rel(rel_path)).resolve()
-        if not target.is_relative_to(self.root) or target == self.root:
-            raise StorageError(f'path leaves the output root: {rel_path!r}')
-        return target
+    @abstractmethod
+    def stat(self, rel_path: str) -> FileInfo | None:
+        """Return the size and write time of a file, or None when there is none."""
+
+    @abstractmethod
+    def write_file(self, rel_path: str, data: bytes) -> None:
+        """Write a whole file atomically (readers see the old or the new content); StorageUnavailable on failure."""
+
+    @abstractmethod
+    def write_files(self, files: list[tuple[str, bytes]]) -> None:
+        """Write several files; on a failure remove those written and raise StorageUnavailable."""
+
+    @abstractmethod
+    def remove(self, rel_path: str) -> None:
+        """Remove one file; a missing one is ignored; StorageUnavailable when it cannot be removed."""
+
+    @abstractmethod
+    def list_files(self, prefix: str) -> Iterator[FileInfo]:
+        """Yield every file under a folder (`users/`), temp files of interrupted local writes included."""
+
+    @abstractmethod
+    def remove_tree(self, prefix: str) -> bool:
+        """Remove every file under a folder; return whether there was any."""
+
+    @abstractmethod
+    def writable(self) -> bool:
+        """Whether a file can be created, written and removed now (a real write, not a guess)."""
+
+    @abstractmethod
+    def disk_free_mb(self) -> float | None:
+        """Return the free space in MiB of a local folder's filesystem; None where it does not apply (S3)."""
+
+    @abstractmethod
+    def local_path(self, rel_path: str) -> Path | None:
+        """Return the path of an existing local file for serving it directly, or None (missing, or not local)."""
+
+    @abstractmethod
+    def open_chunks(self, rel_path: str) -> tuple[int, Iterator[bytes]]:
+        """Return a file's size and an iterator over its content; StorageError when it is missing."""
+
+    def presigned_url(self, rel_path: str, *, media_type: str, disposition: str | None = None) -> str | None:
+        """Return a short-lived URL the browser may fetch the file from directly, or None to serve through the app."""
+        return None
+
+    def direct_origin(self) -> str | None:
+        """The scheme://host[:port] browsers fetch presigned URLs from (pages must allow its images), or None."""
+        url = self.presigned_url('users/origin.png', media_type='image/png')  # signing only: nothing is sent
+        return None if url is None else '{0.scheme}://{0.netloc}'.format(urlsplit(url))
+
+    # ---- shared logic ----------------------------------------------------------------------------------------
+
+    def check(self, rel_path: str) -> None:
+        """Refuse (StorageError) a path that could name a place outside the root."""
+        check_rel(rel_path)
+
+    def exists(self, rel_path: str) -> bool:
+        """Whether a file is stored at `rel_path`."""
+        return self.stat(rel_path) is not None
 
     @staticmethod
     def url(rel_path: str) -> str:
-        """Return the browser URL of a file under the /outputs mount."""
-        return '/outputs/' + '/'.join(quote(part, safe='') for part in _check_rel(rel_path))
-
-    def disk_free_mb(self) -> float:
-        """Return the free space of the root's filesystem in MiB."""
-        return shutil.disk_usage(self.root).free / (1024 * 1024)
-
-    def writable(self) -> bool:
-        """Whether a file can be created, written and removed under the root now (a real write, not a guess)."""
-        try:
-            with tempfile.NamedTemporaryFile(dir=self.root, prefix='.probe.', suffix='.tmp') as fh:
-                fh.write(b'probe')
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            log.warning('the output folder cannot be written: %s', exc.strerror or type(exc).__name__)
-            return False
-        return True
+        """Return the browser URL of a file under the /outputs route."""
+        return '/outputs/' + '/'.join(quote(part, safe='') for part in check_rel(rel_path))
 
     def problem(self, min_free_mb: float) -> Literal['full', 'read_only'] | None:
         """Why new images cannot be stored now: 'full' (less than min_free_mb free), 'read_only', or None."""
@@ -301,11 +302,11 @@ class Storage:
             free_mb = self.disk_free_mb()
         except OSError:
             return 'read_only'
-        if free_mb < min_free_mb:
+        if free_mb is not None and free_mb < min_free_mb:
             return 'full'
         if self.writable():
             return None
-        return 'full' if free_mb < 1 else 'read_only'
+        return 'full' if free_mb is not None and free_mb < 1 else 'read_only'
 
     def save(
         self,
@@ -332,7 +333,7 @@ class Storage:
         created = created.astimezone(UTC)
 
         sniffed, thumb_bytes = self._thumbnail_of(data, max_bytes=max_bytes)
-        folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created.strftime('%Y/%m/%d')))
+        folder = folder_of(owner, kind, created)
         stored = StoredFile(
             id=image_id,
             owner=owner,
@@ -365,38 +366,34 @@ class Storage:
             'path': stored.rel_path,
         }
         sidecar_bytes = self._encode_json(sidecar)  # fails on unserialisable meta before anything is written
-        original = self.resolve(stored.rel_path)
-        thumb = self.resolve(stored.thumb_rel)
-        if self.resolve(stored.sidecar_rel).exists():
+        for rel in (stored.rel_path, stored.thumb_rel, stored.sidecar_rel):
+            check_rel(rel)
+        if self.exists(stored.sidecar_rel):
             raise StorageError(f'image {image_id} already exists for {owner}')
         # NOTE: an original without its sidecar is what a kill between the two leaves; the same bytes are completed
         # (the original kept), other bytes replace it
-        kept = original.is_file() and _same_file(original, stored.bytes, stored.sha256)
+        kept = self._same_content(stored.rel_path, stored.bytes, stored.sha256)
         if kept:
             log.info('completing %s: its original was written before an interruption', stored.rel_path)
         files = [(stored.rel_path, data)] if not kept else []
         files += [(stored.thumb_rel, thumb_bytes), (stored.sidecar_rel, sidecar_bytes)]
-
-        written: list[Path] = []
-        rel = stored.rel_path
         try:
-            thumb.parent.mkdir(parents=True, exist_ok=True)
-            for rel, payload in files:
-                path = self.resolve(rel)
-                written.append(path)
-                _atomic_write(path, payload, sync_dir=False)
-            _fsync_dir(thumb.parent)
-            _fsync_dir(original.parent)
+            self.write_files(files)
         except Exception as exc:
-            log.warning('saving %s image %s for %s failed (%s); removing partial files', kind, image_id, owner, exc)
-            for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            if isinstance(exc, OSError):
-                raise StorageUnavailable(f'cannot write {rel}: {exc.strerror or type(exc).__name__}') from exc
+            log.warning('saving %s image %s for %s failed (%s)', kind, image_id, owner, exc)
             raise
         log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
         return stored
+
+    def _same_content(self, rel_path: str, size: int, sha256: str) -> bool:
+        """Whether the file at `rel_path` has this size and sha256."""
+        info = self.stat(rel_path)
+        if info is None or info.size != size:
+            return False
+        try:
+            return sha256_bytes(self.read_bytes(rel_path)) == sha256
+        except StorageError:
+            return False
 
     def _thumbnail_of(self, data: bytes, *, max_bytes: int | None) -> tuple[SniffedImage, bytes]:
         """Check `data` and render its thumbnail, at most `max_decodes` at once, handing the memory back after."""
@@ -414,24 +411,15 @@ class Storage:
         """Return the sidecar of an image saved earlier under this id and date, or None."""
         if not OWNER_RE.fullmatch(owner) or not IMAGE_ID_RE.fullmatch(image_id) or kind not in _KIND_DIRS:
             raise StorageError(f'bad owner, kind or id {owner!r} {kind!r} {image_id!r}')
-        folder = '/'.join(('users', owner, *_KIND_DIRS[kind], created_at.astimezone(UTC).strftime('%Y/%m/%d')))
-        sidecar = f'{folder}/{image_id}.json'
-        if not self.resolve(sidecar).is_file():
+        sidecar = f'{folder_of(owner, kind, created_at)}/{image_id}.json'
+        if not self.exists(sidecar):
             return None
         meta = self.read_sidecar(sidecar)
-        return meta if isinstance(meta.get('path'), str) and self.resolve(meta['path']).is_file() else None
-
-    def read_bytes(self, rel_path: str) -> bytes:
-        """Return the content of a file under the root."""
-        path = self.resolve(rel_path)
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise StorageError(f'cannot read {rel_path!r}: {exc.strerror or type(exc).__name__}') from exc
+        return meta if isinstance(meta.get('path'), str) and self.exists(meta['path']) else None
 
     def read_sidecar(self, rel_path: str) -> dict[str, Any]:
         """Return the metadata stored beside the original at `rel_path`."""
-        sidecar_rel = _sidecar_of(rel_path)
+        sidecar_rel = sidecar_of(rel_path)
         try:
             meta = json.loads(self.read_bytes(sidecar_rel))
         except ValueError as exc:
@@ -442,14 +430,9 @@ class Storage:
 
     def write_sidecar(self, rel_path: str, meta: dict[str, Any]) -> None:
         """Atomically replace the metadata stored beside the existing original at `rel_path`."""
-        if not self.resolve(rel_path).is_file():
+        if not self.exists(rel_path):
             raise StorageError(f'no file at {rel_path!r}')
-        try:
-            _atomic_write(self.resolve(_sidecar_of(rel_path)), self._encode_json(meta))
-        except OSError as exc:
-            raise StorageUnavailable(
-                f'cannot write {_sidecar_of(rel_path)}: {exc.strerror or type(exc).__name__}'
-            ) from exc
+        self.write_file(sidecar_of(rel_path), self._encode_json(meta))
 
     def make_thumbnail(self, rel_path: str) -> str:
         """(Re)generate the thumbnail of an original, point its sidecar at it and return its relative path."""
@@ -458,15 +441,12 @@ class Storage:
             _, thumb_bytes = self._thumbnail_of(data, max_bytes=None)
         except ImageRejected as exc:
             raise StorageError(f'{rel_path!r} is not a usable image: {exc.reason}') from exc
-        thumb_rel = next(t for t in _thumbs_of(rel_path) if t.endswith('.' + self.thumb_ext))
-        thumb = self.resolve(thumb_rel)
-        thumb.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(thumb, thumb_bytes)
-        for stale in _thumbs_of(rel_path):
+        thumb_rel = next(t for t in thumbs_of(rel_path) if t.endswith('.' + self.thumb_ext))
+        self.write_file(thumb_rel, thumb_bytes)
+        for stale in thumbs_of(rel_path):
             if stale != thumb_rel:
-                with contextlib.suppress(FileNotFoundError):
-                    self.resolve(stale).unlink()
-        if self.resolve(_sidecar_of(rel_path)).is_file():
+                self.remove(stale)
+        if self.exists(sidecar_of(rel_path)):
             meta = self.read_sidecar(rel_path)
             if meta.get('thumb') != thumb_rel:
                 self.write_sidecar(rel_path, {**meta, 'thumb': thumb_rel})
@@ -474,14 +454,8 @@ class Storage:
 
     def delete(self, rel_path: str) -> None:
         """Remove an original with its thumbnail and sidecar; missing files are ignored."""
-        for rel in (rel_path, *_thumbs_of(rel_path), _sidecar_of(rel_path)):
-            path = self.resolve(rel)
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise StorageUnavailable(f'cannot delete {rel}: {exc.strerror or type(exc).__name__}') from exc
+        for rel in (rel_path, *thumbs_of(rel_path), sidecar_of(rel_path)):
+            self.remove(rel)
         log.info('deleted %s with its thumbnail and sidecar', rel_path)
 
     @staticmethod
