@@ -23,6 +23,7 @@ from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.studio import Studio
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -53,7 +54,7 @@ class Services:
             max_pixels=settings.max_image_pixels,
             max_decodes=settings.max_concurrent_decodes,
         )
-        self.registry = WorkflowRegistry(workflows_dir)
+        self.registry = WorkflowRegistry(settings.workflows_dir or workflows_dir)
         self.registry.load()
         self.users = UserDirectory(self.writer, settings=settings)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator)
@@ -67,6 +68,7 @@ class Services:
             quota_check=self.images.quota_refusal,
             block_check=self.users.refusal,
         )
+        self.studio = Studio(self.registry, self.pool, self.jobs)
         self.shares = Shares(self.writer, self.secret, self.images)
         self.admin_data = AdminData(self.writer, self.images, settings, self.users)
         self.llm = PromptHelper(settings)
