@@ -50,7 +50,7 @@ class GeneratePage:
         self.services = services
         self.registry = services.registry
         self.user = user
-        lang = language()
+        self.lang = lang = language()
         parents = self.registry.parents()
         runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
         self.parent: Workflow | None = next(iter(runnable or parents), None)
@@ -60,7 +60,8 @@ class GeneratePage:
             'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
         ):
             with ui.column().classes('lg:col-span-7 gap-3 min-w-0 w-full').mark('generate-form'):
-                self.cards = WorkflowCards(self.registry, parents, lang=lang, on_select=self.select)
+                with ui.column().classes('w-full gap-0') as self.cards_box:
+                    self.cards = WorkflowCards(self.registry, parents, lang=lang, on_select=self.select)
                 self.modes = ModeTabs(on_change=self.switch_mode)
                 self.prompts = PromptFields(lang=lang, on_submit=self.generate, helper=services.llm, user=user)
                 self.lora = LoraPicker(services, prompt=self.prompts.prompt)
@@ -79,6 +80,7 @@ class GeneratePage:
                 )
         self._apply_workflow()
         on(services.pool.changed, lambda _: self._mark_cards(), owner=self.submit.message)
+        on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
@@ -101,6 +103,19 @@ class GeneratePage:
             return
         linked = self.parent and self.registry.img2img_for(self.parent.id)
         self.mode = 'img2img' if mode == 'img2img' and linked else 'txt2img'
+        self._apply_workflow()
+
+    def _workflows_changed(self) -> None:
+        """Show the workflows as the folder has them now (a studio save, an edited file): every open tab follows."""
+        parents = self.registry.parents()
+        self.cards_box.clear()
+        with self.cards_box:
+            self.cards = WorkflowCards(self.registry, parents, lang=self.lang, on_select=self.select)
+        kept = next((p for p in parents if self.parent and p.id == self.parent.id), None)
+        self.parent = kept or next(iter(parents), None)
+        if self.mode == 'img2img' and not (self.parent and self.registry.img2img_for(self.parent.id)):
+            self.mode = 'txt2img'
+            self.modes.set('txt2img')
         self._apply_workflow()
 
     def _apply_workflow(self) -> None:

@@ -158,14 +158,14 @@ def expose(
     value = draft['graph'].get(node, {}).get('inputs', {}).get(name)
     if node not in draft['graph'] or name not in draft['graph'][node]['inputs'] or _is_link(value):
         raise StudioError('bad_name', f"node '{node}' has no literal input '{name}'")
+    if as_name not in BUILTINS and not PARAM_ID.match(as_name):
+        raise StudioError('bad_name', as_name)
     unexpose(draft, node, name)
     target = {'node': node, 'input': name}
     if as_name in BUILTINS:
         bindings = draft.setdefault('bindings', {})
         bindings[as_name] = [*_targets(bindings.get(as_name)), target]
         return
-    if not PARAM_ID.match(as_name):
-        raise StudioError('bad_name', as_name)
     params = draft.setdefault('params', {})
     if as_name in params:
         params[as_name]['targets'] = [*_targets(params[as_name]['targets']), target]
@@ -234,6 +234,42 @@ def _bound_size(draft: dict[str, Any]) -> tuple[int | None, int | None]:
         value = draft['graph'][targets[0]['node']]['inputs'][targets[0]['input']] if targets else None
         sizes.append(value if isinstance(value, int) else None)
     return sizes[0], sizes[1]
+
+
+SIZE = re.compile(r'^\s*([^=,\s][^=,]*?)\s*=\s*(\d{1,5})\s*[xX\u00d7]\s*(\d{1,5})\s*$')
+LINK = re.compile(r'^\s*([a-z0-9][a-z0-9_-]{0,31})\s*=\s*([a-z0-9][a-z0-9_-]{0,63})\s*$')
+
+
+def format_sizes(sizes: dict[str, Any]) -> str:
+    """Return aspect ratios as the page shows them: `1:1=512x512, 3:2=768x512`."""
+    return ', '.join(f'{name}={w}x{h}' for name, (w, h) in sizes.items())
+
+
+def parse_sizes(text: str) -> dict[str, list[int]]:
+    """Read `name=WxH, ...`; raise StudioError('bad_name') naming the part that is not one."""
+    result: dict[str, list[int]] = {}
+    for part in filter(str.strip, text.split(',')):
+        match = SIZE.match(part)
+        if not match:
+            raise StudioError('bad_name', part.strip())
+        result[match[1]] = [int(match[2]), int(match[3])]
+    return result
+
+
+def format_related(related: dict[str, Any]) -> str:
+    """Return linked modes as the page shows them: `img2img=sd15_img2img, upscale=upscale`."""
+    return ', '.join(f'{mode}={workflow_id}' for mode, workflow_id in related.items() if workflow_id)
+
+
+def parse_related(text: str) -> dict[str, str]:
+    """Read `mode=workflow_id, ...`; raise StudioError('bad_name') naming the part that is not one."""
+    result: dict[str, str] = {}
+    for part in filter(str.strip, text.split(',')):
+        match = LINK.match(part)
+        if not match:
+            raise StudioError('bad_name', part.strip())
+        result[match[1]] = match[2]
+    return result
 
 
 def dump(draft: dict[str, Any]) -> str:
