@@ -46,20 +46,22 @@ class StudioPage:
                     ui.label(t('studio_details')).classes('text-lg font-medium')
                     self.form = StudioForm(self._changed, self._graph_changed)
                     self.checks = StudioChecks(services, current_user(), lambda: self.draft)
-                    ui.button(t('studio_save'), icon='save', on_click=self._review).props('no-caps').mark('studio-save')
+                    ui.button(t('studio_save'), icon='save', on_click=self._review).props(
+                        'no-caps data-role=studio-save'
+                    ).mark('studio-save')
         self._show()
 
     def _source(self) -> None:
         with ui.card().classes('w-full p-3 gap-2'):
-            self.text = ui.textarea(t('studio_paste')).props('outlined autogrow input-style="max-height: 12rem"')
-            self.text.classes('w-full font-mono text-xs').mark('studio-paste')
+            self.text = ui.textarea(t('studio_paste')).props('outlined rows=4')
+            self.text.classes('w-full font-mono text-xs').props('data-role=studio-paste').mark('studio-paste')
             with ui.row().classes('w-full items-end gap-2'):
                 servers = sorted(self.studio.catalogues())
                 self.server = ui.select(servers, value=next(iter(servers), None), label=t('studio_convert_on'))
                 self.server.props('dense outlined').classes('w-56').mark('studio-convert-server')
-                ui.button(t('studio_import'), icon='input', on_click=self._import).props('no-caps').mark(
-                    'studio-import'
-                )
+                ui.button(t('studio_import'), icon='input', on_click=self._import).props(
+                    'no-caps data-role=studio-import'
+                ).mark('studio-import')
                 ui.upload(
                     label=t('studio_upload'), auto_upload=True, max_file_size=MAX_UPLOAD, on_upload=self._uploaded
                 ).props('accept=.json flat bordered dense').classes('w-56 vcc-uploader').mark('studio-upload')
@@ -131,7 +133,7 @@ class StudioPage:
             with ui.row().classes('w-full justify-end gap-2'):
                 ui.button(t('admin_cancel'), on_click=dialog.close).props('flat no-caps')
                 ui.button(t('studio_save_confirm'), icon='save', on_click=lambda: self._save(dialog)).props(
-                    'no-caps'
+                    'no-caps data-role=studio-save-confirm'
                 ).mark('studio-save-confirm')
         dialog.on('hide', dialog.delete)
         dialog.open()

@@ -37,6 +37,7 @@ HISTORY = '.history'
 PARAM_ID = re.compile(r'^[a-z][a-z0-9_]{0,31}$')
 BUILTINS: tuple[str, ...] = get_args(ParamName)  # prompt, negative_prompt, seed, width, ...
 TEST_PREFIX = 'studio-test-'
+INLINE_WIDTH = 100  # a saved file keeps objects and lists this short on one line
 MAX_STAGED = 20  # test-run drafts the registry keeps at once (each is dropped when its job ends)
 Source = Literal['api', 'save', 'file']
 ErrorCode = Literal[
@@ -272,9 +273,21 @@ def parse_related(text: str) -> dict[str, str]:
     return result
 
 
+def _json(value: Any, indent: int) -> str:
+    """Write a value one level per line, but a short object or list on one line (as the shipped files are)."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict | list) or not value or indent + len(flat) <= INLINE_WIDTH:
+        return flat
+    pad = ' ' * (indent + 2)
+    if isinstance(value, dict):
+        parts = [f'{pad}{json.dumps(k, ensure_ascii=False)}: {_json(v, indent + 2)}' for k, v in value.items()]
+        return '{\n' + ',\n'.join(parts) + '\n' + ' ' * indent + '}'
+    return '[\n' + ',\n'.join(f'{pad}{_json(v, indent + 2)}' for v in value) + '\n' + ' ' * indent + ']'
+
+
 def dump(draft: dict[str, Any]) -> str:
     """Return the text a draft is saved as."""
-    return json.dumps(draft, indent=2, ensure_ascii=False) + '\n'
+    return _json(draft, 0) + '\n'
 
 
 def _atomic_write(path: Path, text: str) -> None:

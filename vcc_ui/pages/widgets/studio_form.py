@@ -41,8 +41,8 @@ class StudioForm:
                     self._field(t(f'studio_title_{lang}'), draft.setdefault('title', {}), lang, f'studio-title-{lang}')
             for lang in ('en', 'ko'):
                 self._field(t(f'studio_desc_{lang}'), draft.setdefault('description', {}), lang, f'studio-desc-{lang}')
+            self._field(t('studio_mode'), draft, 'mode', 'studio-mode')
             with ui.row().classes('w-full gap-2 no-wrap'):
-                self._field(t('studio_mode'), draft, 'mode', 'studio-mode')
                 label = dict(draft.get('mode_label') or {})  # in the file only when given
                 for lang in ('en', 'ko'):
                     ui.input(t(f'studio_mode_label_{lang}'), value=label.get(lang, '')).props(INPUT).classes(

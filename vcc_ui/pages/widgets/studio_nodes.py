@@ -63,7 +63,7 @@ class StudioNodes:
         marker = f'studio-input-{node_id}-{name}'
         with ui.row().classes('w-full items-center gap-x-2 gap-y-0 no-wrap'):
             ui.checkbox(value=shown is not None, on_change=lambda e: self._tick(card, node_id, name, e.value)).props(
-                'dense'
+                f'dense data-role={marker}'
             ).mark(marker)
             ui.label(name).classes('text-sm font-mono')
             ui.label(_short(value)).classes('text-xs text-gray-500 truncate')
