@@ -199,3 +199,16 @@ async def test_a_test_run_goes_through_the_job_engine_on_the_chosen_server_and_g
     with pytest.raises(StudioError) as refused:
         await studio.test_run(img2img, app.server, USER_A)
     assert refused.value.code == 'needs_image'
+
+
+async def test_a_broken_file_in_the_folder_is_listed_and_opening_it_says_why(app: Studio) -> None:
+    studio = app.services.studio
+    (app.folder / 'broken.json').write_text('{"id": "broken", "graph": ', encoding='utf-8')
+    assert 'broken' in studio.files() and 'broken' not in [w.id for w in app.services.registry.all()]
+    with pytest.raises(StudioError) as refused:
+        studio.open('broken')
+    assert refused.value.code == 'bad_json'
+    for name in ('nothing_here', '../workflows/test_pattern'):
+        with pytest.raises(StudioError) as refused:
+            studio.open(name)
+        assert refused.value.code == 'not_a_workflow'

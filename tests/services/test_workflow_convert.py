@@ -141,3 +141,11 @@ def test_app_mode_entries_that_name_nothing_are_reported(object_info: dict[str, 
     assert result.app_inputs == [AppInput(node='1', input='height')]
     assert result.app_outputs == []
     assert len(result.notes) == 4
+
+
+def test_an_app_mode_input_on_a_primitive_node_exposes_what_the_primitive_sets(object_info: dict[str, Any]) -> None:
+    data = ui_file('special_nodes.json')
+    data['extra']['linearData'] = {'inputs': [[20, 'value'], [1, 'height']], 'outputs': [3]}
+    result = convert(data, object_info)
+    assert result.app_inputs == [AppInput(node='1', input='width'), AppInput(node='1', input='height')]
+    assert result.app_outputs == ['3']

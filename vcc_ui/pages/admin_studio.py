@@ -66,8 +66,9 @@ class StudioPage:
                     label=t('studio_upload'), auto_upload=True, max_file_size=MAX_UPLOAD, on_upload=self._uploaded
                 ).props('accept=.json flat bordered dense').classes('w-56 vcc-uploader').mark('studio-upload')
                 ui.space()
-                ids = [w.id for w in self.services.registry.all()]
-                self.saved = ui.select(ids, label=t('studio_open'), with_input=True).props('dense outlined')
+                self.saved = ui.select(self.studio.files(), label=t('studio_open'), with_input=True).props(
+                    'dense outlined'
+                )
                 self.saved.classes('w-56').mark('studio-open-select')
                 ui.button(t('studio_open_button'), icon='folder_open', on_click=self._open).props(
                     'no-caps outline'
@@ -148,4 +149,4 @@ class StudioPage:
             return
         dialog.close()
         ui.notify(t('studio_saved', file=path.name), type='positive')
-        self.saved.set_options([w.id for w in self.services.registry.all()], value=self.draft['id'])
+        self.saved.set_options(self.studio.files(), value=self.draft['id'])

@@ -346,11 +346,19 @@ class Studio:
             return Imported(draft=new_draft(graph), source='api')
         raise StudioError('not_a_workflow')
 
+    def files(self) -> list[str]:
+        """Return the ids of the folder's workflow files, loadable or not (a broken one can be fixed here)."""
+        return sorted(p.stem for p in self.directory.glob('*.json') if re.match(ID_PATTERN, p.stem))
+
     def open(self, workflow_id: str) -> dict[str, Any]:
         """Return a saved workflow file as a draft."""
         if not re.match(ID_PATTERN, workflow_id) or not (self.directory / f'{workflow_id}.json').is_file():
             raise StudioError('not_a_workflow', workflow_id)
-        return json.loads((self.directory / f'{workflow_id}.json').read_text(encoding='utf-8'))
+        text = (self.directory / f'{workflow_id}.json').read_text(encoding='utf-8', errors='replace')
+        imported = self.import_text(text)
+        if imported.source != 'file':
+            raise StudioError('not_a_workflow', workflow_id)
+        return imported.draft
 
     def inputs(self, draft: dict[str, Any], node_id: str) -> dict[str, Any]:
         """Return a node's literal inputs in the order the servers list them (then any others)."""

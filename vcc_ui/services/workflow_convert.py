@@ -152,6 +152,16 @@ class _Converter:
         link = inputs[slot].get('link') if 0 <= slot < len(inputs) and isinstance(inputs[slot], dict) else None
         return int(link) if isinstance(link, int) else None
 
+    def fed_by(self, node_id: str) -> list[tuple[str, str]]:
+        """Return the (node, input) pairs a node's outputs are linked to (what a primitive node sets)."""
+        fed: list[tuple[str, str]] = []
+        for target_id, target in self.nodes.items():
+            for spec in target.get('inputs') or []:
+                link = spec.get('link') if isinstance(spec, dict) else None
+                if isinstance(link, int) and link in self.links and self.links[link][0] == node_id:
+                    fed.append((target_id, str(spec.get('name'))))
+        return fed
+
     def resolve(self, link_id: int, want: Any, seen: frozenset[int] = frozenset()) -> tuple[str, Any]:
         """Follow a link through reroutes and bypassed nodes: ('link', [id, slot]) | ('value', v) | ('gone', why)."""
         if link_id in seen:
@@ -304,6 +314,9 @@ def convert(data: dict[str, Any], object_info: dict[str, Any]) -> Conversion:
     linear: dict[str, Any] = extra['linearData'] if isinstance(extra.get('linearData'), dict) else {}
     for item in linear.get('inputs') or []:
         found = _app_input(item)
+        if found is not None and converter.nodes.get(found[0], {}).get('type') == PRIMITIVE:
+            result.app_inputs += [AppInput(node=n, input=i) for n, i in converter.fed_by(found[0]) if n in graph]
+            continue
         if found is None:
             result.notes.append(f'App Mode input {item!r} names no node and widget; it was skipped')
         elif found[0] not in graph or found[1] not in graph[found[0]]['inputs']:

@@ -78,9 +78,12 @@ class StudioNodes:
                 on_change=lambda e: self._kind(card, node_id, name, e.value),
             ).props('dense outlined').classes('w-40').mark(f'{marker}-as')
             if shown.kind == 'param':
-                self._param_fields(card, node_id, name, shown.name, marker, numeric=isinstance(value, int | float))
+                kind = int if isinstance(value, int) else float if isinstance(value, float) else None
+                self._param_fields(card, node_id, name, shown.name, marker, number=kind)
 
-    def _param_fields(self, card: ui.card, node_id: str, name: str, param: str, marker: str, *, numeric: bool) -> None:
+    def _param_fields(
+        self, card: ui.card, node_id: str, name: str, param: str, marker: str, *, number: type | None
+    ) -> None:
         declaration = self.draft['params'][param]
         ui.input(t('studio_param_id'), value=param).props('dense outlined').classes('w-32').mark(f'{marker}-id').on(
             'blur', lambda e: self._rename(card, node_id, name, e.sender.value)
@@ -91,12 +94,14 @@ class StudioNodes:
                 value=declaration['label'].get(lang, ''),
                 on_change=lambda e, lang=lang: self._set(declaration['label'], lang, e.value.strip()),
             ).props('dense outlined').classes('w-40').mark(f'{marker}-{lang}')
-        if numeric:
+        if number is not None and number is not bool:
             for bound in ('min', 'max'):
                 ui.number(
                     t(f'studio_{bound}'),
                     value=declaration.get(bound),
-                    on_change=lambda e, bound=bound: self._set(declaration, bound, e.value),
+                    on_change=lambda e, bound=bound: self._set(
+                        declaration, bound, None if e.value is None else number(e.value)
+                    ),
                 ).props('dense outlined').classes('w-24').mark(f'{marker}-{bound}')
         ui.checkbox(
             t('studio_advanced'),
@@ -127,11 +132,10 @@ class StudioNodes:
             self._apply(card, node_id, lambda: unexpose(self.draft, node_id, name))
 
     def _kind(self, card: ui.card, node_id: str, name: str, kind: str) -> None:
-        class_type = self.draft['graph'][node_id]['class_type']
         as_name = kind if kind != PARAM else _default_name('', name)
         if as_name in BUILTINS and kind == PARAM:
             as_name = f'p_{as_name}'
-        self._apply(card, node_id, lambda: expose(self.draft, node_id, name, as_name or class_type.lower()))
+        self._apply(card, node_id, lambda: expose(self.draft, node_id, name, as_name))
 
     def _rename(self, card: ui.card, node_id: str, name: str, new: str) -> None:
         shown = exposure(self.draft, node_id, name)
