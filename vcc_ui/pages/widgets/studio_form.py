@@ -85,7 +85,9 @@ class StudioForm:
             self.on_change()
             return None
 
-        ui.input(label, value=value, validation=problem).props(INPUT).classes('w-full').mark(marker)
+        ui.input(label, value=value, validation=problem).props(f'{INPUT} hide-bottom-space').classes('w-full').mark(
+            marker
+        )
 
     def _mode_label(self, label: dict[str, str], lang: str, text: str) -> None:
         label[lang] = text

@@ -76,7 +76,7 @@ class StudioNodes:
                 value=PARAM if shown.kind == 'param' else shown.name,
                 label=t('studio_expose_as'),
                 on_change=lambda e: self._kind(card, node_id, name, e.value),
-            ).props('dense outlined').classes('w-40').mark(f'{marker}-as')
+            ).props('dense outlined').classes('w-48').mark(f'{marker}-as')
             if shown.kind == 'param':
                 kind = int if isinstance(value, int) else float if isinstance(value, float) else None
                 self._param_fields(card, node_id, name, shown.name, marker, number=kind)
