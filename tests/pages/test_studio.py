@@ -52,6 +52,7 @@ async def test_import_expose_check_save_and_another_tab_sees_the_new_mode(
     await other.open('/')
     await other.should_see(marker='workflow-test_pattern')
     await other.should_not_see(marker='workflow-pattern_big')
+    next(iter(other.find(marker='steps').elements)).set_value(33)  # what they set stays while other modes come
 
     await open_studio(user, services)
     user.find(marker='studio-paste').type((FIXTURES / 'workflows_ui' / 'special_nodes.json').read_text())
@@ -88,6 +89,7 @@ async def test_import_expose_check_save_and_another_tab_sees_the_new_mode(
     assert set(saved['graph']) == {'1', '2', '3'}
     assert services.registry.get('pattern_big') is not None
     await other.should_see(marker='workflow-pattern_big')  # the other tab follows without a reload
+    assert next(iter(other.find(marker='steps').elements)).value == 33
 
 
 async def test_a_shipped_workflow_opens_and_saves_back_keeping_the_old_file(

@@ -107,6 +107,7 @@ class GeneratePage:
 
     def _workflows_changed(self) -> None:
         """Show the workflows as the folder has them now (a studio save, an edited file): every open tab follows."""
+        before = self.workflow
         parents = self.registry.parents()
         self.cards_box.clear()
         with self.cards_box:
@@ -116,7 +117,11 @@ class GeneratePage:
         if self.mode == 'img2img' and not (self.parent and self.registry.img2img_for(self.parent.id)):
             self.mode = 'txt2img'
             self.modes.set('txt2img')
-        self._apply_workflow()
+        if self.workflow != before:  # the form is reset only when what it runs changed
+            self._apply_workflow()
+        elif self.parent is not None:
+            self.cards.highlight(self.parent.id)
+            self._mark_unavailable()
 
     def _apply_workflow(self) -> None:
         workflow = self.workflow
