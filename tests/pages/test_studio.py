@@ -16,6 +16,7 @@ from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.services.jobs import JobView
 from vcc_ui.services.studio import HISTORY
+from vcc_ui.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.app_env(ADMIN_PASSWORD='correct horse battery staple', ADMIN_USER='boss')
@@ -131,9 +132,10 @@ async def test_bad_input_says_why_and_changes_nothing(user: User, services: Serv
     assert {p.name for p in workflows.iterdir()} == {p.name for p in ROOT.joinpath('workflows').glob('*.json')}  # noqa: ASYNC240
 
 
-async def test_a_test_run_shows_live_progress_and_its_result(user: User, services: Services) -> None:
+async def test_a_test_run_shows_live_progress_and_its_result(user: User, services: Services, sim: Simulator) -> None:
+    sim.faults.step_delay = 0.1  # 20 sampler steps: long enough to see the bar move
     await open_studio(user, services)
-    set_value(user, 'studio-open-select', 'test_pattern')
+    set_value(user, 'studio-open-select', 'sd15_txt2img')
     user.find(marker='studio-open').click()
     await user.should_see(marker='studio-check-ok')
     seen: list[JobView] = []
@@ -141,8 +143,9 @@ async def test_a_test_run_shows_live_progress_and_its_result(user: User, service
     user.find(marker='studio-test-run').click()
     await user.should_see(marker='job-card')
     await user.should_see(marker='job-progress')  # live while it runs
+    await wait_for(lambda: bool(seen) and seen[-1].finished, timeout=60)
     await user.should_see(marker='job-thumb')  # the result image
     job = seen[-1]
-    assert job.workflow_id.startswith('studio-test-') and job.status == 'completed'
+    assert job.workflow_id.startswith('studio-test-') and job.status == 'completed' and job.steps == 20
     assert job.server == next(iter(services.studio.catalogues()))
     assert all(not w.id.startswith('studio-test-') for w in services.registry.all())

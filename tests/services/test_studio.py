@@ -192,7 +192,7 @@ async def test_a_test_run_goes_through_the_job_engine_on_the_chosen_server_and_g
     job = await studio.test_run(draft, app.other, USER_A)
     assert job.owner == USER_A and job.workflow_id.startswith('studio-test-')
     assert job.workflow_id not in [w.id for w in app.services.registry.all()]
-    await wait_for(lambda: job.finished)
+    await wait_for(lambda: job.finished, timeout=60)
     assert job.status == JobStatus.COMPLETED and job.server == app.other and len(job.image_ids) == 1
     assert app.services.registry.get(job.workflow_id) is None  # dropped once the job ended
     img2img = studio.open('sd15_img2img')
