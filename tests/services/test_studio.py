@@ -189,6 +189,11 @@ async def test_a_test_run_goes_through_the_job_engine_on_the_chosen_server_and_g
     with pytest.raises(StudioError) as refused:
         await studio.test_run(draft, 'elsewhere', USER_A)
     assert refused.value.code == 'no_server'
+    entry = next(e for e in app.services.pool.entries.values() if e.health.name == app.server)
+    entry.health.enabled = False
+    with pytest.raises(StudioError) as refused:
+        await studio.test_run(draft, app.server, USER_A)
+    assert refused.value.code == 'no_server'
     job = await studio.test_run(draft, app.other, USER_A)
     assert job.owner == USER_A and job.workflow_id.startswith('studio-test-')
     assert job.workflow_id not in [w.id for w in app.services.registry.all()]
@@ -197,7 +202,7 @@ async def test_a_test_run_goes_through_the_job_engine_on_the_chosen_server_and_g
     assert app.services.registry.get(job.workflow_id) is None  # dropped once the job ended
     img2img = studio.open('sd15_img2img')
     with pytest.raises(StudioError) as refused:
-        await studio.test_run(img2img, app.server, USER_A)
+        await studio.test_run(img2img, app.other, USER_A)
     assert refused.value.code == 'needs_image'
 
 

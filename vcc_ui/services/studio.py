@@ -404,8 +404,8 @@ class Studio:
 
     async def test_run(self, draft: dict[str, Any], server: str, owner: str) -> JobView:
         """Queue the draft once with its defaults on one server, as the owner's job; return the job."""
-        if server not in self.catalogues():
-            raise StudioError('no_server', server)
+        if not any(e.health.name == server and e.usable for e in self.pool.entries.values()):
+            raise StudioError('no_server', server)  # unknown, switched off or down: the job would only wait
         workflow = self._load(draft, f'{TEST_PREFIX}{secrets.token_hex(4)}', error='invalid')
         if workflow.needs_input_image or 'control_image' in workflow.bindings:
             raise StudioError('needs_image')
