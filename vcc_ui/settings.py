@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     redis_url: str = ''  # set: events between instances go through Redis pub/sub
     instance_id: str = ''  # names this instance on the bus and in job claims; empty: a random one per start
     comfy_input_dir: Path | None = None
+    workflows_dir: Path | None = None  # the workflow files (the studio writes here); default: the shipped folder
 
     max_per_user_queue: int = Field(3, ge=0, le=1000)
     max_per_user_concurrent: int = Field(1, ge=1, le=100)
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator('workflows_dir', mode='before')
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == '' else value
 
     @field_validator('comfyui_server', 'comfyui_servers')
     @classmethod

@@ -29,6 +29,7 @@ ADMIN_TABS = [
     ('admin_tab_images', '/admin/images', 'photo_library'),
     ('admin_tab_logs', '/admin/logs', 'receipt_long'),
     ('lora_title', '/admin/loras', 'extension'),
+    ('admin_tab_studio', '/admin/studio', 'account_tree'),
 ]
 
 

@@ -51,7 +51,7 @@ class GeneratePage:
         self.services = services
         self.registry = services.registry
         self.user = user
-        lang = language()
+        self.lang = lang = language()
         parents = self.registry.parents()
         runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
         self.parent: Workflow | None = next(iter(runnable or parents), None)
@@ -62,7 +62,8 @@ class GeneratePage:
             'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
         ):
             with ui.column().classes('lg:col-span-7 gap-3 min-w-0 w-full').mark('generate-form'):
-                self.cards = WorkflowCards(self.registry, parents, lang=lang, on_select=self.select)
+                with ui.column().classes('w-full gap-0') as self.cards_box:
+                    self.cards = WorkflowCards(self.registry, parents, lang=lang, on_select=self.select)
                 self.modes = ModeTabs(on_change=self.switch_mode)
                 self.prompts = PromptFields(lang=lang, on_submit=self.generate, helper=services.llm, user=user)
                 self.lora = LoraPicker(services, prompt=self.prompts.prompt)
@@ -82,6 +83,7 @@ class GeneratePage:
                 )
         self._apply_workflow()
         on(services.pool.changed, lambda _: self._servers_changed(), owner=self.submit.message)
+        on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     @property
@@ -103,6 +105,24 @@ class GeneratePage:
             return
         self.mode = mode if mode in self.registry.modes_of(self.parent.id) else self.parent.mode
         self._apply_workflow()
+
+    def _workflows_changed(self) -> None:
+        """Show the workflows as the folder has them now (a studio save, an edited file): every open tab follows."""
+        before = self.workflow
+        parents = self.registry.parents()
+        self.cards_box.clear()
+        with self.cards_box:
+            self.cards = WorkflowCards(self.registry, parents, lang=self.lang, on_select=self.select)
+        kept = next((p for p in parents if self.parent and p.id == self.parent.id), None)
+        self.parent = kept or next(iter(parents), None)
+        if self.mode == 'img2img' and not (self.parent and self.registry.img2img_for(self.parent.id)):
+            self.mode = 'txt2img'
+            self.modes.set('txt2img')
+        if self.workflow != before:  # the form is reset only when what it runs changed
+            self._apply_workflow()
+        elif self.parent is not None:
+            self.cards.highlight(self.parent.id)
+            self._mark_unavailable()
 
     def _apply_workflow(self) -> None:
         workflow = self.workflow

@@ -15,6 +15,7 @@ from vcc_ui.pages import (
     admin_logs,
     admin_loras,
     admin_servers,
+    admin_studio,
     admin_users,
     gallery,
     generate,
@@ -26,7 +27,7 @@ from vcc_ui.services import Services
 
 PAGE_PATHS = frozenset(
     {'/', '/gallery', '/inputs', '/tokens', '/admin', '/admin/servers', '/admin/users', '/admin/images'}
-    | {'/admin/loras', '/admin/logs'}
+    | {'/admin/loras', '/admin/logs', '/admin/studio'}
 )  # the sub pages below; any other path the root page would build answers 404 first (web.UnknownPathMiddleware)
 
 
@@ -54,6 +55,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                     '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
                     '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
                     '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
+                    '/admin/studio': admin_login.protected(services, lambda: admin_studio.page(services)),
                 }
             ).classes('w-full')
         return None

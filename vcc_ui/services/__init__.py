@@ -23,6 +23,7 @@ from vcc_ui.services.servers import ServerPool, StartBundled
 from vcc_ui.services.shares import Shares
 from vcc_ui.services.stats import Stats
 from vcc_ui.services.storage import open_storage
+from vcc_ui.services.studio import Studio
 from vcc_ui.services.tokens import ApiTokens
 from vcc_ui.services.users import UserDirectory
 from vcc_ui.services.workflows import WorkflowRegistry
@@ -57,7 +58,7 @@ class Services:
         )
         self.tokens = ApiTokens(self.writer)
         self.storage = open_storage(settings)
-        self.registry = WorkflowRegistry(workflows_dir)
+        self.registry = WorkflowRegistry(settings.workflows_dir or workflows_dir)
         self.registry.load()
         self.users = UserDirectory(self.writer, settings=settings)
         self.pool = ServerPool(settings, self.writer, self.registry, start_simulator=start_simulator, bus=self.bus)
@@ -72,6 +73,7 @@ class Services:
             block_check=self.users.refusal,
             bus=self.bus,
         )
+        self.studio = Studio(self.registry, self.pool, self.jobs)
         self.shares = Shares(self.writer, self.secret, self.images)
         self.admin_data = AdminData(self.writer, self.images, settings, self.users)
         self.llm = PromptHelper(settings)

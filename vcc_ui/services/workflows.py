@@ -568,6 +568,7 @@ class WorkflowRegistry:
         self._snapshot: Snapshot = {}
         self._object_info: dict[str, dict[str, Any]] = {}
         self._reasons: dict[str, dict[str, list[str]]] = {}  # server -> workflow id -> reasons
+        self._staged: dict[str, tuple[Workflow, str]] = {}  # studio test runs: id -> (unsaved workflow, server)
 
     def load(self) -> None:
         """(Re)read every workflow file now."""
@@ -588,8 +589,21 @@ class WorkflowRegistry:
                 log.exception('could not scan workflow folder %s', self.directory)
 
     def get(self, workflow_id: str) -> Workflow | None:
-        """Return the workflow with this id, or None."""
-        return self._workflows.get(workflow_id)
+        """Return the workflow with this id (a staged test run's too), or None."""
+        staged = self._staged.get(workflow_id)
+        return self._workflows.get(workflow_id) or (staged[0] if staged else None)
+
+    def stage(self, workflow: Workflow, server: str) -> None:
+        """Let the job engine run an unsaved workflow (a studio test run) on this one server; it gets no card."""
+        self._staged[workflow.id] = (workflow, server)
+        for name, object_info in self._object_info.items():
+            self._reasons[name] = self._reasons_on(name, object_info)
+
+    def unstage(self, workflow_id: str) -> None:
+        """Forget a staged test-run workflow."""
+        self._staged.pop(workflow_id, None)
+        for by_workflow in self._reasons.values():
+            by_workflow.pop(workflow_id, None)
 
     def title(self, workflow_id: str, lang: str) -> str:
         """Return the workflow's title in `lang`, or the id of one that is gone."""
@@ -633,9 +647,9 @@ class WorkflowRegistry:
         """Record which workflows this server can run, given its /object_info."""
         self._object_info[server] = object_info
         before = self._reasons.get(server, {})
-        self._reasons[server] = {w.id: w.problems_on(object_info) for w in self._workflows.values()}
+        self._reasons[server] = self._reasons_on(server, object_info)
         for workflow_id, reasons in self._reasons[server].items():
-            if reasons and reasons != before.get(workflow_id):
+            if reasons and reasons != before.get(workflow_id) and workflow_id not in self._staged:
                 log.warning('workflow %s cannot run on %s: %s', workflow_id, server, '; '.join(reasons))
 
     def forget_server(self, server: str) -> None:
@@ -655,6 +669,12 @@ class WorkflowRegistry:
         """Tell whether the server is known to run the workflow (False for servers not validated yet)."""
         reasons = self._reasons.get(server, {}).get(workflow_id)
         return reasons is not None and not reasons
+
+    def _reasons_on(self, server: str, object_info: dict[str, Any]) -> dict[str, list[str]]:
+        reasons = {w.id: w.problems_on(object_info) for w in self._workflows.values()}
+        for workflow_id, (workflow, target) in self._staged.items():
+            reasons[workflow_id] = workflow.problems_on(object_info) if server == target else [f'staged for {target}']
+        return reasons
 
     def _scan(self) -> Snapshot:
         snapshot: Snapshot = {}
@@ -699,6 +719,6 @@ class WorkflowRegistry:
                 log.warning('skipping workflow file %s: %s', problem.file, problem.reason)
         self._workflows, self.problems = loaded.workflows, loaded.problems
         for server, object_info in self._object_info.items():
-            self._reasons[server] = {w.id: w.problems_on(object_info) for w in self._workflows.values()}
+            self._reasons[server] = self._reasons_on(server, object_info)
         log.info('loaded %d workflow(s) from %s', len(self._workflows), self.directory)
         self.changed.emit()
