@@ -28,8 +28,12 @@ class SocketTab:
         self.url = url
         self.cookies = cookies
         self.arrived: dict[int, float] = {}
+        self.finished: float | None = None  # when the job's result (its first thumbnail) arrived
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on('update', self._on_update)
+        self.sio.on('vcc_job', self._on_job)
+        self.sio.on('disconnect', self._on_disconnect)
+        self.dropped: tuple[float, str] | None = None
 
     async def open(self, http: httpx.AsyncClient) -> None:
         """Load the page, then connect its socket the way nicegui.js does (implicit handshake)."""
@@ -50,11 +54,23 @@ class SocketTab:
     def _on_update(self, message: dict[str, Any]) -> None:
         now = time.time()
         for element in message.values():
-            if isinstance(element, dict) and element.get('props', {}).get('data-role') == 'job-step':
-                text = element.get('text') or ''
-                step = text.split(' ', 1)[0]
+            if not isinstance(element, dict):
+                continue
+            role = element.get('props', {}).get('data-role')
+            if role == 'job-step':  # a step label NiceGUI diffs per tab (the app before the job feed)
+                step = (element.get('text') or '').split(' ', 1)[0]
                 if step.isdigit():
                     self.arrived.setdefault(int(step), now)
+            elif role == 'job-thumb' and self.finished is None:
+                self.finished = now
+
+    def _on_disconnect(self, reason: object = '') -> None:
+        self.dropped = (time.time(), str(reason))
+
+    def _on_job(self, state: dict[str, Any]) -> None:
+        """A job feed message: the job's newest state, one message for every tab that shows the job."""
+        if state.get('steps'):
+            self.arrived.setdefault(int(state['step']), time.time())
 
 
 async def _run(url: str, cookies: dict[str, str], count: int, signals: tuple[Any, Any, Any]) -> None:
@@ -66,7 +82,12 @@ async def _run(url: str, cookies: dict[str, str], count: int, signals: tuple[Any
     ready.set()
     while not stop.is_set():
         await asyncio.sleep(0.1)
-    results.put([{'connected': tab.sio.connected, 'arrived': tab.arrived} for tab in tabs])
+    results.put(
+        [
+            {'connected': tab.sio.connected, 'arrived': tab.arrived, 'finished': tab.finished, 'dropped': tab.dropped}
+            for tab in tabs
+        ]
+    )
     for tab in tabs:
         await tab.sio.disconnect()
 

@@ -36,16 +36,17 @@ STEP_DELAY = 0.1
 OBSERVER = """() => {
   window.__steps = {};
   window.__arrived = {};
+  const arrived = (step) => {
+    if (!Number.isNaN(step) && !(step in window.__arrived)) {
+      window.__arrived[step] = performance.timeOrigin + performance.now();
+    }
+  };
   window.socket.on('update', (msg) => {
     for (const element of Object.values(msg)) {
-      if (element && element.props && element.props['data-role'] === 'job-step') {
-        const step = parseInt(element.text, 10);
-        if (!Number.isNaN(step) && !(step in window.__arrived)) {
-          window.__arrived[step] = performance.timeOrigin + performance.now();
-        }
-      }
+      if (element && element.props && element.props['data-role'] === 'job-step') arrived(parseInt(element.text, 10));
     }
   });
+  window.socket.on('vcc_job', (state) => { if (state.steps) arrived(state.step); });
   const record = () => {
     const label = document.querySelector('[data-role=job-step]');
     const step = label ? parseInt(label.textContent, 10) : NaN;

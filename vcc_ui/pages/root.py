@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from nicegui import ui
+from nicegui import app, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -21,6 +21,7 @@ from vcc_ui.pages import (
     inputs,
 )
 from vcc_ui.pages.frame import frame
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 
 PAGE_PATHS = frozenset(
@@ -33,6 +34,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
     """Return the root page function bound to the services."""
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
+    feed = app.state.job_feed = JobFeed(services.jobs.changed)  # NOTE: page tests reach it on app.state
 
     async def root(request: Request) -> Response | None:
         await services.ready.wait()
@@ -43,10 +45,10 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
-                    '/': lambda: generate.page(services),
-                    '/gallery': lambda: gallery.page(services),
+                    '/': lambda: generate.page(services, feed),
+                    '/gallery': lambda: gallery.page(services, feed),
                     '/inputs': lambda: inputs.page(services),
-                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
+                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services, feed)),
                     '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
                     '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
                     '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
