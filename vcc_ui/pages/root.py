@@ -21,6 +21,7 @@ from vcc_ui.pages import (
     inputs,
 )
 from vcc_ui.pages.frame import frame
+from vcc_ui.pages.housekeeping import Housekeeping
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 
@@ -34,6 +35,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
     """Return the root page function bound to the services."""
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
+    Housekeeping()
     feed = app.state.job_feed = JobFeed(services.jobs.changed)  # NOTE: page tests reach it on app.state
 
     async def root(request: Request) -> Response | None:
