@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nicegui import app, core
+from nicegui import Event, app, core
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
+from vcc_ui.pages import live
 from vcc_ui.pages.live import FEED_MESSAGE, JobFeed
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
+from vcc_ui.services.jobs import JobView
 from vcc_ui.simulator import Simulator
 
 
@@ -85,3 +88,32 @@ async def test_a_page_that_left_gets_nothing_more(user: User, services: Services
     await wait_for(lambda: view.finished)
     user.client.delete()
     assert feed().counts() == baseline  # no handler or watcher of the tab is left behind
+
+
+async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_last_step_at_once(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, 'FEED_BUDGET', 1)  # 3 watchers: one message every 3 s
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed)
+    view = JobView(id='f' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    for client_id in ('tab-1', 'tab-2', 'tab-3'):
+        job_feed.watch(view, client_id)
+
+    def steps_sent() -> list[int]:
+        return [state['step'] for state, to in sent if state['id'] == view.id and to == {'tab-1', 'tab-2', 'tab-3'}]
+
+    view.step = 1
+    changed.emit(view)
+    await wait_for(lambda: steps_sent() == [1])  # the first change goes out at once
+    for step in (2, 3, 4):
+        view.step = step
+        changed.emit(view)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1]  # ... the next ones wait for the interval
+    await wait_for(lambda: steps_sent() == [1, 4])  # ... and go out as one message with the newest step
+    view.step = 20
+    changed.emit(view)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1, 4, 20]  # the last step does not wait
