@@ -82,7 +82,10 @@ async def _run(url: str, cookies: list[dict[str, str]], count: int, signals: tup
     tabs = [SocketTab(url, cookies[i % len(cookies)]) for i in range(count)]
     async with httpx.AsyncClient(timeout=60) as http:
         for tab in tabs:
-            await tab.open(http)
+            try:
+                await tab.open(http)
+            except (socketio.exceptions.ConnectionError, httpx.HTTPError) as error:  # a busy server refused it
+                tab.dropped = (time.time(), f'could not connect: {error}')
     ready.set()
     while not stop.is_set():
         await asyncio.sleep(0.1)
@@ -99,7 +102,8 @@ async def _run(url: str, cookies: list[dict[str, str]], count: int, signals: tup
         ]
     )
     for tab in tabs:
-        await tab.sio.disconnect()
+        if tab.sio.connected:
+            await tab.sio.disconnect()
 
 
 def _child(url: str, cookies: list[dict[str, str]], count: int, signals: tuple[Any, Any, Any]) -> None:
