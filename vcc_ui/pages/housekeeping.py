@@ -36,6 +36,7 @@ class Housekeeping:
         self._libc = ctypes.CDLL(ctypes.util.find_library('c')) if sys.platform.startswith('linux') else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduled = False
+        self._froze = False
         self._last = 0.0
         app.on_startup(self._start)
         app.on_shutdown(self._stop)
@@ -48,7 +49,7 @@ class Housekeeping:
         began = time.perf_counter()
         gc.unfreeze()
         collected = gc.collect()
-        gc.freeze()
+        self._freeze()
         if self._libc is not None:
             with contextlib.suppress(AttributeError, OSError):
                 self._libc.malloc_trim(0)
@@ -56,13 +57,15 @@ class Housekeeping:
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._last = time.monotonic()
         gc.callbacks.append(self._collected)
 
     def _stop(self) -> None:
         """Leave the collector as it was (the page tests run many apps in one process)."""
         if self._collected in gc.callbacks:
             gc.callbacks.remove(self._collected)
-        gc.unfreeze()
+        if self._froze:
+            gc.unfreeze()
         self._loop = None
 
     def _collected(self, phase: str, info: dict) -> None:
@@ -72,7 +75,11 @@ class Housekeeping:
         if time.monotonic() - self._last > RECLAIM_AT_LEAST:
             self._schedule(RECLAIM_DELAY)
         else:
-            self._loop.call_soon_threadsafe(gc.freeze)
+            self._loop.call_soon_threadsafe(self._freeze)
+
+    def _freeze(self) -> None:
+        gc.freeze()
+        self._froze = True
 
     def _deleted(self) -> None:
         self._schedule(max(RECLAIM_DELAY, RECLAIM_INTERVAL - (time.monotonic() - self._last)))
