@@ -24,16 +24,22 @@ QUERY = re.compile(r'query: (\{.*?\}),\n')  # a Python dict literal in the page'
 class SocketTab:
     """One tab: the page's client_id from its HTML, then a socket that stamps when each job step arrives."""
 
-    def __init__(self, url: str, cookies: dict[str, str]) -> None:
+    def __init__(self, url: str, cookies: dict[str, str], path: str = '/') -> None:
         self.url = url
+        self.path = path
         self.cookies = cookies
         self.arrived: dict[int, float] = {}
+        self.by_job: dict[str, dict[int, float]] = {}  # job id -> {step: arrival} from the job feed
+        self.finished: float | None = None  # when the job's result (its first thumbnail) arrived
         self.sio = socketio.AsyncClient(reconnection=False)
         self.sio.on('update', self._on_update)
+        self.sio.on('vcc_job', self._on_job)
+        self.sio.on('disconnect', self._on_disconnect)
+        self.dropped: tuple[float, str] | None = None
 
     async def open(self, http: httpx.AsyncClient) -> None:
         """Load the page, then connect its socket the way nicegui.js does (implicit handshake)."""
-        page = await http.get(self.url + '/', cookies=self.cookies)
+        page = await http.get(self.url + self.path, cookies=self.cookies)
         page.raise_for_status()
         match = QUERY.search(page.text)
         if match is None:
@@ -50,40 +56,77 @@ class SocketTab:
     def _on_update(self, message: dict[str, Any]) -> None:
         now = time.time()
         for element in message.values():
-            if isinstance(element, dict) and element.get('props', {}).get('data-role') == 'job-step':
-                text = element.get('text') or ''
-                step = text.split(' ', 1)[0]
+            if not isinstance(element, dict):
+                continue
+            role = element.get('props', {}).get('data-role')
+            if role == 'job-step':  # a step label NiceGUI diffs per tab (the app before the job feed)
+                step = (element.get('text') or '').split(' ', 1)[0]
                 if step.isdigit():
                     self.arrived.setdefault(int(step), now)
+            elif role == 'job-thumb' and self.finished is None:
+                self.finished = now
+
+    def _on_disconnect(self, reason: object = '') -> None:
+        self.dropped = (time.time(), str(reason))
+
+    def _on_job(self, state: dict[str, Any]) -> None:
+        """A job feed message: the job's newest state, one message for every tab that shows the job."""
+        if state.get('steps'):
+            now = time.time()
+            self.arrived.setdefault(int(state['step']), now)
+            self.by_job.setdefault(state['id'], {}).setdefault(int(state['step']), now)
 
 
-async def _run(url: str, cookies: dict[str, str], count: int, signals: tuple[Any, Any, Any]) -> None:
+async def _run(url: str, cookies: list[dict[str, str]], count: int, signals: tuple[Any, Any, Any]) -> None:
     ready, stop, results = signals
-    tabs = [SocketTab(url, cookies) for _ in range(count)]
+    tabs = [SocketTab(url, cookies[i % len(cookies)]) for i in range(count)]
     async with httpx.AsyncClient(timeout=60) as http:
         for tab in tabs:
-            await tab.open(http)
+            try:
+                await tab.open(http)
+            except (socketio.exceptions.ConnectionError, httpx.HTTPError) as error:  # a busy server refused it
+                tab.dropped = (time.time(), f'could not connect: {error}')
     ready.set()
     while not stop.is_set():
         await asyncio.sleep(0.1)
-    results.put([{'connected': tab.sio.connected, 'arrived': tab.arrived} for tab in tabs])
+    results.put(
+        [
+            {
+                'connected': tab.sio.connected,
+                'arrived': tab.arrived,
+                'by_job': tab.by_job,
+                'finished': tab.finished,
+                'dropped': tab.dropped,
+            }
+            for tab in tabs
+        ]
+    )
     for tab in tabs:
-        await tab.sio.disconnect()
+        if tab.sio.connected:
+            await tab.sio.disconnect()
 
 
-def _child(url: str, cookies: dict[str, str], count: int, signals: tuple[Any, Any, Any]) -> None:
+def _child(url: str, cookies: list[dict[str, str]], count: int, signals: tuple[Any, Any, Any]) -> None:
     asyncio.run(_run(url, cookies, count, signals))
 
 
 class SocketTabs:
-    """`count` socket tabs in a child process: open() waits until all are connected, close() returns their stamps."""
+    """`count` socket tabs in a child process: open() waits until all are connected, close() returns their stamps.
 
-    def __init__(self, url: str, cookies: dict[str, str], count: int) -> None:
+    `cookies` is one browser's, or a list of browsers' (users') that the tabs take in turn.
+    """
+
+    def __init__(self, url: str, cookies: dict[str, str] | list[dict[str, str]], count: int) -> None:
         context = multiprocessing.get_context('spawn')
         self.ready, self.stop, self.results = context.Event(), context.Event(), context.Queue()
         self.process = context.Process(
             target=_child,
-            args=(url, cookies, count, (self.ready, self.stop, self.results)),
+            args=(
+                url,
+                cookies if isinstance(cookies, list) else [cookies],
+                count,
+                (self.ready, self.stop, self.results),
+            ),
             name='socket-tabs',
             daemon=True,
         )

@@ -111,12 +111,12 @@ async def test_a_job_goes_from_generate_through_progress_to_its_result(
     user.find(marker='generate').click()
     await user.should_see(marker='job-card')
     await wait_for(lambda: any(v.step >= 3 for v in services.jobs.jobs_of(owner_of(user))))
-    bar = user.find(marker='job-progress').elements.pop()
-    assert 0 < bar.value < 1  # the bar follows the bindable JobView without any polling
+    live = user.find(marker='job-live').elements.pop()
+    assert 0 < live.state['progress'] < 1  # the job feed keeps the live part's state, sent to the tabs, current
     await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(user))))
     await user.should_see(marker='job-thumb', retries=20)
     await user.should_see('Done')
-    await user.should_not_see(marker='job-progress')
+    await user.should_not_see(marker='job-live')
     view = services.jobs.jobs_of(owner_of(user))[0]
     assert view.status == JobStatus.COMPLETED and view.workflow_id == 'sd15_txt2img'
     user.find(marker='job-thumb').click()
@@ -262,11 +262,11 @@ async def test_progress_steps_update_20_visible_jobs_in_place_without_rebuilding
     await wait_for(lambda: any(v.step >= 2 for v in services.jobs.jobs_of(owner)))
     panel = user.find(marker='jobs-panel').elements.pop()
     assert len(user.find(marker='job-card').elements) == 20
-    bar = next(iter(user.find(marker='job-progress').elements))
-    elements, value = {e.id for e in panel.descendants()}, bar.value
+    live = next(iter(user.find(marker='job-live').elements))
+    elements, step = {e.id for e in panel.descendants()}, live.state['step']
     await wait_for(lambda: any(v.step >= 8 for v in services.jobs.jobs_of(owner)))
     assert {e.id for e in panel.descendants()} == elements
-    assert bar.value > value
+    assert live.state['step'] > step
 
 
 async def test_switching_the_language_keeps_what_was_typed(user: User) -> None:
@@ -302,7 +302,9 @@ async def test_a_job_waiting_in_comfyuis_own_queue_says_so(user: User, services:
             lambda count=count: len(services.jobs.jobs_of(owner_of(user))) == count and not button.props.get('loading')
         )
     await wait_for(lambda: any(v.waiting for v in services.jobs.jobs_of(owner_of(user))))
-    await user.should_see('Waiting on the server (another job runs there first)')
+    await wait_for(lambda: any(live.state['waiting'] for live in user.find(marker='job-live').elements))
+    live = next(live for live in user.find(marker='job-live').elements if live.state['waiting'])
+    assert live.props['texts']['waiting'] == 'Waiting on the server (another job runs there first)'  # shown by it
     for view in services.jobs.jobs_of(owner_of(user)):
         await services.jobs.cancel(view.id)
 
@@ -400,7 +402,7 @@ async def test_a_finished_card_retries_with_the_same_params_and_links_the_galler
     await user.open('/')
     user.find(marker='generate').click()
     await wait_for(lambda: any(v.preview_seq for v in services.jobs.jobs_of(owner_of(user))))
-    user.find(marker='job-preview').click()
+    user.find(marker='job-live').trigger('zoom')  # a click on the preview the browser renders
     await user.should_see(marker='job-preview-full')  # the live preview full size, in place
     await wait_for(lambda: all(v.finished for v in services.jobs.jobs_of(owner_of(user))))
     await user.should_see(marker='job-gallery', retries=40)

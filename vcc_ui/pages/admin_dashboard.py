@@ -9,7 +9,7 @@ from nicegui import Client, app, events, ui
 from vcc_ui.i18n import language, translate
 from vcc_ui.models import utcnow
 from vcc_ui.pages.admin_login import admin_header
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.helper_hours import HelperHours
 from vcc_ui.pages.widgets.job_board import JobBoard
@@ -25,10 +25,10 @@ COUNTERS = [
 ]
 
 
-def page(services: Services) -> None:
+def page(services: Services, feed: JobFeed) -> None:
     """Build the dashboard for an admin."""
     admin_header('/admin')
-    Dashboard(services, language())
+    Dashboard(services, language(), feed)
 
 
 def track_presence(services: Services) -> None:
@@ -64,7 +64,7 @@ class Dashboard:
 
     board: JobBoard
 
-    def __init__(self, services: Services, lang: str) -> None:
+    def __init__(self, services: Services, lang: str, feed: JobFeed) -> None:
         self.services = services
         self.lang = lang
         self.t = partial(translate, lang=lang)
@@ -93,7 +93,7 @@ class Dashboard:
                     value='user',
                     on_change=self._regroup,
                 ).props('dense no-caps unelevated toggle-color=primary').mark('group-toggle')
-            self.board = JobBoard(services, lang=lang)
+            self.board = JobBoard(services, feed, lang=lang)
         self._on_stats()
         self._on_presence()
         on(services.stats.changed, self._on_stats, owner=self.root)

@@ -9,6 +9,7 @@ from nicegui import app, events, ui
 from vcc_ui.i18n import t
 from vcc_ui.pages.admin_login import admin_header
 from vcc_ui.pages.frame import current_user
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.studio_checks import StudioChecks
 from vcc_ui.pages.widgets.studio_form import StudioForm
 from vcc_ui.pages.widgets.studio_nodes import StudioNodes
@@ -19,15 +20,15 @@ DRAFT = 'studio_draft'  # app.storage.user: the draft being edited (kept across 
 MAX_UPLOAD = 2 * 1024 * 1024
 
 
-def page(services: Services) -> None:
+def page(services: Services, feed: JobFeed) -> None:
     """Build the studio page."""
-    StudioPage(services)
+    StudioPage(services, feed)
 
 
 class StudioPage:
     """Source on top; below, the nodes on one side and the details, checks, test run and save on the other."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, feed: JobFeed) -> None:
         self.services, self.studio = services, services.studio
         self.draft: dict[str, Any] | None = app.storage.user.get(DRAFT)
         admin_header('/admin/studio')
@@ -45,7 +46,7 @@ class StudioPage:
                 with ui.column().classes('w-full gap-2 min-w-0'):
                     ui.label(t('studio_details')).classes('text-lg font-medium')
                     self.form = StudioForm(self._changed, self._graph_changed)
-                    self.checks = StudioChecks(services, current_user(), lambda: self.draft)
+                    self.checks = StudioChecks(services, feed, current_user(), lambda: self.draft)
                     ui.button(t('studio_save'), icon='save', on_click=self._review).props(
                         'no-caps data-role=studio-save'
                     ).mark('studio-save')

@@ -11,7 +11,7 @@ from nicegui import context, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.frame import current_user
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.bulk_bar import BulkBar
 from vcc_ui.pages.widgets.gallery_filters import GalleryFilters
 from vcc_ui.pages.widgets.gallery_lightbox import GalleryLightbox
@@ -22,15 +22,15 @@ from vcc_ui.services.images import ImagePage
 from vcc_ui.services.jobs import JobView
 
 
-async def page(services: Services) -> None:
+async def page(services: Services, feed: JobFeed) -> None:
     """Build the gallery for the browser's anonymous user, with its first page of images."""
-    await GalleryPage(services, current_user()).reload()
+    await GalleryPage(services, current_user(), feed).reload()
 
 
 class GalleryPage:
     """Filters on top, the bulk bar when something is selected, the grid, and one lightbox."""
 
-    def __init__(self, services: Services, user: str) -> None:
+    def __init__(self, services: Services, user: str, feed: JobFeed) -> None:
         self.services = services
         self.user = user
         self.lang = language()
@@ -80,7 +80,7 @@ class GalleryPage:
             on_restore=self.restore,
         )
         self._selection_changed()
-        on(services.jobs.changed, self._on_job, owner=root)
+        feed.on_jobs_of(user, self._on_job, owner=root)
 
     def _select_all(self, selected: bool) -> None:
         self.grid.select_all(selected)
@@ -125,7 +125,7 @@ class GalleryPage:
 
     async def _on_job(self, view: JobView) -> None:
         """Put a finished job's images in front while the unfiltered gallery is shown."""
-        if view.owner != self.user or view.status != 'completed' or not view.image_ids:
+        if view.status != 'completed' or not view.image_ids:
             return
         if self.view.value != 'active' or self.filter().narrowed:
             return

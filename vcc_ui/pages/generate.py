@@ -8,7 +8,7 @@ from nicegui import app, background_tasks, context, ui
 
 from vcc_ui.i18n import language, t
 from vcc_ui.pages.frame import DRAFT_KEY
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.input_image import InputImage
 from vcc_ui.pages.widgets.job_settings import JobSettings
 from vcc_ui.pages.widgets.jobs_panel import JobsPanel
@@ -26,11 +26,11 @@ LAST_KEY = 'generate_last'  # app.storage.user: the workflow and mode last shown
 MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_image': 'gen_need_input'}
 
 
-def page(services: Services) -> None:
+def page(services: Services, feed: JobFeed) -> None:
     """Build the Generate page for the browser's anonymous user."""
     request = context.client.request
     last = app.storage.user.get(LAST_KEY) or {}
-    generate = GeneratePage(services, request.state.user, is_admin=services.admin.is_admin(request.cookies))
+    generate = GeneratePage(services, request.state.user, feed, is_admin=services.admin.is_admin(request.cookies))
     app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
     if draft := app.storage.user.pop(DRAFT_KEY, None):
         generate.restore(draft)
@@ -47,7 +47,7 @@ def page(services: Services) -> None:
 class GeneratePage:
     """The form on the left (top on a phone), the user's jobs on the right (below)."""
 
-    def __init__(self, services: Services, user: str, *, is_admin: bool = False) -> None:
+    def __init__(self, services: Services, user: str, feed: JobFeed, *, is_admin: bool = False) -> None:
         self.services = services
         self.registry = services.registry
         self.user = user
@@ -76,6 +76,7 @@ class GeneratePage:
                 self.jobs = JobsPanel(
                     services,
                     user,
+                    feed,
                     lang=lang,
                     on_open=self.lightbox.open,
                     on_images=self.input.add_recent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from nicegui import ui
+from nicegui import app, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,6 +23,8 @@ from vcc_ui.pages import (
     tokens,
 )
 from vcc_ui.pages.frame import frame
+from vcc_ui.pages.housekeeping import Housekeeping
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 
 PAGE_PATHS = frozenset(
@@ -35,6 +37,8 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
     """Return the root page function bound to the services."""
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
+    Housekeeping()
+    feed = app.state.job_feed = JobFeed(services.jobs.changed)  # NOTE: page tests reach it on app.state
 
     async def root(request: Request) -> Response | None:
         await services.ready.wait()
@@ -45,17 +49,17 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
-                    '/': lambda: generate.page(services),
-                    '/gallery': lambda: gallery.page(services),
+                    '/': lambda: generate.page(services, feed),
+                    '/gallery': lambda: gallery.page(services, feed),
                     '/inputs': lambda: inputs.page(services),
                     '/tokens': lambda: tokens.page(services),
-                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services)),
+                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services, feed)),
                     '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
                     '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
                     '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
                     '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
                     '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
-                    '/admin/studio': admin_login.protected(services, lambda: admin_studio.page(services)),
+                    '/admin/studio': admin_login.protected(services, lambda: admin_studio.page(services, feed)),
                 }
             ).classes('w-full')
         return None

@@ -13,7 +13,7 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus, utcnow
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.job_filters import FilterBar
 from vcc_ui.pages.widgets.job_row import JobRow
 from vcc_ui.services import Services
@@ -53,8 +53,9 @@ class Group:
 class JobBoard:
     """Follows `jobs.changed`: a row is added when a job appears, moved when it changes section, pruned after 1 h."""
 
-    def __init__(self, services: Services, *, lang: str, group_by: str = 'user') -> None:
+    def __init__(self, services: Services, feed: JobFeed, *, lang: str, group_by: str = 'user') -> None:
         self.services = services
+        self.feed = feed
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.group_by = group_by
@@ -99,6 +100,8 @@ class JobBoard:
                 with target:
                     row = self.rows[view.id] = JobRow(
                         view,
+                        self.feed,
+                        lang=self.lang,
                         t=self.t,
                         title=self._title(view),
                         owner=self.services.users.label(view.owner),

@@ -9,7 +9,9 @@ from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.pages.widgets.job_live import JobLive
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.job_form import without_addresses
 from vcc_ui.services.jobs import JobView
@@ -28,18 +30,6 @@ STATUS_COLOR = {
 ImagesLoader = Callable[[list[str]], Awaitable[list[ImageView]]]
 
 
-def eta_text(seconds: float | None, lang: str) -> str:
-    """Return a short 'about N s left' text, or nothing when unknown."""
-    if seconds is None:
-        return ''
-    seconds = round(seconds)
-    return translate(
-        'job_eta',
-        lang,
-        time=f'{seconds // 60}:{seconds % 60:02d}' if seconds >= 60 else translate('seconds', lang, n=seconds),
-    )
-
-
 class JobCard:
     """A card bound to a live JobView; only the body is swapped once when the job finishes."""
 
@@ -49,6 +39,7 @@ class JobCard:
         *,
         lang: str,
         title: str,
+        feed: JobFeed,
         load_images: ImagesLoader,
         on_cancel: Callable[[JobView], Awaitable[None]],
         on_open: Callable[[list[ImageView], int], None],
@@ -57,6 +48,7 @@ class JobCard:
     ) -> None:
         self.on_retry = on_retry
         self.view = view
+        self.feed = feed
         self.is_admin = is_admin
         self.lang = lang
         self.t = partial(translate, lang=lang)
@@ -79,7 +71,7 @@ class JobCard:
                 ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense').tooltip(
                     self.t('job_cancel')
                 ).mark('job-cancel').bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
-            # its own Vue component: a progress step re-renders this section only, not the card's header and button
+            # the live part (a JobLive the feed updates in the browser) until the job ends, then the outcome
             self.body = ui.card_section().classes('w-full p-0 column gap-1')
         if view.finished:
             self.show_result_later()
@@ -93,26 +85,10 @@ class JobCard:
         return 'grey-6' if self.images_deleted else STATUS_COLOR.get(status, 'grey')
 
     def _live_body(self) -> None:
-        view = self.view
         with self.body:
-            with ui.row().classes('w-full items-center gap-3 text-xs text-gray-600'):
-                ui.label().bind_text_from(
-                    view, 'position', backward=lambda p: self.t('job_position', n=p)
-                ).bind_visibility_from(view, 'position', backward=bool).mark('job-position')
-                ui.label().bind_text_from(view, 'eta_seconds', backward=self._eta_text).mark('job-eta')
-                ui.label(self.t('job_waiting_on_server')).bind_visibility_from(view, 'waiting').mark('job-waiting')
-                ui.space()
-                ui.label().bind_text_from(view, 'step', backward=self._step_text).mark('job-step').props(
-                    'data-role=job-step'
-                )
-            ui.linear_progress(value=view.progress, show_value=False, size='8px').bind_value_from(
-                view, 'progress'
-            ).props('rounded instant-feedback').classes('w-full').mark('job-progress')
-            Img(alt=self.t('job_preview')).classes('w-32 h-32 object-cover rounded self-center cursor-zoom-in').mark(
-                'job-preview'
-            ).bind_source_from(view, 'preview_seq', backward=self._preview_url).bind_visibility_from(
-                view, 'preview_seq', backward=bool
-            ).props('tabindex=0').on('click', self._zoom).on('keydown.enter', self._zoom)
+            JobLive(self.view, self.feed, lang=self.lang, preview_base='/api/v1/jobs', on_zoom=self._zoom).classes(
+                'w-full'
+            ).mark('job-live')
 
     def _zoom(self) -> None:
         """Open the live preview full size in a dialog that follows it; Escape or a click closes it."""
@@ -122,12 +98,6 @@ class JobCard:
             ).on('click', dialog.close)
         dialog.on('hide', dialog.delete)
         dialog.open()
-
-    def _eta_text(self, seconds: float | None) -> str:
-        return eta_text(seconds, self.lang)
-
-    def _step_text(self, step: int) -> str:
-        return f'{step} / {self.view.steps}' if self.view.steps else ''
 
     def _preview_url(self, seq: int) -> str:
         return f'/api/v1/jobs/{self.view.id}/preview?v={seq}' if seq else ''

@@ -8,8 +8,10 @@ from functools import partial
 from nicegui import background_tasks, ui
 
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.job_card import STATUS_COLOR
+from vcc_ui.pages.widgets.job_live import JobLive
 from vcc_ui.services.admin import ADMIN_API_PREFIX
 from vcc_ui.services.jobs import JobView
 
@@ -20,7 +22,9 @@ class JobRow:
     def __init__(
         self,
         view: JobView,
+        feed: JobFeed,
         *,
+        lang: str,
         t: Callable[..., str],
         title: str,
         owner: str,
@@ -65,11 +69,10 @@ class JobRow:
                     view, 'status', backward=lambda s: s in (JobStatus.RUNNING, JobStatus.SAVING, JobStatus.DISPATCHED)
                 )
             ):
-                ui.linear_progress(value=view.progress, show_value=False, size='8px').props('rounded').bind_value_from(
-                    view, 'progress'
-                ).classes('w-full').mark('admin-job-progress')
-                ui.label().classes('text-xs text-gray-500 self-end').bind_text_from(
-                    view, 'step', backward=lambda s: f'{s} / {view.steps}' if view.steps else ''
+                self.live = (
+                    None
+                    if view.finished
+                    else JobLive(view, feed, lang=lang, layout='row').classes('w-full').mark('admin-job-progress')
                 )
             with ui.row().classes('gap-0 no-wrap shrink-0 ml-auto'):
                 ui.button(icon='vertical_align_top', on_click=lambda: on_front(view)).props('flat round dense').tooltip(
@@ -84,6 +87,9 @@ class JobRow:
     def show_preview(self, load_result: Callable[[str], Awaitable[str]]) -> None:
         """Show the live frame while the job runs; once it ended the result's thumbnail in its place, or nothing."""
         view = self.view
+        if view.finished and self.live is not None:  # its feed ends with it
+            self.live.delete()
+            self.live = None
         url = view.preview_path(f'{ADMIN_API_PREFIX}/jobs')
         if url:
             self._set_preview(url)

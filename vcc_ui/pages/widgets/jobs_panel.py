@@ -9,7 +9,7 @@ from functools import partial
 from nicegui import background_tasks, ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.pages.widgets.submit_bar import refusal
 from vcc_ui.services import Services
@@ -29,6 +29,7 @@ class JobsPanel:
         self,
         services: Services,
         user: str,
+        feed: JobFeed,
         *,
         lang: str,
         on_open: Callable[[list[ImageView], int], None],
@@ -36,6 +37,7 @@ class JobsPanel:
         is_admin: bool = False,
     ) -> None:
         self.services = services
+        self.feed = feed
         self.is_admin = is_admin
         self.user = user
         self.on_open = on_open
@@ -57,7 +59,7 @@ class JobsPanel:
         self.more.set_visibility(False)
         for view in services.jobs.jobs_of(user):
             self.add(view)
-        on(services.jobs.changed, self._on_changed, owner=self.root)
+        feed.on_jobs_of(user, self._on_changed, owner=self.root)
         background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
 
     def remember(self, images: list[ImageView]) -> None:
@@ -75,6 +77,7 @@ class JobsPanel:
                 view,
                 lang=self.lang,
                 title=title,
+                feed=self.feed,
                 load_images=self._images_for,
                 on_cancel=self._cancel,
                 on_open=self.on_open,
@@ -107,8 +110,6 @@ class JobsPanel:
         self._fold()
 
     def _on_changed(self, view: JobView) -> None:
-        if view.owner != self.user:
-            return
         card = self.cards.get(view.id) or self.add(view)
         if view.finished and not card.showing_result:
             card.show_result_later()

@@ -8,7 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from vcc_ui.i18n import language, t
-from vcc_ui.pages.live import on
+from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import ImageView
@@ -19,8 +19,10 @@ from vcc_ui.services.studio import Check, StudioError
 class StudioChecks:
     """Re-checks the draft at most twice a second after a change, and runs it once on a chosen server."""
 
-    def __init__(self, services: Services, user: str, draft: Callable[[], dict[str, Any] | None]) -> None:
-        self.services, self.studio, self.user, self.draft = services, services.studio, user, draft
+    def __init__(
+        self, services: Services, feed: JobFeed, user: str, draft: Callable[[], dict[str, Any] | None]
+    ) -> None:
+        self.services, self.studio, self.feed, self.user, self.draft = services, services.studio, feed, user, draft
         self.lang = language()
         self.dirty = True
         self.card: JobCard | None = None
@@ -91,6 +93,7 @@ class StudioChecks:
                 view,
                 lang=self.lang,
                 title=t('studio_test'),
+                feed=self.feed,
                 load_images=self._images,
                 on_cancel=self._cancel,
                 on_open=lambda images, index: None,

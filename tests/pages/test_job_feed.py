@@ -1,0 +1,119 @@
+"""The job feed: a job's live state goes to the tabs that show it, never to another user's, and stops with the page."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from nicegui import Event, app, core
+from nicegui.testing import User
+
+from tests.fixtures import wait_for
+from vcc_ui.pages import live
+from vcc_ui.pages.live import FEED_MESSAGE, JobFeed
+from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_COOKIE
+from vcc_ui.services.jobs import JobView
+from vcc_ui.simulator import Simulator
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch, user: User) -> list[tuple[dict[str, Any], set[str]]]:
+    """Every feed message the app emits, with the clients it went to (the simulated browsers have no socket)."""
+    messages: list[tuple[dict[str, Any], set[str]]] = []
+    emit = core.sio.emit
+
+    async def recording(event: str, data: Any = None, to: Any = None, **kwargs: Any) -> None:
+        if event == FEED_MESSAGE:
+            messages.append((data, set(to)))
+        await emit(event, data, to=to, **kwargs)
+
+    monkeypatch.setattr(core.sio, 'emit', recording)
+    return messages
+
+
+def feed() -> JobFeed:
+    """The app's job feed (root.create keeps it on app.state)."""
+    return app.state.job_feed
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD='feed-admin-pw')
+async def test_a_job_reaches_its_owners_tabs_and_the_admin_only_newest_step_last(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator, sent: list
+) -> None:
+    sim.faults.step_delay = 0.02
+    await user.open('/')
+    owner = user.client.request.state.user
+    second_tab = create_user()  # the same browser (cookie), another tab
+    second_tab.http_client.cookies.update(user.http_client.cookies)
+    await second_tab.open('/')
+    other = create_user()
+    await other.open('/')
+    admin = create_user()
+    admin.http_client.cookies.set(ADMIN_COOKIE, services.admin.cookie_value())
+    await admin.open('/admin')
+    await admin.should_see(marker='admin-dashboard')
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'only mine', 'seed': 3, 'steps': 12})
+    await wait_for(lambda: view.step >= 2)
+    assert feed().watchers(view.id) == {user.client.id, second_tab.client.id, admin.client.id}
+    await wait_for(lambda: view.finished)
+    mine = [(state, to) for state, to in sent if state['id'] == view.id]
+    assert mine and all(other.client.id not in to for _, to in mine)  # another user's tab gets nothing of it
+    assert all(state['id'] == view.id for state, to in sent if other.client.id in to)
+    last = mine[-1][0]
+    assert (last['step'], last['steps']) == (12, 12)  # the newest step always goes out
+    assert [state['seq'] for state, _ in mine] == sorted({state['seq'] for state, _ in mine})
+    await user.should_see(marker='job-thumb', retries=40)  # the final state arrives the usual way
+    assert feed().watchers(view.id) == set()  # a finished job's live parts are gone, and its feed with them
+
+
+async def test_a_page_that_left_gets_nothing_more(user: User, services: Services, sim: Simulator, sent: list) -> None:
+    sim.faults.step_delay = 0.05
+    baseline = feed().counts()
+    await user.open('/')
+    owner = user.client.request.state.user
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'left', 'seed': 4, 'steps': 40})
+    await wait_for(lambda: view.step >= 2)
+    assert feed().watchers(view.id) == {user.client.id}
+    user.find(marker='nav-nav_gallery').click()
+    await user.should_see(marker='gallery-filters')
+    assert feed().watchers(view.id) == set()
+    sent.clear()
+    step = view.step
+    await wait_for(lambda: view.step >= step + 5)
+    assert [state for state, to in sent if user.client.id in to] == []
+    await services.jobs.cancel(view.id)
+    await wait_for(lambda: view.finished)
+    user.client.delete()
+    assert feed().counts() == baseline  # no handler or watcher of the tab is left behind
+
+
+async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_last_step_at_once(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, 'FEED_BUDGET', 1)  # 3 watchers: one message every 3 s
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed)
+    view = JobView(id='f' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    for client_id in ('tab-1', 'tab-2', 'tab-3'):
+        job_feed.watch(view, client_id)
+
+    def steps_sent() -> list[int]:
+        return [state['step'] for state, to in sent if state['id'] == view.id and to == {'tab-1', 'tab-2', 'tab-3'}]
+
+    view.step = 1
+    changed.emit(view)
+    await wait_for(lambda: steps_sent() == [1])  # the first change goes out at once
+    for step in (2, 3, 4):
+        view.step = step
+        changed.emit(view)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1]  # ... the next ones wait for the interval
+    await wait_for(lambda: steps_sent() == [1, 4])  # ... and go out as one message with the newest step
+    view.step = 20
+    changed.emit(view)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1, 4, 20]  # the last step does not wait
