@@ -108,4 +108,5 @@ class Services:
         await self.jobs.stop()
         await self.pool.stop()
         await self.writer.stop()
+        await self.storage.stop()
         self.engine.dispose()

@@ -447,8 +447,15 @@ class JobRunner:
 
     def _save(self, owner: str, data: bytes, meta: dict[str, Any], image_id: str, created: datetime) -> dict[str, Any]:
         try:
+            # NOTE: the flusher puts the files on the disk within a second; ComfyUI keeps its copy meanwhile
             stored: StoredFile = self.storage.save(
-                owner=owner, kind='generated', data=data, meta=meta, image_id=image_id, created_at=created
+                owner=owner,
+                kind='generated',
+                data=data,
+                meta=meta,
+                image_id=image_id,
+                created_at=created,
+                durable=False,
             )
         except StorageError:
             found = self.storage.find(owner=owner, kind='generated', image_id=image_id, created_at=created)
