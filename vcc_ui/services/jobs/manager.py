@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Coroutine
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 from nicegui import Event
 from pydantic import ValidationError
@@ -33,6 +34,8 @@ MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
 SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
 IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key within this returns the first job
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
+
+T = TypeVar('T')
 
 
 class JobManager:
@@ -137,13 +140,20 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
-        if blocked := await self._block_check(owner):
+        # NOTE: the checks that wait on the database or the disk run at once; their refusals keep their order
+        blocked, problem, refusal = await asyncio.gather(
+            self._block_check(owner),
+            asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
+            self._quota_check(owner),
+            return_exceptions=True,
+        )
+        if blocked := _raised(blocked):
             raise SubmitError('blocked', blocked)
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         self._queue.check(owner)
         self._check_source(source)
-        if problem := await asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb):
+        if problem := _raised(problem):
             raise SubmitError(
                 'unavailable',
                 'The image storage is full, so nothing was queued. Try again later.'
@@ -151,7 +161,7 @@ class JobManager:
                 else 'The image storage cannot be written, so nothing was queued. Try again later.',
                 reason=f'storage_{problem}',
             )
-        if refusal := await self._quota_check(owner):
+        if refusal := _raised(refusal):
             raise SubmitError('quota', refusal)
         view = JobView(
             id=uuid.uuid4().hex,
@@ -168,6 +178,7 @@ class JobManager:
             params=view.params,
             queued_at=view.queued_at,
             idempotency_key=idempotency_key,
+            image_ids=[],  # NOTE: every default_factory field given: pydantic inspects a factory's signature each time
         )
         # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
         since = utcnow() - IDEMPOTENCY_WINDOW
@@ -393,6 +404,8 @@ class JobManager:
         self._wake.set()
 
     def _prune(self) -> None:
+        if len(self.views) - len(self._jobs) <= KEEP_FINISHED:  # every unfinished view has its record
+            return
         finished = [v for v in self.views.values() if v.finished]
         for view in sorted(finished, key=lambda v: v.finished_at or v.queued_at)[:-KEEP_FINISHED]:
             del self.views[view.id]
@@ -464,3 +477,10 @@ class JobManager:
         )
         for view in self._queue.estimate(backlog, slots):
             self._live.emit(self._jobs[view.id])
+
+
+def _raised(result: T | BaseException) -> T:
+    """The result of a gathered call, raising what it raised."""
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -502,6 +502,7 @@ def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams, reco
         negative_prompt_original=params.negative_prompt_original,
         llm_action=params.llm_action,
         params=meta.get('params') or recorded,
+        tags=[],  # NOTE: every default_factory field given: pydantic inspects the factory's signature each time
     )
 
 
