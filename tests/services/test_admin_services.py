@@ -89,6 +89,19 @@ async def test_a_blocked_user_cannot_submit_or_upload(tmp_path) -> None:
         await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
 
 
+async def test_a_submit_refused_for_several_reasons_names_them_in_order(tmp_path) -> None:
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        await app.images.upload_input(USER_A, png_bytes(), 'a.png')
+        await app.admin_data.update_user(USER_A, blocked=True, quota_max_images=1)  # blocked and at the quota
+        with pytest.raises(SubmitError) as refused:
+            await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        assert refused.value.code == 'blocked'
+        await app.admin_data.update_user(USER_A, blocked=False)
+        with pytest.raises(SubmitError) as refused:
+            await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
+        assert refused.value.code == 'quota'
+
+
 async def test_admin_credentials_sessions_and_basic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth_module, 'WRONG_PASSWORD_DELAY', 0.0)
     auth = AdminAuth('boss', 'pw', 'secret', limiter=LoginThrottle(2, 60.0, probe_interval=20.0))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from vcc_ui.db import make_engine, migrate, session
-from vcc_ui.models import Job
-from vcc_ui.services.dbwriter import DbWriter
+from vcc_ui.models import Job, JobStatus
+from vcc_ui.services.dbwriter import DbWriter, write
 from vcc_ui.services.jobs.rows import update_job
 
 
@@ -82,3 +82,14 @@ async def test_a_full_disk_fails_every_write_of_the_batch_and_claims_nothing(tmp
     assert all(isinstance(r, OperationalError) for row, r in zip(rows, results, strict=True) if row.id not in stored)
     assert len(stored) < len(rows)
     engine.dispose()
+
+
+def test_a_job_added_and_updated_in_one_transaction_keeps_the_update(engine: Engine) -> None:
+    def add_then_update(db: Session) -> None:
+        db.add(_job('batched'))
+        update_job(db, 'batched', status=JobStatus.DISPATCHED, prompt_id='p-1')
+
+    write(engine, add_then_update)
+    with session(engine) as db:
+        row = db.get(Job, 'batched')
+        assert row is not None and (row.status, row.prompt_id) == (JobStatus.DISPATCHED, 'p-1')

@@ -84,8 +84,9 @@ async def test_concurrency_limit_with_no_queue(tmp_path: Path) -> None:
 
 
 async def test_fair_round_robin_between_three_users(tmp_path: Path) -> None:
-    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
-        blocker = await app.jobs.submit(USER_C, 'test_pattern', {'prompt': 'x', 'seed': 0})
+    async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        # the blocker runs (10 steps, 0.5 s) until every job below is queued
+        blocker = await app.jobs.submit(USER_C, 'sd15_txt2img', {'prompt': 'x', 'seed': 0, 'steps': 10})
         views = []
         for user in (USER_A, USER_A, USER_A, USER_B, USER_B, USER_C):
             views.append(await app.jobs.submit(user, 'test_pattern', {'prompt': 'x', 'seed': len(views) + 1}))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from tests.fixtures import make_settings, services
 from tests.images import jpeg_bytes, png_bytes, webp_bytes
@@ -29,6 +29,7 @@ from vcc_ui.services.storage import (
 )
 from vcc_ui.services.storage import core as storage_core
 from vcc_ui.services.storage import local as storage_local
+from vcc_ui.simulator.images import render
 
 OWNER = 'anon-0123456789abcdef'
 WHEN = datetime(2025, 3, 7, 12, 30, tzinfo=UTC)
@@ -136,6 +137,55 @@ def test_thumbnail_keeps_alpha_and_small_images_are_not_upscaled(store: Storage)
     stored = store.save(owner=OWNER, kind='input', data=png_bytes(40, 20, (1, 2, 3, 100)), meta={})
     with Image.open(store.root / stored.thumb_rel) as thumb:
         assert (thumb.size, thumb.mode) == ((40, 20), 'RGBA')
+
+
+def test_thumbnail_is_the_picture_made_small(store: Storage) -> None:
+    picture = render('a red fox in the snow', 5, 1024, 768)
+    data = io.BytesIO()
+    picture.save(data, format='PNG')
+    stored = store.save(owner=OWNER, kind='generated', data=data.getvalue(), meta={})
+    reference = picture.resize((320, 240), Image.Resampling.LANCZOS)
+    with Image.open(store.root / stored.thumb_rel) as thumb:
+        assert thumb.size == (320, 240)
+        difference = ImageStat.Stat(ImageChops.difference(thumb.convert('RGB'), reference)).mean
+    assert max(difference) < 4  # webp at quality 80 included; a shifted or mis-scaled thumbnail is far above
+    shifted = ImageStat.Stat(
+        ImageChops.difference(reference, reference.transform((320, 240), Image.Transform.AFFINE, (1, 0, 3, 0, 1, 0)))
+    )
+    assert max(shifted.mean) > 4
+
+
+def test_a_save_that_is_not_durable_fsyncs_nothing_and_the_next_flush_syncs_it(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsyncs: list[int] = []
+    syncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(storage_local.os, 'fsync', lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(storage_local.os, 'sync', lambda: syncs.append(1))
+    monkeypatch.setattr(storage_core, '_LIBC', None)
+    store.save(owner=OWNER, kind='input', data=png_bytes(), meta={})
+    assert len(fsyncs) == 5  # the original, thumbnail and sidecar, and their two folders
+    store.flush()
+    assert syncs == []  # everything was durable already
+    fsyncs.clear()
+    stored = store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={'prompt': 'fox'}, durable=False)
+    assert fsyncs == []
+    assert {stored.rel_path, stored.thumb_rel, stored.sidecar_rel} <= set(files_under(store.root))
+    assert store.read_sidecar(stored.rel_path)['prompt'] == 'fox'
+    store.flush()
+    store.flush()
+    assert syncs == [1]  # one flush for the save; the second has nothing to do
+
+
+async def test_stop_flushes_what_a_save_left_unsynced(store: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    syncs: list[int] = []
+    monkeypatch.setattr(storage_local.os, 'sync', lambda: syncs.append(1))
+    monkeypatch.setattr(storage_core, '_LIBC', None)
+    await store.start()
+    store.save(owner=OWNER, kind='generated', data=png_bytes(), meta={}, durable=False)
+    await store.stop()
+    assert syncs == [1]
 
 
 def test_thumbnail_falls_back_to_jpeg_without_webp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -422,6 +472,7 @@ async def test_start_removes_temp_files_left_by_killed_writes(
     assert (tmp_path / 'outside.tmp').read_bytes() == b'outside'
     assert threads and threading.get_ident() not in threads  # the scan ran in a worker thread, not on the event loop
     assert 'removed 4 stale temp file(s)' in caplog.text
+    await store.stop()
 
 
 async def test_services_start_clears_stale_temp_files(tmp_path: Path) -> None:

@@ -123,4 +123,5 @@ class Services:
         await self.gate.limiter.close()
         await self.admin.limiter.close()
         await self.writer.stop()
+        await self.storage.stop()
         self.engine.dispose()

@@ -18,15 +18,18 @@ TOKEN_STATE = 'api_token'  # request.state: the checked Bearer token the request
 REALM = 'Basic realm="VCC UI admin", charset="UTF-8"'
 
 
-def get_services(request: Request) -> Services:
-    """The services of the app serving this request (`install` keeps them on app.state)."""
+async def get_services(request: Request) -> Services:
+    """The services of the app serving this request (`install` keeps them on app.state).
+
+    Async, like every dependency here: FastAPI runs a plain function in a worker thread, two thread hops a request.
+    """
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_user(request: Request) -> str:
+async def get_user(request: Request) -> str:
     """The caller's anonymous id, which the identity middleware put on the request."""
     return request.state.user
 

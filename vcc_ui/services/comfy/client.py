@@ -210,6 +210,7 @@ class ComfyClient:
         self._ws_idle_timeout = ws_idle_timeout
         self._silence_poll = silence_poll
         self._last_heard = time.monotonic()
+        self._last_stamped = float('-inf')  # when state.last_message_at was last set (monotonic)
         self._poller: asyncio.Task | None = None
         self._transport = transport
         self._listeners: list[Callable[[Message], None]] = []
@@ -555,8 +556,10 @@ class ComfyClient:
                 logger.info('WebSocket %s silent for %g s; reconnecting', self.ws_url, self._ws_idle_timeout)
                 return got_message
             got_message = True
-            self.state.last_message_at = time.time()
-            self._last_heard = time.monotonic()
+            self._last_heard = now = time.monotonic()
+            if now - self._last_stamped >= 1.0:  # a bindable property: set once a second, not for every message
+                self._last_stamped = now
+                self.state.last_message_at = time.time()
             try:
                 message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
             except MessageError as error:

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 from nicegui import Event
 from pydantic import ValidationError
@@ -62,6 +63,8 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key 
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 REFRESH_INTERVAL = 2.0  # how often an instance that does not dispatch checks its unfinished views against the DB
 ROW_FIELDS = ('status', 'priority', 'queued_at', 'started_at', 'finished_at', 'error', 'image_ids')
+
+T = TypeVar('T')
 
 
 class JobManager:
@@ -243,19 +246,21 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
-        blocked, problem, refusal = await asyncio.gather(  # independent reads, each a round trip: at once
+        # NOTE: the checks that wait on the database or the disk run at once; their refusals keep their order
+        blocked, problem, refusal = await asyncio.gather(
             self._block_check(owner),
             asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
             self._quota_check(owner),
+            return_exceptions=True,
         )
-        if blocked:
+        if blocked := _raised(blocked):
             raise SubmitError('blocked', blocked)
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
         if not self.scaled:
             self._queue.check(owner)  # scaled: counted in the database, in the transaction that adds the job
         self._check_source(source)
-        if problem:
+        if problem := _raised(problem):
             raise SubmitError(
                 'unavailable',
                 'The image storage is full, so nothing was queued. Try again later.'
@@ -263,7 +268,7 @@ class JobManager:
                 else 'The image storage cannot be written, so nothing was queued. Try again later.',
                 reason=f'storage_{problem}',
             )
-        if refusal:
+        if refusal := _raised(refusal):
             raise SubmitError('quota', refusal)
         view = JobView(
             id=uuid.uuid4().hex,
@@ -280,6 +285,7 @@ class JobManager:
             params=view.params,
             queued_at=view.queued_at,
             idempotency_key=idempotency_key,
+            image_ids=[],  # NOTE: every default_factory field given: pydantic inspects a factory's signature each time
         )
         # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
         since = utcnow() - IDEMPOTENCY_WINDOW
@@ -560,6 +566,8 @@ class JobManager:
         self._wake.set()
 
     def _prune(self) -> None:
+        if len(self.views) - len(self._jobs) <= KEEP_FINISHED:  # every unfinished view has its record
+            return
         finished = [v for v in self.views.values() if v.finished]
         for view in sorted(finished, key=lambda v: v.finished_at or v.queued_at)[:-KEEP_FINISHED]:
             del self.views[view.id]
@@ -756,3 +764,10 @@ class JobManager:
         self._jobs.pop(row.id, None)
         self._previews.pop(row.id, None)
         self.changed.emit(view)
+
+
+def _raised(result: T | BaseException) -> T:
+    """The result of a gathered call, raising what it raised."""
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -461,8 +461,15 @@ class JobRunner:
 
     def _save(self, owner: str, data: bytes, meta: dict[str, Any], image_id: str, created: datetime) -> dict[str, Any]:
         try:
+            # NOTE: the flusher puts the files on the disk within a second; ComfyUI keeps its copy meanwhile
             stored: StoredFile = self.storage.save(
-                owner=owner, kind='generated', data=data, meta=meta, image_id=image_id, created_at=created
+                owner=owner,
+                kind='generated',
+                data=data,
+                meta=meta,
+                image_id=image_id,
+                created_at=created,
+                durable=False,
             )
         except StorageError:
             found = self.storage.find(owner=owner, kind='generated', image_id=image_id, created_at=created)
@@ -509,6 +516,7 @@ def _image_row(meta: dict[str, Any], view: JobView, params: GenerateParams, reco
         negative_prompt_original=params.negative_prompt_original,
         llm_action=params.llm_action,
         params=meta.get('params') or recorded,
+        tags=[],  # NOTE: every default_factory field given: pydantic inspects the factory's signature each time
     )
 
 

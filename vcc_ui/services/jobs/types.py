@@ -61,7 +61,7 @@ class JobView:
     @property
     def finished(self) -> bool:
         """Whether the job reached an end state."""
-        return JobStatus(self.status) in FINISHED
+        return self.status in FINISHED  # a StrEnum hashes as its string
 
     def preview_path(self, prefix: str) -> str:
         """The URL of the newest preview frame under `prefix`, or '' when there is none (none once the job ended)."""

@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,21 +22,24 @@ from vcc_ui.services.storage.core import (
     StorageError,
     StorageUnavailable,
     check_rel,
+    libc,
 )
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+FLUSH_INTERVAL = 1.0  # seconds between two flushes of the files saved without their own fsync
 
 
-def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
-    """Write `data` to `path` via a temp file in the same folder, fsync and os.replace."""
+def _atomic_write(path: Path, data: bytes, *, sync_dir: bool = True, sync: bool = True) -> None:
+    """Write `data` to `path` via a temp file in the same folder, fsync (unless `sync` is False) and os.replace."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as fh:
             fh.write(data)
             fh.flush()
             os.fchmod(fh.fileno(), 0o644)
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -69,6 +73,8 @@ class LocalStorage(Storage):
         super().__init__(max_pixels=max_pixels, max_decodes=max_decodes)
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
+        self._unflushed = threading.Event()  # set by a save without fsync, cleared by the flush that covers it
+        self._flusher: asyncio.Task | None = None
 
     @property
     def location(self) -> str:
@@ -76,8 +82,46 @@ class LocalStorage(Storage):
         return str(self.root)
 
     async def start(self) -> None:
-        """Remove the temp files of writes killed mid-way, in a worker thread; call before anything writes."""
+        """Remove the temp files of writes killed mid-way, in a worker thread; call before anything writes.
+
+        Then flush, every FLUSH_INTERVAL, the files that saves with `durable=False` left to the system.
+        """
         await asyncio.to_thread(self._remove_temp_files)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_loop(), name='storage-flush')
+
+    async def stop(self) -> None:
+        """Stop the flusher and flush what is left."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        await asyncio.to_thread(self.flush)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            if self._unflushed.is_set():
+                await asyncio.to_thread(self.flush)
+
+    def flush(self) -> None:
+        """Put every file saved with `durable=False` so far on the disk: one syncfs of the root's filesystem."""
+        if not self._unflushed.is_set():
+            return
+        self._unflushed.clear()
+        try:
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            log.warning('cannot flush the output folder: %s', _reason(exc))
+            return
+        try:
+            c = libc()
+            if c is not None and hasattr(c, 'syncfs'):
+                c.syncfs(fd)
+            else:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def _remove_temp_files(self) -> None:
         """Delete every `.*.tmp` file under the root, logging how many; symlinks and other names are left alone."""
@@ -136,8 +180,8 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f'cannot write {rel_path}: {_reason(exc)}') from exc
 
-    def write_files(self, files: list[tuple[str, bytes]]) -> None:
-        """Write several files atomically, fsyncing their folders once; on a failure remove those written."""
+    def write_files(self, files: list[tuple[str, bytes]], *, durable: bool = True) -> None:
+        """Write several files atomically, fsyncing their folders once (or leaving them to the next flush)."""
         written: list[Path] = []
         rel = files[0][0] if files else ''
         try:
@@ -145,8 +189,10 @@ class LocalStorage(Storage):
                 path = self.resolve(rel)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 written.append(path)
-                _atomic_write(path, payload, sync_dir=False)
-            for folder in {p.parent for p in written}:
+                _atomic_write(path, payload, sync_dir=False, sync=durable)
+            if not durable:
+                self._unflushed.set()
+            for folder in {p.parent for p in written} if durable else ():
                 _fsync_dir(folder)
         except Exception as exc:
             log.warning('writing %s failed (%s); removing partial files', rel, exc)

@@ -110,6 +110,9 @@ class S3Storage(Storage):
     async def start(self) -> None:
         """Nothing to prepare; the bucket is checked by /healthz and every write."""
 
+    async def stop(self) -> None:
+        """Nothing to flush: every put is durable when S3 answers it."""
+
     def ensure_bucket(self) -> bool:
         """Create the bucket when it does not exist; return whether it was created."""
         try:
@@ -161,8 +164,8 @@ class S3Storage(Storage):
         except (ClientError, BotoCoreError) as error:
             raise self._failed('write', rel_path, error) from error
 
-    def write_files(self, files: list[tuple[str, bytes]]) -> None:
-        """Put several objects; on a failure delete those put."""
+    def write_files(self, files: list[tuple[str, bytes]], *, durable: bool = True) -> None:
+        """Put several objects (each put is durable); on a failure delete those put."""
         written: list[str] = []
         try:
             for rel, payload in files:
