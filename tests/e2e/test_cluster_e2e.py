@@ -69,7 +69,9 @@ def open_tab(browser, cluster: Cluster):
     page.wait_for_selector('[data-role=generate]')
     page.wait_for_function('window.socket && window.socket.connected')
     page.get_by_role('button', name='EN', exact=True).click()
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    # the switch reloads the page: while it loads there may be no document element yet
+    page.wait_for_function("document.documentElement && document.documentElement.lang === 'en'")
+    page.wait_for_selector('[data-role=generate]')
     page.wait_for_function('window.socket && window.socket.connected')
     return context, page
 

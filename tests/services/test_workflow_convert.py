@@ -38,7 +38,7 @@ def runnable(graph: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_shipped_workflow_has_its_save_format_fixtures() -> None:
-    assert SHIPPED == ['sd15_img2img', 'sd15_lora_txt2img', 'sd15_txt2img', 'test_pattern']
+    assert SHIPPED == ['sd15_img2img', 'sd15_lora_txt2img', 'sd15_txt2img', 'test_pattern', 'upscale']
     for workflow_id in SHIPPED:
         assert is_save_format(ui_file(f'{workflow_id}.json')) and is_save_format(ui_file(f'{workflow_id}.app.json'))
     assert not is_save_format({'3': {'class_type': 'KSampler', 'inputs': {}}})
