@@ -53,9 +53,11 @@ async def test_the_test_pattern_card_has_an_upscale_tab_that_takes_an_image_and_
     await user.should_see(marker='tab-upscale')
     await user.should_not_see(marker='tab-img2img')
     await user.should_see(marker='prompt')
+    await user.should_see('Ctrl+Enter')
     user.find(marker='tab-upscale').click()
     await user.should_see(marker='input-slot')
     await user.should_not_see(marker='prompt')  # the upscale graph takes no prompt
+    await user.should_not_see('Ctrl+Enter')  # no prompt to press Ctrl+Enter in
     await user.should_not_see(marker='aspect')
     await user.should_not_see(marker='seed-random')  # the graph takes no seed
     await user.should_not_see(marker='params-advanced')
