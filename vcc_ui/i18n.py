@@ -508,6 +508,12 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'A test run cannot supply an input image: save it and try it on the Generate page. {reason}',
         'ko': '테스트 실행은 입력 이미지를 넣을 수 없습니다. 저장한 뒤 생성 페이지에서 시험하세요. {reason}',
     },
+    'studio_err_not_dispatching': {
+        'en': 'This instance does not dispatch jobs (several instances share the queue), so it cannot test-run a '
+        'draft. Save the workflow and try it from the Generate page, or use the studio on the dispatching instance.',
+        'ko': '이 인스턴스는 작업을 배정하지 않으므로(여러 인스턴스가 대기열을 공유함) 초안을 테스트 실행할 수 '
+        '없습니다. 워크플로우를 저장해 생성 페이지에서 시험하거나, 작업을 배정하는 인스턴스의 스튜디오를 쓰세요.',
+    },
     'studio_err_submit': {'en': 'The test run was refused: {reason}', 'ko': '테스트 실행이 거절되었습니다: {reason}'},
     'studio_nodes': {'en': 'Nodes and inputs', 'ko': '노드와 입력'},
     'studio_nodes_hint': {

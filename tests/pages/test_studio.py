@@ -14,7 +14,7 @@ from tests.fixtures import wait_for
 from tests.samples import FIXTURES
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
-from vcc_ui.services.jobs import JobView
+from vcc_ui.services.jobs import JobManager, JobView
 from vcc_ui.services.studio import HISTORY
 from vcc_ui.simulator import Simulator
 
@@ -147,4 +147,19 @@ async def test_a_test_run_shows_live_progress_and_its_result(user: User, service
     job = seen[-1]
     assert job.workflow_id.startswith('studio-test-') and job.status == 'completed' and job.steps == 20
     assert job.server == next(iter(services.studio.catalogues()))
+    assert all(not w.id.startswith('studio-test-') for w in services.registry.all())
+
+
+async def test_a_test_run_is_refused_on_an_instance_that_does_not_dispatch(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JobManager, 'leading', property(lambda self: False))  # another instance holds the lead
+    await open_studio(user, services)
+    set_value(user, 'studio-open-select', 'sd15_txt2img')
+    user.find(marker='studio-open').click()
+    await user.should_see(marker='studio-check-ok')
+    user.find(marker='studio-test-run').click()
+    await user.should_see('This instance does not dispatch jobs')
+    await user.should_not_see(marker='job-card')
+    assert services.jobs.views == {}  # nothing queued that no instance could run
     assert all(not w.id.startswith('studio-test-') for w in services.registry.all())

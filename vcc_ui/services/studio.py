@@ -41,7 +41,15 @@ INLINE_WIDTH = 100  # a saved file keeps objects and lists this short on one lin
 MAX_STAGED = 20  # test-run drafts the registry keeps at once (each is dropped when its job ends)
 Source = Literal['api', 'save', 'file']
 ErrorCode = Literal[
-    'bad_json', 'not_a_workflow', 'convert', 'no_server', 'invalid', 'bad_name', 'needs_image', 'submit'
+    'bad_json',
+    'not_a_workflow',
+    'convert',
+    'no_server',
+    'invalid',
+    'bad_name',
+    'needs_image',
+    'submit',
+    'not_dispatching',
 ]
 GUESSES: dict[tuple[str, str], str] = {  # App Mode inputs that are a built-in parameter under another name
     ('CLIPTextEncode', 'text'): 'prompt',
@@ -403,7 +411,13 @@ class Studio:
         return path
 
     async def test_run(self, draft: dict[str, Any], server: str, owner: str) -> JobView:
-        """Queue the draft once with its defaults on one server, as the owner's job; return the job."""
+        """Queue the draft once with its defaults on one server, as the owner's job; return the job.
+
+        The draft is staged in this process's registry only, so only the instance that dispatches can run it; on any
+        other instance of a scaled deployment the run is refused (StudioError('not_dispatching')) instead of queued.
+        """
+        if not self.jobs.leading:
+            raise StudioError('not_dispatching')
         if not any(e.health.name == server and e.usable for e in self.pool.entries.values()):
             raise StudioError('no_server', server)  # unknown, switched off or down: the job would only wait
         workflow = self._load(draft, f'{TEST_PREFIX}{secrets.token_hex(4)}', error='invalid')
