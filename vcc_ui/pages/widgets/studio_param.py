@@ -41,7 +41,7 @@ class ParamFields:
                     label=t('studio_control'),
                     clearable=True,
                     on_change=lambda e: self._set('control', e.value),
-                ).props(FIELD).classes('w-32').mark(f'{marker}-control')
+                ).props(FIELD).classes('w-40').mark(f'{marker}-control')
             ui.checkbox(
                 t('studio_advanced'),
                 value=bool(declaration.get('advanced')),
