@@ -508,6 +508,12 @@ STRINGS: dict[str, dict[str, str]] = {
         'en': 'A test run cannot supply an input image: save it and try it on the Generate page. {reason}',
         'ko': '테스트 실행은 입력 이미지를 넣을 수 없습니다. 저장한 뒤 생성 페이지에서 시험하세요. {reason}',
     },
+    'studio_err_not_dispatching': {
+        'en': 'This instance does not dispatch jobs (several instances share the queue), so it cannot test-run a '
+        'draft. Save the workflow and try it from the Generate page, or use the studio on the dispatching instance.',
+        'ko': '이 인스턴스는 작업을 배정하지 않으므로(여러 인스턴스가 대기열을 공유함) 초안을 테스트 실행할 수 '
+        '없습니다. 워크플로우를 저장해 생성 페이지에서 시험하거나, 작업을 배정하는 인스턴스의 스튜디오를 쓰세요.',
+    },
     'studio_err_submit': {'en': 'The test run was refused: {reason}', 'ko': '테스트 실행이 거절되었습니다: {reason}'},
     'studio_nodes': {'en': 'Nodes and inputs', 'ko': '노드와 입력'},
     'studio_nodes_hint': {
@@ -522,6 +528,18 @@ STRINGS: dict[str, dict[str, str]] = {
     'studio_advanced': {'en': 'Advanced', 'ko': '고급'},
     'studio_min': {'en': 'Min', 'ko': '최소'},
     'studio_max': {'en': 'Max', 'ko': '최대'},
+    'studio_step': {'en': 'Step', 'ko': '간격'},
+    'studio_default': {'en': 'Default', 'ko': '기본값'},
+    'studio_on': {'en': 'On', 'ko': '켜짐'},
+    'studio_off': {'en': 'Off', 'ko': '꺼짐'},
+    'studio_choices': {'en': 'Choices offered (empty: all the server has)', 'ko': '제공할 선택지 (비우면 서버의 전체)'},
+    'studio_control': {'en': 'Control', 'ko': '입력 방식'},
+    'studio_control_number': {'en': 'Number', 'ko': '숫자'},
+    'studio_control_slider': {'en': 'Slider', 'ko': '슬라이더'},
+    'studio_control_select': {'en': 'Select', 'ko': '선택'},
+    'studio_control_toggle': {'en': 'Toggle', 'ko': '토글'},
+    'studio_control_text': {'en': 'Text', 'ko': '한 줄 텍스트'},
+    'studio_control_multiline': {'en': 'Multiline', 'ko': '여러 줄 텍스트'},
     'studio_output': {'en': 'Output node', 'ko': '출력 노드'},
     'studio_details': {'en': 'Mode', 'ko': '모드 정보'},
     'studio_id': {'en': 'File id (workflows/<id>.json)', 'ko': '파일 ID (workflows/<id>.json)'},

@@ -53,9 +53,11 @@ async def test_the_test_pattern_card_has_an_upscale_tab_that_takes_an_image_and_
     await user.should_see(marker='tab-upscale')
     await user.should_not_see(marker='tab-img2img')
     await user.should_see(marker='prompt')
+    await user.should_see('Ctrl+Enter')
     user.find(marker='tab-upscale').click()
     await user.should_see(marker='input-slot')
     await user.should_not_see(marker='prompt')  # the upscale graph takes no prompt
+    await user.should_not_see('Ctrl+Enter')  # no prompt to press Ctrl+Enter in
     await user.should_not_see(marker='aspect')
     await user.should_not_see(marker='seed-random')  # the graph takes no seed
     await user.should_not_see(marker='params-advanced')
@@ -128,3 +130,25 @@ async def test_the_controls_follow_a_change_of_the_servers_catalogue_keeping_the
     await services.pool.check_all()
     await wait_for(lambda: element(user, 'param-sampler').options == ['euler', 'heun', 'lms'])
     assert (value_of(user, 'param-sampler'), value_of(user, 'param-cfg')) == ('heun', 11.0)
+
+
+async def test_the_lightbox_lists_declared_params_in_the_users_language_and_generate_again_keeps_them(
+    user: User, services: Services
+) -> None:
+    user.http_client.headers['Accept-Language'] = 'ko'
+    await user.open('/')
+    asked = {'prompt': 'a fox', 'steps': 2, 'cfg': 4.5, 'sampler': 'heun'}
+    view = await services.jobs.submit(owner_of(user), 'sd15_txt2img', asked)
+    await wait_for(lambda: view.finished)
+    assert view.status == JobStatus.COMPLETED, view.error
+    await user.open('/gallery')
+    await user.should_see(marker='image-thumb')
+    user.find(marker='image-thumb').click()
+    await user.should_see(marker='gallery-lightbox')
+    await user.should_see('CFG 스케일')  # the declared label, in Korean
+    assert element(user, 'meta-param-cfg').text == '4.5'
+    assert (element(user, 'meta-param-sampler').text, element(user, 'meta-param-scheduler').text) == ('heun', 'normal')
+    user.find(marker='lightbox-again').click()
+    await user.should_see(marker='param-cfg', retries=100)
+    await wait_for(lambda: value_of(user, 'param-cfg') == 4.5)
+    assert value_of(user, 'param-sampler') == 'heun'

@@ -14,7 +14,7 @@ from tests.fixtures import wait_for
 from tests.samples import FIXTURES
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
-from vcc_ui.services.jobs import JobView
+from vcc_ui.services.jobs import JobManager, JobView
 from vcc_ui.services.studio import HISTORY
 from vcc_ui.simulator import Simulator
 
@@ -148,3 +148,120 @@ async def test_a_test_run_shows_live_progress_and_its_result(user: User, service
     assert job.workflow_id.startswith('studio-test-') and job.status == 'completed' and job.steps == 20
     assert job.server == next(iter(services.studio.catalogues()))
     assert all(not w.id.startswith('studio-test-') for w in services.registry.all())
+
+
+async def test_a_test_run_is_refused_on_an_instance_that_does_not_dispatch(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(JobManager, 'leading', property(lambda self: False))  # another instance holds the lead
+    await open_studio(user, services)
+    set_value(user, 'studio-open-select', 'sd15_txt2img')
+    user.find(marker='studio-open').click()
+    await user.should_see(marker='studio-check-ok')
+    user.find(marker='studio-test-run').click()
+    await user.should_see('This instance does not dispatch jobs')
+    await user.should_not_see(marker='job-card')
+    assert services.jobs.views == {}  # nothing queued that no instance could run
+    assert all(not w.id.startswith('studio-test-') for w in services.registry.all())
+
+
+async def test_a_combo_with_choices_and_a_float_with_default_and_step_reach_the_generate_form(
+    user: User, services: Services, workflows: Path, create_user: Callable[[], User]
+) -> None:
+    await open_studio(user, services)
+    set_value(user, 'studio-open-select', 'sd15_txt2img')
+    user.find(marker='studio-open').click()
+    await user.should_see(marker='studio-input-3-cfg-id')
+    for name in ('cfg', 'sampler_name'):  # expose them afresh: off, then on as declared parameters
+        user.find(marker=f'studio-input-3-{name}').click()
+        await user.should_not_see(marker=f'studio-input-3-{name}-as')
+        user.find(marker=f'studio-input-3-{name}').click()
+        await user.should_see(marker=f'studio-input-3-{name}-default')
+    set_value(user, 'studio-input-3-cfg-default', 6.5)
+    set_value(user, 'studio-input-3-cfg-step', 0.5)
+    set_value(user, 'studio-input-3-cfg-max', 12)
+    set_value(user, 'studio-input-3-cfg-control', 'slider')
+    set_value(user, 'studio-input-3-sampler_name-en', 'Sampler')
+    set_value(user, 'studio-input-3-sampler_name-ko', '샘플러')
+    set_value(user, 'studio-input-3-sampler_name-choices', ['euler', 'heun', 'lms'])
+    set_value(user, 'studio-input-3-sampler_name-default', 'heun')
+    set_value(user, 'studio-input-3-sampler_name-advanced', True)
+    set_value(user, 'studio-id', 'sd15_tuned')
+    set_value(user, 'studio-related', 'img2img=sd15_img2img, upscale=upscale')
+    await user.should_see(marker='studio-check-ok')
+    user.find(marker='studio-save').click()
+    user.find(marker='studio-save-confirm').click()
+    await user.should_see('Saved sd15_tuned.json')
+
+    saved = json.loads((workflows / 'sd15_tuned.json').read_text(encoding='utf-8'))
+    assert saved['params']['cfg'] == {
+        'targets': {'node': '3', 'input': 'cfg'},
+        'label': {'en': 'Cfg', 'ko': 'cfg'},
+        'default': 6.5,
+        'step': 0.5,
+        'max': 12.0,
+        'control': 'slider',
+    }
+    assert saved['params']['sampler_name'] == {
+        'targets': {'node': '3', 'input': 'sampler_name'},
+        'label': {'en': 'Sampler', 'ko': '샘플러'},
+        'choices': ['euler', 'heun', 'lms'],
+        'default': 'heun',
+        'advanced': True,
+    }
+    assert saved['ui']['related'] == {'img2img': 'sd15_img2img', 'upscale': 'upscale'}
+
+    other = create_user()
+    other.http_client.headers['Accept-Language'] = 'ko'
+    await other.open('/')
+    other.find(marker='workflow-sd15_tuned').click()
+    await other.should_see(marker='param-sampler_name')
+    await other.should_see('샘플러')
+    await other.should_see(marker='tab-upscale')
+    cfg = next(iter(other.find(marker='param-cfg').elements))
+    sampler = next(iter(other.find(marker='param-sampler_name').elements))
+    assert (cfg.value, cfg.props['step'], cfg.props['max']) == (6.5, 0.5, 12.0)
+    assert sampler.options == ['euler', 'heun', 'lms'] and sampler.value == 'heun'
+
+
+async def test_a_free_mode_with_labels_saves_loads_and_becomes_a_tab_of_the_card_linking_it(
+    user: User, services: Services, workflows: Path, create_user: Callable[[], User]
+) -> None:
+    await open_studio(user, services)
+    set_value(user, 'studio-open-select', 'upscale')
+    user.find(marker='studio-open').click()
+    await user.should_see(marker='studio-node-1')
+    assert (value_of(user, 'studio-mode'), value_of(user, 'studio-mode-label-ko')) == ('upscale', '업스케일')
+    set_value(user, 'studio-id', 'enlarge')
+    set_value(user, 'studio-mode', 'enlarge')
+    set_value(user, 'studio-mode-label-en', 'Enlarge')
+    set_value(user, 'studio-mode-label-ko', '확대')
+    await user.should_see(marker='studio-check-ok')
+    user.find(marker='studio-save').click()
+    user.find(marker='studio-save-confirm').click()
+    await user.should_see('Saved enlarge.json')
+    set_value(user, 'studio-open-select', 'test_pattern')
+    user.find(marker='studio-open').click()
+    await user.should_see(marker='studio-node-1')
+    assert value_of(user, 'studio-related') == 'upscale=upscale'
+    set_value(user, 'studio-related', 'upscale=upscale, enlarge=enlarge')
+    await user.should_see(marker='studio-check-ok')
+    user.find(marker='studio-save').click()
+    user.find(marker='studio-save-confirm').click()
+    await user.should_see('Saved test_pattern.json')
+
+    set_value(user, 'studio-open-select', 'enlarge')  # loads back as saved
+    user.find(marker='studio-open').click()
+    await wait_for(lambda: value_of(user, 'studio-mode') == 'enlarge')
+    assert (value_of(user, 'studio-mode-label-en'), value_of(user, 'studio-mode-label-ko')) == ('Enlarge', '확대')
+    saved = json.loads((workflows / 'enlarge.json').read_text(encoding='utf-8'))
+    assert (saved['mode'], saved['mode_label']) == ('enlarge', {'en': 'Enlarge', 'ko': '확대'})
+
+    other = create_user()
+    other.http_client.headers['Accept-Language'] = 'ko'
+    await other.open('/')
+    other.find(marker='workflow-test_pattern').click()
+    await other.should_see(marker='tab-enlarge')
+    await other.should_see('확대')
+    other.find(marker='tab-enlarge').click()
+    await other.should_see(marker='param-factor')

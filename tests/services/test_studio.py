@@ -16,6 +16,7 @@ from vcc_ui.models import JobStatus
 from vcc_ui.services import Services
 from vcc_ui.services.studio import (
     HISTORY,
+    InputType,
     StudioError,
     dump,
     expose,
@@ -217,3 +218,18 @@ async def test_a_broken_file_in_the_folder_is_listed_and_opening_it_says_why(app
         with pytest.raises(StudioError) as refused:
             studio.open(name)
         assert refused.value.code == 'not_a_workflow'
+
+
+async def test_input_types_come_from_the_servers_else_from_the_graph_value(app: Studio) -> None:
+    draft = app.services.studio.open('sd15_txt2img')
+    studio = app.services.studio
+    assert studio.input_type(draft, '3', 'cfg') == InputType(kind='FLOAT')
+    assert studio.input_type(draft, '3', 'steps') == InputType(kind='INT')
+    sampler = studio.input_type(draft, '3', 'sampler_name')
+    assert sampler.kind == 'COMBO' and {'euler', 'heun', 'dpmpp_2m'} <= set(sampler.options)
+    draft['graph']['99'] = {'class_type': 'NoServerHasThis', 'inputs': {'flag': True, 'count': 3, 'name': 'x'}}
+    assert [studio.input_type(draft, '99', name).kind for name in ('flag', 'count', 'name')] == [
+        'BOOLEAN',
+        'INT',
+        'STRING',
+    ]

@@ -132,6 +132,7 @@ class GeneratePage:
         self.cards.highlight(self.parent.id)
         self.modes.show(self.registry.modes_of(self.parent.id), self.mode, lang=self.lang)
         self.prompts.show_for(workflow, self.mode)
+        self.submit.show_hint(workflow.shows_prompt)
         app.storage.user[LAST_KEY] = {'workflow': self.parent.id, 'mode': self.mode}
         self.settings.show_for(workflow)
         self.params.show_for(workflow, form_catalogue(self.services.pool, workflow.id))

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from vcc_ui.services.comfy.protocol import node_inputs
+from vcc_ui.services.comfy.protocol import combo_options, input_spec, node_inputs
 from vcc_ui.services.jobs import JobManager
 from vcc_ui.services.jobs.types import JobView, SubmitError
 from vcc_ui.services.servers import ServerPool
 from vcc_ui.services.workflow_convert import AppInput, ConvertError, convert, is_save_format
+from vcc_ui.services.workflow_params import Kind
 from vcc_ui.services.workflows import (
     ID_PATTERN,
     OUTPUT_NODE_CLASSES,
@@ -41,7 +42,15 @@ INLINE_WIDTH = 100  # a saved file keeps objects and lists this short on one lin
 MAX_STAGED = 20  # test-run drafts the registry keeps at once (each is dropped when its job ends)
 Source = Literal['api', 'save', 'file']
 ErrorCode = Literal[
-    'bad_json', 'not_a_workflow', 'convert', 'no_server', 'invalid', 'bad_name', 'needs_image', 'submit'
+    'bad_json',
+    'not_a_workflow',
+    'convert',
+    'no_server',
+    'invalid',
+    'bad_name',
+    'needs_image',
+    'submit',
+    'not_dispatching',
 ]
 GUESSES: dict[tuple[str, str], str] = {  # App Mode inputs that are a built-in parameter under another name
     ('CLIPTextEncode', 'text'): 'prompt',
@@ -82,6 +91,14 @@ class Check:
 
     error: str | None
     servers: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True, frozen=True)
+class InputType:
+    """A node input's type on the servers (None: no server lists it) and, for a COMBO, the values they offer."""
+
+    kind: Kind | None
+    options: list[Any] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -370,6 +387,27 @@ class Studio:
             order += [n for n in node_inputs(info) if n in literal and n not in order] if isinstance(info, dict) else []
         return {name: literal[name] for name in [*order, *(n for n in literal if n not in order)]}
 
+    def input_type(self, draft: dict[str, Any], node_id: str, name: str) -> InputType:
+        """Return a node input's type from the first server that lists it; a COMBO offers every server's values."""
+        class_type = draft['graph'][node_id]['class_type']
+        kind: Kind | None = None
+        options: list[Any] = []
+        for catalogue in self.catalogues().values():
+            spec = input_spec(catalogue, class_type, name)
+            if spec is None:
+                continue
+            offered = combo_options(spec)
+            if offered is not None:
+                kind = 'COMBO'
+                options += [o for o in offered if o not in options]
+            elif kind is None and spec[0] in ('INT', 'FLOAT', 'BOOLEAN', 'STRING'):
+                kind = spec[0]
+        if kind is None:  # no server lists it: the graph's value says what it is
+            value = draft['graph'][node_id]['inputs'].get(name)
+            kind = 'BOOLEAN' if isinstance(value, bool) else 'INT' if isinstance(value, int) else None
+            kind = 'FLOAT' if isinstance(value, float) else 'STRING' if isinstance(value, str) else kind
+        return InputType(kind=kind, options=options)
+
     def check(self, draft: dict[str, Any]) -> Check:
         """Load the draft as the registry would, then list per server why it cannot run there."""
         try:
@@ -403,7 +441,13 @@ class Studio:
         return path
 
     async def test_run(self, draft: dict[str, Any], server: str, owner: str) -> JobView:
-        """Queue the draft once with its defaults on one server, as the owner's job; return the job."""
+        """Queue the draft once with its defaults on one server, as the owner's job; return the job.
+
+        The draft is staged in this process's registry only, so only the instance that dispatches can run it; on any
+        other instance of a scaled deployment the run is refused (StudioError('not_dispatching')) instead of queued.
+        """
+        if not self.jobs.leading:
+            raise StudioError('not_dispatching')
         if not any(e.health.name == server and e.usable for e in self.pool.entries.values()):
             raise StudioError('no_server', server)  # unknown, switched off or down: the job would only wait
         workflow = self._load(draft, f'{TEST_PREFIX}{secrets.token_hex(4)}', error='invalid')

@@ -117,7 +117,11 @@ class GalleryLightbox:
                         .classes('w-full')
                         .mark('lightbox-tags')
                     )
-                    self.meta = ImageMeta(lang=lang, workflow_title=lambda w: services.registry.title(w, lang))
+                    self.meta = ImageMeta(
+                        lang=lang,
+                        workflow_title=lambda w: services.registry.title(w, lang),
+                        workflow=services.registry.get,
+                    )
                     with (
                         ui.expansion(self.t('lb_share'), icon='share')
                         .classes('w-full border rounded')

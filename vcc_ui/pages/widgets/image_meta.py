@@ -1,4 +1,4 @@
-"""The metadata of one gallery image: prompts, seed, workflow, mode, size, kind, server, file, dates."""
+"""The metadata of one gallery image: prompts, seed, workflow, mode, declared params, size, server, file, dates."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ from nicegui import ui
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.time_text import SECONDS, local_time
 from vcc_ui.services.image_meta import ImageView, human_bytes
+from vcc_ui.services.workflows import Workflow
 
 
 class ImageMeta:
     """A label and a value per field the image has; trashed images add when they go for good."""
 
-    def __init__(self, *, lang: str, workflow_title: Callable[[str], str]) -> None:
+    def __init__(
+        self, *, lang: str, workflow_title: Callable[[str], str], workflow: Callable[[str], Workflow | None]
+    ) -> None:
+        self.lang = lang
         self.t = partial(translate, lang=lang)
         self.workflow_title = workflow_title
+        self.workflow = workflow
         self.column = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
 
     def show(self, image: ImageView) -> None:
@@ -25,9 +30,27 @@ class ImageMeta:
         self.column.clear()
         with self.column:
             for key, value in self._rows(image):
-                with ui.row().classes('w-full no-wrap gap-2'):
-                    ui.label(self.t(key)).classes('text-gray-500 shrink-0 w-28')
-                    ui.label(value).classes('break-words min-w-0 whitespace-pre-wrap').mark(f'meta-{key}')
+                self._row(self.t(key), value, f'meta-{key}')
+                if key == 'meta_mode':
+                    for pid, label, shown in self._declared(image):
+                        self._row(label, shown, f'meta-param-{pid}')
+
+    def _row(self, label: str, value: str, marker: str) -> None:
+        with ui.row().classes('w-full no-wrap gap-2'):
+            ui.label(label).classes('text-gray-500 shrink-0 w-28')
+            ui.label(value).classes('break-words min-w-0 whitespace-pre-wrap').mark(marker)
+
+    def _declared(self, image: ImageView) -> list[tuple[str, str, str]]:
+        """The image's values of its workflow's declared parameters: (id, label in the user's language, value)."""
+        workflow = self.workflow(image.workflow_id or '')
+        recorded = image.params or {}
+        if workflow is None:
+            return []
+        return [
+            (pid, param.label_for(self.lang), str(recorded[pid]))
+            for pid, param in workflow.params.items()
+            if recorded.get(pid) not in (None, '')
+        ]
 
     def _rows(self, image: ImageView) -> list[tuple[str, str]]:
         rows = [

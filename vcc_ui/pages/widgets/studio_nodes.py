@@ -1,4 +1,4 @@
-"""The studio's node list: each node's literal inputs, a tick to expose one, its name, labels and bounds."""
+"""The studio's node list: each node's literal inputs, a tick to expose one, its name, labels and value fields."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.widgets.studio_param import ParamFields
 from vcc_ui.services.studio import BUILTINS, GUESSES, PARAM_ID, Studio, StudioError, expose, exposure, unexpose
 
 PARAM = '_param'
@@ -78,12 +79,12 @@ class StudioNodes:
                 on_change=lambda e: self._kind(card, node_id, name, e.value),
             ).props('dense outlined').classes('w-48').mark(f'{marker}-as')
             if shown.kind == 'param':
-                kind = int if isinstance(value, int) else float if isinstance(value, float) else None
-                self._param_fields(card, node_id, name, shown.name, marker, number=kind)
+                self._param_fields(card, node_id, name, shown.name, marker)
+        if shown.kind == 'param':
+            kind = self.studio.input_type(self.draft, node_id, name)
+            ParamFields(self.draft['params'][shown.name], kind, marker, self.on_change)
 
-    def _param_fields(
-        self, card: ui.card, node_id: str, name: str, param: str, marker: str, *, number: type | None
-    ) -> None:
+    def _param_fields(self, card: ui.card, node_id: str, name: str, param: str, marker: str) -> None:
         declaration = self.draft['params'][param]
         ui.input(t('studio_param_id'), value=param).props('dense outlined').classes('w-32').mark(f'{marker}-id').on(
             'blur', lambda e: self._rename(card, node_id, name, e.sender.value)
@@ -94,20 +95,6 @@ class StudioNodes:
                 value=declaration['label'].get(lang, ''),
                 on_change=lambda e, lang=lang: self._set(declaration['label'], lang, e.value.strip()),
             ).props('dense outlined').classes('w-40').mark(f'{marker}-{lang}')
-        if number is not None and number is not bool:
-            for bound in ('min', 'max'):
-                ui.number(
-                    t(f'studio_{bound}'),
-                    value=declaration.get(bound),
-                    on_change=lambda e, bound=bound: self._set(
-                        declaration, bound, None if e.value is None else number(e.value)
-                    ),
-                ).props('dense outlined').classes('w-24').mark(f'{marker}-{bound}')
-        ui.checkbox(
-            t('studio_advanced'),
-            value=bool(declaration.get('advanced')),
-            on_change=lambda e: self._set(declaration, 'advanced', e.value or None),
-        ).props('dense').mark(f'{marker}-advanced')
 
     def _set(self, holder: dict[str, Any], key: str, value: Any) -> None:
         if value is None or value == '':

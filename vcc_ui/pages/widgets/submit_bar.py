@@ -60,9 +60,13 @@ class SubmitBar:
                 .mark('generate')
                 .props('data-role=generate')
             )
-            ui.label(t('gen_shortcut')).classes('text-xs text-gray-400 gt-xs')
+            self.hint = ui.label(t('gen_shortcut')).classes('text-xs text-gray-400 gt-xs').mark('generate-hint')
         self.message = ui.label().classes('text-sm text-negative w-full').mark('generate-message')
         self.message.set_visibility(False)
+
+    def show_hint(self, shown: bool) -> None:
+        """Show the Ctrl+Enter hint only on a form with a prompt to press it in."""
+        self.hint.set_visibility(shown)
 
     @property
     def busy(self) -> bool:
