@@ -84,7 +84,7 @@ async def test_fresh_ids_per_address_are_limited_in_the_users_language(tmp_path:
 
 
 async def test_fresh_ids_cannot_pass_the_per_address_job_limit(tmp_path: Path) -> None:
-    async with simulator(tmp_path, step_delay=0.5) as sim:
+    async with simulator(tmp_path, step_delay=10) as sim:  # no job ends while the three are submitted
         settings = make_settings(tmp_path, sim.url, max_queued_per_source=2)
         async with services(settings) as app:
             web = FastAPI()
