@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 from nicegui.version import __version__
 from starlette.applications import Starlette
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,55 +42,76 @@ LOCKED_MESSAGE = f'The beta is password protected: log in at {LOGIN_PATH} first'
 TOKEN_PATHS = ('/api/', '/outputs/')  # where `Authorization: Bearer <token>` decides who the caller is
 
 
-class IdentityMiddleware(BaseHTTPMiddleware):
-    """Give every browser a signed anonymous id cookie and put the id on request.state.user."""
+class IdentityMiddleware:
+    """Give every browser a signed anonymous id cookie and put the id on request.state.user (a pure ASGI middleware:
+    no task or body stream per request, as Starlette's BaseHTTPMiddleware costs)."""
 
-    def __init__(self, app: Any, services: Services) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
         self.services = services
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        """Read or mint the id; a fresh one goes out as the cookie."""
-        if (token := getattr(request.state, TOKEN_STATE, None)) is not None:
-            request.state.user = token.owner  # a token's request acts as its user: no cookie is read or minted
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read or mint the id; a fresh one goes out as the cookie on the answer."""
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault('state', {})
+        if (token := state.get(TOKEN_STATE)) is not None:
+            state['user'] = token.owner  # a token's request acts as its user: no cookie is read or minted
             self.services.users.touch(token.owner)
-            return await call_next(request)
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
         identity = self.services.identity
-        user = identity.read(request.cookies.get(ANON_COOKIE))
+        user = identity.read(conn.cookies.get(ANON_COOKIE))
         # NOTE: a new id is handed out (and counted per client address) only where one is used: public paths get a
         # throwaway id and no cookie, so they cannot be used to collect ids past the limit
-        public = self._public(request.url.path)
+        path: str = scope['path']
+        public = self._public(path)
         fresh = user is None and not public
-        if fresh and not self.services.users.admit_new_id(client_ip(request)):
-            lang = best_language(request.headers.get('accept-language'))
-            return ApiError(429, 'limit', translate('new_ids_limit', lang)).response()
-        request.state.user = user or identity.new_id()
-        if user is not None and self._passed_gate(request):  # a first visit is recorded by the root page
+        if fresh and not self.services.users.admit_new_id(client_ip(conn)):
+            lang = best_language(conn.headers.get('accept-language'))
+            await ApiError(429, 'limit', translate('new_ids_limit', lang)).response()(scope, receive, send)
+            return
+        state['user'] = user or identity.new_id()
+        if user is not None and self._passed_gate(path, conn):  # a first visit is recorded by the root page
             self.services.users.touch(user)
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(
-                ANON_COOKIE,
-                identity.cookie_for(request.state.user),
-                max_age=ONE_YEAR,
-                httponly=True,
-                samesite='lax',
-                secure=self.services.settings.cookie_secure,
-            )
-        return response
+        if not fresh:
+            await self.app(scope, receive, send)
+            return
+        cookie = self._cookie_header(state['user'])
+
+        async def send_with_cookie(message: Message) -> None:
+            if message['type'] == 'http.response.start':
+                message = {**message, 'headers': [*message.get('headers', []), cookie]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    def _cookie_header(self, user: str) -> tuple[bytes, bytes]:
+        """The Set-Cookie header carrying a fresh id (Starlette's own cookie formatting)."""
+        carrier = Response()
+        carrier.set_cookie(
+            ANON_COOKIE,
+            self.services.identity.cookie_for(user),
+            max_age=ONE_YEAR,
+            httponly=True,
+            samesite='lax',
+            secure=self.services.settings.cookie_secure,
+        )
+        return next((name, value) for name, value in carrier.raw_headers if name == b'set-cookie')
 
     @staticmethod
     def _public(path: str) -> bool:
         """Paths that need no anonymous id of their own: login, health, NiceGUI's static files."""
         return path in OPEN_PATHS or path.startswith(f'/_nicegui/{__version__}/')
 
-    def _passed_gate(self, request: Request) -> bool:
+    def _passed_gate(self, path: str, conn: HTTPConnection) -> bool:
         """Whether the request is the app's own use: the gate let it in, and it is no open path or share link."""
-        path = request.url.path
         if self._public(path) or SHARE_LINK.fullmatch(path):
             return False
         gate = self.services.gate
-        return not gate.enabled or gate.is_open(request.cookies.get(GATE_COOKIE))
+        return not gate.enabled or gate.is_open(conn.cookies.get(GATE_COOKIE))
 
 
 class GateMiddleware:
