@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from tests.bench.conftest import percentiles, report
 from tests.bench.socket_tabs import SocketTabs
+from tests.bench.stamps import stamp_prompt_posts
 from tests.bench.test_bench_tabs import SimulatorThread
 from tests.cluster import fresh_database
 from tests.e2e.conftest import PASSWORD, start_app, stop_app
@@ -36,16 +37,7 @@ async def test_submit_to_prompt_posted_latency_across_instances(
 ) -> None:
     with fresh_database(postgres_url) as db_url:
         async with simulator(tmp_path) as sim, AsyncExitStack() as stack:
-            posted: list[float] = []
-            handler = sim._post_prompt
-
-            async def stamped(request):
-                posted.append(time.perf_counter())
-                return await handler(request)
-
-            sim._post_prompt = stamped
-            await sim.go_down(keep_state=True)
-            await sim.come_back()  # rebuild the routes with the stamped handler
+            posted = await stamp_prompt_posts(sim)
             apps = []
             for name in ('leader', 'follower'):
                 settings = make_settings(tmp_path, sim.url, database_url=db_url, redis_url=redis_url, instance_id=name)

@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.bench.conftest import percentiles, report
+from tests.bench.stamps import stamp_prompt_posts
 from tests.bench.test_bench_tabs import cpu_seconds
 from tests.e2e.conftest import PASSWORD, start_app, stop_app
 from tests.fixtures import make_settings, services, simulator, simulator_process, wait_for
@@ -34,16 +35,7 @@ pytestmark = pytest.mark.bench
 
 async def test_submit_to_prompt_posted_latency(tmp_path: Path) -> None:
     async with simulator(tmp_path) as sim:
-        posted: list[float] = []
-        handler = sim._post_prompt
-
-        async def stamped(request):
-            posted.append(time.perf_counter())
-            return await handler(request)
-
-        sim._post_prompt = stamped
-        await sim.go_down(keep_state=True)
-        await sim.come_back()  # rebuild the routes with the stamped handler
+        posted = await stamp_prompt_posts(sim)
         async with services(make_settings(tmp_path, sim.url, max_per_user_queue=1)) as app:
             latencies = []
             for index in range(200):
