@@ -189,7 +189,7 @@ class ImageIndex:
         found: dict[str, ImageView] = {}
         for start in range(0, len(ids), MAX_BULK):
             chunk = ids[start : start + MAX_BULK]
-            rows = await self.writer.read(lambda db, chunk=chunk: owned_rows(db, owner, chunk))
+            rows = await self.writer.read(partial(owned_rows, owner=owner, image_ids=chunk))
             found.update((row.id, self.view(row)) for row in rows)
         return found
 
