@@ -438,6 +438,8 @@ async def test_older_history_waits_behind_the_button_and_its_images_come_in_one_
         await wait_for(lambda view=view: view.finished)
         views.append(view)
     images = [i for view in reversed(views) for i in view.image_ids]  # the newest job's first
+    first = user.find(marker='jobs-panel').elements.pop()
+    await wait_for(lambda: len([e for e in first.descendants() if 'job-thumb' in e._markers]) == 10)  # all read
     lookups: list[list[str]] = []
     many = services.images.many
 
