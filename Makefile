@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python main.py
+	PYTHONMALLOC=malloc $(BIN)/python main.py
 
 cluster: $(STAMP)
 	$(BIN)/python -m deploy.cluster

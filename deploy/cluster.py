@@ -211,6 +211,7 @@ class Cluster:
         env = {
             **inherited,
             'PYTHONUNBUFFERED': '1',
+            'PYTHONMALLOC': 'malloc',  # freed tabs' memory goes back to the system (docs/ARCHITECTURE.md)
             'HOST': '127.0.0.1',
             'PORT': str(self.instance_ports[index]),
             'INSTANCE_ID': f'instance-{index + 1}',

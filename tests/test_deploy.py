@@ -41,6 +41,7 @@ def test_the_unit_reads_the_shipped_env_file_and_the_env_file_sets_scaled_mode()
     unit = (ROOT / 'deploy' / 'systemd' / 'vcc-ui@.service').read_text()
     env = (ROOT / 'deploy' / 'systemd' / 'vcc-ui.env').read_text()
     assert 'EnvironmentFile=/etc/vcc-ui/vcc-ui.env' in unit and 'Environment=PORT=%i' in unit
+    assert 'Environment=PYTHONMALLOC=malloc' in unit  # pruned pages' memory goes back (docs/ARCHITECTURE.md)
     names = {line.split('=', 1)[0] for line in env.splitlines() if line and not line.startswith('#')}
     assert {'DATABASE_URL', 'REDIS_URL', 'SECRET_KEY', 'TRUSTED_PROXIES'} <= names
     assert 'client_max_body_size 12m;' in SITE.read_text()

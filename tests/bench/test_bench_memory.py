@@ -78,7 +78,10 @@ async def settle(pid: int, since: float) -> float:
 
 
 async def test_memory_comes_back_after_renders_and_closed_tabs(tmp_path: Path) -> None:
-    app = await asyncio.to_thread(start_app, tmp_path / 'app', ADMIN_PASSWORD=ADMIN_PASSWORD)
+    # the app runs as deployed (Makefile, systemd unit, deploy/cluster.py): PYTHONMALLOC=malloc, unless the bench's
+    # environment names another allocator (PYTHONMALLOC=pymalloc measures the interpreter's default)
+    allocator = os.environ.get('PYTHONMALLOC', 'malloc')
+    app = await asyncio.to_thread(start_app, tmp_path / 'app', ADMIN_PASSWORD=ADMIN_PASSWORD, PYTHONMALLOC=allocator)
     pid = app.process.pid
     try:
         cookies = await signed_in(app.url)
@@ -108,6 +111,7 @@ async def test_memory_comes_back_after_renders_and_closed_tabs(tmp_path: Path) -
                 kept_mb=f'{after_renders - start:+.0f}',
                 goal='after within 10 MB of start',
                 renders_per_s=f'{RENDERS / render_seconds:.1f}',
+                allocator=allocator,
             )
 
             tab_peak = after_renders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -130,6 +131,26 @@ async def test_health_banner_and_who_is_connected(
     await sim.come_back()
     user.find(marker='health-refresh').click()
     await user.should_see(content='OK: every check passes', retries=200)
+
+
+async def test_a_new_tab_adds_one_row_to_who_is_connected_and_a_closed_one_removes_its_row(
+    user: User, services: Services
+) -> None:
+    await log_in_admin(user)
+    await user.should_see(marker='visitor')
+    before = {row.id for row in marked(user, 'visitor')}
+    services.presence.connected('bench-tab', user='visitor-x', path='/gallery', since=time.time() + 60)
+    await wait_for(lambda: len(marked(user, 'visitor')) == len(before) + 1)
+    rows = marked(user, 'visitor')
+    assert {row.id for row in rows[:-1]} == before  # the rows there stay: nothing is rebuilt
+    texts = [label.text for label in rows[-1].descendants() if isinstance(label, ui.label)]
+    assert 'visitor-x' in texts and '/gallery' in texts  # the newest tab is listed last, with its page
+    assert marked(user, 'connected-count')[0].text == str(len(before) + 1)
+    services.presence.moved('bench-tab', '/inputs')
+    await wait_for(lambda: '/inputs' in [label.text for label in rows[-1].descendants() if isinstance(label, ui.label)])
+    services.presence.disconnected('bench-tab')
+    await wait_for(lambda: {row.id for row in marked(user, 'visitor')} == before)
+    assert marked(user, 'connected-count')[0].text == str(len(before))
 
 
 @pytest.mark.app_env(ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_USER='boss', LOG_TO_FILE='true', LOG_FORMAT='json')

@@ -425,3 +425,44 @@ async def test_a_finished_job_whose_images_were_deleted_says_deleted(user: User,
     await user.should_see('The images of this job were deleted.')
     assert value_of_text(user, 'job-status') == 'Deleted'
     await user.should_not_see(marker='job-thumb')
+
+
+async def test_older_history_waits_behind_the_button_and_its_images_come_in_one_query(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await user.open('/')
+    owner = owner_of(user)
+    views = []
+    for n in range(10):
+        view = await services.jobs.submit(owner, 'test_pattern', {'prompt': f'history {n}', 'seed': n})
+        await wait_for(lambda view=view: view.finished)
+        views.append(view)
+    images = [i for view in reversed(views) for i in view.image_ids]  # the newest job's first
+    first = user.find(marker='jobs-panel').elements.pop()
+    await wait_for(lambda: len([e for e in first.descendants() if 'job-thumb' in e._markers]) == 10)  # all read
+    lookups: list[list[str]] = []
+    many = services.images.many
+
+    async def counted(owner: str, image_ids: list[str]) -> dict:
+        lookups.append(list(image_ids))
+        return await many(owner, image_ids)
+
+    async def one_by_one(owner: str, image_id: str) -> None:
+        raise AssertionError('an image was read on its own')
+
+    monkeypatch.setattr(services.images, 'many', counted)
+    monkeypatch.setattr(services.images, 'get', one_by_one)
+    await user.open('/')
+    await wait_for(lambda: len(user.find(marker='job-thumb').elements) == 8)  # the newest finished jobs are shown
+    await user.should_see('Show 2 older jobs')
+    panel = user.find(marker='jobs-panel').elements.pop()
+    assert len([e for e in panel.descendants() if 'job-card' in e._markers]) == 8  # the older two are not built yet
+    assert lookups == [images[:8]]  # one query for the cards built
+    row = next(e for e in user.client.elements.values() if 'thumb-strip' in e._markers)  # hidden in txt2img
+    await wait_for(lambda: len(list(row)) >= len(images))
+    assert [e.props['data-image-id'] for e in row][: len(images)] == images  # the strip shows them, newest first
+    user.find(marker='jobs-more').click()
+    await wait_for(lambda: len(user.find(marker='job-thumb').elements) == 10)
+    await user.should_not_see(marker='jobs-more')
+    thumbs = [e.props['data-image-id'] for e in panel.descendants() if 'job-thumb' in e._markers]
+    assert thumbs == images and lookups == [images[:8]]  # the strip's images were known already

@@ -57,6 +57,28 @@ async def test_a_jobs_results_are_the_owners_active_generated_images_last_first(
     assert await index.results(USER_A, []) == []
 
 
+async def test_many_images_are_read_in_one_query_and_others_ids_are_skipped(engine: Engine, index: ImageIndex) -> None:
+    mine = [await add_image(index, USER_A, created=DAY1, color=(n, 4, 4)) for n in range(6)]
+    others = await add_image(index, USER_B, created=DAY1)
+    await index.delete(USER_A, mine[0].id)
+    ids = [image.id for image in mine] + [others.id, 'f' * 32, 'not an id']
+    statements: list[str] = []
+
+    def grab(*args: object) -> None:  # before_cursor_execute(conn, cursor, statement, parameters, context, many)
+        statements.append(str(args[2]))
+
+    event.listen(engine, 'before_cursor_execute', grab)
+    try:
+        found = await index.many(USER_A, ids)
+        results = await index.results(USER_A, ids)
+    finally:
+        event.remove(engine, 'before_cursor_execute', grab)
+    assert set(found) == {image.id for image in mine} and found[mine[0].id].status == 'trash'
+    assert found[mine[3].id] == await index.get(USER_A, mine[3].id)
+    assert [view.id for view in results] == [image.id for image in reversed(mine[1:])]
+    assert len([sql for sql in statements if sql.lstrip().upper().startswith('SELECT')]) == 2  # one per call
+
+
 def test_a_filter_narrows_with_any_restriction_beyond_kind_and_status() -> None:
     assert not ImageFilter(kind='generated', status='trash').narrowed
     assert not ImageFilter(q='', tag=None, favorite=None).narrowed

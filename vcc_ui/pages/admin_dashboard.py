@@ -14,6 +14,7 @@ from vcc_ui.pages.widgets.health_panel import HealthPanel
 from vcc_ui.pages.widgets.helper_hours import HelperHours
 from vcc_ui.pages.widgets.job_board import JobBoard
 from vcc_ui.pages.widgets.time_text import local_time
+from vcc_ui.pages.widgets.visitor_list import VisitorList
 from vcc_ui.services import Services
 from vcc_ui.services.stats import Sample
 
@@ -81,10 +82,7 @@ class Dashboard:
                     ui.label(self.t('dash_durations')).classes('font-medium')
                     self.durations = ui.column().classes('w-full gap-0 text-sm').mark('durations')
                 with ui.card().classes('w-full p-3 gap-1'):
-                    with ui.row().classes('items-center gap-2'):
-                        ui.label(self.t('dash_connected')).classes('font-medium')
-                        self.connected_count = ui.badge().props('color=slate-600').mark('connected-count')
-                    self.connected = ui.column().classes('w-full gap-0 text-sm').mark('connected')
+                    self.visitors = VisitorList(services, lang=lang)
             with ui.row().classes('w-full items-center gap-3'):
                 ui.label(self.t('dash_jobs')).classes('text-lg font-medium')
                 ui.space()
@@ -95,7 +93,6 @@ class Dashboard:
                 ).props('dense no-caps unelevated toggle-color=primary').mark('group-toggle')
             self.board = JobBoard(services, feed, lang=lang)
         self._on_stats()
-        self._on_presence()
         on(services.stats.changed, self._on_stats, owner=self.root)
         on(services.presence.changed, self._on_presence, owner=self.root)
 
@@ -146,26 +143,8 @@ class Dashboard:
         self.board.prune()
 
     def _on_presence(self) -> None:
-        if self.root.is_deleted:
-            return
-        visitors = self.services.presence.list()
-        self.connected_count.set_text(str(len(visitors)))
-        self.connected.clear()
-        with self.connected:
-            if not visitors:
-                ui.label(self.t('dash_nobody')).classes('text-gray-500')
-            for visitor in visitors:
-                with ui.row().classes('w-full items-center no-wrap gap-2 py-0.5').mark('visitor'):
-                    ui.label(self.services.users.label(visitor.user)).classes('text-xs truncate min-w-0').mark(
-                        'visitor-user'
-                    )
-                    if visitor.admin:
-                        ui.badge(self.t('dash_admin_badge')).props('color=slate-700')
-                    ui.label(visitor.path).classes('font-mono text-xs text-blue-800 shrink-0')
-                    ui.space()
-                    ui.label(self.t('dash_since', time=local_time(visitor.since, '%H:%M'))).classes(
-                        'text-xs text-gray-500 shrink-0 whitespace-nowrap'
-                    )
+        if not self.root.is_deleted:
+            self.visitors.show(self.services.presence.list())
 
 
 def _depth_options(t: partial) -> dict:

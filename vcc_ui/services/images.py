@@ -183,10 +183,21 @@ class ImageIndex:
         """Return how the pages and the API show an image row."""
         return ImageView.of(row, purge_at=self.purge_at(row))
 
+    async def many(self, owner: str, image_ids: list[str]) -> dict[str, ImageView]:
+        """Return the owner's images among these ids by id, read in one query per MAX_BULK ids (others' ids skipped)."""
+        ids = list(dict.fromkeys(i for i in image_ids if isinstance(i, str) and IMAGE_ID_RE.fullmatch(i)))
+        found: dict[str, ImageView] = {}
+        for start in range(0, len(ids), MAX_BULK):
+            chunk = ids[start : start + MAX_BULK]
+            rows = await self.writer.read(partial(owned_rows, owner=owner, image_ids=chunk))
+            found.update((row.id, self.view(row)) for row in rows)
+        return found
+
     async def results(self, owner: str, image_ids: list[str]) -> list[ImageView]:
         """Return the owner's active generated images among these ids, the last first (a job's newest first)."""
-        views = [await self.get(owner, image_id) for image_id in image_ids]
-        return [v for v in reversed(views) if v is not None and v.status == 'active' and v.kind == 'generated']
+        views = await self.many(owner, image_ids)
+        shown = [views[i] for i in dict.fromkeys(image_ids) if i in views]
+        return [v for v in reversed(shown) if v.status == 'active' and v.kind == 'generated']
 
     def purge_at(self, row: Image | ImageView) -> datetime | None:
         """When a trashed image will be removed for good."""

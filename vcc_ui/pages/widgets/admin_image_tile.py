@@ -23,7 +23,8 @@ def admin_image_tile(row: AdminImageView, *, owner: str, on_change: Callable[[st
                 'w-full aspect-square object-cover bg-slate-100'
             )
         with ui.column().classes('w-full gap-0 p-2 text-xs'):
-            ui.label(owner).classes('truncate w-full text-gray-600').tooltip(row.owner).mark('image-owner')
+            named = ui.label(owner).classes('truncate w-full text-gray-600').mark('image-owner')
+            named.props['title'] = row.owner  # a native title, not a tooltip element: 48 tiles build a page
             ui.label(f'{local_time(row.created_at)} · {human_bytes(row.bytes)}').classes('text-gray-500')
             with ui.row().classes('w-full items-center gap-1 no-wrap'):
                 ui.badge(t(f'img_kind_{row.kind}'), color='grey-7').props('outline')
@@ -31,10 +32,13 @@ def admin_image_tile(row: AdminImageView, *, owner: str, on_change: Callable[[st
                     ui.badge(t('img_trash'), color='grey-7')
                 ui.space()
                 if trashed:
-                    ui.button(icon='restore_from_trash', on_click=lambda: on_change(row.id, True)).props(
+                    button = ui.button(icon='restore_from_trash', on_click=lambda: on_change(row.id, True)).props(
                         'flat round dense color=primary'
-                    ).tooltip(t('img_restore')).mark(f'image-restore-{row.id}')
+                    )
+                    button.mark(f'image-restore-{row.id}').props.update(title=t('img_restore'))
                 else:
-                    ui.button(icon='delete', on_click=lambda: on_change(row.id, False)).props(
+                    button = ui.button(icon='delete', on_click=lambda: on_change(row.id, False)).props(
                         'flat round dense color=negative'
-                    ).tooltip(t('img_delete')).mark(f'image-delete-{row.id}')
+                    )
+                    button.mark(f'image-delete-{row.id}').props.update(title=t('img_delete'))
+                button.props['aria-label'] = button.props['title']

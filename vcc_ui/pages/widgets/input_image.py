@@ -75,7 +75,7 @@ class InputImage:
 
     def add_recent(self, images: list[ImageView]) -> None:
         """Put new images at the front of the strip, the first of the list foremost."""
-        for image in reversed(images):
+        for image in reversed(images[: self.strip.limit]):  # the ones after would be pushed out at once
             self.strip.add(image)
 
     async def load_recent(self) -> list[ImageView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -46,7 +47,11 @@ class JobsPanel:
         self.t = partial(translate, lang=lang)
         self.cards: dict[str, JobCard] = {}
         self.images: dict[str, ImageView] = {}
+        self.absent: set[str] = set()  # ids looked up and not found (purged, or never the user's)
+        self.asked: dict[str, asyncio.Event] = {}  # ids being looked up, each with the event its query sets
+        self.batch: asyncio.Event | None = None  # the query that ids asked for now join
         self.show_all = False
+        self.older: list[JobView] = []  # finished history jobs behind the button: their cards are built on its press
         with ui.column().classes('w-full gap-2') as self.root:
             self.empty = ui.label(self.t('jobs_empty')).classes('text-sm text-gray-500').mark('jobs-empty')
             self.column = ui.column().classes('w-full gap-2').mark('jobs-panel')
@@ -57,8 +62,7 @@ class JobsPanel:
                 .mark('jobs-more')
             )
         self.more.set_visibility(False)
-        for view in services.jobs.jobs_of(user):
-            self.add(view)
+        self._place(services.jobs.jobs_of(user))
         feed.on_jobs_of(user, self._on_changed, owner=self.root)
         background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
 
@@ -66,10 +70,11 @@ class JobsPanel:
         """Cache images so result cards need no extra lookups."""
         self.images.update((image.id, image) for image in images)
 
-    def add(self, view: JobView) -> JobCard:
+    def add(self, view: JobView, *, fold: bool = True) -> JobCard:
         """Show a card for a job (once), placed by its queue time, newest first."""
         if view.id in self.cards:
             return self.cards[view.id]
+        self.older = [v for v in self.older if v.id != view.id]
         workflow = self.services.registry.get(view.workflow_id)
         title = workflow.title_for(self.lang) if workflow else view.workflow_id
         with self.column:
@@ -88,7 +93,8 @@ class JobsPanel:
         card.card.move(target_index=newer)
         self.cards[view.id] = card
         self.empty.set_visibility(False)
-        self._fold()
+        if fold:
+            self._fold()
         return card
 
     def _fold(self) -> None:
@@ -102,11 +108,14 @@ class JobsPanel:
         for card in self.cards.values():
             if not card.view.finished:
                 card.card.set_visibility(True)
-        self.more.set_text(self.t('jobs_show_older', n=hidden))
-        self.more.set_visibility(hidden > 0)
+        self.more.set_text(self.t('jobs_show_older', n=hidden + len(self.older)))
+        self.more.set_visibility(hidden + len(self.older) > 0)
 
     def _show_all(self) -> None:
         self.show_all = True
+        older, self.older = self.older, []
+        for view in older:
+            self.add(view, fold=False)
         self._fold()
 
     def _on_changed(self, view: JobView) -> None:
@@ -117,22 +126,62 @@ class JobsPanel:
 
     async def _load_history(self) -> None:
         views = await self.services.jobs.history(self.user, limit=HISTORY_LIMIT)
+        known = set(self.cards) | {v.id for v in self.older}
+        views = [v for v in views if v.id not in known]
+        # every history job's images in one query before the cards ask for them, the newest job's first
+        await self._fetch([i for view in views for i in view.image_ids])
         if self.root.is_deleted:
             return
-        for view in views:
-            self.add(view)
-        self.empty.set_visibility(not self.cards)
+        self._place(views)
+        self.empty.set_visibility(not self.cards and not self.older)
+
+    def _place(self, views: list[JobView]) -> None:
+        """Build the cards of live jobs and of the newest finished ones; older finished jobs wait behind the button."""
+        finished = sorted(
+            [v for v in views if v.finished and v.id not in self.cards] + self.older,
+            key=lambda v: v.queued_at,
+            reverse=True,
+        )
+        room = max(0, SHOWN_FINISHED - sum(1 for card in self.cards.values() if card.view.finished))
+        self.older = [] if self.show_all else finished[room:]
+        waiting = {v.id for v in self.older}
+        for view in sorted(views, key=lambda v: v.queued_at, reverse=True):  # the newest job's images ask first
+            if view.id not in waiting:
+                self.add(view, fold=False)
+        for view in finished[:room] if not self.show_all else []:
+            self.add(view, fold=False)  # an older one that moved up (no-op for those built above)
+        self._fold()
+
+    async def _fetch(self, ids: list[str]) -> None:
+        """Look up the ids not known yet: the cards asking in the same tick share one query (first asked, first)."""
+        unknown = [i for i in dict.fromkeys(ids) if i not in self.images and i not in self.absent]
+        waits = {self.asked[i] for i in unknown if i in self.asked}
+        if new := [i for i in unknown if i not in self.asked]:
+            if self.batch is None:
+                self.batch = asyncio.Event()
+                background_tasks.create(self._read(self.batch), name='jobs-images', context=self.root)
+            self.asked.update((i, self.batch) for i in new)
+            waits.add(self.batch)
+        for done in waits:
+            await done.wait()
+
+    async def _read(self, done: asyncio.Event) -> None:
+        await asyncio.sleep(0)  # the other cards built in this tick ask too
+        self.batch = None
+        wanted = [i for i, batch in self.asked.items() if batch is done]
+        try:
+            found = await self.services.images.many(self.user, wanted)
+            self.images.update(found)
+            self.absent.update(i for i in wanted if i not in found)
+            if fetched := [found[i] for i in wanted if i in found]:
+                self.on_images(fetched)
+        finally:
+            for image_id in wanted:
+                del self.asked[image_id]
+            done.set()
 
     async def _images_for(self, ids: list[str]) -> list[ImageView]:
-        fetched = []
-        for image_id in ids:
-            if image_id not in self.images:
-                image = await self.services.images.get(self.user, image_id)
-                if image is not None:
-                    self.images[image_id] = image
-                    fetched.append(image)
-        if fetched:
-            self.on_images(fetched)
+        await self._fetch(ids)
         return [self.images[i] for i in ids if i in self.images and self.images[i].status == 'active']
 
     async def _retry(self, view: JobView) -> None:
