@@ -15,7 +15,7 @@ from typing import TypeVar
 from nicegui import Event
 from pydantic import ValidationError
 
-from vcc_ui.models import Job, JobStatus, utcnow
+from vcc_ui.models import Image, Job, JobStatus, utcnow
 from vcc_ui.services.bus import Bus
 from vcc_ui.services.comfy.client import ComfyError
 from vcc_ui.services.comfy.messages import Message
@@ -37,12 +37,14 @@ from vcc_ui.services.jobs.rows import (
     add_job_once,
     admit_job,
     cancel_requests,
+    finish_job,
     get_image,
     jobs_by_id,
     keyed_job,
     new_queued_jobs,
     newest_jobs,
     owner_front_priority,
+    put_image,
     unfinished_jobs,
     update_job,
 )
@@ -537,7 +539,7 @@ class JobManager:
             return
         job.finishing = True
         finished_at = utcnow()
-        fields = {
+        fields: dict[str, object] = {
             'status': status,
             'error': error or None,
             'finished_at': finished_at,
@@ -545,8 +547,9 @@ class JobManager:
             'progress_value': view.step,
             'progress_max': view.steps,
         }
+        images = run.rows if run is not None and status == JobStatus.COMPLETED else []
         try:
-            await self.writer.write(lambda db: update_job(db, view.id, **fields))
+            await self._write_end(view, fields, images, merge=run is not None and run.recovering)
         finally:
             job.finishing = False
         # NOTE: the view turns finished only once the row says so, so whoever sees it finished can read the DB
@@ -564,6 +567,22 @@ class JobManager:
         self._prune()
         self._reposition_soon()
         self._wake.set()
+
+    async def _write_end(self, view: JobView, fields: dict[str, object], images: list[Image], *, merge: bool) -> None:
+        """Commit a job's end and its outputs' image rows in one write; should that fail, the rows alone, then the end.
+
+        Either way no stored output is left without its row while the job reads completed.
+        """
+        try:
+            await self.writer.write(partial(finish_job, job_id=view.id, fields=fields, images=images, merge=merge))
+            return
+        except Exception:
+            if not images:
+                raise
+            log.warning('job %s: its end and its %d image row(s) could not be written together', view.id, len(images))
+        for row in images:  # merged: a row may already be there
+            await self.writer.write(partial(put_image, row=row, merge=True))
+        await self.writer.write(lambda db: update_job(db, view.id, **fields))
 
     def _prune(self) -> None:
         if len(self.views) - len(self._jobs) <= KEEP_FINISHED:  # every unfinished view has its record

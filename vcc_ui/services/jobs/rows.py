@@ -140,6 +140,13 @@ def get_image(db: Session, image_id: str) -> Image | None:
     return db.get(Image, image_id)
 
 
+def finish_job(db: Session, job_id: str, *, fields: dict[str, object], images: list[Image], merge: bool) -> None:
+    """End a job in one transaction: the image rows of its outputs first, then its row's end fields."""
+    for row in images:
+        put_image(db, row=row, merge=merge)
+    update_job(db, job_id, **fields)
+
+
 def put_image(db: Session, *, row: Image, merge: bool) -> None:
     """Add a new image row, or merge it over one an earlier run may have stored."""
     if merge:

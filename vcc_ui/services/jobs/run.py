@@ -42,9 +42,8 @@ from vcc_ui.services.comfy.messages import (
 )
 from vcc_ui.services.comfy.protocol import MessageType
 from vcc_ui.services.dbwriter import DbWriter
-from vcc_ui.services.images import delete_rows
 from vcc_ui.services.jobs.live import Live
-from vcc_ui.services.jobs.rows import claim_job, get_image, holds_leader_lock, put_image, update_job
+from vcc_ui.services.jobs.rows import claim_job, get_image, holds_leader_lock, update_job
 from vcc_ui.services.jobs.types import JobView, Run
 from vcc_ui.services.storage import Storage, StorageError, StorageUnavailable, StoredFile
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
@@ -364,7 +363,9 @@ class JobRunner:
     async def _store_outputs(self, run: Run) -> list[str]:
         """Fetch every output image of the finished prompt, then store each once; return the image ids.
 
-        All or nothing: a fetch that fails stores nothing, and a save that fails removes what this call stored.
+        The image rows go on run.rows: the job's finish write commits them with its end (one transaction, and a
+        completed job always has its rows). All or nothing: a fetch that fails stores nothing, and a save that fails
+        removes the files this call stored.
         """
         view, client = run.view, run.server.client
         assert run.prompt_id is not None
@@ -396,6 +397,7 @@ class JobRunner:
                     continue
             todo.append((image_id, ref, await client.view(ref.filename, ref.subfolder, ref.type)))
         stored: dict[str, str] = {}  # image id -> path, of what this call stored
+        rows: list[Image] = []
         try:
             for image_id, ref, got in todo:
                 if isinstance(got, bytes):
@@ -404,11 +406,11 @@ class JobRunner:
                 else:
                     saved = got
                 stored[image_id] = saved['path']
-                row = _image_row(saved, view, params, recorded)
-                await self.writer.write(partial(put_image, row=row, merge=run.recovering))
+                rows.append(_image_row(saved, view, params, recorded))
         except Exception:
             await self._discard(stored)
             raise
+        run.rows = rows
         return ids
 
     @staticmethod
@@ -429,12 +431,11 @@ class JobRunner:
         }
 
     async def _discard(self, stored: dict[str, str]) -> None:
-        """Remove the rows and files of outputs a failed save stored, so a failed job keeps no images."""
+        """Remove the files of outputs a failed save stored (their rows were never written): no images kept."""
         if not stored:
             return
         log.warning('a save failed: removing the %d image(s) it had stored', len(stored))
         try:
-            await self.writer.write(partial(delete_rows, image_ids=list(stored)))
             for path in stored.values():
                 await asyncio.to_thread(self.storage.delete, path)
         except Exception:

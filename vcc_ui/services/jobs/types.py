@@ -10,7 +10,7 @@ from datetime import datetime
 
 from nicegui import binding
 
-from vcc_ui.models import FINISHED, Job, JobStatus, utcnow
+from vcc_ui.models import FINISHED, Image, Job, JobStatus, utcnow
 from vcc_ui.services.comfy.messages import ExecutionError, ImageRef
 from vcc_ui.services.servers import ServerEntry
 
@@ -149,6 +149,7 @@ class Run:
     succeeded: bool = False
     outputs: list[ImageRef] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
+    rows: list[Image] = field(default_factory=list)  # stored outputs' image rows: the finish write commits them
     workflow_version: str = ''  # of the workflow file the graph was built from
     started: float = field(default_factory=time.monotonic)
     executing: float | None = None  # when ComfyUI began executing the prompt: the timeout counts from here
