@@ -158,7 +158,7 @@ def test_an_instance_killed_under_load_loses_no_job_and_its_tab_comes_back_elsew
         "?.getAttribute('aria-valuenow')) > 0"
     )
     page.get_by_label('Prompt').first.fill(DRAFT)  # the draft of the next job, kept in app.storage.user
-    wait_until(lambda: stored_in_redis(cluster, DRAFT), 10, 'the draft in Redis')
+    wait_until(lambda: stored_in_redis(cluster, DRAFT), 30, 'the draft in Redis')
     cookies = {c['name']: c['value'] for c in context.cookies()}
     victim = upstream_of(cluster, cookies['vcc_route'])
     screenshot(page, 'cluster_before_kill')
