@@ -52,6 +52,7 @@ from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage.health import StorageHealth
 from vcc_ui.services.workflow_params import fits
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -93,6 +94,7 @@ class JobManager:
         self.pool = pool
         self.registry = registry
         self.storage = storage
+        self.storage_health = StorageHealth(storage, settings.healthz_disk_min_free_mb)
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
         self._quota_check = quota_check
@@ -161,6 +163,7 @@ class JobManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.storage_health.stop()
         if self._leadership is not None:
             await self._leadership.stop()
 
@@ -251,7 +254,7 @@ class JobManager:
         # NOTE: the checks that wait on the database or the disk run at once; their refusals keep their order
         blocked, problem, refusal = await asyncio.gather(
             self._block_check(owner),
-            asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
+            self.storage_health.problem(),
             self._quota_check(owner),
             return_exceptions=True,
         )
