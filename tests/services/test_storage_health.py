@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.disks import small_disk
-from tests.fixtures import make_settings, services, simulator, wait_for
+from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
+from tests.images import png_bytes
 from vcc_ui.services.jobs.types import SubmitError
-from vcc_ui.services.storage import LocalStorage
+from vcc_ui.services.storage import LocalStorage, StorageUnavailable
 from vcc_ui.services.storage import health as health_module
 from vcc_ui.services.storage.health import StorageHealth
 
@@ -29,8 +30,8 @@ def counted(monkeypatch: pytest.MonkeyPatch, storage: LocalStorage) -> list[int]
 
 
 async def test_many_submits_share_one_storage_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 60.0)  # no refresh falls due while the test runs
-    monkeypatch.setattr(health_module, 'PROBE_STALE', 120.0)
+    monkeypatch.setattr(health_module, 'PROBE_REFRESH', 60.0)  # no refresh falls due while the test runs
+    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 120.0)
     async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
         assert isinstance(app.storage, LocalStorage)
         calls = counted(monkeypatch, app.storage)
@@ -45,7 +46,8 @@ async def test_many_submits_share_one_storage_probe(tmp_path: Path, monkeypatch:
 async def test_a_storage_that_breaks_is_refused_and_taken_again_once_mended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 0.0)  # every answer from memory starts a refresh
+    monkeypatch.setattr(health_module, 'PROBE_REFRESH', 0.0)  # every answer from memory starts a refresh
+    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 120.0)  # and is given while the refresh runs
     with small_disk(tmp_path / 'outputs') as remount:
         storage = LocalStorage(tmp_path / 'outputs')
         health = StorageHealth(storage, 0)
@@ -65,8 +67,25 @@ async def test_a_storage_that_breaks_is_refused_and_taken_again_once_mended(
         await health.stop()
 
 
+async def test_a_refused_save_makes_the_next_caller_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health_module, 'PROBE_REFRESH', 60.0)
+    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 120.0)
+    with small_disk(tmp_path / 'outputs') as remount:
+        storage = LocalStorage(tmp_path / 'outputs')
+        health = StorageHealth(storage, 0)
+        assert await health.problem() is None
+        remount('ro')
+        try:
+            with pytest.raises(StorageUnavailable):
+                storage.save(owner=USER_A, kind='generated', data=png_bytes(), meta={})
+            assert await health.problem() == 'read_only'  # not the answer in memory
+        finally:
+            remount('rw')
+
+
 async def test_jobs_are_refused_while_the_storage_is_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 0.0)
+    monkeypatch.setattr(health_module, 'PROBE_REFRESH', 0.0)
+    monkeypatch.setattr(health_module, 'PROBE_INTERVAL', 120.0)
     with small_disk(tmp_path / 'outputs') as remount:
         async with (
             simulator(tmp_path) as sim,

@@ -12,17 +12,18 @@ from vcc_ui.services.storage.core import Storage
 log = logging.getLogger(__name__)
 
 Problem = Literal['full', 'read_only']
-PROBE_INTERVAL = 1.0  # a "storage works" answer is used this long, then probed again in the background
-PROBE_STALE = 5.0  # an answer older than this (nobody asked meanwhile) is probed again before it is given
+PROBE_REFRESH = 0.5  # a "storage works" answer older than this is probed again in the background
+PROBE_INTERVAL = 1.0  # and one older than this is probed again before it is given
 
 
 class StorageHealth:
     """What `Storage.problem` (a real write and a free-space check) said lately, for the job submit path.
 
-    A "works" answer is given from memory for PROBE_INTERVAL, then refreshed by a background probe while callers keep
-    getting it (up to PROBE_STALE, after which they wait for a fresh probe). A problem is never given from memory:
-    every caller waits for a new probe, so a broken storage is refused each time and a mended one accepted at once.
-    Callers asking while a probe runs share it.
+    A "works" answer is given from memory while it is younger than PROBE_INTERVAL; from PROBE_REFRESH on, a caller
+    also starts a background probe, so a steady stream of submits never waits for one. A problem is never given
+    from memory: every caller waits for a new probe, so a broken storage is refused each time and a mended one
+    accepted at once. A save the backend refused since the last probe (`Storage.failed_at`) also makes the next
+    caller wait for a new probe. Callers asking while a probe runs share it.
     """
 
     def __init__(self, storage: Storage, min_free_mb: float) -> None:
@@ -35,9 +36,9 @@ class StorageHealth:
     async def problem(self) -> Problem | None:
         """Why new images cannot be stored now ('full', 'read_only'), or None."""
         age = time.monotonic() - self._probed_at
-        if self._problem is not None or age >= PROBE_STALE:
+        if self._problem is not None or age >= PROBE_INTERVAL or self.storage.failed_at >= self._probed_at:
             return await asyncio.shield(self._probe())
-        if age >= PROBE_INTERVAL:
+        if age >= PROBE_REFRESH:
             self._probe()  # the answer in memory is still given; the next caller gets the new one
         return self._problem
 
