@@ -85,8 +85,7 @@ class JobManager:
         registry: WorkflowRegistry,
         storage: Storage,
         *,
-        quota_check: AdmissionCheck,
-        block_check: AdmissionCheck,
+        admission_check: AdmissionCheck,
         bus: Bus | None = None,
     ) -> None:
         self.settings = settings
@@ -97,8 +96,7 @@ class JobManager:
         self.storage_health = StorageHealth(storage, settings.healthz_disk_min_free_mb)
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
-        self._quota_check = quota_check
-        self._block_check = block_check
+        self._admission_check = admission_check
         self._queue = FairQueue(settings)
         self._live = Live(settings, self.changed)
         self._runner = JobRunner(settings, writer, storage, registry, self._live)
@@ -252,13 +250,11 @@ class JobManager:
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
         # NOTE: the checks that wait on the database or the disk run at once; their refusals keep their order
-        blocked, problem, refusal = await asyncio.gather(
-            self._block_check(owner),
-            self.storage_health.problem(),
-            self._quota_check(owner),
-            return_exceptions=True,
+        admission, problem = await asyncio.gather(
+            self._admission_check(owner), self.storage_health.problem(), return_exceptions=True
         )
-        if blocked := _raised(blocked):
+        blocked, refusal = _raised(admission)
+        if blocked:
             raise SubmitError('blocked', blocked)
         if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
             raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
@@ -273,7 +269,7 @@ class JobManager:
                 else 'The image storage cannot be written, so nothing was queued. Try again later.',
                 reason=f'storage_{problem}',
             )
-        if refusal := _raised(refusal):
+        if refusal:
             raise SubmitError('quota', refusal)
         view = JobView(
             id=uuid.uuid4().hex,

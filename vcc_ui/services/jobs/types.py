@@ -14,7 +14,7 @@ from vcc_ui.models import FINISHED, Image, Job, JobStatus, utcnow
 from vcc_ui.services.comfy.messages import ExecutionError, ImageRef
 from vcc_ui.services.servers import ServerEntry
 
-AdmissionCheck = Callable[[str], Awaitable[str | None]]  # owner -> why they may not submit now, or None
+AdmissionCheck = Callable[[str], Awaitable[tuple[str | None, str | None]]]  # owner -> (blocked, over quota) or None
 
 
 class SubmitError(Exception):
