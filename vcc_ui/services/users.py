@@ -6,7 +6,6 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from functools import partial
 
 from nicegui import Event
 from sqlmodel import Session, col, select
@@ -119,10 +118,11 @@ class UserDirectory:
         """Return the user's row, or None."""
         return await self.writer.read(lambda db: db.get(User, user_id))
 
-    async def admission(self, user_id: str) -> tuple[str | None, str | None]:
-        """The submit hook: why the user may not generate now, as (blocked, over quota) messages or None; one read."""
+    def admission(self, db: Session, user_id: str) -> tuple[str | None, str | None]:
+        """The submit hook, run in the write that adds the job: why the user may not generate now, as (blocked,
+        over quota) messages or None."""
         assert self.settings is not None, 'the submit hook needs the settings (the default quotas)'
-        blocked, usage = await self.writer.read(partial(owner_admission, owner=user_id, settings=self.settings))
+        blocked, usage = owner_admission(db, user_id, self.settings)
         return BLOCKED_MESSAGE if blocked else None, usage.refusal(add_bytes=1, add_images=1)
 
     async def refusal(self, user_id: str) -> str | None:
