@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
+from tests.fixtures import wait_for
 from vcc_ui.db import make_engine, migrate, session
 from vcc_ui.models import Job, JobStatus
 from vcc_ui.services.dbwriter import DbWriter, write
@@ -93,3 +94,35 @@ def test_a_job_added_and_updated_in_one_transaction_keeps_the_update(engine: Eng
     with session(engine) as db:
         row = db.get(Job, 'batched')
         assert row is not None and (row.status, row.prompt_id) == (JobStatus.DISPATCHED, 'p-1')
+
+
+async def test_a_write_soon_shares_the_next_writes_commit_and_keeps_its_order(tmp_path: Path) -> None:
+    engine = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    migrate(engine)
+    commits: list[int] = []
+    event.listen(engine, 'commit', lambda _conn: commits.append(1))
+    writer = DbWriter(engine)
+    writer.start()
+    try:
+        await writer.write(lambda db: db.add(_job('one')))
+        before = len(commits)
+        writer.write_soon(lambda db: update_job(db, 'one', status=JobStatus.RUNNING, error='soon'))
+        await asyncio.sleep(0.01)  # the writer has taken the soon write and waits for company
+        await writer.write(lambda db: update_job(db, 'one', status=JobStatus.SAVING))
+        assert len(commits) == before + 1  # both in one transaction
+        with session(engine) as db:
+            row = db.get(Job, 'one')
+            assert row is not None and (row.status, row.error) == (JobStatus.SAVING, 'soon')  # the later one last
+        writer.write_soon(lambda db: update_job(db, 'one', progress_value=3))
+        await wait_for(lambda: _progress(engine, 'one') == 3, timeout=5)  # alone, it commits after SOON_WAIT
+        writer.write_soon(lambda db: update_job(db, 'one', progress_value=4))
+    finally:
+        await writer.stop()  # and a pending one is committed by stop
+    assert _progress(engine, 'one') == 4
+    engine.dispose()
+
+
+def _progress(engine: Engine, job_id: str) -> int | None:
+    with session(engine) as db:
+        row = db.get(Job, job_id)
+        return None if row is None else row.progress_value

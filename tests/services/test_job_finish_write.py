@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.fixtures import USER_A, make_settings, services, simulator, wait_for
 from vcc_ui.models import Job
@@ -59,6 +60,21 @@ async def test_the_image_row_is_written_with_the_jobs_end(app: Services, monkeyp
     assert not [fn for fn in seen if getattr(fn, 'func', None) is put_image]  # no write of its own per image
     (finish,) = [fn for fn in seen if getattr(fn, 'func', None) is finish_job]
     assert [row.id for row in finish.keywords['images']] == view.image_ids
+
+
+async def test_a_job_commits_three_times_and_its_row_keeps_every_step(app: Services) -> None:
+    commits: list[int] = []
+    event.listen(app.engine, 'commit', lambda _conn: commits.append(1))
+    views = []
+    for seed in range(5):
+        views.append(view := await app.jobs.submit(USER_A, 'test_pattern', {**PROMPT, 'seed': seed}))
+        await wait_for(lambda v=view: v.finished)
+    await app.writer.write(lambda db: None)  # after whatever is still queued (it touches no connection itself)
+    # submit, claim, finish: the running and saving steps ride with the finish (one more: the stats' minute bucket)
+    assert len(commits) <= 3 * len(views) + 1
+    for view in views:
+        job = await app.writer.read(lambda db, v=view: db.get(Job, v.id))
+        assert job.status == 'completed' and job.started_at is not None and job.image_ids == view.image_ids
 
 
 async def test_a_failed_finish_write_loses_no_image(app: Services, monkeypatch: pytest.MonkeyPatch) -> None:

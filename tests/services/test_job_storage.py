@@ -26,7 +26,9 @@ async def test_a_full_disk_holds_the_output_until_there_is_space(
             view = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
             await wait_for(lambda: view.status == 'running')
             filler = fill(outputs)
-            await wait_for(lambda: view.status == 'saving')
+            await wait_for(
+                lambda: view.status == 'saving' and app.storage.failed_at > float('-inf')
+            )  # its save was refused
             with pytest.raises(SubmitError) as refused:  # a full disk takes no new job
                 await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
             assert refused.value.code == 'unavailable' and refused.value.reason == 'storage_full'

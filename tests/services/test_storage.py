@@ -396,6 +396,19 @@ def test_symlink_leaving_root_is_refused(store: Storage, tmp_path: Path) -> None
     assert sorted(p.name for p in outside.iterdir()) == ['secret.png']
 
 
+def test_symlinks_to_the_root_or_a_sibling_named_like_it_are_refused(store: Storage) -> None:
+    sibling = store.root.parent / (store.root.name + '-evil')  # shares the root's path as a string prefix
+    sibling.mkdir()
+    (store.root / 'users').mkdir()
+    (store.root / 'users' / 'twin').symlink_to(sibling, target_is_directory=True)
+    (store.root / 'users' / 'top').symlink_to(store.root, target_is_directory=True)
+    (store.root / 'users' / 'inner').symlink_to(store.root / 'users', target_is_directory=True)
+    for rel in ('users/twin/a.png', 'users/top'):
+        with pytest.raises(StorageError, match='leaves the output root'):
+            store.resolve(rel)
+    assert store.resolve('users/inner/a.png') == store.root / 'users' / 'a.png'  # inside: allowed, as before
+
+
 def test_resolve_stays_inside_root(store: Storage) -> None:
     path = store.resolve(f'users/{OWNER}/2025/03/07/{IMAGE_ID}.png')
     assert path.is_relative_to(store.root)

@@ -69,8 +69,7 @@ class Services:
             self.pool,
             self.registry,
             self.storage,
-            quota_check=self.images.quota_refusal,
-            block_check=self.users.refusal,
+            admission_check=self.users.admission,
             bus=self.bus,
         )
         self.studio = Studio(self.registry, self.pool, self.jobs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy import Engine
@@ -19,7 +20,9 @@ from vcc_ui.db import session
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+SOON_WAIT = 0.25  # seconds a write_soon may wait for another write to share its commit
 Write = Callable[[Session], Any]
+Item = tuple[Write, asyncio.Future | None, bool]  # the write, its caller's future, whether it may wait (write_soon)
 
 
 def write(engine: Engine, fn: Write) -> Any:
@@ -47,7 +50,9 @@ class DbWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._queue: asyncio.Queue[tuple[Write, asyncio.Future | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._more = asyncio.Event()  # set when a write that may not wait is queued
+        self._prompt = 0  # writes queued that may not wait (write, write_later)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -66,12 +71,26 @@ class DbWriter:
     async def write(self, fn: Write) -> Any:
         """Run fn(session) in the writer and return its result once committed."""
         future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, future))
+        self._put((fn, future, False))
         return await future
 
     def write_later(self, fn: Write) -> None:
         """Queue fn(session) without waiting for it."""
-        self._queue.put_nowait((fn, None))
+        self._put((fn, None, False))
+
+    def write_soon(self, fn: Write) -> None:
+        """Queue fn(session) without waiting for it, to commit with the next write or at the latest after SOON_WAIT.
+
+        For a job's own state steps (running, saving, progress), which the next step of the same job usually follows
+        within milliseconds: one commit instead of two. Order is kept: a later write never commits before it.
+        """
+        self._put((fn, None, True))
+
+    def _put(self, item: Item) -> None:
+        self._queue.put_nowait(item)
+        if not item[2]:
+            self._prompt += 1
+            self._more.set()
 
     async def read(self, fn: Write) -> Any:
         """Run a read-only fn(session) in a thread, outside the writer queue."""
@@ -80,8 +99,14 @@ class DbWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if batch[0][2] and not self._prompt:  # only writes that may wait: give another write the time to join
+                self._more.clear()
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(SOON_WAIT):
+                        await self._more.wait()
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._prompt -= sum(not soon for _, _, soon in batch)
             if len(batch) == 1:
                 results = [await asyncio.to_thread(self._commit_one, batch[0])]
             else:
@@ -90,7 +115,7 @@ class DbWriter:
                 except Exception:
                     log.warning('a batch of %d database writes failed; retrying them one by one', len(batch))
                     results = [await asyncio.to_thread(self._commit_one, item) for item in batch]
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future, _), result in zip(batch, results, strict=True):
                 if future is not None and not future.done():
                     if isinstance(result, BaseException):
                         future.set_exception(result)
@@ -98,10 +123,10 @@ class DbWriter:
                         future.set_result(result)
                 self._queue.task_done()
 
-    def _commit(self, batch: list[tuple[Write, asyncio.Future | None]]) -> list[Any]:
-        return write(self.engine, lambda db: [fn(db) for fn, _ in batch])
+    def _commit(self, batch: list[Item]) -> list[Any]:
+        return write(self.engine, lambda db: [fn(db) for fn, _, _ in batch])
 
-    def _commit_one(self, item: tuple[Write, asyncio.Future | None]) -> Any:
+    def _commit_one(self, item: Item) -> Any:
         try:
             return self._commit([item])[0]
         except Exception as error:

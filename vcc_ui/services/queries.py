@@ -243,6 +243,12 @@ def owner_usage(db: Session, owner: str, settings: Settings) -> Usage:
     return usage_of(image_totals(db, owner).get(owner), db.get(User, owner), settings)
 
 
+def owner_admission(db: Session, owner: str, settings: Settings) -> tuple[bool, Usage]:
+    """Return whether an administrator blocked the owner, and their usage: what a submit checks, in one read."""
+    user = db.get(User, owner)
+    return user is not None and user.blocked, usage_of(image_totals(db, owner).get(owner), user, settings)
+
+
 def user_rows(db: Session, *, limit: int | None = None) -> list[User]:
     """Return the user rows, most recently seen first."""
     return list(db.exec(select(User).order_by(col(User.last_seen).desc()).limit(limit)).all())

@@ -14,6 +14,7 @@ from vcc_ui.models import User, utcnow
 from vcc_ui.services.auth import ANON_RE
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.image_meta import ImageProblem
+from vcc_ui.services.queries import owner_admission
 from vcc_ui.settings import Settings
 
 TOUCH_INTERVAL = 60.0  # seconds between two last_seen writes of one user
@@ -116,6 +117,13 @@ class UserDirectory:
     async def get(self, user_id: str) -> User | None:
         """Return the user's row, or None."""
         return await self.writer.read(lambda db: db.get(User, user_id))
+
+    def admission(self, db: Session, user_id: str) -> tuple[str | None, str | None]:
+        """The submit hook, run in the write that adds the job: why the user may not generate now, as (blocked,
+        over quota) messages or None."""
+        assert self.settings is not None, 'the submit hook needs the settings (the default quotas)'
+        blocked, usage = owner_admission(db, user_id, self.settings)
+        return BLOCKED_MESSAGE if blocked else None, usage.refusal(add_bytes=1, add_images=1)
 
     async def refusal(self, user_id: str) -> str | None:
         """The submit and upload hook: why a blocked user may not generate or upload, or None."""

@@ -10,7 +10,6 @@ from collections.abc import Coroutine
 from contextlib import suppress
 from datetime import timedelta
 from functools import partial
-from typing import TypeVar
 
 from nicegui import Event
 from pydantic import ValidationError
@@ -33,8 +32,6 @@ from vcc_ui.services.jobs.cluster import (
 from vcc_ui.services.jobs.live import Live, time_left
 from vcc_ui.services.jobs.queue import FairQueue
 from vcc_ui.services.jobs.rows import (
-    Admission,
-    add_job_once,
     admit_job,
     cancel_requests,
     finish_job,
@@ -52,6 +49,7 @@ from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
 from vcc_ui.services.storage import Storage
+from vcc_ui.services.storage.health import Problem, StorageHealth
 from vcc_ui.services.workflow_params import fits
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
 from vcc_ui.settings import Settings
@@ -65,8 +63,6 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key 
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
 REFRESH_INTERVAL = 2.0  # how often an instance that does not dispatch checks its unfinished views against the DB
 ROW_FIELDS = ('status', 'priority', 'queued_at', 'started_at', 'finished_at', 'error', 'image_ids')
-
-T = TypeVar('T')
 
 
 class JobManager:
@@ -84,8 +80,7 @@ class JobManager:
         registry: WorkflowRegistry,
         storage: Storage,
         *,
-        quota_check: AdmissionCheck,
-        block_check: AdmissionCheck,
+        admission_check: AdmissionCheck,
         bus: Bus | None = None,
     ) -> None:
         self.settings = settings
@@ -93,10 +88,10 @@ class JobManager:
         self.pool = pool
         self.registry = registry
         self.storage = storage
+        self.storage_health = StorageHealth(storage, settings.healthz_disk_min_free_mb)
         self.changed: Event[JobView] = Event()
         self.views: dict[str, JobView] = {}  # unfinished jobs and the newest KEEP_FINISHED finished ones
-        self._quota_check = quota_check
-        self._block_check = block_check
+        self._admission_check = admission_check
         self._queue = FairQueue(settings)
         self._live = Live(settings, self.changed)
         self._runner = JobRunner(settings, writer, storage, registry, self._live)
@@ -161,6 +156,7 @@ class JobManager:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.storage_health.stop()
         if self._leadership is not None:
             await self._leadership.stop()
 
@@ -248,30 +244,7 @@ class JobManager:
         for image_id in (checked.input_image, checked.control_image):
             if image_id and not await self._image_exists(owner, image_id):
                 raise SubmitError('invalid_params', f'Image {image_id} does not exist', field='input_image')
-        # NOTE: the checks that wait on the database or the disk run at once; their refusals keep their order
-        blocked, problem, refusal = await asyncio.gather(
-            self._block_check(owner),
-            asyncio.to_thread(self.storage.problem, self.settings.healthz_disk_min_free_mb),
-            self._quota_check(owner),
-            return_exceptions=True,
-        )
-        if blocked := _raised(blocked):
-            raise SubmitError('blocked', blocked)
-        if checked.lora and not self.pool.lora_offered(workflow.id, checked.lora):
-            raise SubmitError('invalid_params', f'No ComfyUI server has the LoRA {checked.lora!r}', field='lora')
-        if not self.scaled:
-            self._queue.check(owner)  # scaled: counted in the database, in the transaction that adds the job
-        self._check_source(source)
-        if problem := _raised(problem):
-            raise SubmitError(
-                'unavailable',
-                'The image storage is full, so nothing was queued. Try again later.'
-                if problem == 'full'
-                else 'The image storage cannot be written, so nothing was queued. Try again later.',
-                reason=f'storage_{problem}',
-            )
-        if refusal := _raised(refusal):
-            raise SubmitError('quota', refusal)
+        refusal = self._refusal(owner, workflow.id, checked.lora, source, await self.storage_health.problem())
         view = JobView(
             id=uuid.uuid4().hex,
             owner=owner,
@@ -289,22 +262,28 @@ class JobManager:
             idempotency_key=idempotency_key,
             image_ids=[],  # NOTE: every default_factory field given: pydantic inspects a factory's signature each time
         )
-        # NOTE: the job is queued only once its row is committed: an accepted job is a stored job
-        since = utcnow() - IDEMPOTENCY_WINDOW
-        add = partial(admit_job, limits=self.settings) if self.scaled else add_job_once
+        # NOTE: the job is queued only once its row is committed: an accepted job is a stored job. The checks that
+        # read the database (blocked, quota; scaled: the limits) run in the transaction that adds it, one trip
+        admit = partial(
+            admit_job,
+            row=row,
+            since=utcnow() - IDEMPOTENCY_WINDOW,
+            check=self._admission_check,
+            refusal=refusal,
+            limits=self.settings if self.scaled else None,
+        )
         try:
-            admitted = await self.writer.write(partial(add, row=row, since=since))
+            admitted = await self.writer.write(admit)
         except Exception as error:
             log.exception('storing job %s failed; it is refused', view.id)
             raise SubmitError(
                 'unavailable', 'The job could not be stored, so nothing was queued. Try again later.', reason='db'
             ) from error
-        if isinstance(admitted, Admission):
-            if admitted.refusal is not None:
-                raise admitted.refusal
-            admitted = admitted.earlier
-        if admitted is not None:  # the same key raced in while this one was checked
-            return self.views.get(admitted.id) or JobView.from_row(admitted), False
+        if admitted.refusal is not None:
+            raise admitted.refusal
+        if admitted.earlier is not None:  # the same key raced in while this one was checked
+            earlier = admitted.earlier
+            return self.views.get(earlier.id) or JobView.from_row(earlier), False
         if view.id in self._jobs:  # the leader's database round found it first
             return self.views[view.id], True
         self._track(view).source = source
@@ -384,18 +363,34 @@ class JobManager:
         row = await self.writer.read(partial(get_image, image_id=image_id))
         return row is not None and row.owner == owner and row.status == 'active'
 
-    def _check_source(self, source: str | None) -> None:
-        """Refuse a job when its client address has too many unfinished jobs, whichever anonymous ids it used."""
-        cap = self.settings.max_queued_per_source
-        if source is None or not cap:
-            return
-        if sum(1 for job in self._jobs.values() if job.source == source) >= cap:
-            raise SubmitError(
+    def _refusal(
+        self, owner: str, workflow_id: str, lora: str | None, source: str | None, problem: Problem | None
+    ) -> SubmitError | None:
+        """The first reason known without the database to refuse a job: its LoRA, the limits, its address, storage."""
+        if lora and not self.pool.lora_offered(workflow_id, lora):
+            return SubmitError('invalid_params', f'No ComfyUI server has the LoRA {lora!r}', field='lora')
+        if not self.scaled:  # scaled: counted in the database, in the transaction that adds the job
+            try:
+                self._queue.check(owner)
+            except SubmitError as refusal:
+                return refusal
+        cap = self.settings.max_queued_per_source  # per address, whichever anonymous ids it used
+        if source is not None and cap and sum(1 for job in self._jobs.values() if job.source == source) >= cap:
+            return SubmitError(
                 'limit',
                 f'Too many unfinished jobs come from your network ({cap}). Wait for some to finish.',
                 reason='source_full',
                 values={'limit': cap},
             )
+        if problem is not None:
+            return SubmitError(
+                'unavailable',
+                'The image storage is full, so nothing was queued. Try again later.'
+                if problem == 'full'
+                else 'The image storage cannot be written, so nothing was queued. Try again later.',
+                reason=f'storage_{problem}',
+            )
+        return None
 
     def _track(self, view: JobView) -> LiveJob:
         self.views[view.id] = view
@@ -783,10 +778,3 @@ class JobManager:
         self._jobs.pop(row.id, None)
         self._previews.pop(row.id, None)
         self.changed.emit(view)
-
-
-def _raised(result: T | BaseException) -> T:
-    """The result of a gathered call, raising what it raised."""
-    if isinstance(result, BaseException):
-        raise result
-    return result

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from vcc_ui.models import FINISHED, Image, Job, JobStatus
 from vcc_ui.services.jobs.cluster import LEADER_LOCK
 from vcc_ui.services.jobs.queue import Limits, limit_refusal
-from vcc_ui.services.jobs.types import SubmitError
+from vcc_ui.services.jobs.types import AdmissionCheck, SubmitError
 
 ADMIT_LOCK = 0x76636331  # 'vcc1': the transaction-level advisory lock every instance's submit takes on PostgreSQL
 HOLDS_LEADER_LOCK = (  # a bigint advisory key shows as classid (high half) and objid (low half), objsubid 1
@@ -49,14 +49,6 @@ def keyed_job(db: Session, owner: str, key: str, since: datetime) -> Job | None:
     return db.exec(query.order_by(col(Job.queued_at).desc()).limit(1)).first()
 
 
-def add_job_once(db: Session, row: Job, since: datetime) -> Job | None:
-    """Add the job row unless the owner stored one with the same idempotency key since `since`; return that one."""
-    if row.idempotency_key is not None and (earlier := keyed_job(db, row.owner, row.idempotency_key, since)):
-        return earlier
-    db.add(row)
-    return None
-
-
 class Admission(NamedTuple):
     """What admit_job did: nothing new (the earlier job with the same key, or why not), or added the row."""
 
@@ -64,16 +56,36 @@ class Admission(NamedTuple):
     refusal: SubmitError | None = None
 
 
-def admit_job(db: Session, row: Job, since: datetime, limits: Limits) -> Admission:
-    """Add the job row if the limits, counted in the database, allow it; else the earlier keyed job or the refusal.
+def admit_job(
+    db: Session,
+    row: Job,
+    since: datetime,
+    *,
+    check: AdmissionCheck,
+    refusal: SubmitError | None = None,
+    limits: Limits | None = None,
+) -> Admission:
+    """Add the job row unless something refuses it; else the earlier job with its idempotency key, or the refusal.
 
-    On PostgreSQL every instance's admission takes one advisory transaction lock, so two instances cannot both
-    count the same free place: the check and the insert commit together.
+    In this one transaction: the earlier keyed job, then `check` (blocked, then over quota) around `refusal` (what the
+    caller found without the database: LoRA, limits, address, storage), then with `limits` (several instances) the
+    per-user and global limits counted in the database. On PostgreSQL that counting takes one advisory transaction
+    lock, so two instances cannot both count the same free place: the check and the insert commit together.
     """
-    if db.get_bind().dialect.name == 'postgresql':
+    if limits is not None and db.get_bind().dialect.name == 'postgresql':
         db.exec(text('SELECT pg_advisory_xact_lock(:key)').bindparams(key=ADMIT_LOCK))  # type: ignore[call-overload]
     if row.idempotency_key is not None and (earlier := keyed_job(db, row.owner, row.idempotency_key, since)):
         return Admission(earlier=earlier)
+    blocked, over_quota = check(db, row.owner)
+    if blocked:
+        return Admission(refusal=SubmitError('blocked', blocked))
+    if refusal is not None:
+        return Admission(refusal=refusal)
+    if over_quota:
+        return Admission(refusal=SubmitError('quota', over_quota))
+    if limits is None:
+        db.add(row)
+        return Admission()
     unfinished = col(Job.status).not_in([s.value for s in FINISHED])
     counts = dict(
         db.exec(select(Job.status, func.count()).where(Job.owner == row.owner, unfinished).group_by(Job.status)).all()

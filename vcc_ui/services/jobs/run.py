@@ -195,9 +195,7 @@ class JobRunner:
             if view.status == JobStatus.DISPATCHED:
                 view.status, view.started_at, view.waiting = JobStatus.RUNNING, utcnow(), False
                 started = view.started_at
-                self.writer.write_later(
-                    lambda db: update_job(db, view.id, status=JobStatus.RUNNING, started_at=started)
-                )
+                self.writer.write_soon(lambda db: update_job(db, view.id, status=JobStatus.RUNNING, started_at=started))
                 self.live.emit(run.job, force=True)
             if isinstance(message, Executing):
                 view.node = message.node or ''
@@ -242,7 +240,7 @@ class JobRunner:
         if now - job.last_db_progress >= PROGRESS_DB_INTERVAL:
             job.last_db_progress = now
             job_id, value, maximum = job.view.id, job.view.step, job.view.steps
-            self.writer.write_later(lambda db: update_job(db, job_id, progress_value=value, progress_max=maximum))
+            self.writer.write_soon(lambda db: update_job(db, job_id, progress_value=value, progress_max=maximum))
 
     async def _prepare(self, run: Run) -> dict:
         """Upload the job's input images to its server and build the API-format graph."""
@@ -353,7 +351,7 @@ class JobRunner:
             return Outcome(JobStatus.QUEUED, claimed=False)  # the lock went: the next leader saves it, once
         view.status = JobStatus.SAVING
         self.live.emit(run.job, force=True)
-        self.writer.write_later(lambda db: update_job(db, view.id, status=JobStatus.SAVING))
+        self.writer.write_soon(lambda db: update_job(db, view.id, status=JobStatus.SAVING))
         image_ids = await self._store_outputs(run)
         if not image_ids:
             return Outcome(JobStatus.FAILED, 'ComfyUI finished without an image')

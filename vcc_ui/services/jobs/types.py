@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from nicegui import binding
+from sqlmodel import Session
 
 from vcc_ui.models import FINISHED, Image, Job, JobStatus, utcnow
 from vcc_ui.services.comfy.messages import ExecutionError, ImageRef
 from vcc_ui.services.servers import ServerEntry
 
-AdmissionCheck = Callable[[str], Awaitable[str | None]]  # owner -> why they may not submit now, or None
+# (session, owner) -> why the owner may not submit: (blocked, over quota) messages or None; read in the admitting write
+AdmissionCheck = Callable[[Session, str], tuple[str | None, str | None]]
 
 
 class SubmitError(Exception):

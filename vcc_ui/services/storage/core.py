@@ -13,6 +13,7 @@ import re
 import struct
 import sys
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -222,6 +223,7 @@ class Storage(ABC):
         # NOTE: decodes run in worker threads; this bounds how many full-size images are in memory at once
         self.decoding = threading.BoundedSemaphore(max_decodes)
         self.thumb_ext = 'webp' if features.check('webp') else 'jpg'
+        self.failed_at = float('-inf')  # when (monotonic) the backend last refused a save's files
         if self.thumb_ext != 'webp':
             log.warning('Pillow has no WEBP support; thumbnails are written as JPEG')
 
@@ -401,6 +403,8 @@ class Storage(ABC):
         try:
             self.write_files(files, durable=durable)
         except Exception as exc:
+            if isinstance(exc, StorageUnavailable):
+                self.failed_at = time.monotonic()
             log.warning('saving %s image %s for %s failed (%s)', kind, image_id, owner, exc)
             raise
         log.debug('saved %s (%d bytes)', stored.rel_path, stored.bytes)
