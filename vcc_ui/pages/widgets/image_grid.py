@@ -8,7 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.img import Img
+from vcc_ui.pages.widgets.img import Thumb
 from vcc_ui.pages.widgets.time_text import DAY, local_time
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.images import ImagePage
@@ -147,11 +147,11 @@ class ImageGrid:
         image_id = item.id
         with tile:
             thumb = (
-                Img(item.thumb_url or item.url, alt=item.prompt or self.t(f'kind_{item.kind}'))
+                Thumb(item.thumb_url or item.url, alt=item.prompt or self.t(f'kind_{item.kind}'))
                 .classes('w-full h-full object-cover cursor-pointer')
                 .mark('image-thumb')
             )
-            thumb.props('tabindex=0 role=button')
+            thumb.props.update(tabindex='0', role='button')
             thumb.on('click', lambda: self._open(image_id)).on('keydown.enter', lambda: self._open(image_id))
             if self.selectable:
                 ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)).props(

@@ -10,7 +10,7 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.live import JobFeed
-from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.pages.widgets.img import Img, Thumb, draggable
 from vcc_ui.pages.widgets.job_live import JobLive
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.job_form import without_addresses
@@ -128,11 +128,11 @@ class JobCard:
                 with ui.row().classes('w-full gap-2').mark('job-results'):
                     for index, image in enumerate(images):
                         thumb = (
-                            Img(image.thumb_url or image.url, alt=image.prompt or '')
+                            Thumb(image.thumb_url or image.url, alt=image.prompt or '')
                             .classes('w-24 h-24 sm:w-28 sm:h-28 object-cover rounded cursor-pointer hover:opacity-90')
                             .mark('job-thumb')
                         )
-                        thumb.props(f'data-role=job-thumb data-image-id={image.id}')
+                        thumb.props.update({'data-role': 'job-thumb', 'data-image-id': image.id})
                         draggable(thumb, image.id)
                         thumb.on('click', lambda i=index: self.on_open(images, i))
             elif view.error:

@@ -8,7 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.pages.widgets.img import Thumb, draggable
 from vcc_ui.services.image_meta import ImageView
 
 
@@ -32,12 +32,11 @@ class ThumbStrip:
             return
         with self.row:
             thumb = (
-                Img(image.thumb_url or image.url, alt=self.t(f'kind_{image.kind}'))
+                Thumb(image.thumb_url or image.url, alt=self.t(f'kind_{image.kind}'))
                 .classes('w-16 h-16 shrink-0 object-cover rounded cursor-grab border border-gray-200')
                 .mark('strip-thumb')
             )
-        thumb.props(f'title="{self.t("strip_tip")}"')
-        thumb.props(f'data-role=strip-thumb data-image-id={image.id}')
+        thumb.props.update({'title': self.t('strip_tip'), 'data-role': 'strip-thumb', 'data-image-id': image.id})
         draggable(thumb, image.id)
         thumb.on('click', lambda: self.on_pick(image.id))
         if front:
