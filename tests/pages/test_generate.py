@@ -12,6 +12,7 @@ from nicegui.testing import User
 from tests.fixtures import wait_for
 from tests.images import png_bytes
 from vcc_ui.models import JobStatus
+from vcc_ui.pages import generate
 from vcc_ui.services import Services
 from vcc_ui.services.job_form import without_addresses
 from vcc_ui.simulator import Simulator
@@ -71,6 +72,26 @@ async def test_switching_mode_switches_prompt_templates_and_hides_the_aspect_rat
     user.find(marker='tab-txt2img').click()
     await user.should_see('Portrait')
     await user.should_see(marker='aspect')
+
+
+async def test_a_reload_shows_the_last_workflow_and_mode_and_fills_the_form_once(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await user.open('/')
+    user.find(marker='workflow-sd15_txt2img').click()
+    user.find(marker='tab-img2img').click()
+    await user.should_see('Watercolor')
+    filled: list[str] = []
+    apply = generate.GeneratePage._apply_workflow
+    monkeypatch.setattr(
+        generate.GeneratePage, '_apply_workflow', lambda page: (filled.append(page.mode), apply(page))[1]
+    )
+    await user.open('/')
+    await user.should_see('Watercolor')
+    await user.should_not_see('Portrait')
+    assert value_of(user, 'prompt') == 'the same scene as a detailed oil painting, rich brush strokes'
+    await user.should_see(marker='input-slot')
+    assert filled == ['img2img']  # built on the last mode, not on the first workflow and then again
 
 
 async def test_a_template_fills_prompt_and_negative_prompt(user: User) -> None:
