@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.widgets.bare import TickBox
 from vcc_ui.pages.widgets.img import Thumb
 from vcc_ui.pages.widgets.time_text import DAY, local_time
 from vcc_ui.services.image_meta import ImageView
@@ -154,9 +155,9 @@ class ImageGrid:
             thumb.props.update(tabindex='0', role='button')
             thumb.on('click', lambda: self._open(image_id)).on('keydown.enter', lambda: self._open(image_id))
             if self.selectable:
-                ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)).props(
-                    'dense color=primary'
-                ).classes('absolute top-1 left-1 bg-white/80 rounded').mark('image-select')
+                TickBox(image_id in self.selected, on_change=lambda value: self.select(image_id, value)).classes(
+                    'absolute top-1 left-1 bg-white/80 rounded'
+                ).mark('image-select')
             if item.favorite:
                 ui.icon('star', size='sm').classes('absolute top-1 right-1 text-amber-400 drop-shadow').mark(
                     'image-favorite'
@@ -195,7 +196,7 @@ class ImageGrid:
         self.selected = {item.id for item in self.items} if selected else set()
         for image_id, tile in self.tiles.items():
             for box in tile.descendants():
-                if isinstance(box, ui.checkbox):
+                if isinstance(box, TickBox):
                     box.set_value(image_id in self.selected)
         self._notify_selection()
 
