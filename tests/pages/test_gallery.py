@@ -227,7 +227,10 @@ async def test_delete_leaves_the_gallery_at_once_and_restore_from_the_trash_brin
     value_of(user, 'gallery-view').set_value('trash')
     await expect(user, [newer.id])
     purge = (row.trashed_at + timedelta(days=services.settings.trash_retention_days)).date().isoformat()
-    await user.should_see(f'Deleted {row.trashed_at.date().isoformat()}, removed {purge}')
+    await user.should_see(marker='trash-dates')  # the tile draws them in the browser from its props
+    assert (
+        value_of(user, 'trash-dates').props['trash'] == f'Deleted {row.trashed_at.date().isoformat()}, removed {purge}'
+    )
     await user.should_see(marker='trash-note')
     user.find(marker='image-thumb').click()
     await user.should_see(marker='lightbox-restore')

@@ -55,5 +55,5 @@ def admin_image_tile(row: AdminImageView, *, owner: str, on_change: Callable[[st
                 ).mark(f'image-restore-{row.id}')
             else:
                 IconButton(
-                    'delete', title=t('img_delete'), color='negative', on_click=lambda: on_change(row.id, False)
+                    'delete', title=t('img_delete'), on_click=lambda: on_change(row.id, False), color='negative'
                 ).mark(f'image-delete-{row.id}')
