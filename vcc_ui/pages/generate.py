@@ -151,7 +151,7 @@ class GeneratePage:
             app.storage.user[LAST_KEY] = last  # written only when it changed: each write saves the user's storage
         self.settings.show_for(workflow)
         self.params.show_for(workflow, form_catalogue(self.services.pool, workflow.id))
-        self.input.section.set_visibility(workflow.needs_input_image)
+        self.input.show(workflow.needs_input_image)
         self.lora.show_for(workflow)
         self._mark_unavailable()
 
