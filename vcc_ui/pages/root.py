@@ -20,12 +20,12 @@ from vcc_ui.pages import (
     gallery,
     generate,
     inputs,
+    speedups,
     tokens,
 )
 from vcc_ui.pages.frame import frame
 from vcc_ui.pages.housekeeping import Housekeeping
 from vcc_ui.pages.live import JobFeed
-from vcc_ui.pages.speedups import cache_handler_signatures
 from vcc_ui.services import Services
 
 PAGE_PATHS = frozenset(
@@ -36,7 +36,7 @@ PAGE_PATHS = frozenset(
 
 def create(services: Services) -> Callable[[Request], Awaitable[Response | None]]:
     """Return the root page function bound to the services."""
-    cache_handler_signatures()
+    speedups.install()
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
     Housekeeping()
