@@ -10,14 +10,11 @@ export default {
       <div class="truncate w-full text-gray-600 text-xs px-2 pt-2" :title="ownerId" data-role="image-owner">
         {{ owner }}
       </div>
-      <div class="flex flex-row w-full items-end gap-1 no-wrap text-xs px-2 pb-2">
-        <div class="min-w-0 grow">
-          <div class="text-gray-500">{{ when }}</div>
-          <div class="flex items-center gap-1 pt-1">
-            <q-badge outline color="grey-7" :label="kind" />
-            <q-badge v-if="trashed" color="grey-7" :label="trashLabel" />
-          </div>
-        </div>
+      <div class="w-full text-xs text-gray-500 px-2">{{ when }}</div>
+      <div class="flex flex-row w-full items-center gap-1 no-wrap text-xs px-2 pb-2">
+        <q-badge outline color="grey-7" :label="kind" />
+        <q-badge v-if="trashed" color="grey-7" :label="trashLabel" />
+        <div class="q-space"></div>
         <slot></slot>
       </div>
     </div>
