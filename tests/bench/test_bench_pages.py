@@ -3,7 +3,9 @@
 The app runs as a subprocess (tests/e2e/conftest.py start_app); its database gets the user's rows written straight
 into it once the user is known (the first job's owner). A build is one GET of the page over loopback, as a browser's
 first request: routing, the gate, the page function with its database reads, and the HTML. The parts a page loads
-after it answered (the job history, the dashboard's recent jobs) run in the background and are not in the figure.
+after it answered (the job history, the dashboard's recent jobs) run in the background and are not in the wall
+figure. Each page also prints the app process's CPU over its builds divided by the builds: steadier than wall time on
+a shared machine, and it counts those background parts too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from tests.bench.conftest import percentiles, report
 from tests.bench.test_bench_gallery import _rows
 from tests.bench.test_bench_memory import ADMIN_PASSWORD, render, signed_in
+from tests.bench.test_bench_tabs import cpu_seconds
 from tests.e2e.conftest import start_app, stop_app
 from vcc_ui.db import make_engine
 from vcc_ui.models import Image, Job, JobStatus
@@ -83,16 +86,21 @@ async def test_page_build_time_with_a_full_history(tmp_path: Path) -> None:
             figures = {}
             for path in PAGES:
                 samples = []
+                cpu_before = cpu_seconds(app.process.pid)
                 for _ in range(BUILDS):
                     began = time.perf_counter()
                     await render(http, path)
                     samples.append((time.perf_counter() - began) * 1000)
+                cpu_ms = (cpu_seconds(app.process.pid) - cpu_before) * 1000 / BUILDS
                 p50, p95 = percentiles(samples)
-                figures[path] = f'p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(samples):.1f} ms'
+                figures[path] = (
+                    f'wall p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(samples):.1f} ms; '
+                    f'app CPU {cpu_ms:.1f} ms per build'
+                )
     finally:
         await asyncio.to_thread(stop_app, app.process)
     report(
         f'page build (one GET over loopback) for a user with {IMAGES:,} images and {JOBS} jobs, {BUILDS} builds each',
         **{f'page {path}': figure for path, figure in figures.items()},
-        goal='p95 <= 50 ms per page',
+        goal='p95 <= 50 ms per page (wall; CPU ms per build is the steadier figure on a shared machine)',
     )

@@ -94,6 +94,11 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await expect(tiles).to_have_count(JOBS * BATCH)
 
             await page.evaluate('window.scrollTo(0, 0)')
+            await tiles.nth(2).locator('[data-role=image-select]').click()  # the box selects, it opens nothing
+            await expect(page.get_by_text('1 selected')).to_be_visible()
+            await expect(page.locator(DIALOG)).to_have_count(0)
+            await tiles.nth(2).locator('[data-role=image-select]').click()
+            await expect(page.get_by_text('1 selected')).to_have_count(0)
             first_id = await tiles.first.get_attribute('data-image-id')
             second_id = await tiles.nth(1).get_attribute('data-image-id')
             await tiles.first.locator('img').click()
@@ -116,7 +121,8 @@ async def test_scroll_open_browse_delete_and_restore(chromium_path: str, gallery
             await expect(tiles).to_have_count(1)
             await expect(page.get_by_text(re.compile(r'^Deleted \d{4}-'))).to_be_visible()
             await shot(page, 'gallery_desktop_trash')
-            await tiles.first.locator('img').click()
+            await tiles.first.locator('img').focus()
+            await page.keyboard.press('Enter')  # the thumbnail opens from the keyboard too
             await page.locator(DIALOG).get_by_role('button', name='Restore').click()
             await expect(page.get_by_text('1 image(s) restored.')).to_be_visible()
             await expect(page.get_by_text('The trash is empty.')).to_be_visible()

@@ -201,7 +201,7 @@ async def test_all_images_filter_delete_restore_and_purge(user: User, services: 
     await user.should_see(marker=f'image-{b.id}')
     tile = user.find(marker=f'image-{a.id}').elements.pop()
     owner = user.find(marker='image-owner').elements
-    assert {label.props['title'] for label in owner} == {USER_A, USER_B}  # the full id on hover, as a native title
+    assert {tile.props['owner-id'] for tile in owner} == {USER_A, USER_B}  # the full id on hover, as a native title
     delete = user.find(marker=f'image-delete-{a.id}').elements.pop()
     assert delete.props['title'] == delete.props['aria-label'] == 'Move to trash'
     assert not [e for e in tile.descendants() if isinstance(e, ui.tooltip)]  # no tooltip elements in 48 tiles

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from nicegui import ElementFilter, ui
+from nicegui import ElementFilter, app, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
 from tests.images import png_bytes
 from vcc_ui.models import JobStatus
+from vcc_ui.pages import generate
 from vcc_ui.services import Services
 from vcc_ui.services.job_form import without_addresses
 from vcc_ui.simulator import Simulator
@@ -71,6 +72,44 @@ async def test_switching_mode_switches_prompt_templates_and_hides_the_aspect_rat
     user.find(marker='tab-txt2img').click()
     await user.should_see('Portrait')
     await user.should_see(marker='aspect')
+
+
+async def test_a_reload_shows_the_last_workflow_and_mode_and_fills_the_form_once(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await user.open('/')
+    user.find(marker='workflow-sd15_txt2img').click()
+    user.find(marker='tab-img2img').click()
+    await user.should_see('Watercolor')
+    filled: list[str] = []
+    apply = generate.GeneratePage._apply_workflow
+    monkeypatch.setattr(
+        generate.GeneratePage, '_apply_workflow', lambda page: (filled.append(page.mode), apply(page))[1]
+    )
+    await user.open('/')
+    await user.should_see('Watercolor')
+    await user.should_not_see('Portrait')
+    assert value_of(user, 'prompt') == 'the same scene as a detailed oil painting, rich brush strokes'
+    await user.should_see(marker='input-slot')
+    assert filled == ['img2img']  # built on the last mode, not on the first workflow and then again
+
+
+async def test_the_uploader_and_strip_thumbnails_are_built_when_the_input_image_is_first_needed(
+    user: User, services: Services
+) -> None:
+    await user.open('/')
+    await services.images.upload_input(owner_of(user), png_bytes(), 'old.png')
+    await user.open('/')
+    await user.should_see(marker='prompt')
+    uploads = [r for r in app.routes if f'/_nicegui/client/{user.client.id}/upload/' in getattr(r, 'path', '')]
+    built = user.client.elements.values()
+    assert not [e for e in built if isinstance(e, ui.upload)] and not uploads  # txt2img: no uploader, no route
+    assert not [e for e in built if 'strip-thumb' in e._markers]
+    user.find(marker='tab-img2img').click()
+    await user.should_see(marker='input-upload')
+    await user.should_see(marker='strip-thumb')  # the user's recent image, known since the page was built
+    await upload(user, png_bytes(80, 60), 'cat.png')
+    await user.should_see('cat.png')
 
 
 async def test_a_template_fills_prompt_and_negative_prompt(user: User) -> None:
@@ -464,7 +503,9 @@ async def test_older_history_waits_behind_the_button_and_its_images_come_in_one_
     panel = user.find(marker='jobs-panel').elements.pop()
     assert len([e for e in panel.descendants() if 'job-card' in e._markers]) == 8  # the older two are not built yet
     assert lookups == [images[:8]]  # one query for the cards built
-    row = next(e for e in user.client.elements.values() if 'thumb-strip' in e._markers)  # hidden in txt2img
+    row = next(e for e in user.client.elements.values() if 'thumb-strip' in e._markers)
+    assert not list(row)  # hidden in txt2img: its thumbnails are built when it first shows
+    user.find(marker='tab-img2img').click()
     await wait_for(lambda: len(list(row)) >= len(images))
     assert [e.props['data-image-id'] for e in row][: len(images)] == images  # the strip shows them, newest first
     user.find(marker='jobs-more').click()

@@ -29,14 +29,16 @@ MISSING_KEYS = {'prompt': 'gen_need_prompt', 'seed': 'gen_need_seed', 'input_ima
 def page(services: Services, feed: JobFeed) -> None:
     """Build the Generate page for the browser's anonymous user."""
     request = context.client.request
-    last = app.storage.user.get(LAST_KEY) or {}
-    generate = GeneratePage(services, request.state.user, feed, is_admin=services.admin.is_admin(request.cookies))
+    draft = app.storage.user.pop(DRAFT_KEY, None)
+    linked = bool(urlsplit(context.client.sub_pages_router.current_path).query)
+    start = draft or ({} if linked else app.storage.user.get(LAST_KEY) or {})  # the workflow and mode last used
+    generate = GeneratePage(
+        services, request.state.user, feed, is_admin=services.admin.is_admin(request.cookies), start=start
+    )
     app.storage.client[DRAFT_KEY] = generate.draft  # the language switch keeps what was typed
-    if draft := app.storage.user.pop(DRAFT_KEY, None):
+    if draft:
         generate.restore(draft)
-    elif not urlsplit(context.client.sub_pages_router.current_path).query:
-        generate.choose(last)  # the workflow and mode last used, with the draft typed there
-    else:
+    elif linked:
         background_tasks.create(
             prefill(generate, context.client.sub_pages_router.current_path),
             name='generate-prefill',
@@ -47,7 +49,10 @@ def page(services: Services, feed: JobFeed) -> None:
 class GeneratePage:
     """The form on the left (top on a phone), the user's jobs on the right (below)."""
 
-    def __init__(self, services: Services, user: str, feed: JobFeed, *, is_admin: bool = False) -> None:
+    def __init__(
+        self, services: Services, user: str, feed: JobFeed, *, is_admin: bool = False, start: dict | None = None
+    ) -> None:
+        """Build the form showing `start`'s workflow and mode (when it still has them), else the first runnable."""
         self.services = services
         self.registry = services.registry
         self.user = user
@@ -56,7 +61,7 @@ class GeneratePage:
         runnable = [p for p in parents if not unavailable_text(services, p.id, when_down=False)]
         self.parent: Workflow | None = next(iter(runnable or parents), None)
         self.mode = self.parent.mode if self.parent else 'txt2img'
-        self.lang = lang
+        self._start_on(start or {})
         self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: self.registry.title(w, lang))
         with ui.element('div').classes(
             'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
@@ -86,6 +91,15 @@ class GeneratePage:
         on(services.pool.changed, lambda _: self._servers_changed(), owner=self.submit.message)
         on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
+
+    def _start_on(self, start: dict) -> None:
+        """Take a saved workflow and mode before the form is built, so it is filled once (not for another first)."""
+        chosen = self.registry.get(start.get('workflow') or '')
+        if chosen is None or all(p.id != chosen.id for p in self.registry.parents()):
+            return
+        self.parent, self.mode = chosen, chosen.mode
+        if start.get('mode') in self.registry.modes_of(chosen.id):
+            self.mode = start['mode']
 
     @property
     def workflow(self) -> Workflow | None:
@@ -133,10 +147,11 @@ class GeneratePage:
         self.modes.show(self.registry.modes_of(self.parent.id), self.mode, lang=self.lang)
         self.prompts.show_for(workflow, self.mode)
         self.submit.show_hint(workflow.shows_prompt)
-        app.storage.user[LAST_KEY] = {'workflow': self.parent.id, 'mode': self.mode}
+        if app.storage.user.get(LAST_KEY) != (last := {'workflow': self.parent.id, 'mode': self.mode}):
+            app.storage.user[LAST_KEY] = last  # written only when it changed: each write saves the user's storage
         self.settings.show_for(workflow)
         self.params.show_for(workflow, form_catalogue(self.services.pool, workflow.id))
-        self.input.section.set_visibility(workflow.needs_input_image)
+        self.input.show(workflow.needs_input_image)
         self.lora.show_for(workflow)
         self._mark_unavailable()
 
@@ -165,16 +180,8 @@ class GeneratePage:
             'params': self.params.values(),
         }
 
-    def choose(self, last: dict) -> None:
-        """Show a workflow and mode (the draft typed there comes with them)."""
-        if last.get('workflow') in self.cards.cards:
-            self.select(last['workflow'])
-        if last.get('mode'):
-            self.modes.set(last['mode'])
-
     def restore(self, draft: dict) -> None:
-        """Put a draft back into the form; parts that no longer fit the workflow keep its defaults."""
-        self.choose(draft)
+        """Put a draft back into the form built on its workflow and mode; parts that no longer fit keep its defaults."""
         self.prompts.restore(draft)
         self.settings.restore(draft)
         self.params.restore(draft.get('params') or {})

@@ -8,6 +8,7 @@ from nicegui import events, ui
 
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.frame import current_user
+from vcc_ui.pages.widgets.bare import IconButton
 from vcc_ui.pages.widgets.image_grid import ImageGrid
 from vcc_ui.pages.widgets.lightbox import Lightbox
 from vcc_ui.services import Services
@@ -105,14 +106,28 @@ class InputsPage:
         self.lightbox.open(self.grid.items, index)
 
     def _tile_button(self, item: ImageView) -> None:
+        # NOTE: a native title, not a tooltip element: 48 tiles build a page
         if item.status == 'trash':
-            ui.button(icon='restore_from_trash', on_click=lambda: self.change(item.id, restore=True)).props(
-                'round dense unelevated size=sm color=primary'
-            ).classes('absolute top-1 right-1').tooltip(self.t('gal_restore')).mark('input-restore')
+            IconButton(
+                'restore_from_trash',
+                title=self.t('gal_restore'),
+                on_click=lambda: self.change(item.id, restore=True),
+                flat=False,
+                unelevated=True,
+                size='sm',
+                color='primary',
+            ).classes('absolute top-1 right-1').mark('input-restore')
         else:
-            ui.button(icon='delete', on_click=lambda: self.change(item.id, restore=False)).props(
-                'round dense unelevated size=sm color=white text-color=negative'
-            ).classes('absolute top-1 right-1').tooltip(self.t('gal_delete')).mark('input-delete')
+            IconButton(
+                'delete',
+                title=self.t('gal_delete'),
+                on_click=lambda: self.change(item.id, restore=False),
+                flat=False,
+                unelevated=True,
+                size='sm',
+                color='white',
+                **{'text-color': 'negative'},
+            ).classes('absolute top-1 right-1').mark('input-delete')
 
     async def change(self, image_id: str, *, restore: bool) -> None:
         """Delete an image to the trash or restore it; it leaves the current view at once."""

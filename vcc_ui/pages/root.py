@@ -20,6 +20,7 @@ from vcc_ui.pages import (
     gallery,
     generate,
     inputs,
+    speedups,
     tokens,
 )
 from vcc_ui.pages.frame import frame
@@ -35,6 +36,7 @@ PAGE_PATHS = frozenset(
 
 def create(services: Services) -> Callable[[Request], Awaitable[Response | None]]:
     """Return the root page function bound to the services."""
+    speedups.install()
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
     Housekeeping()

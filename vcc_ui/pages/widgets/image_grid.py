@@ -8,8 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
-from vcc_ui.pages.widgets.img import Img
-from vcc_ui.pages.widgets.time_text import DAY, local_time
+from vcc_ui.pages.widgets.grid_tile import GridTile
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.images import ImagePage
 
@@ -61,7 +60,7 @@ class ImageGrid:
         self.page_size = page_size
         self.items: list[ImageView] = []
         self.selected: set[str] = set()
-        self.tiles: dict[str, ui.element] = {}
+        self.tiles: dict[str, GridTile] = {}
         self.total = 0
         self.total_capped = False  # the total is a lower bound (the search stopped counting)
         self.loaded = False
@@ -133,45 +132,26 @@ class ImageGrid:
         self.more.set_visibility(self.has_more)
 
     def _add_tile(self, item: ImageView) -> None:
-        with self.grid:
-            tile = (
-                ui.element('div')
-                .classes('relative rounded overflow-hidden bg-slate-200 aspect-square')
-                .mark('image-tile')
-                .props(f'data-image-id={item.id}')
-            )
-        self.tiles[item.id] = tile
-        self._fill(tile, item)
-
-    def _fill(self, tile: ui.element, item: ImageView) -> None:
         image_id = item.id
-        with tile:
-            thumb = (
-                Img(item.thumb_url or item.url, alt=item.prompt or self.t(f'kind_{item.kind}'))
-                .classes('w-full h-full object-cover cursor-pointer')
-                .mark('image-thumb')
+        with self.grid:
+            tile = GridTile(
+                item,
+                alt=self._alt(item),
+                trash_text=lambda deleted, purge: self.t('gal_trash_dates', deleted=deleted, purge=purge),
+                selectable=self.selectable,
+                selected=image_id in self.selected,
+                on_open=lambda: self._open(image_id),
+                on_select=lambda selected: self.select(image_id, selected),
             )
-            thumb.props('tabindex=0 role=button')
-            thumb.on('click', lambda: self._open(image_id)).on('keydown.enter', lambda: self._open(image_id))
-            if self.selectable:
-                ui.checkbox(value=image_id in self.selected, on_change=lambda e: self.select(image_id, e.value)).props(
-                    'dense color=primary'
-                ).classes('absolute top-1 left-1 bg-white/80 rounded').mark('image-select')
-            if item.favorite:
-                ui.icon('star', size='sm').classes('absolute top-1 right-1 text-amber-400 drop-shadow').mark(
-                    'image-favorite'
-                )
-            if item.status == 'trash':
-                ui.label(
-                    self.t(
-                        'gal_trash_dates',
-                        deleted=local_time(item.trashed_at, DAY, label=False),
-                        purge=local_time(item.purge_at, DAY, label=False),
-                    )
-                ).classes('absolute bottom-0 inset-x-0 bg-black/65 text-white text-[11px] leading-tight px-1').mark(
-                    'trash-dates'
-                )
-            if self.extras:
+        self.tiles[image_id] = tile
+        self._extras(tile, item)
+
+    def _alt(self, item: ImageView) -> str:
+        return item.prompt or self.t(f'kind_{item.kind}')
+
+    def _extras(self, tile: GridTile, item: ImageView) -> None:
+        if self.extras:
+            with tile:
                 self.extras(item)
 
     def _open(self, image_id: str) -> object:
@@ -194,9 +174,8 @@ class ImageGrid:
         """Select every image shown, or none."""
         self.selected = {item.id for item in self.items} if selected else set()
         for image_id, tile in self.tiles.items():
-            for box in tile.descendants():
-                if isinstance(box, ui.checkbox):
-                    box.set_value(image_id in self.selected)
+            tile.value = image_id in self.selected
+            tile.props['selected'] = tile.value
         self._notify_selection()
 
     def _notify_selection(self) -> None:
@@ -211,7 +190,8 @@ class ImageGrid:
         self.items[index] = item
         tile = self.tiles[item.id]
         tile.clear()
-        self._fill(tile, item)
+        tile.show(item, alt=self._alt(item))
+        self._extras(tile, item)
 
     def prepend(self, items: list[ImageView]) -> None:
         """Show new images (newest first) in front of the others."""

@@ -68,18 +68,26 @@ class ImageSlot:
             with ui.column().classes('w-full items-center gap-1') as self.empty:
                 ui.icon('add_photo_alternate', size='md').classes('text-gray-400')
                 ui.label(self.t('slot_hint')).classes('text-sm text-gray-500 text-center')
-                self.upload = (
-                    ui.upload(
-                        auto_upload=True, max_file_size=max_bytes, on_upload=self._uploaded, on_rejected=self._rejected
-                    )
-                    .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn')
-                    .classes('vcc-uploader w-full max-w-sm')
-                    .mark('input-upload')
-                )
-                self.upload.props(f'label="{self.t("slot_upload")}"')
+                self.upload_box = ui.element('div').classes('w-full max-w-sm')
+                self.upload: ui.upload | None = None
             self.error = ui.label().classes('text-sm text-negative').mark('input-error')
             self.error.set_visibility(False)
         self._render()
+
+    def offer_upload(self) -> None:
+        """Build the uploader (once), when the slot is first shown: each uploader registers an HTTP route of its own."""
+        if self.upload is not None:
+            return
+        with self.upload_box:
+            self.upload = (
+                ui.upload(
+                    auto_upload=True, max_file_size=self.max_bytes, on_upload=self._uploaded, on_rejected=self._rejected
+                )
+                .props(f'accept="{ACCEPT}" flat bordered hide-upload-btn')
+                .classes('vcc-uploader w-full')
+                .mark('input-upload')
+            )
+        self.upload.props['label'] = self.t('slot_upload')
 
     def set(self, image: ImageView) -> None:
         """Show an image as the selected input."""
@@ -90,7 +98,8 @@ class ImageSlot:
     def clear(self) -> None:
         """Remove the selected input."""
         self.image = None
-        self.upload.reset()
+        if self.upload is not None:
+            self.upload.reset()
         self._render()
 
     def show_error(self, message: str) -> None:
@@ -114,7 +123,8 @@ class ImageSlot:
 
     async def _uploaded(self, e: events.UploadEventArguments) -> None:
         await self.on_file(await e.file.read(), e.file.name)
-        self.upload.reset()
+        if self.upload is not None:
+            self.upload.reset()
 
     def _rejected(self) -> None:
         message = self.t('slot_rejected', mb=f'{self.max_bytes / 2**20:g}')

@@ -1,10 +1,14 @@
-"""A plain <img> element: no spinner or fade on source changes, unlike ui.image (QImg)."""
+"""Plain <img> elements: no spinner or fade on source changes, unlike ui.image (QImg)."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from nicegui import ui
 from nicegui.elements.mixins.source_element import SourceElement
 
 DRAG_TYPE = 'application/x-vcc-image'
+ImgT = TypeVar('ImgT', bound=ui.element)
 
 
 class Img(SourceElement):
@@ -16,7 +20,18 @@ class Img(SourceElement):
         self._props['loading'] = 'lazy'
 
 
-def draggable(img: Img, image_id: str) -> Img:
+class Thumb(ui.element):
+    """A plain HTML image whose source never changes: a thumbnail of a grid, a strip or a card.
+
+    About half the cost of an `Img`: no bindable source, no check whether the source is a local file to serve.
+    """
+
+    def __init__(self, source: str, *, alt: str = '') -> None:
+        super().__init__('img')
+        self._props.update(src=source, alt=alt, loading='lazy')
+
+
+def draggable(img: ImgT, image_id: str) -> ImgT:
     """Let the image be dragged onto an input slot; the drop carries the image id."""
     img.props('draggable=true')
     img.on(

@@ -37,6 +37,13 @@ class InputImage:
             )
             self.strip = ThumbStrip(lang=lang, on_pick=self.use, limit=STRIP_SIZE)
 
+    def show(self, visible: bool) -> None:
+        """Show or hide the section; its uploader and thumbnails are built the first time it shows."""
+        self.section.set_visibility(visible)
+        if visible:
+            self.slot.offer_upload()
+            self.strip.reveal()
+
     @property
     def image_id(self) -> str | None:
         """The id of the input image chosen now."""

@@ -10,7 +10,8 @@ from nicegui import background_tasks, ui
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.live import JobFeed
-from vcc_ui.pages.widgets.img import Img, draggable
+from vcc_ui.pages.widgets.bare import TextButton
+from vcc_ui.pages.widgets.img import Img, Thumb, draggable
 from vcc_ui.pages.widgets.job_live import JobLive
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.job_form import without_addresses
@@ -59,18 +60,19 @@ class JobCard:
         with ui.card().classes('w-full p-3 gap-2 shadow-sm').mark('job-card') as self.card:
             self.card.props(f'data-job-id={view.id}')
             with ui.row().classes('w-full items-center no-wrap gap-2'):
-                self.badge = (
-                    ui.badge()
-                    .bind_text_from(view, 'status', backward=self._status_text)
-                    .bind_background_color_from(view, 'status', backward=self._status_color)
-                    .mark('job-status')
-                )
+                self.badge = ui.badge(self._status_text(view.status), color=self._status_color(view.status))
+                self.badge.mark('job-status')
                 with ui.column().classes('gap-0 min-w-0 grow'):
                     ui.label(title).classes('text-sm font-medium truncate w-full')
                     ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
-                ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense').tooltip(
-                    self.t('job_cancel')
-                ).mark('job-cancel').bind_visibility_from(view, 'status', backward=lambda s: not JobStatus(s).finished)
+                if not view.finished:  # a finished job (most of a history) never changes status: no bindings
+                    self.badge.bind_text_from(view, 'status', backward=self._status_text)
+                    self.badge.bind_background_color_from(view, 'status', backward=self._status_color)
+                    ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense').tooltip(
+                        self.t('job_cancel')
+                    ).mark('job-cancel').bind_visibility_from(
+                        view, 'status', backward=lambda s: not JobStatus(s).finished
+                    )
             # the live part (a JobLive the feed updates in the browser) until the job ends, then the outcome
             self.body = ui.card_section().classes('w-full p-0 column gap-1')
         if view.finished:
@@ -128,11 +130,11 @@ class JobCard:
                 with ui.row().classes('w-full gap-2').mark('job-results'):
                     for index, image in enumerate(images):
                         thumb = (
-                            Img(image.thumb_url or image.url, alt=image.prompt or '')
+                            Thumb(image.thumb_url or image.url, alt=image.prompt or '')
                             .classes('w-24 h-24 sm:w-28 sm:h-28 object-cover rounded cursor-pointer hover:opacity-90')
                             .mark('job-thumb')
                         )
-                        thumb.props(f'data-role=job-thumb data-image-id={image.id}')
+                        thumb.props.update({'data-role': 'job-thumb', 'data-image-id': image.id})
                         draggable(thumb, image.id)
                         thumb.on('click', lambda i=index: self.on_open(images, i))
             elif view.error:
@@ -141,10 +143,6 @@ class JobCard:
             with ui.row().classes('w-full gap-1'):
                 if self.on_retry is not None:
                     retry = self.on_retry
-                    ui.button(self.t('job_retry'), icon='replay', on_click=lambda: retry(view)).props(
-                        'flat dense no-caps color=primary'
-                    ).mark('job-retry')
+                    TextButton(self.t('job_retry'), icon='replay', on_click=lambda: retry(view)).mark('job-retry')
                 if images:
-                    ui.button(self.t('job_open_gallery'), icon='photo_library').props(
-                        'flat dense no-caps color=primary href=/gallery'
-                    ).mark('job-gallery')
+                    TextButton(self.t('job_open_gallery'), icon='photo_library', href='/gallery').mark('job-gallery')
