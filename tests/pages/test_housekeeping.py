@@ -7,10 +7,12 @@ import gc
 import weakref
 
 import pytest
+from nicegui import Client, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
 from vcc_ui.pages import housekeeping
+from vcc_ui.pages.widgets.image_slot import ImageSlot
 
 
 class Cycle:
@@ -35,3 +37,20 @@ async def test_survivors_stay_frozen_until_a_deleted_client_lets_them_go(
     assert ref() is not None  # frozen: automatic collections no longer scan (or free) it
     user.client.delete()  # a tab goes: one full collection over everything frees what it left
     await wait_for(lambda: ref() is None)
+
+
+async def test_a_pruned_page_leaves_no_upload_or_input_slot_alive(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each ui.upload adds a route; FastAPI's caches kept its endpoint (and through it the slot) after the page went
+    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
+    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
+    before = set(Client.instances)
+    answer = await user.http_client.get('/')  # a page whose browser never connects, as a prefetch or a bot leaves it
+    assert answer.status_code == 200
+    (page,) = (Client.instances[i] for i in set(Client.instances) - before)
+    uploads = [weakref.ref(element) for element in page.elements.values() if isinstance(element, ui.upload)]
+    slots = [weakref.ref(o) for o in gc.get_objects() if isinstance(o, ImageSlot) and o.upload.client is page]
+    assert uploads and slots
+    page.delete()  # what NiceGUI's prune does a minute later
+    del page
+    await wait_for(lambda: all(ref() is None for ref in uploads + slots))
+
