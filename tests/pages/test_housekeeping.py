@@ -7,7 +7,7 @@ import gc
 import weakref
 
 import pytest
-from nicegui import Client, ui
+from nicegui import Client, background_tasks, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
@@ -54,3 +54,11 @@ async def test_a_pruned_page_leaves_no_upload_or_input_slot_alive(user: User, mo
     del page
     await wait_for(lambda: all(ref() is None for ref in uploads + slots))
 
+
+async def test_a_pruned_page_does_not_ask_for_the_time_zone(user: User, caplog: pytest.LogCaptureFixture) -> None:
+    before = set(Client.instances)
+    await user.http_client.get('/')
+    (page,) = (Client.instances[i] for i in set(Client.instances) - before)
+    page.delete()  # it never connected: its question would go nowhere and its answer (None) would be logged
+    await wait_for(lambda: not any(task.get_name() == 'learn time zone' for task in background_tasks.running_tasks))
+    assert 'time zone' not in caplog.text
