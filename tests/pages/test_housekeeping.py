@@ -7,12 +7,14 @@ import gc
 import weakref
 
 import pytest
-from nicegui import Client, background_tasks, ui
+from nicegui import Client, background_tasks
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
 from vcc_ui.pages import housekeeping
 from vcc_ui.pages.widgets.image_slot import ImageSlot
+from vcc_ui.services import Services
+from vcc_ui.services.admin import ADMIN_COOKIE
 
 
 class Cycle:
@@ -39,20 +41,28 @@ async def test_survivors_stay_frozen_until_a_deleted_client_lets_them_go(
     await wait_for(lambda: ref() is None)
 
 
-async def test_a_pruned_page_leaves_no_upload_or_input_slot_alive(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
-    # each ui.upload adds a route; FastAPI's caches kept its endpoint (and through it the slot) after the page went
+def page_objects() -> dict[int, object]:
+    """Every live object of a class from vcc_ui.pages (frozen ones too), by id."""
+    gc.unfreeze()  # frozen objects are invisible to gc.get_objects(); the next reclaim freezes again
+    return {id(o): o for o in gc.get_objects() if str(vars(type(o)).get('__module__', '')).startswith('vcc_ui.pages')}
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD='housekeeping-admin-pw')
+async def test_pruned_pages_leave_no_object_of_the_pages_alive(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each ui.upload adds a route; FastAPI's caches kept its endpoint, and through it the Generate page's input slot
     monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
     monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
-    before = set(Client.instances)
-    answer = await user.http_client.get('/')  # a page whose browser never connects, as a prefetch or a bot leaves it
-    assert answer.status_code == 200
-    (page,) = (Client.instances[i] for i in set(Client.instances) - before)
-    uploads = [weakref.ref(element) for element in page.elements.values() if isinstance(element, ui.upload)]
-    slots = [weakref.ref(o) for o in gc.get_objects() if isinstance(o, ImageSlot) and o.upload.client is page]
-    assert uploads and slots
-    page.delete()  # what NiceGUI's prune does a minute later
-    del page
-    await wait_for(lambda: all(ref() is None for ref in uploads + slots))
+    user.http_client.cookies.set(ADMIN_COOKIE, services.admin.cookie_value())
+    before, baseline = set(Client.instances), page_objects()
+    for path in ('/', '/gallery', '/admin'):  # pages whose browser never connects, as a prefetch or a bot leaves them
+        assert (await user.http_client.get(path)).status_code == 200
+    built = [weakref.ref(o) for i, o in page_objects().items() if i not in baseline and type(o).__weakrefoffset__]
+    assert any(isinstance(ref(), ImageSlot) for ref in built)
+    for client_id in set(Client.instances) - before:
+        Client.instances[client_id].delete()  # what NiceGUI's prune does a minute later
+    await wait_for(lambda: not [ref for ref in built if ref() is not None])
 
 
 async def test_a_pruned_page_does_not_ask_for_the_time_zone(user: User, caplog: pytest.LogCaptureFixture) -> None:
