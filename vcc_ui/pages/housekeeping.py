@@ -22,6 +22,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 import sys
 import time
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 RECLAIM_DELAY = 2.0  # after the first deletion of a batch (NiceGUI's prune deletes many at once)
 RECLAIM_INTERVAL = 30.0  # at most one full collection this often, however many tabs close
 RECLAIM_AT_LEAST = 600.0  # frozen garbage (cycles that happened to be alive at a freeze) waits at most this long
+ALLOCATOR_WARNING = (
+    'PYTHONMALLOC is not malloc: memory of closed and pruned pages stays with the process (set PYTHONMALLOC=malloc)'
+)
 
 
 class Housekeeping:
@@ -66,6 +70,8 @@ class Housekeeping:
         self._loop = asyncio.get_running_loop()
         self._last = time.monotonic()
         gc.callbacks.append(self._collected)
+        if self._libc is not None and os.environ.get('PYTHONMALLOC') != 'malloc':
+            log.warning(ALLOCATOR_WARNING)
 
     def _stop(self) -> None:
         """Leave the collector as it was (the page tests run many apps in one process)."""
