@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import multiprocessing
 import re
 import time
@@ -19,6 +20,7 @@ import httpx
 import socketio
 
 QUERY = re.compile(r'query: (\{.*?\}),\n')  # a Python dict literal in the page's script
+NAVIGATE = re.compile(r'"listener_id":"([^"]+)","type":"sub_pages_navigate"')  # the layout's link-click listener
 
 
 class SocketTab:
@@ -35,7 +37,11 @@ class SocketTab:
         self.sio.on('update', self._on_update)
         self.sio.on('vcc_job', self._on_job)
         self.sio.on('disconnect', self._on_disconnect)
+        self.sio.on('run_javascript', self._on_javascript)
         self.dropped: tuple[float, str] | None = None
+        self.client_id = ''
+        self.navigate_listener = ''
+        self._navigated: asyncio.Event | None = None
 
     async def open(self, http: httpx.AsyncClient) -> None:
         """Load the page, then connect its socket the way nicegui.js does (implicit handshake)."""
@@ -44,14 +50,35 @@ class SocketTab:
         match = QUERY.search(page.text)
         if match is None:
             raise RuntimeError('the page carries no socket query')
+        navigate = NAVIGATE.search(page.text)
+        if navigate is None:
+            raise RuntimeError('the page carries no sub page navigation')
+        self.navigate_listener = navigate.group(1)
         query = {**ast.literal_eval(match.group(1)), 'document_id': str(uuid.uuid4()), 'tab_id': str(uuid.uuid4())}
         query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items()}
+        self.client_id = query['client_id']
         await self.sio.connect(
             f'{self.url}?{httpx.QueryParams(query)}',
             socketio_path='/_nicegui_ws/socket.io',
             transports=['websocket'],
             headers={'Cookie': '; '.join(f'{k}={v}' for k, v in self.cookies.items())},
         )
+
+    async def navigate(self, path: str, timeout: float = 60) -> None:
+        """Follow an app link to another sub page the way nicegui.js does; return once the server built it.
+
+        The server answers a navigation, after building the new sub page, with the script that pushes the address.
+        """
+        self._navigated = asyncio.Event()
+        await self.sio.emit(
+            'event',
+            {'id': 0, 'client_id': self.client_id, 'listener_id': self.navigate_listener, 'args': [json.dumps(path)]},
+        )
+        await asyncio.wait_for(self._navigated.wait(), timeout)
+
+    def _on_javascript(self, message: dict[str, Any]) -> None:
+        if self._navigated is not None and 'history.pushState' in message.get('code', ''):
+            self._navigated.set()
 
     def _on_update(self, message: dict[str, Any]) -> None:
         now = time.time()

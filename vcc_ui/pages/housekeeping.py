@@ -7,6 +7,11 @@ loaded 2-core machine) and sockets miss their pings. Instead, what survived a co
 so automatic collections only look at objects made since; after NiceGUI deleted clients (closed tabs, pruned pages
 that never connected), one full collection over everything unfrozen frees their cycles, and glibc's `malloc_trim`
 hands the freed pages back to the system (its arenas keep them otherwise).
+
+Before that collection, FastAPI's caches of callables are emptied: every `ui.upload` adds a route for itself, and
+FastAPI keeps each route's endpoint (a closure over the element, its handlers and so the page widgets around them) in
+three lru caches of 4,096 entries, long after NiceGUI removed the route; a Generate page that was never opened kept
+its input slot and thumbnail strip alive that way.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import os
 import sys
 import time
 
+from fastapi.dependencies import models as fastapi_models
 from nicegui import app
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,9 @@ log = logging.getLogger(__name__)
 RECLAIM_DELAY = 2.0  # after the first deletion of a batch (NiceGUI's prune deletes many at once)
 RECLAIM_INTERVAL = 30.0  # at most one full collection this often, however many tabs close
 RECLAIM_AT_LEAST = 600.0  # frozen garbage (cycles that happened to be alive at a freeze) waits at most this long
+ALLOCATOR_WARNING = (
+    'PYTHONMALLOC is not malloc: memory of closed and pruned pages stays with the process (set PYTHONMALLOC=malloc)'
+)
 
 
 class Housekeeping:
@@ -47,6 +57,7 @@ class Housekeeping:
         self._scheduled = False
         self._last = time.monotonic()
         began = time.perf_counter()
+        forget_endpoints()
         gc.unfreeze()
         collected = gc.collect()
         self._freeze()
@@ -59,6 +70,8 @@ class Housekeeping:
         self._loop = asyncio.get_running_loop()
         self._last = time.monotonic()
         gc.callbacks.append(self._collected)
+        if self._libc is not None and os.environ.get('PYTHONMALLOC') != 'malloc':
+            log.warning(ALLOCATOR_WARNING)
 
     def _stop(self) -> None:
         """Leave the collector as it was (the page tests run many apps in one process)."""
@@ -89,3 +102,10 @@ class Housekeeping:
             return
         self._scheduled = True
         self._loop.call_soon_threadsafe(self._loop.call_later, delay, self.reclaim)
+
+
+def forget_endpoints() -> None:
+    """Empty FastAPI's caches keyed by endpoint callables, so the endpoints of removed routes (uploads) can go."""
+    for cached in vars(fastapi_models).values():
+        if callable(getattr(cached, 'cache_clear', None)):
+            cached.cache_clear()

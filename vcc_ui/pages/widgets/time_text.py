@@ -80,6 +80,8 @@ def learn_zone() -> None:
 
     async def ask() -> None:
         await client.connected()
+        if client.is_deleted:  # pruned before it ever connected, or gone: asking would only hold the page longer
+            return
         with client:
             try:
                 name = await ui.run_javascript(ZONE_JS, timeout=5.0)
