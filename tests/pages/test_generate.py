@@ -466,3 +466,23 @@ async def test_older_history_waits_behind_the_button_and_its_images_come_in_one_
     await user.should_not_see(marker='jobs-more')
     thumbs = [e.props['data-image-id'] for e in panel.descendants() if 'job-thumb' in e._markers]
     assert thumbs == images and lookups == [images[:8]]  # the strip's images were known already
+
+
+async def test_a_health_round_that_changes_nothing_leaves_the_tab_alone(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 tabs re-marking every card for each of 50 servers every 5 s starved the app; only a shown change counts."""
+    from vcc_ui.pages.generate import GeneratePage
+
+    await user.open('/')
+    await user.should_see(marker='generate-form')
+    marked: list[GeneratePage] = []
+    servers_changed = GeneratePage._servers_changed
+    monkeypatch.setattr(GeneratePage, '_servers_changed', lambda page: (marked.append(page), servers_changed(page)))
+    await services.pool.check_all()
+    await services.pool.check_all()
+    assert marked == []
+    entry = next(iter(services.pool.entries.values()))
+    await services.pool.set_enabled(entry.id, False)
+    assert len(marked) == 1
+    await user.should_see(marker='generate-form')
