@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nicegui import Event, app, core
+from nicegui import Event, app, binding, core
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
@@ -67,6 +67,29 @@ async def test_a_job_reaches_its_owners_tabs_and_the_admin_only_newest_step_last
     assert [state['seq'] for state, _ in mine] == sorted({state['seq'] for state, _ in mine})
     await user.should_see(marker='job-thumb', retries=40)  # the final state arrives the usual way
     assert feed().watchers(view.id) == set()  # a finished job's live parts are gone, and its feed with them
+
+
+async def test_every_tab_of_the_owner_follows_the_status_of_a_job_it_did_not_start(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
+    """The cards follow the job through the owner's handlers, without a binding per tab on the view's status (each
+    new binding propagated to all the others: 500 tabs building one job's card did 500 x 500 of them)."""
+    sim.faults.step_delay = 0.05
+    await user.open('/')
+    owner = user.client.request.state.user
+    second_tab = create_user()
+    second_tab.http_client.cookies.update(user.http_client.cookies)
+    await second_tab.open('/')
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'followed', 'seed': 5, 'steps': 30})
+    await wait_for(lambda: view.step >= 2)
+    for tab in (user, second_tab):
+        await tab.should_see('Running', marker='job-status')
+        await tab.should_see(marker='job-cancel')
+    assert not any(key[0] == id(view) for key in binding.bindings)
+    await wait_for(lambda: view.finished)
+    for tab in (user, second_tab):
+        await tab.should_see('Done', marker='job-status', retries=40)
+        await tab.should_not_see(marker='job-cancel')
 
 
 async def test_a_page_that_left_gets_nothing_more(user: User, services: Services, sim: Simulator, sent: list) -> None:
