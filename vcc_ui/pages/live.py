@@ -2,7 +2,9 @@
 
 Job changes take a cheaper road (`JobFeed`): page handlers are called only for their own user's jobs, and the live
 state of a job (step, bar, time left, queue position, preview) is serialized once per change and sent in one
-socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab.
+socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab. A job
+watched by many tabs sends less often (FEED_BUDGET); a step that comes within the interval is held, and the first
+step after it goes out at once, fresh, rather than the held one late (which goes only if no newer step comes).
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class JobFeed:
         self._owners: dict[str, Event[JobView]] = {}  # user -> the event their pages' handlers follow
         self._watchers: dict[str, dict[str, int]] = {}  # job id -> {client id: live elements showing it}
         self._states: dict[str, dict[str, Any]] = {}  # job id -> the newest state sent, with its sequence number
-        self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet (a flush is scheduled)
+        self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
+        self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
+        self._held: set[str] = set()  # jobs with a held step and a late flush scheduled, should no newer step come
         self._flushed: dict[str, float] = {}  # job id -> when its last message went out
         self._sent = 0  # messages sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
@@ -126,19 +130,34 @@ class JobFeed:
         clients = self._watchers.get(view.id)
         if clients is None:
             return
-        scheduled = view.id in self._pending
         self._pending[view.id] = view  # changes until the flush go out as one message: the newest state
-        if scheduled:
-            return
-        loop = asyncio.get_running_loop()
-        if view.status != JobStatus.RUNNING or view.step >= view.steps:  # a new status, the last step: at once
-            loop.call_soon(self._flush, view.id)
-            return
         interval = len(clients) / FEED_BUDGET  # 0.25 s for 500 tabs; below 200 tabs Live's 0.1 s decides
-        wait = self._flushed.get(view.id, 0.0) + interval - time.monotonic()
-        loop.call_later(max(0.0, wait), self._flush, view.id)
+        since = time.monotonic() - self._flushed.get(view.id, float('-inf'))
+        loop = asyncio.get_running_loop()
+        if view.status != JobStatus.RUNNING or view.step >= view.steps or since >= interval:
+            if view.id not in self._soon:  # a new status, the last step, a step once the interval is over: at once
+                self._soon.add(view.id)
+                loop.call_soon(self._flush, view.id)
+        elif view.id not in self._held:  # held: the next step, arriving after the interval, goes fresh instead
+            self._held.add(view.id)
+            loop.call_later(2 * interval - since, self._flush_held, view.id)
+
+    def _flush_held(self, job_id: str) -> None:
+        """Send a held step no newer one replaced (the job paused), or hold it on past a flush made meanwhile."""
+        self._held.discard(job_id)
+        clients = self._watchers.get(job_id)
+        if job_id not in self._pending or not clients:
+            return
+        interval = len(clients) / FEED_BUDGET
+        since = time.monotonic() - self._flushed.get(job_id, float('-inf'))
+        if since >= interval:
+            self._flush(job_id)
+        else:
+            self._held.add(job_id)
+            asyncio.get_running_loop().call_later(2 * interval - since, self._flush_held, job_id)
 
     def _flush(self, job_id: str) -> None:
+        self._soon.discard(job_id)
         view = self._pending.pop(job_id, None)
         clients = self._watchers.get(job_id)
         if view is None or not clients:
