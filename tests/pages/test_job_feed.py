@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nicegui import Event, app, binding, core
+from nicegui import Event, app, binding, core, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
@@ -146,3 +146,24 @@ async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_l
     step(20)
     await asyncio.sleep(0.2)
     assert steps_sent() == [1, 4, 5, 20]  # the last step does not wait
+
+
+async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each_step(user: User) -> None:
+    """Progress reaches the tabs by the feed message alone: 500 tabs' handlers ran for each step of a job before."""
+    await user.open('/')
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed)
+    heard: list[tuple[str, int]] = []
+    with user.client:
+        owner = ui.column()
+    job_feed.on_jobs_of('someone', lambda view: heard.append((view.status, view.step)), owner=owner)
+    view = JobView(id='e' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='queued')
+    view.steps = 5
+    changed.emit(view)
+    view.status = 'running'
+    for step in range(1, 6):
+        view.step = step
+        changed.emit(view)
+    view.status = 'completed'
+    changed.emit(view)
+    assert heard == [('queued', 0), ('running', 1), ('completed', 5)]

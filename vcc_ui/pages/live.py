@@ -72,11 +72,12 @@ class JobFeed:
         self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
         self._held: set[str] = set()  # jobs with a held step and a late flush scheduled, should no newer step come
         self._flushed: dict[str, float] = {}  # job id -> when its last message went out
+        self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
         self._sent = 0  # messages sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
 
     def on_jobs_of(self, user: str, handler: Callable[[JobView], Any], *, owner: ui.element) -> None:
-        """Call handler on every change of `user`'s jobs until owner is deleted (see `on`)."""
+        """Call handler when one of `user`'s jobs comes or changes its status, until owner is deleted (see `on`)."""
         event = self._owners.get(user)
         if event is None:
             event = self._owners[user] = Event()
@@ -124,9 +125,14 @@ class JobFeed:
                 del self._owners[user]
 
     def _on_changed(self, view: JobView) -> None:
-        event = self._owners.get(view.owner)
-        if event is not None:
-            event.emit(view)
+        if self._statuses.get(view.id) != view.status:  # a progress step reaches the tabs by the feed message alone
+            if view.finished:
+                self._statuses.pop(view.id, None)
+            else:
+                self._statuses[view.id] = view.status
+            event = self._owners.get(view.owner)
+            if event is not None:
+                event.emit(view)
         clients = self._watchers.get(view.id)
         if clients is None:
             return
