@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nicegui import Event, app, binding, core, ui
+from nicegui import Event, app, binding, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
 from vcc_ui.pages import live
-from vcc_ui.pages.live import FEED_MESSAGE, JobFeed
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.services.jobs import JobView
@@ -23,14 +23,13 @@ from vcc_ui.simulator import Simulator
 def sent(monkeypatch: pytest.MonkeyPatch, user: User) -> list[tuple[dict[str, Any], set[str]]]:
     """Every feed message the app emits, with the clients it went to (the simulated browsers have no socket)."""
     messages: list[tuple[dict[str, Any], set[str]]] = []
-    emit = core.sio.emit
+    fan_out = live.fan_out
 
-    async def recording(event: str, data: Any = None, to: Any = None, **kwargs: Any) -> None:
-        if event == FEED_MESSAGE:
-            messages.append((data, set(to)))
-        await emit(event, data, to=to, **kwargs)
+    async def recording(message: dict[str, Any], clients: list[str]) -> None:
+        messages.append((message, set(clients)))
+        await fan_out(message, clients)
 
-    monkeypatch.setattr(core.sio, 'emit', recording)
+    monkeypatch.setattr(live, 'fan_out', recording)
     return messages
 
 

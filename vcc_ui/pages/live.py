@@ -15,7 +15,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import engineio.packet
 from nicegui import Event, background_tasks, core, ui
+from socketio import packet
 
 from vcc_ui.models import JobStatus
 from vcc_ui.services.jobs import JobView
@@ -172,5 +174,18 @@ class JobFeed:
         self._sent += 1
         state = self._states[job_id]
         state.update(live_state(view), seq=self._sent)
-        message = dict(state)  # one serialization for all: socket.io encodes a message once per emit
-        background_tasks.create(core.sio.emit(FEED_MESSAGE, message, to=list(clients)), name='job-feed')
+        background_tasks.create(fan_out(dict(state), list(clients)), name='job-feed')
+
+
+async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
+    """Send the message as one socket.io event to the clients (their rooms): encoded once and queued on each socket
+    from this one task, where socket.io's emit makes and awaits a task per recipient."""
+    encoded = core.sio.packet_class(packet.EVENT, namespace='/', data=[FEED_MESSAGE, message]).encode()
+    frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part) for part in _as_list(encoded)]
+    for _, eio_sid in core.sio.manager.get_participants('/', clients):
+        for frame in frames:
+            await core.sio.eio.send_packet(eio_sid, frame)
+
+
+def _as_list(encoded: Any) -> list[Any]:
+    return encoded if isinstance(encoded, list) else [encoded]
