@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nicegui import Event, binding
 from sqlmodel import Session, select
@@ -25,6 +25,7 @@ from vcc_ui.settings import Settings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar('T')
 HEALTH_INTERVAL = 5.0
 HEALTH_TOPIC = 'health'  # the bus topic of reachability flips: the other instances check that server at once
 PRECHECK_TIMEOUT = 1.5
@@ -144,6 +145,7 @@ class ServerPool:
         # follows this one, while a health round that only refreshed VRAM, queue and check time emits `changed` alone
         self.shown_changed: Event[ServerHealth] = Event()
         self._shown: dict[int, tuple] = {}  # server id -> what shown_changed last announced of it
+        self._shared: dict[Hashable, Any] | None = None  # what the handlers of one shown_changed emission share
         self._listeners: list[Callable[[ServerEntry, Message], None]] = []
         self._task: asyncio.Task | None = None
 
@@ -554,12 +556,28 @@ class ServerPool:
         entry = self.entries.get(health.id)
         if entry is None:
             self._shown.pop(health.id, None)
-            self.shown_changed.emit(health)
+            self._emit_shown(health)
             return
         shown = (health.name, health.enabled, health.reachable, health.last_error, entry.object_info)
         if self._shown.get(health.id) != shown:  # a catalogue is compared by identity first, by content if refetched
             self._shown[health.id] = shown
+            self._emit_shown(health)
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Compute once what every tab's shown_changed handler computes alike (outside an emission: every time)."""
+        if self._shared is None:
+            return compute()
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
+
+    def _emit_shown(self, health: ServerHealth) -> None:
+        """Emit shown_changed; its handlers (one per open tab, called in turn) share what `shared` computes."""
+        self._shared = {}
+        try:
             self.shown_changed.emit(health)
+        finally:
+            self._shared = None
 
     def _mark_down(self, entry: ServerEntry, error: str) -> None:
         """Mark a server unreachable with the error; log and announce it when it was reachable."""
