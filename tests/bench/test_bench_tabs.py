@@ -261,7 +261,7 @@ async def measure(tmp_path: Path, *, tabs: int, browser_tabs: int) -> None:
                 socket_tabs = SocketTabs(
                     app.url, {c['name']: c['value'] for c in await context.cookies()}, tabs - browser_tabs
                 )
-                await asyncio.to_thread(socket_tabs.open)
+                await asyncio.to_thread(socket_tabs.open, 600)  # 495 tabs on a busy 2-core machine take minutes
                 pages = []
                 for _ in range(browser_tabs):
                     page = await context.new_page()
