@@ -14,7 +14,7 @@ from tests.images import png_bytes
 from vcc_ui.models import JobStatus
 from vcc_ui.pages import generate
 from vcc_ui.services import Services
-from vcc_ui.services.job_form import without_addresses
+from vcc_ui.services.job_form import unavailable, without_addresses
 from vcc_ui.simulator import Simulator
 
 
@@ -513,3 +513,43 @@ async def test_older_history_waits_behind_the_button_and_its_images_come_in_one_
     await user.should_not_see(marker='jobs-more')
     thumbs = [e.props['data-image-id'] for e in panel.descendants() if 'job-thumb' in e._markers]
     assert thumbs == images and lookups == [images[:8]]  # the strip's images were known already
+
+
+async def test_a_health_round_that_changes_nothing_leaves_the_tab_alone(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 tabs re-marking every card for each of 50 servers every 5 s starved the app; only a shown change counts."""
+    from vcc_ui.pages.generate import GeneratePage
+
+    await user.open('/')
+    await user.should_see(marker='generate-form')
+    marked: list[GeneratePage] = []
+    servers_changed = GeneratePage._servers_changed
+    monkeypatch.setattr(GeneratePage, '_servers_changed', lambda page: (marked.append(page), servers_changed(page)))
+    await services.pool.check_all()
+    await services.pool.check_all()
+    assert marked == []
+    entry = next(iter(services.pool.entries.values()))
+    await services.pool.set_enabled(entry.id, False)
+    assert len(marked) == 1
+    await user.should_see(marker='generate-form')
+
+
+async def test_a_server_change_works_out_each_workflow_once_for_all_open_tabs(
+    user: User, create_user: Callable[[], User], services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every tab marks its cards on a server change; what a workflow lacks is worked out once, not once per tab."""
+    await user.open('/')
+    await user.should_see(marker='generate-form')
+    second = create_user()
+    await second.open('/')
+    await second.should_see(marker='generate-form')
+    asked: list[str] = []
+    reason = services.pool.unavailable_reason
+    monkeypatch.setattr(services.pool, 'unavailable_reason', lambda w: (asked.append(w), reason(w))[1])
+    entry = next(iter(services.pool.entries.values()))
+    await services.pool.update_server(entry.id, name='renamed')
+    assert asked and len(asked) == len(set(asked))
+    asked.clear()
+    assert unavailable(services.pool, 'sd15_txt2img') == unavailable(services.pool, 'sd15_txt2img')
+    assert asked == ['sd15_txt2img', 'sd15_txt2img']  # outside a change: worked out every time, never stale

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from nicegui import Event, app, core
+from nicegui import Event, app, binding, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
 from vcc_ui.pages import live
-from vcc_ui.pages.live import FEED_MESSAGE, JobFeed
+from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
 from vcc_ui.services.jobs import JobView
@@ -23,14 +23,13 @@ from vcc_ui.simulator import Simulator
 def sent(monkeypatch: pytest.MonkeyPatch, user: User) -> list[tuple[dict[str, Any], set[str]]]:
     """Every feed message the app emits, with the clients it went to (the simulated browsers have no socket)."""
     messages: list[tuple[dict[str, Any], set[str]]] = []
-    emit = core.sio.emit
+    fan_out = live.fan_out
 
-    async def recording(event: str, data: Any = None, to: Any = None, **kwargs: Any) -> None:
-        if event == FEED_MESSAGE:
-            messages.append((data, set(to)))
-        await emit(event, data, to=to, **kwargs)
+    async def recording(message: dict[str, Any], clients: list[str]) -> None:
+        messages.append((message, set(clients)))
+        await fan_out(message, clients)
 
-    monkeypatch.setattr(core.sio, 'emit', recording)
+    monkeypatch.setattr(live, 'fan_out', recording)
     return messages
 
 
@@ -69,6 +68,29 @@ async def test_a_job_reaches_its_owners_tabs_and_the_admin_only_newest_step_last
     assert feed().watchers(view.id) == set()  # a finished job's live parts are gone, and its feed with them
 
 
+async def test_every_tab_of_the_owner_follows_the_status_of_a_job_it_did_not_start(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator
+) -> None:
+    """The cards follow the job through the owner's handlers, without a binding per tab on the view's status (each
+    new binding propagated to all the others: 500 tabs building one job's card did 500 x 500 of them)."""
+    sim.faults.step_delay = 0.05
+    await user.open('/')
+    owner = user.client.request.state.user
+    second_tab = create_user()
+    second_tab.http_client.cookies.update(user.http_client.cookies)
+    await second_tab.open('/')
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'followed', 'seed': 5, 'steps': 30})
+    await wait_for(lambda: view.step >= 2)
+    for tab in (user, second_tab):
+        await tab.should_see('Running', marker='job-status')
+        await tab.should_see(marker='job-cancel')
+    assert not any(key[0] == id(view) for key in binding.bindings)
+    await wait_for(lambda: view.finished)
+    for tab in (user, second_tab):
+        await tab.should_see('Done', marker='job-status', retries=40)
+        await tab.should_not_see(marker='job-cancel')
+
+
 async def test_a_page_that_left_gets_nothing_more(user: User, services: Services, sim: Simulator, sent: list) -> None:
     sim.faults.step_delay = 0.05
     baseline = feed().counts()
@@ -93,7 +115,7 @@ async def test_a_page_that_left_gets_nothing_more(user: User, services: Services
 async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_last_step_at_once(
     user: User, sent: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, 'FEED_BUDGET', 1)  # 3 watchers: one message every 3 s
+    monkeypatch.setattr(live, 'FEED_BUDGET', 3)  # 3 watchers: at most one message a second
     changed: Event[JobView] = Event()
     job_feed = JobFeed(changed)
     view = JobView(id='f' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
@@ -104,16 +126,43 @@ async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_l
     def steps_sent() -> list[int]:
         return [state['step'] for state, to in sent if state['id'] == view.id and to == {'tab-1', 'tab-2', 'tab-3'}]
 
-    view.step = 1
-    changed.emit(view)
+    def step(value: int) -> None:
+        view.step = value
+        changed.emit(view)
+
+    step(1)
     await wait_for(lambda: steps_sent() == [1])  # the first change goes out at once
-    for step in (2, 3, 4):
+    sent_at = asyncio.get_running_loop().time()
+    for value in (2, 3):
+        step(value)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1]  # ... the next ones within the interval are held
+    await asyncio.sleep(max(0.0, sent_at + 1.2 - asyncio.get_running_loop().time()))
+    step(4)
+    await wait_for(lambda: steps_sent() == [1, 4])  # ... a step after the interval goes at once, fresh: 2, 3 never
+    step(5)
+    await wait_for(lambda: steps_sent() == [1, 4, 5])  # ... a held step no newer one replaces goes late
+    step(20)
+    await asyncio.sleep(0.2)
+    assert steps_sent() == [1, 4, 5, 20]  # the last step does not wait
+
+
+async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each_step(user: User) -> None:
+    """Progress reaches the tabs by the feed message alone: 500 tabs' handlers ran for each step of a job before."""
+    await user.open('/')
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed)
+    heard: list[tuple[str, int]] = []
+    with user.client:
+        owner = ui.column()
+    job_feed.on_jobs_of('someone', lambda view: heard.append((view.status, view.step)), owner=owner)
+    view = JobView(id='e' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='queued')
+    view.steps = 5
+    changed.emit(view)
+    view.status = 'running'
+    for step in range(1, 6):
         view.step = step
         changed.emit(view)
-    await asyncio.sleep(0.2)
-    assert steps_sent() == [1]  # ... the next ones wait for the interval
-    await wait_for(lambda: steps_sent() == [1, 4])  # ... and go out as one message with the newest step
-    view.step = 20
+    view.status = 'completed'
     changed.emit(view)
-    await asyncio.sleep(0.2)
-    assert steps_sent() == [1, 4, 20]  # the last step does not wait
+    assert heard == [('queued', 0), ('running', 1), ('completed', 5)]

@@ -33,7 +33,14 @@ def subscribers(services: Services) -> dict[str, int]:
         for attribute, value in vars(service).items()
         if isinstance(value, Event)
     }
-    assert {'jobs.changed', 'pool.changed', 'loras.changed', 'stats.changed', 'presence.changed'} <= set(counts)
+    assert {
+        'jobs.changed',
+        'pool.changed',
+        'pool.shown_changed',
+        'loras.changed',
+        'stats.changed',
+        'presence.changed',
+    } <= set(counts)
     return counts
 
 

@@ -31,3 +31,25 @@ async def test_comfyui_is_up_while_some_enabled_server_answers(tmp_path: Path) -
         await a.go_down()
         await app.pool.check_all()
         assert not app.pool.any_reachable()
+
+
+async def test_pages_hear_of_a_server_only_when_what_they_show_changes(tmp_path: Path) -> None:
+    """A health round that refreshes VRAM, queue and check time reaches the admin views alone, not every tab."""
+    async with simulator(tmp_path, 'a') as a, services(make_settings(tmp_path, a.url)) as app:
+        entry = next(iter(app.pool.entries.values()))
+        every: list[str] = []
+        shown: list[str] = []
+        app.pool.changed.subscribe(lambda health: every.append(health.status), unsubscribe_on_delete=False)
+        app.pool.shown_changed.subscribe(lambda health: shown.append(health.status), unsubscribe_on_delete=False)
+        await app.pool.check_all()
+        await app.pool.check_all()
+        assert every == ['ok', 'ok'] and shown == []
+        await a.go_down()
+        await app.pool.check_all()
+        assert shown == ['down']
+        await app.pool.check_all()  # still down, same error: nothing new to show
+        assert shown == ['down']
+        await app.pool.set_enabled(entry.id, False)
+        assert shown == ['down', 'disabled']
+        await app.pool.remove_server(entry.id)
+        assert shown == ['down', 'disabled', 'disabled']

@@ -108,7 +108,7 @@ class HealthBanner:
                     ui.label(t('simulator_note'))
         for entry in services.pool.entries.values():
             self.update(entry.health)
-        on(services.pool.changed, self.update, owner=self.container)
+        on(services.pool.shown_changed, self.update, owner=self.container)
 
     def update(self, health: ServerHealth) -> None:
         """Follow one server's health: show, word or hide the lines."""

@@ -88,7 +88,7 @@ class GeneratePage:
                     is_admin=is_admin,
                 )
         self._apply_workflow()
-        on(services.pool.changed, lambda _: self._servers_changed(), owner=self.submit.message)
+        on(services.pool.shown_changed, lambda _: self._servers_changed(), owner=self.submit.message)
         on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
         background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 

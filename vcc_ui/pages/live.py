@@ -2,7 +2,9 @@
 
 Job changes take a cheaper road (`JobFeed`): page handlers are called only for their own user's jobs, and the live
 state of a job (step, bar, time left, queue position, preview) is serialized once per change and sent in one
-socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab.
+socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab. A job
+watched by many tabs sends less often (FEED_BUDGET); a step that comes within the interval is held, and the first
+step after it goes out at once, fresh, rather than the held one late (which goes only if no newer step comes).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import engineio.packet
 from nicegui import Event, background_tasks, core, ui
+from socketio import packet
 
 from vcc_ui.models import JobStatus
 from vcc_ui.services.jobs import JobView
@@ -66,13 +70,16 @@ class JobFeed:
         self._owners: dict[str, Event[JobView]] = {}  # user -> the event their pages' handlers follow
         self._watchers: dict[str, dict[str, int]] = {}  # job id -> {client id: live elements showing it}
         self._states: dict[str, dict[str, Any]] = {}  # job id -> the newest state sent, with its sequence number
-        self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet (a flush is scheduled)
+        self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
+        self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
+        self._held: set[str] = set()  # jobs with a held step and a late flush scheduled, should no newer step come
         self._flushed: dict[str, float] = {}  # job id -> when its last message went out
+        self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
         self._sent = 0  # messages sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
 
     def on_jobs_of(self, user: str, handler: Callable[[JobView], Any], *, owner: ui.element) -> None:
-        """Call handler on every change of `user`'s jobs until owner is deleted (see `on`)."""
+        """Call handler when one of `user`'s jobs comes or changes its status, until owner is deleted (see `on`)."""
         event = self._owners.get(user)
         if event is None:
             event = self._owners[user] = Event()
@@ -120,25 +127,45 @@ class JobFeed:
                 del self._owners[user]
 
     def _on_changed(self, view: JobView) -> None:
-        event = self._owners.get(view.owner)
-        if event is not None:
-            event.emit(view)
+        if self._statuses.get(view.id) != view.status:  # a progress step reaches the tabs by the feed message alone
+            if view.finished:
+                self._statuses.pop(view.id, None)
+            else:
+                self._statuses[view.id] = view.status
+            event = self._owners.get(view.owner)
+            if event is not None:
+                event.emit(view)
         clients = self._watchers.get(view.id)
         if clients is None:
             return
-        scheduled = view.id in self._pending
         self._pending[view.id] = view  # changes until the flush go out as one message: the newest state
-        if scheduled:
-            return
-        loop = asyncio.get_running_loop()
-        if view.status != JobStatus.RUNNING or view.step >= view.steps:  # a new status, the last step: at once
-            loop.call_soon(self._flush, view.id)
-            return
         interval = len(clients) / FEED_BUDGET  # 0.25 s for 500 tabs; below 200 tabs Live's 0.1 s decides
-        wait = self._flushed.get(view.id, 0.0) + interval - time.monotonic()
-        loop.call_later(max(0.0, wait), self._flush, view.id)
+        since = time.monotonic() - self._flushed.get(view.id, float('-inf'))
+        loop = asyncio.get_running_loop()
+        if view.status != JobStatus.RUNNING or view.step >= view.steps or since >= interval:
+            if view.id not in self._soon:  # a new status, the last step, a step once the interval is over: at once
+                self._soon.add(view.id)
+                loop.call_soon(self._flush, view.id)
+        elif view.id not in self._held:  # held: the next step, arriving after the interval, goes fresh instead
+            self._held.add(view.id)
+            loop.call_later(2 * interval - since, self._flush_held, view.id)
+
+    def _flush_held(self, job_id: str) -> None:
+        """Send a held step no newer one replaced (the job paused), or hold it on past a flush made meanwhile."""
+        self._held.discard(job_id)
+        clients = self._watchers.get(job_id)
+        if job_id not in self._pending or not clients:
+            return
+        interval = len(clients) / FEED_BUDGET
+        since = time.monotonic() - self._flushed.get(job_id, float('-inf'))
+        if since >= interval:
+            self._flush(job_id)
+        else:
+            self._held.add(job_id)
+            asyncio.get_running_loop().call_later(2 * interval - since, self._flush_held, job_id)
 
     def _flush(self, job_id: str) -> None:
+        self._soon.discard(job_id)
         view = self._pending.pop(job_id, None)
         clients = self._watchers.get(job_id)
         if view is None or not clients:
@@ -147,5 +174,18 @@ class JobFeed:
         self._sent += 1
         state = self._states[job_id]
         state.update(live_state(view), seq=self._sent)
-        message = dict(state)  # one serialization for all: socket.io encodes a message once per emit
-        background_tasks.create(core.sio.emit(FEED_MESSAGE, message, to=list(clients)), name='job-feed')
+        background_tasks.create(fan_out(dict(state), list(clients)), name='job-feed')
+
+
+async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
+    """Send the message as one socket.io event to the clients (their rooms): encoded once and queued on each socket
+    from this one task, where socket.io's emit makes and awaits a task per recipient."""
+    encoded = core.sio.packet_class(packet.EVENT, namespace='/', data=[FEED_MESSAGE, message]).encode()
+    frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part) for part in _as_list(encoded)]
+    for _, eio_sid in core.sio.manager.get_participants('/', clients):
+        for frame in frames:
+            await core.sio.eio.send_packet(eio_sid, frame)
+
+
+def _as_list(encoded: Any) -> list[Any]:
+    return encoded if isinstance(encoded, list) else [encoded]

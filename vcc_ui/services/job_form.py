@@ -27,7 +27,11 @@ class Unavailable:
 
 
 def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
-    """Return why no server can run the workflow now, or None when one can."""
+    """Return why no server can run the workflow now, or None when one can (once for all tabs a change reaches)."""
+    return pool.shared(('unavailable', workflow_id), lambda: _unavailable(pool, workflow_id))
+
+
+def _unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
     usable = [e for e in pool.entries.values() if e.usable]
     if not usable:
         return Unavailable(down=True)
@@ -40,6 +44,10 @@ def unavailable(pool: ServerPool, workflow_id: str) -> Unavailable | None:
 
 def form_catalogue(pool: ServerPool, workflow_id: str) -> dict[str, Any] | None:
     """The /object_info the Generate form's controls follow: the first server that can run the workflow, else any."""
+    return pool.shared(('catalogue', workflow_id), lambda: _form_catalogue(pool, workflow_id))
+
+
+def _form_catalogue(pool: ServerPool, workflow_id: str) -> dict[str, Any] | None:
     able = pool.catalogues(workflow_id)
     known = able or [e.object_info for e in pool.lora_servers(workflow_id) if e.object_info]
     return known[0] if known else None

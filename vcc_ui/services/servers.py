@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nicegui import Event, binding
 from sqlmodel import Session, select
@@ -25,6 +25,7 @@ from vcc_ui.settings import Settings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar('T')
 HEALTH_INTERVAL = 5.0
 HEALTH_TOPIC = 'health'  # the bus topic of reachability flips: the other instances check that server at once
 PRECHECK_TIMEOUT = 1.5
@@ -140,6 +141,11 @@ class ServerPool:
         self.simulator: BundledServer | None = None  # the bundled one, when no server is configured
         self._start_bundled = start_simulator
         self.changed: Event[ServerHealth] = Event()
+        # what users' pages show of a server changed (its name, enabled, reachable, error or catalogue): every tab
+        # follows this one, while a health round that only refreshed VRAM, queue and check time emits `changed` alone
+        self.shown_changed: Event[ServerHealth] = Event()
+        self._shown: dict[int, tuple] = {}  # server id -> what shown_changed last announced of it
+        self._shared: dict[Hashable, Any] | None = None  # what the handlers of one shown_changed emission share
         self._listeners: list[Callable[[ServerEntry, Message], None]] = []
         self._task: asyncio.Task | None = None
 
@@ -277,7 +283,7 @@ class ServerPool:
         await self._save(row)
         entry = await self._add_entry(row)
         log.info('server %s (%s) added', name, url)
-        self.changed.emit(entry.health)
+        self._announce(entry.health)
         return entry
 
     async def update_server(
@@ -314,7 +320,7 @@ class ServerPool:
                 await entry.client.start()
                 await self._check(entry)
         log.info('server %s updated (%s, max in flight %d)', name, url, entry.row.max_inflight)
-        self.changed.emit(health)
+        self._announce(health)
         return entry
 
     async def set_enabled(self, server_id: int, enabled: bool) -> ServerEntry:
@@ -339,7 +345,7 @@ class ServerPool:
             if entry.health.inflight
             else 'disabled',
         )
-        self.changed.emit(entry.health)
+        self._announce(entry.health)
         return entry
 
     async def remove_server(self, server_id: int) -> None:
@@ -353,7 +359,7 @@ class ServerPool:
         self.registry.forget_server(entry.row.name)
         entry.health.enabled = False
         log.info('server %s (%s) removed', entry.row.name, entry.row.base_url)
-        self.changed.emit(entry.health)
+        self._announce(entry.health)
 
     async def remove_skipped(self, server_id: int) -> None:
         """Delete a stored row that was skipped at start for its unusable address."""
@@ -544,6 +550,35 @@ class ServerPool:
         finally:
             entry.check_task = None
 
+    def _announce(self, health: ServerHealth) -> None:
+        """Emit `changed`, and `shown_changed` when what users' pages show of the server changed."""
+        self.changed.emit(health)
+        entry = self.entries.get(health.id)
+        if entry is None:
+            self._shown.pop(health.id, None)
+            self._emit_shown(health)
+            return
+        shown = (health.name, health.enabled, health.reachable, health.last_error, entry.object_info)
+        if self._shown.get(health.id) != shown:  # a catalogue is compared by identity first, by content if refetched
+            self._shown[health.id] = shown
+            self._emit_shown(health)
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Compute once what every tab's shown_changed handler computes alike (outside an emission: every time)."""
+        if self._shared is None:
+            return compute()
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
+
+    def _emit_shown(self, health: ServerHealth) -> None:
+        """Emit shown_changed; its handlers (one per open tab, called in turn) share what `shared` computes."""
+        self._shared = {}
+        try:
+            self.shown_changed.emit(health)
+        finally:
+            self._shared = None
+
     def _mark_down(self, entry: ServerEntry, error: str) -> None:
         """Mark a server unreachable with the error; log and announce it when it was reachable."""
         health = entry.health
@@ -552,7 +587,7 @@ class ServerPool:
             return
         health.reachable = False
         log.warning('server %s is DOWN: %s', health.name, error)
-        self.changed.emit(health)
+        self._announce(health)
         self.bus.publish(HEALTH_TOPIC, {'server': health.id, 'reachable': False})
 
     def _on_remote_health(self, payload: dict[str, Any]) -> None:
@@ -596,7 +631,7 @@ class ServerPool:
         health.connected = entry.client.state.connected
         health.queue_remaining = entry.client.state.queue_remaining
         health.last_check = time.time()
-        self.changed.emit(health)
+        self._announce(health)
 
 
 def _disable_simulated(db: Session) -> list[ComfyServer]:

@@ -32,7 +32,7 @@ ImagesLoader = Callable[[list[str]], Awaitable[list[ImageView]]]
 
 
 class JobCard:
-    """A card bound to a live JobView; only the body is swapped once when the job finishes."""
+    """A card that follows a live JobView (`follow`); only the body is swapped once when the job finishes."""
 
     def __init__(
         self,
@@ -57,28 +57,43 @@ class JobCard:
         self.on_open = on_open
         self.showing_result = False
         self.images_deleted = False  # a finished job whose images were all trashed or purged
+        self.shown_status = ''  # the status the badge and the cancel button show
         with ui.card().classes('w-full p-3 gap-2 shadow-sm').mark('job-card') as self.card:
             self.card.props(f'data-job-id={view.id}')
             with ui.row().classes('w-full items-center no-wrap gap-2'):
-                self.badge = ui.badge(self._status_text(view.status), color=self._status_color(view.status))
-                self.badge.mark('job-status')
+                self.badge = ui.badge().mark('job-status')
                 with ui.column().classes('gap-0 min-w-0 grow'):
                     ui.label(title).classes('text-sm font-medium truncate w-full')
                     ui.label(view.params.get('prompt', '')).classes('text-xs text-gray-500 truncate w-full')
-                if not view.finished:  # a finished job (most of a history) never changes status: no bindings
-                    self.badge.bind_text_from(view, 'status', backward=self._status_text)
-                    self.badge.bind_background_color_from(view, 'status', backward=self._status_color)
-                    ui.button(icon='close', on_click=lambda: on_cancel(view)).props('flat round dense').tooltip(
-                        self.t('job_cancel')
-                    ).mark('job-cancel').bind_visibility_from(
-                        view, 'status', backward=lambda s: not JobStatus(s).finished
+                self.cancel: ui.button | None = None  # a finished job (most of a history) never needs one
+                if not view.finished:
+                    self.cancel = (
+                        ui.button(icon='close', on_click=lambda: on_cancel(view))
+                        .props('flat round dense')
+                        .tooltip(self.t('job_cancel'))
+                        .mark('job-cancel')
                     )
+            self.follow(view)
             # the live part (a JobLive the feed updates in the browser) until the job ends, then the outcome
             self.body = ui.card_section().classes('w-full p-0 column gap-1')
         if view.finished:
             self.show_result_later()
         else:
             self._live_body()
+
+    def follow(self, view: JobView) -> None:
+        """Show the job's status if it changed; the page calls this on every change of the job.
+
+        Not a binding: a binding's creation propagates to every other binding of the same view attribute, so 500
+        tabs building the card of one job cost 500 x 500 propagations.
+        """
+        if view.status == self.shown_status:
+            return
+        self.shown_status = view.status
+        self.badge.set_text(self._status_text(view.status))
+        self.badge.set_background_color(self._status_color(view.status))
+        if self.cancel is not None:
+            self.cancel.set_visibility(not JobStatus(view.status).finished)
 
     def _status_text(self, status: str) -> str:
         return self.t('job_status_deleted' if self.images_deleted else f'job_status_{status}')

@@ -120,6 +120,7 @@ class JobsPanel:
 
     def _on_changed(self, view: JobView) -> None:
         card = self.cards.get(view.id) or self.add(view)
+        card.follow(view)
         if view.finished and not card.showing_result:
             card.show_result_later()
             self._fold()

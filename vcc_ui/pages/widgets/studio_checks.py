@@ -101,7 +101,10 @@ class StudioChecks:
             )
 
     def _on_job(self, view: JobView) -> None:
-        if self.card is not None and view.id == self.card.view.id and view.finished:
+        if self.card is None or view.id != self.card.view.id:
+            return
+        self.card.follow(view)
+        if view.finished:
             self.card.show_result_later()
 
     async def _images(self, ids: list[str]) -> list[ImageView]:

@@ -22,6 +22,7 @@ class WorkflowCards:
             ui.label(t('gen_no_workflows')).classes('text-gray-500').mark('no-workflows')
         self.cards: dict[str, ui.card] = {}
         self.warnings: dict[str, tuple[ui.icon, ui.tooltip]] = {}
+        self.marked: dict[str, str] | None = None  # the reasons the cards show
         with ui.row().classes('w-full no-wrap gap-2 overflow-x-auto p-1').mark('workflow-cards'):
             for workflow in parents:
                 with (
@@ -52,6 +53,9 @@ class WorkflowCards:
 
     def mark(self, reasons: dict[str, str]) -> None:
         """Mark the cards of workflows that cannot run now, with the reason on hover."""
+        if reasons == self.marked:
+            return
+        self.marked = dict(reasons)
         for workflow_id, (warning, tip) in self.warnings.items():
             reason = reasons.get(workflow_id, '')
             tip.set_text(reason)
