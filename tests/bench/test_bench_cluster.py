@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import text
 
 from tests.bench.conftest import percentiles, report
+from tests.bench.sim_process import SimulatorProcesses
 from tests.bench.socket_tabs import SocketTabs
 from tests.bench.stamps import stamp_prompt_posts
-from tests.bench.test_bench_tabs import SimulatorThread
+from tests.bench.test_bench_tabs import STEP_DELAY
 from tests.cluster import fresh_database
 from tests.e2e.conftest import PASSWORD, start_app, stop_app
 from tests.fixtures import make_settings, simulator, wait_for
@@ -84,8 +85,13 @@ def _commit_p50(app: Services) -> float:
 async def test_progress_to_socket_message_on_a_tab_of_another_instance(
     tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
-    with fresh_database(postgres_url) as db_url, SimulatorThread(tmp_path / 'sim') as sim:
-        env = {'COMFYUI_SERVERS': sim.url, 'DATABASE_URL': db_url, 'REDIS_URL': redis_url, 'MAX_PER_USER_QUEUE': '5'}
+    with fresh_database(postgres_url) as db_url, SimulatorProcesses(tmp_path / 'sim', 1, step_delay=STEP_DELAY) as sim:
+        env = {
+            'COMFYUI_SERVERS': sim.urls[0],
+            'DATABASE_URL': db_url,
+            'REDIS_URL': redis_url,
+            'MAX_PER_USER_QUEUE': '5',
+        }
         leader = await asyncio.to_thread(start_app, tmp_path / 'leader', INSTANCE_ID='leader', **env)
         try:
             follower = await asyncio.to_thread(start_app, tmp_path / 'follower', INSTANCE_ID='follower', **env)
@@ -109,11 +115,12 @@ async def test_progress_to_socket_message_on_a_tab_of_another_instance(
                 stop_app(follower.process)
         finally:
             stop_app(leader.process)
+    sent = {step: at for (_, step), at in sim.sent.items()}  # one simulator, one job
     latencies = [
-        (arrived - sim.sent[int(step)]) * 1000
+        (arrived - sent[int(step)]) * 1000
         for tab in seen
         for step, arrived in tab['arrived'].items()
-        if int(step) in sim.sent
+        if int(step) in sent
     ]
     p50, p95 = percentiles(latencies)
     report(
