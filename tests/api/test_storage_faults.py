@@ -84,7 +84,9 @@ async def test_fresh_ids_per_address_are_limited_in_the_users_language(tmp_path:
 
 
 async def test_fresh_ids_cannot_pass_the_per_address_job_limit(tmp_path: Path) -> None:
-    async with simulator(tmp_path, step_delay=10) as sim:  # no job ends while the three are submitted
+    # sampler steps of 10 s: no job ends while the three are submitted (the test pattern has no steps to wait on)
+    job = {'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'x', 'seed': 1, 'steps': 2}}
+    async with simulator(tmp_path, step_delay=10) as sim:
         settings = make_settings(tmp_path, sim.url, max_queued_per_source=2)
         async with services(settings) as app:
             web = FastAPI()
@@ -93,7 +95,7 @@ async def test_fresh_ids_cannot_pass_the_per_address_job_limit(tmp_path: Path) -
             codes = []
             for _ in range(3):
                 async with httpx.AsyncClient(transport=transport, base_url='http://test') as http:
-                    answer = await http.post('/api/v1/jobs', json=JOB, headers={'accept-language': 'en'})
+                    answer = await http.post('/api/v1/jobs', json=job, headers={'accept-language': 'en'})
                     codes.append(answer.status_code)
             assert codes == [201, 201, 429]
             assert 'your network' in answer.json()['detail']['message']
