@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import time
 import weakref
 
 import pytest
@@ -40,6 +41,34 @@ async def test_survivors_stay_frozen_until_a_deleted_client_lets_them_go(
     assert ref() is not None  # frozen: automatic collections no longer scan (or free) it
     user.client.delete()  # a tab goes: one full collection over everything frees what it left
     await wait_for(lambda: ref() is None)
+
+
+async def test_one_tab_closing_among_many_waits_and_a_tenth_of_them_reclaim_at_once(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full collection stalls every open tab for as long as it scans them all: a few closed ones do not pay for it
+    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
+    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
+    reclaims: list[float] = []
+    reclaim = housekeeping.Housekeeping.reclaim
+
+    def counted(self: housekeeping.Housekeeping) -> None:
+        reclaims.append(time.monotonic())
+        reclaim(self)
+
+    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', counted)
+    before = set(Client.instances)
+    for _ in range(20):  # pages whose browser never connects stand in for open tabs
+        assert (await user.http_client.get('/')).status_code == 200
+    opened = [Client.instances[i] for i in set(Client.instances) - before]
+    opened.pop().delete()  # one of 21
+    await asyncio.sleep(0.3)
+    assert reclaims == []
+    opened.pop().delete()
+    opened.pop().delete()  # three of 21: more than a tenth of those left
+    await wait_for(lambda: len(reclaims) == 1)
+    for client in opened:
+        client.delete()
 
 
 def page_objects() -> dict[int, object]:
