@@ -107,27 +107,17 @@ class InputsPage:
 
     def _tile_button(self, item: ImageView) -> None:
         # NOTE: a native title, not a tooltip element: 48 tiles build a page
-        if item.status == 'trash':
-            IconButton(
-                'restore_from_trash',
-                title=self.t('gal_restore'),
-                on_click=lambda: self.change(item.id, restore=True),
-                flat=False,
-                unelevated=True,
-                size='sm',
-                color='primary',
-            ).classes('absolute top-1 right-1').mark('input-restore')
-        else:
-            IconButton(
-                'delete',
-                title=self.t('gal_delete'),
-                on_click=lambda: self.change(item.id, restore=False),
-                flat=False,
-                unelevated=True,
-                size='sm',
-                color='white',
-                **{'text-color': 'negative'},
-            ).classes('absolute top-1 right-1').mark('input-delete')
+        restore = item.status == 'trash'
+        colors = {'color': 'primary'} if restore else {'color': 'white', 'text-color': 'negative'}
+        IconButton(
+            'restore_from_trash' if restore else 'delete',
+            title=self.t('gal_restore' if restore else 'gal_delete'),
+            on_click=lambda: self.change(item.id, restore=restore),
+            flat=False,
+            unelevated=True,
+            size='sm',
+            **colors,
+        ).classes('absolute top-1 right-1').mark('input-restore' if restore else 'input-delete')
 
     async def change(self, image_id: str, *, restore: bool) -> None:
         """Delete an image to the trash or restore it; it leaves the current view at once."""

@@ -49,7 +49,8 @@ from vcc_ui.services.jobs.run import JobRunner, Outcome
 from vcc_ui.services.jobs.types import AdmissionCheck, JobView, LiveJob, Run, SubmitError
 from vcc_ui.services.servers import ServerEntry, ServerHealth, ServerPool
 from vcc_ui.services.storage import Storage
-from vcc_ui.services.storage.health import Problem, StorageHealth
+from vcc_ui.services.storage.core import Problem
+from vcc_ui.services.storage.health import StorageHealth
 from vcc_ui.services.workflow_params import fits
 from vcc_ui.services.workflows import GenerateParams, ParamError, WorkflowRegistry
 from vcc_ui.settings import Settings

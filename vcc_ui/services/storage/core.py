@@ -36,6 +36,7 @@ THUMB_MAX_SIDE = 320
 DEFAULT_MAX_PIXELS = 40_000_000  # a 40 MP RGBA image decodes to 160 MB
 DEFAULT_MAX_DECODES = 2  # images decoded at once; each may take 4 bytes per pixel
 THUMB_QUALITY = 80
+Problem = Literal['full', 'read_only']  # why new images cannot be stored now
 _KIND_DIRS: dict[str, tuple[str, ...]] = {'generated': (), 'control': ('controls',), 'input': ('inputs',)}
 _EXT_BY_MIME = {'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp'}
 _THUMB_EXTS = ('webp', 'jpg')
@@ -314,7 +315,7 @@ class Storage(ABC):
         """Return the browser URL of a file under the /outputs route."""
         return '/outputs/' + '/'.join(quote(part, safe='') for part in check_rel(rel_path))
 
-    def problem(self, min_free_mb: float) -> Literal['full', 'read_only'] | None:
+    def problem(self, min_free_mb: float) -> Problem | None:
         """Why new images cannot be stored now: 'full' (less than min_free_mb free), 'read_only', or None."""
         try:
             free_mb = self.disk_free_mb()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Literal
 
-from vcc_ui.services.storage.core import Storage
+from vcc_ui.services.storage.core import Problem, Storage
 
 log = logging.getLogger(__name__)
 
-Problem = Literal['full', 'read_only']
 PROBE_REFRESH = 0.5  # a "storage works" answer older than this is probed again in the background
 PROBE_INTERVAL = 1.0  # and one older than this is probed again before it is given
 
