@@ -199,18 +199,9 @@ async def test_output_paths_never_escape(stack, path: str) -> None:
         assert (await http.get(path)).status_code in {404, 400}
 
 
-async def test_not_json_from_comfyui_fails_the_job_clearly(stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    app, _ = stack
-    entry = next(iter(app.pool.entries.values()))
-
-    async def not_json(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(500, text='500 Internal Server Error', headers={'content-type': 'text/plain'})
-
-    monkeypatch.setattr(
-        entry.client,
-        '_http',
-        httpx.AsyncClient(base_url=entry.client.base_url, transport=httpx.MockTransport(not_json)),
-    )
+async def test_not_json_from_comfyui_fails_the_job_clearly(stack) -> None:
+    app, sim = stack
+    sim.faults.http_errors = {'/prompt': 4}  # the first POST and its three retries: 500 with a plain-text body
     async with client_for(app) as http:
         job = (
             await http.post('/api/v1/jobs', json={'workflow_id': 'test_pattern', 'params': {'prompt': 'x', 'seed': 3}})
