@@ -98,6 +98,26 @@ async def test_fair_round_robin_between_three_users(tmp_path: Path) -> None:
         assert within_a == [v for v in views if v.owner == USER_A]  # FIFO within a user
 
 
+async def test_a_full_server_is_not_asked_to_place_each_waiting_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with simulator(tmp_path, step_delay=0.02) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        picked: list[str] = []
+        pick = app.pool.pick
+        monkeypatch.setattr(
+            app.pool, 'pick', lambda workflow_id, **kw: picked.append(workflow_id) or pick(workflow_id, **kw)
+        )
+        # the blocker holds the one slot while 20 users queue a job each: every submit wakes the dispatcher
+        blocker = await app.jobs.submit(USER_C, 'sd15_txt2img', {'prompt': 'x', 'seed': 0, 'steps': 10})
+        views = [
+            await app.jobs.submit(f'anon-{user:032x}', 'test_pattern', {'prompt': 'x', 'seed': user})
+            for user in range(20)
+        ]
+        await wait_for(lambda: all(v.finished for v in [blocker, *views]), timeout=30)
+    assert all(v.status == 'completed' for v in views)
+    assert len(picked) <= 2 * (len(views) + 1)  # one placement per job started, not one per waiting user per wake-up
+
+
 async def test_positions_and_eta_of_queued_jobs(tmp_path: Path) -> None:
     async with simulator(tmp_path, step_delay=0.2) as sim, services(make_settings(tmp_path, sim.url)) as app:
         first = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 30})

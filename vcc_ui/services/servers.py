@@ -220,6 +220,10 @@ class ServerPool:
         """Whether the workflow offers this LoRA (either path separator)."""
         return unified(lora) in {unified(name) for name in self.loras_for(workflow_id)}
 
+    def has_free_slot(self) -> bool:
+        """Whether any server may take one more prompt now (else `pick` finds none, whatever the workflow)."""
+        return any(e.free_slots > 0 for e in self.entries.values())
+
     def pick(
         self, workflow_id: str, *, lora: str | None = None, accepts: Callable[[ServerEntry], bool] | None = None
     ) -> ServerEntry | None:

@@ -425,7 +425,9 @@ class JobManager:
     def _dispatch_ready(self) -> None:
         if not self.leading:
             return
-        while taken := self._queue.take(self._place):
+        # NOTE: with every slot taken no job can be placed: asking for each waiting user's next job cost O(users)
+        # placements per wake-up (a submit or a finish), most of a busy queue's dispatch time
+        while self.pool.has_free_slot() and (taken := self._queue.take(self._place)):
             view, server = taken
             self._reposition_soon()
             self._start_run(self._jobs[view.id], server)
