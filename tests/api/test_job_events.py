@@ -67,8 +67,8 @@ async def events(response: httpx.Response) -> AsyncIterator[tuple[str, dict | st
             name, data = '', []
 
 
-async def submit(client: httpx.AsyncClient, steps: int = 6) -> str:
-    body = {'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'streamed', 'seed': 5, 'steps': steps}}
+async def submit(client: httpx.AsyncClient, steps: int = 6, seed: int = 5) -> str:
+    body = {'workflow_id': 'sd15_txt2img', 'params': {'prompt': 'streamed', 'seed': seed, 'steps': steps}}
     answer = await client.post('/api/v1/jobs', json=body)
     assert answer.status_code == 201, answer.text
     return answer.json()['id']
@@ -195,7 +195,9 @@ async def test_a_waiting_job_is_told_its_new_queue_position(stack: tuple[Service
     async with user(app, url) as bot:
         async with bot.stream('GET', '/api/v1/jobs/events') as response:
             stream = events(response)
-            jobs = [await submit(bot, steps=4) for _ in range(3)]  # one runs at a time: the others wait
+            # one runs at a time: the others wait; distinct seeds, or the server answers the same graph from its cache
+            # at once and positions (recomputed at most every 0.1 s) skip the one a job held for a moment
+            jobs = [await submit(bot, steps=8, seed=seed) for seed in range(3)]
             waiting: list[int] = []
             async for name, data in stream:
                 if name != 'status' or not isinstance(data, dict) or data['job_id'] != jobs[2]:

@@ -131,6 +131,22 @@ async def test_positions_and_eta_of_queued_jobs(tmp_path: Path) -> None:
         await app.jobs.cancel(first.id)
 
 
+async def test_positions_follow_each_dispatch_to_the_newest_order(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.05) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        blocker = await app.jobs.submit(USER_C, 'sd15_txt2img', {**PROMPT, 'steps': 4})
+        # distinct seeds: the same graph again would come from the server's cache at once
+        waiting = [
+            await app.jobs.submit(USER_A, 'sd15_txt2img', {'prompt': 'x', 'seed': seed, 'steps': 8})
+            for seed in range(3)
+        ]
+        assert [v.position for v in waiting] == [1, 2, 3]
+        await wait_for(lambda: blocker.finished and waiting[0].status != 'queued')
+        await wait_for(lambda: [v.position for v in waiting[1:]] == [1, 2])  # moved up, however soon after
+        await wait_for(lambda: waiting[1].status != 'queued')
+        await wait_for(lambda: waiting[2].position == 1)
+        await wait_for(lambda: all(v.finished for v in waiting), timeout=30)
+
+
 async def test_running_eta_follows_the_jobs_own_pace(tmp_path: Path) -> None:
     delay, steps = 0.05, 60
     async with simulator(tmp_path, step_delay=delay) as sim, services(make_settings(tmp_path, sim.url)) as app:

@@ -62,6 +62,7 @@ MAX_REQUEUES = 3  # runs that reached ComfyUI but could not start there
 SERVER_LOSS_GRACE = 60.0  # seconds a posted job waits for its server to come back before it fails
 IDEMPOTENCY_WINDOW = timedelta(hours=24)  # a submit repeated with the same key within this returns the first job
 UNREACHED_FOR = 300.0  # seconds a job may keep bouncing off servers it cannot connect to before it fails
+REPOSITION_INTERVAL = 0.1  # positions and ETAs follow dispatches and finishes at most this often (seconds)
 REFRESH_INTERVAL = 2.0  # how often an instance that does not dispatch checks its unfinished views against the DB
 ROW_FIELDS = ('status', 'priority', 'queued_at', 'started_at', 'finished_at', 'error', 'image_ids')
 
@@ -99,6 +100,7 @@ class JobManager:
         self._jobs: dict[str, LiveJob] = {}  # every unfinished job
         self._runs: dict[str, Run] = {}  # job id -> its run, while on a server
         self._reposition_pending = False
+        self._repositioned = float('-inf')  # when positions and ETAs were last worked out (monotonic)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -642,13 +644,24 @@ class JobManager:
     # ---- positions and ETAs ----------------------------------------------------------------------------------
 
     def _reposition_soon(self) -> None:
-        """Positions and ETAs once per loop turn, however many jobs were dispatched or finished in it."""
-        if not self._reposition_pending:
-            self._reposition_pending = True
-            asyncio.get_running_loop().call_soon(self._reposition)
+        """Positions and ETAs after dispatches and finishes: at once, or REPOSITION_INTERVAL after the last time.
+
+        Each round walks every waiting job and tells the tabs of each whose position moved, so a busy queue (a job
+        ending every few milliseconds) recomputed all of them for every job; now at most 10 times a second.
+        """
+        if self._reposition_pending:
+            return
+        self._reposition_pending = True
+        wait = self._repositioned + REPOSITION_INTERVAL - time.monotonic()
+        loop = asyncio.get_running_loop()
+        if wait > 0:
+            loop.call_later(wait, self._reposition)
+        else:
+            loop.call_soon(self._reposition)
 
     def _reposition(self) -> None:
         self._reposition_pending = False
+        self._repositioned = time.monotonic()
         slots = max(1, sum(e.health.max_inflight for e in self.pool.entries.values() if e.usable))
         durations = self._queue.durations
         backlog = sum(
