@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import select
 
-from tests.fixtures import USER_A, USER_B
-from vcc_ui.models import User
+from tests.fixtures import USER_A, USER_B, make_settings
+from vcc_ui.db import session
+from vcc_ui.models import Image, User
 from vcc_ui.services.dbwriter import DbWriter
 from vcc_ui.services.users import NicknameError, UserDirectory
 
@@ -76,3 +79,34 @@ async def test_a_nickname_is_shown_instead_of_the_id_and_survives_a_restart(engi
         assert await again.set_name(USER_A, '') is None and again.label(USER_A) == USER_A  # cleared
     finally:
         await writer.stop()
+
+
+async def test_a_submit_adds_up_the_users_images_only_when_a_quota_applies(engine: Engine, tmp_path: Path) -> None:
+    statements: list[str] = []
+    event.listen(engine, 'before_cursor_execute', lambda *args: statements.append(args[2]))
+    users = UserDirectory(DbWriter(engine), settings=make_settings(tmp_path))
+    with session(engine) as db:
+        db.add(User(id=USER_B, quota_max_images=1))
+        db.add(
+            Image(
+                id='b' * 32,
+                owner=USER_B,
+                kind='generated',
+                rel_path='b.png',
+                mime='image/png',
+                bytes=1,
+                width=1,
+                height=1,
+                sha256='0' * 64,
+                tags=[],
+                params={},
+            )
+        )
+        db.commit()
+        statements.clear()
+        assert users.admission(db, USER_A) == (None, None)  # no quota anywhere: nothing to add up
+        assert not any('sum(' in sql.lower() for sql in statements)
+        assert users.admission(db, USER_B)[1] is not None  # the user's own quota still counts their images
+        users.settings.quota_max_images = 5
+        assert users.admission(db, USER_A) == (None, None)
+    assert any('sum(' in sql.lower() for sql in statements)

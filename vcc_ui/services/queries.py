@@ -243,9 +243,16 @@ def owner_usage(db: Session, owner: str, settings: Settings) -> Usage:
     return usage_of(image_totals(db, owner).get(owner), db.get(User, owner), settings)
 
 
-def owner_admission(db: Session, owner: str, settings: Settings) -> tuple[bool, Usage]:
-    """Return whether an administrator blocked the owner, and their usage: what a submit checks, in one read."""
+def owner_admission(db: Session, owner: str, settings: Settings) -> tuple[bool, Usage | None]:
+    """Return whether an administrator blocked the owner, and their usage: what a submit checks, in one read.
+
+    The usage is None when no quota applies to the owner (0 = unlimited): adding up their images (a GROUP BY over
+    all of them, a third of a submit's database time) could refuse nothing then.
+    """
     user = db.get(User, owner)
+    limits = usage_of(None, user, settings)
+    if not (limits.max_bytes or limits.max_images):
+        return user is not None and user.blocked, None
     return user is not None and user.blocked, usage_of(image_totals(db, owner).get(owner), user, settings)
 
 

@@ -123,7 +123,7 @@ class UserDirectory:
         over quota) messages or None."""
         assert self.settings is not None, 'the submit hook needs the settings (the default quotas)'
         blocked, usage = owner_admission(db, user_id, self.settings)
-        return BLOCKED_MESSAGE if blocked else None, usage.refusal(add_bytes=1, add_images=1)
+        return BLOCKED_MESSAGE if blocked else None, None if usage is None else usage.refusal(add_bytes=1, add_images=1)
 
     async def refusal(self, user_id: str) -> str | None:
         """The submit and upload hook: why a blocked user may not generate or upload, or None."""
