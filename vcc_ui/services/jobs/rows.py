@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Table, func, text, update
+from sqlalchemy import Table, bindparam, func, text, update
 from sqlmodel import Session, col, select
 
 from vcc_ui.models import FINISHED, Image, Job, JobStatus
@@ -21,12 +21,19 @@ HOLDS_LEADER_LOCK = (  # a bigint advisory key shows as classid (high half) and 
 )
 
 JOB_TABLE: Table = Job.__table__  # type: ignore[attr-defined]
+# NOTE: built once: the SET columns come from each call's parameters (SQLAlchemy keeps one compiled form per set of
+# columns), so a call builds no statement; building them per call, as ORM statements, was most of a job's DB time
+UPDATE_JOB = update(JOB_TABLE).where(JOB_TABLE.c.id == bindparam('job_id'))
+CLAIM_JOB = UPDATE_JOB.where(
+    JOB_TABLE.c.status.in_([JobStatus.QUEUED.value, JobStatus.DISPATCHED.value]), JOB_TABLE.c.prompt_id.is_(None)
+)
+CLAIM_JOB_AS_LEADER = CLAIM_JOB.where(text(HOLDS_LEADER_LOCK))
 
 
 def update_job(db: Session, job_id: str, **fields: object) -> None:
     """Set fields of one job row: a plain UPDATE (the ORM's synchronisation of loaded rows doubles its cost)."""
     db.flush()  # a row added earlier in the same transaction is inserted before it is updated
-    db.connection().execute(update(JOB_TABLE).where(JOB_TABLE.c.id == job_id).values(**fields))
+    db.connection().execute(UPDATE_JOB, {'job_id': job_id, **fields})
 
 
 def unfinished_jobs(db: Session) -> list[Job]:
@@ -104,11 +111,11 @@ def claim_job(db: Session, job_id: str, server_id: int, prompt_id: str, leader: 
     With `leader` (several instances: the backend pid of the caller's lock connection) only while that connection
     still holds the leader lock, so an instance that lost it without noticing yet takes no job.
     """
-    waiting = col(Job.status).in_([JobStatus.QUEUED.value, JobStatus.DISPATCHED.value]) & col(Job.prompt_id).is_(None)
-    query = update(Job).where(col(Job.id) == job_id, waiting)
-    if leader is not None:
-        query = query.where(text(HOLDS_LEADER_LOCK).bindparams(key=LEADER_LOCK, pid=leader))
-    result = db.exec(query.values(status=JobStatus.DISPATCHED, server_id=server_id, prompt_id=prompt_id))
+    values = {'job_id': job_id, 'status': JobStatus.DISPATCHED, 'server_id': server_id, 'prompt_id': prompt_id}
+    if leader is None:
+        result = db.connection().execute(CLAIM_JOB, values)
+    else:
+        result = db.connection().execute(CLAIM_JOB_AS_LEADER, {**values, 'key': LEADER_LOCK, 'pid': leader})
     return bool(result.rowcount)
 
 
