@@ -153,3 +153,14 @@ async def test_healthz_is_not_ok_while_every_enabled_server_is_dead(tmp_path: Pa
         await a.go_down()
         ok, checks = await app.health.run()
         assert not ok and not checks['comfyui']['ok']
+
+
+async def test_a_stop_during_start_waits_for_it_and_leaves_no_client_running(tmp_path: Path) -> None:
+    async with simulator(tmp_path) as sim:
+        app = Services(make_settings(tmp_path, sim.url))
+        starting = asyncio.create_task(app.start())
+        await asyncio.sleep(0)  # under way: a page test's app can be shut down before its start is done
+        await app.stop()
+        await starting
+        clients = [entry.client for entry in app.pool.entries.values()]
+        assert clients and all(not client.state.connected and client._http is None for client in clients)

@@ -85,6 +85,7 @@ class Services:
         self._watch: asyncio.Task | None = None
         self._purge: asyncio.Task | None = None
         self._started = False
+        self._start_done = asyncio.Event()  # start() ran to its end (or failed): stop() may undo it
 
     async def start(self) -> None:
         """Clear stale temp files, start the writer, servers, job manager and workflow watcher (once; then a no-op)."""
@@ -92,22 +93,31 @@ class Services:
         if self._started:
             return
         self._started = True
-        await self.storage.start()  # before any write of this process, so every temp file found is stale
-        self.writer.start()
-        await self.bus.start()
-        await self.users.load()
-        await self.pool.start()
-        await self.jobs.start()
-        await self.loras.start()
-        await self.stats.start()
-        await self.presence.start()
-        self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
-        self._purge = asyncio.create_task(self.images.purge_loop(), name='trash-purge')
+        try:
+            await self.storage.start()  # before any write of this process, so every temp file found is stale
+            self.writer.start()
+            await self.bus.start()
+            await self.users.load()
+            await self.pool.start()
+            await self.jobs.start()
+            await self.loras.start()
+            await self.stats.start()
+            await self.presence.start()
+            self._watch = asyncio.create_task(self.registry.watch(), name='workflow-watch')
+            self._purge = asyncio.create_task(self.images.purge_loop(), name='trash-purge')
+        finally:
+            self._start_done.set()
         self.ready.set()
         log.info('services started: %d server(s), %d workflow(s)', len(self.pool.entries), len(self.registry.all()))
 
     async def stop(self) -> None:
-        """Stop everything in reverse order."""
+        """Stop everything in reverse order; a start still under way is let finish first.
+
+        NiceGUI runs startup handlers as tasks: an app shut down at once (a short page test) called stop() while
+        start() still ran, and start then went on to open the ComfyUI clients, which nothing stopped.
+        """
+        if self._started:
+            await self._start_done.wait()
         for task in (self._watch, self._purge):
             if task:
                 task.cancel()

@@ -267,13 +267,15 @@ class ComfyClient:
         """Stop the reader and close the HTTP client; safe to call twice."""
         tasks = [task for task in (self._reader, self._poller) if task is not None]
         self._reader = self._poller = None
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         http, self._http = self._http, None
-        if http is not None:
-            await http.close()
-        self.state.connected = False
+        try:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:  # a stop that is cancelled itself still closes the session (aiohttp reports unclosed ones)
+            if http is not None:
+                await http.close()
+            self.state.connected = False
 
     @property
     def in_flight(self) -> list[str]:
