@@ -147,6 +147,47 @@ async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_l
     assert steps_sent() == [1, 4, 5, 20]  # the last step does not wait
 
 
+async def test_a_step_of_a_job_many_tabs_watch_goes_to_the_tabs_sent_to_least_recently_and_a_pause_catches_up(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps faster than the budget go each to a share of the tabs, in turn, instead of to all of them every few
+    steps: each tab still gets the newest state once a round (0.5 s here), and every fan-out is smaller."""
+    monkeypatch.setattr(live, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    now = [100.0]
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed, clock=lambda: now[0])
+    view = JobView(id='d' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    tabs = [f'tab-{i}' for i in range(8)]
+    for client_id in tabs:
+        job_feed.watch(view, client_id)
+
+    def mine() -> list[tuple[int, set[str]]]:
+        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
+
+    def step(value: int) -> None:
+        view.step = value
+        changed.emit(view)
+
+    step(1)
+    await wait_for(lambda: len(mine()) == 1)
+    for value in (2, 3, 4):  # 0.125 s apart: 2 tab messages each
+        now[0] += 0.125
+        step(value)
+        await wait_for(lambda value=value: len(mine()) == value)
+    assert mine() == [(1, set(tabs)), (2, set(tabs[0:2])), (3, set(tabs[2:4])), (4, set(tabs[4:6]))]
+    now[0] += 1.0  # the job pauses: two rounds later every tab without step 4 gets it
+    await wait_for(lambda: len(mine()) == 5)
+    assert mine()[-1] == (4, set(tabs) - set(tabs[4:6]))
+    now[0] += 0.125
+    step(20)  # the last step goes to every tab at once
+    await wait_for(lambda: len(mine()) == 6)
+    assert mine()[-1] == (20, set(tabs))
+    for client_id in tabs:  # each tab's states come in order, the newest last
+        seqs = [state['seq'] for state, to in sent if client_id in to]
+        assert seqs == sorted(set(seqs)) and [s for s, to in mine() if client_id in to][-1] == 20
+
+
 async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each_step(user: User) -> None:
     """Progress reaches the tabs by the feed message alone: 500 tabs' handlers ran for each step of a job before."""
     await user.open('/')

@@ -3,8 +3,10 @@
 Job changes take a cheaper road (`JobFeed`): page handlers are called only for their own user's jobs, and the live
 state of a job (step, bar, time left, queue position, preview) is serialized once per change and sent in one
 socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab. A job
-watched by many tabs sends less often (FEED_BUDGET); a step that comes within the interval is held, and the first
-step after it goes out at once, fresh, rather than the held one late (which goes only if no newer step comes).
+watched by many tabs spends at most FEED_BUDGET tab messages a second: each step goes at once, fresh, to as many of
+its tabs as the budget allows, those sent to least recently first. So every tab gets a newer step once a round
+(tabs / FEED_BUDGET: 0.25 s for 500) and no single fan-out is large; a new status and the last step go to every tab,
+and the tabs left behind when steps stop get the newest state two rounds later.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from functools import partial
+from itertools import islice, takewhile
 from typing import Any
 
 import engineio.packet
@@ -23,7 +26,7 @@ from vcc_ui.models import JobStatus
 from vcc_ui.services.jobs import JobView
 
 FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
-FEED_BUDGET = 2000  # tab messages a second per job; a job watched by more tabs sends its newest state less often
+FEED_BUDGET = 2000  # tab messages a second per job; a job watched by more tabs sends each step to a share of them
 
 
 class _Subscription(ui.element):
@@ -66,16 +69,19 @@ def live_state(view: JobView) -> dict[str, Any]:
 class JobFeed:
     """Routes `jobs.changed` to the tabs that show a job: handlers by owner, one fanned-out message per change."""
 
-    def __init__(self, changed: Event[JobView]) -> None:
+    def __init__(self, changed: Event[JobView], *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._owners: dict[str, Event[JobView]] = {}  # user -> the event their pages' handlers follow
         self._watchers: dict[str, dict[str, int]] = {}  # job id -> {client id: live elements showing it}
+        self._rings: dict[str, dict[str, int]] = {}  # job id -> {client id: seq it was last sent}, least recent first
         self._states: dict[str, dict[str, Any]] = {}  # job id -> the newest state sent, with its sequence number
         self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
         self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
-        self._held: set[str] = set()  # jobs with a held step and a late flush scheduled, should no newer step come
+        self._catching_up: set[str] = set()  # jobs with tabs behind their newest state and a catch-up scheduled
+        self._allowed: dict[str, tuple[float, float]] = {}  # job id -> (tab messages it may send, counted when)
         self._flushed: dict[str, float] = {}  # job id -> when its last message went out
         self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
-        self._sent = 0  # messages sent so far: a state's sequence number, never reused, so a browser keeps the newer
+        self._sent = 0  # states sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
 
     def on_jobs_of(self, user: str, handler: Callable[[JobView], Any], *, owner: ui.element) -> None:
@@ -93,6 +99,9 @@ class JobFeed:
         clients[client_id] = clients.get(client_id, 0) + 1
         if view.id not in self._states:
             self._states[view.id] = {**live_state(view), 'seq': self._sent}
+        ring = self._rings.setdefault(view.id, {})
+        if client_id not in ring:  # its element starts from the newest state (JobLive._to_dict)
+            ring[client_id] = self._states[view.id]['seq']
 
     def unwatch(self, job_id: str, client_id: str) -> None:
         """Count one live element less; a client with none gets nothing more of the job."""
@@ -102,10 +111,10 @@ class JobFeed:
             clients[client_id] = left
             return
         clients.pop(client_id, None)
+        self._rings.get(job_id, {}).pop(client_id, None)
         if not clients:
-            self._watchers.pop(job_id, None)
-            self._states.pop(job_id, None)
-            self._flushed.pop(job_id, None)
+            for kept in (self._watchers, self._rings, self._states, self._flushed, self._allowed):
+                kept.pop(job_id, None)
 
     def state(self, view: JobView) -> dict[str, Any]:
         """The newest state of a watched job (its sequence number lets a browser keep the newer of two)."""
@@ -135,46 +144,65 @@ class JobFeed:
             event = self._owners.get(view.owner)
             if event is not None:
                 event.emit(view)
-        clients = self._watchers.get(view.id)
-        if clients is None:
+        if view.id not in self._watchers:
             return
         self._pending[view.id] = view  # changes until the flush go out as one message: the newest state
-        interval = len(clients) / FEED_BUDGET  # 0.25 s for 500 tabs; below 200 tabs Live's 0.1 s decides
-        since = time.monotonic() - self._flushed.get(view.id, float('-inf'))
-        loop = asyncio.get_running_loop()
-        if view.status != JobStatus.RUNNING or view.step >= view.steps or since >= interval:
-            if view.id not in self._soon:  # a new status, the last step, a step once the interval is over: at once
-                self._soon.add(view.id)
-                loop.call_soon(self._flush, view.id)
-        elif view.id not in self._held:  # held: the next step, arriving after the interval, goes fresh instead
-            self._held.add(view.id)
-            loop.call_later(2 * interval - since, self._flush_held, view.id)
-
-    def _flush_held(self, job_id: str) -> None:
-        """Send a held step no newer one replaced (the job paused), or hold it on past a flush made meanwhile."""
-        self._held.discard(job_id)
-        clients = self._watchers.get(job_id)
-        if job_id not in self._pending or not clients:
-            return
-        interval = len(clients) / FEED_BUDGET
-        since = time.monotonic() - self._flushed.get(job_id, float('-inf'))
-        if since >= interval:
-            self._flush(job_id)
-        else:
-            self._held.add(job_id)
-            asyncio.get_running_loop().call_later(2 * interval - since, self._flush_held, job_id)
+        if view.id not in self._soon:
+            self._soon.add(view.id)
+            asyncio.get_running_loop().call_soon(self._flush, view.id)
 
     def _flush(self, job_id: str) -> None:
+        """Send the job's newest state: a new status or the last step to every tab, a step to as many as the budget
+        allows, those that waited longest first."""
         self._soon.discard(job_id)
         view = self._pending.pop(job_id, None)
-        clients = self._watchers.get(job_id)
-        if view is None or not clients:
+        ring = self._rings.get(job_id)
+        if view is None or not ring:
             return
-        self._flushed[job_id] = time.monotonic()
         self._sent += 1
-        state = self._states[job_id]
-        state.update(live_state(view), seq=self._sent)
-        background_tasks.create(fan_out(dict(state), list(clients)), name='job-feed')
+        self._states[job_id].update(live_state(view), seq=self._sent)
+        everyone = view.status != JobStatus.RUNNING or view.step >= view.steps
+        self._send(job_id, len(ring) if everyone else self._allowance(job_id, len(ring)))
+
+    def _allowance(self, job_id: str, tabs: int) -> int:
+        """How many tab messages the job may send now: FEED_BUDGET a second, at most one round of its tabs kept."""
+        allowed, since = self._allowed.get(job_id, (float(tabs), 0.0))
+        return int(min(tabs, allowed + FEED_BUDGET * (self._clock() - since)))
+
+    def _send(self, job_id: str, count: int) -> None:
+        """Send the newest state to the `count` tabs sent to least recently; catch the rest up later if need be."""
+        ring, state = self._rings[job_id], self._states[job_id]
+        now, seq = self._clock(), state['seq']
+        self._allowed[job_id] = (max(0, self._allowance(job_id, len(ring)) - count), now)
+        self._flushed[job_id] = now
+        targets = list(islice(ring, count))
+        for client_id in targets:  # to the end of the ring: the others are next
+            del ring[client_id]
+            ring[client_id] = seq
+        if targets:
+            background_tasks.create(fan_out(dict(state), targets), name='job-feed')
+        if self._behind(job_id) and job_id not in self._catching_up:
+            self._catching_up.add(job_id)
+            asyncio.get_running_loop().call_later(2 * len(ring) / FEED_BUDGET, self._catch_up, job_id, now)
+
+    def _behind(self, job_id: str) -> int:
+        """How many tabs of the job were not sent its newest state (they lead the ring)."""
+        seq = self._states[job_id]['seq'] if job_id in self._states else 0
+        return sum(1 for _ in takewhile(lambda sent: sent < seq, self._rings.get(job_id, {}).values()))
+
+    def _catch_up(self, job_id: str, flushed: float) -> None:
+        """Send the newest state to the tabs still behind once no newer step came for two rounds (a pause): a step
+        coming sooner goes to them first, fresh."""
+        behind = self._behind(job_id)
+        last = self._flushed.get(job_id, flushed)
+        tabs = len(self._rings.get(job_id, ()))
+        if behind and last > flushed:  # steps still flow and reach the tabs behind first: look again later
+            delay = max(0.0, last + 2 * tabs / FEED_BUDGET - self._clock())
+            asyncio.get_running_loop().call_later(delay, self._catch_up, job_id, last)
+            return
+        self._catching_up.discard(job_id)
+        if behind:
+            self._send(job_id, min(behind, self._allowance(job_id, tabs)))
 
 
 async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
