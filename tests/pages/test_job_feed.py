@@ -188,6 +188,38 @@ async def test_a_step_of_a_job_many_tabs_watch_goes_to_the_tabs_sent_to_least_re
         assert seqs == sorted(set(seqs)) and [s for s, to in mine() if client_id in to][-1] == 20
 
 
+async def test_a_step_after_a_pause_goes_to_a_burst_of_tabs_at_most_and_the_others_follow_in_shares(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step after a stall of the loop went to every tab at once: the last of 500 waited for 499 writes."""
+    monkeypatch.setattr(live, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    monkeypatch.setattr(live, 'FEED_BURST', 3)
+    now = [100.0]
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed, clock=lambda: now[0])
+    view = JobView(id='b' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    tabs = [f'tab-{i}' for i in range(8)]
+    for client_id in tabs:
+        job_feed.watch(view, client_id)
+
+    def mine() -> list[tuple[int, set[str]]]:
+        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
+
+    view.step = 1
+    changed.emit(view)
+    await wait_for(lambda: len(mine()) == 1)
+    now[0] += 1.0  # the job pauses: two rounds later the next share of the tabs behind, then the rest
+    await wait_for(lambda: len(mine()) == 2)
+    now[0] += 1.0
+    await wait_for(lambda: len(mine()) == 3)
+    assert mine() == [(1, set(tabs[:3])), (1, set(tabs[3:6])), (1, set(tabs[6:]))]
+    view.step = 20
+    changed.emit(view)  # the last step (a status change too) goes to every tab at once, whatever the burst
+    await wait_for(lambda: len(mine()) == 4)
+    assert mine()[-1] == (20, set(tabs))
+
+
 async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each_step(user: User) -> None:
     """Progress reaches the tabs by the feed message alone: 500 tabs' handlers ran for each step of a job before."""
     await user.open('/')

@@ -27,6 +27,7 @@ from vcc_ui.services.jobs import JobView
 
 FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
 FEED_BUDGET = 2000  # tab messages a second per job; a job watched by more tabs sends each step to a share of them
+FEED_BURST = 200  # tab messages of one fan-out at most: its last tab waits for every write before its own
 
 
 class _Subscription(ui.element):
@@ -161,16 +162,17 @@ class JobFeed:
             return
         self._sent += 1
         self._states[job_id].update(live_state(view), seq=self._sent)
-        everyone = view.status != JobStatus.RUNNING or view.step >= view.steps
+        everyone = view.status != JobStatus.RUNNING or view.step >= view.steps  # the final state: to all at once
         self._send(job_id, len(ring) if everyone else self._allowance(job_id, len(ring)))
 
     def _allowance(self, job_id: str, tabs: int) -> int:
-        """How many tab messages the job may send now: FEED_BUDGET a second, at most one round of its tabs kept."""
+        """How many tab messages the job may send now: FEED_BUDGET a second, at most FEED_BURST at once."""
         allowed, since = self._allowed.get(job_id, (float(tabs), 0.0))
-        return int(min(tabs, allowed + FEED_BUDGET * (self._clock() - since)))
+        return int(min(tabs, FEED_BURST, allowed + FEED_BUDGET * (self._clock() - since)))
 
-    def _send(self, job_id: str, count: int) -> None:
-        """Send the newest state to the `count` tabs sent to least recently; catch the rest up later if need be."""
+    def _send(self, job_id: str, count: int, *, again: float | None = None) -> None:
+        """Send the newest state to the `count` tabs sent to least recently; catch the rest up later if need be (after
+        two rounds, or `again` seconds)."""
         ring, state = self._rings[job_id], self._states[job_id]
         now, seq = self._clock(), state['seq']
         self._allowed[job_id] = (max(0, self._allowance(job_id, len(ring)) - count), now)
@@ -183,7 +185,8 @@ class JobFeed:
             background_tasks.create(fan_out(dict(state), targets), name='job-feed')
         if self._behind(job_id) and job_id not in self._catching_up:
             self._catching_up.add(job_id)
-            asyncio.get_running_loop().call_later(2 * len(ring) / FEED_BUDGET, self._catch_up, job_id, now)
+            delay = 2 * len(ring) / FEED_BUDGET if again is None else again
+            asyncio.get_running_loop().call_later(delay, self._catch_up, job_id, now)
 
     def _behind(self, job_id: str) -> int:
         """How many tabs of the job were not sent its newest state (they lead the ring)."""
@@ -201,8 +204,8 @@ class JobFeed:
             asyncio.get_running_loop().call_later(delay, self._catch_up, job_id, last)
             return
         self._catching_up.discard(job_id)
-        if behind:
-            self._send(job_id, min(behind, self._allowance(job_id, tabs)))
+        if behind:  # a share of them if they are many, the next share as soon as the budget allows
+            self._send(job_id, min(behind, self._allowance(job_id, tabs)), again=FEED_BURST / FEED_BUDGET)
 
 
 async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
