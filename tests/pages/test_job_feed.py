@@ -11,7 +11,7 @@ from nicegui import Event, app, binding, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
-from vcc_ui.pages import live
+from vcc_ui.pages import feed_rounds, live
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
@@ -115,7 +115,7 @@ async def test_a_page_that_left_gets_nothing_more(user: User, services: Services
 async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_last_step_at_once(
     user: User, sent: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, 'FEED_BUDGET', 3)  # 3 watchers: at most one message a second
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 3)  # 3 watchers: at most one message a second
     changed: Event[JobView] = Event()
     job_feed = JobFeed(changed)
     view = JobView(id='f' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
@@ -152,7 +152,7 @@ async def test_a_step_of_a_job_many_tabs_watch_goes_to_the_tabs_sent_to_least_re
 ) -> None:
     """Steps faster than the budget go each to a share of the tabs, in turn, instead of to all of them every few
     steps: each tab still gets the newest state once a round (0.5 s here), and every fan-out is smaller."""
-    monkeypatch.setattr(live, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
     now = [100.0]
     changed: Event[JobView] = Event()
     job_feed = JobFeed(changed, clock=lambda: now[0])
@@ -192,8 +192,8 @@ async def test_a_step_after_a_pause_goes_to_a_burst_of_tabs_at_most_and_the_othe
     user: User, sent: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A step after a stall of the loop went to every tab at once: the last of 500 waited for 499 writes."""
-    monkeypatch.setattr(live, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
-    monkeypatch.setattr(live, 'FEED_BURST', 3)
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    monkeypatch.setattr(feed_rounds, 'FEED_BURST', 3)
     now = [100.0]
     changed: Event[JobView] = Event()
     job_feed = JobFeed(changed, clock=lambda: now[0])

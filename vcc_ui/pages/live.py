@@ -2,11 +2,8 @@
 
 Job changes take a cheaper road (`JobFeed`): page handlers are called only for their own user's jobs, and the live
 state of a job (step, bar, time left, queue position, preview) is serialized once per change and sent in one
-socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab. A job
-watched by many tabs spends at most FEED_BUDGET tab messages a second: each step goes at once, fresh, to as many of
-its tabs as the budget allows, those sent to least recently first. So every tab gets a newer step once a round
-(tabs / FEED_BUDGET: 0.25 s for 500) and no single fan-out is large; a new status and the last step go to every tab,
-and the tabs left behind when steps stop get the newest state two rounds later.
+socket.io emit to the tabs that show the job, instead of a per-element diff built and sent for each tab. Which of
+them get a step when a job is watched by many is `feed_rounds.Rounds`'s answer (a budget of tab messages a second).
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from functools import partial
-from itertools import islice, takewhile
 from typing import Any
 
 import engineio.packet
@@ -23,11 +19,10 @@ from nicegui import Event, background_tasks, core, ui
 from socketio import packet
 
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.feed_rounds import Rounds
 from vcc_ui.services.jobs import JobView
 
 FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
-FEED_BUDGET = 2000  # tab messages a second per job; a job watched by more tabs sends each step to a share of them
-FEED_BURST = 200  # tab messages of one fan-out at most: its last tab waits for every write before its own
 
 
 class _Subscription(ui.element):
@@ -74,13 +69,10 @@ class JobFeed:
         self._clock = clock
         self._owners: dict[str, Event[JobView]] = {}  # user -> the event their pages' handlers follow
         self._watchers: dict[str, dict[str, int]] = {}  # job id -> {client id: live elements showing it}
-        self._rings: dict[str, dict[str, int]] = {}  # job id -> {client id: seq it was last sent}, least recent first
+        self._rounds: dict[str, Rounds] = {}  # job id -> its tabs in the order they were last sent its state
         self._states: dict[str, dict[str, Any]] = {}  # job id -> the newest state sent, with its sequence number
         self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
         self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
-        self._catching_up: set[str] = set()  # jobs with tabs behind their newest state and a catch-up scheduled
-        self._allowed: dict[str, tuple[float, float]] = {}  # job id -> (tab messages it may send, counted when)
-        self._flushed: dict[str, float] = {}  # job id -> when its last message went out
         self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
         self._sent = 0  # states sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
@@ -100,9 +92,10 @@ class JobFeed:
         clients[client_id] = clients.get(client_id, 0) + 1
         if view.id not in self._states:
             self._states[view.id] = {**live_state(view), 'seq': self._sent}
-        ring = self._rings.setdefault(view.id, {})
-        if client_id not in ring:  # its element starts from the newest state (JobLive._to_dict)
-            ring[client_id] = self._states[view.id]['seq']
+        rounds = self._rounds.get(view.id)
+        if rounds is None:
+            rounds = self._rounds[view.id] = Rounds(partial(self._fan_out, view.id), self._clock)
+        rounds.add(client_id, self._states[view.id]['seq'])
 
     def unwatch(self, job_id: str, client_id: str) -> None:
         """Count one live element less; a client with none gets nothing more of the job."""
@@ -112,9 +105,10 @@ class JobFeed:
             clients[client_id] = left
             return
         clients.pop(client_id, None)
-        self._rings.get(job_id, {}).pop(client_id, None)
+        if (rounds := self._rounds.get(job_id)) is not None:
+            rounds.ring.pop(client_id, None)
         if not clients:
-            for kept in (self._watchers, self._rings, self._states, self._flushed, self._allowed):
+            for kept in (self._watchers, self._rounds, self._states):
                 kept.pop(job_id, None)
 
     def state(self, view: JobView) -> dict[str, Any]:
@@ -153,59 +147,18 @@ class JobFeed:
             asyncio.get_running_loop().call_soon(self._flush, view.id)
 
     def _flush(self, job_id: str) -> None:
-        """Send the job's newest state: a new status or the last step to every tab, a step to as many as the budget
-        allows, those that waited longest first."""
         self._soon.discard(job_id)
         view = self._pending.pop(job_id, None)
-        ring = self._rings.get(job_id)
-        if view is None or not ring:
+        rounds = self._rounds.get(job_id)
+        if view is None or rounds is None:
             return
         self._sent += 1
         self._states[job_id].update(live_state(view), seq=self._sent)
-        everyone = view.status != JobStatus.RUNNING or view.step >= view.steps  # the final state: to all at once
-        self._send(job_id, len(ring) if everyone else self._allowance(job_id, len(ring)))
+        rounds.publish(self._sent, everyone=view.status != JobStatus.RUNNING or view.step >= view.steps)
 
-    def _allowance(self, job_id: str, tabs: int) -> int:
-        """How many tab messages the job may send now: FEED_BUDGET a second, at most FEED_BURST at once."""
-        allowed, since = self._allowed.get(job_id, (float(tabs), 0.0))
-        return int(min(tabs, FEED_BURST, allowed + FEED_BUDGET * (self._clock() - since)))
-
-    def _send(self, job_id: str, count: int, *, again: float | None = None) -> None:
-        """Send the newest state to the `count` tabs sent to least recently; catch the rest up later if need be (after
-        two rounds, or `again` seconds)."""
-        ring, state = self._rings[job_id], self._states[job_id]
-        now, seq = self._clock(), state['seq']
-        self._allowed[job_id] = (max(0, self._allowance(job_id, len(ring)) - count), now)
-        self._flushed[job_id] = now
-        targets = list(islice(ring, count))
-        for client_id in targets:  # to the end of the ring: the others are next
-            del ring[client_id]
-            ring[client_id] = seq
-        if targets:
-            background_tasks.create(fan_out(dict(state), targets), name='job-feed')
-        if self._behind(job_id) and job_id not in self._catching_up:
-            self._catching_up.add(job_id)
-            delay = 2 * len(ring) / FEED_BUDGET if again is None else again
-            asyncio.get_running_loop().call_later(delay, self._catch_up, job_id, now)
-
-    def _behind(self, job_id: str) -> int:
-        """How many tabs of the job were not sent its newest state (they lead the ring)."""
-        seq = self._states[job_id]['seq'] if job_id in self._states else 0
-        return sum(1 for _ in takewhile(lambda sent: sent < seq, self._rings.get(job_id, {}).values()))
-
-    def _catch_up(self, job_id: str, flushed: float) -> None:
-        """Send the newest state to the tabs still behind once no newer step came for two rounds (a pause): a step
-        coming sooner goes to them first, fresh."""
-        behind = self._behind(job_id)
-        last = self._flushed.get(job_id, flushed)
-        tabs = len(self._rings.get(job_id, ()))
-        if behind and last > flushed:  # steps still flow and reach the tabs behind first: look again later
-            delay = max(0.0, last + 2 * tabs / FEED_BUDGET - self._clock())
-            asyncio.get_running_loop().call_later(delay, self._catch_up, job_id, last)
-            return
-        self._catching_up.discard(job_id)
-        if behind:  # a share of them if they are many, the next share as soon as the budget allows
-            self._send(job_id, min(behind, self._allowance(job_id, tabs)), again=FEED_BURST / FEED_BUDGET)
+    def _fan_out(self, job_id: str, clients: list[str]) -> None:
+        if (state := self._states.get(job_id)) is not None:
+            background_tasks.create(fan_out(dict(state), clients), name='job-feed')
 
 
 async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
