@@ -239,3 +239,53 @@ async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each
     view.status = 'completed'
     changed.emit(view)
     assert heard == [('queued', 0), ('running', 1), ('completed', 5)]
+
+
+async def test_the_tabs_of_a_user_showing_a_finished_job_read_its_images_once(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of 500 tabs read the finished job's image rows itself: 500 queries for the same rows at the job's end."""
+    sim.faults.step_delay = 0.02
+    reads: list[list[str]] = []
+    many = services.images.many
+
+    async def counted(owner: str, image_ids: list[str]) -> dict:
+        reads.append(image_ids)
+        return await many(owner, image_ids)
+
+    monkeypatch.setattr(services.images, 'many', counted)
+    await user.open('/')
+    owner = user.client.request.state.user
+    tabs = [user]
+    for _ in range(2):
+        tab = create_user()
+        tab.http_client.cookies.update(user.http_client.cookies)
+        await tab.open('/')
+        tabs.append(tab)
+    await asyncio.sleep(0.5)  # the history each tab loads on open
+    reads.clear()
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'shared', 'seed': 6, 'steps': 4})
+    await wait_for(lambda: view.finished)
+    for tab in tabs:
+        await tab.should_see(marker='job-thumb', retries=40)
+    assert reads == [view.image_ids]  # one query for the three tabs
+
+
+async def test_a_shared_read_runs_once_for_those_asking_meanwhile_and_survives_one_leaving(user: User) -> None:
+    job_feed = JobFeed(Event())
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def read() -> int:
+        started.append(1)
+        await release.wait()
+        return len(started)
+
+    first = asyncio.ensure_future(job_feed.shared('key', read))
+    second = asyncio.ensure_future(job_feed.shared('key', read))
+    leaving = asyncio.ensure_future(job_feed.shared('key', read))
+    await asyncio.sleep(0)
+    leaving.cancel()  # a tab that goes does not cancel the read of the others
+    release.set()
+    assert (await first, await second, started) == (1, 1, [1])
+    assert await job_feed.shared('key', read) == 2  # a read after it finished runs again: nothing is kept

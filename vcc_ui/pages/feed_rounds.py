@@ -1,4 +1,5 @@
-"""Which tabs of a job get its newest state when: its tabs in a ring, those sent to least recently first.
+"""Which tabs of a job get its newest state when (its tabs in a ring, those sent to least recently first), and the
+one encoded message that goes to them.
 
 A job watched by many tabs spends at most FEED_BUDGET tab messages a second: each step goes at once, fresh, to as
 many of its tabs as the budget allows since the last one (200 for steps 0.1 s apart), so every tab gets a newer step
@@ -13,7 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from itertools import islice, takewhile
+from typing import Any
 
+import engineio.packet
+from nicegui import core
+from socketio import packet
+
+FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
 FEED_BUDGET = 2000  # tab messages a second per job
 FEED_BURST = 200  # tab messages of one fan-out at most
 
@@ -76,3 +83,17 @@ class Rounds:
         self._catching_up = False
         if behind:  # a share of them if they are many, the next share as soon as the budget allows
             self._send_to(min(behind, self._allowance()), again=FEED_BURST / FEED_BUDGET)
+
+
+async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
+    """Send the message as one socket.io event to the clients (their rooms): encoded once and queued on each socket
+    from this one task, where socket.io's emit makes and awaits a task per recipient."""
+    encoded = core.sio.packet_class(packet.EVENT, namespace='/', data=[FEED_MESSAGE, message]).encode()
+    frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part) for part in _as_list(encoded)]
+    for _, eio_sid in core.sio.manager.get_participants('/', clients):
+        for frame in frames:
+            await core.sio.eio.send_packet(eio_sid, frame)
+
+
+def _as_list(encoded: Any) -> list[Any]:
+    return encoded if isinstance(encoded, list) else [encoded]

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-import engineio.packet
-from nicegui import Event, background_tasks, core, ui
-from socketio import packet
+from nicegui import Event, background_tasks, ui
 
 from vcc_ui.models import JobStatus
-from vcc_ui.pages.feed_rounds import Rounds
+from vcc_ui.pages.feed_rounds import Rounds, fan_out
 from vcc_ui.services.jobs import JobView
 
-FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
+T = TypeVar('T')
 
 
 class _Subscription(ui.element):
@@ -74,6 +72,7 @@ class JobFeed:
         self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
         self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
         self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}  # reads in flight that tabs asking the same share
         self._sent = 0  # states sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
 
@@ -123,6 +122,20 @@ class JobFeed:
         """(users with handlers, jobs with watchers): both go back to where they were when pages go."""
         return len(self._owners), len(self._watchers)
 
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """Await read() once for all the tabs asking with the same key while it runs: every tab of a user shows a
+        finished job's images, and 500 tabs made 500 queries for the same rows."""
+        future = self._reads.get(key)
+        if future is None:
+            future = self._reads[key] = asyncio.ensure_future(read())
+            future.add_done_callback(partial(self._read_done, key))
+        return await asyncio.shield(future)  # a tab that goes cancels its own wait, not the others' read
+
+    def _read_done(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        del self._reads[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: each tab that waited got it raised
+
     def _unsubscribe(self, user: str, handler: Callable[[JobView], Any]) -> None:
         event = self._owners.get(user)
         if event is not None:
@@ -159,17 +172,3 @@ class JobFeed:
     def _fan_out(self, job_id: str, clients: list[str]) -> None:
         if (state := self._states.get(job_id)) is not None:
             background_tasks.create(fan_out(dict(state), clients), name='job-feed')
-
-
-async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
-    """Send the message as one socket.io event to the clients (their rooms): encoded once and queued on each socket
-    from this one task, where socket.io's emit makes and awaits a task per recipient."""
-    encoded = core.sio.packet_class(packet.EVENT, namespace='/', data=[FEED_MESSAGE, message]).encode()
-    frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part) for part in _as_list(encoded)]
-    for _, eio_sid in core.sio.manager.get_participants('/', clients):
-        for frame in frames:
-            await core.sio.eio.send_packet(eio_sid, frame)
-
-
-def _as_list(encoded: Any) -> list[Any]:
-    return encoded if isinstance(encoded, list) else [encoded]
