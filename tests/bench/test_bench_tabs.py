@@ -330,7 +330,13 @@ async def measure(tmp_path: Path, *, tabs: int, browser_tabs: int) -> None:
         goal='p95 <= 100 ms',
         tabs_opened_in_s=f'{open_seconds:.1f}',
     )
-    report(f'what each of the {tabs - browser_tabs} socket tabs saw (steps 2..{STEPS - 1} of the job)', **honest)
+    final = [(tab['finished'] - sent[STEPS]) * 1000 for tab in socket_seen if tab['finished'] and STEPS in sent]
+    report(
+        f'what each of the {tabs - browser_tabs} socket tabs saw (steps 2..{STEPS - 1} of the job)',
+        **honest,
+        final_state_after_the_last_step_frame_p50_ms=f'{percentiles(final)[0]:.0f}' if final else 'nan',
+        final_state_after_the_last_step_frame_max_ms=f'{max(final, default=float("nan")):.0f}',
+    )
     report(
         f'where the time goes (socket message arrival, all {tabs} tabs)',
         samples=len(to_socket),

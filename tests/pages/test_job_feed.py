@@ -11,7 +11,7 @@ from nicegui import Event, app, binding, ui
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
-from vcc_ui.pages import live
+from vcc_ui.pages import feed_rounds, live
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.services import Services
 from vcc_ui.services.admin import ADMIN_COOKIE
@@ -115,7 +115,7 @@ async def test_a_page_that_left_gets_nothing_more(user: User, services: Services
 async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_last_step_at_once(
     user: User, sent: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, 'FEED_BUDGET', 3)  # 3 watchers: at most one message a second
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 3)  # 3 watchers: at most one message a second
     changed: Event[JobView] = Event()
     job_feed = JobFeed(changed)
     view = JobView(id='f' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
@@ -147,6 +147,79 @@ async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_l
     assert steps_sent() == [1, 4, 5, 20]  # the last step does not wait
 
 
+async def test_a_step_of_a_job_many_tabs_watch_goes_to_the_tabs_sent_to_least_recently_and_a_pause_catches_up(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps faster than the budget go each to a share of the tabs, in turn, instead of to all of them every few
+    steps: each tab still gets the newest state once a round (0.5 s here), and every fan-out is smaller."""
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    now = [100.0]
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed, clock=lambda: now[0])
+    view = JobView(id='d' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    tabs = [f'tab-{i}' for i in range(8)]
+    for client_id in tabs:
+        job_feed.watch(view, client_id)
+
+    def mine() -> list[tuple[int, set[str]]]:
+        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
+
+    def step(value: int) -> None:
+        view.step = value
+        changed.emit(view)
+
+    step(1)
+    await wait_for(lambda: len(mine()) == 1)
+    for value in (2, 3, 4):  # 0.125 s apart: 2 tab messages each
+        now[0] += 0.125
+        step(value)
+        await wait_for(lambda value=value: len(mine()) == value)
+    assert mine() == [(1, set(tabs)), (2, set(tabs[0:2])), (3, set(tabs[2:4])), (4, set(tabs[4:6]))]
+    now[0] += 1.0  # the job pauses: two rounds later every tab without step 4 gets it
+    await wait_for(lambda: len(mine()) == 5)
+    assert mine()[-1] == (4, set(tabs) - set(tabs[4:6]))
+    now[0] += 0.125
+    step(20)  # the last step goes to every tab at once
+    await wait_for(lambda: len(mine()) == 6)
+    assert mine()[-1] == (20, set(tabs))
+    for client_id in tabs:  # each tab's states come in order, the newest last
+        seqs = [state['seq'] for state, to in sent if client_id in to]
+        assert seqs == sorted(set(seqs)) and [s for s, to in mine() if client_id in to][-1] == 20
+
+
+async def test_a_step_after_a_pause_goes_to_a_burst_of_tabs_at_most_and_the_others_follow_in_shares(
+    user: User, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step after a stall of the loop went to every tab at once: the last of 500 waited for 499 writes."""
+    monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
+    monkeypatch.setattr(feed_rounds, 'FEED_BURST', 3)
+    now = [100.0]
+    changed: Event[JobView] = Event()
+    job_feed = JobFeed(changed, clock=lambda: now[0])
+    view = JobView(id='b' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
+    view.steps = 20
+    tabs = [f'tab-{i}' for i in range(8)]
+    for client_id in tabs:
+        job_feed.watch(view, client_id)
+
+    def mine() -> list[tuple[int, set[str]]]:
+        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
+
+    view.step = 1
+    changed.emit(view)
+    await wait_for(lambda: len(mine()) == 1)
+    now[0] += 1.0  # the job pauses: two rounds later the next share of the tabs behind, then the rest
+    await wait_for(lambda: len(mine()) == 2)
+    now[0] += 1.0
+    await wait_for(lambda: len(mine()) == 3)
+    assert mine() == [(1, set(tabs[:3])), (1, set(tabs[3:6])), (1, set(tabs[6:]))]
+    view.step = 20
+    changed.emit(view)  # the last step (a status change too) goes to every tab at once, whatever the burst
+    await wait_for(lambda: len(mine()) == 4)
+    assert mine()[-1] == (20, set(tabs))
+
+
 async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each_step(user: User) -> None:
     """Progress reaches the tabs by the feed message alone: 500 tabs' handlers ran for each step of a job before."""
     await user.open('/')
@@ -166,3 +239,53 @@ async def test_the_owners_handlers_hear_of_a_new_job_and_each_status_not_of_each
     view.status = 'completed'
     changed.emit(view)
     assert heard == [('queued', 0), ('running', 1), ('completed', 5)]
+
+
+async def test_the_tabs_of_a_user_showing_a_finished_job_read_its_images_once(
+    user: User, create_user: Callable[[], User], services: Services, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of 500 tabs read the finished job's image rows itself: 500 queries for the same rows at the job's end."""
+    sim.faults.step_delay = 0.02
+    reads: list[list[str]] = []
+    many = services.images.many
+
+    async def counted(owner: str, image_ids: list[str]) -> dict:
+        reads.append(image_ids)
+        return await many(owner, image_ids)
+
+    monkeypatch.setattr(services.images, 'many', counted)
+    await user.open('/')
+    owner = user.client.request.state.user
+    tabs = [user]
+    for _ in range(2):
+        tab = create_user()
+        tab.http_client.cookies.update(user.http_client.cookies)
+        await tab.open('/')
+        tabs.append(tab)
+    await asyncio.sleep(0.5)  # the history each tab loads on open
+    reads.clear()
+    view = await services.jobs.submit(owner, 'sd15_txt2img', {'prompt': 'shared', 'seed': 6, 'steps': 4})
+    await wait_for(lambda: view.finished)
+    for tab in tabs:
+        await tab.should_see(marker='job-thumb', retries=40)
+    assert reads == [view.image_ids]  # one query for the three tabs
+
+
+async def test_a_shared_read_runs_once_for_those_asking_meanwhile_and_survives_one_leaving(user: User) -> None:
+    job_feed = JobFeed(Event())
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def read() -> int:
+        started.append(1)
+        await release.wait()
+        return len(started)
+
+    first = asyncio.ensure_future(job_feed.shared('key', read))
+    second = asyncio.ensure_future(job_feed.shared('key', read))
+    leaving = asyncio.ensure_future(job_feed.shared('key', read))
+    await asyncio.sleep(0)
+    leaving.cancel()  # a tab that goes does not cancel the read of the others
+    release.set()
+    assert (await first, await second, started) == (1, 1, [1])
+    assert await job_feed.shared('key', read) == 2  # a read after it finished runs again: nothing is kept

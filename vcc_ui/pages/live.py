@@ -2,28 +2,25 @@
 
 Job changes take a cheaper road (`JobFeed`): page handlers are called only for their own user's jobs, and the live
 state of a job (step, bar, time left, queue position, preview) is serialized once per change and sent in one
-socket.io emit to every tab that shows the job, instead of a per-element diff built and sent for each tab. A job
-watched by many tabs sends less often (FEED_BUDGET); a step that comes within the interval is held, and the first
-step after it goes out at once, fresh, rather than the held one late (which goes only if no newer step comes).
+socket.io emit to the tabs that show the job, instead of a per-element diff built and sent for each tab. Which of
+them get a step when a job is watched by many is `feed_rounds.Rounds`'s answer (a budget of tab messages a second).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-import engineio.packet
-from nicegui import Event, background_tasks, core, ui
-from socketio import packet
+from nicegui import Event, background_tasks, ui
 
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.feed_rounds import Rounds, fan_out
 from vcc_ui.services.jobs import JobView
 
-FEED_MESSAGE = 'vcc_job'  # the socket.io event the job-live component listens to (job_live.js)
-FEED_BUDGET = 2000  # tab messages a second per job; a job watched by more tabs sends its newest state less often
+T = TypeVar('T')
 
 
 class _Subscription(ui.element):
@@ -66,16 +63,17 @@ def live_state(view: JobView) -> dict[str, Any]:
 class JobFeed:
     """Routes `jobs.changed` to the tabs that show a job: handlers by owner, one fanned-out message per change."""
 
-    def __init__(self, changed: Event[JobView]) -> None:
+    def __init__(self, changed: Event[JobView], *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._owners: dict[str, Event[JobView]] = {}  # user -> the event their pages' handlers follow
         self._watchers: dict[str, dict[str, int]] = {}  # job id -> {client id: live elements showing it}
+        self._rounds: dict[str, Rounds] = {}  # job id -> its tabs in the order they were last sent its state
         self._states: dict[str, dict[str, Any]] = {}  # job id -> the newest state sent, with its sequence number
         self._pending: dict[str, JobView] = {}  # job id -> its newest view not sent yet
         self._soon: set[str] = set()  # jobs whose flush runs in this loop iteration
-        self._held: set[str] = set()  # jobs with a held step and a late flush scheduled, should no newer step come
-        self._flushed: dict[str, float] = {}  # job id -> when its last message went out
         self._statuses: dict[str, str] = {}  # unfinished job -> the status its owner's handlers last got
-        self._sent = 0  # messages sent so far: a state's sequence number, never reused, so a browser keeps the newer
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}  # reads in flight that tabs asking the same share
+        self._sent = 0  # states sent so far: a state's sequence number, never reused, so a browser keeps the newer
         changed.subscribe(self._on_changed, unsubscribe_on_delete=False)
 
     def on_jobs_of(self, user: str, handler: Callable[[JobView], Any], *, owner: ui.element) -> None:
@@ -93,6 +91,10 @@ class JobFeed:
         clients[client_id] = clients.get(client_id, 0) + 1
         if view.id not in self._states:
             self._states[view.id] = {**live_state(view), 'seq': self._sent}
+        rounds = self._rounds.get(view.id)
+        if rounds is None:
+            rounds = self._rounds[view.id] = Rounds(partial(self._fan_out, view.id), self._clock)
+        rounds.add(client_id, self._states[view.id]['seq'])
 
     def unwatch(self, job_id: str, client_id: str) -> None:
         """Count one live element less; a client with none gets nothing more of the job."""
@@ -102,10 +104,11 @@ class JobFeed:
             clients[client_id] = left
             return
         clients.pop(client_id, None)
+        if (rounds := self._rounds.get(job_id)) is not None:
+            rounds.ring.pop(client_id, None)
         if not clients:
-            self._watchers.pop(job_id, None)
-            self._states.pop(job_id, None)
-            self._flushed.pop(job_id, None)
+            for kept in (self._watchers, self._rounds, self._states):
+                kept.pop(job_id, None)
 
     def state(self, view: JobView) -> dict[str, Any]:
         """The newest state of a watched job (its sequence number lets a browser keep the newer of two)."""
@@ -118,6 +121,20 @@ class JobFeed:
     def counts(self) -> tuple[int, int]:
         """(users with handlers, jobs with watchers): both go back to where they were when pages go."""
         return len(self._owners), len(self._watchers)
+
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """Await read() once for all the tabs asking with the same key while it runs: every tab of a user shows a
+        finished job's images, and 500 tabs made 500 queries for the same rows."""
+        future = self._reads.get(key)
+        if future is None:
+            future = self._reads[key] = asyncio.ensure_future(read())
+            future.add_done_callback(partial(self._read_done, key))
+        return await asyncio.shield(future)  # a tab that goes cancels its own wait, not the others' read
+
+    def _read_done(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        del self._reads[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: each tab that waited got it raised
 
     def _unsubscribe(self, user: str, handler: Callable[[JobView], Any]) -> None:
         event = self._owners.get(user)
@@ -135,57 +152,23 @@ class JobFeed:
             event = self._owners.get(view.owner)
             if event is not None:
                 event.emit(view)
-        clients = self._watchers.get(view.id)
-        if clients is None:
+        if view.id not in self._watchers:
             return
         self._pending[view.id] = view  # changes until the flush go out as one message: the newest state
-        interval = len(clients) / FEED_BUDGET  # 0.25 s for 500 tabs; below 200 tabs Live's 0.1 s decides
-        since = time.monotonic() - self._flushed.get(view.id, float('-inf'))
-        loop = asyncio.get_running_loop()
-        if view.status != JobStatus.RUNNING or view.step >= view.steps or since >= interval:
-            if view.id not in self._soon:  # a new status, the last step, a step once the interval is over: at once
-                self._soon.add(view.id)
-                loop.call_soon(self._flush, view.id)
-        elif view.id not in self._held:  # held: the next step, arriving after the interval, goes fresh instead
-            self._held.add(view.id)
-            loop.call_later(2 * interval - since, self._flush_held, view.id)
-
-    def _flush_held(self, job_id: str) -> None:
-        """Send a held step no newer one replaced (the job paused), or hold it on past a flush made meanwhile."""
-        self._held.discard(job_id)
-        clients = self._watchers.get(job_id)
-        if job_id not in self._pending or not clients:
-            return
-        interval = len(clients) / FEED_BUDGET
-        since = time.monotonic() - self._flushed.get(job_id, float('-inf'))
-        if since >= interval:
-            self._flush(job_id)
-        else:
-            self._held.add(job_id)
-            asyncio.get_running_loop().call_later(2 * interval - since, self._flush_held, job_id)
+        if view.id not in self._soon:
+            self._soon.add(view.id)
+            asyncio.get_running_loop().call_soon(self._flush, view.id)
 
     def _flush(self, job_id: str) -> None:
         self._soon.discard(job_id)
         view = self._pending.pop(job_id, None)
-        clients = self._watchers.get(job_id)
-        if view is None or not clients:
+        rounds = self._rounds.get(job_id)
+        if view is None or rounds is None:
             return
-        self._flushed[job_id] = time.monotonic()
         self._sent += 1
-        state = self._states[job_id]
-        state.update(live_state(view), seq=self._sent)
-        background_tasks.create(fan_out(dict(state), list(clients)), name='job-feed')
+        self._states[job_id].update(live_state(view), seq=self._sent)
+        rounds.publish(self._sent, everyone=view.status != JobStatus.RUNNING or view.step >= view.steps)
 
-
-async def fan_out(message: dict[str, Any], clients: list[str]) -> None:
-    """Send the message as one socket.io event to the clients (their rooms): encoded once and queued on each socket
-    from this one task, where socket.io's emit makes and awaits a task per recipient."""
-    encoded = core.sio.packet_class(packet.EVENT, namespace='/', data=[FEED_MESSAGE, message]).encode()
-    frames = [engineio.packet.Packet(engineio.packet.MESSAGE, part) for part in _as_list(encoded)]
-    for _, eio_sid in core.sio.manager.get_participants('/', clients):
-        for frame in frames:
-            await core.sio.eio.send_packet(eio_sid, frame)
-
-
-def _as_list(encoded: Any) -> list[Any]:
-    return encoded if isinstance(encoded, list) else [encoded]
+    def _fan_out(self, job_id: str, clients: list[str]) -> None:
+        if (state := self._states.get(job_id)) is not None:
+            background_tasks.create(fan_out(dict(state), clients), name='job-feed')

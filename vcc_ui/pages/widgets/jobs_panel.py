@@ -171,7 +171,8 @@ class JobsPanel:
         self.batch = None
         wanted = [i for i, batch in self.asked.items() if batch is done]
         try:
-            found = await self.services.images.many(self.user, wanted)
+            read = partial(self.services.images.many, self.user, wanted)
+            found = await self.feed.shared(('images', self.user, *wanted), read)  # the user's other tabs ask too
             self.images.update(found)
             self.absent.update(i for i in wanted if i not in found)
             if fetched := [found[i] for i in wanted if i in found]:
