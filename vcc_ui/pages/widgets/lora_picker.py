@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.lora_browser import LoraInfo, browse_loras, lora_summary
 from vcc_ui.services import Services
@@ -94,7 +95,7 @@ class LoraPicker:
         self.workflow_id = workflow.id if accepts else ''
         self.base_model = workflow.base_model
         if accepts:
-            background_tasks.create(self.load(), name='lora-picker-load', context=self.root)
+            load(self.load(), name='lora-picker-load', context=self.root)
 
     def params(self) -> dict:
         """Return the lora and lora_strength params (lora None when none is chosen)."""
