@@ -7,6 +7,7 @@ import functools
 import orjson
 from nicegui import binding, client, helpers, ui
 from nicegui import json as nicegui_json
+from nicegui.elements.choice_element import ChoiceElement
 from nicegui.helpers.functions import expects_arguments as asked
 from nicegui.testing import User
 
@@ -105,3 +106,39 @@ async def test_bindings_propagate_as_before_and_unbound_sets_skip_the_walk(user:
             assert (id(source), ('text',)) in walked and (middle.text, label.text) == ('c', 'C')
     finally:
         binding._propagate.walk = walk
+
+
+async def test_choices_show_their_options_and_value_as_nicegui_does_and_work_them_out_once_per_change(
+    user: User,
+) -> None:
+    await user.open('/')
+    speedups.install()
+    assert ChoiceElement.update is speedups._choice_update
+    worked: list[object] = []
+    work = ChoiceElement._update_options
+    ChoiceElement._update_options = lambda self: (worked.append(self), work(self))[1]  # type: ignore[method-assign]
+    try:
+        with user:
+            select = ui.select(['a', 'b'], value='a').props('dense outlined').classes('w-40').props('options-dense')
+            toggle = ui.toggle({1: 'one', 2: 'two'}, value=2).props('no-caps').classes('text-xs')
+            assert len(worked) == 4  # twice each while created; its props and classes changes work nothing out
+            assert [o['label'] for o in select.props['options']] == ['a', 'b'] and select.props['model-value'] == {
+                'value': 0,
+                'label': 'a',
+            }
+            assert toggle.props['model-value'] == 1
+            select.options.append('c')  # changed in place, then updated: worked out again
+            select.update()
+            assert [o['label'] for o in select.props['options']] == ['a', 'b', 'c']
+            select.set_value('c')
+            assert select.props['model-value'] == {'value': 2, 'label': 'c'}
+            select.set_options(['x', 'y'])  # the value is no longer an option: none, as NiceGUI has it
+            assert select.value is None and [o['label'] for o in select.props['options']] == ['x', 'y']
+            toggle.set_options({3: 'three'}, value=3)
+            assert toggle.value == 3 and toggle.props['model-value'] == 0
+            before = len(worked)
+            select.props('clearable')
+            toggle.classes('ml-2')
+            assert len(worked) == before
+    finally:
+        ChoiceElement._update_options = work  # type: ignore[method-assign]

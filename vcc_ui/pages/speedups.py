@@ -1,4 +1,4 @@
-"""Three costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
+"""Four costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
 
 Signatures: every NiceGUI element makes three observable collections (its classes, style and props), and each asks
 `nicegui.helpers.expects_arguments` about its bound `_update` method: one `inspect.signature` per collection, about a
@@ -15,15 +15,22 @@ Bindings: every bindable property set (an element's text, value and visibility a
 JobView) walks the property's bindings through `binding._propagate`, which sets up a context variable and a visited set
 first: a tenth of a Generate build. A property nothing is bound to has nothing to walk, so the walk starts only when the
 binding table has an entry for it (the walk itself is NiceGUI's).
+
+Choices: a select, toggle or radio works its options out anew (a fresh observed dict per option) on every change of
+its props or classes, a dozen times while a page builds it: a tenth of a Generate build. It is worked out again only
+when its options or its value differ from those it was last worked out from (a copy of each is kept, so options
+changed in place count); the rest of the update is NiceGUI's.
 """
 
 from __future__ import annotations
 
+import copy
 import types
 import weakref
 from collections.abc import Callable
 
 from nicegui import binding, client, helpers
+from nicegui.elements.choice_element import ChoiceElement
 
 
 def install() -> None:
@@ -31,6 +38,7 @@ def install() -> None:
     cache_handler_signatures()
     escape_by_replace()
     propagate_only_bound()
+    choices_once()
 
 
 def escape_by_replace() -> None:
@@ -93,6 +101,23 @@ class _BoundOnly:
         """Propagate a change of `source_obj.source_name` along its bindings (nothing to do without one)."""
         if (id(source_obj), source_name) in binding.bindings:
             self.walk(source_obj, source_name)
+
+
+def choices_once() -> None:
+    """Make a choice element work its options out only when they or its value changed (once per process)."""
+    if ChoiceElement.update is not _choice_update:
+        ChoiceElement.update = _choice_update  # type: ignore[method-assign]
+
+
+def _choice_update(self: ChoiceElement) -> None:
+    """ChoiceElement.update, its options worked out only when they or the value differ from the last time."""
+    kept = vars(self)
+    if kept.get('_worked_out') != (self.options, self.value):
+        with self._props.suspend_updates():
+            self._update_values_and_labels()
+            self._update_options()
+        kept['_worked_out'] = (copy.copy(self.options), copy.copy(self.value))
+    super(ChoiceElement, self).update()
 
 
 def cache_handler_signatures() -> None:
