@@ -9,6 +9,7 @@ from nicegui import binding, client, helpers, ui
 from nicegui import json as nicegui_json
 from nicegui.elements.choice_element import ChoiceElement
 from nicegui.helpers.functions import expects_arguments as asked
+from nicegui.outbox import Outbox
 from nicegui.testing import User
 
 from vcc_ui.pages import speedups
@@ -142,3 +143,20 @@ async def test_choices_show_their_options_and_value_as_nicegui_does_and_work_the
             assert len(worked) == before
     finally:
         ChoiceElement._update_options = work  # type: ignore[method-assign]
+
+
+async def test_an_element_queued_already_keeps_its_entry_and_is_sent_once_with_its_newest_state(user: User) -> None:
+    await user.open('/')
+    speedups.install()
+    assert Outbox.enqueue_update is speedups._enqueue_update
+    with user:
+        label = ui.label('first')
+        outbox = user.client.outbox
+        entry = outbox.updates.data[label.id]
+        label.classes('text-sm')
+        label.set_text('newest')
+        assert outbox.updates.data[label.id] is entry and outbox.updates[label.id] is label
+        del outbox.updates[label.id]  # sent: the next change queues it anew
+        label.set_text('later')
+        assert outbox.updates[label.id] is label and outbox.updates.data[label.id] is not entry
+        assert label._to_dict()['text'] == 'later'

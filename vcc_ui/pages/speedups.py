@@ -1,4 +1,4 @@
-"""Four costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
+"""Five costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
 
 Signatures: every NiceGUI element makes three observable collections (its classes, style and props), and each asks
 `nicegui.helpers.expects_arguments` about its bound `_update` method: one `inspect.signature` per collection, about a
@@ -20,6 +20,11 @@ Choices: a select, toggle or radio works its options out anew (a fresh observed 
 its props or classes, a dozen times while a page builds it: a tenth of a Generate build. It is worked out again only
 when its options or its value differ from those it was last worked out from (a copy of each is kept, so options
 changed in place count); the rest of the update is NiceGUI's.
+
+The outbox: every element's creation, every change of its props, classes or style, and every child added to it
+queues the element again (`Outbox.enqueue_update`), five times per element while a page builds; each time the
+weak-value dict of queued elements made a new weak reference for the same entry. An element already queued is left
+as it is (the same entry, the same send); the event that wakes the outbox is set as before.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ import weakref
 from collections.abc import Callable
 
 from nicegui import binding, client, helpers
+from nicegui.element import Element
 from nicegui.elements.choice_element import ChoiceElement
+from nicegui.outbox import Outbox
 
 
 def install() -> None:
@@ -39,6 +46,7 @@ def install() -> None:
     escape_by_replace()
     propagate_only_bound()
     choices_once()
+    queue_once()
 
 
 def escape_by_replace() -> None:
@@ -101,6 +109,20 @@ class _BoundOnly:
         """Propagate a change of `source_obj.source_name` along its bindings (nothing to do without one)."""
         if (id(source_obj), source_name) in binding.bindings:
             self.walk(source_obj, source_name)
+
+
+def queue_once() -> None:
+    """Make the outbox queue an element only when it is not queued already (once per process)."""
+    if Outbox.enqueue_update is not _enqueue_update:
+        Outbox.enqueue_update = _enqueue_update  # type: ignore[method-assign]
+
+
+def _enqueue_update(self: Outbox, element: Element) -> None:
+    """Outbox.enqueue_update, without renewing the entry of an element that is queued already."""
+    self.client.check_existence()
+    if self.updates.get(element.id) is not element:
+        self.updates[element.id] = element
+    self._set_enqueue_event()
 
 
 def choices_once() -> None:
