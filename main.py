@@ -1,7 +1,10 @@
 """Composition root: Settings -> Services -> routes and pages -> ui.run."""
 
+from functools import partial
+
 from nicegui import app, ui
 from nicegui.storage import Storage
+from starlette.middleware.gzip import GZipMiddleware
 
 from vcc_ui.logs import configure_logging
 from vcc_ui.pages import root
@@ -42,5 +45,7 @@ ui.run(
     favicon='🎨',
     reconnect_timeout=10,
     fastapi_docs={'title': 'VCC UI API', 'summary': 'Jobs, workflows, images and health of VCC UI'},
+    # NOTE: zlib's default level; Starlette's 9 took twice the CPU of a page build's compression for 2-3% fewer bytes
+    gzip_middleware_factory=partial(GZipMiddleware, compresslevel=6),
     **settings.uvicorn_proxy_options,
 )

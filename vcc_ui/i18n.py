@@ -1074,7 +1074,9 @@ def language() -> str:
         lang = best_language(context.client.request.headers.get('accept-language'))
         storage['lang'] = lang
     with suppress(RuntimeError):  # a handler whose element was just removed has no client to remember it for
-        context.client.storage[PAGE_LANGUAGE] = lang
+        page = context.client.storage
+        if page.get(PAGE_LANGUAGE) != lang:  # written once: each write of an observed dict calls its handlers
+            page[PAGE_LANGUAGE] = lang
     return lang
 
 

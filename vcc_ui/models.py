@@ -108,6 +108,8 @@ class Image(SQLModel, table=True):
     __table_args__ = (
         Index('ix_image_owner_status_created', 'owner', 'status', 'created_at'),
         Index('ix_image_owner_kind_status_created', 'owner', 'kind', 'status', 'created_at', 'id'),
+        Index('ix_image_status_created', 'status', 'created_at'),  # everyone's images newest first (admin)
+        Index('ix_image_owner_status_bytes', 'owner', 'status', 'bytes'),  # totals from the index alone
     )
 
     id: str = Field(primary_key=True, max_length=32)

@@ -198,6 +198,7 @@ async def test_the_lightbox_loads_the_next_page_past_the_last_image_shown(user: 
     await user.should_see('49 image(s)')
     assert len(shown(user)) == 48
     user.find(marker='image-thumb').click()
+    await user.should_see('1 / 49')  # the lightbox is built on its first open
     for _ in range(47):
         user.find(marker='lightbox-next').click()
     await user.should_see('48 / 49')
@@ -277,6 +278,7 @@ async def test_favourite_and_tags_are_saved_from_the_lightbox(user: User, servic
     await user.open('/gallery')
     await user.should_see(marker='image-thumb')
     user.find(marker='image-thumb').click()
+    await user.should_see(marker='lightbox-favorite')  # the lightbox is built on its first open
     user.find(marker='lightbox-favorite').click()
     await user.should_see(marker='image-favorite')
     await eventually(lambda: _favorite(services, owner, row.id))

@@ -49,8 +49,10 @@ async def test_the_picker_shows_only_for_workflows_that_take_a_lora(user: User, 
     await user.open('/')
     user.find(marker='workflow-sd15_txt2img').click()
     await user.should_not_see(marker='lora-picker')
+    assert not [e for e in user.client.elements.values() if 'lora-select' in e._markers]  # built when first needed
     user.find(marker='workflow-sd15_lora_txt2img').click()
     await user.should_see(marker='lora-picker')
+    await user.should_see(marker='lora-select')
     user.find(marker='workflow-test_pattern').click()
     await user.should_not_see(marker='lora-picker')
 

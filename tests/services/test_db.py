@@ -59,3 +59,22 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path) -> None:
         assert conn.execute(text('PRAGMA journal_mode')).scalar() == 'wal'
         assert conn.execute(text('PRAGMA busy_timeout')).scalar() == 5000
     engine.dispose()
+
+
+def test_everyones_images_newest_first_and_the_totals_read_indexes_not_every_row(engine: Engine) -> None:
+    indexes = {index['name']: index['column_names'] for index in inspect(engine).get_indexes('image')}
+    assert indexes['ix_image_status_created'] == ['status', 'created_at']
+    assert indexes['ix_image_owner_status_bytes'] == ['owner', 'status', 'bytes']
+    if engine.dialect.name != 'sqlite':
+        return
+    listing = "SELECT id FROM image WHERE status = 'active' ORDER BY created_at DESC, id DESC LIMIT 49"
+    totals = [
+        'SELECT owner, status, count(*), sum(bytes) FROM image GROUP BY owner, status',
+        "SELECT status, count(*), sum(bytes) FROM image WHERE owner = 'a' GROUP BY status",
+    ]
+    with engine.connect() as conn:
+        plan = {
+            q: ' '.join(row[-1] for row in conn.execute(text(f'EXPLAIN QUERY PLAN {q}'))) for q in [listing, *totals]
+        }
+    assert 'TEMP B-TREE FOR ORDER BY' not in plan[listing]  # the admin's page walks the index, sorts no whole table
+    assert all('COVERING INDEX' in plan[q] for q in totals)  # the storage totals never read an image row

@@ -36,9 +36,7 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
     with ui.left_drawer(value=False).props('overlay behavior=mobile bordered').classes('p-0') as drawer:
         with ui.column().classes('w-full gap-0 pt-2'):
             for key, path, icon in items:
-                with ui.link(target=path).classes('nav-link drawer-link w-full').mark(f'drawer-{key}') as link:
-                    ui.icon(icon).classes('text-xl')
-                    ui.label(t(key))
+                link = nav_link(key, path, icon).classes('drawer-link w-full').mark(f'drawer-{key}')
                 link.on('click', drawer.hide)
                 links.setdefault(path, []).append(link)
     with ui.header(elevated=True).classes('p-0 bg-slate-900'), ui.column().classes('w-full gap-0'):
@@ -51,10 +49,9 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
             )
             with ui.row().classes('gt-xs items-center gap-1 ml-4 no-wrap'):
                 for key, path, icon in items:
-                    with ui.link(target=path).classes('nav-link header-link').mark(f'nav-{key}') as link:
-                        ui.icon(icon).classes('text-lg')
-                        ui.label(t(key))
-                    links.setdefault(path, []).append(link)
+                    links.setdefault(path, []).append(
+                        nav_link(key, path, icon).classes('header-link').mark(f'nav-{key}')
+                    )
             ui.space()
             NicknameButton(services.users, current_user())
             language_switch(dark=True)
@@ -63,6 +60,11 @@ def frame(services: Services, *, is_admin: bool = False) -> None:
     ui.query('html').props(f'lang={language()}')  # screen readers, hyphenation and the browser's own widgets
     _highlight_active(links)
     learn_zone()
+
+
+def nav_link(key: str, path: str, icon: str) -> ui.link:
+    """One navigation link, a single element: its icon is drawn by CSS from data-icon (hidden from screen readers)."""
+    return ui.link(t(key), path).classes('nav-link').props(f'data-icon={icon}')
 
 
 def language_switch(*, dark: bool = False) -> None:
@@ -168,7 +170,10 @@ def _highlight_active(links: dict[str, list[ui.link]]) -> None:
 
 CSS = """
 .nav-link { display: flex; align-items: center; gap: .4rem; text-decoration: none; border-radius: .5rem; }
+.nav-link::before { content: attr(data-icon); content: attr(data-icon) / ''; font-family: 'Material Icons';
+  font-size: 1.25rem; line-height: 1; font-feature-settings: 'liga'; -webkit-font-smoothing: antialiased; }
 .header-link { color: rgba(255,255,255,.8); padding: .35rem .7rem; }
+.header-link::before { font-size: 1.125rem; }
 .header-link:hover, .header-link.active { color: white; background: rgba(255,255,255,.14); }
 .drawer-link { color: #1e293b; padding: .8rem 1.2rem; border-radius: 0; }
 .drawer-link.active { background: #e2e8f0; font-weight: 600; }

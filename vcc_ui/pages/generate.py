@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from nicegui import app, background_tasks, context, ui
+from nicegui import app, context, ui
 
 from vcc_ui.i18n import language, t
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.frame import DRAFT_KEY
 from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.input_image import InputImage
@@ -39,7 +40,7 @@ def page(services: Services, feed: JobFeed) -> None:
     if draft:
         generate.restore(draft)
     elif linked:
-        background_tasks.create(
+        load(
             prefill(generate, context.client.sub_pages_router.current_path),
             name='generate-prefill',
             context=generate.input.strip.root,
@@ -90,7 +91,7 @@ class GeneratePage:
         self._apply_workflow()
         on(services.pool.shown_changed, lambda _: self._servers_changed(), owner=self.submit.message)
         on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
-        background_tasks.create(self._load_recent(), name='generate-recent', context=self.input.strip.root)
+        load(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     def _start_on(self, start: dict) -> None:
         """Take a saved workflow and mode before the form is built, so it is filled once (not for another first)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from nicegui import app, ui
+from nicegui import app, context, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,6 +23,7 @@ from vcc_ui.pages import (
     speedups,
     tokens,
 )
+from vcc_ui.pages.first_loads import FirstLoads, first_build
 from vcc_ui.pages.frame import frame
 from vcc_ui.pages.housekeeping import Housekeeping
 from vcc_ui.pages.live import JobFeed
@@ -47,23 +48,28 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         if target := services.admin.login_redirect(request.url.path, request.url.query, request.cookies):
             return RedirectResponse(target, status_code=303)
         services.users.touch(request.state.user)
+        loads = FirstLoads.open(context.client)  # the answer carries the page's first content (first_loads.py)
         frame(services, is_admin=services.admin.is_admin(request.cookies))
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
-                    '/': lambda: generate.page(services, feed),
-                    '/gallery': lambda: gallery.page(services, feed),
-                    '/inputs': lambda: inputs.page(services),
-                    '/tokens': lambda: tokens.page(services),
-                    '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services, feed)),
-                    '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
-                    '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
-                    '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
-                    '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
-                    '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
-                    '/admin/studio': admin_login.protected(services, lambda: admin_studio.page(services, feed)),
+                    path: first_build(build)
+                    for path, build in {
+                        '/': lambda: generate.page(services, feed),
+                        '/gallery': lambda: gallery.page(services, feed),
+                        '/inputs': lambda: inputs.page(services),
+                        '/tokens': lambda: tokens.page(services),
+                        '/admin': admin_login.protected(services, lambda: admin_dashboard.page(services, feed)),
+                        '/admin/servers': admin_login.protected(services, lambda: admin_servers.page(services)),
+                        '/admin/users': admin_login.protected(services, lambda: admin_users.page(services)),
+                        '/admin/images': admin_login.protected(services, lambda: admin_images.page(services)),
+                        '/admin/loras': admin_login.protected(services, lambda: admin_loras.page(services)),
+                        '/admin/logs': admin_login.protected(services, lambda: admin_logs.page(services)),
+                        '/admin/studio': admin_login.protected(services, lambda: admin_studio.page(services, feed)),
+                    }.items()
                 }
             ).classes('w-full')
+        await loads.settled(context.client)
         return None
 
     return root

@@ -9,10 +9,11 @@ import math
 from datetime import timedelta
 from functools import partial
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus, utcnow
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed, on
 from vcc_ui.pages.widgets.job_filters import FilterBar
 from vcc_ui.pages.widgets.job_row import JobRow
@@ -79,7 +80,7 @@ class JobBoard:
                 self.show(view)
         self._paginate()
         on(services.jobs.changed, self.show, owner=self.root)
-        background_tasks.create(self._load_recent(), name='admin-recent-jobs', context=self.root)
+        load(self._load_recent(), name='admin-recent-jobs', context=self.root)
 
     def show(self, view: JobView) -> None:
         """Add, move or reorder the row of one job."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.bare import TextButton
 from vcc_ui.pages.widgets.img import Img, Thumb, draggable
@@ -125,7 +126,7 @@ class JobCard:
             return
         self.showing_result = True
         self.body.clear()
-        background_tasks.create(self._result_body(), name=f'job-result-{self.view.id}', context=self.card)
+        load(self._result_body(), name=f'job-result-{self.view.id}', context=self.card)
 
     async def _result_body(self) -> None:
         view = self.view

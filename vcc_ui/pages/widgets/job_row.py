@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.job_card import STATUS_COLOR
@@ -95,7 +96,7 @@ class JobRow:
             self._set_preview(url)
         elif view.status == JobStatus.COMPLETED and view.image_ids and self.preview.visible and not self.result_asked:
             self.result_asked = True  # the last frame stays until the result's thumbnail replaces it
-            background_tasks.create(self._show_result(load_result), name='admin-job-result', context=self.element)
+            load(self._show_result(load_result), name='admin-job-result', context=self.element)
         elif view.finished and not self.result_asked:
             self.preview.set_visibility(False)
             self.preview.set_source('')

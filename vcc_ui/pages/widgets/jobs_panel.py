@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.pages.widgets.submit_bar import refusal
@@ -64,7 +65,7 @@ class JobsPanel:
         self.more.set_visibility(False)
         self._place(services.jobs.jobs_of(user))
         feed.on_jobs_of(user, self._on_changed, owner=self.root)
-        background_tasks.create(self._load_history(), name='jobs-history', context=self.root)
+        load(self._load_history(), name='jobs-history', context=self.root)
 
     def remember(self, images: list[ImageView]) -> None:
         """Cache images so result cards need no extra lookups."""
@@ -160,7 +161,7 @@ class JobsPanel:
         if new := [i for i in unknown if i not in self.asked]:
             if self.batch is None:
                 self.batch = asyncio.Event()
-                background_tasks.create(self._read(self.batch), name='jobs-images', context=self.root)
+                load(self._read(self.batch), name='jobs-images', context=self.root)
             self.asked.update((i, self.batch) for i in new)
             waits.add(self.batch)
         for done in waits:

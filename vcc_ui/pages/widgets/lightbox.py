@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from nicegui import events, ui
+from nicegui import context, events, ui
 
 from vcc_ui.i18n import translate
 from vcc_ui.pages.widgets.img import Img
@@ -14,7 +14,9 @@ from vcc_ui.services.image_meta import ImageView, download_name
 
 
 class Lightbox:
-    """One dialog per page, opened with a list of images."""
+    """One dialog per page, opened with a list of images; built on the first open (most visits never open it)."""
+
+    dialog: ui.dialog
 
     def __init__(
         self,
@@ -28,7 +30,15 @@ class Lightbox:
         self.t = partial(translate, lang=lang)
         self.images: list[ImageView] = []
         self.index = 0
+        self.on_use = on_use
+        self.slot = context.slot  # where the page placed the lightbox: the dialog is built there
+        self.built = False
+
+    def _build(self) -> None:
+        on_use = self.on_use
+        self.built = True
         with (
+            self.slot,
             ui.dialog().props('maximized=false') as self.dialog,
             ui.card().classes('p-2 sm:p-4 w-full max-w-5xl gap-2').mark('lightbox'),
         ):
@@ -60,13 +70,16 @@ class Lightbox:
                     .mark('lightbox-next')
                 )
             self.meta = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
-        ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'button', 'textarea'])
+        with self.slot:
+            ui.keyboard(on_key=self._on_key, ignore=['input', 'select', 'button', 'textarea'])
 
     def open(self, images: list[ImageView], index: int = 0) -> None:
         """Show images[index] and let the user browse the others."""
         if not images:
             return
         self.images, self.index = images, max(0, min(index, len(images) - 1))
+        if not self.built:
+            self._build()
         self._show()
         self.dialog.open()
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import on
 from vcc_ui.pages.widgets.lora_browser import LoraInfo, browse_loras, lora_summary
 from vcc_ui.services import Services
@@ -47,7 +48,14 @@ def lora_label(view: LoraView) -> str:
 
 
 class LoraPicker:
-    """A LoRA select with search and a strength slider; choosing a LoRA adds its trigger words to the prompt."""
+    """A LoRA select with search and a strength slider; choosing a LoRA adds its trigger words to the prompt.
+
+    Its controls are built when a workflow that takes a LoRA is first shown: most forms never show them.
+    """
+
+    select: ui.select
+    strength: ui.slider
+    chosen: ui.row
 
     def __init__(self, services: Services, *, prompt: ui.textarea) -> None:
         self.services = services
@@ -55,12 +63,17 @@ class LoraPicker:
         self.workflow_id = ''
         self.base_model: str | None = None
         self.infos: dict[str, LoraInfo] = {}
-        with ui.column().classes('w-full gap-2').mark('lora-picker') as self.root:
+        self.built = False
+        self.root = ui.column().classes('w-full gap-2').mark('lora-picker')
+        self.root.set_visibility(False)
+        on(services.loras.changed, self._on_sync, owner=self.root)
+
+    def _build(self) -> None:
+        self.built = True
+        with self.root:
             with ui.row().classes('w-full items-end no-wrap gap-4'):
                 self._controls()
             self.chosen = ui.row().classes('w-full items-center no-wrap gap-3').mark('lora-chosen')
-        self.root.set_visibility(False)
-        on(services.loras.changed, self._on_sync, owner=self.root)
 
     def _controls(self) -> None:
         self.select = (
@@ -88,16 +101,21 @@ class LoraPicker:
     def show_for(self, workflow: Workflow) -> None:
         """Show the picker (cleared) only for a workflow that takes a LoRA, and load that workflow's LoRAs."""
         accepts = workflow.accepts('lora')
+        if accepts and not self.built:
+            self._build()
         self.root.set_visibility(accepts)
-        self.select.set_value(NONE)
-        self.strength.set_value(DEFAULT_STRENGTH)
+        if self.built:
+            self.select.set_value(NONE)
+            self.strength.set_value(DEFAULT_STRENGTH)
         self.workflow_id = workflow.id if accepts else ''
         self.base_model = workflow.base_model
         if accepts:
-            background_tasks.create(self.load(), name='lora-picker-load', context=self.root)
+            load(self.load(), name='lora-picker-load', context=self.root)
 
     def params(self) -> dict:
         """Return the lora and lora_strength params (lora None when none is chosen)."""
+        if not self.built:
+            return {'lora': None, 'lora_strength': DEFAULT_STRENGTH}
         return {'lora': self.select.value or None, 'lora_strength': float(self.strength.value)}
 
     async def load(self) -> None:

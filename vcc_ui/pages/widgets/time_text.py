@@ -7,7 +7,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nicegui import app, background_tasks, context, ui
+from nicegui import app, context, ui
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,22 @@ def from_timestamp(seconds: float, fmt: str = MINUTES) -> str:
 
 
 def learn_zone() -> None:
-    """Ask this tab's browser for its IANA zone once it is connected and remember a valid answer."""
+    """Ask this tab's browser for its IANA zone once it is connected and remember a valid answer.
+
+    A connect handler, not a task awaiting `client.connected()`: that await tells NiceGUI to answer the page's GET at
+    once, before the page's first loads are in it (first_loads.py).
+    """
     client = context.client
     storage = app.storage.user
     if zone_named(storage.get(ZONE_KEY)) is not None:
         client.storage[ZONE_KEY] = storage[ZONE_KEY]
+    asked = False
 
     async def ask() -> None:
-        await client.connected()
-        if client.is_deleted:  # pruned before it ever connected, or gone: asking would only hold the page longer
+        nonlocal asked
+        if asked or client.is_deleted:  # once per page, not again on a reconnect
             return
+        asked = True
         with client:
             try:
                 name = await ui.run_javascript(ZONE_JS, timeout=5.0)
@@ -95,4 +101,4 @@ def learn_zone() -> None:
         with suppress(RuntimeError):
             client.storage[ZONE_KEY] = name
 
-    background_tasks.create(ask(), name='learn time zone')
+    client.on_connect(ask)
