@@ -621,7 +621,7 @@ class ServerPool:
             health.reachable, health.last_error = True, ''
             if not was or not entry.object_info or time.monotonic() - entry.object_info_at > OBJECT_INFO_MAX_AGE:
                 fresh = await entry.client.object_info()
-                if fresh != entry.object_info:  # an unchanged catalogue keeps its dict (see "memory" in ARCHITECTURE)
+                if fresh != entry.object_info:  # an unchanged catalogue keeps its dict, parsed before (not among pages)
                     entry.object_info = fresh
                 entry.object_info_at = time.monotonic()
                 self.registry.validate_against(health.name, entry.object_info)
