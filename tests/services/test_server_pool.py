@@ -164,3 +164,19 @@ async def test_a_stop_during_start_waits_for_it_and_leaves_no_client_running(tmp
         await starting
         clients = [entry.client for entry in app.pool.entries.values()]
         assert clients and all(not client.state.connected and client._http is None for client in clients)
+
+
+async def test_a_refreshed_catalogue_that_did_not_change_keeps_the_dict_it_had(tmp_path: Path, monkeypatch) -> None:
+    # a real ComfyUI's /object_info is some 100,000 objects, parsed anew every minute: kept while unchanged, so a
+    # refresh during a peak of pages leaves nothing long-lived among them to pin the heap's pages after they go
+    monkeypatch.setattr(servers, 'OBJECT_INFO_MAX_AGE', 0.0)
+    async with simulator(tmp_path) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        entry = next(iter(app.pool.entries.values()))
+        await wait_for(lambda: bool(entry.object_info))
+        first = entry.object_info
+        await app.pool.check_all()
+        assert entry.object_info is first
+        sim.catalogue.restrict('KSampler', 'sampler_name', ['euler'])
+        await app.pool.check_all()
+        assert entry.object_info is not first  # a changed catalogue is taken at once
+        assert entry.object_info['KSampler'] == sim.catalogue.info('KSampler')

@@ -624,7 +624,9 @@ class ServerPool:
             health.vram_free = int(devices[0].get('vram_free') or 0)
             health.reachable, health.last_error = True, ''
             if not was or not entry.object_info or time.monotonic() - entry.object_info_at > OBJECT_INFO_MAX_AGE:
-                entry.object_info = await entry.client.object_info()
+                fresh = await entry.client.object_info()
+                if fresh != entry.object_info:  # an unchanged catalogue keeps its dict, parsed before (not among pages)
+                    entry.object_info = fresh
                 entry.object_info_at = time.monotonic()
                 self.registry.validate_against(health.name, entry.object_info)
             if not was:
