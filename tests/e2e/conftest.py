@@ -73,6 +73,7 @@ def start_app(data: Path, **env: str) -> RunningApp:
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI'))}  # else: test mode
     values = {
+        'PYTHONMALLOC': 'malloc',  # as deployed (Makefile, systemd unit, deploy/cluster.py); the environment may differ
         **inherited,
         'PORT': str(port),
         'HOST': '127.0.0.1',
