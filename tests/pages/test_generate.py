@@ -95,19 +95,29 @@ async def test_a_reload_shows_the_last_workflow_and_mode_and_fills_the_form_once
 
 
 async def test_the_uploader_and_strip_thumbnails_are_built_when_the_input_image_is_first_needed(
-    user: User, services: Services
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await user.open('/')
     await services.images.upload_input(owner_of(user), png_bytes(), 'old.png')
+    pages_read: list[str] = []
+    page = services.images.page
+
+    async def counted(owner: str, **kwargs: object) -> object:
+        pages_read.append(owner)
+        return await page(owner, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.images, 'page', counted)
     await user.open('/')
     await user.should_see(marker='prompt')
+    assert not pages_read  # txt2img: the strip's recent images are not read
     uploads = [r for r in app.routes if f'/_nicegui/client/{user.client.id}/upload/' in getattr(r, 'path', '')]
     built = user.client.elements.values()
     assert not [e for e in built if isinstance(e, ui.upload)] and not uploads  # txt2img: no uploader, no route
     assert not [e for e in built if 'strip-thumb' in e._markers]
     user.find(marker='tab-img2img').click()
     await user.should_see(marker='input-upload')
-    await user.should_see(marker='strip-thumb')  # the user's recent image, known since the page was built
+    await user.should_see(marker='strip-thumb')  # the user's recent image, read when the strip first shows
+    assert pages_read == [owner_of(user)]
     await upload(user, png_bytes(80, 60), 'cat.png')
     await user.should_see('cat.png')
 

@@ -20,6 +20,7 @@ from vcc_ui.pages.widgets.prompt_fields import PromptFields
 from vcc_ui.pages.widgets.submit_bar import SubmitBar, unavailable_text
 from vcc_ui.pages.widgets.workflow_picker import ModeTabs, WorkflowCards
 from vcc_ui.services import Services
+from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.job_form import JobForm, form_catalogue, recorded_params
 from vcc_ui.services.workflows import Workflow
 
@@ -73,7 +74,7 @@ class GeneratePage:
                 self.modes = ModeTabs(on_change=self.switch_mode)
                 self.prompts = PromptFields(lang=lang, on_submit=self.generate, helper=services.llm, user=user)
                 self.lora = LoraPicker(services, prompt=self.prompts.prompt)
-                self.input = InputImage(services, user, lang=lang)
+                self.input = InputImage(services, user, lang=lang, on_recent=self._remember)
                 self.settings = JobSettings()
                 self.params = ParamsForm(lang=lang)
                 self.submit = SubmitBar(services, user, on_click=self.generate)
@@ -91,7 +92,6 @@ class GeneratePage:
         self._apply_workflow()
         on(services.pool.shown_changed, lambda _: self._servers_changed(), owner=self.submit.message)
         on(self.registry.changed, self._workflows_changed, owner=self.submit.message)
-        load(self._load_recent(), name='generate-recent', context=self.input.strip.root)
 
     def _start_on(self, start: dict) -> None:
         """Take a saved workflow and mode before the form is built, so it is filled once (not for another first)."""
@@ -202,8 +202,8 @@ class GeneratePage:
             **self.lora.params(),
         )
 
-    async def _load_recent(self) -> None:
-        self.jobs.remember(await self.input.load_recent())
+    def _remember(self, images: list[ImageView]) -> None:
+        self.jobs.remember(images)  # result cards built later need no lookup of these
 
     async def generate(self) -> None:
         """Queue a job of the chosen workflow; what is missing or refused is said, nothing fails silently."""

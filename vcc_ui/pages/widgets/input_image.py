@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.widgets.image_slot import ImageSlot
 from vcc_ui.pages.widgets.thumb_strip import ThumbStrip
 from vcc_ui.services import Services
@@ -24,9 +27,13 @@ REJECT_KEYS = {
 class InputImage:
     """A thumbnail dropped or tapped, or a file uploaded, becomes the input; every refusal is said in the slot."""
 
-    def __init__(self, services: Services, user: str, *, lang: str) -> None:
+    def __init__(
+        self, services: Services, user: str, *, lang: str, on_recent: Callable[[list[ImageView]], None] | None = None
+    ) -> None:
         self.services = services
         self.user = user
+        self.on_recent = on_recent  # told the recent images once they are read
+        self.recent_asked = False
         with ui.column().classes('w-full gap-2').mark('input-section') as self.section:
             ui.label(t('gen_input_image')).classes('text-sm font-medium')
             self.slot = ImageSlot(
@@ -38,11 +45,14 @@ class InputImage:
             self.strip = ThumbStrip(lang=lang, on_pick=self.use, limit=STRIP_SIZE)
 
     def show(self, visible: bool) -> None:
-        """Show or hide the section; its uploader and thumbnails are built the first time it shows."""
+        """Show or hide the section; its uploader and recent images are built (and read) the first time it shows."""
         self.section.set_visibility(visible)
         if visible:
             self.slot.offer_upload()
             self.strip.reveal()
+            if not self.recent_asked:
+                self.recent_asked = True
+                load(self._load_recent(), name='input-recent', context=self.strip.root)
 
     @property
     def image_id(self) -> str | None:
@@ -85,10 +95,12 @@ class InputImage:
         for image in reversed(images[: self.strip.limit]):  # the ones after would be pushed out at once
             self.strip.add(image)
 
-    async def load_recent(self) -> list[ImageView]:
-        """Fill the strip with the user's newest images and return them."""
+    async def _load_recent(self) -> None:
+        """Fill the strip with the user's newest images (after those already put at its front)."""
         result = await self.services.images.page(self.user, size=STRIP_SIZE)
-        images = result.items
-        for image in images:
+        if self.strip.root.is_deleted:
+            return
+        for image in result.items:
             self.strip.add(image, front=False)
-        return images
+        if self.on_recent is not None:
+            self.on_recent(result.items)
