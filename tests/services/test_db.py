@@ -2,11 +2,12 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlmodel import select
 
 from vcc_ui.db import make_engine, migrate, session
 from vcc_ui.models import ComfyServer, Image, Job, User
+from vcc_ui.services.queries import owned_rows
 
 
 def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
@@ -78,3 +79,31 @@ def test_everyones_images_newest_first_and_the_totals_read_indexes_not_every_row
         }
     assert 'TEMP B-TREE FOR ORDER BY' not in plan[listing]  # the admin's page walks the index, sorts no whole table
     assert all('COVERING INDEX' in plan[q] for q in totals)  # the storage totals never read an image row
+
+
+def test_images_by_id_are_read_through_the_primary_key_and_only_the_owners(engine: Engine) -> None:
+    with session(engine) as db:
+        for n in range(40):
+            owner = 'anon-a' if n % 4 else 'anon-b'
+            db.add(Image(id=f'{n:032x}', owner=owner, rel_path=f'u/{n}.png', mime='image/png', sha256=f'{n:064x}'))
+        db.commit()
+    statements: list[tuple[str, object]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: object, *args: object) -> None:
+        statements.append((statement, parameters))
+
+    wanted = [f'{n:032x}' for n in (8, 9, 10, 1)]  # 8 is anon-b's
+    event.listen(engine, 'before_cursor_execute', seen)
+    try:
+        with session(engine) as db:
+            rows = owned_rows(db, 'anon-a', wanted)
+    finally:
+        event.remove(engine, 'before_cursor_execute', seen)
+    assert {row.id for row in rows} == set(wanted[1:])  # anon-b's image is not anon-a's to read
+    assert [row.created_at for row in rows] == sorted(row.created_at for row in rows)
+    if engine.dialect.name != 'sqlite':
+        return
+    statement, parameters = next((s, p) for s, p in statements if 'FROM image' in s)
+    with engine.connect() as conn:
+        plan = ' '.join(row[-1] for row in conn.exec_driver_sql(f'EXPLAIN QUERY PLAN {statement}', parameters))
+    assert 'sqlite_autoindex_image_1 (id=?)' in plan  # a few rows by key, not every image of the owner walked

@@ -170,12 +170,13 @@ def counted_total(db: Session, owner: str, kinds: tuple[str, ...], status: str) 
 
 
 def owned_rows(db: Session, owner: str, image_ids: Sequence[str]) -> list[Image]:
-    """Return the owner's images among `image_ids`, oldest first (others' ids are skipped)."""
-    return list(
-        db.exec(
-            select(Image).where(col(Image.id).in_(image_ids), Image.owner == owner).order_by(col(Image.created_at))
-        ).all()
-    )
+    """Return the owner's images among `image_ids`, oldest first (others' ids are skipped).
+
+    Looked up by id alone, the owner checked on the rows: with the owner in the query SQLite took an owner index and
+    walked all of the owner's images (13 ms for 8 ids among 10,000) instead of the primary key (0.05 ms).
+    """
+    rows = db.exec(select(Image).where(col(Image.id).in_(image_ids)).order_by(col(Image.created_at))).all()
+    return [row for row in rows if row.owner == owner]
 
 
 def input_by_sha256(db: Session, owner: str, sha256: str) -> Image | None:
