@@ -149,11 +149,15 @@ class FairQueue:
     def estimate(self, backlog: float, slots: int) -> list[JobView]:
         """Set positions and ETAs of the waiting jobs behind `backlog` seconds of running work; return the changed."""
         changed: list[JobView] = []
-        for index, view in enumerate(self.order()):
-            own = self.durations.expected(view.workflow_id)
-            eta = backlog / slots + own
-            if view.position != index + 1 or view.eta_seconds is None or abs(view.eta_seconds - eta) >= 1:
-                view.position, view.eta_seconds = index + 1, eta
+        expected: dict[str, float] = {}  # NOTE: per workflow once, and each bindable field read once: a busy queue
+        for position, view in enumerate(self.order(), 1):  # is walked for every submit
+            workflow_id = view.workflow_id
+            own = expected.get(workflow_id)
+            if own is None:
+                own = expected[workflow_id] = self.durations.expected(workflow_id)
+            eta, shown = backlog / slots + own, view.eta_seconds
+            if view.position != position or shown is None or abs(shown - eta) >= 1:
+                view.position, view.eta_seconds = position, eta
                 changed.append(view)
             backlog += own
         return changed
