@@ -147,39 +147,52 @@ async def test_a_job_many_tabs_watch_sends_its_newest_state_less_often_and_the_l
     assert steps_sent() == [1, 4, 5, 20]  # the last step does not wait
 
 
+class EightTabs:
+    """A running 20-step job of someone's that eight tabs watch, through a feed on a fake clock (`now`)."""
+
+    def __init__(self, letter: str, sent: list) -> None:
+        self.now = 100.0
+        self.changed: Event[JobView] = Event()
+        self.feed = JobFeed(self.changed, clock=lambda: self.now)
+        self.view = JobView(
+            id=letter * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running'
+        )
+        self.view.steps = 20
+        self.tabs = [f'tab-{i}' for i in range(8)]
+        for client_id in self.tabs:
+            self.feed.watch(self.view, client_id)
+        self.sent = sent
+
+    def mine(self) -> list[tuple[int, set[str]]]:
+        """(step, tabs sent to) of each message of this job so far."""
+        return [(state['step'], to) for state, to in self.sent if state['id'] == self.view.id]
+
+    def step(self, value: int) -> None:
+        """The job reaches step `value`."""
+        self.view.step = value
+        self.changed.emit(self.view)
+
+
 async def test_a_step_of_a_job_many_tabs_watch_goes_to_the_tabs_sent_to_least_recently_and_a_pause_catches_up(
     user: User, sent: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Steps faster than the budget go each to a share of the tabs, in turn, instead of to all of them every few
     steps: each tab still gets the newest state once a round (0.5 s here), and every fan-out is smaller."""
     monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
-    now = [100.0]
-    changed: Event[JobView] = Event()
-    job_feed = JobFeed(changed, clock=lambda: now[0])
-    view = JobView(id='d' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
-    view.steps = 20
-    tabs = [f'tab-{i}' for i in range(8)]
-    for client_id in tabs:
-        job_feed.watch(view, client_id)
-
-    def mine() -> list[tuple[int, set[str]]]:
-        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
-
-    def step(value: int) -> None:
-        view.step = value
-        changed.emit(view)
+    job = EightTabs('d', sent)
+    tabs, mine, step = job.tabs, job.mine, job.step
 
     step(1)
     await wait_for(lambda: len(mine()) == 1)
     for value in (2, 3, 4):  # 0.125 s apart: 2 tab messages each
-        now[0] += 0.125
+        job.now += 0.125
         step(value)
         await wait_for(lambda value=value: len(mine()) == value)
     assert mine() == [(1, set(tabs)), (2, set(tabs[0:2])), (3, set(tabs[2:4])), (4, set(tabs[4:6]))]
-    now[0] += 1.0  # the job pauses: two rounds later every tab without step 4 gets it
+    job.now += 1.0  # the job pauses: two rounds later every tab without step 4 gets it
     await wait_for(lambda: len(mine()) == 5)
     assert mine()[-1] == (4, set(tabs) - set(tabs[4:6]))
-    now[0] += 0.125
+    job.now += 0.125
     step(20)  # the last step goes to every tab at once
     await wait_for(lambda: len(mine()) == 6)
     assert mine()[-1] == (20, set(tabs))
@@ -194,28 +207,17 @@ async def test_a_step_after_a_pause_goes_to_a_burst_of_tabs_at_most_and_the_othe
     """A step after a stall of the loop went to every tab at once: the last of 500 waited for 499 writes."""
     monkeypatch.setattr(feed_rounds, 'FEED_BUDGET', 16)  # 8 tabs: a round of them takes 0.5 s
     monkeypatch.setattr(feed_rounds, 'FEED_BURST', 3)
-    now = [100.0]
-    changed: Event[JobView] = Event()
-    job_feed = JobFeed(changed, clock=lambda: now[0])
-    view = JobView(id='b' * 32, owner='someone', workflow_id='w', mode='txt2img', params={}, status='running')
-    view.steps = 20
-    tabs = [f'tab-{i}' for i in range(8)]
-    for client_id in tabs:
-        job_feed.watch(view, client_id)
+    job = EightTabs('b', sent)
+    tabs, mine, step = job.tabs, job.mine, job.step
 
-    def mine() -> list[tuple[int, set[str]]]:
-        return [(state['step'], to) for state, to in sent if state['id'] == view.id]
-
-    view.step = 1
-    changed.emit(view)
+    step(1)
     await wait_for(lambda: len(mine()) == 1)
-    now[0] += 1.0  # the job pauses: two rounds later the next share of the tabs behind, then the rest
+    job.now += 1.0  # the job pauses: two rounds later the next share of the tabs behind, then the rest
     await wait_for(lambda: len(mine()) == 2)
-    now[0] += 1.0
+    job.now += 1.0
     await wait_for(lambda: len(mine()) == 3)
     assert mine() == [(1, set(tabs[:3])), (1, set(tabs[3:6])), (1, set(tabs[6:]))]
-    view.step = 20
-    changed.emit(view)  # the last step (a status change too) goes to every tab at once, whatever the burst
+    step(20)  # the last step (a status change too) goes to every tab at once, whatever the burst
     await wait_for(lambda: len(mine()) == 4)
     assert mine()[-1] == (20, set(tabs))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from nicegui import background_tasks, context
@@ -58,9 +59,8 @@ class FirstLoads:
     async def settled(self, client: Client) -> None:
         """Wait (at most CAP_SECONDS) until every counted load ended; later loads are no longer counted."""
         try:
-            await asyncio.wait_for(self.idle.wait(), CAP_SECONDS)
-        except TimeoutError:
-            pass
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.idle.wait(), CAP_SECONDS)
         finally:
             if client.storage.get(KEY) is self:
                 del client.storage[KEY]
