@@ -33,8 +33,6 @@ async def test_gallery_thumbnails_load_from_s3(
             context = await browser.new_context(viewport=DESKTOP, base_url=app.url, locale='en-US')
             context.set_default_timeout(60_000)
             page = await context.new_page()
-            blocked: list[str] = []
-            page.on('requestfailed', lambda request: blocked.append(f'{request.url} {request.failure}'))
             await page.goto('/beta-login')
             await page.fill('input[type=password]', PASSWORD)
             await page.keyboard.press('Enter')
@@ -46,11 +44,16 @@ async def test_gallery_thumbnails_load_from_s3(
                 if len((await (await page.request.get('/api/v1/images')).json())['items']) == 2:
                     break
                 await asyncio.sleep(0.25)
-            await page.goto('/gallery')
-            await page.wait_for_function(LOADED)
+            # The gallery opens in a tab of its own: navigating the Generate tab away would abort the loads of
+            # its own job cards' thumbnails, which are not the gallery's.
+            gallery = await context.new_page()
+            blocked: list[str] = []
+            gallery.on('requestfailed', lambda request: blocked.append(f'{request.url} {request.failure}'))
+            await gallery.goto('/gallery')
+            await gallery.wait_for_function(LOADED)
             assert blocked == []
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / f'gallery_s3_presign_{presign}.png'))
+            await gallery.screenshot(path=str(ARTIFACTS / f'gallery_s3_presign_{presign}.png'))
             await browser.close()
     finally:
         await asyncio.to_thread(stop_app, app.process)
