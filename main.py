@@ -3,7 +3,6 @@
 from functools import partial
 
 from nicegui import app, ui
-from nicegui.storage import Storage
 from starlette.middleware.gzip import GZipMiddleware
 
 from vcc_ui.logs import configure_logging
@@ -12,6 +11,7 @@ from vcc_ui.services import Services
 from vcc_ui.services.servers import BundledServer
 from vcc_ui.settings import Settings, load_settings
 from vcc_ui.web.app import install as install_web
+from vcc_ui.web.user_storage import share_user_storage
 
 
 async def start_simulator(settings: Settings) -> BundledServer:
@@ -25,7 +25,7 @@ settings = load_settings()
 configure_logging(settings)
 # NOTE: with REDIS_URL, app.storage.user (language, drafts, time zone) lives in Redis, so a user whose instance died
 # finds it on another one; the session cookie that names it is signed with SECRET_KEY, the same on every instance
-Storage.redis_url = settings.redis_url or None
+share_user_storage(settings.redis_url)
 services = Services(settings, start_simulator=start_simulator)
 app.on_startup(services.start)
 app.on_shutdown(services.stop)
