@@ -42,6 +42,7 @@ from vcc_ui.services.jobs.rows import (
     newest_jobs,
     owner_front_priority,
     put_image,
+    state_fields,
     unfinished_jobs,
     update_job,
 )
@@ -540,7 +541,7 @@ class JobManager:
         job.finishing = True
         finished_at = utcnow()
         fields: dict[str, object] = {
-            'status': status,
+            **state_fields(view, status),  # a running or saving step still queued is skipped: this writes theirs
             'error': error or None,
             'finished_at': finished_at,
             'image_ids': view.image_ids,
@@ -574,7 +575,8 @@ class JobManager:
         Either way no stored output is left without its row while the job reads completed.
         """
         try:
-            await self.writer.write(partial(finish_job, job_id=view.id, fields=fields, images=images, merge=merge))
+            end = partial(finish_job, job_id=view.id, fields=fields, images=images, merge=merge)
+            await self.writer.write(end, key=view.id)
             return
         except Exception:
             if not images:
