@@ -126,3 +126,38 @@ def _progress(engine: Engine, job_id: str) -> int | None:
     with session(engine) as db:
         row = db.get(Job, job_id)
         return None if row is None else row.progress_value
+
+
+async def test_a_later_write_with_the_same_key_takes_the_place_of_the_queued_soon_ones(tmp_path: Path) -> None:
+    engine = make_engine(f'sqlite:///{tmp_path / "app.db"}')
+    migrate(engine)
+    writer = DbWriter(engine)
+    writer.start()
+    ran: list[str] = []
+    try:
+        await writer.write(lambda db: db.add(_job('one')))
+        writer.write_soon(
+            lambda db: ran.append('running') or update_job(db, 'one', status=JobStatus.RUNNING), key='one'
+        )
+        writer.write_soon(lambda db: ran.append('another job'))
+        writer.write_soon(lambda db: ran.append('saving') or update_job(db, 'one', status=JobStatus.SAVING), key='one')
+        await writer.write(lambda db: ran.append('end') or update_job(db, 'one', status=JobStatus.COMPLETED), key='one')
+        assert ran == ['another job', 'end']  # the end wrote what the queued steps would have
+        assert _status(engine, 'one') == JobStatus.COMPLETED
+        ran.clear()
+        awaited = asyncio.create_task(writer.write(lambda db: ran.append('awaited'), key='one'))
+        await asyncio.sleep(0)  # queued
+        writer.write_soon(lambda db: ran.append('soon'), key='one')
+        await asyncio.wait_for(awaited, timeout=5)  # a write someone waits for always runs
+        await wait_for(lambda: ran == ['awaited', 'soon'], timeout=5)
+        writer.write_soon(lambda db: ran.append('alone'), key='two')
+    finally:
+        await writer.stop()
+    assert ran[-1] == 'alone'  # a keyed write nothing took the place of runs
+    engine.dispose()
+
+
+def _status(engine: Engine, job_id: str) -> str | None:
+    with session(engine) as db:
+        row = db.get(Job, job_id)
+        return None if row is None else row.status

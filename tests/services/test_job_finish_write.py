@@ -30,12 +30,12 @@ def record_writes(app: Services, monkeypatch: pytest.MonkeyPatch, *, fail_finish
     write = app.writer.write
     failures = [fail_finish]
 
-    async def recording(fn: Any) -> Any:
+    async def recording(fn: Any, **options: Any) -> Any:
         seen.append(fn)
         if getattr(fn, 'func', None) is finish_job and fn.keywords['images'] and failures[0] > 0:
             failures[0] -= 1
             raise RuntimeError('the database went away for a moment')
-        return await write(fn)
+        return await write(fn, **options)
 
     monkeypatch.setattr(app.writer, 'write', recording)
     return seen

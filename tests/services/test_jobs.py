@@ -16,7 +16,7 @@ from tests.images import png_bytes
 from vcc_ui.db import session
 from vcc_ui.models import Image, Job
 from vcc_ui.services.comfy.messages import PreviewImageWithMetadata
-from vcc_ui.services.jobs import SubmitError, live
+from vcc_ui.services.jobs import SubmitError, live, manager
 
 PROMPT = {'prompt': 'a red fox in the snow', 'seed': 7}
 
@@ -123,8 +123,9 @@ async def test_positions_and_eta_of_queued_jobs(tmp_path: Path) -> None:
         first = await app.jobs.submit(USER_A, 'sd15_txt2img', {**PROMPT, 'steps': 30})
         second = await app.jobs.submit(USER_A, 'sd15_txt2img', PROMPT)
         third = await app.jobs.submit(USER_B, 'sd15_txt2img', PROMPT)
+        assert third.position == 1  # B has not been served yet, so B goes first: its own answer says so
         await wait_for(lambda: first.status == 'running')
-        assert (second.position, third.position) == (2, 1)  # B has not been served yet, so B goes first
+        await wait_for(lambda: second.position == 2)  # A's second job moves back within REPOSITION_INTERVAL
         assert third.eta_seconds is not None and second.eta_seconds > third.eta_seconds
         await app.jobs.cancel(second.id)
         await app.jobs.cancel(third.id)
@@ -145,6 +146,41 @@ async def test_positions_follow_each_dispatch_to_the_newest_order(tmp_path: Path
         await wait_for(lambda: waiting[1].status != 'queued')
         await wait_for(lambda: waiting[2].position == 1)
         await wait_for(lambda: all(v.finished for v in waiting), timeout=30)
+
+
+async def test_a_submit_works_out_its_own_position_without_walking_the_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manager, 'REPOSITION_INTERVAL', 60.0)  # no round of all positions after the first one
+    async with simulator(tmp_path, step_delay=0.1) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        blocker = await app.jobs.submit(USER_C, 'sd15_txt2img', {**PROMPT, 'steps': 150})
+        walks: list[int] = []
+        estimate = app.jobs._queue.estimate
+        monkeypatch.setattr(app.jobs._queue, 'estimate', lambda *a: walks.append(1) or estimate(*a))
+        for index in range(12):  # user A three times, then users who were never served: each goes before A's later
+            owner = USER_A if index < 3 else f'anon-{index:032x}'
+            view = await app.jobs.submit(owner, 'test_pattern', {'prompt': 'x', 'seed': index})
+            assert view.position == app.jobs._queue.order().index(view) + 1  # exact in its own answer
+        assert len(walks) <= 1  # one round of every position, not one per submit
+        await app.jobs.cancel(blocker.id)
+
+
+async def test_positions_reach_the_newest_order_after_a_burst_of_submits(tmp_path: Path) -> None:
+    async with simulator(tmp_path, step_delay=0.1) as sim, services(make_settings(tmp_path, sim.url)) as app:
+        blocker = await app.jobs.submit(USER_C, 'sd15_txt2img', {**PROMPT, 'steps': 150})
+        seen: dict[str, int] = {}
+        app.jobs.changed.subscribe(lambda view: seen.__setitem__(view.id, view.position))
+        views = [
+            await app.jobs.submit(USER_A if index < 3 else f'anon-{index:032x}', 'test_pattern', {'seed': index})
+            for index in range(12)
+        ]
+        order = app.jobs._queue.order()
+        assert sorted(order, key=id) == sorted(views, key=id)
+        expected = {view.id: place for place, view in enumerate(order, 1)}
+        await wait_for(lambda: {v.id: v.position for v in views} == expected)
+        await wait_for(lambda: {v.id: seen.get(v.id) for v in views} == expected)  # and each was told its last move
+        assert [v.position for v in views[:3]] == [1, 11, 12]  # A's later jobs after every user not served yet
+        await app.jobs.cancel(blocker.id)
 
 
 async def test_running_eta_follows_the_jobs_own_pace(tmp_path: Path) -> None:

@@ -110,3 +110,24 @@ async def test_a_submit_adds_up_the_users_images_only_when_a_quota_applies(engin
         users.settings.quota_max_images = 5
         assert users.admission(db, USER_A) == (None, None)
     assert any('sum(' in sql.lower() for sql in statements)
+
+
+async def test_a_submit_reads_its_users_block_and_quota_without_loading_the_row(engine: Engine, tmp_path: Path) -> None:
+    users = UserDirectory(DbWriter(engine), settings=make_settings(tmp_path))
+    with session(engine) as db:
+        db.add(User(id=USER_B, blocked=True, quota_max_images=0))
+        db.commit()
+    loaded: list[User] = []
+
+    def note(row: User, _context: object) -> None:
+        loaded.append(row)
+
+    event.listen(User, 'load', note)
+    try:
+        with session(engine) as db:
+            blocked, over_quota = users.admission(db, USER_B)
+            assert blocked is not None and over_quota is None  # blocked; a quota of 0 is unlimited
+            assert users.admission(db, USER_A) == (None, None)  # no row: neither
+    finally:
+        event.remove(User, 'load', note)
+    assert not loaded  # read by a plain SELECT: no ORM object built

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import suppress
 from typing import Any
 
@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 64
 SOON_WAIT = 0.25  # seconds a write_soon may wait for another write to share its commit
 Write = Callable[[Session], Any]
-Item = tuple[Write, asyncio.Future | None, bool]  # the write, its caller's future, whether it may wait (write_soon)
+# the write, its caller's future, whether it may wait (write_soon), the key a later write may take its place by
+Item = tuple[Write, asyncio.Future | None, bool, Hashable | None]
 
 
 def write(engine: Engine, fn: Write) -> Any:
@@ -53,6 +54,7 @@ class DbWriter:
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._more = asyncio.Event()  # set when a write that may not wait is queued
         self._prompt = 0  # writes queued that may not wait (write, write_later)
+        self._newest: dict[Hashable, Item] = {}  # key -> the newest queued write with it: earlier ones are skipped
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -68,29 +70,46 @@ class DbWriter:
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
 
-    async def write(self, fn: Write) -> Any:
-        """Run fn(session) in the writer and return its result once committed."""
+    async def write(self, fn: Write, *, key: Hashable | None = None) -> Any:
+        """Run fn(session) in the writer and return its result once committed.
+
+        With `key` it takes the place of the `write_soon`s with that key still queued (see there).
+        """
         future = asyncio.get_running_loop().create_future()
-        self._put((fn, future, False))
+        self._put((fn, future, False, key))
         return await future
 
     def write_later(self, fn: Write) -> None:
         """Queue fn(session) without waiting for it."""
-        self._put((fn, None, False))
+        self._put((fn, None, False, None))
 
-    def write_soon(self, fn: Write) -> None:
+    def write_soon(self, fn: Write, *, key: Hashable | None = None) -> None:
         """Queue fn(session) without waiting for it, to commit with the next write or at the latest after SOON_WAIT.
 
         For a job's own state steps (running, saving, progress), which the next step of the same job usually follows
         within milliseconds: one commit instead of two. Order is kept: a later write never commits before it.
+        With `key` (a job's id: its newest state) a later write with the same key queued before this one ran takes
+        its place, so it never runs: the later write must write all this one does (the caller's promise).
         """
-        self._put((fn, None, True))
+        self._put((fn, None, True, key))
 
     def _put(self, item: Item) -> None:
         self._queue.put_nowait(item)
+        if item[3] is not None:
+            self._newest[item[3]] = item
         if not item[2]:
             self._prompt += 1
             self._more.set()
+
+    def _current(self, item: Item) -> bool:
+        """Whether a queued write is to run: not a `write_soon` whose key a later queued write took."""
+        key = item[3]
+        if key is None:
+            return True
+        if self._newest.get(key) is item:
+            del self._newest[key]
+            return True
+        return item[1] is not None  # a caller waits for it: it runs, before the newer one
 
     async def read(self, fn: Write) -> Any:
         """Run a read-only fn(session) in a thread, outside the writer queue."""
@@ -106,16 +125,21 @@ class DbWriter:
                         await self._more.wait()
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            self._prompt -= sum(not soon for _, _, soon in batch)
-            if len(batch) == 1:
-                results = [await asyncio.to_thread(self._commit_one, batch[0])]
+            self._prompt -= sum(not soon for _, _, soon, _ in batch)
+            taken = [item for item in batch if self._current(item)]
+            for _ in range(len(batch) - len(taken)):  # a later write of the same key does theirs
+                self._queue.task_done()
+            if not taken:
+                continue
+            if len(taken) == 1:
+                results = [await asyncio.to_thread(self._commit_one, taken[0])]
             else:
                 try:
-                    results = await asyncio.to_thread(self._commit, batch)
+                    results = await asyncio.to_thread(self._commit, taken)
                 except Exception:
-                    log.warning('a batch of %d database writes failed; retrying them one by one', len(batch))
-                    results = [await asyncio.to_thread(self._commit_one, item) for item in batch]
-            for (_, future, _), result in zip(batch, results, strict=True):
+                    log.warning('a batch of %d database writes failed; retrying them one by one', len(taken))
+                    results = [await asyncio.to_thread(self._commit_one, item) for item in taken]
+            for (_, future, _, _), result in zip(taken, results, strict=True):
                 if future is not None and not future.done():
                     if isinstance(result, BaseException):
                         future.set_exception(result)
@@ -124,7 +148,7 @@ class DbWriter:
                 self._queue.task_done()
 
     def _commit(self, batch: list[Item]) -> list[Any]:
-        return write(self.engine, lambda db: [fn(db) for fn, _, _ in batch])
+        return write(self.engine, lambda db: [fn(db) for fn, _, _, _ in batch])
 
     def _commit_one(self, item: Item) -> Any:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -131,36 +131,51 @@ class FairQueue:
 
     def order(self) -> list[JobView]:
         """The waiting jobs in the order they would be dispatched: the round-robin simulated with a heap."""
+        return list(self._walk())
+
+    def _walk(self) -> Iterator[JobView]:
+        """Yield the waiting jobs in dispatch order (the round-robin simulated with a heap), as far as asked."""
         turns = [(self._served.get(o, 0), jobs[0].queued_at, o) for o, jobs in self._queued.items()]
         heapq.heapify(turns)
         next_index = dict.fromkeys(self._queued, 0)
         counter = self._serve_counter
-        order: list[JobView] = []
         while turns:
             _, _, owner = heapq.heappop(turns)
             jobs, index = self._queued[owner], next_index[owner]
-            order.append(jobs[index])
+            yield jobs[index]
             next_index[owner] = index + 1
             counter += 1
             if index + 1 < len(jobs):
                 heapq.heappush(turns, (counter, jobs[index + 1].queued_at, owner))
-        return order
 
     def estimate(self, backlog: float, slots: int) -> list[JobView]:
         """Set positions and ETAs of the waiting jobs behind `backlog` seconds of running work; return the changed."""
         changed: list[JobView] = []
         expected: dict[str, float] = {}  # NOTE: per workflow once, and each bindable field read once: a busy queue
-        for position, view in enumerate(self.order(), 1):  # is walked for every submit
-            workflow_id = view.workflow_id
-            own = expected.get(workflow_id)
-            if own is None:
-                own = expected[workflow_id] = self.durations.expected(workflow_id)
-            eta, shown = backlog / slots + own, view.eta_seconds
-            if view.position != position or shown is None or abs(shown - eta) >= 1:
-                view.position, view.eta_seconds = position, eta
+        for position, view in enumerate(self._walk(), 1):  # is walked often
+            own = self._expected(view.workflow_id, expected)
+            if _shown(view, position, backlog / slots + own):
                 changed.append(view)
             backlog += own
         return changed
+
+    def place(self, view: JobView, backlog: float, slots: int) -> bool:
+        """Set one waiting job's position and ETA as `estimate` does, walking the order only as far as that job;
+        return whether they changed (False too when it does not wait)."""
+        expected: dict[str, float] = {}
+        for position, queued in enumerate(self._walk(), 1):
+            own = self._expected(queued.workflow_id, expected)
+            if queued is view:
+                return _shown(view, position, backlog / slots + own)
+            backlog += own
+        return False
+
+    def _expected(self, workflow_id: str, known: dict[str, float]) -> float:
+        """The expected seconds of a run of the workflow, looked up once per walk (`known`)."""
+        own = known.get(workflow_id)
+        if own is None:
+            own = known[workflow_id] = self.durations.expected(workflow_id)
+        return own
 
 
 def limit_refusal(limits: Limits, queued: int, active: int, total: int) -> SubmitError | None:
@@ -189,6 +204,15 @@ def limit_refusal(limits: Limits, queued: int, active: int, total: int) -> Submi
         reason='queue_full',
         values={'queued': queued},
     )
+
+
+def _shown(view: JobView, position: int, eta: float) -> bool:
+    """Give a waiting job its position and ETA when either moved (the ETA by a second or more); whether they did."""
+    shown = view.eta_seconds
+    if view.position != position or shown is None or abs(shown - eta) >= 1:
+        view.position, view.eta_seconds = position, eta
+        return True
+    return False
 
 
 def _rank(view: JobView) -> tuple[float, datetime]:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from vcc_ui.models import FINISHED, Image, Job, JobStatus
 from vcc_ui.services.jobs.cluster import LEADER_LOCK
 from vcc_ui.services.jobs.queue import Limits, limit_refusal
-from vcc_ui.services.jobs.types import AdmissionCheck, SubmitError
+from vcc_ui.services.jobs.types import AdmissionCheck, JobView, SubmitError
 
 ADMIT_LOCK = 0x76636331  # 'vcc1': the transaction-level advisory lock every instance's submit takes on PostgreSQL
 HOLDS_LEADER_LOCK = (  # a bigint advisory key shows as classid (high half) and objid (low half), objsubid 1
@@ -43,6 +43,11 @@ def update_job(db: Session, job_id: str, **fields: object) -> None:
     """Set fields of one job row: a plain UPDATE (the ORM's synchronisation of loaded rows doubles its cost)."""
     db.flush()  # a row added earlier in the same transaction is inserted before it is updated
     db.connection().execute(UPDATE_JOB, {'job_id': job_id, **fields})
+
+
+def state_fields(view: JobView, status: JobStatus) -> dict[str, object]:
+    """A job row's status with what its earlier state steps wrote (`started_at`), for a write that takes their place."""
+    return {'status': status} if view.started_at is None else {'status': status, 'started_at': view.started_at}
 
 
 def unfinished_jobs(db: Session) -> list[Job]:
