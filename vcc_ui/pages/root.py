@@ -40,7 +40,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
     speedups.install()
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
-    Housekeeping()
+    housekeeping = Housekeeping()
     feed = app.state.job_feed = JobFeed(services.jobs.changed)  # NOTE: page tests reach it on app.state
 
     async def root(request: Request) -> Response | None:
@@ -53,7 +53,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
-                    path: first_build(build)
+                    path: housekeeping.freezing(first_build(build))
                     for path, build in {
                         '/': lambda: generate.page(services, feed),
                         '/gallery': lambda: gallery.page(services, feed),
@@ -70,6 +70,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                 }
             ).classes('w-full')
         await loads.settled(context.client)
+        housekeeping.built()  # the automatic collections leave the page alone (housekeeping.py)
         return None
 
     return root
