@@ -11,14 +11,16 @@ and clients are rebuilt at their present size: CPython never shrinks a dict on d
 properties (an entry per element property, about 370 per page) kept room for every page of the peak, 20 MB after
 1,000 pruned pages.
 
-A page build is frozen as soon as it is done (`built`, `freezing`): the elements of a page live as long as its client,
-whose deletion reclaims them, so the collector has nothing to find in them. Left unfrozen, the automatic full
+A page's first build (its GET) is frozen as soon as it is done (`built`): the elements of a page live as long as its
+client, whose deletion reclaims them, so the collector has nothing to find in them. Left unfrozen, the automatic full
 collection (due every ~70,000 allocations, about every 7 page builds) walked the last pages built, 25-50 ms that
 landed inside one page's GET: the page bench's p95 was its p50 plus one such collection. `gc.freeze` costs nothing
 (it moves the collector's lists, not the objects); the few cycles that die young in a build and are frozen before
-a young collection found them (about 4 objects per build) wait for the next reclaim. The app's start reclaims once,
-so what the start made is frozen too; its stop leaves the frozen objects as they are, and in a process that runs
-many apps (the page tests) the next start frees what the last one left.
+a young collection found them (about 4 objects per build) wait for the next reclaim. Sub pages built over the socket
+are not frozen: a navigation deletes the sub page it replaces, which frozen would wait for the next reclaim (with
+them frozen, the memory bench's tabs peaked at 1,248 MB on a loaded machine; main: 971 on a quiet one). The app's start
+reclaims once, so what the start made is frozen too; its stop leaves the frozen objects as they are, and in a
+process that runs many apps (the page tests) the next start frees what the last one left.
 
 That full collection costs time in proportion to everything alive (about 1.5 s at 500 open tabs), so it is paid only
 when the deleted clients since the last one are at least a tenth of those still open (RECLAIM_SHARE), or after
@@ -43,8 +45,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 from fastapi.dependencies import models as fastapi_models
 from nicegui import Client, app, binding
@@ -92,23 +92,6 @@ class Housekeeping:
     def built(self) -> None:
         """Freeze what a page build made: it lives as long as its client, whose deletion reclaims it."""
         self._freeze()
-
-    def freezing(self, build: Callable[[], object]) -> Callable[[], object]:
-        """Wrap a sub page builder: what it built is frozen when it is done (an async build, once it ended)."""
-
-        def run() -> object:
-            result = build()
-            if asyncio.iscoroutine(result):
-                return self._frozen_after(result)
-            self._freeze()
-            return result
-
-        return run
-
-    async def _frozen_after(self, build: Coroutine[Any, Any, object]) -> object:
-        result = await build
-        self._freeze()
-        return result
 
     def _start(self) -> None:
         """Follow the collector; reclaim once, so what the start left is frozen and an earlier app's garbage goes."""

@@ -53,7 +53,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
         with ui.column().classes('w-full max-w-7xl mx-auto p-0'):
             ui.sub_pages(
                 {
-                    path: housekeeping.freezing(first_build(build))
+                    path: first_build(build)
                     for path, build in {
                         '/': lambda: generate.page(services, feed),
                         '/gallery': lambda: gallery.page(services, feed),
