@@ -17,10 +17,9 @@ collection (due every ~70,000 allocations, about every 7 page builds) walked the
 landed inside one page's GET: the page bench's p95 was its p50 plus one such collection. `gc.freeze` costs nothing
 (it moves the collector's lists, not the objects); the few cycles that die young in a build and are frozen before
 a young collection found them (about 4 objects per build) wait for the next reclaim. Sub pages built over the socket
-are not frozen: a navigation deletes the sub page it replaces, which frozen would wait for the next reclaim (with
-them frozen, the memory bench's tabs peaked at 1,248 MB on a loaded machine; main: 971 on a quiet one). The app's start
-reclaims once, so what the start made is frozen too; its stop leaves the frozen objects as they are, and in a
-process that runs many apps (the page tests) the next start frees what the last one left.
+are not frozen: a navigation deletes the sub page it replaces, which frozen would wait for the next reclaim. The
+app's start reclaims once, so what the start made is frozen too; its stop leaves the frozen objects as they are, and
+in a process that runs many apps (the page tests) the next start frees what the last one left.
 
 That full collection costs time in proportion to everything alive (about 1.5 s at 500 open tabs), so it is paid only
 when the deleted clients since the last one are at least a tenth of those still open (RECLAIM_SHARE), or after
