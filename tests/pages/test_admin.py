@@ -203,7 +203,7 @@ async def test_all_images_filter_delete_restore_and_purge(user: User, services: 
     owner = user.find(marker='image-owner').elements
     assert {tile.props['owner-id'] for tile in owner} == {USER_A, USER_B}  # the full id on hover, as a native title
     delete = user.find(marker=f'image-delete-{a.id}').elements.pop()
-    assert delete.props['title'] == delete.props['aria-label'] == 'Move to trash'
+    assert delete is tile and tile.props['action-title'] == 'Move to trash'  # the tile draws its button: one element
     assert not [e for e in tile.descendants() if isinstance(e, ui.tooltip)]  # no tooltip elements in 48 tiles
     user.find(marker='images-user').click()  # a select: pick USER_A
     user.find(marker='images-user').elements.pop().set_value(USER_A)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from nicegui import ElementFilter, ui
+from nicegui import ElementFilter, background_tasks, ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 
@@ -132,6 +132,25 @@ async def test_health_banner_and_who_is_connected(
     await sim.come_back()
     user.find(marker='health-refresh').click()
     await user.should_see(content='OK: every check passes', retries=200)
+
+
+async def test_dashboards_opened_together_share_one_health_run_and_the_refresh_button_runs_one_anew(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each dashboard opened ran every check itself (a storage probe with an fsync, a database write, a request to
+    # every server), into the next page's build
+    probes: list[float] = []
+    writable = services.health.storage.writable
+    monkeypatch.setattr(services.health.storage, 'writable', lambda: (probes.append(time.monotonic()), writable())[1])
+    await log_in_admin(user)
+    await user.should_see(marker='check-db-value', content=' ms')
+    for _ in range(3):  # three more dashboards, their browsers never connect
+        assert (await user.http_client.get('/admin')).status_code == 200
+    await wait_for(lambda: not [t for t in background_tasks.running_tasks if t.get_name() == 'admin-health'])
+    assert len(probes) == 1
+    user.find(marker='health-refresh').click()
+    await wait_for(lambda: len(probes) == 2)
+    await user.should_see(content='OK: every check passes')
 
 
 async def test_a_new_tab_adds_one_row_to_who_is_connected_and_a_closed_one_removes_its_row(

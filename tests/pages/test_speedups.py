@@ -109,6 +109,37 @@ async def test_bindings_propagate_as_before_and_unbound_sets_skip_the_walk(user:
         binding._propagate.walk = walk
 
 
+async def test_a_new_binding_sets_its_own_target_only_and_every_binding_shows_what_nicegui_shows(user: User) -> None:
+    # every admin dashboard built for a live job re-evaluated the bindings of every dashboard still open on it
+    await user.open('/')
+    speedups.install()
+    assert isinstance(binding._bind_one_way, speedups._NewLinkOnly)
+    worked_out: list[str] = []
+
+    def upper(text: str) -> str:
+        worked_out.append(text)
+        return text.upper()
+
+    with user:
+        source, middle, record = Shown(text='a'), Shown(), {'text': 'r'}
+        first = ui.label().bind_text_from(source, 'text', backward=upper)
+        assert (first.text, worked_out) == ('A', ['a'])
+        second = ui.label().bind_text_from(source, 'text', backward=str.title)
+        binding.bind_from(middle, 'text', source, 'text')  # source -> middle -> third: two hops
+        third = ui.label().bind_text_from(middle, 'text')
+        assert worked_out == ['a']  # the first binding is not worked out again for each new one
+        assert (second.text, middle.text, third.text) == ('A', 'a', 'a')
+        source.text = 'b'
+        assert (first.text, second.text, middle.text, third.text) == ('B', 'B', 'b', 'b')
+        assert worked_out == ['a', 'b']
+        plain = ui.label().bind_text_from(record, 'text')  # a source that is not bindable: NiceGUI's own way
+        assert plain.text == 'r'
+        field = ui.input(value='v').bind_value(source, 'count', forward=len, backward=lambda n: 'v' * n)
+        assert (field.value, source.count) == ('', 0)  # the backward binding wins the first update, as NiceGUI's
+        field.value = 'vv'
+        assert source.count == 2
+
+
 async def test_choices_show_their_options_and_value_as_nicegui_does_and_work_them_out_once_per_change(
     user: User,
 ) -> None:

@@ -40,7 +40,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
     speedups.install()
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
-    Housekeeping()
+    housekeeping = Housekeeping()
     feed = app.state.job_feed = JobFeed(services.jobs.changed)  # NOTE: page tests reach it on app.state
 
     async def root(request: Request) -> Response | None:
@@ -70,6 +70,7 @@ def create(services: Services) -> Callable[[Request], Awaitable[Response | None]
                 }
             ).classes('w-full')
         await loads.settled(context.client)
+        housekeeping.built()  # the automatic collections leave the page alone (housekeeping.py)
         return None
 
     return root

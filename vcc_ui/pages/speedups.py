@@ -1,4 +1,4 @@
-"""Five costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
+"""Six costs NiceGUI pays on every page build, made smaller (`install`, from the root page's setup).
 
 Signatures: every NiceGUI element makes three observable collections (its classes, style and props), and each asks
 `nicegui.helpers.expects_arguments` about its bound `_update` method: one `inspect.signature` per collection, about a
@@ -15,6 +15,13 @@ Bindings: every bindable property set (an element's text, value and visibility a
 JobView) walks the property's bindings through `binding._propagate`, which sets up a context variable and a visited set
 first: a tenth of a Generate build. A property nothing is bound to has nothing to walk, so the walk starts only when the
 binding table has an entry for it (the walk itself is NiceGUI's).
+
+New bindings: binding a property to a bindable source (`bind_text_from(view, 'status')`) updates every binding of
+that source, old and new, through `binding._propagate`: each admin dashboard built for a live job re-evaluated the
+bindings of every dashboard still open on it (the page bench's `/admin` spent a fifth of its CPU there after 150
+builds, growing with each). A bindable source propagates every change of its own, so its older bindings are up to
+date already: only the new one is set (and walked on from its target, as NiceGUI's walk would). A source that is not
+a bindable property (an active link) is bound by NiceGUI's code as before.
 
 Choices: a select, toggle or radio works its options out anew (a fresh observed dict per option) on every change of
 its props or classes, a dozen times while a page builds it: a tenth of a Generate build. It is worked out again only
@@ -45,6 +52,7 @@ def install() -> None:
     cache_handler_signatures()
     escape_by_replace()
     propagate_only_bound()
+    set_new_links_only()
     choices_once()
     queue_once()
 
@@ -109,6 +117,50 @@ class _BoundOnly:
         """Propagate a change of `source_obj.source_name` along its bindings (nothing to do without one)."""
         if (id(source_obj), source_name) in binding.bindings:
             self.walk(source_obj, source_name)
+
+
+def set_new_links_only() -> None:
+    """Make a new binding from a bindable property set its own target only, not every binding of its source."""
+    bind: Callable[..., None] = binding._bind_one_way
+    if isinstance(bind, _NewLinkOnly):
+        return
+    binding._bind_one_way = _NewLinkOnly(bind)
+
+
+class _NewLinkOnly:
+    """`binding._bind_one_way` whose first update goes along the new link only when its source is bindable."""
+
+    def __init__(self, bind: Callable[..., None]) -> None:
+        self.bind = bind
+
+    def __call__(
+        self,
+        source_obj: object,
+        source_name: tuple[str, ...],
+        target_obj: object,
+        target_name: tuple[str, ...],
+        transform: Callable[[object], object] | None,
+    ) -> None:
+        """Register the binding and set its target from the source (NiceGUI's own way for a source not bindable)."""
+        key = (id(source_obj), source_name)
+        if key not in binding.bindable_properties:
+            self.bind(source_obj, source_name, target_obj, target_name, transform)
+            return
+        binding.bindings[key].append((source_obj, target_obj, target_name, transform))
+        binding._binding_keys_by_object[id(source_obj)].add(key)
+        binding._binding_keys_by_object[id(target_obj)].add(key)
+        token = binding.propagation_visited.set({key})
+        try:
+            value = binding._get_attribute(source_obj, source_name)
+            if value is binding._MISSING:
+                return
+            value = transform(value) if transform else value
+            current = binding._get_attribute(target_obj, target_name)
+            if current is binding._MISSING or current != value:
+                binding._set_attribute(target_obj, target_name, value)
+                binding._propagate_recursively(target_obj, target_name)
+        finally:
+            binding.propagation_visited.reset(token)
 
 
 def queue_once() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -17,7 +18,7 @@ CHECK_TIMEOUT = 1.5
 
 
 class HealthChecks:
-    """Runs every check and reports each with its value."""
+    """Runs every check and reports each with its value; `recent` shares one run among callers close in time."""
 
     def __init__(
         self, settings: Settings, engine: Engine, pool: ServerPool, storage: Storage, llm: PromptHelper
@@ -27,9 +28,31 @@ class HealthChecks:
         self.pool = pool
         self.storage = storage
         self.llm = llm
+        self._running: asyncio.Future[tuple[bool, dict]] | None = None
+        self._last: tuple[float, datetime, tuple[bool, dict]] | None = None  # when (monotonic, wall), what
+
+    async def recent(self, max_age: float) -> tuple[bool, dict, datetime]:
+        """The checks of a run at most `max_age` seconds old, else of the run under way or a new one, and their time.
+
+        An admin dashboard runs them as it opens: each one opened ran its own (a storage probe with an fsync, a
+        database write, a request to every server), into the next page's build."""
+        if self._last is None or time.monotonic() - self._last[0] > max_age:
+            await (asyncio.shield(self._running) if self._running is not None else self.run())
+        assert self._last is not None  # a run just ended
+        _, checked, (ok, checks) = self._last
+        return ok, checks, checked
 
     async def run(self) -> tuple[bool, dict]:
-        """Return (all ok, the checks with their values); the prompt helper fails only when configured."""
+        """Return (all ok, the checks with their values) of a run now; the prompt helper fails only when configured."""
+        running = self._running = asyncio.ensure_future(self._run())
+        running.add_done_callback(self._ran)
+        return await asyncio.shield(running)  # a caller that goes leaves it to those who joined it
+
+    def _ran(self, running: asyncio.Future[tuple[bool, dict]]) -> None:
+        if self._running is running:
+            self._running = None
+
+    async def _run(self) -> tuple[bool, dict]:
         _, llm = await asyncio.gather(self._check_servers(), self.llm.check())
         servers = {
             e.health.name: {
@@ -67,7 +90,9 @@ class HealthChecks:
             'disk': disk,
             'llm': llm,
         }
-        return bool(comfy_ok and db['ok'] and disk['ok'] and llm['ok']), checks
+        result = bool(comfy_ok and db['ok'] and disk['ok'] and llm['ok']), checks
+        self._last = (time.monotonic(), datetime.now(UTC), result)
+        return result
 
     async def _check_servers(self) -> None:
         try:

@@ -1,6 +1,6 @@
 // One tile of the admin's all-images grid (vcc_ui/pages/widgets/admin_image_tile.py), drawn here from its props:
 // the thumbnail links the file; owner (the full id as a native title), date, size, kind badges; the delete or
-// restore button comes in the slot.
+// restore button, whose click is the element's click.
 export default {
   template: `
     <div class="q-card nicegui-card nicegui-card-tight w-full min-w-0" :class="{ 'opacity-70': trashed }">
@@ -15,7 +15,16 @@ export default {
         <q-badge outline color="grey-7" :label="kind" />
         <q-badge v-if="trashed" color="grey-7" :label="trashLabel" />
         <div class="q-space"></div>
-        <slot></slot>
+        <q-btn
+          flat
+          round
+          dense
+          :icon="actionIcon"
+          :color="actionColor"
+          :title="actionTitle"
+          :aria-label="actionTitle"
+          @click="$emit('click')"
+        />
       </div>
     </div>
   `,
@@ -29,5 +38,9 @@ export default {
     kind: String,
     trashed: Boolean,
     trashLabel: String,
+    actionIcon: String,
+    actionTitle: String,
+    actionColor: String,
   },
+  emits: ["click"],
 };

@@ -7,17 +7,21 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from vcc_ui.i18n import t
-from vcc_ui.pages.widgets.bare import IconButton
 from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services.admin import admin_url
 from vcc_ui.services.image_meta import AdminImageView, human_bytes
 
 
 class AdminImageTile(ui.element, component='admin_image_tile.js'):
-    """The tile drawn in the browser from props (48 tiles build a page: one element each, and its button)."""
+    """The tile drawn in the browser from props, its delete or restore button too: one element per tile of 48.
+
+    The button's click reaches the element's click listener; the tile is marked `image-delete-<id>` or
+    `image-restore-<id>` by what its button does.
+    """
 
     def __init__(self, row: AdminImageView, *, owner: str) -> None:
         super().__init__()
+        trashed = row.status == 'trash'
         self._props.update(
             {
                 'href': admin_url(row.url),
@@ -27,20 +31,18 @@ class AdminImageTile(ui.element, component='admin_image_tile.js'):
                 'owner-id': row.owner,  # the full id on hover, as a native title (no tooltip element)
                 'when': f'{local_time(row.created_at)} · {human_bytes(row.bytes)}',
                 'kind': t(f'img_kind_{row.kind}'),
-                'trashed': row.status == 'trash',
+                'trashed': trashed,
                 'trash-label': t('img_trash'),
+                'action-icon': 'restore_from_trash' if trashed else 'delete',
+                'action-title': t('img_restore' if trashed else 'img_delete'),  # its native title and accessible name
+                'action-color': 'primary' if trashed else 'negative',
             }
         )
 
 
 def admin_image_tile(row: AdminImageView, *, owner: str, on_change: Callable[[str, bool], Awaitable[None]]) -> None:
     """Add the tile of one image (`owner`: how to name its owner); its button calls on_change(image id, restore)."""
-    with AdminImageTile(row, owner=owner).mark(f'image-{row.id} image-owner'):
-        if row.status == 'trash':
-            IconButton(
-                'restore_from_trash', title=t('img_restore'), on_click=lambda: on_change(row.id, True), color='primary'
-            ).mark(f'image-restore-{row.id}')
-        else:
-            IconButton(
-                'delete', title=t('img_delete'), on_click=lambda: on_change(row.id, False), color='negative'
-            ).mark(f'image-delete-{row.id}')
+    restore = row.status == 'trash'
+    AdminImageTile(row, owner=owner).mark(
+        f'image-{row.id} image-owner image-{"restore" if restore else "delete"}-{row.id}'
+    ).on('click', lambda: on_change(row.id, restore))
