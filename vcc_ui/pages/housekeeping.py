@@ -9,7 +9,8 @@ that never connected), one full collection over everything unfrozen frees their 
 hands the freed pages back to the system (its arenas keep them otherwise). In between, NiceGUI's tables of elements
 and clients are rebuilt at their present size: CPython never shrinks a dict on deletes, and the table of bindable
 properties (an entry per element property, about 370 per page) kept room for every page of the peak, 20 MB after
-1,000 pruned pages.
+1,000 pruned pages. Without Redis, NiceGUI also keeps an (empty, in this app) storage for every tab that ever
+connected, for 30 days; the reclaim drops the empty ones of tabs no client shows.
 
 That full collection costs time in proportion to everything alive (about 1.5 s at 500 open tabs), so it is paid only
 when the deleted clients since the last one are at least a tenth of those still open (RECLAIM_SHARE), or after
@@ -37,6 +38,7 @@ import time
 
 from fastapi.dependencies import models as fastapi_models
 from nicegui import Client, app, binding
+from nicegui.persistence import PersistentDict
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ class Housekeeping:
         self._last = time.monotonic()
         began = time.perf_counter()
         forget_endpoints()
+        forget_closed_tabs()
         gc.unfreeze()
         collected = gc.collect()
         compact_tables()
@@ -140,10 +143,20 @@ def compact_tables() -> None:
         binding.bindings,
         binding._binding_keys_by_object,
         Client.instances,
+        app.storage._tabs,
     ):
         kept = dict(table)
         table.clear()
         table.update(kept)
+
+
+def forget_closed_tabs() -> None:
+    """Drop the empty in-memory tab storages of tabs no client shows (NiceGUI keeps each for 30 days)."""
+    shown = {client.tab_id for client in Client.instances.values()}
+    tabs = app.storage._tabs
+    for tab_id, tab in list(tabs.items()):
+        if not tab and tab_id not in shown and not isinstance(tab, PersistentDict):
+            del tabs[tab_id]  # a tab that comes back (a reload) gets a new empty one, as a new tab does
 
 
 def forget_endpoints() -> None:
