@@ -46,6 +46,8 @@ RECLAIM_DELAY = 2.0  # after the first deletion of a batch (NiceGUI's prune dele
 RECLAIM_INTERVAL = 30.0  # at most one full collection this often, however many tabs close
 RECLAIM_AT_LEAST = 600.0  # frozen garbage (cycles that happened to be alive at a freeze) waits at most this long
 RECLAIM_SHARE = 0.1  # deleted clients, as a share of those still open, that pay for a full collection at once
+TRIM_AGAIN = 10.0  # after a reclaim, memory freed since is handed back this much later (no collection, 3-4 ms) ...
+TRIM_WORTH = 1 << 20  # ... and again every RECLAIM_INTERVAL while a trim gives back at least this many bytes
 ALLOCATOR_WARNING = (
     'PYTHONMALLOC is not malloc: memory of closed and pruned pages stays with the process (set PYTHONMALLOC=malloc)'
 )
@@ -58,6 +60,7 @@ class Housekeeping:
         self._libc = ctypes.CDLL(ctypes.util.find_library('c')) if sys.platform.startswith('linux') else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._trimmer: asyncio.TimerHandle | None = None
         self._froze = False
         self._last = 0.0
         self._gone = 0  # clients deleted since the last reclaim
@@ -77,10 +80,31 @@ class Housekeeping:
         collected = gc.collect()
         compact_tables()
         self._freeze()
-        if self._libc is not None:
-            with contextlib.suppress(AttributeError, OSError):
-                self._libc.malloc_trim(0)
+        self._trim()
+        self._trim_after(TRIM_AGAIN)
         log.info('memory_reclaimed', extra={'collected': collected, 'ms': round((time.perf_counter() - began) * 1000)})
+
+    def _trim(self) -> int:
+        """Hand the heap's free pages back to the system; return the resident bytes that gave back."""
+        if self._libc is None:
+            return 0
+        before = resident_bytes()
+        with contextlib.suppress(AttributeError, OSError):
+            self._libc.malloc_trim(0)
+        return before - resident_bytes()
+
+    def _trim_after(self, delay: float) -> None:
+        if self._trimmer is not None:
+            self._trimmer.cancel()
+        self._trimmer = self._loop.call_later(delay, self._trim_again) if self._loop is not None else None
+
+    def _trim_again(self) -> None:
+        """Trim what was freed since the last trim (pages that went after the reclaim, or that allocations after it
+        touched again); keep at it while that is worth it."""
+        self._trimmer = None
+        if (released := self._trim()) >= TRIM_WORTH:
+            log.info('memory_trimmed', extra={'mb': round(released / (1 << 20), 1)})
+            self._trim_after(RECLAIM_INTERVAL)
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -95,9 +119,10 @@ class Housekeeping:
             gc.callbacks.remove(self._collected)
         if self._froze:
             gc.unfreeze()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._trimmer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._trimmer = None
         self._loop = None
 
     def _collected(self, phase: str, info: dict) -> None:
@@ -134,6 +159,12 @@ class Housekeeping:
                 return
             self._timer.cancel()
         self._timer = self._loop.call_later(delay, self.reclaim)
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux)."""
+    with open('/proc/self/statm', encoding='ascii') as statm:
+        return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
 def compact_tables() -> None:
