@@ -10,7 +10,10 @@ hands the freed pages back to the system (its arenas keep them otherwise). In be
 and clients are rebuilt at their present size: CPython never shrinks a dict on deletes, and the table of bindable
 properties (an entry per element property, about 370 per page) kept room for every page of the peak, 20 MB after
 1,000 pruned pages. Without Redis, NiceGUI also keeps an (empty, in this app) storage for every tab that ever
-connected, for 30 days; the reclaim drops the empty ones of tabs no client shows.
+connected, for 30 days; the reclaim drops the empty ones of tabs no client shows. `malloc_trim` only returns what is
+free when it runs: pages freed after it (clients deleted later, allocations that touched a returned page again) stay
+resident, 2-3 MB after the memory bench's prunes, so it runs again TRIM_AGAIN later, and on while that gives back
+at least TRIM_WORTH (a trim that finds nothing costs 3-4 ms on a fragmented 800 MB heap, and no collection).
 
 That full collection costs time in proportion to everything alive (about 1.5 s at 500 open tabs), so it is paid only
 when the deleted clients since the last one are at least a tenth of those still open (RECLAIM_SHARE), or after
