@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import gc
+import os
 import sys
 import time
 import weakref
+from pathlib import Path
+from uuid import uuid4
 
 import pytest
-from nicegui import Client, background_tasks, binding
+from nicegui import Client, app, background_tasks, binding
+from nicegui.nicegui import _on_handshake
 from nicegui.testing import User
 
 from tests.fixtures import wait_for
@@ -165,3 +171,73 @@ async def test_the_app_warns_when_freed_pages_cannot_go_back(
     await user.open('/')
     warned = any(housekeeping.ALLOCATOR_WARNING in r.getMessage() for r in caplog.get_records('setup'))
     assert warned == (allocator != 'malloc' and sys.platform.startswith('linux'))
+
+
+async def connected_tab(user: User, tab_id: str) -> Client:
+    """Load a page and connect it as the browser tab `tab_id` would."""
+    before = set(Client.instances)
+    assert (await user.http_client.get('/')).status_code == 200
+    (client,) = (Client.instances[i] for i in set(Client.instances) - before)
+    await _on_handshake(f'test-{uuid4()}', {'client_id': client.id, 'tab_id': tab_id, 'document_id': str(uuid4())})
+    return client
+
+
+async def test_the_storage_of_a_closed_tab_goes_and_an_open_or_filled_one_stays(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without Redis NiceGUI kept an empty storage for every tab that ever connected, for 30 days: 1,000 closed tabs
+    # kept 1,000 of them, made while many pages were open, each pinning a heap page of that peak
+    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
+    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
+    tabs = app.storage._tabs
+    await user.open('/')
+    closed, filled = str(uuid4()), str(uuid4())
+    gone = [await connected_tab(user, closed), await connected_tab(user, filled)]
+    tabs[filled]['kept'] = 1  # what a page put in app.storage.tab stays for its tab's return (a reload)
+    for client in gone:
+        client.delete()
+    await wait_for(lambda: closed not in tabs)
+    assert user.tab_id in tabs  # a tab still open keeps its storage
+    assert tabs[filled] == {'kept': 1}
+
+
+def resident() -> int:
+    """This process's resident memory in bytes (Linux)."""
+    return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason="glibc's malloc_trim")
+async def test_memory_freed_after_a_reclaim_goes_back_to_the_system_without_another_collection(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the reclaim trims once; heap pages freed after it (the last pruned pages, allocations that touched trimmed pages
+    # again) stayed resident until the next reclaim, which needs more deleted clients: 2-3 MB at the memory bench's end
+    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
+    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
+    keepers: list[housekeeping.Housekeeping] = []
+    reclaim = housekeeping.Housekeeping.reclaim
+
+    def noted(self: housekeeping.Housekeeping) -> None:
+        keepers.append(self)
+        reclaim(self)
+
+    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', noted)
+    await user.open('/')
+    user.client.delete()
+    await wait_for(lambda: bool(keepers))
+    monkeypatch.setattr(housekeeping, 'TRIM_AGAIN', 1.0)
+    libc = ctypes.CDLL(ctypes.util.find_library('c'))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    keepers[0].reclaim()
+    blocks = [libc.malloc(1024) for _ in range(50_000)]  # 50 MB of small blocks in glibc's heap, as a page's objects
+    for block in blocks:
+        ctypes.memset(block, 1, 1024)
+    pin = libc.malloc(1024)  # something long-lived above them: the heap cannot simply shrink from its top
+    for block in blocks:
+        libc.free(block)
+    freed = resident()
+    try:
+        await wait_for(lambda: resident() < freed - (25 << 20), timeout=5)
+    finally:
+        libc.free(pin)
