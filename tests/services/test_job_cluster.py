@@ -180,8 +180,10 @@ async def test_a_leader_that_loses_its_lock_stops_and_the_other_instance_takes_o
             await wait_for(lambda: new.jobs.leading, timeout=10)
         assert 'stopped dispatching' in caplog.text
         assert first.status == 'running'  # re-attached while ComfyUI still runs it
-        # the new leader's own prompts keep its ComfyUI socket busy: the re-attached one is settled from /history
-        later = [await new.jobs.submit(_user(u), 'sd15_txt2img', {**SLOW, 'steps': 6}) for u in range(2, 7)]
+        # the new leader's own prompts keep its ComfyUI socket busy: the re-attached one is settled from /history;
+        # theirs last about 5 s in all (2 at a time), well past the at most 3 s left of the re-attached one, so a
+        # loaded machine cannot turn the order below around
+        later = [await new.jobs.submit(_user(u), 'sd15_txt2img', {**SLOW, 'steps': 16}) for u in range(2, 7)]
         everything = (first, waiting, *later)
         await wait_for(lambda: all(v.finished for v in everything), timeout=60)
         assert [v.status for v in everything] == ['completed'] * 7, [v.error for v in everything]
