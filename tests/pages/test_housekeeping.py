@@ -116,11 +116,8 @@ async def test_pruned_pages_leave_no_object_of_the_pages_alive(
     await wait_for(lambda: not [ref for ref in built if ref() is not None])
 
 
-async def test_the_table_of_bindable_properties_shrinks_after_a_prune(
-    user: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # CPython never shrinks a dict on deletes: after 1,000 pruned pages NiceGUI's table of bindable properties (an
-    # entry per element property) kept room for all of them, 20 MB of the memory the memory bench saw kept
+def noted_reclaims(monkeypatch: pytest.MonkeyPatch) -> list[housekeeping.Housekeeping]:
+    """Make reclaims run at once after deletes; return the list each reclaiming Housekeeping is appended to."""
     monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
     monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
     keepers: list[housekeeping.Housekeeping] = []
@@ -131,6 +128,15 @@ async def test_the_table_of_bindable_properties_shrinks_after_a_prune(
         reclaim(self)
 
     monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', noted)
+    return keepers
+
+
+async def test_the_table_of_bindable_properties_shrinks_after_a_prune(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CPython never shrinks a dict on deletes: after 1,000 pruned pages NiceGUI's table of bindable properties (an
+    # entry per element property) kept room for all of them, 20 MB of the memory the memory bench saw kept
+    keepers = noted_reclaims(monkeypatch)
     table = vars(binding.bindable_properties)['data']
     before, entries = set(Client.instances), len(table)
     for _ in range(10):  # pages whose browser never connects
@@ -212,16 +218,7 @@ async def test_memory_freed_after_a_reclaim_goes_back_to_the_system_without_anot
 ) -> None:
     # the reclaim trims once; heap pages freed after it (the last pruned pages, allocations that touched trimmed pages
     # again) stayed resident until the next reclaim, which needs more deleted clients: 2-3 MB at the memory bench's end
-    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
-    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
-    keepers: list[housekeeping.Housekeeping] = []
-    reclaim = housekeeping.Housekeeping.reclaim
-
-    def noted(self: housekeeping.Housekeeping) -> None:
-        keepers.append(self)
-        reclaim(self)
-
-    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', noted)
+    keepers = noted_reclaims(monkeypatch)
     await user.open('/')
     user.client.delete()
     await wait_for(lambda: bool(keepers))
