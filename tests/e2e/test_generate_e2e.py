@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -30,7 +31,7 @@ def login(page, app: RunningApp) -> None:
     page.fill('input[type=password]', app.password)
     page.keyboard.press('Enter')
     page.wait_for_selector(GENERATE)
-    page.wait_for_function('window.socket && window.socket.connected')  # typing before it connects reaches no one
+    page.wait_for_function('window.socket && window.socket.connected')
 
 
 def progress_of(card) -> float:
@@ -140,3 +141,28 @@ def test_reload_mid_job_and_see_it_continue_to_the_result(context, app_server: R
     card.locator('[data-role=job-thumb]').first.wait_for()
     assert any(0 < v < 1 for v in seen), f'no live progress after the reload: {seen}'
     assert errors == []
+
+
+def test_a_prompt_typed_before_the_socket_connects_is_kept_and_submitted(context, app_server: RunningApp) -> None:
+    page = context.new_page()
+    login(page, app_server)
+    held = []
+
+    def hold(socket) -> None:
+        held.append(socket)  # the page's socket waits until the test lets it through
+
+    page.route_web_socket(re.compile(r'.*'), hold)
+    page.reload()
+    page.wait_for_selector(GENERATE)
+    prompt = page.get_by_label('Prompt', exact=True)
+    prompt.fill('typed before the socket connected')
+    assert held and not page.evaluate('window.socket && window.socket.connected')
+    held[0].connect_to_server()
+    page.wait_for_function('window.socket && window.socket.connected')
+    page.wait_for_timeout(1000)  # what the page queued for its connection has arrived by now
+    assert prompt.input_value() == 'typed before the socket connected'
+    prompt.press('Control+Enter')
+    card = page.locator(CARD).first
+    card.wait_for()
+    assert 'typed before the socket connected' in card.inner_text()
+    page.close()

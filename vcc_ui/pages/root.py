@@ -22,6 +22,7 @@ from vcc_ui.pages import (
     inputs,
     speedups,
     tokens,
+    typed_early,
 )
 from vcc_ui.pages.first_loads import FirstLoads, first_build
 from vcc_ui.pages.frame import frame
@@ -38,6 +39,7 @@ PAGE_PATHS = frozenset(
 def create(services: Services) -> Callable[[Request], Awaitable[Response | None]]:
     """Return the root page function bound to the services."""
     speedups.install()
+    typed_early.install()
     admin_loras.install(services)
     admin_dashboard.track_presence(services)
     housekeeping = Housekeeping()
