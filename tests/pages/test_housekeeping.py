@@ -238,3 +238,48 @@ async def test_memory_freed_after_a_reclaim_goes_back_to_the_system_without_anot
         await wait_for(lambda: resident() < freed - (25 << 20), timeout=5)
     finally:
         libc.free(pin)
+
+
+async def test_a_flood_of_pages_never_connected_keeps_the_newest_and_drops_those_waiting_too_long(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(housekeeping, 'WAITING_KEPT', 3)
+    monkeypatch.setattr(housekeeping, 'WAITING_GRACE', 0.5)
+    await user.open('/')  # a connected tab, however old, is never the one to go
+    tab = user.client
+    before = set(Client.instances)
+    for _ in range(4):  # pages whose browser never connects
+        assert (await user.http_client.get('/')).status_code == 200
+    early = [Client.instances[i] for i in Client.instances if i not in before]
+    assert len(early) == 4 and not any(client.is_deleted for client in early)  # all four young: none goes yet
+    await asyncio.sleep(0.6)
+    assert (await user.http_client.get('/')).status_code == 200  # the build that finds them waiting too long
+    late = [client for client in Client.instances.values() if client not in early and client.id not in before]
+    assert [client.is_deleted for client in early] == [True, True, False, False]  # the oldest beyond the newest 3
+    assert not tab.is_deleted and not late[0].is_deleted
+    for client in early[2:] + late:
+        client.delete()
+
+
+async def test_a_flood_of_pages_dropped_is_reclaimed_without_waiting_for_the_interval(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more pages dropped than open: the collection over what is left costs less than what it frees, so it does not
+    # wait for RECLAIM_INTERVAL after the one before (here, the app's start)
+    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
+    monkeypatch.setattr(housekeeping, 'WAITING_KEPT', 2)
+    monkeypatch.setattr(housekeeping, 'WAITING_GRACE', 0.0)
+    reclaims: list[float] = []
+    reclaim = housekeeping.Housekeeping.reclaim
+
+    def counted(self: housekeeping.Housekeeping) -> None:
+        reclaims.append(time.monotonic())
+        reclaim(self)
+
+    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', counted)
+    before = set(Client.instances)
+    for _ in range(6):  # each build drops the oldest beyond the newest 2
+        assert (await user.http_client.get('/')).status_code == 200
+    await wait_for(lambda: len(reclaims) >= 1)
+    for client in [client for client in Client.instances.values() if client.id not in before]:
+        client.delete()
