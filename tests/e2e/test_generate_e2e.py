@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import time
 
+import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import PHONE, RunningApp, screenshot
+from vcc_ui.pages import housekeeping
 
 pytestmark = pytest.mark.e2e
 
@@ -165,4 +167,39 @@ def test_a_prompt_typed_before_the_socket_connects_is_kept_and_submitted(context
     card = page.locator(CARD).first
     card.wait_for()
     assert 'typed before the socket connected' in card.inner_text()
+    page.close()
+
+
+def test_a_page_dropped_in_a_flood_of_pages_never_connected_reloads_when_its_socket_comes(
+    context, app_server: RunningApp
+) -> None:
+    page = context.new_page()
+    login(page, app_server)
+    held = []
+
+    def hold(socket) -> None:
+        if held:
+            socket.connect_to_server()  # the page it reloads to connects at once
+        else:
+            held.append(socket)  # the page's first socket waits until the test lets it through
+
+    page.route_web_socket(re.compile(r'.*'), hold)
+    page.reload()
+    page.wait_for_selector(GENERATE)
+    cookies = {c['name']: c['value'] for c in context.cookies()}
+    with httpx.Client(base_url=app_server.url, cookies=cookies, timeout=30) as http:
+        for _ in range(housekeeping.WAITING_KEPT):  # a flood of pages whose browser never connects
+            assert http.get('/').status_code == 200
+        time.sleep(housekeeping.WAITING_GRACE + 0.5)
+        assert http.get('/').status_code == 200  # this build drops what waited too long: the held page first
+    page.evaluate('window.vccBeforeReload = true')
+    held[0].connect_to_server()
+    page.wait_for_function('!window.vccBeforeReload && window.socket && window.socket.connected')
+    prompt = page.get_by_label('Prompt', exact=True)
+    prompt.fill('typed after the reload')
+    prompt.press('Control+Enter')
+    card = page.locator(CARD).first
+    card.wait_for()
+    assert 'typed after the reload' in card.inner_text()
+    screenshot(page, 'generate_after_flood_reload')
     page.close()
