@@ -8,7 +8,6 @@ import ctypes.util
 import gc
 import os
 import sys
-import time
 import weakref
 from pathlib import Path
 from uuid import uuid4
@@ -53,16 +52,7 @@ async def test_one_tab_closing_among_many_waits_and_a_tenth_of_them_reclaim_at_o
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a full collection stalls every open tab for as long as it scans them all: a few closed ones do not pay for it
-    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
-    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
-    reclaims: list[float] = []
-    reclaim = housekeeping.Housekeeping.reclaim
-
-    def counted(self: housekeeping.Housekeeping) -> None:
-        reclaims.append(time.monotonic())
-        reclaim(self)
-
-    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', counted)
+    reclaims = noted_reclaims(monkeypatch)
     before = set(Client.instances)
     for _ in range(20):  # pages whose browser never connects stand in for open tabs
         assert (await user.http_client.get('/')).status_code == 200
@@ -116,10 +106,12 @@ async def test_pruned_pages_leave_no_object_of_the_pages_alive(
     await wait_for(lambda: not [ref for ref in built if ref() is not None])
 
 
-def noted_reclaims(monkeypatch: pytest.MonkeyPatch) -> list[housekeeping.Housekeeping]:
-    """Make reclaims run at once after deletes; return the list each reclaiming Housekeeping is appended to."""
+def noted_reclaims(monkeypatch: pytest.MonkeyPatch, *, keep_interval: bool = False) -> list[housekeeping.Housekeeping]:
+    """Make reclaims run at once after deletes (with keep_interval, not sooner than RECLAIM_INTERVAL after the last
+    one unless Housekeeping asks for it); return the list each reclaiming Housekeeping is appended to."""
     monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
-    monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
+    if not keep_interval:
+        monkeypatch.setattr(housekeeping, 'RECLAIM_INTERVAL', 0.0)
     keepers: list[housekeeping.Housekeeping] = []
     reclaim = housekeeping.Housekeeping.reclaim
 
@@ -266,17 +258,9 @@ async def test_a_flood_of_pages_dropped_is_reclaimed_without_waiting_for_the_int
 ) -> None:
     # more pages dropped than open: the collection over what is left costs less than what it frees, so it does not
     # wait for RECLAIM_INTERVAL after the one before (here, the app's start)
-    monkeypatch.setattr(housekeeping, 'RECLAIM_DELAY', 0.0)
     monkeypatch.setattr(housekeeping, 'WAITING_KEPT', 2)
     monkeypatch.setattr(housekeeping, 'WAITING_GRACE', 0.0)
-    reclaims: list[float] = []
-    reclaim = housekeeping.Housekeeping.reclaim
-
-    def counted(self: housekeeping.Housekeeping) -> None:
-        reclaims.append(time.monotonic())
-        reclaim(self)
-
-    monkeypatch.setattr(housekeeping.Housekeeping, 'reclaim', counted)
+    reclaims = noted_reclaims(monkeypatch, keep_interval=True)
     before = set(Client.instances)
     for _ in range(6):  # each build drops the oldest beyond the newest 2
         assert (await user.http_client.get('/')).status_code == 200

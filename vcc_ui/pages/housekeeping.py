@@ -212,7 +212,8 @@ def prune_waiting() -> int:
         for client in Client.instances.values()  # in the order they were made: the oldest first
         if not client.has_socket_connection and not client._delete_tasks  # a tab that closed has its own timeout
     ]
-    old = [client for client in waiting[: len(waiting) - WAITING_KEPT] if client.created <= time.time() - WAITING_GRACE]
+    since = time.time() - WAITING_GRACE
+    old = [client for client in waiting[: len(waiting) - WAITING_KEPT] if client.created <= since]
     for client in old:
         client.delete()
     return len(old)
