@@ -9,11 +9,14 @@ import gc
 import os
 import sys
 import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from nicegui import Client, app, background_tasks, binding
+from nicegui import Client, app, background_tasks, binding, ui
+from nicegui.element import Element
 from nicegui.nicegui import _on_handshake
 from nicegui.testing import User
 
@@ -104,6 +107,55 @@ async def test_pruned_pages_leave_no_object_of_the_pages_alive(
     for client_id in set(Client.instances) - before:
         Client.instances[client_id].delete()  # what NiceGUI's prune does a minute later
     await wait_for(lambda: not [ref for ref in built if ref() is not None])
+
+
+def observed(elements: Iterable[Element]) -> list[weakref.ref]:
+    """Weak references to each element's props, classes and style: their dicts and lists are most of a page."""
+    return [weakref.ref(part) for element in elements for part in (element._props, element._classes, element._style)]
+
+
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """Nothing but reference counting frees objects inside (the automatic collections are off)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def test_an_element_removed_goes_at_once_without_a_collection(user: User) -> None:
+    # its props, classes and style each held their own change handler: a cycle only a full collection freed, and a
+    # page's first build is frozen, so what a navigation replaced waited for the next reclaim
+    await user.open('/')
+    with user.client:
+        box = ui.column()
+        with box:
+            ui.label('going').classes('text-lg').style('color: red').props('data-role=probe')
+    parts = observed([*box.descendants()])
+    with no_collection():
+        box.clear()
+        assert [ref() for ref in parts if ref() is not None] == []
+
+
+@pytest.mark.app_env(ADMIN_PASSWORD='housekeeping-admin-pw')
+async def test_a_deleted_page_goes_without_a_collection(user: User, services: Services) -> None:
+    # the time zone's connect handler closed over its client, which holds its handlers: a cycle that kept each
+    # closed tab's client, and through it its page, for the collector
+    user.http_client.cookies.set(ADMIN_COOKIE, services.admin.cookie_value())
+    before = set(Client.instances)
+    for path in ('/', '/gallery', '/admin'):  # pages whose browser never connected
+        assert (await user.http_client.get(path)).status_code == 200
+    clients = [Client.instances[i] for i in set(Client.instances) - before]
+    gone = [weakref.ref(client) for client in clients]
+    parts = observed(element for client in clients for element in client.elements.values())
+    with no_collection():
+        for client in clients:
+            client.delete()  # what NiceGUI does 10 s after a tab closed, or to a page pruned
+        del clients, client
+        await wait_for(lambda: all(ref() is None for ref in gone))
+        outliving = [part for ref in parts if (part := ref()) is not None and part._element() is None]
+        assert outliving == []  # no element's props, classes or style outlive it
 
 
 def noted_reclaims(monkeypatch: pytest.MonkeyPatch, *, keep_interval: bool = False) -> list[housekeeping.Housekeeping]:

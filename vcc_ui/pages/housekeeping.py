@@ -41,6 +41,14 @@ deletions outnumber the clients still open, they are reclaimed without waiting f
 what is left costs less than what it frees. A browser connects well within a second of the answer; one slower than
 WAITING_GRACE during such a flood reloads the page when it connects (NiceGUI does so for a client it no longer knows).
 
+Most of a page is freed without any collection, when NiceGUI removes it: every element it removes (a navigation's old
+sub page, a container cleared, a deleted client's page) is released (`release`): its props, classes and style each
+referred to themselves through their change handler, so they outlived their element until a full collection, and
+for a page's frozen first build until the next reclaim; and a client must not be in a cycle either (a connect handler
+that closed over its client was one, time_text.py). Of what three deleted pages (Generate, Gallery, dashboard) left
+to the collector, 8,978 objects of 1,039 KB in their own sizes, 2,131 of 273 KB are left: the page's widgets, which
+hand each other bound methods (a parent's handler to its child), and the elements they hold.
+
 Before that collection, FastAPI's caches of callables are emptied: every `ui.upload` adds a route for itself, and
 FastAPI keeps each route's endpoint (a closure over the element, its handlers and so the page widgets around them) in
 three lru caches of 4,096 entries, long after NiceGUI removed the route; a Generate page that was never opened kept
@@ -58,9 +66,11 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 
 from fastapi.dependencies import models as fastapi_models
 from nicegui import Client, app, binding
+from nicegui.element import Element
 from nicegui.persistence import PersistentDict
 
 log = logging.getLogger(__name__)
@@ -91,6 +101,7 @@ class Housekeeping:
         app.on_startup(self._start)
         app.on_shutdown(self._stop)
         app.on_delete(self._deleted)
+        Client.remove_elements = remove_and_release  # type: ignore[method-assign, assignment]
 
     def reclaim(self) -> None:
         """Collect everything (frozen objects too), freeze what is left, return freed memory to the system."""
@@ -217,6 +228,27 @@ def prune_waiting() -> int:
     for client in old:
         client.delete()
     return len(old)
+
+
+NICEGUI_REMOVE_ELEMENTS = Client.remove_elements
+
+
+def remove_and_release(client: Client, elements: Iterable[Element]) -> None:
+    """NiceGUI's removal of elements (a navigation, a container cleared, a client deleted), then `release` of each."""
+    removed = list(elements)
+    NICEGUI_REMOVE_ELEMENTS(client, removed)
+    for element in removed:
+        release(element)
+
+
+def release(element: Element) -> None:
+    """Break the cycle a removed element's props, classes and style each make with their own change handler.
+
+    Each lists its bound method `_update` among its change handlers, so it refers to itself and outlives its element
+    until a full collection (NiceGUI clears a removed element's slots and listeners, not these).
+    """
+    for observed in (element._props, element._classes, element._style):
+        observed._change_handlers.clear()
 
 
 def compact_tables() -> None:

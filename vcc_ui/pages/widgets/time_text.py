@@ -7,7 +7,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nicegui import app, context, ui
+from nicegui import Client, app, context, ui
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,15 @@ def learn_zone() -> None:
     """Ask this tab's browser for its IANA zone once it is connected and remember a valid answer.
 
     A connect handler, not a task awaiting `client.connected()`: that await tells NiceGUI to answer the page's GET at
-    once, before the page's first loads are in it (first_loads.py).
+    once, before the page's first loads are in it (first_loads.py). It is handed its client rather than closing over
+    it: the client holds its handlers, and that cycle kept a closed tab's page for the collector (housekeeping.py).
     """
-    client = context.client
     storage = app.storage.user
     if zone_named(storage.get(ZONE_KEY)) is not None:
-        client.storage[ZONE_KEY] = storage[ZONE_KEY]
+        context.client.storage[ZONE_KEY] = storage[ZONE_KEY]
     asked = False
 
-    async def ask() -> None:
+    async def ask(client: Client) -> None:
         nonlocal asked
         if asked or client.is_deleted:  # once per page, not again on a reconnect
             return
@@ -101,4 +101,4 @@ def learn_zone() -> None:
         with suppress(RuntimeError):
             client.storage[ZONE_KEY] = name
 
-    client.on_connect(ask)
+    context.client.on_connect(ask)
