@@ -12,8 +12,11 @@ properties (an entry per element property, about 370 per page) kept room for eve
 1,000 pruned pages. Without Redis, NiceGUI also keeps an (empty, in this app) storage for every tab that ever
 connected, for 30 days; the reclaim drops the empty ones of tabs no client shows. `malloc_trim` only returns what is
 free when it runs: pages freed after it (clients deleted later, allocations that touched a returned page again) stay
-resident, 2-3 MB after the memory bench's prunes, so it runs again TRIM_AGAIN later, and on while that gives back
-at least TRIM_WORTH (a trim that finds nothing costs 3-4 ms on a fragmented 800 MB heap, and no collection).
+resident, 2-3 MB after the memory bench's prunes, so it runs again TRIM_AGAIN later, and then every TRIM_EVERY for as
+long as the app runs (a trim that finds nothing costs 3-4 ms on a fragmented 800 MB heap, and no collection). A heap
+that a peak spread keeps most of its room free, and a quiet app's own allocations land in it and touch returned
+pages again: trimming only while a trim gave back at least 1 MB had left 1.3-4 MB of free pages resident at the
+memory bench's last measure after its tabs.
 
 A page's first build (its GET) is frozen as soon as it is done (`built`): the elements of a page live as long as its
 client, whose deletion reclaims them, so the collector has nothing to find in them. Left unfrozen, the automatic full
@@ -82,7 +85,8 @@ RECLAIM_SHARE = 0.1  # deleted clients, as a share of those still open, that pay
 WAITING_KEPT = 100  # pages built whose browser has not connected yet, kept as NiceGUI keeps them (60 s) ...
 WAITING_GRACE = 2.0  # ... beyond that many, one still waiting this many seconds after its build goes
 TRIM_AGAIN = 10.0  # after a reclaim, memory freed since is handed back this much later (no collection, 3-4 ms) ...
-TRIM_WORTH = 1 << 20  # ... and again every RECLAIM_INTERVAL while a trim gives back at least this many bytes
+TRIM_EVERY = 30.0  # ... and then this often
+TRIM_WORTH = 1 << 20  # a trim that gives back at least this many bytes is logged
 ALLOCATOR_WARNING = (
     'PYTHONMALLOC is not malloc: memory of closed and pruned pages stays with the process (set PYTHONMALLOC=malloc)'
 )
@@ -144,11 +148,11 @@ class Housekeeping:
 
     def _trim_again(self) -> None:
         """Trim what was freed since the last trim (pages that went after the reclaim, or that allocations after it
-        touched again); keep at it while that is worth it."""
+        touched again), and again TRIM_EVERY later."""
         self._trimmer = None
         if (released := self._trim()) >= TRIM_WORTH:
             log.info('memory_trimmed', extra={'mb': round(released / (1 << 20), 1)})
-            self._trim_after(RECLAIM_INTERVAL)
+        self._trim_after(TRIM_EVERY)
 
     def _start(self) -> None:
         """Follow the collector; reclaim once, so what the start left is frozen and an earlier app's garbage goes."""
