@@ -46,11 +46,15 @@ class StudioPage:
                 with ui.column().classes('w-full gap-2 min-w-0'):
                     ui.label(t('studio_details')).classes('text-lg font-medium')
                     self.form = StudioForm(self._changed, self._graph_changed)
-                    self.checks = StudioChecks(services, feed, current_user(), lambda: self.draft)
+                    self.checks = StudioChecks(services, feed, current_user(), self.current_draft)
                     ui.button(t('studio_save'), icon='save', on_click=self._review).props(
                         'no-caps data-role=studio-save'
                     ).mark('studio-save')
         self._show()
+
+    def current_draft(self) -> dict[str, Any] | None:
+        """The draft on screen, which the checks run."""
+        return self.draft
 
     def _source(self) -> None:
         with ui.card().classes('w-full p-3 gap-2'):

@@ -12,6 +12,7 @@ from nicegui import context, ui
 from vcc_ui.i18n import language, translate
 from vcc_ui.pages.frame import current_user
 from vcc_ui.pages.live import JobFeed
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.bulk_bar import BulkBar
 from vcc_ui.pages.widgets.gallery_filters import GalleryFilters
 from vcc_ui.pages.widgets.gallery_lightbox import GalleryLightbox
@@ -69,7 +70,7 @@ class GalleryPage:
                 empty_key='gallery_empty',
                 on_open=self._open,
             )
-        self.grid.on_selection.append(self._selection_changed)
+        self.grid.on_selection.append(weak(self._selection_changed))
         self.lightbox = GalleryLightbox(
             services,
             user,

@@ -64,7 +64,8 @@ class GeneratePage:
         self.parent: Workflow | None = next(iter(runnable or parents), None)
         self.mode = self.parent.mode if self.parent else 'txt2img'
         self._start_on(start or {})
-        self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: self.registry.title(w, lang))
+        registry = self.registry  # the lightbox's title lookup holds the registry, not this page (weak.py)
+        self.lightbox = Lightbox(lang=lang, workflow_title=lambda w: registry.title(w, lang))
         with ui.element('div').classes(
             'w-full max-w-7xl mx-auto grid grid-cols-1 lg:grid-cols-12 gap-4 items-start p-2 sm:p-4'
         ):

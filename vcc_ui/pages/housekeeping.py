@@ -44,13 +44,14 @@ deletions outnumber the clients still open, they are reclaimed without waiting f
 what is left costs less than what it frees. A browser connects well within a second of the answer; one slower than
 WAITING_GRACE during such a flood reloads the page when it connects (NiceGUI does so for a client it no longer knows).
 
-Most of a page is freed without any collection, when NiceGUI removes it: every element it removes (a navigation's old
-sub page, a container cleared, a deleted client's page) is released (`release`): its props, classes and style each
-referred to themselves through their change handler, so they outlived their element until a full collection, and
-for a page's frozen first build until the next reclaim; and a client must not be in a cycle either (a connect handler
-that closed over its client was one, time_text.py). Of what three deleted pages (Generate, Gallery, dashboard) left
-to the collector, 8,978 objects of 1,039 KB in their own sizes, 2,131 of 273 KB are left: the page's widgets, which
-hand each other bound methods (a parent's handler to its child), and the elements they hold.
+A page is freed without any collection, when NiceGUI removes it (a navigation's old sub page, a container cleared, a
+deleted client's page), as long as nothing in it is a cycle. NiceGUI's own were: a removed element's props, classes
+and style each list their own bound `_update` among their change handlers, and an element keeps handler lists of its
+own; each removed element is released (`release`). The app's were: a connect handler that closed over its client
+(time_text.py), and child widgets that kept their parent's bound methods (weak.py). With them, what three deleted
+pages (Generate, Gallery, dashboard) left to the collector was 8,978 objects of 1,039 KB in their own sizes, and a
+page's first build is frozen, so it waited for the next reclaim; now it is none, for every page of the app
+(`test_a_deleted_page_goes_without_a_collection`). An uploader alone waits for the reclaim (below).
 
 Before that collection, FastAPI's caches of callables are emptied: every `ui.upload` adds a route for itself, and
 FastAPI keeps each route's endpoint (a closure over the element, its handlers and so the page widgets around them) in
@@ -246,13 +247,17 @@ def remove_and_release(client: Client, elements: Iterable[Element]) -> None:
 
 
 def release(element: Element) -> None:
-    """Break the cycle a removed element's props, classes and style each make with their own change handler.
+    """Break the cycles a removed element's props, classes, style and handlers make, so it goes with its references.
 
-    Each lists its bound method `_update` among its change handlers, so it refers to itself and outlives its element
-    until a full collection (NiceGUI clears a removed element's slots and listeners, not these).
+    Its props, classes and style each list their own bound method `_update` among their change handlers; its own
+    handler lists (`_change_handlers` of a value element, an upload's, a table's) hold the page's methods, which hold
+    the element again. NiceGUI clears a removed element's slots and event listeners, not these.
     """
     for observed in (element._props, element._classes, element._style):
         observed._change_handlers.clear()
+    for name, value in vars(element).items():
+        if name.endswith('_handlers') and isinstance(value, list):
+            value.clear()
 
 
 def compact_tables() -> None:

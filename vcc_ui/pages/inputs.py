@@ -39,8 +39,9 @@ class InputsPage:
         self.lang = language()
         self.t = partial(translate, lang=self.lang)
         self.max_bytes = services.settings.controls_max_bytes
+        lang = self.lang  # the lightbox's title lookup holds the registry, not this page (weak.py)
         self.lightbox = Lightbox(
-            lang=self.lang, workflow_title=lambda w: services.registry.title(w, self.lang), on_use=self.use_as_input
+            lang=lang, workflow_title=lambda w: services.registry.title(w, lang), on_use=self.use_as_input
         )
         with ui.column().classes('w-full gap-3 p-2 sm:p-4'):
             with ui.row().classes('w-full items-center gap-2'):

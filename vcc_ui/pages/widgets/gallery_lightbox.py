@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import context, events, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.compare_view import CompareView, input_of
 from vcc_ui.pages.widgets.image_actions import ImageActions
 from vcc_ui.pages.widgets.image_grid import ImageGrid
@@ -48,8 +49,8 @@ class GalleryLightbox:
         self.user = user
         self.grid = grid
         self.t = partial(translate, lang=lang)
-        self.on_delete = on_delete
-        self.on_restore = on_restore
+        self.on_delete = weak(on_delete)
+        self.on_restore = weak(on_restore)
         self.index = 0
         self.comparing = False
         self.lang, self.base_url = lang, base_url

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from nicegui import events, ui
 
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.time_text import DAY, local_time
 from vcc_ui.services.image_meta import ImageView
 
@@ -31,7 +32,7 @@ class GridTile(ui.element, component='grid_tile.js'):
     ) -> None:
         super().__init__()
         self.trash_text = trash_text
-        self.on_select = on_select
+        self.on_select = weak(on_select)
         self.value = selected
         self._props.update({'data-image-id': item.id, 'selectable': selectable, 'selected': selected})
         self.show(item, alt=alt)

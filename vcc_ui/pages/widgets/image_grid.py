@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.grid_tile import GridTile
 from vcc_ui.services.image_meta import ImageView
 from vcc_ui.services.images import ImagePage
@@ -52,10 +53,10 @@ class ImageGrid:
         page_size: int = 48,
     ) -> None:
         self.t = partial(translate, lang=lang)
-        self.fetch = fetch
-        self.on_open = on_open
+        self.fetch = weak(fetch)
+        self.on_open = weak(on_open)
         self.empty_key = empty_key
-        self.extras = extras
+        self.extras = None if extras is None else weak(extras)
         self.selectable = selectable
         self.page_size = page_size
         self.items: list[ImageView] = []

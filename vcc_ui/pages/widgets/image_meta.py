@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.time_text import SECONDS, local_time
 from vcc_ui.services.image_meta import ImageView, human_bytes
 from vcc_ui.services.workflows import Workflow
@@ -21,7 +22,7 @@ class ImageMeta:
     ) -> None:
         self.lang = lang
         self.t = partial(translate, lang=lang)
-        self.workflow_title = workflow_title
+        self.workflow_title = weak(workflow_title)
         self.workflow = workflow
         self.column = ui.column().classes('w-full gap-1 text-sm').mark('lightbox-meta')
 

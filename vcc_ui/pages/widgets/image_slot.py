@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import events, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.img import DRAG_TYPE, Img
 from vcc_ui.services.image_meta import ImageView
 
@@ -35,8 +36,8 @@ class ImageSlot:
         self.t = partial(translate, lang=lang)
         self.max_bytes = max_bytes
         self.image: ImageView | None = None
-        self.on_image_id = on_image_id
-        self.on_file = on_file
+        self.on_image_id = weak(on_image_id)
+        self.on_file = weak(on_file)
         with (
             ui.element('div')
             .classes('w-full rounded-lg border-2 border-dashed border-gray-300 p-3 transition-all')

@@ -8,6 +8,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.first_loads import load
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.image_slot import ImageSlot
 from vcc_ui.pages.widgets.thumb_strip import ThumbStrip
 from vcc_ui.services import Services
@@ -32,7 +33,7 @@ class InputImage:
     ) -> None:
         self.services = services
         self.user = user
-        self.on_recent = on_recent  # told the recent images once they are read
+        self.on_recent = None if on_recent is None else weak(on_recent)  # told the recent images once they are read
         self.recent_asked = False
         with ui.column().classes('w-full gap-2').mark('input-section') as self.section:
             ui.label(t('gen_input_image')).classes('text-sm font-medium')

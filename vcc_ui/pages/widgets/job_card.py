@@ -11,6 +11,7 @@ from vcc_ui.i18n import translate
 from vcc_ui.models import JobStatus
 from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.bare import TextButton
 from vcc_ui.pages.widgets.img import Img, Thumb, draggable
 from vcc_ui.pages.widgets.job_live import JobLive
@@ -48,14 +49,14 @@ class JobCard:
         on_retry: Callable[[JobView], Awaitable[None]] | None = None,
         is_admin: bool = False,
     ) -> None:
-        self.on_retry = on_retry
+        self.on_retry = None if on_retry is None else weak(on_retry)
         self.view = view
         self.feed = feed
         self.is_admin = is_admin
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.load_images = load_images
-        self.on_open = on_open
+        self.on_open = weak(on_open)
         self.showing_result = False
         self.images_deleted = False  # a finished job whose images were all trashed or purged
         self.shown_status = ''  # the status the badge and the cancel button show

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from vcc_ui.models import JobStatus
+from vcc_ui.pages.weak import weak
 from vcc_ui.services.jobs import JobView
 
 STATUS_GROUPS: dict[str, frozenset[str]] = {
@@ -44,7 +45,7 @@ class FilterBar:
     def __init__(self, t: Callable[..., str], on_change: Callable[[], None]) -> None:
         self.t = t
         self.value = JobFilter()
-        self.on_change = on_change
+        self.on_change = weak(on_change)
         everything = {'': t('dash_filter_all')}
         statuses = everything | {name: t(f'dash_filter_{name}') for name in STATUS_GROUPS}
         with ui.row().classes('w-full items-center gap-2').mark('job-filters'):

@@ -12,6 +12,7 @@ from nicegui import ui
 from vcc_ui.i18n import translate
 from vcc_ui.pages.first_loads import load
 from vcc_ui.pages.live import JobFeed
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.pages.widgets.submit_bar import refusal
 from vcc_ui.services import Services
@@ -42,8 +43,8 @@ class JobsPanel:
         self.feed = feed
         self.is_admin = is_admin
         self.user = user
-        self.on_open = on_open
-        self.on_images = on_images
+        self.on_open = weak(on_open)
+        self.on_images = weak(on_images)
         self.lang = lang
         self.t = partial(translate, lang=lang)
         self.cards: dict[str, JobCard] = {}

@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import context, events, ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.img import Img
 from vcc_ui.pages.widgets.time_text import SECONDS, local_time
 from vcc_ui.services.image_meta import ImageView, download_name
@@ -26,11 +27,11 @@ class Lightbox:
         on_use: Callable[[ImageView], Awaitable[None]] | None = None,
     ) -> None:
         self.lang = lang
-        self.workflow_title = workflow_title
+        self.workflow_title = weak(workflow_title)
         self.t = partial(translate, lang=lang)
         self.images: list[ImageView] = []
         self.index = 0
-        self.on_use = on_use
+        self.on_use = None if on_use is None else weak(on_use)
         self.slot = context.slot  # where the page placed the lightbox: the dialog is built there
         self.built = False
 

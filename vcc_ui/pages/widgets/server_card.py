@@ -8,6 +8,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import t
 from vcc_ui.pages.live import on
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.lora_sync import lora_sync_widget
 from vcc_ui.pages.widgets.time_text import local_time
 from vcc_ui.services import Services
@@ -23,7 +24,7 @@ class ServerCard:
 
     def __init__(self, services: Services, entry: ServerEntry, *, on_removed: Callable[[str], None]) -> None:
         self.services, self.entry, self.pool = services, entry, services.pool
-        self.on_removed = on_removed
+        self.on_removed = weak(on_removed)
         h = entry.health
         with ui.card().classes('w-full p-3 gap-2').mark(f'server-{entry.id}') as self.card:
             with ui.row().classes('w-full items-center gap-2'):

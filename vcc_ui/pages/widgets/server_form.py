@@ -7,6 +7,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.weak import weak
 from vcc_ui.services.image_meta import human_bytes
 from vcc_ui.services.servers import ServerPool, ServerProblem
 
@@ -16,7 +17,7 @@ class ServerForm:
 
     def __init__(self, pool: ServerPool, *, on_added: Callable[[], None]) -> None:
         self.pool = pool
-        self.on_added = on_added
+        self.on_added = weak(on_added)
         with ui.expansion(t('srv_add'), icon='add').classes('w-full bg-white rounded-lg shadow-sm').mark('server-add'):
             with ui.row().classes('w-full items-start gap-2'):
                 self.name = (

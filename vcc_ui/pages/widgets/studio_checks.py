@@ -9,6 +9,7 @@ from nicegui import ui
 
 from vcc_ui.i18n import language, t
 from vcc_ui.pages.live import JobFeed, on
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.job_card import JobCard
 from vcc_ui.services import Services
 from vcc_ui.services.image_meta import ImageView
@@ -22,7 +23,8 @@ class StudioChecks:
     def __init__(
         self, services: Services, feed: JobFeed, user: str, draft: Callable[[], dict[str, Any] | None]
     ) -> None:
-        self.services, self.studio, self.feed, self.user, self.draft = services, services.studio, feed, user, draft
+        self.services, self.studio, self.feed, self.user = services, services.studio, feed, user
+        self.draft = weak(draft)
         self.lang = language()
         self.dirty = True
         self.card: JobCard | None = None

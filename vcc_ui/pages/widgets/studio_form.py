@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from vcc_ui.i18n import t, translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.services.studio import (
     StudioError,
     format_related,
@@ -25,8 +26,8 @@ class StudioForm:
     """Fields bound to the draft; a field that does not parse says why and leaves the draft as it was."""
 
     def __init__(self, on_change: Callable[[], None], on_graph_change: Callable[[], None]) -> None:
-        self.on_change = on_change
-        self.on_graph_change = on_graph_change  # the output node changed the graph: the node list is rebuilt
+        self.on_change = weak(on_change)
+        self.on_graph_change = weak(on_graph_change)  # the output node changed the graph: the node list is rebuilt
         self.draft: dict[str, Any] = {}
         self.column = ui.column().classes('w-full gap-2').mark('studio-form')
 

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from vcc_ui.i18n import t
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.studio_param import ParamFields
 from vcc_ui.services.studio import BUILTINS, GUESSES, PARAM_ID, Studio, StudioError, expose, exposure, unexpose
 
@@ -33,7 +34,7 @@ class StudioNodes:
 
     def __init__(self, studio: Studio, on_change: Callable[[], None]) -> None:
         self.studio = studio
-        self.on_change = on_change
+        self.on_change = weak(on_change)
         self.draft: dict[str, Any] = {}
         self.column = ui.column().classes('w-full gap-2').mark('studio-nodes')
 

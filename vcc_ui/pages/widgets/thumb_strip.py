@@ -8,6 +8,7 @@ from functools import partial
 from nicegui import ui
 
 from vcc_ui.i18n import translate
+from vcc_ui.pages.weak import weak
 from vcc_ui.pages.widgets.img import Thumb, draggable
 from vcc_ui.services.image_meta import ImageView
 
@@ -22,7 +23,7 @@ class ThumbStrip:
     def __init__(self, *, lang: str, on_pick: Callable[[str], Awaitable[None]], limit: int = 24) -> None:
         self.lang = lang
         self.t = partial(translate, lang=lang)
-        self.on_pick = on_pick
+        self.on_pick = weak(on_pick)
         self.limit = limit
         self.images: list[ImageView] = []  # what the strip shows, newest first
         self.shown = False

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from vcc_ui.i18n import STRINGS, t
+from vcc_ui.pages.weak import weak
 from vcc_ui.services.workflows import Workflow, WorkflowRegistry
 
 MODE_ICONS = {'txt2img': 'text_fields', 'img2img': 'image', 'upscale': 'zoom_out_map'}
@@ -80,7 +81,7 @@ class ModeTabs:
     """One tab per mode of the chosen card: its own mode, then each mode it links (`ui.related.<mode>`)."""
 
     def __init__(self, *, on_change: Callable[[str], None]) -> None:
-        self.on_change = on_change
+        self.on_change = weak(on_change)
         self.modes: list[str] = []
         self.tabs = (
             ui.tabs(on_change=lambda e: self.on_change(e.value))
