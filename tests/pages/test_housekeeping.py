@@ -176,6 +176,27 @@ async def test_a_deleted_page_goes_without_a_collection(user: User, services: Se
         await wait_for(lambda: all(ref() is None for ref in left))
 
 
+@pytest.mark.app_env(ADMIN_PASSWORD='housekeeping-admin-pw')
+async def test_a_closed_tab_goes_without_a_collection(user: User, services: Services) -> None:
+    # a connected tab's client holds its sub page router, and the presence tracker's handler on it closed over the
+    # client: every closed tab's page waited for the next reclaim
+    user.http_client.cookies.set(ADMIN_COOKIE, services.admin.cookie_value())
+    before, baseline = set(Client.instances), page_objects()
+    for path in ('/', '/gallery', '/admin'):
+        assert (await user.http_client.get(path)).status_code == 200
+    clients = [Client.instances[i] for i in set(Client.instances) - before]
+    for client in clients:  # each connects as its browser tab would
+        await _on_handshake(f'test-{uuid4()}', {'client_id': client.id, 'tab_id': str(uuid4()), 'document_id': '1'})
+    assert all(client.has_socket_connection for client in clients)
+    widgets = [weakref.ref(o) for i, o in page_objects().items() if i not in baseline and type(o).__weakrefoffset__]
+    left = [weakref.ref(client) for client in clients] + widgets
+    with no_collection():
+        for client in clients:
+            client.delete()  # what NiceGUI does once a closed tab's reconnect time is over
+        del clients, client
+        await wait_for(lambda: all(ref() is None for ref in left))
+
+
 def noted_reclaims(monkeypatch: pytest.MonkeyPatch, *, keep_interval: bool = False) -> list[housekeeping.Housekeeping]:
     """Make reclaims run at once after deletes (with keep_interval, not sooner than RECLAIM_INTERVAL after the last
     one unless Housekeeping asks for it); return the list each reclaiming Housekeeping is appended to."""

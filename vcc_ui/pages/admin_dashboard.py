@@ -49,7 +49,8 @@ def track_presence(services: Services) -> None:
         )
         if client.id not in watched:
             watched.add(client.id)
-            router.on_path_changed(lambda path: services.presence.moved(client.id, path))
+            client_id = client.id  # not the client: it holds its router, and that cycle kept a closed tab's page
+            router.on_path_changed(lambda path: services.presence.moved(client_id, path))
 
     def deleted(client: Client) -> None:
         watched.discard(client.id)
