@@ -291,6 +291,25 @@ async def test_idle_socket_is_closed_before_the_replacement_opens(
     assert fake.events.index('ws closed 0') < fake.events.index('ws open 1') < fake.events.index('ws closed 1')
 
 
+async def test_a_socket_that_keeps_talking_stays_open_past_its_idle_timeout(fake: FakeComfy) -> None:
+    async def chatty(ws: web.WebSocketResponse, fake: FakeComfy) -> None:
+        for _ in range(25):  # a status every 0.04 s for a second: five idle timeouts long
+            await send_sample(ws, fake, 'WS_connect_after_prompt_finished_no_replay')
+            await asyncio.sleep(0.04)
+
+    fake.scripts = [chatty, hello]
+    comfy = ComfyClient(fake.url, client_id='chatty-5e1d', ws_idle_timeout=0.2)
+    statuses: list[int] = []
+    comfy.add_listener(lambda message: statuses.append(comfy.state.reconnects) if isinstance(message, Status) else None)
+    await comfy.start()
+    try:
+        await until(lambda: len(fake.received) >= 2)  # silent after the talk: the idle timeout ends that socket
+    finally:
+        await comfy.stop()
+    assert statuses.count(0) == 25  # the first socket delivered every status: it was not cut while it talked
+    assert comfy.state.reconnects >= 1
+
+
 async def test_cancel_deletes_and_interrupts_only_that_prompt(fake: FakeComfy, client: ComfyClient) -> None:
     fake.routes = {('POST', '/queue'): 'POST_queue_delete', ('POST', '/interrupt'): 'POST_interrupt_targeted'}
     await client.start()

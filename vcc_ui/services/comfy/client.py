@@ -54,6 +54,7 @@ FEATURE_FLAGS = {'type': MessageType.FEATURE_FLAGS, 'data': {SUPPORTS_PREVIEW_ME
 LOST_REASON = 'ComfyUI no longer knows this prompt (server restarted?)'
 BACKOFF_START = 0.5
 BACKOFF_MAX = 10.0
+IDLE_SLACK = 1.25  # a silent socket ends after its idle timeout to this many times it (see ComfyClient._read)
 READ_RETRIES = (0.2, 0.5, 1.0)  # waits before retrying an idempotent read that failed or answered 5xx
 SILENCE_POLL = 3.0  # ask /history and /queue about prompts in flight when the socket was silent this long
 CANONICAL_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
@@ -588,26 +589,37 @@ class ComfyClient:
             self.state.reconnects += 1
 
     async def _read(self, ws: ClientConnection) -> bool:
+        """Read and deliver messages until the socket closes (raises) or stays silent for the idle timeout (False
+        when nothing came at all).
+
+        One deadline covers the whole loop: a message moves it only once less than the idle timeout is left, to
+        IDLE_SLACK times the timeout ahead. So a silence of idle to IDLE_SLACK x idle seconds ends the connection, and
+        a message costs no timer (a timeout per recv was a tenth of the event loop's time per job).
+        """
         got_message = False
-        while True:
-            try:
-                async with asyncio.timeout(self._ws_idle_timeout):
+        idle = self._ws_idle_timeout
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(idle * IDLE_SLACK) as silence:
+                while True:
                     raw = await ws.recv()
-            except TimeoutError:
-                self.state.last_error = f'no message for {self._ws_idle_timeout:g} s'
-                logger.info('WebSocket %s silent for %g s; reconnecting', self.ws_url, self._ws_idle_timeout)
-                return got_message
-            got_message = True
-            self._last_heard = now = time.monotonic()
-            if now - self._last_stamped >= 1.0:  # a bindable property: set once a second, not for every message
-                self._last_stamped = now
-                self.state.last_message_at = time.time()
-            try:
-                message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
-            except MessageError as error:
-                logger.warning('skipping malformed frame from %s: %s', self.ws_url, error)
-                continue
-            self._route_and_deliver(message)
+                    got_message = True
+                    self._last_heard = now = time.monotonic()
+                    if (silence.when() or 0.0) - now < idle:  # NOTE: the loop's clock is time.monotonic
+                        silence.reschedule(loop.time() + idle * IDLE_SLACK)
+                    if now - self._last_stamped >= 1.0:  # a bindable property: set once a second, not per message
+                        self._last_stamped = now
+                        self.state.last_message_at = time.time()
+                    try:
+                        message = parse_text(raw) if isinstance(raw, str) else parse_binary(raw)
+                    except MessageError as error:
+                        logger.warning('skipping malformed frame from %s: %s', self.ws_url, error)
+                        continue
+                    self._route_and_deliver(message)
+        except TimeoutError:
+            self.state.last_error = f'no message for {idle:g} s'
+            logger.info('WebSocket %s silent for %g s; reconnecting', self.ws_url, idle)
+            return got_message
 
     def _route_and_deliver(self, message: Message) -> None:
         routed = self._route(message)
