@@ -409,6 +409,18 @@ def test_symlinks_to_the_root_or_a_sibling_named_like_it_are_refused(store: Stor
     assert store.resolve('users/inner/a.png') == store.root / 'users' / 'a.png'  # inside: allowed, as before
 
 
+def test_a_file_symlink_is_followed_like_a_folder_one(store: Storage, tmp_path: Path) -> None:
+    (tmp_path / 'secret.png').write_bytes(png_bytes())
+    (store.root / 'users' / 'deep').mkdir(parents=True)
+    (store.root / 'users' / 'deep' / 'kept.png').write_bytes(png_bytes())
+    (store.root / 'users' / 'deep' / 'out.png').symlink_to(tmp_path / 'secret.png')
+    (store.root / 'users' / 'deep' / 'in.png').symlink_to(store.root / 'users' / 'deep' / 'kept.png')
+    with pytest.raises(StorageError, match='leaves the output root'):
+        store.read_bytes('users/deep/out.png')
+    assert store.resolve('users/deep/in.png') == store.root / 'users' / 'deep' / 'kept.png'
+    assert store.resolve('users/deep/missing/below.png') == store.root / 'users' / 'deep' / 'missing' / 'below.png'
+
+
 def test_resolve_stays_inside_root(store: Storage) -> None:
     path = store.resolve(f'users/{OWNER}/2025/03/07/{IMAGE_ID}.png')
     assert path.is_relative_to(store.root)
