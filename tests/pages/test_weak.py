@@ -57,3 +57,12 @@ def test_a_function_or_a_lambda_is_kept_as_it_is() -> None:
 
     assert weak(title) is title
     assert weak(str) is str
+
+
+async def test_handles_of_two_parents_of_a_class_call_their_own_parent() -> None:
+    # what a handle takes is worked out once per method of a class; the parent is each handle's own
+    first, second = Parent(), Parent()
+    assert weak(first.pick)('a') == 'picked a'
+    assert weak(second.pick)('b') == 'picked b'
+    assert await weak(second.upload)(b'ab', 'y.png') == 'y.png: 2 bytes'
+    assert (first.seen, second.seen) == (['a'], ['b'])

@@ -24,7 +24,8 @@ def weak(handler: F) -> F:
     if not isinstance(handler, types.MethodType):
         return handler
     ref = weakref.WeakMethod(handler)
-    if inspect.iscoroutinefunction(handler):
+    signature, is_coroutine = _described(handler)
+    if is_coroutine:
 
         async def call_async(*args: Any, **kwargs: Any) -> Any:
             method = ref()
@@ -38,5 +39,23 @@ def weak(handler: F) -> F:
             return None if method is None else method(*args, **kwargs)
 
         called = call
-    called.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]  # NiceGUI asks what it takes
+    called.__signature__ = signature  # type: ignore[attr-defined]  # NiceGUI asks what it takes
     return called  # type: ignore[return-value]
+
+
+def _described(method: types.MethodType) -> tuple[inspect.Signature, bool]:
+    """A bound method's signature and whether it is a coroutine function, kept per function.
+
+    Both depend on the function only, and a page makes a handle per grid tile and job card: asking
+    `inspect.signature` for each cost a page build 1-3 ms of CPU (the page bench, issue 16 item 4).
+    """
+    function = method.__func__
+    if not isinstance(function, types.FunctionType):
+        return inspect.signature(method), inspect.iscoroutinefunction(method)
+    described = _DESCRIBED.get(function)
+    if described is None:
+        described = _DESCRIBED[function] = inspect.signature(method), inspect.iscoroutinefunction(method)
+    return described
+
+
+_DESCRIBED: weakref.WeakKeyDictionary[types.FunctionType, tuple[inspect.Signature, bool]] = weakref.WeakKeyDictionary()
