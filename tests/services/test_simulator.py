@@ -17,6 +17,7 @@ from PIL import Image
 
 from tests.samples import load_sample
 from vcc_ui.simulator import Simulator
+from vcc_ui.simulator.images import caption
 
 CLIENT = 'probe-43f0b69f'  # the client id the samples were captured with
 
@@ -632,3 +633,10 @@ async def test_img2img_and_model_free_graphs_write_real_pngs(sim: Simulator, htt
     one = (sim.root / 'output' / first['outputs']['6']['images'][0]['filename']).read_bytes()
     two = (sim.root / 'output' / second['outputs']['6']['images'][0]['filename']).read_bytes()
     assert one != two
+
+
+def test_a_pictures_caption_keeps_only_the_letters_its_font_can_draw() -> None:
+    # Pillow's built-in font has no Hangul: a Korean prompt drew a row of empty boxes on the picture
+    assert caption('비 오는 밤의 lighthouse', 7, 512) == 'lighthouse #7'
+    assert caption('비 오는 밤의 등대', 7, 512) == '#7'
+    assert caption('café  au lait', 7, 512) == 'café au lait #7'

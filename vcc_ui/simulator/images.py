@@ -32,9 +32,17 @@ def render(text: str, seed: int, width: int, height: int, index: int = 0) -> Ima
         radius = max(2, int(min(width, height) * rng.uniform(0.05, 0.25)))
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
-    caption = textwrap.fill(f'{text} #{seed}', width=max(8, width // 8))
-    draw.multiline_text((6, 6), caption, fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
+    draw.multiline_text((6, 6), caption(text, seed, width), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
     return image
+
+
+def caption(text: str, seed: int, width: int) -> str:
+    """What a picture says of its prompt and seed: the prompt's Latin letters only, which Pillow's built-in font has.
+
+    A Korean prompt drew a row of empty boxes (the font has no Hangul, and a CJK font is not on every machine).
+    """
+    latin = ' '.join(''.join(ch if ch <= '\u00ff' else ' ' for ch in text).split())
+    return textwrap.fill(f'{latin} #{seed}' if latin else f'#{seed}', width=max(8, width // 8))
 
 
 def blend(base: Image.Image, target: Image.Image, amount: float) -> Image.Image:
