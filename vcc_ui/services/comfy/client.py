@@ -589,24 +589,26 @@ class ComfyClient:
             self.state.reconnects += 1
 
     async def _read(self, ws: ClientConnection) -> bool:
-        """Read and deliver messages until the socket closes (raises) or stays silent for the idle timeout (False
-        when nothing came at all).
+        """Read and deliver messages until the socket closes (raises) or stays silent for the idle timeout (then
+        return whether any message came).
 
         One deadline covers the whole loop: a message moves it only once less than the idle timeout is left, to
         IDLE_SLACK times the timeout ahead. So a silence of idle to IDLE_SLACK x idle seconds ends the connection, and
-        a message costs no timer (a timeout per recv was a tenth of the event loop's time per job).
+        a message makes no timer (a timeout per recv made and dropped one for each of a job's ten or so messages).
         """
         got_message = False
         idle = self._ws_idle_timeout
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + idle * IDLE_SLACK
         try:
-            async with asyncio.timeout(idle * IDLE_SLACK) as silence:
+            async with asyncio.timeout_at(deadline) as silence:
                 while True:
                     raw = await ws.recv()
                     got_message = True
-                    self._last_heard = now = time.monotonic()
-                    if (silence.when() or 0.0) - now < idle:  # NOTE: the loop's clock is time.monotonic
-                        silence.reschedule(loop.time() + idle * IDLE_SLACK)
+                    self._last_heard = now = loop.time()  # NOTE: the loop's clock is time.monotonic
+                    if deadline - now < idle:
+                        deadline = now + idle * IDLE_SLACK
+                        silence.reschedule(deadline)
                     if now - self._last_stamped >= 1.0:  # a bindable property: set once a second, not per message
                         self._last_stamped = now
                         self.state.last_message_at = time.time()
