@@ -640,3 +640,4 @@ def test_a_pictures_caption_keeps_only_the_letters_its_font_can_draw() -> None:
     assert caption('비 오는 밤의 lighthouse', 7, 512) == 'lighthouse #7'
     assert caption('비 오는 밤의 등대', 7, 512) == '#7'
     assert caption('café  au lait', 7, 512) == 'café au lait #7'
+    assert caption('비 오는 밤의 등대, lighthouse', 7, 512) == 'lighthouse #7'  # the comma after the Hangul goes too

@@ -41,7 +41,7 @@ def caption(text: str, seed: int, width: int) -> str:
 
     A Korean prompt drew a row of empty boxes (the font has no Hangul, and a CJK font is not on every machine).
     """
-    latin = ' '.join(''.join(ch if ch <= '\u00ff' else ' ' for ch in text).split())
+    latin = ' '.join(''.join(ch if ch <= '\u00ff' else ' ' for ch in text).split()).strip(' ,.;:')  # no stray commas
     return textwrap.fill(f'{latin} #{seed}' if latin else f'#{seed}', width=max(8, width // 8))
 
 
