@@ -125,8 +125,9 @@ class LiveJob:
     requeues: int = 0  # runs that reached ComfyUI but could not start there
     unreached_since: float | None = None  # when a run first could not connect to its server (monotonic)
     finishing: bool = False
-    last_emit: float = 0.0
+    last_emit: float = 0.0  # when the last event that was not only a preview's went out
     emit_pending: bool = False
+    told_preview: int = 0  # the preview version the job's last event carried
     last_db_progress: float = 0.0
     progress_logged: tuple[int, float] | None = None  # (percent bucket, when) of the last job_progress line
     published_seq: int = 0  # the preview version the other instances last got the frame of
