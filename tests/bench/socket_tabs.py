@@ -29,7 +29,7 @@ class SocketTab:
     def __init__(self, url: str, cookies: dict[str, str], path: str = '/') -> None:
         self.url = url
         self.path = path
-        self.cookies = cookies
+        self.cookie_header = '; '.join(f'{k}={v}' for k, v in cookies.items())  # each tab its own browser's, as sent
         self.arrived: dict[int, float] = {}
         self.by_job: dict[str, dict[int, float]] = {}  # job id -> {step: arrival} from the job feed
         self.finished: float | None = None  # when the job's result (its first thumbnail) arrived
@@ -45,7 +45,7 @@ class SocketTab:
 
     async def open(self, http: httpx.AsyncClient) -> None:
         """Load the page, then connect its socket the way nicegui.js does (implicit handshake)."""
-        page = await http.get(self.url + self.path, cookies=self.cookies)
+        page = await http.get(self.url + self.path, headers={'Cookie': self.cookie_header})
         page.raise_for_status()
         match = QUERY.search(page.text)
         if match is None:
@@ -61,7 +61,7 @@ class SocketTab:
             f'{self.url}?{httpx.QueryParams(query)}',
             socketio_path='/_nicegui_ws/socket.io',
             transports=['websocket'],
-            headers={'Cookie': '; '.join(f'{k}={v}' for k, v in self.cookies.items())},
+            headers={'Cookie': self.cookie_header},
         )
 
     async def navigate(self, path: str, timeout: float = 60) -> None:
