@@ -77,7 +77,7 @@ class Live:
 
     def _preview_deferred(self, run: Run) -> None:
         """The interval is over: show the newest frame. The clock is not asked again: uvloop fires a timer up to a
-        millisecond early, and a timer re-armed for what was left fired again at once, tens of times in a row."""
+        millisecond early, and a timer re-armed for what was left fired again at once, over a hundred times in a row."""
         run.preview_pending = False
         if run.job.run is run:  # the run is still on its server
             self._bump_preview(run, time.monotonic())
